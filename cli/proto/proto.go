@@ -1,0 +1,59 @@
+// Package proto is the wire format of the management socket between a CLI
+// front end (the `vpnos cli` process, the SSH server, automation) and the
+// daemon, which owns the session: its view, its candidate configuration and
+// the VRP language engine.
+//
+// The transport is a unix stream socket carrying one JSON object per line.
+// The client sends a Request and reads exactly one Response for it.
+package proto
+
+// Ops a client may send.
+const (
+	OpOpen     = "open"     // start a session; first request on a connection
+	OpExec     = "exec"     // run one input line in the current view
+	OpAnswer   = "answer"   // answer the question of the previous response
+	OpComplete = "complete" // Tab / completion candidates for Line (cursor at end)
+	OpHelp     = "help"     // `?` help for Line (cursor at end; Line excludes the `?`)
+	OpPrompt   = "prompt"   // current prompt, no side effects
+	OpClose    = "close"    // end the session (discarding its candidate)
+)
+
+// Request is one client message.
+type Request struct {
+	Op   string `json:"op"`
+	Line string `json:"line,omitempty"`
+	// Open only.
+	User        string `json:"user,omitempty"`
+	Interactive bool   `json:"interactive,omitempty"`
+	Width       int    `json:"width,omitempty"`
+	Height      int    `json:"height,omitempty"`
+	Source      string `json:"source,omitempty"` // "console", "ssh", "netconf", "script"
+}
+
+// Candidate is one completion candidate.
+type Candidate struct {
+	Text        string `json:"text"`
+	Description string `json:"description,omitempty"`
+}
+
+// Response is one daemon message.
+type Response struct {
+	// Output is printed as is; lines end with "\n".
+	Output string `json:"output,omitempty"`
+	// Prompt is the prompt for the next line, e.g. "[~PE1]" or "<PE1>".
+	Prompt string `json:"prompt,omitempty"`
+	// Question, when set, is printed without newline and the client must send
+	// the user's reply with OpAnswer before anything else.
+	Question string `json:"question,omitempty"`
+	// Candidates answers OpComplete.
+	Candidates []Candidate `json:"candidates,omitempty"`
+	// Replace is the number of characters at the end of the line that the
+	// completion candidates replace (the partial word).
+	Replace int `json:"replace,omitempty"`
+	// ScreenLength is the session's page length; 0 means no paging.
+	ScreenLength int `json:"screen_length,omitempty"`
+	// Failed is set when the line was refused (parse or commit error).
+	Failed bool `json:"failed,omitempty"`
+	// Exit is set when the session has ended (quit in user view).
+	Exit bool `json:"exit,omitempty"`
+}
