@@ -33,7 +33,7 @@ const (
 )
 
 func leaf(v uint32, depth int) uint32 { return uint32(depth)<<depthShift | v }
-func depthOf(e uint32) int          { return int(e>>depthShift) & 0x3f }
+func depthOf(e uint32) int            { return int(e>>depthShift) & 0x3f }
 
 // Table is an IPv4 LPM table.
 type Table struct {
