@@ -404,3 +404,16 @@ func SchemaPath(e *yang.Entry) []string {
 	}
 	return out
 }
+
+// IsKeyLeaf reports whether leaf e is a key of its parent list.
+func IsKeyLeaf(e *yang.Entry) bool {
+	if e == nil || e.Parent == nil || !e.Parent.IsList() {
+		return false
+	}
+	for _, k := range Keys(e.Parent) {
+		if k == e.Name {
+			return true
+		}
+	}
+	return false
+}
