@@ -69,12 +69,12 @@ type Snapshot struct {
 // when activeOnly).
 func (s Snapshot) Counts(activeOnly bool) (destinations, routes int) {
 	var last netip.Prefix
-	for i, e := range s.Routes {
+	for _, e := range s.Routes {
 		if activeOnly && !e.Active {
 			continue
 		}
 		routes++
-		if i == 0 || e.Prefix != last || destinations == 0 {
+		if destinations == 0 || e.Prefix != last {
 			destinations++
 		}
 		last = e.Prefix
@@ -114,7 +114,10 @@ func (r *RIB) Snapshot(instance string) (Snapshot, error) {
 				}
 				return 1
 			}
-			return cmp.Compare(a.Protocol, b.Protocol)
+			if c := cmp.Compare(a.Protocol, b.Protocol); c != 0 {
+				return c
+			}
+			return a.NextHop.Compare(b.NextHop)
 		})
 		s.Routes = append(s.Routes, rows...)
 	}
