@@ -186,7 +186,7 @@ FEC                In/Out Label    In/Out IF                      Vrf Name
 
 func TestFormatAge(t *testing.T) {
 	for d, want := range map[time.Duration]string{
-		0:                             "00h00m00s",
+		0:                              "00h00m00s",
 		12*time.Minute + 9*time.Second: "00h12m09s",
 		23*time.Hour + 59*time.Minute:  "23h59m00s",
 		26*time.Hour + 3*time.Minute:   "1d02h03m",
