@@ -99,6 +99,9 @@ func labelString(l fibapi.LabelEntry) string {
 
 // get returns the FIB entry of inst/prefix as a string ("" if absent).
 func (f *fakeFIB) get(inst, prefix string) string {
+	if prefix == "" {
+		return ""
+	}
 	r, ok := f.routes[fibKey(inst, netip.MustParsePrefix(prefix))]
 	if !ok {
 		return ""

@@ -278,6 +278,7 @@ func (r *RIB) computeLabels() {
 // StaticLSPs returns the static LSPs with their status, sorted by name;
 // with a name, only that one (ErrNoLSP if it does not exist).
 func (r *RIB) StaticLSPs(name string) ([]LSPStatus, error) {
+	r.settle()
 	var out []LSPStatus
 	for _, n := range sortedKeys(r.lsps) {
 		if name != "" && n != name {

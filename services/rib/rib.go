@@ -57,6 +57,21 @@ type RIB struct {
 	labelWant   map[uint32]fibapi.LabelEntry
 	labelHW     map[uint32]fibapi.LabelEntry
 	labelChange map[uint32]bool
+
+	// What the last Compute handed out, applied by Commit.
+	computed       []computedRoute
+	computedLabels map[uint32]computedLabel
+}
+
+type computedRoute struct {
+	d       *dest
+	want    fibapi.Route
+	wantSet bool
+}
+
+type computedLabel struct {
+	entry   fibapi.LabelEntry
+	present bool
 }
 
 type destKey struct {
@@ -149,6 +164,8 @@ func New(o Options) *RIB {
 		labelWant:   map[uint32]fibapi.LabelEntry{},
 		labelHW:     map[uint32]fibapi.LabelEntry{},
 		labelChange: map[uint32]bool{},
+
+		computedLabels: map[uint32]computedLabel{},
 	}
 	if r.now == nil {
 		r.now = time.Now
@@ -506,6 +523,16 @@ func (r *RIB) propagate(d *dest) {
 	}
 }
 
+// settle brings every computed state (selection, resolution, LSP status) up
+// to date with the changes made so far.
+func (r *RIB) settle() {
+	r.run()
+	if r.lspDirty {
+		r.computeLabels()
+		r.lspDirty = false
+	}
+}
+
 // run processes queued destinations until nothing changes any more.
 func (r *RIB) run() {
 	for len(r.queue) > 0 {
@@ -823,13 +850,12 @@ func (r *RIB) computeWant(d *dest) {
 // against what was last committed (only what changed). Call Commit once the
 // batch is programmed; without Commit, the next Compute includes it again.
 func (r *RIB) Compute() fibapi.Batch {
-	r.run()
-	if r.lspDirty {
-		r.computeLabels()
-		r.lspDirty = false
-	}
+	r.settle()
 	var b fibapi.Batch
+	r.computed = r.computed[:0]
+	clear(r.computedLabels)
 	for _, d := range r.touched {
+		r.computed = append(r.computed, computedRoute{d, d.want, d.wantSet})
 		switch {
 		case d.wantSet && (!d.hwSet || !sameFIBRoute(d.want, d.hw)):
 			b.Routes = append(b.Routes, cloneRoute(d.want))
@@ -840,6 +866,7 @@ func (r *RIB) Compute() fibapi.Batch {
 	for l := range r.labelChange {
 		w, ok := r.labelWant[l]
 		h, had := r.labelHW[l]
+		r.computedLabels[l] = computedLabel{w, ok}
 		switch {
 		case ok && (!had || !sameLabel(w, h)):
 			b.Labels = append(b.Labels, w)
@@ -870,23 +897,40 @@ func cloneRoute(r fibapi.Route) fibapi.Route {
 }
 
 // Commit records that the last Compute's batch reached the forwarder.
+// Changes made after that Compute stay pending for the next one.
 func (r *RIB) Commit() {
+	for _, c := range r.computed {
+		c.d.hw, c.d.hwSet = c.want, c.wantSet
+	}
+	r.computed = r.computed[:0]
+	keep := r.touched[:0]
 	for _, d := range r.touched {
+		if d.wantSet != d.hwSet || (d.wantSet && !sameFIBRoute(d.want, d.hw)) {
+			keep = append(keep, d)
+			continue
+		}
 		d.touched = false
-		d.hw, d.hwSet = d.want, d.wantSet
 		if len(d.routes) == 0 && !d.hwSet {
 			r.dropDest(d)
 		}
 	}
-	r.touched = r.touched[:0]
-	for l := range r.labelChange {
-		if w, ok := r.labelWant[l]; ok {
-			r.labelHW[l] = w
+	clear(r.touched[len(keep):])
+	r.touched = keep
+	for l, c := range r.computedLabels {
+		if c.present {
+			r.labelHW[l] = c.entry
 		} else {
 			delete(r.labelHW, l)
 		}
 	}
-	clear(r.labelChange)
+	clear(r.computedLabels)
+	for l := range r.labelChange {
+		w, ok := r.labelWant[l]
+		h, had := r.labelHW[l]
+		if ok == had && (!ok || sameLabel(w, h)) {
+			delete(r.labelChange, l)
+		}
+	}
 	for name, in := range r.instances {
 		if in.deleted && len(in.dests) == 0 {
 			delete(r.instances, name)

@@ -362,6 +362,15 @@ func TestBatchOnlyDifferences(t *testing.T) {
 	if b := e.r.Compute(); !b.Empty() {
 		t.Errorf("after commit: %q", batchString(b))
 	}
+	// A change made between Compute and Commit is not lost.
+	e.must(e.r.AddRoute("", static("10.1.0.0/16", "198.51.100.2", 0)))
+	b := e.r.Compute()
+	e.fib.apply(t, b)
+	e.must(e.r.AddRoute("", static("10.2.0.0/16", "198.51.100.2", 0)))
+	e.r.Commit()
+	if got := batchString(e.flush()); !slices.Equal(got, []string{"+_public_ 10.2.0.0/16 fwd eth3>198.51.100.2"}) {
+		t.Errorf("change after Compute: %q", got)
+	}
 	// Resync sends the whole FIB again.
 	e.r.Resync()
 	if b := e.r.Compute(); len(b.Routes) != len(e.fib.routes) || len(b.DeleteRoutes) != 0 || len(b.Labels) != 1 {

@@ -99,6 +99,7 @@ func (r *RIB) Snapshot(instance string) (Snapshot, error) {
 	if err != nil {
 		return Snapshot{}, err
 	}
+	r.settle()
 	now := r.now()
 	s := Snapshot{Instance: in.name}
 	for _, p := range sortedPrefixes(in.dests) {
@@ -229,6 +230,7 @@ func (r *RIB) Lookup(instance string, addr netip.Addr) (LookupResult, bool) {
 	if err != nil || !addr.Is4() {
 		return LookupResult{}, false
 	}
+	r.settle()
 	for l := 32; l >= 0; l-- {
 		if in.lenCount[l] == 0 {
 			continue
