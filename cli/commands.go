@@ -168,6 +168,9 @@ func (s *session) runConfig(cn *cnode, undo bool, m *matchResult) *result {
 	oldErrs := errSet(store.Validate(s.cand.Base(), before))
 	ed := &edit{s: s, cn: cn, m: m, undo: undo, tree: s.cand.Tree(), base: s.stack[len(s.stack)-1].path}
 	target, err := ed.apply()
+	if err == nil {
+		pruneInterfaces(s.cand.Tree())
+	}
 	if err != nil {
 		s.cand.Replace(before)
 		var pw *parseErrorWrap

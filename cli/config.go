@@ -129,7 +129,8 @@ func (e *Engine) compileConfig(cn *cnode, t *tnode, undo bool) ([][]item, error)
 			switch n.kind {
 			case tKeyword:
 				h := keywordHelp[n.word]
-				if i == lead {
+				if h != "" {
+				} else if i == lead {
 					h = cmdHelp
 				} else if i+1 < len(sq) && sq[i+1].kind == tParam {
 					if l := cn.leafFor(sq[i+1].word); l != nil && l.Description != "" {
@@ -243,7 +244,7 @@ func (e *Engine) leafItem(l *yang.Entry, repeat bool) item {
 	desc := l.Description
 	switch {
 	case mask:
-		p.hints = []hintRow{{"INTEGER<0-32>", "Length of " + strings.ToLower(desc)}, {"X.X.X.X", desc}}
+		p.hints = []hintRow{{"INTEGER<0-32>", "Length of IP address mask"}, {"X.X.X.X", "IP address mask"}}
 	case t != nil && t.Kind == yang.Yunion:
 		if h, ok := schema.Ext(l, "hint"); ok {
 			p.hints = []hintRow{{h, desc}}

@@ -288,6 +288,9 @@ func defaultHooks() map[string]hook {
 				}
 			}
 			return nil
+		}, post: func(ed *edit, target datastore.Path) error {
+			pruneInterfaces(ed.tree)
+			return nil
 		}},
 		"/interfaces/interface/vpn-instance": {
 			pre: func(ed *edit, target datastore.Path) error {
@@ -383,3 +386,18 @@ type parseErrorWrap struct {
 }
 
 func (p *parseErrorWrap) Error() string { return p.kind }
+
+// pruneInterfaces removes entries of physical interfaces that hold no
+// configuration: a port exists without configuration, so entering its view
+// is not an edit.
+func pruneInterfaces(t *datastore.Tree) {
+	for _, it := range t.Entries(datastore.P("interfaces"), "interface") {
+		name := it.Path.Last().Keys[0]
+		if strings.HasPrefix(name, "LoopBack") || strings.Contains(name, ".") {
+			continue
+		}
+		if len(t.Under(it.Path)) == 1 {
+			t.Delete(it.Path)
+		}
+	}
+}

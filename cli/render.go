@@ -226,7 +226,7 @@ func writeLines(b *strings.Builder, ls []*rline, depth int) {
 func writeBlocks(b *strings.Builder, ls []*rline) {
 	var prev *cnode
 	for _, l := range ls {
-		if l.cn != prev || l.cn.view != nil {
+		if prev == nil || l.cn.view != nil || prev.view != nil || l.cn.rel[0] != prev.rel[0] {
 			b.WriteString("#\n")
 		}
 		prev = l.cn
