@@ -346,3 +346,15 @@ func waitLinksUp(ctx context.Context, handles map[string]netns.NsHandle, links [
 		}
 	}
 }
+
+// NetnsPIDs lists the live processes in the named network namespace.
+func NetnsPIDs(name string) ([]int, error) {
+	ino, err := netnsInode(filepath.Join(netnsDir, name))
+	if err != nil {
+		return nil, err
+	}
+	return livePids(pidsInNetns(ino)), nil
+}
+
+// NetnsPath is the file of a named network namespace.
+func NetnsPath(name string) string { return filepath.Join(netnsDir, name) }

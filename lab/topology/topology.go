@@ -530,11 +530,11 @@ func (p *parser) merge(name string, at *yaml.Node, path string, d *settings, kin
 			if err != nil {
 				return nil, p.errAt(at, path+".binds", "%v", err)
 			}
-			if i, ok := bindIdx[bd.Container]; ok {
+			if i, ok := bindIdx[filepath.Clean(bd.Container)]; ok {
 				n.Binds[i] = bd
 				continue
 			}
-			bindIdx[bd.Container] = len(n.Binds)
+			bindIdx[filepath.Clean(bd.Container)] = len(n.Binds)
 			n.Binds = append(n.Binds, bd)
 		}
 	}
