@@ -40,7 +40,10 @@ type Candidate struct {
 type Response struct {
 	// Output is printed as is; lines end with "\n".
 	Output string `json:"output,omitempty"`
-	// Prompt is the prompt for the next line, e.g. "[~PE1]" or "<PE1>".
+	// Prompt is the prompt for the next line, including any separator after
+	// it: "[~PE1] " and "<PE1> " in VRP8 style, "[PE1]" in VRP5 style. Front
+	// ends print Prompt immediately followed by the typed line, so that error
+	// carets (counted from column 0 of the prompt line) line up.
 	Prompt string `json:"prompt,omitempty"`
 	// Question, when set, is printed without newline and the client must send
 	// the user's reply with OpAnswer before anything else.

@@ -1,0 +1,113 @@
+// Package script runs CLI commands without a terminal: `vpnos cli -c
+// "cmd; cmd"`, commands piped on stdin, automation. It uses the same
+// management-socket session as the interactive front end, so the grammar is
+// the same.
+package script
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+
+	"vpnos/cli/proto"
+)
+
+// Doer sends one request to the session.
+type Doer interface {
+	Do(req proto.Request) (proto.Response, error)
+}
+
+// Options controls echoing.
+type Options struct {
+	// Echo prints "PROMPT COMMAND" before each command's output, as a
+	// terminal log would. Errors are always printed with their command line,
+	// so that the caret points at the right column.
+	Echo bool
+}
+
+// SplitCommands splits a -c argument on ';' (a ';' inside a command can be
+// written as '\;').
+func SplitCommands(s string) []string {
+	var out []string
+	var cur strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '\\' && i+1 < len(s) && s[i+1] == ';':
+			cur.WriteByte(';')
+			i++
+		case s[i] == ';':
+			out = append(out, strings.TrimSpace(cur.String()))
+			cur.Reset()
+		default:
+			cur.WriteByte(s[i])
+		}
+	}
+	if t := strings.TrimSpace(cur.String()); t != "" || len(out) == 0 {
+		out = append(out, t)
+	}
+	return out
+}
+
+// Run executes lines one by one. The first prompt comes from the open
+// response. Answers to questions are taken from the following lines. It
+// returns the number of failed commands.
+func Run(d Doer, prompt string, lines []string, w io.Writer, o Options) (failed int, err error) {
+	for i := 0; i < len(lines); i++ {
+		line := lines[i]
+		resp, err := d.Do(proto.Request{Op: proto.OpExec, Line: line})
+		if err != nil {
+			return failed, err
+		}
+		// Questions are answered by the next lines.
+		for resp.Question != "" {
+			answer := ""
+			if i+1 < len(lines) {
+				i++
+				answer = lines[i]
+			}
+			if o.Echo {
+				fmt.Fprintf(w, "%s%s\n", prompt, line)
+				fmt.Fprint(w, resp.Output)
+				fmt.Fprintf(w, "%s%s\n", resp.Question, answer)
+				resp.Output = ""
+			}
+			resp, err = d.Do(proto.Request{Op: proto.OpAnswer, Line: answer})
+			if err != nil {
+				return failed, err
+			}
+			if answer == "" && resp.Question != "" && i+1 >= len(lines) {
+				// Nothing left to answer with: cancel.
+				resp, err = d.Do(proto.Request{Op: proto.OpAnswer, Line: "C"})
+				if err != nil {
+					return failed, err
+				}
+			}
+		}
+		if o.Echo || resp.Failed {
+			fmt.Fprintf(w, "%s%s\n", prompt, line)
+		}
+		fmt.Fprint(w, resp.Output)
+		if resp.Failed {
+			failed++
+		}
+		if resp.Prompt != "" {
+			prompt = resp.Prompt
+		}
+		if resp.Exit {
+			break
+		}
+	}
+	return failed, nil
+}
+
+// ReadLines reads commands from r, one per line.
+func ReadLines(r io.Reader) ([]string, error) {
+	var lines []string
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		lines = append(lines, strings.TrimRight(sc.Text(), "\r"))
+	}
+	return lines, sc.Err()
+}

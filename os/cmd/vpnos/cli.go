@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"vpnos/cli/proto"
+	"vpnos/cli/script"
+	"vpnos/os/mgmt"
+	"vpnos/os/settings"
+)
+
+func cmdCLI(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("cli", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c commonFlags
+	c.register(fs)
+	command := fs.String("c", "", "commands to run, separated by ';'")
+	socket := fs.String("socket", "", "management socket (default <state-dir>/mgmt.sock)")
+	user := fs.String("user", "admin", "user name recorded for this session")
+	echo := fs.Bool("echo", false, "print each command after its prompt, as a terminal log")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	path := *socket
+	if path == "" {
+		s, err := settings.Load(settings.Options{Root: c.root, ConfigDir: c.configDir})
+		if err != nil {
+			fmt.Fprintln(stderr, "vpnos cli:", err)
+			return 1
+		}
+		path = s.SocketPath()
+	}
+	interactive := *command == "" && isTerminal(stdin)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	source := "script"
+	if interactive {
+		source = "console"
+	}
+	cl, open, err := mgmt.Dial(ctx, path, proto.Request{User: *user, Interactive: interactive, Source: source})
+	if err != nil {
+		fmt.Fprintln(stderr, "Error: The routing daemon does not answer:", err)
+		return 1
+	}
+	defer cl.Close()
+	if open.Output != "" {
+		fmt.Fprint(stdout, open.Output)
+	}
+	if open.Exit {
+		return 1
+	}
+	if interactive {
+		return runInteractive(cl, open, stdin, stdout, stderr)
+	}
+	var lines []string
+	if *command != "" {
+		lines = script.SplitCommands(*command)
+	} else {
+		if lines, err = script.ReadLines(stdin); err != nil {
+			fmt.Fprintln(stderr, "vpnos cli:", err)
+			return 1
+		}
+	}
+	failed, err := script.Run(cl, open.Prompt, lines, stdout, script.Options{Echo: *echo || (*command == "" && len(lines) > 1)})
+	if err != nil {
+		fmt.Fprintln(stderr, "vpnos cli:", err)
+		return 1
+	}
+	if failed > 0 {
+		return 1
+	}
+	return 0
+}
+
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// cmdHealth opens and closes a session: the daemon is healthy when its
+// management socket answers.
+func cmdHealth(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("health", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c commonFlags
+	c.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	s, err := settings.Load(settings.Options{Root: c.root, ConfigDir: c.configDir})
+	if err != nil {
+		fmt.Fprintln(stderr, "vpnos health:", err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	cl, _, err := mgmt.Dial(ctx, s.SocketPath(), proto.Request{User: "health", Source: "health"})
+	if err != nil {
+		fmt.Fprintln(stderr, "vpnos health:", err)
+		return 1
+	}
+	cl.Close()
+	return 0
+}

@@ -1,0 +1,88 @@
+// Package daemon is `vpnos daemon`: it loads settings, probes the host,
+// starts the services in dependency order and serves the management socket.
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"vpnos/cli"
+	"vpnos/os/mgmt"
+	"vpnos/os/probe"
+	"vpnos/os/registry"
+	"vpnos/os/settings"
+	"vpnos/services/iface"
+)
+
+// Daemon is the routing daemon.
+type Daemon struct {
+	Settings *settings.Settings
+	Log      *slog.Logger
+	Probe    probe.Result
+	Backend  string
+	Started  time.Time
+
+	Ifaces   *iface.Service
+	Registry *registry.Registry
+}
+
+// New prepares a daemon; Run starts it.
+func New(s *settings.Settings, log *slog.Logger) (*Daemon, error) {
+	d := &Daemon{Settings: s, Log: log, Started: time.Now()}
+	d.Probe = probe.Run(probe.System())
+	backend, err := d.Probe.Backend(s.Forwarding)
+	if err != nil {
+		return nil, err
+	}
+	d.Backend = backend
+	d.Ifaces = iface.New(log.With("service", "iface"), iface.Naming(s.InterfaceNaming))
+	d.Registry = registry.New(log)
+	return d, nil
+}
+
+// Run runs until ctx ends.
+func (d *Daemon) Run(ctx context.Context) error {
+	s := d.Settings
+	if err := os.MkdirAll(s.StateDir, 0o755); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	d.Log.Info("vpnos daemon starting", "root", s.Root, "config_dir", s.ConfigDir, "state_dir", s.StateDir,
+		"backend", d.Backend, "mpls", d.Probe.MPLS, "vrf", d.Probe.VRF)
+
+	want, _ := strconv.Atoi(os.Getenv("CLAB_INTFS"))
+	wait := time.Duration(s.InterfaceWait) * time.Second
+	d.Registry.Add("iface", nil, func(ctx context.Context, ready func()) error {
+		go func() {
+			select {
+			case <-d.Ifaces.Ready():
+				ready()
+			case <-ctx.Done():
+			}
+		}()
+		return d.Ifaces.Run(ctx, want, wait)
+	})
+
+	engine := cli.NewEngine(cli.Deps{
+		Sysname: s.Sysname,
+		System: func() cli.SystemInfo {
+			return cli.SystemInfo{Started: d.Started, Probe: d.Probe, Backend: d.Backend}
+		},
+		Ports: d.Ifaces.Ports,
+	})
+	srv := &mgmt.Server{Path: s.SocketPath(), Engine: engine, Log: d.Log.With("service", "mgmt")}
+	// The socket is the last thing to come up: once the CLI answers, the
+	// interfaces the lab wired are known.
+	d.Registry.Add("mgmt", []string{"iface"}, func(ctx context.Context, ready func()) error {
+		if err := srv.Listen(); err != nil {
+			return err
+		}
+		ready()
+		d.Log.Info("management socket ready", "path", srv.Path)
+		return srv.Serve(ctx)
+	})
+	return d.Registry.Run(ctx)
+}
