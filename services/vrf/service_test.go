@@ -36,10 +36,22 @@ func (r *recorder) take() string {
 
 type fakeHost struct{ *recorder }
 
-func (h fakeHost) CreateInstance(ctx context.Context, n string) error { h.add("host create %s", n); return nil }
-func (h fakeHost) DeleteInstance(ctx context.Context, n string) error { h.add("host delete %s", n); return nil }
-func (h fakeHost) BindPort(ctx context.Context, k, i string) error    { h.add("host bind %s %s", k, i); return nil }
-func (h fakeHost) UnbindPort(ctx context.Context, k string) error     { h.add("host unbind %s", k); return nil }
+func (h fakeHost) CreateInstance(ctx context.Context, n string) error {
+	h.add("host create %s", n)
+	return nil
+}
+func (h fakeHost) DeleteInstance(ctx context.Context, n string) error {
+	h.add("host delete %s", n)
+	return nil
+}
+func (h fakeHost) BindPort(ctx context.Context, k, i string) error {
+	h.add("host bind %s %s", k, i)
+	return nil
+}
+func (h fakeHost) UnbindPort(ctx context.Context, k string) error {
+	h.add("host unbind %s", k)
+	return nil
+}
 func (h fakeHost) SetLink(ctx context.Context, k string, up bool) error {
 	h.add("host link %s %v", k, up)
 	return nil
@@ -56,7 +68,9 @@ func (s fakeSink) InstanceRemoved(ctx context.Context, n string) { s.add("sink -
 func (s fakeSink) InterfaceChanged(ctx context.Context, in Interface) {
 	s.add("sink if %s %s up=%v %v", in.Name, in.Instance, in.Up, in.Addresses)
 }
-func (s fakeSink) InterfaceRemoved(ctx context.Context, in Interface) { s.add("sink -if %s %s", in.Name, in.Instance) }
+func (s fakeSink) InterfaceRemoved(ctx context.Context, in Interface) {
+	s.add("sink -if %s %s", in.Name, in.Instance)
+}
 
 type fakePorts struct {
 	mu    sync.Mutex
