@@ -71,7 +71,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		System: func() cli.SystemInfo {
 			return cli.SystemInfo{Started: d.Started, Probe: d.Probe, Backend: d.Backend}
 		},
-		Ports: d.Ifaces.Ports,
+		Ports:      d.Ifaces.Ports,
+		CommitMode: s.CommitMode,
+		Log:        d.Log.With("service", "cli"),
 	})
 	srv := &mgmt.Server{Path: s.SocketPath(), Engine: engine, Log: d.Log.With("service", "mgmt")}
 	// The socket is the last thing to come up: once the CLI answers, the
