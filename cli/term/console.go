@@ -16,7 +16,7 @@ import (
 // Input is cut into keys: an escape sequence, one control character, or a
 // run of printable text. A run is inserted as text, so a `?` inside pasted
 // text is just text; a `?` typed on its own is a key of its own and asks for
-// help. After a key that ends the line (Enter, Ctrl+Z) no more keys are handed
+// help. After a key that ends the line (Enter) no more keys are handed
 // to go-prompt until its next Setup: go-prompt's reader goroutine would
 // otherwise swallow the keys of the next line when a paste arrives at once.
 type console struct {
@@ -207,12 +207,13 @@ func (c *console) next(timeout time.Duration) ([]byte, bool) {
 
 // endsLine tells keys after which go-prompt returns the line.
 func endsLine(k []byte) bool {
-	return len(k) == 1 && (k[0] == '\r' || k[0] == '\n' || k[0] == ctrlZ)
+	return len(k) == 1 && (k[0] == '\r' || k[0] == '\n')
 }
 
 const (
 	ctrlC = 0x03
 	ctrlD = 0x04
+	ctrlE = 0x05
 	ctrlZ = 0x1a
 	esc   = 0x1b
 )
@@ -230,6 +231,10 @@ func splitKey(b []byte) (key, rest []byte) {
 		return b[:1], b[2:]
 	case c == ctrlD:
 		return deleteKey, b[1:]
+	case c == ctrlZ:
+		// Ctrl+Z is `return`: typed over the line (Ctrl+E, Ctrl+U), so the
+		// screen shows it and go-prompt ends the line as usual.
+		return []byte{ctrlE}, append([]byte("\x15return\r"), b[1:]...)
 	case c < 0x20 || c == 0x7f:
 		return b[:1], b[1:]
 	}

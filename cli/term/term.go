@@ -45,8 +45,7 @@ type front struct {
 	screenLength int
 	tabs         tabber
 
-	ctrlZ bool  // Ctrl+Z pressed: run `return`
-	err   error // the daemon connection failed
+	err error // the daemon connection failed
 }
 
 // Run runs an interactive session on stdin/stdout (which must be a terminal)
@@ -88,10 +87,6 @@ func Run(sess Session, open proto.Response) error {
 		if con.isEOF() {
 			return nil
 		}
-		if f.ctrlZ {
-			f.ctrlZ = false
-			line = "return"
-		}
 		resp, err := f.do(proto.Request{Op: proto.OpExec, Line: line})
 		if err != nil {
 			return err
@@ -118,13 +113,10 @@ func (f *front) newPrompt() (p *prompt.Prompt, err error) {
 		prompt.OptionPrefixTextColor(prompt.DefaultColor),
 		prompt.OptionInputTextColor(prompt.DefaultColor),
 		prompt.OptionMaxSuggestion(0),
-		prompt.OptionAddKeyBind(
-			prompt.KeyBind{Key: prompt.Tab, Fn: f.tab},
-			prompt.KeyBind{Key: prompt.ControlZ, Fn: f.ctrlZKey},
-		),
+		prompt.OptionAddKeyBind(prompt.KeyBind{Key: prompt.Tab, Fn: f.tab}),
 		prompt.OptionAddASCIICodeBind(prompt.ASCIICodeBind{ASCIICode: []byte("?"), Fn: f.help}),
 		prompt.OptionSetExitCheckerOnInput(func(string, bool) bool {
-			return f.ctrlZ || f.err != nil || f.con.isEOF()
+			return f.err != nil || f.con.isEOF()
 		}),
 	), nil
 }
@@ -184,13 +176,6 @@ func (f *front) tab(buf *prompt.Buffer) {
 	}
 	buf.DeleteBeforeCursor(len([]rune(before)))
 	buf.InsertText(now, false, true)
-}
-
-func (f *front) ctrlZKey(buf *prompt.Buffer) {
-	buf.CursorRight(len([]rune(buf.Document().TextAfterCursor())))
-	buf.DeleteBeforeCursor(len([]rune(buf.Text())))
-	buf.InsertText("return", false, true)
-	f.ctrlZ = true
 }
 
 // help answers `?`: the help for the text before the cursor is printed under

@@ -29,7 +29,8 @@ func TestSplitKey(t *testing.T) {
 		{"\x1b\x1b[A", []string{"\x1b", "\x1b[A"}},
 		{"ab\tc", []string{"ab", "\t", "c"}},
 		{"\x04", []string{"\x1b[3~"}},
-		{"\x03\x1a\x7f", []string{"\x03", "\x1a", "\x7f"}},
+		{"\x03\x7f", []string{"\x03", "\x7f"}},
+		{"ab\x1acd", []string{"ab", "\x05", "\x15", "return", "\r", "cd"}},
 		{"héllo\r", []string{"héllo", "\r"}},
 	} {
 		var got []string
