@@ -129,8 +129,10 @@ func (s *state) start() (int, error) {
 	if err := cmd.Start(); err != nil {
 		return 0, err
 	}
-	// We reap with wait4(-1) ourselves; drop the exec.Cmd without Wait.
-	return cmd.Process.Pid, nil
+	// We reap with wait4(-1) ourselves; release the handle without Wait.
+	pid := cmd.Process.Pid
+	_ = cmd.Process.Release()
+	return pid, nil
 }
 
 // reap collects every exited child (the daemon and any orphan).

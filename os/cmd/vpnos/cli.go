@@ -85,3 +85,29 @@ func isTerminal(r io.Reader) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
+
+// cmdHealth opens and closes a session: the daemon is healthy when its
+// management socket answers.
+func cmdHealth(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("health", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c commonFlags
+	c.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	s, err := settings.Load(settings.Options{Root: c.root, ConfigDir: c.configDir})
+	if err != nil {
+		fmt.Fprintln(stderr, "vpnos health:", err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	cl, _, err := mgmt.Dial(ctx, s.SocketPath(), proto.Request{User: "health", Source: "health"})
+	if err != nil {
+		fmt.Fprintln(stderr, "vpnos health:", err)
+		return 1
+	}
+	cl.Close()
+	return 0
+}

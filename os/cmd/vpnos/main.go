@@ -15,13 +15,19 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"vpnos/os/version"
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	args := os.Args[1:]
+	// Installed as `cli` (a link to vpnos in the image): docker exec NODE cli.
+	if filepath.Base(os.Args[0]) == "cli" {
+		args = append([]string{"cli"}, args...)
+	}
+	os.Exit(run(args, os.Stdin, os.Stdout, os.Stderr))
 }
 
 func usage(w io.Writer) {
@@ -32,6 +38,7 @@ commands:
   daemon    run the routing daemon
   cli       open a CLI session (-c "cmd; cmd", or commands on stdin)
   lab       run containerlab topology files (vpnos lab help)
+  health    exit 0 when the daemon answers on its socket (image HEALTHCHECK)
   version   print the version
 `)
 }
@@ -51,6 +58,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdCLI(rest, stdin, stdout, stderr)
 	case "lab":
 		return cmdLab(rest, stdin, stdout, stderr)
+	case "health":
+		return cmdHealth(rest, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "vpnos %s (revision %s)\n", version.Version, version.Revision())
 		return 0

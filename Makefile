@@ -1,0 +1,38 @@
+# vpnos — see README.md.
+GO        ?= go
+IMAGE     ?= vpnos:latest
+REVISION  := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+LDFLAGS   := -s -w -X vpnos/os/version.Commit=$(REVISION)
+LAB       ?= lab/l3vpn/l3vpn.clab.yml
+# Packages whose tests need root, network namespaces or Docker run with a longer timeout.
+TESTFLAGS ?= -count=1 -timeout 25m
+
+.PHONY: build test image lab lab-down bench clean
+
+build: bin/vpnos
+
+bin/vpnos: $(shell find os cli services yang lab -name '*.go' -o -name '*.yang' 2>/dev/null) go.mod go.sum
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/vpnos ./os/cmd/vpnos
+
+# The test command CI runs (see README). Includes the image and lab tests.
+test: build image
+	$(GO) vet ./...
+	$(GO) test $(TESTFLAGS) ./...
+
+image: bin/vpnos
+	docker build -q -t $(IMAGE) . >/dev/null
+	@docker image inspect $(IMAGE) --format 'built {{index .RepoTags 0}}: {{.Size}} bytes'
+
+lab: bin/vpnos
+	./bin/vpnos lab up $(LAB)
+
+lab-down: bin/vpnos
+	./bin/vpnos lab down $(LAB)
+
+bench: build image
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count=1 ./os/... ./lab/...
+	$(GO) test -run '^$$' -bench . -count=1 ./services/... ./cli/... ./yang/...
+
+clean:
+	rm -rf bin
+	-docker image rm -f $(IMAGE) 2>/dev/null

@@ -1,0 +1,258 @@
+package datastore
+
+import (
+	"sort"
+	"strings"
+)
+
+// Item is one node of a tree: a leaf (with its value), a leaf-list element,
+// a list entry or a presence container (Value empty).
+type Item struct {
+	Path  Path
+	Value string
+	// Seq orders creation; lists ordered by the user render in Seq order.
+	Seq uint64
+}
+
+// Tree is a configuration data tree stored flat, keyed by Path.String().
+// Non-presence containers exist implicitly through their descendants.
+// A Tree held by the Store as running is never modified; Clone it first.
+type Tree struct {
+	items map[string]*Item
+	next  uint64
+}
+
+// NewTree returns an empty tree.
+func NewTree() *Tree { return &Tree{items: map[string]*Item{}} }
+
+// Clone returns an independent copy.
+func (t *Tree) Clone() *Tree {
+	c := &Tree{items: make(map[string]*Item, len(t.items)), next: t.next}
+	for k, it := range t.items {
+		cp := *it
+		c.items[k] = &cp
+	}
+	return c
+}
+
+// Len is the number of items.
+func (t *Tree) Len() int { return len(t.items) }
+
+// Get returns the value at p and whether the node exists.
+func (t *Tree) Get(p Path) (string, bool) {
+	it, ok := t.items[p.String()]
+	if !ok {
+		return "", false
+	}
+	return it.Value, true
+}
+
+// Item returns the item at p, or nil.
+func (t *Tree) Item(p Path) *Item { return t.items[p.String()] }
+
+// Exists reports whether p or a descendant of p exists (so that implicit
+// containers exist too).
+func (t *Tree) Exists(p Path) bool {
+	if _, ok := t.items[p.String()]; ok {
+		return true
+	}
+	pre := p.String() + "/"
+	pre2 := p.String() + "["
+	for k := range t.items {
+		if strings.HasPrefix(k, pre) || (len(p) > 0 && len(p.Last().Keys) == 0 && strings.HasPrefix(k, pre2)) {
+			return true
+		}
+	}
+	return false
+}
+
+// Set stores value at p. Every ancestor that is a list entry (has keys)
+// must already exist or is created with an empty value; ensure lists the
+// ancestors that must be created explicitly (presence containers).
+func (t *Tree) Set(p Path, value string) {
+	t.ensureAncestors(p)
+	k := p.String()
+	if it, ok := t.items[k]; ok {
+		it.Value = value
+		return
+	}
+	t.next++
+	t.items[k] = &Item{Path: p.Clone(), Value: value, Seq: t.next}
+}
+
+// SetPresence creates a list entry or presence container at p (idempotent).
+func (t *Tree) SetPresence(p Path) {
+	if _, ok := t.items[p.String()]; ok {
+		return
+	}
+	t.Set(p, "")
+}
+
+func (t *Tree) ensureAncestors(p Path) {
+	for i := 1; i < len(p); i++ {
+		if len(p[i-1].Keys) == 0 {
+			continue
+		}
+		a := p[:i]
+		k := a.String()
+		if _, ok := t.items[k]; !ok {
+			t.next++
+			t.items[k] = &Item{Path: a.Clone(), Seq: t.next}
+		}
+	}
+}
+
+// Delete removes p and everything under it; it reports whether anything
+// was removed.
+func (t *Tree) Delete(p Path) bool {
+	k := p.String()
+	pre := k + "/"
+	pre2 := k + "["
+	removed := false
+	for key := range t.items {
+		if key == k || strings.HasPrefix(key, pre) || (len(p.Last().Keys) == 0 && strings.HasPrefix(key, pre2)) {
+			delete(t.items, key)
+			removed = true
+		}
+	}
+	return removed
+}
+
+// Under returns the items at or below p, sorted by path text.
+func (t *Tree) Under(p Path) []*Item {
+	k := p.String()
+	pre := k + "/"
+	pre2 := k + "["
+	var out []*Item
+	for key, it := range t.items {
+		if len(p) == 0 || key == k || strings.HasPrefix(key, pre) || (len(p.Last().Keys) == 0 && strings.HasPrefix(key, pre2)) {
+			out = append(out, it)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path.String() < out[j].Path.String() })
+	return out
+}
+
+// Entries returns the existing entries of the list (or leaf-list) at
+// parent/name, in creation order.
+func (t *Tree) Entries(parent Path, name string) []*Item {
+	depth := len(parent) + 1
+	var out []*Item
+	seen := map[string]bool{}
+	for _, it := range t.items {
+		if len(it.Path) < depth || !it.Path[:depth-1].Equal(parent) {
+			continue
+		}
+		e := it.Path[depth-1]
+		if e.Name != name || len(e.Keys) == 0 {
+			continue
+		}
+		if len(it.Path) == depth {
+			out = append(out, it)
+			seen[it.Path.String()] = true
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
+	return out
+}
+
+// Items returns every item sorted by path text.
+func (t *Tree) Items() []*Item { return t.Under(nil) }
+
+// Equal reports whether both trees hold the same paths and values.
+func (t *Tree) Equal(o *Tree) bool {
+	if len(t.items) != len(o.items) {
+		return false
+	}
+	for k, it := range t.items {
+		ot, ok := o.items[k]
+		if !ok || ot.Value != it.Value {
+			return false
+		}
+	}
+	return true
+}
+
+// Op is one difference between two trees.
+type Op struct {
+	Delete bool
+	Path   Path
+	Old    string // the old value (when it existed)
+	New    string // the new value (set only)
+	// Existed tells whether the node existed before.
+	Existed bool
+	seq     uint64
+}
+
+// Diff returns the operations that turn a into b: deletions first (a
+// removed list entry or container is one delete; its descendants are not
+// listed), then sets in b's creation order (parents before children).
+func Diff(a, b *Tree) []Op {
+	var dels, sets []Op
+	for k, it := range a.items {
+		if _, ok := b.items[k]; ok {
+			continue
+		}
+		dels = append(dels, Op{Delete: true, Path: it.Path, Old: it.Value, Existed: true})
+	}
+	// Drop deletions covered by a deleted ancestor.
+	sort.Slice(dels, func(i, j int) bool { return dels[i].Path.String() < dels[j].Path.String() })
+	var keep []Op
+	for _, d := range dels {
+		covered := false
+		for _, k := range keep {
+			if d.Path.HasPrefix(k.Path) {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			keep = append(keep, d)
+		}
+	}
+	for k, it := range b.items {
+		old, ok := a.items[k]
+		if ok && old.Value == it.Value {
+			continue
+		}
+		op := Op{Path: it.Path, New: it.Value, seq: it.Seq}
+		if ok {
+			op.Old, op.Existed = old.Value, true
+		}
+		sets = append(sets, op)
+	}
+	sort.Slice(sets, func(i, j int) bool {
+		if sets[i].seq != sets[j].seq {
+			return sets[i].seq < sets[j].seq
+		}
+		return sets[i].Path.String() < sets[j].Path.String()
+	})
+	return append(keep, sets...)
+}
+
+// Apply performs ops on t.
+func (t *Tree) Apply(ops []Op) {
+	for _, op := range ops {
+		if op.Delete {
+			t.Delete(op.Path)
+		} else {
+			t.Set(op.Path, op.New)
+		}
+	}
+}
+
+// ChangedPaths lists every path touched by ops, including the descendants
+// of deleted nodes (taken from old).
+func ChangedPaths(old *Tree, ops []Op) []Path {
+	var out []Path
+	for _, op := range ops {
+		if op.Delete {
+			for _, it := range old.Under(op.Path) {
+				out = append(out, it.Path)
+			}
+			continue
+		}
+		out = append(out, op.Path)
+	}
+	return out
+}

@@ -1,0 +1,95 @@
+package schema
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func names(s *Schema, path ...string) string {
+	var out []string
+	for _, c := range s.Children(s.Find(path...)) {
+		out = append(out, c.Name)
+	}
+	return strings.Join(out, " ")
+}
+
+func TestLoadAndOrder(t *testing.T) {
+	s, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		path []string
+		want string
+	}{
+		{nil, "system vpn-instances mpls interfaces static-routes static-lsps"},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family"}, "route-distinguisher apply-label import-route-policy export-route-policy tnl-policy vpn-target"},
+		{[]string{"interfaces", "interface"}, "name shutdown description vpn-instance ipv4 mpls mpls-ldp"},
+		{[]string{"static-routes", "vpn-route"}, "vpn-instance prefix mask next-hop next-hop-address preference tag description"},
+	}
+	for _, tc := range tests {
+		if got := names(s, tc.path...); got != tc.want {
+			t.Errorf("%v: got %q want %q", tc.path, got, tc.want)
+		}
+	}
+	if !HasExt(s.Find("static-routes", "route", "mask"), "mask") {
+		t.Error("grouping leaf lost its vcli:mask")
+	}
+	if c, _ := Ext(s.Find("interfaces", "interface", "mpls-ldp"), "command"); c != "mpls ldp" {
+		t.Errorf("augmented leaf command %q", c)
+	}
+}
+
+func TestCheckValue(t *testing.T) {
+	s, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		path []string
+		in   string
+		want string
+		ok   bool
+	}{
+		{[]string{"interfaces", "interface", "name"}, "GigabitEthernet0/1/0", "GigabitEthernet0/1/0", true},
+		{[]string{"interfaces", "interface", "name"}, "Gig0/1/0", "", false},
+		{[]string{"mpls", "lsr-id"}, "10.255.0.1", "10.255.0.1", true},
+		{[]string{"mpls", "lsr-id"}, "10.255.0.256", "", false},
+		{[]string{"static-lsps", "transit", "in-label"}, "0100", "100", true},
+		{[]string{"static-lsps", "transit", "in-label"}, "1024", "", false},
+		{[]string{"static-lsps", "ingress", "out-label"}, "3", "3", true},
+		{[]string{"static-lsps", "ingress", "out-label"}, "5", "", false},
+		{[]string{"static-routes", "route", "next-hop"}, "LoopBack0", "LoopBack0", true},
+		{[]string{"static-routes", "route", "next-hop"}, "1.2.3.4", "1.2.3.4", true},
+		{[]string{"static-routes", "route", "preference"}, "0", "", false},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "apply-label"}, "per-route", "per-route", true},
+		{[]string{"vpn-instances", "vpn-instance", "name"}, strings.Repeat("a", 32), "", false},
+	}
+	for _, tc := range tests {
+		got, err := s.CheckValue(s.Find(tc.path...), tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("%v %q: got %q, %v", tc.path, tc.in, got, err)
+		}
+	}
+}
+
+// TestYanglint checks every module with libyang's yanglint.
+func TestYanglint(t *testing.T) {
+	bin, err := exec.LookPath("yanglint")
+	if err != nil {
+		t.Skip("yanglint not installed (apt-get install libyang2-tools)")
+	}
+	dir, _ := filepath.Abs("../modules")
+	files, _ := filepath.Glob(filepath.Join(dir, "*.yang"))
+	if len(files) == 0 {
+		t.Fatal("no modules")
+	}
+	for _, f := range files {
+		out, err := exec.Command(bin, "-p", dir, f).CombinedOutput()
+		if err != nil || len(out) > 0 {
+			t.Errorf("yanglint %s: %v\n%s", filepath.Base(f), err, out)
+		}
+	}
+}
