@@ -1,0 +1,156 @@
+package rib
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// SetInterface adds or updates an interface: its instance, state and
+// addresses. While it is up, each address adds its direct routes (the
+// subnet, the host /32 and the subnet broadcast /32; a LoopBack /32 adds one
+// route); going down withdraws them, and routes and LSPs through the
+// interface become unusable.
+func (r *RIB) SetInterface(p Port) error {
+	if p.Name == "" {
+		return fmt.Errorf("%w: interface without a name", ErrBadRoute)
+	}
+	p.Instance = normInstance(p.Instance)
+	if _, err := r.inst(p.Instance); err != nil {
+		return err
+	}
+	for _, a := range p.Addresses {
+		if !a.IsValid() || !a.Addr().Is4() {
+			return fmt.Errorf("%w: interface %s address %v is not IPv4", ErrBadRoute, p.Name, a)
+		}
+	}
+	if p.VRPName == "" {
+		p.VRPName = p.Name
+	}
+	p.Addresses = slices.Clone(p.Addresses)
+	old := r.ports[p.Name]
+	if old != nil {
+		if old.Up == p.Up && old.Instance == p.Instance && old.VRPName == p.VRPName && old.Loopback == p.Loopback &&
+			slices.Equal(old.Addresses, p.Addresses) {
+			return nil
+		}
+		r.removeDirect(old)
+		delete(r.portByVRP, strings.ToLower(old.VRPName))
+		r.interfaceChanged(old)
+	}
+	np := p
+	r.ports[p.Name] = &np
+	r.portByVRP[strings.ToLower(p.VRPName)] = p.Name
+	r.addDirect(&np)
+	r.interfaceChanged(&np)
+	return nil
+}
+
+// DelInterface removes an interface (and its direct routes).
+func (r *RIB) DelInterface(name string) {
+	old := r.ports[name]
+	if old == nil {
+		return
+	}
+	r.removeDirect(old)
+	delete(r.ports, name)
+	delete(r.portByVRP, strings.ToLower(old.VRPName))
+	r.interfaceChanged(old)
+}
+
+// Interfaces returns the interfaces, sorted by kernel name.
+func (r *RIB) Interfaces() []Port {
+	out := make([]Port, 0, len(r.ports))
+	for _, n := range sortedKeys(r.ports) {
+		p := *r.ports[n]
+		p.Addresses = slices.Clone(p.Addresses)
+		out = append(out, p)
+	}
+	return out
+}
+
+func (r *RIB) interfaceChanged(p *Port) {
+	for _, n := range []string{p.Name, p.VRPName} {
+		if m := r.ifDeps[strings.ToLower(n)]; m != nil {
+			r.markKeys(m)
+		}
+	}
+	r.lspsChanged()
+}
+
+type directRoute struct {
+	prefix netip.Prefix
+	key    string
+	info   directInfo
+}
+
+func directRoutes(p *Port) []directRoute {
+	var out []directRoute
+	seen := map[netip.Prefix]bool{}
+	add := func(pfx netip.Prefix, kind string, local bool, disp netip.Addr) {
+		if seen[pfx] {
+			return
+		}
+		seen[pfx] = true
+		out = append(out, directRoute{pfx, p.Name + " " + kind, directInfo{port: p.Name, local: local, display: disp}})
+	}
+	for _, a := range p.Addresses {
+		host := netip.PrefixFrom(a.Addr(), 32)
+		if a.Bits() == 32 {
+			add(host, "host "+a.Addr().String(), true, loopback127)
+			continue
+		}
+		add(a.Masked(), "subnet "+a.Addr().String(), p.Loopback, a.Addr())
+		add(host, "host "+a.Addr().String(), true, loopback127)
+		if a.Bits() <= 30 {
+			add(netip.PrefixFrom(lastAddr(a), 32), "broadcast "+a.Addr().String(), true, loopback127)
+		}
+	}
+	return out
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().As4()
+	n := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	n |= 1<<(32-p.Bits()) - 1
+	return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
+}
+
+func (r *RIB) addDirect(p *Port) {
+	if !p.Up {
+		return
+	}
+	in := r.instances[p.Instance]
+	if in == nil || in.deleted {
+		return
+	}
+	for _, dr := range directRoutes(p) {
+		info := dr.info
+		r.addRoute(in, &route{
+			Route:  Route{Prefix: dr.prefix, Protocol: Direct, Key: dr.key},
+			id:     RouteID{Protocol: Direct, Prefix: dr.prefix, Key: dr.key},
+			direct: &info,
+		})
+	}
+}
+
+func (r *RIB) removeDirect(p *Port) {
+	in := r.instances[p.Instance]
+	if in == nil {
+		return
+	}
+	for _, dr := range directRoutes(p) {
+		d := in.dests[dr.prefix]
+		if d == nil {
+			continue
+		}
+		for i, rt := range d.routes {
+			if rt.direct != nil && rt.id.Key == dr.key {
+				d.routes = slices.Delete(d.routes, i, i+1)
+				r.enqueue(d)
+				break
+			}
+		}
+	}
+}

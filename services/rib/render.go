@@ -1,0 +1,324 @@
+package rib
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// TableOptions select the form of `display ip routing-table`.
+type TableOptions struct {
+	Verbose bool
+	// VRP5 selects the VRP5 layout (title `Routing Tables: Public`, legend R
+	// and D only, wider columns); the default is VRP8's.
+	VRP5 bool
+}
+
+const (
+	dashes78 = "------------------------------------------------------------------------------"
+	dashes79 = "-------------------------------------------------------------------------------"
+)
+
+// pad left-aligns s in w columns, always leaving at least one space.
+func pad(s string, w int) string {
+	if len(s) >= w {
+		return s + " "
+	}
+	return s + strings.Repeat(" ", w-len(s))
+}
+
+func addrOrZero(a netip.Addr) string {
+	if !a.IsValid() {
+		return "0.0.0.0"
+	}
+	return a.String()
+}
+
+// RenderRoutingTable prints `display ip routing-table [vpn-instance NAME]
+// [verbose]` from a snapshot. Without Verbose only active routes are shown
+// (one row per next hop; an equal-cost path adds a row with a blank
+// destination); with Verbose every route, active or not, gets a block.
+func RenderRoutingTable(s Snapshot, o TableOptions) string {
+	var b strings.Builder
+	if o.VRP5 {
+		b.WriteString("Route Flags: R - relay, D - download to fib\n")
+	} else {
+		b.WriteString("Route Flags: R - relay, D - download to fib, T - to vpn-instance, B - black hole route\n")
+	}
+	b.WriteString(dashes78 + "\n")
+	name := s.Instance
+	if o.VRP5 {
+		if name == "_public_" {
+			name = "Public"
+		}
+		fmt.Fprintf(&b, "Routing Tables: %s\n", name)
+	} else {
+		fmt.Fprintf(&b, "Routing Table: %s\n", name)
+	}
+	rows := s.Routes
+	if !o.Verbose {
+		rows = s.Filter(func(e RouteEntry) bool { return e.Active }).Routes
+	}
+	dests, routes := Snapshot{Routes: rows}.Counts(false)
+	fmt.Fprintf(&b, "         Destinations : %s Routes : %d\n\n", pad(fmt.Sprint(dests), 8), routes)
+	if o.Verbose {
+		renderVerbose(&b, rows)
+		return b.String()
+	}
+	if o.VRP5 {
+		b.WriteString("Destination/Mask    Proto   Pre  Cost      Flags NextHop         Interface\n\n")
+	} else {
+		b.WriteString("Destination/Mask    Proto  Pre  Cost     Flags NextHop         Interface\n\n")
+	}
+	var last netip.Prefix
+	for i, e := range rows {
+		dest := ""
+		if i == 0 || e.Prefix != last {
+			dest = e.Prefix.String()
+		}
+		last = e.Prefix
+		var line string
+		if o.VRP5 {
+			line = pad(fmt.Sprintf("%17s", dest), 20) + pad(e.Protocol.String(), 8) + pad(fmt.Sprint(e.Preference), 5) +
+				pad(fmt.Sprint(e.Cost), 10) + fmt.Sprintf("%3s", e.Flags()) + "   " + pad(addrOrZero(e.NextHop), 16) + e.Interface
+		} else {
+			line = pad(fmt.Sprintf("%16s", dest), 20) + pad(e.Protocol.String(), 7) + pad(fmt.Sprint(e.Preference), 5) +
+				pad(fmt.Sprint(e.Cost), 9) + pad(e.Flags(), 6) + pad(addrOrZero(e.NextHop), 16) + e.Interface
+		}
+		b.WriteString(strings.TrimRight(line, " ") + "\n")
+	}
+	return b.String()
+}
+
+// FormatAge prints a route age as VRP does: 00h05m12s, or 3d04h05m past a day.
+func FormatAge(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	s := int64(d / time.Second)
+	if s < 86400 {
+		return fmt.Sprintf("%02dh%02dm%02ds", s/3600, s/60%60, s%60)
+	}
+	return fmt.Sprintf("%dd%02dh%02dm", s/86400, s/3600%24, s/60%60)
+}
+
+func labelList(ls []uint32) string {
+	if len(ls) == 0 {
+		return "NULL"
+	}
+	var parts []string
+	for _, l := range ls {
+		parts = append(parts, fmt.Sprint(l))
+	}
+	return strings.Join(parts, " ")
+}
+
+func routeState(e RouteEntry) string {
+	var s string
+	switch {
+	case !e.Valid:
+		s = "Invalid"
+	case e.Active:
+		s = "Active"
+	default:
+		s = "Inactive"
+	}
+	if e.Local {
+		s += " NoAdv"
+	} else {
+		s += " Adv"
+	}
+	if e.Relay && e.Valid {
+		s += " Relied"
+	}
+	return s
+}
+
+func priority(p Protocol) string {
+	switch p {
+	case Direct:
+		return "high"
+	case IBGP, EBGP:
+		return "low"
+	}
+	return "medium"
+}
+
+func renderVerbose(b *strings.Builder, rows []RouteEntry) {
+	kv := func(k1, v1, k2, v2 string) {
+		line := fmt.Sprintf("%13s: %s%10s: %s", k1, pad(v1, 19), k2, v2)
+		b.WriteString(strings.TrimRight(line, " ") + "\n")
+	}
+	for _, e := range rows {
+		fmt.Fprintf(b, "Destination: %s\n", e.Prefix)
+		kv("Protocol", e.Protocol.String(), "Process ID", "0")
+		kv("Preference", fmt.Sprint(e.Preference), "Cost", fmt.Sprint(e.Cost))
+		neighbour := "0.0.0.0"
+		if e.Protocol == IBGP || e.Protocol == EBGP {
+			neighbour = addrOrZero(e.NextHop)
+		}
+		kv("NextHop", addrOrZero(e.NextHop), "Neighbour", neighbour)
+		kv("State", routeState(e), "Age", FormatAge(e.Age))
+		kv("Tag", fmt.Sprint(e.Tag), "Priority", priority(e.Protocol))
+		kv("Label", labelList(e.Labels), "QoSInfo", "0x0")
+		kv("IndirectID", "0x0", "Instance", "")
+		kv("RelayNextHop", addrOrZero(e.RelayNextHop), "Interface", e.Interface)
+		tunnel := "0x0"
+		if e.Tunnel != "" {
+			tunnel = e.Tunnel
+		}
+		kv("TunnelID", tunnel, "Flags", e.Flags())
+		b.WriteString("\n")
+	}
+}
+
+// CompactIfName shortens an interface name the way compact VRP tables do
+// (GigabitEthernet0/3/0 -> GE0/3/0, LoopBack0 -> Loop0).
+func CompactIfName(s string) string {
+	for _, p := range [...][2]string{
+		{"GigabitEthernet", "GE"}, {"InLoopBack", "InLoop"}, {"LoopBack", "Loop"}, {"Ethernet", "Eth"},
+	} {
+		if rest, ok := strings.CutPrefix(s, p[0]); ok {
+			return p[1] + rest
+		}
+	}
+	return s
+}
+
+func dashIf(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func (l LSPStatus) labels() (in, out string) {
+	in, out = "NULL", "NULL"
+	if l.Role != Ingress {
+		in = fmt.Sprint(l.InLabel)
+	}
+	if l.Role != Egress {
+		out = fmt.Sprint(l.OutLabel)
+	}
+	return in, out
+}
+
+func (l LSPStatus) fec() string {
+	if l.Role == Ingress {
+		return l.FEC.String()
+	}
+	return "-/-"
+}
+
+func upDown(up bool) string {
+	if up {
+		return "Up"
+	}
+	return "Down"
+}
+
+// RenderStaticLSPs prints `display mpls static-lsp [NAME] [verbose]`.
+func RenderStaticLSPs(lsps []LSPStatus, verbose bool) string {
+	var b strings.Builder
+	up := 0
+	for _, l := range lsps {
+		if l.Up {
+			up++
+		}
+	}
+	fmt.Fprintf(&b, "TOTAL          : %s STATIC LSP(S)\n", pad(fmt.Sprint(len(lsps)), 14))
+	fmt.Fprintf(&b, "UP             : %s STATIC LSP(S)\n", pad(fmt.Sprint(up), 14))
+	fmt.Fprintf(&b, "DOWN           : %s STATIC LSP(S)\n", pad(fmt.Sprint(len(lsps)-up), 14))
+	if verbose {
+		for i, l := range lsps {
+			in, out := l.labels()
+			nh := "-"
+			if l.NextHop.IsValid() {
+				nh = l.NextHop.String()
+			}
+			field := func(k, v string) { fmt.Fprintf(&b, " %s:  %s\n", pad(k, 20)[:20], v) }
+			field("No", fmt.Sprint(i+1))
+			field("LSP-Name", l.Name)
+			field("LSR-Type", l.Role.String())
+			field("FEC", l.fec())
+			field("In-Label", in)
+			field("Out-Label", out)
+			field("In-Interface", dashIf(l.InInterface))
+			field("Out-Interface", dashIf(l.OutInterface))
+			field("NextHop", nh)
+			field("Static-Lsp Type", "Normal")
+			field("Lsp Status", upDown(l.Up))
+			b.WriteString("\n")
+		}
+		return b.String()
+	}
+	b.WriteString("Name               FEC                I/O Label    I/O If                      Status\n")
+	for _, l := range lsps {
+		in, out := l.labels()
+		fmt.Fprintf(&b, "%s%s%s%s%s\n", pad(l.Name, 19), pad(l.fec(), 19), pad(in+"/"+out, 13),
+			pad(dashIf(l.InInterface)+"/"+dashIf(l.OutInterface), 28), upDown(l.Up))
+	}
+	return b.String()
+}
+
+// LSPRow is one row of `display mpls lsp`.
+type LSPRow struct {
+	FEC            string // "10.255.0.3/32", or "-/-"
+	InLabel        string // "NULL", "3", "48061"
+	OutLabel       string
+	InIf, OutIf    string // compact names, "-" for none
+	VRF            string
+	NotEstablished bool // printed with a leading '*'
+}
+
+// LSPSection is one `LSP Information: <Title>` part of `display mpls lsp`
+// (Title "LDP LSP", "STATIC LSP", "BGP LSP").
+type LSPSection struct {
+	Title string
+	Rows  []LSPRow
+}
+
+// StaticLSPSection turns static LSPs into the rows of `display mpls lsp`
+// (only LSPs that are up, as VRP lists established LSPs).
+func StaticLSPSection(lsps []LSPStatus) LSPSection {
+	s := LSPSection{Title: "STATIC LSP"}
+	for _, l := range lsps {
+		if !l.Up {
+			continue
+		}
+		in, out := l.labels()
+		s.Rows = append(s.Rows, LSPRow{
+			FEC: l.fec(), InLabel: in, OutLabel: out,
+			InIf:  dashIf(CompactIfName(l.InInterface)),
+			OutIf: dashIf(CompactIfName(l.OutInterface)),
+		})
+	}
+	return s
+}
+
+// RenderMPLSLSP prints `display mpls lsp` with the given sections in order
+// (LDP first when it exists, then static). Sections without rows are left out.
+func RenderMPLSLSP(sections ...LSPSection) string {
+	var b strings.Builder
+	b.WriteString("Flag after Out IF: (I) - RLFA Iterated LSP, (I*) - Normal and RLFA Iterated LSP\n")
+	b.WriteString("Flag after LDP FRR: (L) - Logic FRR LSP\n")
+	for _, s := range sections {
+		if len(s.Rows) == 0 {
+			continue
+		}
+		b.WriteString(dashes79 + "\n")
+		fmt.Fprintf(&b, "                 LSP Information: %s\n", s.Title)
+		b.WriteString(dashes79 + "\n")
+		b.WriteString("FEC                In/Out Label    In/Out IF                      Vrf Name\n")
+		for _, r := range s.Rows {
+			fec := r.FEC
+			if r.NotEstablished {
+				fec = "*" + fec
+			}
+			line := pad(fec, 19) + pad(r.InLabel+"/"+r.OutLabel, 16) + pad(r.InIf+"/"+r.OutIf, 31) + r.VRF
+			b.WriteString(strings.TrimRight(line, " ") + "\n")
+		}
+	}
+	return b.String()
+}

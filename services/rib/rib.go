@@ -1,0 +1,974 @@
+package rib
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"vpnos/services/fibapi"
+	"vpnos/services/label"
+)
+
+// maxVisits bounds how often one destination is recomputed in one Compute.
+// Only routes that resolve through each other in a cycle can get there;
+// beyond it their recursive next hops are declared unresolved.
+const maxVisits = 16
+
+// maxDepth bounds a recursion chain (and detects loops through it).
+const maxDepth = 32
+
+var loopback127 = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+
+// InLoopBack0 is the interface name of the router's internal routes.
+const InLoopBack0 = "InLoopBack0"
+
+// Options configure a RIB.
+type Options struct {
+	// Now is the clock for route ages (time.Now if nil).
+	Now func() time.Time
+	// Labels reserves static LSP in-labels; if nil, a private manager is used.
+	Labels *label.Manager
+}
+
+// RIB holds every routing instance. It is not safe for concurrent use
+// (Service serialises access); all methods are deterministic.
+type RIB struct {
+	now       func() time.Time
+	labels    *label.Manager
+	instances map[string]*instance
+	ports     map[string]*Port  // by kernel name
+	portByVRP map[string]string // lower-case VRP name -> kernel name
+	// track: next-hop addresses resolved recursively, per instance of the
+	// next hop, with the destinations that depend on them.
+	track map[string]*tracker
+	// ifDeps: destinations with next hops naming an interface (lower case).
+	ifDeps map[string]map[destKey]int
+
+	queue   []*dest
+	touched []*dest
+	visited []*dest
+
+	lsps        map[string]*lspState // by name
+	ingressFEC  map[netip.Prefix]*lspState
+	lspDirty    bool
+	labelWant   map[uint32]fibapi.LabelEntry
+	labelHW     map[uint32]fibapi.LabelEntry
+	labelChange map[uint32]bool
+
+	// What the last Compute handed out, applied by Commit.
+	computed       []computedRoute
+	computedLabels map[uint32]computedLabel
+}
+
+type computedRoute struct {
+	d       *dest
+	want    fibapi.Route
+	wantSet bool
+}
+
+type computedLabel struct {
+	entry   fibapi.LabelEntry
+	present bool
+}
+
+type destKey struct {
+	inst   string
+	prefix netip.Prefix
+}
+
+func cmpDestKey(a, b destKey) int {
+	if c := strings.Compare(a.inst, b.inst); c != 0 {
+		return c
+	}
+	return cmpPrefix(a.prefix, b.prefix)
+}
+
+func cmpPrefix(a, b netip.Prefix) int {
+	if c := a.Addr().Compare(b.Addr()); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Bits(), b.Bits())
+}
+
+type instance struct {
+	name     string
+	dests    map[netip.Prefix]*dest
+	lenCount [33]int
+	deleted  bool
+}
+
+type dest struct {
+	inst   *instance
+	prefix netip.Prefix
+	routes []*route // sorted by protocol, key
+	best   []*route
+
+	want    fibapi.Route
+	wantSet bool
+	hw      fibapi.Route
+	hwSet   bool
+	lsp     *lspState // ingress LSP carrying this destination's traffic (when up)
+
+	queued, touched bool
+	visits          int
+}
+
+type route struct {
+	Route
+	id      RouteID
+	since   time.Time
+	direct  *directInfo
+	valid   bool
+	relay   bool
+	kind    fibapi.RouteKind
+	paths   []path
+	looping bool
+}
+
+type directInfo struct {
+	port    string // kernel name ("" for InLoopBack0)
+	local   bool
+	display netip.Addr
+}
+
+type path struct {
+	nh   NextHop
+	ok   bool
+	drop bool
+	hops []fibapi.NextHop
+	via  *dest
+	port string // kernel name of the first outgoing port, for displays
+}
+
+type tracker struct {
+	deps   map[netip.Addr]map[destKey]int
+	sorted []netip.Addr
+	dirty  bool
+}
+
+// New returns a RIB holding the public instance.
+func New(o Options) *RIB {
+	r := &RIB{
+		now:         o.Now,
+		labels:      o.Labels,
+		instances:   map[string]*instance{},
+		ports:       map[string]*Port{},
+		portByVRP:   map[string]string{},
+		track:       map[string]*tracker{},
+		ifDeps:      map[string]map[destKey]int{},
+		lsps:        map[string]*lspState{},
+		ingressFEC:  map[netip.Prefix]*lspState{},
+		labelWant:   map[uint32]fibapi.LabelEntry{},
+		labelHW:     map[uint32]fibapi.LabelEntry{},
+		labelChange: map[uint32]bool{},
+
+		computedLabels: map[uint32]computedLabel{},
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.labels == nil {
+		r.labels = label.New()
+	}
+	_ = r.AddInstance(fibapi.Public)
+	return r
+}
+
+// Instances lists the instances, public first, then by name.
+func (r *RIB) Instances() []string {
+	var out []string
+	for n, in := range r.instances {
+		if !in.deleted && n != fibapi.Public {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return append([]string{fibapi.Public}, out...)
+}
+
+// AddInstance creates a routing instance (idempotent).
+func (r *RIB) AddInstance(name string) error {
+	name = normInstance(name)
+	in := r.instances[name]
+	if in != nil && !in.deleted {
+		return nil
+	}
+	if in == nil {
+		in = &instance{name: name, dests: map[netip.Prefix]*dest{}}
+		r.instances[name] = in
+	}
+	in.deleted = false
+	var internal []netip.Prefix
+	if name == fibapi.Public {
+		internal = []netip.Prefix{
+			netip.MustParsePrefix("127.0.0.0/8"),
+			netip.MustParsePrefix("127.0.0.1/32"),
+			netip.MustParsePrefix("127.255.255.255/32"),
+		}
+	}
+	internal = append(internal, netip.MustParsePrefix("255.255.255.255/32"))
+	for _, p := range internal {
+		r.addRoute(in, &route{
+			Route:  Route{Prefix: p, Protocol: Direct},
+			id:     RouteID{Protocol: Direct, Prefix: p, Key: InLoopBack0},
+			direct: &directInfo{local: true, display: loopback127},
+		})
+	}
+	for _, name := range sortedKeys(r.ports) {
+		if p := r.ports[name]; normInstance(p.Instance) == in.name {
+			r.addDirect(p)
+		}
+	}
+	return nil
+}
+
+// DelInstance removes a VPN instance and all its routes.
+func (r *RIB) DelInstance(name string) error {
+	name = normInstance(name)
+	if name == fibapi.Public {
+		return fmt.Errorf("the public instance cannot be deleted: %w", ErrBadRoute)
+	}
+	in := r.instances[name]
+	if in == nil || in.deleted {
+		return fmt.Errorf("%s: %w", name, ErrNoInstance)
+	}
+	in.deleted = true
+	for _, p := range sortedPrefixes(in.dests) {
+		d := in.dests[p]
+		for _, rt := range d.routes {
+			r.unregister(d, rt)
+		}
+		d.routes = nil
+		r.enqueue(d)
+	}
+	return nil
+}
+
+func (r *RIB) inst(name string) (*instance, error) {
+	in := r.instances[normInstance(name)]
+	if in == nil || in.deleted {
+		return nil, fmt.Errorf("%s: %w", normInstance(name), ErrNoInstance)
+	}
+	return in, nil
+}
+
+// AddRoute adds or replaces a route (identity: Route.ID()).
+func (r *RIB) AddRoute(instance string, rt Route) error {
+	in, err := r.inst(instance)
+	if err != nil {
+		return err
+	}
+	if err := rt.validate(); err != nil {
+		return err
+	}
+	rt.Prefix = rt.Prefix.Masked()
+	if rt.Preference == 0 {
+		rt.Preference = rt.Protocol.DefaultPreference()
+	}
+	for i := range rt.NextHops {
+		nh := &rt.NextHops[i]
+		if nh.Instance != "" {
+			nh.Instance = normInstance(nh.Instance)
+		}
+		if strings.EqualFold(nh.Interface, Null0) {
+			rt.Blackhole = true
+		}
+		nh.Labels = slices.DeleteFunc(slices.Clone(nh.Labels), func(l uint32) bool { return l == fibapi.LabelImplicitNull })
+	}
+	if rt.Blackhole {
+		rt.NextHops = nil
+	}
+	id := rt.ID()
+	rt.Key = id.Key
+	r.addRoute(in, &route{Route: rt, id: id})
+	return nil
+}
+
+func sameInput(a, b *Route) bool {
+	if a.Preference != b.Preference || a.Cost != b.Cost || a.Tag != b.Tag || a.Blackhole != b.Blackhole || len(a.NextHops) != len(b.NextHops) {
+		return false
+	}
+	for i := range a.NextHops {
+		x, y := a.NextHops[i], b.NextHops[i]
+		if x.Gateway != y.Gateway || x.Interface != y.Interface || x.Instance != y.Instance || x.Tunnel != y.Tunnel || !slices.Equal(x.Labels, y.Labels) {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *RIB) addRoute(in *instance, rt *route) {
+	d := in.dests[rt.id.Prefix]
+	if d == nil {
+		d = &dest{inst: in, prefix: rt.id.Prefix}
+		in.dests[rt.id.Prefix] = d
+		in.lenCount[rt.id.Prefix.Bits()]++
+	}
+	i, found := slices.BinarySearchFunc(d.routes, rt.id, func(x *route, id RouteID) int {
+		if c := cmp.Compare(x.id.Protocol, id.Protocol); c != 0 {
+			return c
+		}
+		return strings.Compare(x.id.Key, id.Key)
+	})
+	if found {
+		old := d.routes[i]
+		if sameInput(&old.Route, &rt.Route) && (old.direct == nil) == (rt.direct == nil) &&
+			(old.direct == nil || *old.direct == *rt.direct) {
+			return
+		}
+		r.unregister(d, old)
+		d.routes[i] = rt
+	} else {
+		d.routes = slices.Insert(d.routes, i, rt)
+	}
+	rt.since = r.now()
+	r.register(d, rt)
+	r.enqueue(d)
+}
+
+// DelRoute removes one route. Removing a route that does not exist is not an error.
+func (r *RIB) DelRoute(instance string, id RouteID) error {
+	in, err := r.inst(instance)
+	if err != nil {
+		return err
+	}
+	id.Prefix = id.Prefix.Masked()
+	d := in.dests[id.Prefix]
+	if d == nil {
+		return nil
+	}
+	for i, rt := range d.routes {
+		if rt.id == id && rt.direct == nil {
+			r.unregister(d, rt)
+			d.routes = slices.Delete(d.routes, i, i+1)
+			r.enqueue(d)
+			return nil
+		}
+	}
+	return nil
+}
+
+// DelRoutes removes every route of proto to prefix (undo ip route-static
+// without a next hop) and returns how many were removed.
+func (r *RIB) DelRoutes(instance string, proto Protocol, prefix netip.Prefix) (int, error) {
+	in, err := r.inst(instance)
+	if err != nil {
+		return 0, err
+	}
+	d := in.dests[prefix.Masked()]
+	if d == nil || proto == Direct {
+		return 0, nil
+	}
+	n := 0
+	d.routes = slices.DeleteFunc(d.routes, func(rt *route) bool {
+		if rt.id.Protocol == proto {
+			r.unregister(d, rt)
+			n++
+			return true
+		}
+		return false
+	})
+	if n > 0 {
+		r.enqueue(d)
+	}
+	return n, nil
+}
+
+// SyncRoutes makes the routes of proto in every instance exactly those given
+// (instances not in the map lose all their routes of proto). Routes that did
+// not change are left alone, so only differences reach the FIB.
+func (r *RIB) SyncRoutes(proto Protocol, routes map[string][]Route) error {
+	if proto == Direct {
+		return fmt.Errorf("%w: direct routes come from interfaces", ErrBadRoute)
+	}
+	want := map[string]map[RouteID]bool{}
+	for inst, rts := range routes {
+		if _, err := r.inst(inst); err != nil {
+			return err
+		}
+		m := map[RouteID]bool{}
+		for _, rt := range rts {
+			if rt.Protocol != proto {
+				return fmt.Errorf("%w: route %v is %v, not %v", ErrBadRoute, rt.Prefix, rt.Protocol, proto)
+			}
+			if err := rt.validate(); err != nil {
+				return err
+			}
+			m[rt.ID()] = true
+		}
+		want[normInstance(inst)] = m
+	}
+	for _, name := range sortedKeys(r.instances) {
+		in := r.instances[name]
+		if in.deleted {
+			continue
+		}
+		m := want[name]
+		for _, p := range sortedPrefixes(in.dests) {
+			for _, rt := range slices.Clone(in.dests[p].routes) {
+				if rt.id.Protocol == proto && !m[rt.id] {
+					_ = r.DelRoute(name, rt.id)
+				}
+			}
+		}
+	}
+	for _, inst := range sortedKeys(routes) {
+		for _, rt := range routes[inst] {
+			if err := r.AddRoute(inst, rt); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (r *RIB) register(d *dest, rt *route) { r.deps(d, rt, 1) }
+
+func (r *RIB) unregister(d *dest, rt *route) { r.deps(d, rt, -1) }
+
+func (r *RIB) deps(d *dest, rt *route, n int) {
+	k := destKey{d.inst.name, d.prefix}
+	for _, nh := range rt.NextHops {
+		switch {
+		case nh.Interface != "":
+			name := strings.ToLower(nh.Interface)
+			m := r.ifDeps[name]
+			if m == nil {
+				m = map[destKey]int{}
+				r.ifDeps[name] = m
+			}
+			addCount(m, k, n)
+			if len(m) == 0 {
+				delete(r.ifDeps, name)
+			}
+		case nh.Gateway.IsValid():
+			ni := nh.Instance
+			if ni == "" {
+				ni = d.inst.name
+			}
+			t := r.track[ni]
+			if t == nil {
+				t = &tracker{deps: map[netip.Addr]map[destKey]int{}}
+				r.track[ni] = t
+			}
+			m := t.deps[nh.Gateway]
+			if m == nil {
+				m = map[destKey]int{}
+				t.deps[nh.Gateway] = m
+				t.dirty = true
+			}
+			addCount(m, k, n)
+			if len(m) == 0 {
+				delete(t.deps, nh.Gateway)
+				t.dirty = true
+			}
+		}
+	}
+}
+
+func addCount(m map[destKey]int, k destKey, n int) {
+	m[k] += n
+	if m[k] <= 0 {
+		delete(m, k)
+	}
+}
+
+func (r *RIB) enqueue(d *dest) {
+	if !d.queued {
+		d.queued = true
+		r.queue = append(r.queue, d)
+	}
+}
+
+func (r *RIB) markKey(k destKey) {
+	if in := r.instances[k.inst]; in != nil {
+		if d := in.dests[k.prefix]; d != nil {
+			r.enqueue(d)
+		}
+	}
+}
+
+func (r *RIB) markKeys(m map[destKey]int) {
+	keys := make([]destKey, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, cmpDestKey)
+	for _, k := range keys {
+		r.markKey(k)
+	}
+}
+
+// propagate marks the destinations whose recursive next hops fall inside d.
+func (r *RIB) propagate(d *dest) {
+	t := r.track[d.inst.name]
+	if t == nil || len(t.deps) == 0 {
+		return
+	}
+	if t.dirty {
+		t.sorted = t.sorted[:0]
+		for a := range t.deps {
+			t.sorted = append(t.sorted, a)
+		}
+		slices.SortFunc(t.sorted, netip.Addr.Compare)
+		t.dirty = false
+	}
+	first := d.prefix.Addr()
+	i, _ := slices.BinarySearchFunc(t.sorted, first, netip.Addr.Compare)
+	for ; i < len(t.sorted) && d.prefix.Contains(t.sorted[i]); i++ {
+		r.markKeys(t.deps[t.sorted[i]])
+	}
+}
+
+// settle brings every computed state (selection, resolution, LSP status) up
+// to date with the changes made so far.
+func (r *RIB) settle() {
+	r.run()
+	if r.lspDirty {
+		r.computeLabels()
+		r.lspDirty = false
+	}
+}
+
+// run processes queued destinations until nothing changes any more.
+func (r *RIB) run() {
+	for len(r.queue) > 0 {
+		q := r.queue
+		r.queue = nil
+		for _, d := range q {
+			d.queued = false
+			r.process(d)
+		}
+	}
+	for _, d := range r.visited {
+		d.visits = 0
+	}
+	r.visited = r.visited[:0]
+}
+
+type destState struct {
+	wantSet bool
+	want    fibapi.Route
+	best    []*route
+	vias    []*dest
+	lsp     *lspState
+}
+
+func (d *dest) state() destState {
+	s := destState{wantSet: d.wantSet, want: d.want, best: d.best, lsp: d.lsp}
+	for _, rt := range d.best {
+		for _, p := range rt.paths {
+			if p.via != nil {
+				s.vias = append(s.vias, p.via)
+			}
+		}
+	}
+	return s
+}
+
+func sameState(a, b destState) bool {
+	return a.wantSet == b.wantSet && a.lsp == b.lsp && slices.Equal(a.best, b.best) && slices.Equal(a.vias, b.vias) &&
+		(!a.wantSet || sameFIBRoute(a.want, b.want))
+}
+
+func sameFIBRoute(a, b fibapi.Route) bool {
+	return a.Kind == b.Kind && a.Prefix == b.Prefix && a.Instance == b.Instance && slices.EqualFunc(a.NextHops, b.NextHops, sameHop)
+}
+
+func sameHop(a, b fibapi.NextHop) bool {
+	return a.Port == b.Port && a.Gateway == b.Gateway && slices.Equal(a.Labels, b.Labels)
+}
+
+func cmpHop(a, b fibapi.NextHop) int {
+	if c := strings.Compare(a.Port, b.Port); c != 0 {
+		return c
+	}
+	if c := a.Gateway.Compare(b.Gateway); c != 0 {
+		return c
+	}
+	return slices.Compare(a.Labels, b.Labels)
+}
+
+func (r *RIB) process(d *dest) {
+	d.visits++
+	if d.visits == 1 {
+		r.visited = append(r.visited, d)
+	}
+	looping := d.visits > maxVisits
+	old := d.state()
+	for _, rt := range d.routes {
+		r.resolve(d, rt, looping)
+	}
+	r.selectBest(d)
+	r.computeWant(d)
+	if !sameState(old, d.state()) {
+		r.touch(d)
+		r.propagate(d)
+	}
+	if len(d.routes) == 0 && !d.hwSet && !d.touched {
+		r.dropDest(d)
+	}
+}
+
+func (r *RIB) touch(d *dest) {
+	if !d.touched {
+		d.touched = true
+		r.touched = append(r.touched, d)
+	}
+}
+
+func (r *RIB) dropDest(d *dest) {
+	in := d.inst
+	if in.dests[d.prefix] == d {
+		delete(in.dests, d.prefix)
+		in.lenCount[d.prefix.Bits()]--
+	}
+}
+
+func (r *RIB) lookupPort(name string) *Port {
+	if p := r.ports[name]; p != nil {
+		return p
+	}
+	if k, ok := r.portByVRP[strings.ToLower(name)]; ok {
+		return r.ports[k]
+	}
+	if p := r.ports[strings.ToLower(name)]; p != nil {
+		return p
+	}
+	return nil
+}
+
+func (r *RIB) resolve(d *dest, rt *route, looping bool) {
+	rt.paths = rt.paths[:0]
+	rt.looping = false
+	switch {
+	case rt.direct != nil:
+		rt.valid = true
+		if rt.direct.local {
+			rt.kind = fibapi.Local
+			rt.paths = append(rt.paths, path{ok: true, port: rt.direct.port})
+		} else {
+			rt.kind = fibapi.Forward
+			rt.paths = append(rt.paths, path{ok: true, port: rt.direct.port,
+				hops: []fibapi.NextHop{{Port: rt.direct.port}}})
+		}
+		return
+	case rt.Blackhole:
+		rt.valid, rt.kind = true, fibapi.Drop
+		rt.paths = append(rt.paths, path{ok: true, drop: true})
+		return
+	}
+	rt.relay = false
+	anyOK, anyFwd := false, false
+	for _, nh := range rt.NextHops {
+		var p path
+		if nh.Interface == "" {
+			rt.relay = true
+			if looping {
+				rt.looping = true
+				p = path{nh: nh}
+			} else {
+				p = r.resolveRecursive(d, nh)
+			}
+		} else {
+			p = r.resolveInterface(nh)
+		}
+		rt.paths = append(rt.paths, p)
+		if p.ok {
+			anyOK = true
+			if !p.drop {
+				anyFwd = true
+			}
+		}
+	}
+	rt.valid = anyOK
+	rt.kind = fibapi.Forward
+	if anyOK && !anyFwd {
+		rt.kind = fibapi.Drop
+	}
+}
+
+func (r *RIB) resolveInterface(nh NextHop) path {
+	p := path{nh: nh}
+	port := r.lookupPort(nh.Interface)
+	if port == nil || !port.Up {
+		return p
+	}
+	p.ok, p.port = true, port.Name
+	p.hops = []fibapi.NextHop{{Port: port.Name, Gateway: nh.Gateway, Labels: slices.Clone(nh.Labels)}}
+	if len(nh.Labels) == 0 {
+		p.hops[0].Labels = nil
+	}
+	return p
+}
+
+// resolveRecursive resolves a next-hop address through the longest covering
+// route of its instance that is usable: not the destination itself, and not
+// one whose own resolution leads back to it (a loop).
+func (r *RIB) resolveRecursive(d *dest, nh NextHop) path {
+	p := path{nh: nh}
+	ni := nh.Instance
+	if ni == "" {
+		ni = d.inst.name
+	}
+	in := r.instances[ni]
+	if in == nil || in.deleted {
+		return p
+	}
+	var via *dest
+	for l := 32; l >= 0; l-- {
+		if in.lenCount[l] == 0 {
+			continue
+		}
+		c := in.dests[netip.PrefixFrom(nh.Gateway, l).Masked()]
+		if c == nil || !c.wantSet || c == d || reaches(c, d, 0) {
+			continue
+		}
+		via = c
+		break
+	}
+	if via == nil {
+		return p
+	}
+	p.via = via
+	switch via.want.Kind {
+	case fibapi.Local, fibapi.Unreachable:
+		return p // the next hop is one of our own addresses
+	case fibapi.Drop:
+		p.ok, p.drop = true, true
+		return p
+	}
+	if nh.Tunnel && via.lsp == nil {
+		return p
+	}
+	p.ok = true
+	for _, h := range via.want.NextHops {
+		g := h.Gateway
+		if !g.IsValid() {
+			g = nh.Gateway
+		}
+		var labels []uint32
+		if len(h.Labels)+len(nh.Labels) > 0 {
+			labels = append(slices.Clone(h.Labels), nh.Labels...)
+		}
+		p.hops = append(p.hops, fibapi.NextHop{Port: h.Port, Gateway: g, Labels: labels})
+	}
+	if len(p.hops) > 0 {
+		p.port = p.hops[0].Port
+	}
+	return p
+}
+
+// reaches reports whether the resolution of c's selected routes passes
+// through target (or goes deeper than maxDepth).
+func reaches(c, target *dest, depth int) bool {
+	if depth > maxDepth {
+		return true
+	}
+	for _, rt := range c.best {
+		for _, p := range rt.paths {
+			if p.via == nil {
+				continue
+			}
+			if p.via == target || reaches(p.via, target, depth+1) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (r *RIB) selectBest(d *dest) {
+	d.best = d.best[:0:0]
+	for _, rt := range d.routes {
+		if !rt.valid {
+			continue
+		}
+		if len(d.best) == 0 {
+			d.best = append(d.best, rt)
+			continue
+		}
+		b := d.best[0]
+		c := cmp.Compare(rt.Preference, b.Preference)
+		if c == 0 {
+			c = cmp.Compare(rt.Cost, b.Cost)
+		}
+		if c == 0 && rt.id.Protocol != b.id.Protocol {
+			c = cmp.Compare(rt.id.Protocol, b.id.Protocol)
+		}
+		switch {
+		case c < 0:
+			d.best = append(d.best[:0], rt)
+		case c == 0 && rt.kind == b.kind:
+			d.best = append(d.best, rt)
+		}
+	}
+}
+
+func (r *RIB) computeWant(d *dest) {
+	d.lsp = nil
+	if len(d.best) == 0 {
+		d.wantSet = false
+		d.want = fibapi.Route{}
+	} else {
+		w := fibapi.Route{Instance: d.inst.name, Prefix: d.prefix, Kind: d.best[0].kind}
+		if w.Kind == fibapi.Forward {
+			for _, rt := range d.best {
+				for _, p := range rt.paths {
+					if p.ok && !p.drop {
+						w.NextHops = append(w.NextHops, p.hops...)
+					}
+				}
+			}
+			slices.SortFunc(w.NextHops, cmpHop)
+			w.NextHops = slices.CompactFunc(w.NextHops, sameHop)
+		}
+		d.want, d.wantSet = w, true
+	}
+	if d.inst.name == fibapi.Public {
+		if l := r.ingressFEC[d.prefix]; l != nil {
+			up := false
+			if d.wantSet && d.want.Kind == fibapi.Forward {
+				if hop, ok := r.lspOutHop(l.StaticLSP); ok {
+					up = true
+					if l.OutLabel != fibapi.LabelImplicitNull {
+						hop.Labels = []uint32{l.OutLabel}
+					}
+					d.want.NextHops = []fibapi.NextHop{hop}
+					d.lsp = l
+				}
+			}
+			l.up = up
+		}
+	}
+}
+
+// Compute processes every pending change and returns the FIB differences
+// against what was last committed (only what changed). Call Commit once the
+// batch is programmed; without Commit, the next Compute includes it again.
+func (r *RIB) Compute() fibapi.Batch {
+	r.settle()
+	var b fibapi.Batch
+	r.computed = r.computed[:0]
+	clear(r.computedLabels)
+	for _, d := range r.touched {
+		r.computed = append(r.computed, computedRoute{d, d.want, d.wantSet})
+		switch {
+		case d.wantSet && (!d.hwSet || !sameFIBRoute(d.want, d.hw)):
+			b.Routes = append(b.Routes, cloneRoute(d.want))
+		case !d.wantSet && d.hwSet:
+			b.DeleteRoutes = append(b.DeleteRoutes, fibapi.Route{Instance: d.hw.Instance, Prefix: d.hw.Prefix})
+		}
+	}
+	for l := range r.labelChange {
+		w, ok := r.labelWant[l]
+		h, had := r.labelHW[l]
+		r.computedLabels[l] = computedLabel{w, ok}
+		switch {
+		case ok && (!had || !sameLabel(w, h)):
+			b.Labels = append(b.Labels, w)
+		case !ok && had:
+			b.DeleteLabels = append(b.DeleteLabels, l)
+		}
+	}
+	slices.SortFunc(b.Routes, cmpFIB)
+	slices.SortFunc(b.DeleteRoutes, cmpFIB)
+	slices.SortFunc(b.Labels, func(a, b fibapi.LabelEntry) int { return cmp.Compare(a.InLabel, b.InLabel) })
+	slices.Sort(b.DeleteLabels)
+	return b
+}
+
+func cmpFIB(a, b fibapi.Route) int {
+	if c := strings.Compare(a.Instance, b.Instance); c != 0 {
+		return c
+	}
+	return cmpPrefix(a.Prefix, b.Prefix)
+}
+
+func cloneRoute(r fibapi.Route) fibapi.Route {
+	r.NextHops = slices.Clone(r.NextHops)
+	for i := range r.NextHops {
+		r.NextHops[i].Labels = slices.Clone(r.NextHops[i].Labels)
+	}
+	return r
+}
+
+// Commit records that the last Compute's batch reached the forwarder.
+// Changes made after that Compute stay pending for the next one.
+func (r *RIB) Commit() {
+	for _, c := range r.computed {
+		c.d.hw, c.d.hwSet = c.want, c.wantSet
+	}
+	r.computed = r.computed[:0]
+	keep := r.touched[:0]
+	for _, d := range r.touched {
+		if d.wantSet != d.hwSet || (d.wantSet && !sameFIBRoute(d.want, d.hw)) {
+			keep = append(keep, d)
+			continue
+		}
+		d.touched = false
+		if len(d.routes) == 0 && !d.hwSet {
+			r.dropDest(d)
+		}
+	}
+	clear(r.touched[len(keep):])
+	r.touched = keep
+	for l, c := range r.computedLabels {
+		if c.present {
+			r.labelHW[l] = c.entry
+		} else {
+			delete(r.labelHW, l)
+		}
+	}
+	clear(r.computedLabels)
+	for l := range r.labelChange {
+		w, ok := r.labelWant[l]
+		h, had := r.labelHW[l]
+		if ok == had && (!ok || sameLabel(w, h)) {
+			delete(r.labelChange, l)
+		}
+	}
+	for name, in := range r.instances {
+		if in.deleted && len(in.dests) == 0 {
+			delete(r.instances, name)
+		}
+	}
+}
+
+// Resync forgets what the forwarder holds, so that the next Compute sends
+// the whole FIB again (after a forwarder restart).
+func (r *RIB) Resync() {
+	for _, name := range sortedKeys(r.instances) {
+		in := r.instances[name]
+		for _, p := range sortedPrefixes(in.dests) {
+			d := in.dests[p]
+			d.hwSet = false
+			r.touch(d)
+		}
+	}
+	for l := range r.labelWant {
+		r.labelChange[l] = true
+	}
+	clear(r.labelHW)
+}
+
+func sortedKeys[M ~map[string]V, V any](m M) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func sortedPrefixes(m map[netip.Prefix]*dest) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, cmpPrefix)
+	return out
+}

@@ -1,0 +1,254 @@
+package rib
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+	"time"
+
+	"vpnos/services/fibapi"
+)
+
+var zeroAddr = netip.AddrFrom4([4]byte{})
+
+// RouteEntry is one row of a routing table display: one next hop of one
+// route (a route with two next hops gives two rows).
+type RouteEntry struct {
+	Prefix     netip.Prefix
+	Protocol   Protocol
+	Preference uint32
+	Cost       uint32
+	Tag        uint32
+	// NextHop as configured or learned (own address for a subnet route,
+	// 127.0.0.1 for host routes, 0.0.0.0 for NULL0).
+	NextHop netip.Addr
+	// Interface is the VRP name of the outgoing interface ("" if unresolved).
+	Interface string
+	// RelayNextHop is the directly connected gateway a recursive next hop
+	// resolved to (0.0.0.0 when not recursive).
+	RelayNextHop netip.Addr
+	Active       bool // selected (best, or one of the equal-cost best)
+	Valid        bool // next hop resolved
+	Relay        bool // flag R: next hop resolved recursively
+	Download     bool // flag D: in the FIB
+	Blackhole    bool // flag B
+	Local        bool // addressed to the router (host routes)
+	// Labels are the route's own labels (a VPN label); OutLabels the whole
+	// stack pushed on the FIB path (outer first).
+	Labels    []uint32
+	OutLabels []uint32
+	// Tunnel names the LSP the traffic takes ("" for none).
+	Tunnel string
+	Age    time.Duration
+}
+
+// Flags renders the flag letters (R, D, B).
+func (e RouteEntry) Flags() string {
+	s := ""
+	if e.Relay {
+		s += "R"
+	}
+	if e.Download {
+		s += "D"
+	}
+	if e.Blackhole {
+		s += "B"
+	}
+	return s
+}
+
+// Snapshot is a copy of one instance's routing table.
+type Snapshot struct {
+	Instance string
+	// Routes: every route, sorted by address, then prefix length, then
+	// active first, then protocol.
+	Routes []RouteEntry
+}
+
+// Counts returns the destination and route counts (over active routes only
+// when activeOnly).
+func (s Snapshot) Counts(activeOnly bool) (destinations, routes int) {
+	var last netip.Prefix
+	for _, e := range s.Routes {
+		if activeOnly && !e.Active {
+			continue
+		}
+		routes++
+		if destinations == 0 || e.Prefix != last {
+			destinations++
+		}
+		last = e.Prefix
+	}
+	return
+}
+
+// Filter returns the snapshot with only the entries keep accepts.
+func (s Snapshot) Filter(keep func(RouteEntry) bool) Snapshot {
+	out := Snapshot{Instance: s.Instance}
+	for _, e := range s.Routes {
+		if keep(e) {
+			out.Routes = append(out.Routes, e)
+		}
+	}
+	return out
+}
+
+// Snapshot copies an instance's routing table.
+func (r *RIB) Snapshot(instance string) (Snapshot, error) {
+	in, err := r.inst(instance)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	r.settle()
+	now := r.now()
+	s := Snapshot{Instance: in.name}
+	for _, p := range sortedPrefixes(in.dests) {
+		d := in.dests[p]
+		var rows []RouteEntry
+		for _, rt := range d.routes {
+			rows = append(rows, r.entries(d, rt, now)...)
+		}
+		slices.SortStableFunc(rows, func(a, b RouteEntry) int {
+			if a.Active != b.Active {
+				if a.Active {
+					return -1
+				}
+				return 1
+			}
+			if c := cmp.Compare(a.Protocol, b.Protocol); c != 0 {
+				return c
+			}
+			return a.NextHop.Compare(b.NextHop)
+		})
+		s.Routes = append(s.Routes, rows...)
+	}
+	return s, nil
+}
+
+func (r *RIB) vrpName(port string) string {
+	if port == "" {
+		return InLoopBack0
+	}
+	if p := r.ports[port]; p != nil {
+		return p.VRPName
+	}
+	return port
+}
+
+func (r *RIB) entries(d *dest, rt *route, now time.Time) []RouteEntry {
+	active := slices.Contains(d.best, rt)
+	base := RouteEntry{
+		Prefix:       d.prefix,
+		Protocol:     rt.id.Protocol,
+		Preference:   rt.Preference,
+		Cost:         rt.Cost,
+		Tag:          rt.Tag,
+		Active:       active,
+		Valid:        rt.valid,
+		Relay:        rt.relay,
+		Download:     active && d.wantSet,
+		RelayNextHop: zeroAddr,
+		Age:          now.Sub(rt.since),
+	}
+	if active && d.lsp != nil {
+		base.Tunnel = "static-lsp " + r.lspName(d)
+	}
+	switch {
+	case rt.direct != nil:
+		e := base
+		e.NextHop = rt.direct.display
+		e.Interface = r.vrpName(rt.direct.port)
+		e.Local = rt.direct.local
+		if active && d.wantSet && len(d.want.NextHops) > 0 {
+			e.OutLabels = slices.Clone(d.want.NextHops[0].Labels)
+		}
+		return []RouteEntry{e}
+	case rt.Blackhole:
+		e := base
+		e.NextHop, e.Interface, e.Blackhole = zeroAddr, Null0, true
+		return []RouteEntry{e}
+	}
+	var out []RouteEntry
+	for i, nh := range rt.NextHops {
+		e := base
+		e.NextHop = nh.Gateway
+		e.Labels = slices.Clone(nh.Labels)
+		if i < len(rt.paths) {
+			p := rt.paths[i]
+			e.Valid = p.ok
+			e.Blackhole = p.drop
+			if p.port != "" {
+				e.Interface = r.vrpName(p.port)
+			}
+			if p.drop {
+				e.Interface = Null0
+			}
+			if !nh.Gateway.IsValid() {
+				e.NextHop = zeroAddr
+				if pt := r.ports[p.port]; pt != nil && len(pt.Addresses) > 0 {
+					e.NextHop = pt.Addresses[0].Addr()
+				}
+			}
+			if p.via != nil && len(p.hops) > 0 {
+				if g := p.hops[0].Gateway; g.IsValid() {
+					e.RelayNextHop = g
+				}
+			}
+			if len(p.hops) > 0 {
+				e.OutLabels = slices.Clone(p.hops[0].Labels)
+			}
+			if p.via != nil && p.via.lsp != nil {
+				e.Tunnel = "static-lsp " + p.via.lsp.Name
+			}
+			if active && d.lsp != nil && d.wantSet && len(d.want.NextHops) > 0 {
+				e.OutLabels = slices.Clone(d.want.NextHops[0].Labels)
+			}
+		}
+		if !e.Valid {
+			e.Download = false
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// LookupResult is the FIB entry that carries traffic to an address.
+type LookupResult struct {
+	Prefix   netip.Prefix
+	Protocol Protocol
+	Kind     fibapi.RouteKind
+	NextHops []fibapi.NextHop
+	// Source is the address of the outgoing interface (the first next hop's),
+	// or the destination itself for a local address: the source ping and
+	// tracert use when none is given.
+	Source netip.Addr
+}
+
+// Lookup finds the longest-match FIB entry for addr in an instance.
+func (r *RIB) Lookup(instance string, addr netip.Addr) (LookupResult, bool) {
+	in, err := r.inst(instance)
+	if err != nil || !addr.Is4() {
+		return LookupResult{}, false
+	}
+	r.settle()
+	for l := 32; l >= 0; l-- {
+		if in.lenCount[l] == 0 {
+			continue
+		}
+		d := in.dests[netip.PrefixFrom(addr, l).Masked()]
+		if d == nil || !d.wantSet {
+			continue
+		}
+		res := LookupResult{Prefix: d.prefix, Protocol: d.best[0].id.Protocol, Kind: d.want.Kind, NextHops: cloneRoute(d.want).NextHops}
+		switch {
+		case d.want.Kind == fibapi.Local:
+			res.Source = addr
+		case len(d.want.NextHops) > 0:
+			if p := r.ports[d.want.NextHops[0].Port]; p != nil && len(p.Addresses) > 0 {
+				res.Source = p.Addresses[0].Addr()
+			}
+		}
+		return res, true
+	}
+	return LookupResult{}, false
+}
