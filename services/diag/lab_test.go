@@ -400,6 +400,44 @@ func TestLabTracert(t *testing.T) {
 		}
 	})
 
+	t.Run("source not local", func(t *testing.T) {
+		var out bytes.Buffer
+		_, err := Tracert(ctx, s, TracertOptions{Dest: dest, Source: netip.MustParseAddr("10.2.2.2")}, &out)
+		if err == nil || !strings.Contains(err.Error(), "source address 10.2.2.2 is not an address of this instance") || out.Len() != 0 {
+			t.Fatalf("err = %v, output %q", err, out.String())
+		}
+	})
+
+	t.Run("ctrl c", func(t *testing.T) {
+		run(t, "ip", "-n", "vt-diag-td", "route", "add", "blackhole", "10.1.1.0/24")
+		defer run(t, "ip", "-n", "vt-diag-td", "route", "del", "blackhole", "10.1.1.0/24")
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		var out bytes.Buffer
+		r := NewTracertRenderer(&out)
+		var kinds []TracertEventKind
+		start := time.Now()
+		res, err := RunTracert(ctx, s, TracertOptions{Dest: dest, Timeout: 5 * time.Second},
+			func(e TracertEvent) error {
+				kinds = append(kinds, e.Kind)
+				if e.Kind == TracertHopStart && e.TTL == 2 {
+					time.AfterFunc(200*time.Millisecond, cancel) // while hop 2's first probe waits
+				}
+				return r.Event(e)
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d > 4*time.Second {
+			t.Fatalf("cancel took %v", d)
+		}
+		lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+		if len(lines) != 3 || lines[2] != " 2" || res.Hops != 2 || res.Reached ||
+			kinds[len(kinds)-2] != TracertHopEnd || kinds[len(kinds)-1] != TracertDone {
+			t.Fatalf("result %+v kinds %v\n%s", res, kinds, out.String())
+		}
+	})
+
 	t.Run("concurrent runs do not mix", func(t *testing.T) {
 		var wg sync.WaitGroup
 		outs := make([]bytes.Buffer, 3)
