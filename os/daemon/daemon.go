@@ -106,10 +106,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 // replayInto loads startup text through the CLI engine, as one commit.
 func replayInto(e *cli.Engine) persist.ReplayFunc {
 	return func(ctx context.Context, text string) ([]persist.LineError, error) {
-		errs, err := e.Replay(ctx, text, "startup")
+		errs, err := e.ReplayAs(ctx, text, "startup")
 		out := make([]persist.LineError, len(errs))
 		for i, le := range errs {
-			out[i] = persist.LineError{Line: le.Line, Text: le.Text, Message: le.Msg}
+			out[i] = persist.LineError{Line: le.Line, Text: le.Text, Message: le.Message}
 		}
 		return out, err
 	}
