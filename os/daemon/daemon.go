@@ -15,6 +15,7 @@ import (
 	"vpnos/os/probe"
 	"vpnos/os/registry"
 	"vpnos/os/settings"
+	"vpnos/os/sshd"
 	"vpnos/services/iface"
 )
 
@@ -71,7 +72,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		System: func() cli.SystemInfo {
 			return cli.SystemInfo{Started: d.Started, Probe: d.Probe, Backend: d.Backend}
 		},
-		Ports: d.Ifaces.Ports,
+		Ports:      d.Ifaces.Ports,
+		CommitMode: s.CommitMode,
+		Log:        d.Log.With("service", "cli"),
 	})
 	srv := &mgmt.Server{Path: s.SocketPath(), Engine: engine, Log: d.Log.With("service", "mgmt")}
 	// The socket is the last thing to come up: once the CLI answers, the
@@ -84,5 +87,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.Log.Info("management socket ready", "path", srv.Path)
 		return srv.Serve(ctx)
 	})
+	if s.SSHPort != 0 {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("ssh: %w", err)
+		}
+		d.Registry.Add("sshd", []string{"mgmt"}, sshd.Service(sshd.FromSettings(s, exe, d.Log.With("service", "sshd"))))
+	}
 	return d.Registry.Run(ctx)
 }
