@@ -361,4 +361,3 @@ func (s *session) exec(ctx context.Context, line string) *result {
 	}
 	return out
 }
-
