@@ -73,7 +73,7 @@ func (r *RIB) Interfaces() []Port {
 func (r *RIB) interfaceChanged(p *Port) {
 	for _, n := range []string{p.Name, p.VRPName} {
 		if m := r.ifDeps[strings.ToLower(n)]; m != nil {
-			r.markKeys(m)
+			r.markAll(m)
 		}
 	}
 	r.lspsChanged()

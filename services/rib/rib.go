@@ -45,7 +45,7 @@ type RIB struct {
 	// next hop, with the destinations that depend on them.
 	track map[string]*tracker
 	// ifDeps: destinations with next hops naming an interface (lower case).
-	ifDeps map[string]map[destKey]int
+	ifDeps map[string]*depSet
 
 	queue   []*dest
 	touched []*dest
@@ -72,18 +72,6 @@ type computedRoute struct {
 type computedLabel struct {
 	entry   fibapi.LabelEntry
 	present bool
-}
-
-type destKey struct {
-	inst   string
-	prefix netip.Prefix
-}
-
-func cmpDestKey(a, b destKey) int {
-	if c := strings.Compare(a.inst, b.inst); c != 0 {
-		return c
-	}
-	return cmpPrefix(a.prefix, b.prefix)
 }
 
 func cmpPrefix(a, b netip.Prefix) int {
@@ -144,7 +132,7 @@ type path struct {
 }
 
 type tracker struct {
-	deps   map[netip.Addr]map[destKey]int
+	deps   map[netip.Addr]*depSet
 	sorted []netip.Addr
 	dirty  bool
 }
@@ -158,7 +146,7 @@ func New(o Options) *RIB {
 		ports:       map[string]*Port{},
 		portByVRP:   map[string]string{},
 		track:       map[string]*tracker{},
-		ifDeps:      map[string]map[destKey]int{},
+		ifDeps:      map[string]*depSet{},
 		lsps:        map[string]*lspState{},
 		ingressFEC:  map[netip.Prefix]*lspState{},
 		labelWant:   map[uint32]fibapi.LabelEntry{},
@@ -430,18 +418,16 @@ func (r *RIB) register(d *dest, rt *route) { r.deps(d, rt, 1) }
 func (r *RIB) unregister(d *dest, rt *route) { r.deps(d, rt, -1) }
 
 func (r *RIB) deps(d *dest, rt *route, n int) {
-	k := destKey{d.inst.name, d.prefix}
 	for _, nh := range rt.NextHops {
 		switch {
 		case nh.Interface != "":
 			name := strings.ToLower(nh.Interface)
 			m := r.ifDeps[name]
 			if m == nil {
-				m = map[destKey]int{}
+				m = &depSet{}
 				r.ifDeps[name] = m
 			}
-			addCount(m, k, n)
-			if len(m) == 0 {
+			if m.add(d, n) {
 				delete(r.ifDeps, name)
 			}
 		case nh.Gateway.IsValid():
@@ -451,17 +437,16 @@ func (r *RIB) deps(d *dest, rt *route, n int) {
 			}
 			t := r.track[ni]
 			if t == nil {
-				t = &tracker{deps: map[netip.Addr]map[destKey]int{}}
+				t = &tracker{deps: map[netip.Addr]*depSet{}}
 				r.track[ni] = t
 			}
 			m := t.deps[nh.Gateway]
 			if m == nil {
-				m = map[destKey]int{}
+				m = &depSet{}
 				t.deps[nh.Gateway] = m
 				t.dirty = true
 			}
-			addCount(m, k, n)
-			if len(m) == 0 {
+			if m.add(d, n) {
 				delete(t.deps, nh.Gateway)
 				t.dirty = true
 			}
@@ -469,11 +454,42 @@ func (r *RIB) deps(d *dest, rt *route, n int) {
 	}
 }
 
-func addCount(m map[destKey]int, k destKey, n int) {
-	m[k] += n
-	if m[k] <= 0 {
-		delete(m, k)
+// depSet is a set of destinations with reference counts, kept in a slice
+// so that walking it is deterministic (it depends only on the order of
+// operations, never on map iteration).
+type depSet struct {
+	idx   map[*dest]int32 // position in list
+	list  []*dest
+	count []int32
+}
+
+// add changes d's count by n and reports whether the set became empty.
+func (s *depSet) add(d *dest, n int) bool {
+	if s.idx == nil {
+		s.idx = map[*dest]int32{}
 	}
+	i, ok := s.idx[d]
+	if !ok {
+		if n <= 0 {
+			return len(s.list) == 0
+		}
+		i = int32(len(s.list))
+		s.idx[d] = i
+		s.list = append(s.list, d)
+		s.count = append(s.count, 0)
+	}
+	s.count[i] += int32(n)
+	if s.count[i] <= 0 {
+		last := int32(len(s.list) - 1)
+		if i != last {
+			s.list[i], s.count[i] = s.list[last], s.count[last]
+			s.idx[s.list[i]] = i
+		}
+		s.list[last] = nil
+		s.list, s.count = s.list[:last], s.count[:last]
+		delete(s.idx, d)
+	}
+	return len(s.list) == 0
 }
 
 func (r *RIB) enqueue(d *dest) {
@@ -483,22 +499,9 @@ func (r *RIB) enqueue(d *dest) {
 	}
 }
 
-func (r *RIB) markKey(k destKey) {
-	if in := r.instances[k.inst]; in != nil {
-		if d := in.dests[k.prefix]; d != nil {
-			r.enqueue(d)
-		}
-	}
-}
-
-func (r *RIB) markKeys(m map[destKey]int) {
-	keys := make([]destKey, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, cmpDestKey)
-	for _, k := range keys {
-		r.markKey(k)
+func (r *RIB) markAll(s *depSet) {
+	for _, d := range s.list {
+		r.enqueue(d)
 	}
 }
 
@@ -519,7 +522,7 @@ func (r *RIB) propagate(d *dest) {
 	first := d.prefix.Addr()
 	i, _ := slices.BinarySearchFunc(t.sorted, first, netip.Addr.Compare)
 	for ; i < len(t.sorted) && d.prefix.Contains(t.sorted[i]); i++ {
-		r.markKeys(t.deps[t.sorted[i]])
+		r.markAll(t.deps[t.sorted[i]])
 	}
 }
 
@@ -852,13 +855,40 @@ func (r *RIB) computeWant(d *dest) {
 func (r *RIB) Compute() fibapi.Batch {
 	r.settle()
 	var b fibapi.Batch
-	r.computed = r.computed[:0]
+	r.computed = slices.Grow(r.computed[:0], len(r.touched))
+	b.Routes = make([]fibapi.Route, 0, len(r.touched))
 	clear(r.computedLabels)
+	nhops, nlabels := 0, 0
+	for _, d := range r.touched {
+		if d.wantSet {
+			nhops += len(d.want.NextHops)
+			for _, h := range d.want.NextHops {
+				nlabels += len(h.Labels)
+			}
+		}
+	}
+	// The batch gets its own copy of next hops and labels, in two slabs.
+	hops := make([]fibapi.NextHop, 0, nhops)
+	labels := make([]uint32, 0, nlabels)
 	for _, d := range r.touched {
 		r.computed = append(r.computed, computedRoute{d, d.want, d.wantSet})
 		switch {
 		case d.wantSet && (!d.hwSet || !sameFIBRoute(d.want, d.hw)):
-			b.Routes = append(b.Routes, cloneRoute(d.want))
+			w := d.want
+			start := len(hops)
+			for _, h := range w.NextHops {
+				ls := len(labels)
+				labels = append(labels, h.Labels...)
+				if len(h.Labels) > 0 {
+					h.Labels = labels[ls:len(labels):len(labels)]
+				}
+				hops = append(hops, h)
+			}
+			w.NextHops = hops[start:len(hops):len(hops)]
+			if len(w.NextHops) == 0 {
+				w.NextHops = nil
+			}
+			b.Routes = append(b.Routes, w)
 		case !d.wantSet && d.hwSet:
 			b.DeleteRoutes = append(b.DeleteRoutes, fibapi.Route{Instance: d.hw.Instance, Prefix: d.hw.Prefix})
 		}
