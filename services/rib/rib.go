@@ -50,6 +50,9 @@ type RIB struct {
 	queue   []*dest
 	touched []*dest
 	visited []*dest
+	// scratch space of process
+	oldBest          []*route
+	oldVias, newVias []*dest
 
 	lsps        map[string]*lspState // by name
 	ingressFEC  map[netip.Prefix]*lspState
@@ -120,6 +123,7 @@ type directInfo struct {
 	port    string // kernel name ("" for InLoopBack0)
 	local   bool
 	display netip.Addr
+	hops    []fibapi.NextHop // the attached next hop of a subnet route
 }
 
 type path struct {
@@ -253,6 +257,7 @@ func (r *RIB) AddRoute(instance string, rt Route) error {
 		return err
 	}
 	rt.Prefix = rt.Prefix.Masked()
+	rt.NextHops = slices.Clone(rt.NextHops)
 	if rt.Preference == 0 {
 		rt.Preference = rt.Protocol.DefaultPreference()
 	}
@@ -288,6 +293,10 @@ func sameInput(a, b *Route) bool {
 	return true
 }
 
+func sameDirect(a, b *directInfo) bool {
+	return a.port == b.port && a.local == b.local && a.display == b.display
+}
+
 func (r *RIB) addRoute(in *instance, rt *route) {
 	d := in.dests[rt.id.Prefix]
 	if d == nil {
@@ -303,8 +312,10 @@ func (r *RIB) addRoute(in *instance, rt *route) {
 	})
 	if found {
 		old := d.routes[i]
-		if sameInput(&old.Route, &rt.Route) && (old.direct == nil) == (rt.direct == nil) &&
-			(old.direct == nil || *old.direct == *rt.direct) {
+		if old.direct == nil && rt.direct == nil && sameInput(&old.Route, &rt.Route) {
+			return
+		}
+		if old.direct != nil && rt.direct != nil && sameDirect(old.direct, rt.direct) {
 			return
 		}
 		r.unregister(d, old)
@@ -552,29 +563,15 @@ func (r *RIB) run() {
 	r.visited = r.visited[:0]
 }
 
-type destState struct {
-	wantSet bool
-	want    fibapi.Route
-	best    []*route
-	vias    []*dest
-	lsp     *lspState
-}
-
-func (d *dest) state() destState {
-	s := destState{wantSet: d.wantSet, want: d.want, best: d.best, lsp: d.lsp}
-	for _, rt := range d.best {
+func appendVias(dst []*dest, best []*route) []*dest {
+	for _, rt := range best {
 		for _, p := range rt.paths {
 			if p.via != nil {
-				s.vias = append(s.vias, p.via)
+				dst = append(dst, p.via)
 			}
 		}
 	}
-	return s
-}
-
-func sameState(a, b destState) bool {
-	return a.wantSet == b.wantSet && a.lsp == b.lsp && slices.Equal(a.best, b.best) && slices.Equal(a.vias, b.vias) &&
-		(!a.wantSet || sameFIBRoute(a.want, b.want))
+	return dst
 }
 
 func sameFIBRoute(a, b fibapi.Route) bool {
@@ -601,13 +598,20 @@ func (r *RIB) process(d *dest) {
 		r.visited = append(r.visited, d)
 	}
 	looping := d.visits > maxVisits
-	old := d.state()
+	// The state others depend on, before: selection, FIB entry, the routes
+	// resolved through (loop detection), the LSP.
+	oldWant, oldSet, oldLSP := d.want, d.wantSet, d.lsp
+	r.oldBest = append(r.oldBest[:0], d.best...)
+	r.oldVias = appendVias(r.oldVias[:0], d.best)
 	for _, rt := range d.routes {
 		r.resolve(d, rt, looping)
 	}
 	r.selectBest(d)
 	r.computeWant(d)
-	if !sameState(old, d.state()) {
+	r.newVias = appendVias(r.newVias[:0], d.best)
+	changed := oldSet != d.wantSet || oldLSP != d.lsp || !slices.Equal(r.oldBest, d.best) ||
+		!slices.Equal(r.oldVias, r.newVias) || (d.wantSet && !sameFIBRoute(oldWant, d.want))
+	if changed {
 		r.touch(d)
 		r.propagate(d)
 	}
@@ -655,8 +659,7 @@ func (r *RIB) resolve(d *dest, rt *route, looping bool) {
 			rt.paths = append(rt.paths, path{ok: true, port: rt.direct.port})
 		} else {
 			rt.kind = fibapi.Forward
-			rt.paths = append(rt.paths, path{ok: true, port: rt.direct.port,
-				hops: []fibapi.NextHop{{Port: rt.direct.port}}})
+			rt.paths = append(rt.paths, path{ok: true, port: rt.direct.port, hops: rt.direct.hops})
 		}
 		return
 	case rt.Blackhole:
@@ -785,7 +788,7 @@ func reaches(c, target *dest, depth int) bool {
 }
 
 func (r *RIB) selectBest(d *dest) {
-	d.best = d.best[:0:0]
+	d.best = d.best[:0]
 	for _, rt := range d.routes {
 		if !rt.valid {
 			continue
@@ -818,7 +821,12 @@ func (r *RIB) computeWant(d *dest) {
 		d.want = fibapi.Route{}
 	} else {
 		w := fibapi.Route{Instance: d.inst.name, Prefix: d.prefix, Kind: d.best[0].kind}
-		if w.Kind == fibapi.Forward {
+		if w.Kind == fibapi.Forward && len(d.best) == 1 && len(d.best[0].paths) == 1 {
+			// One path: share its next hops (never modified once built).
+			if p := d.best[0].paths[0]; p.ok && !p.drop {
+				w.NextHops = p.hops
+			}
+		} else if w.Kind == fibapi.Forward {
 			for _, rt := range d.best {
 				for _, p := range rt.paths {
 					if p.ok && !p.drop {
