@@ -193,7 +193,7 @@ func (r *RIB) connectedPort(a netip.Addr) *Port {
 			continue
 		}
 		d := in.dests[netip.PrefixFrom(a, l).Masked()]
-		if d == nil || !d.wantSet {
+		if d == nil || !d.want.set {
 			continue
 		}
 		b := d.best[0]

@@ -67,9 +67,20 @@ type RIB struct {
 }
 
 type computedRoute struct {
-	d       *dest
-	want    fibapi.Route
-	wantSet bool
+	d    *dest
+	want fibEntry
+}
+
+// fibEntry is a destination's FIB entry (its instance and prefix are the
+// destination's). Hops are never modified once built, so entries may share them.
+type fibEntry struct {
+	set  bool
+	kind fibapi.RouteKind
+	hops []fibapi.NextHop
+}
+
+func sameFIB(a, b fibEntry) bool {
+	return a.set == b.set && (!a.set || (a.kind == b.kind && slices.EqualFunc(a.hops, b.hops, sameHop)))
 }
 
 type computedLabel struct {
@@ -97,11 +108,9 @@ type dest struct {
 	routes []*route // sorted by protocol, key
 	best   []*route
 
-	want    fibapi.Route
-	wantSet bool
-	hw      fibapi.Route
-	hwSet   bool
-	lsp     *lspState // ingress LSP carrying this destination's traffic (when up)
+	want fibEntry  // the computed FIB entry
+	hw   fibEntry  // what the forwarder holds (as last committed)
+	lsp  *lspState // ingress LSP carrying this destination's traffic (when up)
 
 	queued, touched bool
 	visits          int
@@ -127,7 +136,6 @@ type directInfo struct {
 }
 
 type path struct {
-	nh   NextHop
 	ok   bool
 	drop bool
 	hops []fibapi.NextHop
@@ -574,10 +582,6 @@ func appendVias(dst []*dest, best []*route) []*dest {
 	return dst
 }
 
-func sameFIBRoute(a, b fibapi.Route) bool {
-	return a.Kind == b.Kind && a.Prefix == b.Prefix && a.Instance == b.Instance && slices.EqualFunc(a.NextHops, b.NextHops, sameHop)
-}
-
 func sameHop(a, b fibapi.NextHop) bool {
 	return a.Port == b.Port && a.Gateway == b.Gateway && slices.Equal(a.Labels, b.Labels)
 }
@@ -600,7 +604,7 @@ func (r *RIB) process(d *dest) {
 	looping := d.visits > maxVisits
 	// The state others depend on, before: selection, FIB entry, the routes
 	// resolved through (loop detection), the LSP.
-	oldWant, oldSet, oldLSP := d.want, d.wantSet, d.lsp
+	oldWant, oldLSP := d.want, d.lsp
 	r.oldBest = append(r.oldBest[:0], d.best...)
 	r.oldVias = appendVias(r.oldVias[:0], d.best)
 	for _, rt := range d.routes {
@@ -609,13 +613,13 @@ func (r *RIB) process(d *dest) {
 	r.selectBest(d)
 	r.computeWant(d)
 	r.newVias = appendVias(r.newVias[:0], d.best)
-	changed := oldSet != d.wantSet || oldLSP != d.lsp || !slices.Equal(r.oldBest, d.best) ||
-		!slices.Equal(r.oldVias, r.newVias) || (d.wantSet && !sameFIBRoute(oldWant, d.want))
+	changed := oldLSP != d.lsp || !slices.Equal(r.oldBest, d.best) ||
+		!slices.Equal(r.oldVias, r.newVias) || !sameFIB(oldWant, d.want)
 	if changed {
 		r.touch(d)
 		r.propagate(d)
 	}
-	if len(d.routes) == 0 && !d.hwSet && !d.touched {
+	if len(d.routes) == 0 && !d.hw.set && !d.touched {
 		r.dropDest(d)
 	}
 }
@@ -675,7 +679,7 @@ func (r *RIB) resolve(d *dest, rt *route, looping bool) {
 			rt.relay = true
 			if looping {
 				rt.looping = true
-				p = path{nh: nh}
+				p = path{}
 			} else {
 				p = r.resolveRecursive(d, nh)
 			}
@@ -698,7 +702,7 @@ func (r *RIB) resolve(d *dest, rt *route, looping bool) {
 }
 
 func (r *RIB) resolveInterface(nh NextHop) path {
-	p := path{nh: nh}
+	p := path{}
 	port := r.lookupPort(nh.Interface)
 	if port == nil || !port.Up {
 		return p
@@ -715,7 +719,7 @@ func (r *RIB) resolveInterface(nh NextHop) path {
 // route of its instance that is usable: not the destination itself, and not
 // one whose own resolution leads back to it (a loop).
 func (r *RIB) resolveRecursive(d *dest, nh NextHop) path {
-	p := path{nh: nh}
+	p := path{}
 	ni := nh.Instance
 	if ni == "" {
 		ni = d.inst.name
@@ -730,7 +734,7 @@ func (r *RIB) resolveRecursive(d *dest, nh NextHop) path {
 			continue
 		}
 		c := in.dests[netip.PrefixFrom(nh.Gateway, l).Masked()]
-		if c == nil || !c.wantSet || c == d || reaches(c, d, 0) {
+		if c == nil || !c.want.set || c == d || reaches(c, d, 0) {
 			continue
 		}
 		via = c
@@ -740,7 +744,7 @@ func (r *RIB) resolveRecursive(d *dest, nh NextHop) path {
 		return p
 	}
 	p.via = via
-	switch via.want.Kind {
+	switch via.want.kind {
 	case fibapi.Local, fibapi.Unreachable:
 		return p // the next hop is one of our own addresses
 	case fibapi.Drop:
@@ -751,7 +755,7 @@ func (r *RIB) resolveRecursive(d *dest, nh NextHop) path {
 		return p
 	}
 	p.ok = true
-	for _, h := range via.want.NextHops {
+	for _, h := range via.want.hops {
 		g := h.Gateway
 		if !g.IsValid() {
 			g = nh.Gateway
@@ -817,38 +821,37 @@ func (r *RIB) selectBest(d *dest) {
 func (r *RIB) computeWant(d *dest) {
 	d.lsp = nil
 	if len(d.best) == 0 {
-		d.wantSet = false
-		d.want = fibapi.Route{}
+		d.want = fibEntry{}
 	} else {
-		w := fibapi.Route{Instance: d.inst.name, Prefix: d.prefix, Kind: d.best[0].kind}
-		if w.Kind == fibapi.Forward && len(d.best) == 1 && len(d.best[0].paths) == 1 {
+		w := fibEntry{set: true, kind: d.best[0].kind}
+		if w.kind == fibapi.Forward && len(d.best) == 1 && len(d.best[0].paths) == 1 {
 			// One path: share its next hops (never modified once built).
 			if p := d.best[0].paths[0]; p.ok && !p.drop {
-				w.NextHops = p.hops
+				w.hops = p.hops
 			}
-		} else if w.Kind == fibapi.Forward {
+		} else if w.kind == fibapi.Forward {
 			for _, rt := range d.best {
 				for _, p := range rt.paths {
 					if p.ok && !p.drop {
-						w.NextHops = append(w.NextHops, p.hops...)
+						w.hops = append(w.hops, p.hops...)
 					}
 				}
 			}
-			slices.SortFunc(w.NextHops, cmpHop)
-			w.NextHops = slices.CompactFunc(w.NextHops, sameHop)
+			slices.SortFunc(w.hops, cmpHop)
+			w.hops = slices.CompactFunc(w.hops, sameHop)
 		}
-		d.want, d.wantSet = w, true
+		d.want = w
 	}
 	if d.inst.name == fibapi.Public {
 		if l := r.ingressFEC[d.prefix]; l != nil {
 			up := false
-			if d.wantSet && d.want.Kind == fibapi.Forward {
+			if d.want.set && d.want.kind == fibapi.Forward {
 				if hop, ok := r.lspOutHop(l.StaticLSP); ok {
 					up = true
 					if l.OutLabel != fibapi.LabelImplicitNull {
 						hop.Labels = []uint32{l.OutLabel}
 					}
-					d.want.NextHops = []fibapi.NextHop{hop}
+					d.want.hops = []fibapi.NextHop{hop}
 					d.lsp = l
 				}
 			}
@@ -868,9 +871,9 @@ func (r *RIB) Compute() fibapi.Batch {
 	clear(r.computedLabels)
 	nhops, nlabels := 0, 0
 	for _, d := range r.touched {
-		if d.wantSet {
-			nhops += len(d.want.NextHops)
-			for _, h := range d.want.NextHops {
+		if d.want.set {
+			nhops += len(d.want.hops)
+			for _, h := range d.want.hops {
 				nlabels += len(h.Labels)
 			}
 		}
@@ -879,12 +882,12 @@ func (r *RIB) Compute() fibapi.Batch {
 	hops := make([]fibapi.NextHop, 0, nhops)
 	labels := make([]uint32, 0, nlabels)
 	for _, d := range r.touched {
-		r.computed = append(r.computed, computedRoute{d, d.want, d.wantSet})
+		r.computed = append(r.computed, computedRoute{d, d.want})
 		switch {
-		case d.wantSet && (!d.hwSet || !sameFIBRoute(d.want, d.hw)):
-			w := d.want
+		case d.want.set && !sameFIB(d.want, d.hw):
+			w := fibapi.Route{Instance: d.inst.name, Prefix: d.prefix, Kind: d.want.kind}
 			start := len(hops)
-			for _, h := range w.NextHops {
+			for _, h := range d.want.hops {
 				ls := len(labels)
 				labels = append(labels, h.Labels...)
 				if len(h.Labels) > 0 {
@@ -897,8 +900,8 @@ func (r *RIB) Compute() fibapi.Batch {
 				w.NextHops = nil
 			}
 			b.Routes = append(b.Routes, w)
-		case !d.wantSet && d.hwSet:
-			b.DeleteRoutes = append(b.DeleteRoutes, fibapi.Route{Instance: d.hw.Instance, Prefix: d.hw.Prefix})
+		case !d.want.set && d.hw.set:
+			b.DeleteRoutes = append(b.DeleteRoutes, fibapi.Route{Instance: d.inst.name, Prefix: d.prefix})
 		}
 	}
 	for l := range r.labelChange {
@@ -938,17 +941,17 @@ func cloneRoute(r fibapi.Route) fibapi.Route {
 // Changes made after that Compute stay pending for the next one.
 func (r *RIB) Commit() {
 	for _, c := range r.computed {
-		c.d.hw, c.d.hwSet = c.want, c.wantSet
+		c.d.hw = c.want
 	}
 	r.computed = r.computed[:0]
 	keep := r.touched[:0]
 	for _, d := range r.touched {
-		if d.wantSet != d.hwSet || (d.wantSet && !sameFIBRoute(d.want, d.hw)) {
+		if !sameFIB(d.want, d.hw) {
 			keep = append(keep, d)
 			continue
 		}
 		d.touched = false
-		if len(d.routes) == 0 && !d.hwSet {
+		if len(d.routes) == 0 && !d.hw.set {
 			r.dropDest(d)
 		}
 	}
@@ -983,7 +986,7 @@ func (r *RIB) Resync() {
 		in := r.instances[name]
 		for _, p := range sortedPrefixes(in.dests) {
 			d := in.dests[p]
-			d.hwSet = false
+			d.hw = fibEntry{}
 			r.touch(d)
 		}
 	}
