@@ -54,12 +54,13 @@ type RIB struct {
 	oldBest          []*route
 	oldVias, newVias []*dest
 
-	lsps        map[string]*lspState // by name
-	ingressFEC  map[netip.Prefix]*lspState
-	lspDirty    bool
-	labelWant   map[uint32]fibapi.LabelEntry
-	labelHW     map[uint32]fibapi.LabelEntry
-	labelChange map[uint32]bool
+	lsps         map[string]*lspState // by name
+	ingressFEC   map[netip.Prefix]*lspState
+	ingressOrder []netip.Prefix // keys of ingressFEC, sorted
+	lspDirty     bool
+	labelWant    map[uint32]fibapi.LabelEntry
+	labelHW      map[uint32]fibapi.LabelEntry
+	labelChange  map[uint32]bool
 
 	// What the last Compute handed out, applied by Commit.
 	computed       []computedRoute
@@ -524,8 +525,19 @@ func (r *RIB) markAll(s *depSet) {
 	}
 }
 
-// propagate marks the destinations whose recursive next hops fall inside d.
+// propagate marks the destinations whose recursive next hops fall inside d,
+// and the FEC routes of ingress LSPs whose next hop d covers.
 func (r *RIB) propagate(d *dest) {
+	if d.inst.name == fibapi.Public && len(r.ingressFEC) > 0 {
+		for _, fec := range r.ingressOrder {
+			l := r.ingressFEC[fec]
+			if l.NextHop.IsValid() && d.prefix.Contains(l.NextHop) {
+				if fd := d.inst.dests[fec]; fd != nil {
+					r.enqueue(fd)
+				}
+			}
+		}
+	}
 	t := r.track[d.inst.name]
 	if t == nil || len(t.deps) == 0 {
 		return
