@@ -94,6 +94,19 @@ func (e *Engine) builtins() []gospec {
 				r.out.WriteString(s.e.RenderConfig(s.e.store.Running(), s.e.lastUpdate(), sec))
 				return r
 			}},
+		{views: "any", syntax: "display current-configuration interface [{name:interface}]", display: true, help: map[string]string{
+			"current-configuration": "Current configuration", "interface": "Configuration of interfaces", "name": "Interface type and number"},
+			run: func(s *session, m *matchResult) *result {
+				r := &result{}
+				name, one := m.value("name")
+				r.out.WriteString(s.e.renderConfig(s.e.store.Running(), s.e.lastUpdate(), func(l *rline) bool {
+					if l.cn.path != "/interfaces/interface" {
+						return false
+					}
+					return !one || l.inst.Last().Keys[0] == name
+				}))
+				return r
+			}},
 		{views: "any", syntax: "display configuration candidate [changes]", display: true, help: map[string]string{
 			"configuration": "Configuration", "candidate": "The uncommitted configuration", "changes": "Differences from the running configuration"},
 			run: (*session).runDisplayCandidate},

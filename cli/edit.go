@@ -65,7 +65,11 @@ func (ed *edit) apply() (datastore.Path, error) {
 				}
 			}
 			if schema.HasExt(e, "undo-false") {
-				t.Set(target, "false")
+				if def, has := e.SingleDefaultValue(); has && def == "false" && schema.HasExt(e, "render-default") {
+					t.Delete(target)
+				} else {
+					t.Set(target, "false")
+				}
 			} else {
 				t.Delete(target)
 			}
