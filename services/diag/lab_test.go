@@ -170,6 +170,15 @@ func TestLabPing(t *testing.T) {
 		}
 	})
 
+	t.Run("own address", func(t *testing.T) {
+		// The raw socket also sees its own echo requests on lo: only replies count.
+		var out bytes.Buffer
+		st, err := Ping(ctx, a, PingOptions{Dest: netip.MustParseAddr("10.1.1.2"), Count: 3}, &out)
+		if err != nil || st.Received != 3 || strings.Count(out.String(), "Reply from 10.1.1.2: bytes=56 Sequence=") != 3 {
+			t.Fatalf("err %v stats %+v\n%s", err, st, out.String())
+		}
+	})
+
 	t.Run("unreachable", func(t *testing.T) {
 		var out bytes.Buffer
 		st, err := Ping(ctx, a, PingOptions{Dest: netip.MustParseAddr("10.1.1.9"), Count: 3, Timeout: 300 * time.Millisecond}, &out)
