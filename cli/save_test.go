@@ -25,7 +25,7 @@ func TestSaveHook(t *testing.T) {
 	}
 	// What was saved loads back to the same tree.
 	f := testEngine(t, "two-stage")
-	if errs, err := f.Replay(context.Background(), saved, ""); err != nil || len(errs) > 0 {
+	if errs, err := f.Replay(context.Background(), saved); err != nil || len(errs) > 0 {
 		t.Fatalf("replay of saved text: %v %+v", err, errs)
 	}
 	if !f.store.Running().Equal(e.store.Running()) {

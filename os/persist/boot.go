@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 )
 
 // LineError is one startup line the configuration engine refused.
@@ -17,12 +18,10 @@ func (e LineError) Error() string {
 	return fmt.Sprintf("line %d: %s: %s", e.Line, e.Text, e.Message)
 }
 
-// Replayer applies startup text to the running configuration, line by line,
-// and reports the lines it could not take; the rest is applied. The VRP
-// language engine implements it.
-type Replayer interface {
-	Replay(ctx context.Context, text string) ([]LineError, error)
-}
+// ReplayFunc applies startup text to the running configuration, line by
+// line, and reports the lines it could not take; the rest is applied. The
+// daemon binds it to the VRP engine's Replay.
+type ReplayFunc func(ctx context.Context, text string) ([]LineError, error)
 
 // Report is the outcome of loading the startup configuration at boot.
 type Report struct {
@@ -34,7 +33,7 @@ type Report struct {
 // Boot loads the startup file into the engine. Refused lines are logged with
 // their line numbers and returned; they do not stop the rest from loading.
 // An error is returned only when nothing could be loaded.
-func Boot(ctx context.Context, f *File, r Replayer, log *slog.Logger) (Report, error) {
+func Boot(ctx context.Context, f *File, replay ReplayFunc, log *slog.Logger) (Report, error) {
 	text, src, err := f.Load(ctx)
 	if err != nil {
 		return Report{}, err
@@ -48,7 +47,7 @@ func Boot(ctx context.Context, f *File, r Replayer, log *slog.Logger) (Report, e
 	if !Complete([]byte(text)) {
 		log.Warn("startup configuration does not end with 'return'; it may be incomplete", "path", f.Path)
 	}
-	lineErrs, err := r.Replay(ctx, text)
+	lineErrs, err := replay(ctx, text)
 	if err != nil {
 		return rep, fmt.Errorf("load %s: %w", f.Path, err)
 	}
@@ -58,6 +57,25 @@ func Boot(ctx context.Context, f *File, r Replayer, log *slog.Logger) (Report, e
 	}
 	log.Info("startup configuration loaded", "path", f.Path, "source", string(src), "lines", rep.Lines, "refused", len(lineErrs))
 	return rep, nil
+}
+
+// Service is the daemon service that loads the startup configuration once,
+// at boot (see registry.RunFunc): it replays the file, then reports ready so
+// that the services depending on it (the management socket) start with the
+// configuration in place. A file that cannot be read is logged and the
+// daemon starts with an empty configuration.
+func Service(f *File, replay ReplayFunc, log *slog.Logger) func(ctx context.Context, ready func()) error {
+	var once sync.Once
+	return func(ctx context.Context, ready func()) error {
+		once.Do(func() {
+			if _, err := Boot(ctx, f, replay, log); err != nil {
+				log.Error("startup configuration not loaded", "err", err)
+			}
+		})
+		ready()
+		<-ctx.Done()
+		return nil
+	}
 }
 
 func countLines(s string) int {

@@ -355,17 +355,17 @@ func bindHelper(t *testing.T, dir string) {
 	fmt.Println("BIND-HELPER-OK")
 }
 
-type fakeReplayer struct{ refuse string }
-
-// Replay refuses lines containing r.refuse, as the engine refuses bad lines.
-func (r fakeReplayer) Replay(_ context.Context, text string) ([]LineError, error) {
-	var errs []LineError
-	for i, l := range strings.Split(text, "\n") {
-		if strings.Contains(l, r.refuse) {
-			errs = append(errs, LineError{Line: i + 1, Text: l, Message: "Error: Unrecognized command found at '^' position."})
+// refuse is a replay that refuses lines containing word.
+func refuse(word string) ReplayFunc {
+	return func(_ context.Context, text string) ([]LineError, error) {
+		var errs []LineError
+		for i, l := range strings.Split(text, "\n") {
+			if word != "" && strings.Contains(l, word) {
+				errs = append(errs, LineError{Line: i + 1, Text: l, Message: "Error: Unrecognized command found at '^' position."})
+			}
 		}
+		return errs, nil
 	}
-	return errs, nil
 }
 
 func TestBootReportsLines(t *testing.T) {
@@ -378,7 +378,7 @@ func TestBootReportsLines(t *testing.T) {
 	}
 	var logBuf bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logBuf, nil))
-	rep, err := Boot(ctx, New(path, log), fakeReplayer{refuse: "adress"}, log)
+	rep, err := Boot(ctx, New(path, log), refuse("adress"), log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -389,7 +389,7 @@ func TestBootReportsLines(t *testing.T) {
 		t.Fatalf("refused line not logged with its number:\n%s", logBuf.String())
 	}
 
-	rep, err = Boot(ctx, New(filepath.Join(dir, "none.cfg"), log), fakeReplayer{}, log)
+	rep, err = Boot(ctx, New(filepath.Join(dir, "none.cfg"), log), refuse(""), log)
 	if err != nil || rep.Source != SourceNone {
 		t.Fatalf("missing file: %+v, %v", rep, err)
 	}
