@@ -241,6 +241,29 @@ func (e *Engine) leafItem(l *yang.Entry, repeat bool) item {
 		}
 		return c, 1
 	}
+	switch {
+	case isIf:
+		p.complete = func(*session) []string { return []string{"GigabitEthernet", "LoopBack"} }
+	case t != nil && t.Kind == yang.Yleafref:
+		target := strings.Split(strings.Trim(t.Path, "/"), "/")
+		var names []string
+		for _, x := range target {
+			if i := strings.IndexByte(x, ':'); i >= 0 {
+				x = x[i+1:]
+			}
+			names = append(names, x)
+		}
+		p.complete = func(s *session) []string {
+			if len(names) < 2 {
+				return nil
+			}
+			var out []string
+			for _, it := range s.cand.Tree().Entries(datastore.P(toAny(names[:len(names)-2])...), names[len(names)-2]) {
+				out = append(out, it.Path.Last().Keys[0])
+			}
+			return out
+		}
+	}
 	desc := l.Description
 	switch {
 	case mask:
@@ -388,4 +411,12 @@ func seqSig(sq []item) string {
 		}
 	}
 	return b.String()
+}
+
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }

@@ -189,6 +189,9 @@ type param struct {
 	hints []hintRow // '?' rows
 	// enum lists keyword-like values (completed and listed like keywords).
 	enum []string
+	// complete offers values for Tab and "pre?" (interface types, names
+	// of existing objects).
+	complete func(s *session) []string
 }
 
 type hintRow struct{ hint, help string }
@@ -480,6 +483,14 @@ func nextItems(s *session, line string, cmds []*command) (entries []helpEntry, c
 				continue
 			}
 			if partial != "" {
+				if it.p.complete != nil {
+					for _, n := range it.p.complete(s) {
+						if strings.HasPrefix(strings.ToLower(n), low) && !seen["k"+n] {
+							seen["k"+n] = true
+							entries = append(entries, helpEntry{word: n, help: it.p.hints[0].help})
+						}
+					}
+				}
 				continue
 			}
 			for _, h := range it.p.hints {

@@ -111,7 +111,7 @@ func TestRenderReplayRoundTrip(t *testing.T) {
 			nonEmpty++
 		}
 		b := testEngine(t, "two-stage")
-		errs, err := b.Replay(ctx, text, "")
+		errs, err := b.Replay(ctx, text)
 		if err != nil || len(errs) > 0 {
 			t.Fatalf("seed %d: replay: %v %+v\n%s", seed, err, errs, text)
 		}
@@ -148,7 +148,7 @@ func TestReplayReportsBadLines(t *testing.T) {
 		"garbage line here",
 		"return",
 	}, "\n")
-	errs, err := e.Replay(ctx, text, "")
+	errs, err := e.Replay(ctx, text)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func TestReplayFallsBackLineByLine(t *testing.T) {
 	ctx := context.Background()
 	e := testEngine(t, "two-stage")
 	text := "mpls lsr-id 1.1.1.1\nmpls\n#\nstatic-lsp egress E1 in-label 100\nstatic-lsp transit T1 in-label 100 nexthop 10.0.0.2 out-label 3\n"
-	errs, _ := e.Replay(ctx, text, "")
+	errs, _ := e.Replay(ctx, text)
 	if len(errs) != 1 || errs[0].Line != 5 {
 		t.Fatalf("errors %+v", errs)
 	}

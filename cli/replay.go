@@ -11,19 +11,24 @@ import (
 
 // LineError is a line of a configuration file that could not be taken.
 type LineError struct {
-	Line int    // 1-based line number
-	Text string // the line
-	Msg  string // the error, without the caret line
+	Line    int    // 1-based line number
+	Text    string // the line
+	Message string // the error, without the caret line
 }
 
-// Replay loads a configuration text (a startup file, as display
+// Replay loads a configuration text as user "startup"; see ReplayAs.
+func (e *Engine) Replay(ctx context.Context, text string) ([]LineError, error) {
+	return e.ReplayAs(ctx, text, "startup")
+}
+
+// ReplayAs loads a configuration text (a startup file, as display
 // current-configuration prints it) into running as one commit by user.
 // Lines that fail are reported with their line numbers and the rest still
 // loads. A line starting at column 0 is run in the system view; indented
 // lines run in the view the previous lines entered. If the whole text does
 // not commit (a semantic error only the full tree reveals), each line is
 // committed on its own instead, so that everything valid still loads.
-func (e *Engine) Replay(ctx context.Context, text, user string) ([]LineError, error) {
+func (e *Engine) ReplayAs(ctx context.Context, text, user string) ([]LineError, error) {
 	if user == "" {
 		user = "startup"
 	}
@@ -50,7 +55,7 @@ func (e *Engine) Replay(ctx context.Context, text, user string) ([]LineError, er
 				s.stack = []frame{{v: e.system}}
 			}
 			if r.failed {
-				errs = append(errs, LineError{Line: i + 1, Text: l, Msg: errorText(r.out.String())})
+				errs = append(errs, LineError{Line: i + 1, Text: l, Message: errorText(r.out.String())})
 			}
 		}
 		return errs, s

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -151,3 +152,5 @@ func labMemory(t testing.TB, st *runner.State) (rssPerNode, pssPerNode float64) 
 	}
 	return float64(rss) / float64(len(st.Nodes)), float64(pss) / float64(len(st.Nodes))
 }
+
+func regexpMatch(expr, s string) bool { return regexp.MustCompile(expr).MatchString(s) }

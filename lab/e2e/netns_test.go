@@ -174,9 +174,9 @@ func TestUnsupportedKeyRefused(t *testing.T) {
 func TestNetnsDownAfterCrash(t *testing.T) {
 	needRoot(t)
 	labtest.CleanStale(t, prefix+"-crash")
-	// An invalid setting makes the daemon exit at once; the supervisor keeps
-	// restarting it, so the node never answers.
-	file := writeTopology(t, "crash.clab.yml", lineTopology(prefix+"-crash", 3, "    env: {VPNOS_LOG_LEVEL: loud}\n"))
+	// The daemons wait a minute for links that never come, so the nodes do
+	// not answer while up waits for them.
+	file := writeTopology(t, "crash.clab.yml", lineTopology(prefix+"-crash", 3, "    env: {CLAB_INTFS: \"9\", VPNOS_INTERFACE_WAIT: \"60\"}\n"))
 	work, err := os.MkdirTemp("", "vl")
 	if err != nil {
 		t.Fatal(err)
@@ -260,4 +260,28 @@ func TestNetns50(t *testing.T) {
 		t.Fatal(err)
 	}
 	leftovers(t, st, pids)
+}
+
+// TestNetnsUpFailureCleansUp: a node that cannot start (invalid settings)
+// makes up fail with the reason, and up removes what it had created.
+func TestNetnsUpFailureCleansUp(t *testing.T) {
+	needRoot(t)
+	labtest.CleanStale(t, prefix+"-fail")
+	file := writeTopology(t, "fail.clab.yml", "name: vtlab-fail\ntopology:\n  nodes:\n    r1: {kind: linux}\n    r2: {kind: linux, env: {VPNOS_LOG_LEVEL: loud}}\n  links:\n    - endpoints: [\"r1:eth1\", \"r2:eth1\"]\n")
+	work := t.TempDir()
+	out, err := exec.Command(bin, "lab", "up", "--workdir", work, file).CombinedOutput()
+	if err == nil {
+		t.Fatalf("up succeeded:\n%s", out)
+	}
+	if !strings.Contains(string(out), `node r2: settings: log_level: "loud"`) {
+		t.Errorf("up does not say why:\n%s", out)
+	}
+	for _, n := range []string{"r1", "r2"} {
+		if _, err := os.Stat(runner.NetnsPath("clab-vtlab-fail-" + n)); err == nil {
+			t.Errorf("namespace of %s left behind", n)
+		}
+	}
+	if ents, _ := os.ReadDir(work); len(ents) != 0 {
+		t.Errorf("up left %d entries in its workdir", len(ents))
+	}
 }

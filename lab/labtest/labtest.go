@@ -264,6 +264,24 @@ func Docker(t testing.TB) {
 	}
 }
 
+// Image builds the vpnos image with `make image` in the module root (so it
+// holds the code under test) and returns its tag, vpnos:latest. It fails the
+// test when Docker or the build does not work.
+func Image(t testing.TB) string {
+	t.Helper()
+	Docker(t)
+	root, err := ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("make", "image")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("labtest: make image: %v\n%s", err, out)
+	}
+	return topology.DefaultImage
+}
+
 // CleanStale removes what an earlier crashed test run left: network
 // namespaces and docker containers named clab-<prefix>*, and their processes.
 // Use a prefix only your tests' labs carry.
@@ -284,6 +302,7 @@ func BuildVpnos(dir string) (string, error) {
 	bin := filepath.Join(dir, "vpnos")
 	cmd := exec.Command("go", "build", "-o", bin, "./os/cmd/vpnos")
 	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // static, as in the image
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build: %w\n%s", err, out)
 	}

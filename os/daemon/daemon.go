@@ -73,7 +73,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		System: func() cli.SystemInfo {
 			return cli.SystemInfo{Started: d.Started, Probe: d.Probe, Backend: d.Backend}
 		},
-		Ports: d.Ifaces.Ports,
+		Ports:      d.Ifaces.Ports,
+		CommitMode: s.CommitMode,
+		Log:        d.Log.With("service", "cli"),
 	})
 	// startup.cfg: `save` writes it (crash-safe), and it is loaded once the
 	// interfaces are known, before the management socket opens.
@@ -104,10 +106,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 // replayInto loads startup text through the CLI engine, as one commit.
 func replayInto(e *cli.Engine) persist.ReplayFunc {
 	return func(ctx context.Context, text string) ([]persist.LineError, error) {
-		errs, err := e.Replay(ctx, text, "startup")
+		errs, err := e.ReplayAs(ctx, text, "startup")
 		out := make([]persist.LineError, len(errs))
 		for i, le := range errs {
-			out[i] = persist.LineError{Line: le.Line, Text: le.Text, Message: le.Msg}
+			out[i] = persist.LineError{Line: le.Line, Text: le.Text, Message: le.Message}
 		}
 		return out, err
 	}

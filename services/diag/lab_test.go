@@ -170,6 +170,15 @@ func TestLabPing(t *testing.T) {
 		}
 	})
 
+	t.Run("own address", func(t *testing.T) {
+		// The raw socket also sees its own echo requests on lo: only replies count.
+		var out bytes.Buffer
+		st, err := Ping(ctx, a, PingOptions{Dest: netip.MustParseAddr("10.1.1.2"), Count: 3}, &out)
+		if err != nil || st.Received != 3 || strings.Count(out.String(), "Reply from 10.1.1.2: bytes=56 Sequence=") != 3 {
+			t.Fatalf("err %v stats %+v\n%s", err, st, out.String())
+		}
+	})
+
 	t.Run("unreachable", func(t *testing.T) {
 		var out bytes.Buffer
 		st, err := Ping(ctx, a, PingOptions{Dest: netip.MustParseAddr("10.1.1.9"), Count: 3, Timeout: 300 * time.Millisecond}, &out)
@@ -397,6 +406,44 @@ func TestLabTracert(t *testing.T) {
 		}
 		if last := events[len(events)-1]; last.Kind != TracertDone || last.Result != res {
 			t.Fatalf("last event %+v", last)
+		}
+	})
+
+	t.Run("source not local", func(t *testing.T) {
+		var out bytes.Buffer
+		_, err := Tracert(ctx, s, TracertOptions{Dest: dest, Source: netip.MustParseAddr("10.2.2.2")}, &out)
+		if err == nil || !strings.Contains(err.Error(), "source address 10.2.2.2 is not an address of this instance") || out.Len() != 0 {
+			t.Fatalf("err = %v, output %q", err, out.String())
+		}
+	})
+
+	t.Run("ctrl c", func(t *testing.T) {
+		run(t, "ip", "-n", "vt-diag-td", "route", "add", "blackhole", "10.1.1.0/24")
+		defer run(t, "ip", "-n", "vt-diag-td", "route", "del", "blackhole", "10.1.1.0/24")
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		var out bytes.Buffer
+		r := NewTracertRenderer(&out)
+		var kinds []TracertEventKind
+		start := time.Now()
+		res, err := RunTracert(ctx, s, TracertOptions{Dest: dest, Timeout: 5 * time.Second},
+			func(e TracertEvent) error {
+				kinds = append(kinds, e.Kind)
+				if e.Kind == TracertHopStart && e.TTL == 2 {
+					time.AfterFunc(200*time.Millisecond, cancel) // while hop 2's first probe waits
+				}
+				return r.Event(e)
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d > 4*time.Second {
+			t.Fatalf("cancel took %v", d)
+		}
+		lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+		if len(lines) != 3 || lines[2] != " 2" || res.Hops != 2 || res.Reached ||
+			kinds[len(kinds)-2] != TracertHopEnd || kinds[len(kinds)-1] != TracertDone {
+			t.Fatalf("result %+v kinds %v\n%s", res, kinds, out.String())
 		}
 	})
 

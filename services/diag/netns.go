@@ -20,6 +20,15 @@ type NetNS interface {
 	Do(fn func() error) error
 }
 
+// NSFunc adapts a function with Do's signature, for example the routing
+// daemon's per-instance runner:
+//
+//	diag.NSFunc(func(fn func() error) error { return host.Do("red", fn) })
+type NSFunc func(fn func() error) error
+
+// Do calls f(fn).
+func (f NSFunc) Do(fn func() error) error { return f(fn) }
+
 // HostNS is the namespace of the calling process: Do runs fn directly.
 type HostNS struct{}
 

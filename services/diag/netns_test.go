@@ -136,3 +136,12 @@ func TestNSDoPanicIsAnError(t *testing.T) {
 		t.Fatalf("err = %v, want %v", err, want)
 	}
 }
+
+func TestNSFunc(t *testing.T) {
+	var ran bool
+	ns := NSFunc(func(fn func() error) error { ran = true; return fn() })
+	want := errors.New("inner")
+	if err := ns.Do(func() error { return want }); err != want || !ran {
+		t.Fatalf("err %v ran %v", err, ran)
+	}
+}

@@ -25,6 +25,9 @@ func init() {
 	echoIDs.Store(uint32(binary.BigEndian.Uint16(b[:])))
 }
 
+// requestTTL is the TTL of echo requests, VRP's default.
+const requestTTL = 255
+
 func nextEchoID() uint16 { return uint16(echoIDs.Add(1)) }
 
 // Ping runs VRP's ping in namespace ns and writes its output to w as it
@@ -56,6 +59,10 @@ func RunPing(ctx context.Context, ns NetNS, opt PingOptions, emit func(PingEvent
 	defer s.Close()
 	if err := s.setICMPFilter(ICMPEchoReply); err != nil {
 		return stats, fmt.Errorf("ping: %w", err)
+	}
+	// VRP sends echo requests with TTL 255.
+	if err := s.setTTL(requestTTL); err != nil {
+		return stats, fmt.Errorf("ping: set TTL: %w", err)
 	}
 	if opt.Source.IsValid() {
 		if err := s.bind(opt.Source, 0); err != nil {

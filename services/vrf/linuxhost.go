@@ -150,6 +150,8 @@ func setupNamespace(log *slog.Logger, name string) error {
 		{"/proc/sys/net/ipv4/ip_forward", "0"},
 		{"/proc/sys/net/ipv4/conf/all/send_redirects", "0"},
 		{"/proc/sys/net/ipv4/conf/default/send_redirects", "0"},
+		// Routers answer with TTL 255 (ping shows 255 minus the hops).
+		{"/proc/sys/net/ipv4/ip_default_ttl", "255"},
 	} {
 		// /proc/sys is read-only in unprivileged containers; the forwarder
 		// never hands transit to an instance's kernel, so this is a second
