@@ -14,10 +14,10 @@ import (
 // replayInto binds the VRP engine's replay, as the daemon does.
 func replayInto(e *cli.Engine) ReplayFunc {
 	return func(ctx context.Context, text string) ([]LineError, error) {
-		errs, err := e.Replay(ctx, text, "startup")
+		errs, err := e.Replay(ctx, text)
 		out := make([]LineError, len(errs))
 		for i, le := range errs {
-			out[i] = LineError{Line: le.Line, Text: le.Text, Message: le.Msg}
+			out[i] = LineError{Line: le.Line, Text: le.Text, Message: le.Message}
 		}
 		return out, err
 	}

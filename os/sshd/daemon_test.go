@@ -77,9 +77,9 @@ type Daemon struct {
 	Root  string
 	Port  int
 	NetNS string // run in this named network namespace ("": the test's own)
-	Log  *syncBuffer
-	cmd  *exec.Cmd
-	done chan struct{}
+	Log   *syncBuffer
+	cmd   *exec.Cmd
+	done  chan struct{}
 }
 
 // Settings writes <root>/etc/vpnos/vpnos.yaml.
