@@ -2,80 +2,362 @@
 // renderers. Sessions run inside the daemon (see os/mgmt); front ends only
 // move lines and screens.
 //
-// This first engine knows only the user view and a few display commands; the
-// full language grows here.
+// The configuration commands, their help and their rendering are derived
+// from the YANG modules (yang/modules) and their vpnos-cli-extensions
+// statements; commands that are not configuration (display, commit, quit,
+// ...) are registered in Go with the same grammar machinery.
 package cli
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"vpnos/cli/proto"
 	"vpnos/os/mgmt"
 	"vpnos/services/iface"
+	"vpnos/yang/datastore"
+	"vpnos/yang/schema"
 )
 
-// Deps is what the engine needs from the daemon.
+// Deps is what the engine needs from the daemon. Every field is optional.
 type Deps struct {
+	// Sysname is the sysname before any is configured.
 	Sysname string
 	System  func() SystemInfo
-	Ports   func() []iface.Port
-	Now     func() time.Time
+	// Ports lists the discovered ports; when set, only those physical
+	// interfaces can be configured.
+	Ports func() []iface.Port
+	Now   func() time.Time
+	// Store is the datastore; New makes one when nil.
+	Store *datastore.Store
+	// CommitMode is "two-stage" (VRP8, default) or "immediate" (VRP5).
+	CommitMode string
+	Log        *slog.Logger
 }
 
-// Engine creates CLI sessions.
+// DefaultScreenLength is the page length of interactive sessions.
+const DefaultScreenLength = 24
+
+// Engine creates CLI sessions; it implements mgmt.Engine.
 type Engine struct {
-	deps Deps
+	// SaveFunc writes the configuration text for `save`; the daemon sets it.
+	SaveFunc func(ctx context.Context, text string) error
+
+	deps   Deps
+	schema *schema.Schema
+	store  *datastore.Store
+	system *view
+	views  map[string]*view
+	user   *view
+	hooks  map[string]hook
+
+	mu       sync.Mutex
+	sessions int
 }
 
-// NewEngine makes an engine.
-func NewEngine(d Deps) *Engine {
+// New makes an engine over deps.Store (or a new store on the embedded
+// schema).
+func New(d Deps) (*Engine, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Engine{deps: d}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Sysname == "" {
+		d.Sysname = "HUAWEI"
+	}
+	if d.CommitMode == "" {
+		d.CommitMode = "two-stage"
+	}
+	e := &Engine{deps: d, hooks: defaultHooks()}
+	if d.Store != nil {
+		e.store = d.Store
+		e.schema = d.Store.Schema
+	} else {
+		sc, err := schema.Load()
+		if err != nil {
+			return nil, fmt.Errorf("cli: %w", err)
+		}
+		e.schema = sc
+		e.store = datastore.New(sc, d.Log.With("component", "datastore"))
+		e.store.Now = d.Now
+	}
+	sys, views, err := buildViews(e.schema)
+	if err != nil {
+		return nil, fmt.Errorf("cli: %w", err)
+	}
+	e.system, e.views = sys, views
+	e.user = &view{id: "user"}
+	if err := e.buildCommands(); err != nil {
+		return nil, fmt.Errorf("cli: %w", err)
+	}
+	return e, nil
+}
+
+// NewEngine is New for the embedded schema, which is tested to load; it
+// panics only if the binary was built with broken modules.
+func NewEngine(d Deps) *Engine {
+	e, err := New(d)
+	if err != nil {
+		panic(err)
+	}
+	return e
+}
+
+// Store is the datastore; services register as participants on it.
+func (e *Engine) Store() *datastore.Store { return e.store }
+
+func (e *Engine) portExists(name string) bool {
+	for _, p := range e.deps.Ports() {
+		if p.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// sysname is the committed sysname.
+func (e *Engine) sysname() string {
+	if v, ok := e.store.Running().Get(datastore.P("system", "sysname")); ok {
+		return v
+	}
+	return e.deps.Sysname
+}
+
+// lastUpdate is the time of the last commit.
+func (e *Engine) lastUpdate() time.Time {
+	if c := e.store.Commits(); len(c) > 0 {
+		return c[0].Time
+	}
+	return time.Time{}
+}
+
+// CurrentConfig renders the running configuration (what save writes).
+func (e *Engine) CurrentConfig() string {
+	return e.RenderConfig(e.store.Running(), e.lastUpdate(), "")
 }
 
 // Open starts a session.
 func (e *Engine) Open(ctx context.Context, req proto.Request) (mgmt.Session, proto.Response) {
-	s := &session{e: e}
-	return s, proto.Response{Prompt: s.prompt()}
+	s := e.newSession(req)
+	return s, s.resp(&result{})
+}
+
+func (e *Engine) newSession(req proto.Request) *session {
+	user := req.User
+	if user == "" {
+		user = "admin"
+	}
+	screen := 0
+	if req.Interactive {
+		screen = DefaultScreenLength
+		if req.Height > 2 {
+			screen = req.Height - 1
+		}
+	}
+	return &session{e: e, user: user, cand: e.store.NewCandidate(), screen: screen, defScreen: screen, immediateMode: e.deps.CommitMode == "immediate"}
+}
+
+// result is the outcome of one request.
+type result struct {
+	out      strings.Builder
+	failed   bool
+	exit     bool
+	question string
+	pe       *parseError
+}
+
+func (r *result) printf(format string, a ...any) { fmt.Fprintf(&r.out, format, a...) }
+
+// frame is one level of the view stack.
+type frame struct {
+	v    *view
+	path datastore.Path
 }
 
 type session struct {
-	e *Engine
+	e             *Engine
+	user          string
+	cand          *datastore.Candidate
+	stack         []frame // empty: user view
+	screen        int
+	defScreen     int
+	immediateMode bool // settings: VRP5
+	immediate     bool // this system-view session commits each line
+	pending       func(answer string) *result
+	reqCtx        context.Context
 }
-
-func (s *session) prompt() string { return "<" + s.e.deps.Sysname + "> " }
 
 func (s *session) Close() {}
 
-func (s *session) Handle(ctx context.Context, req proto.Request) proto.Response {
-	switch req.Op {
-	case proto.OpPrompt:
-		return proto.Response{Prompt: s.prompt()}
-	case proto.OpExec:
-		out, failed, exit := s.exec(req.Line)
-		return proto.Response{Output: out, Failed: failed, Exit: exit, Prompt: s.prompt()}
+func (s *session) cur() *view {
+	if len(s.stack) == 0 {
+		return s.e.user
 	}
-	return proto.Response{Prompt: s.prompt()}
+	return s.stack[len(s.stack)-1].v
 }
 
-func (s *session) exec(line string) (string, bool, bool) {
-	f := strings.Fields(line)
-	if len(f) == 0 {
-		return "", false, false
+// prompt is the prompt including the separator the front end prints
+// before the input.
+func (s *session) prompt() string {
+	name := s.e.sysname()
+	if len(s.stack) == 0 {
+		return "<" + name + "> "
 	}
-	match := func(word, kw string) bool { return len(word) > 0 && strings.HasPrefix(kw, strings.ToLower(word)) }
-	switch {
-	case match(f[0], "quit") && len(f) == 1:
-		return "", false, true
-	case len(f) >= 2 && match(f[0], "display") && match(f[1], "version"):
-		return RenderVersion(s.e.deps.Sysname, s.e.deps.System(), s.e.deps.Now()), false, false
-	case len(f) >= 3 && match(f[0], "display") && match(f[1], "interface") && match(f[2], "brief"):
-		return RenderInterfaceBrief(PortRows(s.e.deps.Ports())), false, false
+	var suf strings.Builder
+	for _, f := range s.stack[1:] {
+		t := f.v.suffix
+		if strings.HasPrefix(t, "+") {
+			t = t[1:]
+		} else {
+			suf.Reset()
+			suf.WriteByte('-')
+		}
+		suf.WriteString(expandSuffix(t, f.path))
 	}
-	col := len(s.prompt()) + strings.Index(line, f[0])
-	return strings.Repeat(" ", col) + "^\nError: Unrecognized command found at '^' position.\n", true, false
+	if s.immediate {
+		return "[" + name + suf.String() + "]"
+	}
+	flag := "~"
+	if s.cand.Dirty() {
+		flag = "*"
+	}
+	return "[" + flag + name + suf.String() + "] "
+}
+
+func expandSuffix(t string, p datastore.Path) string {
+	if len(p) == 0 {
+		return t
+	}
+	keys := p.Last().Keys
+	for len(keys) > 0 && strings.Contains(t, "{") {
+		i := strings.Index(t, "{")
+		j := strings.Index(t[i:], "}")
+		if j < 0 {
+			break
+		}
+		t = t[:i] + keys[0] + t[i+j+1:]
+		keys = keys[1:]
+	}
+	return t
+}
+
+func (s *session) resp(r *result) proto.Response {
+	p := s.prompt()
+	return proto.Response{Output: r.out.String(), Prompt: p, Question: r.question, Failed: r.failed, Exit: r.exit, ScreenLength: s.screen}
+}
+
+// Handle answers one request.
+func (s *session) Handle(ctx context.Context, req proto.Request) proto.Response {
+	s.cand.Sync()
+	s.reqCtx = ctx
+	defer func() { s.reqCtx = nil }()
+	switch req.Op {
+	case proto.OpPrompt:
+		return s.resp(&result{})
+	case proto.OpExec, proto.OpAnswer:
+		if s.pending != nil {
+			return s.resp(s.answer(req.Line))
+		}
+		if req.Op == proto.OpAnswer {
+			return s.resp(&result{})
+		}
+		return s.resp(s.exec(ctx, req.Line))
+	case proto.OpHelp:
+		return s.resp(s.help(req.Line))
+	case proto.OpComplete:
+		cands, replace := s.complete(req.Line)
+		r := s.resp(&result{})
+		r.Candidates, r.Replace = cands, replace
+		return r
+	}
+	return s.resp(&result{})
+}
+
+func (s *session) answer(line string) *result {
+	p := s.pending
+	s.pending = nil
+	r := p(strings.TrimSpace(line))
+	if r.question != "" && s.pending == nil {
+		// The handler asked again without saying how to continue.
+		s.pending = p
+	}
+	return r
+}
+
+// ask sets a question whose answer goes to f.
+func (s *session) ask(r *result, q string, f func(answer string) *result) *result {
+	r.question = q
+	s.pending = f
+	return r
+}
+
+// caret writes a parse error for a line typed after prompt.
+func caret(r *result, prompt string, pe *parseError) {
+	r.printf("%s^\n", strings.Repeat(" ", len(prompt)+pe.col))
+	r.printf("Error: %s found at '^' position.\n", pe.kind)
+	r.failed = true
+}
+
+func (s *session) commandsOf(v *view) []*command { return v.cmds }
+
+// exec runs one line.
+func (s *session) exec(ctx context.Context, line string) *result {
+	r := &result{}
+	prompt := s.prompt()
+	trimmed := strings.TrimSpace(line)
+	if trimmed == "" || trimmed[0] == '#' || trimmed[0] == '!' {
+		return r
+	}
+	if len(line) > 3100 {
+		caret(r, prompt, &parseError{errTooMany, 3100})
+		return r
+	}
+	cmdLine, filter, ferr := splitFilter(line)
+	if ferr != nil {
+		caret(r, prompt, ferr)
+		return r
+	}
+	m, pe := match(s, cmdLine, s.cur().cmds)
+	depth := len(s.stack)
+	if pe != nil && !strings.HasPrefix(strings.ToLower(trimmed), "undo") {
+		// A command of a parent view runs there and moves the session.
+		for d := len(s.stack) - 1; d >= 1; d-- {
+			if pm, ppe := match(s, cmdLine, s.stack[d-1].v.cmds); ppe == nil {
+				m, pe, depth = pm, nil, d
+				break
+			}
+		}
+	}
+	if pe != nil {
+		caret(r, prompt, pe)
+		return r
+	}
+	if filter != nil && !m.cmd.display {
+		caret(r, prompt, &parseError{errUnrecognized, filter.col})
+		return r
+	}
+	saved := s.stack
+	s.stack = s.stack[:depth]
+	out := m.cmd.run(s, m)
+	if out.failed && !out.exit && len(s.stack) == depth && depth != len(saved) {
+		s.stack = saved
+	}
+	if out.pe != nil {
+		// A column error found while running refers to the typed line.
+		pe := out.pe
+		out = &result{}
+		caret(out, prompt, pe)
+	}
+	if filter != nil {
+		filtered := filter.apply(out.out.String())
+		out.out.Reset()
+		out.out.WriteString(filtered)
+	}
+	return out
 }

@@ -12,9 +12,11 @@ import (
 
 	"vpnos/cli"
 	"vpnos/os/mgmt"
+	"vpnos/os/persist"
 	"vpnos/os/probe"
 	"vpnos/os/registry"
 	"vpnos/os/settings"
+	"vpnos/os/sshd"
 	"vpnos/services/iface"
 )
 
@@ -71,12 +73,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 		System: func() cli.SystemInfo {
 			return cli.SystemInfo{Started: d.Started, Probe: d.Probe, Backend: d.Backend}
 		},
-		Ports: d.Ifaces.Ports,
+		Ports:      d.Ifaces.Ports,
+		CommitMode: s.CommitMode,
+		Log:        d.Log.With("service", "cli"),
 	})
+	// startup.cfg: `save` writes it (crash-safe), and it is loaded once the
+	// interfaces are known, before the management socket opens.
+	startup := persist.New(s.StartupPath(), d.Log.With("service", "persist"))
+	engine.SaveFunc = startup.Save
+	d.Registry.Add("startup", []string{"iface"}, persist.Service(startup, replayInto(engine), d.Log.With("service", "persist")))
 	srv := &mgmt.Server{Path: s.SocketPath(), Engine: engine, Log: d.Log.With("service", "mgmt")}
 	// The socket is the last thing to come up: once the CLI answers, the
 	// interfaces the lab wired are known.
-	d.Registry.Add("mgmt", []string{"iface"}, func(ctx context.Context, ready func()) error {
+	d.Registry.Add("mgmt", []string{"iface", "startup"}, func(ctx context.Context, ready func()) error {
 		if err := srv.Listen(); err != nil {
 			return err
 		}
@@ -84,5 +93,24 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.Log.Info("management socket ready", "path", srv.Path)
 		return srv.Serve(ctx)
 	})
+	if s.SSHPort != 0 {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("ssh: %w", err)
+		}
+		d.Registry.Add("sshd", []string{"mgmt"}, sshd.Service(sshd.FromSettings(s, exe, d.Log.With("service", "sshd"))))
+	}
 	return d.Registry.Run(ctx)
+}
+
+// replayInto loads startup text through the CLI engine, as one commit.
+func replayInto(e *cli.Engine) persist.ReplayFunc {
+	return func(ctx context.Context, text string) ([]persist.LineError, error) {
+		errs, err := e.ReplayAs(ctx, text, "startup")
+		out := make([]persist.LineError, len(errs))
+		for i, le := range errs {
+			out[i] = persist.LineError{Line: le.Line, Text: le.Text, Message: le.Message}
+		}
+		return out, err
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,8 +31,11 @@ type Settings struct {
 	// AuthorizedKeys are public keys (authorized_keys lines) accepted for Username.
 	AuthorizedKeys []string `mapstructure:"authorized_keys"`
 
-	SSHPort     int `mapstructure:"ssh_port"`     // 0 disables
-	NetconfPort int `mapstructure:"netconf_port"` // 0 disables
+	SSHPort int `mapstructure:"ssh_port"` // 0 disables
+	// SSHListen is the address SSH listens on ("": every address of the
+	// daemon's own network namespace, i.e. the management side).
+	SSHListen   string `mapstructure:"ssh_listen"`
+	NetconfPort int    `mapstructure:"netconf_port"` // 0 disables
 	// IdleTimeout of SSH sessions, in seconds (0: none).
 	IdleTimeout int `mapstructure:"idle_timeout"`
 
@@ -92,6 +96,7 @@ func Load(o Options) (*Settings, error) {
 	v.SetDefault("password", "admin")
 	v.SetDefault("authorized_keys", []string{})
 	v.SetDefault("ssh_port", 22)
+	v.SetDefault("ssh_listen", "")
 	v.SetDefault("netconf_port", 830)
 	v.SetDefault("idle_timeout", 600)
 	v.SetDefault("forwarding", "auto")
@@ -163,6 +168,9 @@ func (s *Settings) validate() error {
 	}
 	if s.SSHPort < 0 || s.SSHPort > 65535 || s.NetconfPort < 0 || s.NetconfPort > 65535 {
 		return fmt.Errorf("settings: port out of range")
+	}
+	if s.SSHListen != "" && net.ParseIP(s.SSHListen) == nil {
+		return fmt.Errorf("settings: ssh_listen: %q is not an IP address", s.SSHListen)
 	}
 	if s.Sysname == "" || len(s.Sysname) > 246 {
 		return fmt.Errorf("settings: sysname must be 1-246 characters")

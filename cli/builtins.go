@@ -1,0 +1,314 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"vpnos/yang/datastore"
+)
+
+const (
+	uncommittedQ = "Warning: Uncommitted configurations found, commit them before exiting? [Y(yes)/N(no)/C(cancel)]:"
+	enterAloneQ  = "Error: Please choose 'YES', 'NO' or 'CANCEL' first before pressing 'Enter'. [Y/N/C]:"
+)
+
+func (e *Engine) builtins() []gospec {
+	return []gospec{
+		{views: "user", syntax: "system-view [immediately]", help: map[string]string{
+			"system-view": "Enter the system view", "immediately": "Commit each command at once"},
+			run: (*session).runSystemView},
+		{views: "user", syntax: "quit", help: map[string]string{"quit": "Exit from the current mode"},
+			run: func(s *session, _ *matchResult) *result { return &result{exit: true} }},
+		{views: "user", syntax: "save", help: map[string]string{"save": "Save the current configuration"},
+			run: (*session).runSave},
+		{views: "user", syntax: "screen-length {lines:int<0-512>} temporary", help: map[string]string{
+			"screen-length": "Set the number of lines displayed on a screen", "lines": "Number of lines; 0 disables paging",
+			"temporary": "For this session only"},
+			run: func(s *session, m *matchResult) *result {
+				n, _ := m.value("lines")
+				s.screen, _ = strconv.Atoi(n)
+				return &result{}
+			}},
+		{views: "user", syntax: "undo screen-length temporary", help: map[string]string{
+			"screen-length": "Set the number of lines displayed on a screen", "temporary": "For this session only"},
+			run: func(s *session, _ *matchResult) *result {
+				s.screen = s.defScreen
+				if s.screen == 0 {
+					s.screen = DefaultScreenLength
+				}
+				return &result{}
+			}},
+		{views: "config", syntax: "quit", help: map[string]string{"quit": "Exit from the current view"},
+			run: func(s *session, _ *matchResult) *result { return s.leave(len(s.stack) - 1) }},
+		{views: "config", syntax: "return", help: map[string]string{"return": "Return to the user view"},
+			run: func(s *session, _ *matchResult) *result { return s.leave(0) }},
+		{views: "config", syntax: "commit [description {text:text}]", help: map[string]string{
+			"commit": "Commit the candidate configuration", "description": "Describe this commit", "text": "Description"},
+			run: func(s *session, m *matchResult) *result {
+				r := &result{}
+				desc, _ := m.value("text")
+				if _, err := s.cand.Commit(s.ctx(), s.user, desc); err != nil && !errors.Is(err, datastore.ErrNoChange) {
+					printCommitError(r, err)
+				}
+				return r
+			}},
+		{views: "config", syntax: "clear configuration candidate", help: map[string]string{
+			"clear": "Clear information", "candidate": "The uncommitted configuration"},
+			run: func(s *session, _ *matchResult) *result { s.cand.Discard(); return &result{} }},
+		{views: "config", syntax: "display this", display: true, help: map[string]string{
+			"this": "The configuration of the current view"},
+			run: (*session).runDisplayThis},
+		{views: "user system", syntax: "rollback configuration to commit-id {id:int<1-4294967295>}", help: map[string]string{
+			"rollback": "Roll back the configuration", "to": "Roll back to a commit point",
+			"commit-id": "Undo this commit and every later one", "id": "Commit ID"},
+			run: (*session).runRollback},
+		{views: "any", syntax: "display version", display: true, help: map[string]string{"version": "System version information"},
+			run: func(s *session, _ *matchResult) *result {
+				r := &result{}
+				var si SystemInfo
+				if s.e.deps.System != nil {
+					si = s.e.deps.System()
+				}
+				r.out.WriteString(RenderVersion(s.e.sysname(), si, s.e.deps.Now()))
+				return r
+			}},
+		{views: "any", syntax: "display interface brief", display: true, help: map[string]string{
+			"interface": "Interface status and configuration", "brief": "Brief information of status and configuration"},
+			run: func(s *session, _ *matchResult) *result {
+				r := &result{}
+				var rows []InterfaceRow
+				if s.e.deps.Ports != nil {
+					rows = PortRows(s.e.deps.Ports())
+				}
+				rows = append(rows, s.e.loopbackRows()...)
+				r.out.WriteString(RenderInterfaceBrief(rows))
+				return r
+			}},
+		{views: "any", syntax: "display current-configuration [configuration {section:section}]", display: true, help: map[string]string{
+			"current-configuration": "Current configuration", "configuration": "A section of the configuration"},
+			run: func(s *session, m *matchResult) *result {
+				r := &result{}
+				sec, _ := m.value("section")
+				r.out.WriteString(s.e.RenderConfig(s.e.store.Running(), s.e.lastUpdate(), sec))
+				return r
+			}},
+		{views: "any", syntax: "display current-configuration interface [{name:interface}]", display: true, help: map[string]string{
+			"current-configuration": "Current configuration", "interface": "Configuration of interfaces", "name": "Interface type and number"},
+			run: func(s *session, m *matchResult) *result {
+				r := &result{}
+				name, one := m.value("name")
+				r.out.WriteString(s.e.renderConfig(s.e.store.Running(), s.e.lastUpdate(), func(l *rline) bool {
+					if l.cn.path != "/interfaces/interface" {
+						return false
+					}
+					return !one || l.inst.Last().Keys[0] == name
+				}))
+				return r
+			}},
+		{views: "any", syntax: "display configuration candidate [changes]", display: true, help: map[string]string{
+			"configuration": "Configuration", "candidate": "The uncommitted configuration", "changes": "Differences from the running configuration"},
+			run: (*session).runDisplayCandidate},
+		{views: "any", syntax: "display configuration commit list", display: true, help: map[string]string{
+			"configuration": "Configuration", "commit": "Commit records", "list": "List the commit records"},
+			run: (*session).runCommitList},
+	}
+}
+
+// loopbackRows adds the configured LoopBacks and NULL0 to interface tables.
+func (e *Engine) loopbackRows() []InterfaceRow {
+	var rows []InterfaceRow
+	t := e.store.Running()
+	for _, it := range t.Entries(datastore.P("interfaces"), "interface") {
+		name := it.Path.Last().Keys[0]
+		if !strings.HasPrefix(name, "LoopBack") {
+			continue
+		}
+		down, _ := t.Get(it.Path.Child("shutdown"))
+		rows = append(rows, InterfaceRow{Name: name, AdminDown: down == "true", PhyUp: down != "true", ProtoUp: down != "true", Spoofing: true})
+	}
+	rows = append(rows, InterfaceRow{Name: "NULL0", PhyUp: true, ProtoUp: true, Spoofing: true})
+	return rows
+}
+
+func (s *session) runSystemView(m *matchResult) *result {
+	r := &result{}
+	s.immediate = s.immediateMode || len(m.cmd.seqs[m.seq]) > 1
+	s.stack = []frame{{v: s.e.system}}
+	if s.immediateMode {
+		r.printf("Enter system view, return user view with Ctrl+Z.\n")
+	}
+	return r
+}
+
+// leave moves up to stack depth depth (0: user view), asking about
+// uncommitted changes when it leaves the system view.
+func (s *session) leave(depth int) *result {
+	r := &result{}
+	if depth > 0 || s.immediate || !s.cand.Dirty() {
+		s.stack = s.stack[:depth]
+		return r
+	}
+	var handle func(a string) *result
+	handle = func(a string) *result {
+		r := &result{}
+		switch strings.ToLower(a) {
+		case "y", "yes":
+			if _, err := s.cand.Commit(s.ctx(), s.user, ""); err != nil && !errors.Is(err, datastore.ErrNoChange) {
+				printCommitError(r, err)
+				return r
+			}
+			s.stack = nil
+		case "n", "no":
+			s.cand.Discard()
+			s.stack = nil
+		case "c", "cancel":
+		default:
+			return s.ask(r, enterAloneQ, handle)
+		}
+		return r
+	}
+	return s.ask(r, uncommittedQ, handle)
+}
+
+func (s *session) runSave(_ *matchResult) *result {
+	r := &result{}
+	r.printf("Warning: all configuration will be written to the device.\n")
+	var handle func(a string) *result
+	handle = func(a string) *result {
+		r := &result{}
+		switch strings.ToLower(a) {
+		case "y", "yes":
+			if s.e.SaveFunc == nil {
+				r.printf("Error: Saving the configuration is not available.\n")
+				r.failed = true
+				return r
+			}
+			r.printf("Now saving all configuration to the device\n")
+			if err := s.e.SaveFunc(s.ctx(), s.e.CurrentConfig()); err != nil {
+				r.printf("Error: Failed to save the configuration: %s.\n", err)
+				r.failed = true
+				return r
+			}
+			r.printf("Info: Save the configuration successfully.\n")
+		case "n", "no", "":
+		default:
+			return s.ask(r, "Are you sure to continue?[Y/N]", handle)
+		}
+		return r
+	}
+	return s.ask(r, "Are you sure to continue?[Y/N]", handle)
+}
+
+func (s *session) runRollback(m *matchResult) *result {
+	r := &result{}
+	if s.cand.Dirty() {
+		r.printf("Error: Uncommitted configurations found; commit or clear them first.\n")
+		r.failed = true
+		return r
+	}
+	v, _ := m.value("id")
+	id, _ := strconv.Atoi(v)
+	known := false
+	for _, c := range s.e.store.Commits() {
+		if c.ID == id {
+			known = true
+		}
+	}
+	if !known {
+		r.printf("Error: The commit ID %d does not exist.\n", id)
+		r.failed = true
+		return r
+	}
+	if _, err := s.e.store.Rollback(s.ctx(), id, s.user); err != nil {
+		if errors.Is(err, datastore.ErrNoChange) {
+			r.printf("Info: The configuration is already in the state before commit %d.\n", id)
+			return r
+		}
+		printCommitError(r, err)
+		return r
+	}
+	s.cand.Discard()
+	r.printf("Info: Rolled back the configuration to the state before commit %d.\n", id)
+	return r
+}
+
+func (s *session) runDisplayThis(_ *matchResult) *result {
+	r := &result{}
+	t := s.e.store.Running()
+	if len(s.stack) == 1 {
+		var b strings.Builder
+		writeBlocks(&b, s.e.renderView(s.e.system, t, nil))
+		r.out.WriteString(b.String())
+		r.printf("return\n")
+		return r
+	}
+	f := s.stack[len(s.stack)-1]
+	opener := s.e.openerOf(f.v)
+	r.printf("#\n")
+	if opener != nil {
+		if text, ok := renderTemplate(opener, t, f.path); ok && t.Exists(f.path) {
+			var b strings.Builder
+			writeLines(&b, []*rline{{text: text, kids: s.e.renderView(f.v, t, f.path)}}, len(s.stack)-2)
+			r.out.WriteString(b.String())
+		}
+	}
+	r.printf("#\nreturn\n")
+	return r
+}
+
+func (e *Engine) openerOf(v *view) *cnode {
+	if v.parent == nil {
+		return nil
+	}
+	for _, cn := range v.parent.cnodes {
+		if cn.view == v {
+			return cn
+		}
+	}
+	return nil
+}
+
+func (s *session) runDisplayCandidate(m *matchResult) *result {
+	r := &result{}
+	old := s.e.renderView(s.e.system, s.cand.Base(), nil)
+	cur := s.e.renderView(s.e.system, s.cand.Tree(), nil)
+	lines := diffLines(old, cur, 0)
+	if len(m.cmd.seqs[m.seq]) == 4 { // ... changes
+		r.printf("Building configuration\n")
+		for _, l := range lines {
+			r.printf("%c %s%s\n", l.mark, strings.Repeat(" ", l.depth), l.text)
+		}
+		return r
+	}
+	for _, l := range lines {
+		text := l.text
+		if l.mark == '-' {
+			text = "undo " + text
+		}
+		r.printf("%s%s\n", strings.Repeat(" ", l.depth), text)
+	}
+	return r
+}
+
+func (s *session) runCommitList(_ *matchResult) *result {
+	r := &result{}
+	log := s.e.store.Commits()
+	sep := strings.Repeat("-", 79)
+	r.printf("%s\n", sep)
+	r.printf("%-6s%-14s%-16s%-28s%s\n", "No.", "CommitId", "User", "Time", "Description")
+	r.printf("%s\n", sep)
+	for i, c := range log {
+		d := c.Description
+		if d == "" {
+			d = "-"
+		}
+		r.printf("%-6d%-14d%-16s%-28s%s\n", i+1, c.ID, c.User, c.Time.UTC().Format("2006-01-02 15:04:05+00:00"), d)
+	}
+	if len(log) == 0 {
+		r.printf("Info: No commit record exists.\n")
+	}
+	_ = fmt.Sprint
+	return r
+}

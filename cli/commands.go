@@ -1,0 +1,384 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"vpnos/cli/proto"
+	"vpnos/yang/datastore"
+)
+
+// gospec is a command written in Go.
+type gospec struct {
+	views   string // space-separated: user system sub any config
+	syntax  string
+	help    map[string]string
+	display bool
+	run     func(s *session, m *matchResult) *result
+}
+
+func (g gospec) in(v string) bool {
+	for _, x := range strings.Fields(g.views) {
+		if x == v || x == "any" || (x == "config" && (v == "system" || v == "sub")) {
+			return true
+		}
+	}
+	return false
+}
+
+// buildCommands compiles every command of every view.
+func (e *Engine) buildCommands() error {
+	specs := e.builtins()
+	for _, v := range e.views {
+		kind := "sub"
+		if v == e.system {
+			kind = "system"
+		}
+		for _, cn := range v.cnodes {
+			cn := cn
+			seqs, err := e.compileConfig(cn, cn.tmpl, false)
+			if err != nil {
+				return err
+			}
+			v.cmds = append(v.cmds, &command{seqs: seqs, cn: cn, run: func(s *session, m *matchResult) *result { return s.runConfig(cn, false, m) }})
+			useqs, err := e.undoSequences(cn)
+			if err != nil {
+				return err
+			}
+			v.cmds = append(v.cmds, &command{seqs: useqs, cn: cn, undo: true, run: func(s *session, m *matchResult) *result { return s.runConfig(cn, true, m) }})
+		}
+		for _, g := range specs {
+			if g.in(kind) {
+				c, err := e.compileGo(g)
+				if err != nil {
+					return err
+				}
+				v.cmds = append(v.cmds, c)
+			}
+		}
+	}
+	for _, g := range specs {
+		if g.in("user") {
+			c, err := e.compileGo(g)
+			if err != nil {
+				return err
+			}
+			e.user.cmds = append(e.user.cmds, c)
+		}
+	}
+	return nil
+}
+
+func (e *Engine) compileGo(g gospec) (*command, error) {
+	t, err := parseTemplate(g.syntax)
+	if err != nil {
+		return nil, err
+	}
+	c := &command{display: g.display, run: g.run}
+	for _, sq := range expand(t) {
+		var seq []item
+		for _, n := range sq {
+			switch n.kind {
+			case tKeyword, tFlag:
+				h := g.help[n.word]
+				if h == "" {
+					h = keywordHelp[n.word]
+				}
+				seq = append(seq, item{kind: tKeyword, word: n.word, help: h})
+			case tParam:
+				name, typ, _ := strings.Cut(n.word, ":")
+				p, err := e.goParam(name, typ, g.help[name])
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", g.syntax, err)
+				}
+				seq = append(seq, item{kind: tParam, p: p, word: name})
+			}
+		}
+		c.seqs = append(c.seqs, seq)
+	}
+	return c, nil
+}
+
+var intType = regexp.MustCompile(`^int<(\d+)-(\d+)>$`)
+
+func (e *Engine) goParam(name, typ, help string) (*param, error) {
+	p := &param{name: name}
+	switch {
+	case intType.MatchString(typ):
+		mm := intType.FindStringSubmatch(typ)
+		lo, _ := strconv.ParseUint(mm[1], 10, 64)
+		hi, _ := strconv.ParseUint(mm[2], 10, 64)
+		p.match = func(_ *session, _ string, toks []token) (string, int) {
+			n, err := strconv.ParseUint(toks[0].text, 10, 64)
+			if err != nil || n < lo || n > hi {
+				return "", 0
+			}
+			return strconv.FormatUint(n, 10), 1
+		}
+		p.hints = []hintRow{{fmt.Sprintf("INTEGER<%d-%d>", lo, hi), help}}
+	case typ == "text":
+		p.match = func(_ *session, line string, toks []token) (string, int) {
+			v := strings.TrimRight(line[toks[0].off:], " \t")
+			if len(v) > 60 {
+				return "", 0
+			}
+			return v, len(toks)
+		}
+		p.hints = []hintRow{{"TEXT<1-60>", help}}
+	case typ == "interface":
+		p.match = func(_ *session, _ string, toks []token) (string, int) { return parseIfName(toks) }
+		p.complete = func(*session) []string { return []string{"GigabitEthernet", "LoopBack"} }
+		p.hints = []hintRow{{"Interface type and number", help}}
+	case typ == "section":
+		secs := e.sections()
+		p.enum = secs
+		p.match = func(_ *session, _ string, toks []token) (string, int) {
+			low := strings.ToLower(toks[0].text)
+			found := ""
+			for _, s := range secs {
+				if s == low {
+					return s, 1
+				}
+				if strings.HasPrefix(s, low) {
+					if found != "" {
+						return "", 0
+					}
+					found = s
+				}
+			}
+			if found == "" {
+				return "", 0
+			}
+			return found, 1
+		}
+		for _, s := range secs {
+			p.hints = append(p.hints, hintRow{s, "Configuration of " + s})
+		}
+	default:
+		return nil, fmt.Errorf("unknown parameter type %q", typ)
+	}
+	return p, nil
+}
+
+// runConfig performs a configuration line.
+func (s *session) runConfig(cn *cnode, undo bool, m *matchResult) *result {
+	r := &result{}
+	store := s.e.store
+	before := s.cand.Tree().Clone()
+	oldErrs := errSet(store.Validate(s.cand.Base(), before))
+	ed := &edit{s: s, cn: cn, m: m, undo: undo, tree: s.cand.Tree(), base: s.stack[len(s.stack)-1].path}
+	target, err := ed.apply()
+	if err == nil {
+		pruneInterfaces(s.cand.Tree())
+	}
+	if err != nil {
+		s.cand.Replace(before)
+		var pw *parseErrorWrap
+		if errors.As(err, &pw) {
+			col := 0
+			for _, b := range m.binds {
+				if b.name == pw.name && (pw.value == "" || b.value == pw.value) {
+					col = b.off
+					break
+				}
+			}
+			r.pe = &parseError{pw.kind, col}
+			r.failed = true
+			return r
+		}
+		r.printf("Error: %s.\n", capitalize(err.Error()))
+		r.failed = true
+		return r
+	}
+	for _, err := range store.Validate(s.cand.Base(), s.cand.Tree()) {
+		if !oldErrs[err.Error()] {
+			s.cand.Replace(before)
+			r.printf("Error: %s.\n", userText(err))
+			r.failed = true
+			return r
+		}
+	}
+	for _, l := range ed.info {
+		r.printf("%s\n", l)
+	}
+	if cn.view != nil && !undo {
+		s.stack = append(s.stack, frame{v: cn.view, path: target})
+	}
+	if s.immediate {
+		if _, err := s.cand.Commit(s.ctx(), s.user, ""); err != nil && !errors.Is(err, datastore.ErrNoChange) {
+			s.cand.Discard()
+			if cn.view != nil && !undo {
+				s.stack = s.stack[:len(s.stack)-1]
+			}
+			printCommitError(r, err)
+		}
+	}
+	return r
+}
+
+func (s *session) ctx() context.Context {
+	if s.reqCtx != nil {
+		return s.reqCtx
+	}
+	return context.Background()
+}
+
+func errSet(errs []error) map[string]bool {
+	m := map[string]bool{}
+	for _, e := range errs {
+		m[e.Error()] = true
+	}
+	return m
+}
+
+// userText turns a validation error into the sentence after "Error: ".
+func userText(err error) string {
+	var re *datastore.RuleError
+	if errors.As(err, &re) {
+		return re.Msg
+	}
+	var mr *datastore.MissingRef
+	if errors.As(err, &mr) {
+		return capitalize(mr.Error())
+	}
+	return capitalize(err.Error())
+}
+
+func printCommitError(r *result, err error) {
+	r.failed = true
+	var ve *datastore.ValidationError
+	if errors.As(err, &ve) {
+		for _, e := range ve.Errs {
+			r.printf("Error: %s.\n", userText(e))
+		}
+		return
+	}
+	r.printf("Error: %s.\n", capitalize(err.Error()))
+}
+
+// filter is "| include/exclude/begin <regex>".
+type filter struct {
+	kind string
+	re   *regexp.Regexp
+	col  int
+}
+
+func splitFilter(line string) (string, *filter, *parseError) {
+	toks := tokenize(line)
+	for i, t := range toks {
+		if !strings.HasPrefix(t.text, "|") {
+			continue
+		}
+		f := &filter{col: t.off}
+		rest := toks[i:]
+		if t.text != "|" {
+			// "|include": treat the glued word as the next token.
+			rest = append([]token{{"|", t.off}, {t.text[1:], t.off + 1}}, toks[i+1:]...)
+		}
+		if len(rest) < 2 {
+			return "", nil, &parseError{errIncomplete, len(strings.TrimRight(line, " \t"))}
+		}
+		kw := strings.ToLower(rest[1].text)
+		for _, k := range []string{"begin", "exclude", "include"} {
+			if strings.HasPrefix(k, kw) {
+				f.kind = k
+			}
+		}
+		if f.kind == "" || (kw == "" || len(kw) < 1) {
+			return "", nil, &parseError{errUnrecognized, rest[1].off}
+		}
+		if len(rest) < 3 {
+			return "", nil, &parseError{errIncomplete, len(strings.TrimRight(line, " \t"))}
+		}
+		expr := strings.TrimRight(line[rest[2].off:], " \t")
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			return "", nil, &parseError{errWrongParam, rest[2].off}
+		}
+		f.re = re
+		return line[:t.off], f, nil
+	}
+	return line, nil, nil
+}
+
+func (f *filter) apply(out string) string {
+	var b strings.Builder
+	started := false
+	for _, l := range strings.SplitAfter(out, "\n") {
+		if l == "" {
+			continue
+		}
+		text := strings.TrimSuffix(l, "\n")
+		switch f.kind {
+		case "include":
+			if f.re.MatchString(text) {
+				b.WriteString(l)
+			}
+		case "exclude":
+			if !f.re.MatchString(text) {
+				b.WriteString(l)
+			}
+		case "begin":
+			if started || f.re.MatchString(text) {
+				started = true
+				b.WriteString(l)
+			}
+		}
+	}
+	return b.String()
+}
+
+// help answers '?' for line (the text before the '?').
+func (s *session) help(line string) *result {
+	r := &result{}
+	cmdLine, filter, _ := splitFilter(line)
+	if filter != nil {
+		line = cmdLine
+	}
+	entries, cr, partial, pe := nextItems(s, line, s.cur().cmds)
+	if pe != nil {
+		caret(r, s.prompt(), pe)
+		return r
+	}
+	if partial != "" {
+		if len(entries) == 0 {
+			caret(r, s.prompt(), &parseError{errUnrecognized, strings.LastIndex(line, partial)})
+			return r
+		}
+		for i := 0; i < len(entries); i += 2 {
+			if i+1 < len(entries) {
+				r.printf("  %-40s%s\n", entries[i].word, entries[i+1].word)
+			} else {
+				r.printf("  %s\n", entries[i].word)
+			}
+		}
+		return r
+	}
+	for _, en := range entries {
+		r.printf("  %-25s %s\n", en.word, en.help)
+	}
+	if cr {
+		r.printf("  %s\n", "<cr>")
+	}
+	return r
+}
+
+// complete answers Tab: the keywords that can replace the last partial word.
+func (s *session) complete(line string) ([]proto.Candidate, int) {
+	entries, _, partial, pe := nextItems(s, line, s.cur().cmds)
+	if pe != nil {
+		return nil, 0
+	}
+	var out []proto.Candidate
+	for _, en := range entries {
+		if en.param {
+			continue
+		}
+		out = append(out, proto.Candidate{Text: en.word, Description: en.help})
+	}
+	return out, len(partial)
+}

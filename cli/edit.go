@@ -1,0 +1,407 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/openconfig/goyang/pkg/yang"
+
+	"vpnos/yang/datastore"
+	"vpnos/yang/schema"
+)
+
+// userError is a semantic refusal printed as "Error: <msg>."
+type userError struct{ msg string }
+
+func (u *userError) Error() string { return u.msg }
+
+func refuse(format string, a ...any) error { return &userError{fmt.Sprintf(format, a...)} }
+
+// edit is the context of one configuration line.
+type edit struct {
+	s    *session
+	cn   *cnode
+	m    *matchResult
+	undo bool
+	tree *datastore.Tree
+	base datastore.Path // the view's instance path
+	info []string       // Info lines to print
+}
+
+// hook runs before (pre) or after (post) an edit of cn's node.
+type hook struct {
+	pre  func(ed *edit, target datastore.Path) error
+	post func(ed *edit, target datastore.Path) error
+}
+
+// containerPath is the path of cn's parent node inside the view.
+func (ed *edit) containerPath() datastore.Path {
+	p := ed.base
+	for _, r := range ed.cn.rel[:len(ed.cn.rel)-1] {
+		p = p.Child(r.Name)
+	}
+	return p
+}
+
+// apply performs a configuration line on the candidate tree. It returns
+// the instance path of the node (for entering its view).
+func (ed *edit) apply() (datastore.Path, error) {
+	cn, m, t := ed.cn, ed.m, ed.tree
+	parent := ed.containerPath()
+	e := cn.entry
+	h := ed.s.e.hooks[cn.path]
+	switch {
+	case e.IsLeaf():
+		target := parent.Child(e.Name)
+		if h.pre != nil {
+			if err := h.pre(ed, target); err != nil {
+				return nil, err
+			}
+		}
+		if ed.undo {
+			if v, ok := m.value(e.Name); ok {
+				if cur, has := t.Get(target); has && cur != v {
+					return nil, refuse("The specified %s does not exist", strings.ReplaceAll(e.Name, "-", " "))
+				}
+			}
+			if schema.HasExt(e, "undo-false") {
+				if def, has := e.SingleDefaultValue(); has && def == "false" && schema.HasExt(e, "render-default") {
+					t.Delete(target)
+				} else {
+					t.Set(target, "false")
+				}
+			} else {
+				t.Delete(target)
+			}
+		} else {
+			v, ok := m.value(e.Name)
+			if !ok {
+				switch e.Type.Kind {
+				case yang.Ybool:
+					v = "true"
+				default:
+					v = ""
+				}
+			}
+			if def, has := e.SingleDefaultValue(); has && v == def && schema.HasExt(e, "render-default") {
+				t.Delete(target)
+			} else {
+				t.Set(target, v)
+			}
+		}
+		if h.post != nil {
+			if err := h.post(ed, target); err != nil {
+				return nil, err
+			}
+		}
+		return target, nil
+	case e.IsList():
+		if ed.undo {
+			return nil, ed.undoList(parent, h)
+		}
+		keys := schema.Keys(e)
+		combos := [][]string{{}}
+		for _, k := range keys {
+			vals := m.values(k)
+			if len(vals) == 0 {
+				vals = defaultExpand(e.Dir[k])
+			}
+			vals = expandValues(e.Dir[k], vals)
+			if len(vals) == 0 {
+				return nil, refuse("The key %s is missing", k)
+			}
+			var next [][]string
+			for _, c := range combos {
+				for _, v := range vals {
+					next = append(next, append(append([]string{}, c...), v))
+				}
+			}
+			combos = next
+		}
+		var last datastore.Path
+		for _, c := range combos {
+			target := parent.Child(e.Name, c...)
+			if h.pre != nil {
+				if err := h.pre(ed, target); err != nil {
+					return nil, err
+				}
+			}
+			t.SetPresence(target)
+			ed.setChildren(target)
+			if h.post != nil {
+				if err := h.post(ed, target); err != nil {
+					return nil, err
+				}
+			}
+			last = target
+		}
+		return last, nil
+	default: // presence container
+		target := parent.Child(e.Name)
+		if h.pre != nil {
+			if err := h.pre(ed, target); err != nil {
+				return nil, err
+			}
+		}
+		if ed.undo {
+			t.Delete(target)
+		} else {
+			t.SetPresence(target)
+			ed.setChildren(target)
+		}
+		if h.post != nil {
+			if err := h.post(ed, target); err != nil {
+				return nil, err
+			}
+		}
+		return target, nil
+	}
+}
+
+// setChildren sets the non-key leaves named in the command and removes
+// those of the template that were not given (the command replaces them).
+func (ed *edit) setChildren(target datastore.Path) {
+	e := ed.cn.entry
+	keys := map[string]bool{}
+	for _, k := range schema.Keys(e) {
+		keys[k] = true
+	}
+	for _, name := range templateNames(ed.cn.tmpl) {
+		if keys[name] {
+			continue
+		}
+		l := e.Dir[name]
+		if l == nil {
+			continue
+		}
+		p := target.Child(name)
+		v, ok := ed.m.value(name)
+		if !ok {
+			ed.tree.Delete(p)
+			continue
+		}
+		if l.Type != nil && l.Type.Kind == yang.Ybool {
+			v = "true"
+		}
+		ed.tree.Set(p, v)
+	}
+}
+
+func templateNames(t *tnode) []string {
+	var out []string
+	var walk func(n *tnode)
+	walk = func(n *tnode) {
+		if n.kind == tParam || n.kind == tFlag {
+			out = append(out, n.word)
+		}
+		for _, k := range n.kids {
+			walk(k)
+		}
+	}
+	walk(t)
+	return out
+}
+
+// undoList removes the entries of a list matching the given values.
+func (ed *edit) undoList(parent datastore.Path, h hook) error {
+	e := ed.cn.entry
+	keys := schema.Keys(e)
+	keyIdx := map[string]int{}
+	for i, k := range keys {
+		keyIdx[k] = i
+	}
+	want := map[string][]string{}
+	for _, b := range ed.m.binds {
+		if b.isFlag {
+			want[b.name] = append(want[b.name], "")
+			continue
+		}
+		want[b.name] = append(want[b.name], b.value)
+	}
+	for k, v := range want {
+		if l := e.Dir[k]; l != nil {
+			want[k] = expandValues(l, v)
+		}
+	}
+	var matched []datastore.Path
+	for _, it := range ed.tree.Entries(parent, e.Name) {
+		ok := true
+		for name, vals := range want {
+			var cur string
+			if i, isKey := keyIdx[name]; isKey {
+				cur = it.Path.Last().Keys[i]
+			} else {
+				v, has := ed.tree.Get(it.Path.Child(name))
+				if !has {
+					ok = false
+					break
+				}
+				cur = v
+			}
+			found := false
+			for _, v := range vals {
+				if v == cur {
+					found = true
+				}
+			}
+			if !found {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			matched = append(matched, it.Path)
+		}
+	}
+	if len(matched) == 0 && len(want) > 0 {
+		return refuse("The specified configuration does not exist")
+	}
+	for _, p := range matched {
+		if h.pre != nil {
+			if err := h.pre(ed, p); err != nil {
+				return err
+			}
+		}
+		ed.tree.Delete(p)
+		if h.post != nil {
+			if err := h.post(ed, p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// defaultHooks are the Go rules that act while a line is edited.
+func defaultHooks() map[string]hook {
+	return map[string]hook{
+		"/interfaces/interface": {pre: func(ed *edit, target datastore.Path) error {
+			name := target.Last().Keys[0]
+			if ed.undo {
+				if !strings.HasPrefix(name, "LoopBack") && !strings.Contains(name, ".") {
+					return refuse("The physical interface %s cannot be deleted", name)
+				}
+				return nil
+			}
+			if strings.HasPrefix(name, "MEth") {
+				return refuse("The management interface %s cannot be configured", name)
+			}
+			if strings.HasPrefix(name, "GigabitEthernet") && !strings.Contains(name, ".") && ed.s.e.deps.Ports != nil {
+				if _, exists := ed.tree.Get(target); !exists && !ed.s.e.portExists(name) {
+					return refuse("The interface %s does not exist", name)
+				}
+			}
+			return nil
+		}, post: func(ed *edit, target datastore.Path) error {
+			pruneInterfaces(ed.tree)
+			return nil
+		}},
+		"/interfaces/interface/vpn-instance": {
+			pre: func(ed *edit, target datastore.Path) error {
+				old, had := ed.tree.Get(target)
+				v, _ := ed.m.value("vpn-instance")
+				if ed.undo && !had {
+					return refuse("The interface is not bound to any VPN instance")
+				}
+				if !ed.undo && had && old == v {
+					return nil
+				}
+				if ed.tree.Delete(target.Parent().Child("ipv4")) {
+					ed.info = append(ed.info, "Info: All IPv4 and IPv6 related configurations on this interface are removed.")
+				}
+				return nil
+			},
+		},
+		"/interfaces/interface/ipv4/address": {pre: func(ed *edit, target datastore.Path) error {
+			if ed.undo || ed.m.has("sub") {
+				return nil
+			}
+			for _, it := range ed.tree.Entries(target.Parent(), "address") {
+				if it.Path.Equal(target) {
+					continue
+				}
+				if _, sub := ed.tree.Get(it.Path.Child("sub")); !sub {
+					ed.tree.Delete(it.Path)
+				}
+			}
+			return nil
+		}},
+		"/vpn-instances/vpn-instance/ipv4-family/route-distinguisher": {pre: func(ed *edit, target datastore.Path) error {
+			cur, had := ed.tree.Get(target)
+			if ed.undo {
+				if !had {
+					return refuse("The route-distinguisher is not configured")
+				}
+				af := target.Parent()
+				for _, dep := range []string{"vpn-target", "apply-label", "import-route-policy", "export-route-policy", "tnl-policy"} {
+					ed.tree.Delete(af.Child(dep))
+				}
+				return nil
+			}
+			v, _ := ed.m.value("route-distinguisher")
+			if err := datastore.CheckRD(v); err != nil {
+				return &parseErrorWrap{kind: errWrongParam, name: "route-distinguisher"}
+			}
+			if had && cur != v {
+				return refuse("The route-distinguisher cannot be changed; undo the current one (%s) first", cur)
+			}
+			return nil
+		}},
+		"/vpn-instances/vpn-instance/ipv4-family/vpn-target": {pre: func(ed *edit, target datastore.Path) error {
+			if ed.undo {
+				return nil
+			}
+			if err := datastore.CheckRD(target.Last().Keys[0]); err != nil {
+				return &parseErrorWrap{kind: errWrongParam, name: "value", value: target.Last().Keys[0]}
+			}
+			return nil
+		}},
+		"/vpn-instances/vpn-instance": {pre: func(ed *edit, target datastore.Path) error {
+			name := target.Last().Keys[0]
+			if !ed.undo {
+				if name == "_public_" {
+					return &parseErrorWrap{kind: errWrongParam, name: "name"}
+				}
+				return nil
+			}
+			// Deleting an instance unbinds its interfaces (wiping their IP
+			// configuration) and removes its static routes.
+			for _, ifc := range ed.tree.Entries(datastore.P("interfaces"), "interface") {
+				if v, ok := ed.tree.Get(ifc.Path.Child("vpn-instance")); ok && v == name {
+					ed.tree.Delete(ifc.Path.Child("vpn-instance"))
+					ed.tree.Delete(ifc.Path.Child("ipv4"))
+				}
+			}
+			for _, r := range ed.tree.Entries(datastore.P("static-routes"), "vpn-route") {
+				if r.Path.Last().Keys[0] == name {
+					ed.tree.Delete(r.Path)
+				}
+			}
+			return nil
+		}},
+	}
+}
+
+// parseErrorWrap lets a hook report a wrong parameter at the value's column.
+type parseErrorWrap struct {
+	kind  string
+	name  string
+	value string
+}
+
+func (p *parseErrorWrap) Error() string { return p.kind }
+
+// pruneInterfaces removes entries of physical interfaces that hold no
+// configuration: a port exists without configuration, so entering its view
+// is not an edit.
+func pruneInterfaces(t *datastore.Tree) {
+	for _, it := range t.Entries(datastore.P("interfaces"), "interface") {
+		name := it.Path.Last().Keys[0]
+		if strings.HasPrefix(name, "LoopBack") || strings.Contains(name, ".") {
+			continue
+		}
+		if len(t.Under(it.Path)) == 1 {
+			t.Delete(it.Path)
+		}
+	}
+}

@@ -1,0 +1,86 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"vpnos/cli/proto"
+	"vpnos/yang/datastore"
+)
+
+// LineError is a line of a configuration file that could not be taken.
+type LineError struct {
+	Line    int    // 1-based line number
+	Text    string // the line
+	Message string // the error, without the caret line
+}
+
+// Replay loads a configuration text as user "startup"; see ReplayAs.
+func (e *Engine) Replay(ctx context.Context, text string) ([]LineError, error) {
+	return e.ReplayAs(ctx, text, "startup")
+}
+
+// ReplayAs loads a configuration text (a startup file, as display
+// current-configuration prints it) into running as one commit by user.
+// Lines that fail are reported with their line numbers and the rest still
+// loads. A line starting at column 0 is run in the system view; indented
+// lines run in the view the previous lines entered. If the whole text does
+// not commit (a semantic error only the full tree reveals), each line is
+// committed on its own instead, so that everything valid still loads.
+func (e *Engine) ReplayAs(ctx context.Context, text, user string) ([]LineError, error) {
+	if user == "" {
+		user = "startup"
+	}
+	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
+	run := func(immediate bool) ([]LineError, *session) {
+		s := e.newSession(proto.Request{User: user})
+		s.stack = []frame{{v: e.system}}
+		s.immediate = immediate
+		s.reqCtx = ctx
+		var errs []LineError
+		for i, l := range lines {
+			t := strings.TrimSpace(l)
+			if t == "" || t[0] == '#' || t[0] == '!' || t == "return" {
+				continue
+			}
+			if l[0] != ' ' && l[0] != '\t' {
+				s.stack = s.stack[:1]
+			}
+			r := s.exec(ctx, l)
+			if r.question != "" {
+				s.pending = nil
+			}
+			if len(s.stack) == 0 || r.exit {
+				s.stack = []frame{{v: e.system}}
+			}
+			if r.failed {
+				errs = append(errs, LineError{Line: i + 1, Text: l, Message: errorText(r.out.String())})
+			}
+		}
+		return errs, s
+	}
+	errs, s := run(false)
+	if !s.cand.Dirty() {
+		return errs, nil
+	}
+	_, err := s.cand.Commit(ctx, user, "configuration file")
+	if err == nil || errors.Is(err, datastore.ErrNoChange) {
+		return errs, nil
+	}
+	e.deps.Log.Warn("configuration file does not commit as a whole; loading it line by line", "err", err)
+	errs, _ = run(true)
+	return errs, nil
+}
+
+// errorText keeps the message lines of an error output (not the caret).
+func errorText(out string) string {
+	var keep []string
+	for _, l := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+		if strings.TrimSpace(l) == "^" {
+			continue
+		}
+		keep = append(keep, l)
+	}
+	return strings.Join(keep, " ")
+}

@@ -1,0 +1,257 @@
+// Package term is the interactive CLI front end: the `vpnos cli` process on a
+// terminal (the console through `docker exec -it`, or an SSH session's PTY).
+// It edits lines with github.com/c-bata/go-prompt and leaves the language
+// to the daemon, which owns the session (see cli/proto):
+//
+//   - Enter sends the line (exec) and prints the output through a pager;
+//   - Tab asks for completions and completes as VRP does (see tabber);
+//   - `?` asks for help on the text before the cursor, prints it under the
+//     line and shows the prompt and the input again;
+//   - a question (e.g. uncommitted changes on leaving system view) reads
+//     one answer line;
+//   - Ctrl+Z is `return`, Ctrl+C clears the line.
+//
+// go-prompt's completion menu is not used at all: help and completion are
+// printed as VRP prints them, which also keeps a menu from drawing over help
+// text printed from a key binding.
+package term
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	prompt "github.com/c-bata/go-prompt"
+	runewidth "github.com/mattn/go-runewidth"
+
+	"vpnos/cli/proto"
+)
+
+// Session is the daemon side of the session (a *mgmt.Client).
+type Session interface {
+	Do(req proto.Request) (proto.Response, error)
+}
+
+// front is one interactive session.
+type front struct {
+	sess Session
+	con  *console
+	out  io.Writer
+
+	prompt       string
+	screenLength int
+	tabs         tabber
+
+	err error // the daemon connection failed
+}
+
+// Run runs an interactive session on stdin/stdout (which must be a terminal)
+// until the user logs out or the terminal goes away. open is the response to
+// the session's open request.
+func Run(sess Session, open proto.Response) error {
+	con, err := newConsole(int(os.Stdin.Fd()))
+	if err != nil {
+		return fmt.Errorf("interactive CLI needs a terminal: %w", err)
+	}
+	f := &front{sess: sess, con: con, out: os.Stdout, prompt: open.Prompt, screenLength: open.ScreenLength}
+	f.tabs.ask = func(line string) (proto.Response, error) {
+		return f.do(proto.Request{Op: proto.OpComplete, Line: line})
+	}
+	if err := con.makeRaw(); err != nil {
+		return fmt.Errorf("terminal: %w", err)
+	}
+	defer con.restore()
+	// Keys never become signals in raw mode; these keep a stray signal from
+	// killing the session with the terminal left raw.
+	signal.Ignore(syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTSTP)
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		<-term
+		con.restore()
+		os.Exit(0)
+	}()
+
+	p, err := f.newPrompt()
+	if err != nil {
+		return err
+	}
+	for {
+		line := p.Input()
+		if f.err != nil {
+			return f.err
+		}
+		if con.isEOF() {
+			return nil
+		}
+		resp, err := f.do(proto.Request{Op: proto.OpExec, Line: line})
+		if err != nil {
+			return err
+		}
+		if done, err := f.show(resp); done || err != nil {
+			return err
+		}
+	}
+}
+
+// newPrompt builds the go-prompt line editor. go-prompt opens /dev/tty in its
+// constructor and panics without one; our own console parser replaces it.
+func (f *front) newPrompt() (p *prompt.Prompt, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("line editor: %v", r)
+		}
+	}()
+	return prompt.New(
+		func(string) {},
+		func(prompt.Document) []prompt.Suggest { return nil },
+		prompt.OptionParser(f.con),
+		prompt.OptionLivePrefix(func() (string, bool) { return f.prompt, true }),
+		prompt.OptionPrefixTextColor(prompt.DefaultColor),
+		prompt.OptionInputTextColor(prompt.DefaultColor),
+		prompt.OptionMaxSuggestion(0),
+		prompt.OptionAddKeyBind(prompt.KeyBind{Key: prompt.Tab, Fn: f.tab}),
+		prompt.OptionAddASCIICodeBind(prompt.ASCIICodeBind{ASCIICode: []byte("?"), Fn: f.help}),
+		prompt.OptionSetExitCheckerOnInput(func(string, bool) bool {
+			return f.err != nil || f.con.isEOF()
+		}),
+	), nil
+}
+
+func (f *front) do(req proto.Request) (proto.Response, error) {
+	resp, err := f.sess.Do(req)
+	if err != nil {
+		f.err = fmt.Errorf("the routing daemon closed the session: %w", err)
+		return resp, f.err
+	}
+	if resp.Prompt != "" {
+		f.prompt = resp.Prompt
+	}
+	if req.Op != proto.OpComplete && req.Op != proto.OpHelp {
+		f.screenLength = resp.ScreenLength
+	}
+	return resp, nil
+}
+
+// show prints a response, asking its questions; done is set when the session
+// has ended.
+func (f *front) show(resp proto.Response) (done bool, err error) {
+	for {
+		f.page(resp.Output)
+		if resp.Exit {
+			return true, nil
+		}
+		if resp.Question == "" {
+			return false, nil
+		}
+		io.WriteString(f.out, resp.Question)
+		answer, ok := readLine(f.out, f.con)
+		io.WriteString(f.out, "\n")
+		if !ok {
+			return true, nil
+		}
+		if resp, err = f.do(proto.Request{Op: proto.OpAnswer, Line: answer}); err != nil {
+			return true, err
+		}
+	}
+}
+
+func (f *front) page(text string) {
+	if text == "" {
+		return
+	}
+	ws := f.con.GetWinSize()
+	page(f.out, f.con, text, pageLength(f.screenLength, int(ws.Row)))
+}
+
+// tab completes the word before the cursor.
+func (f *front) tab(buf *prompt.Buffer) {
+	before := buf.Document().TextBeforeCursor()
+	now, err := f.tabs.tab(before)
+	if err != nil || now == before {
+		return
+	}
+	buf.DeleteBeforeCursor(len([]rune(before)))
+	buf.InsertText(now, false, true)
+}
+
+// help answers `?`: the help for the text before the cursor is printed under
+// the line, then the prompt and the input are written again, with the cursor
+// where it was. go-prompt redraws its line relative to where it last left
+// the cursor, so after this the terminal cursor must stand at the same offset
+// from the new prompt as it stood from the old one.
+func (f *front) help(buf *prompt.Buffer) {
+	doc := buf.Document()
+	before, after := doc.TextBeforeCursor(), doc.TextAfterCursor()
+	prefix := f.prompt // the prompt the line was drawn with
+	resp, err := f.do(proto.Request{Op: proto.OpHelp, Line: before})
+	if err != nil {
+		return
+	}
+	echo := after
+	if after == "" {
+		echo = "?"
+	}
+	io.WriteString(f.out, echo+"\n")
+	f.page(resp.Output)
+	ws := f.con.GetWinSize()
+	io.WriteString(f.out, redraw(prefix, before, after, int(ws.Col)))
+}
+
+// redraw writes prompt and line and leaves the cursor after before, wrapping
+// as go-prompt does (an explicit newline when the text fills the last column).
+func redraw(prefix, before, after string, cols int) string {
+	var b strings.Builder
+	b.WriteString(prefix + before + after)
+	end := runewidth.StringWidth(prefix + before + after)
+	cur := runewidth.StringWidth(prefix + before)
+	if cols <= 0 {
+		cols = 80
+	}
+	if end > 0 && end%cols == 0 {
+		b.WriteString("\n")
+	}
+	ey, cy := end/cols, cur/cols
+	ex, cx := end%cols, cur%cols
+	if ey > cy {
+		fmt.Fprintf(&b, "\x1b[%dA", ey-cy)
+	}
+	switch {
+	case ex > cx:
+		fmt.Fprintf(&b, "\x1b[%dD", ex-cx)
+	case cx > ex:
+		fmt.Fprintf(&b, "\x1b[%dC", cx-ex)
+	}
+	return b.String()
+}
+
+// readLine reads an answer to a question: printable keys are echoed,
+// Backspace erases, Ctrl+C erases the whole answer, Enter ends it. ok is
+// false when the terminal is gone.
+func readLine(w io.Writer, keys keySource) (string, bool) {
+	var line []rune
+	for {
+		k, ok := keys.readKey()
+		if !ok {
+			return string(line), false
+		}
+		switch {
+		case string(k) == "\r" || string(k) == "\n":
+			return string(line), true
+		case len(k) == 1 && (k[0] == 0x7f || k[0] == 0x08):
+			if len(line) > 0 {
+				line = line[:len(line)-1]
+				io.WriteString(w, "\b \b")
+			}
+		case len(k) == 1 && k[0] == ctrlC:
+			io.WriteString(w, strings.Repeat("\b \b", len(line)))
+			line = line[:0]
+		case k[0] >= 0x20 && k[0] != 0x7f:
+			line = append(line, []rune(string(k))...)
+			io.WriteString(w, string(k))
+		}
+	}
+}

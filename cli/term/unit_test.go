@@ -1,0 +1,254 @@
+package term
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"vpnos/cli/proto"
+)
+
+func TestSplitKey(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{"display version\r", []string{"display version", "\r"}},
+		{"a\r\nb\r\n", []string{"a", "\r", "b", "\r"}},
+		{"?", []string{"?"}},
+		{"dis?", []string{"dis", "?"}},
+		{"description what? ok\r", []string{"description what? ok", "\r"}},
+		{"\x1b[A\x1b[B", []string{"\x1b[A", "\x1b[B"}},
+		{"\x1b[3~x", []string{"\x1b[3~", "x"}},
+		{"\x1b[1;5C", []string{"\x1b[1;5C"}},
+		{"\x1bOP", []string{"\x1bOP"}},
+		{"\x1bb", []string{"\x1bb"}},
+		{"\x1b", []string{"\x1b"}},
+		{"\x1b\x1b[A", []string{"\x1b", "\x1b[A"}},
+		{"ab\tc", []string{"ab", "\t", "c"}},
+		{"\x04", []string{"\x1b[3~"}},
+		{"\x03\x7f", []string{"\x03", "\x7f"}},
+		{"ab\x1acd", []string{"ab", "\x05", "\x15", "return", "\r", "cd"}},
+		{"héllo\r", []string{"héllo", "\r"}},
+	} {
+		var got []string
+		b := []byte(tc.in)
+		for len(b) > 0 {
+			var k []byte
+			k, b = splitKey(b)
+			if len(k) == 0 {
+				t.Fatalf("splitKey(%q) made no progress", b)
+			}
+			got = append(got, string(k))
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("splitKey(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func FuzzSplitKey(f *testing.F) {
+	for _, s := range []string{"abc\r\n", "\x1b[1;5C?", "\x1bO", "\x1b[", "?\x04"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		total := 0
+		for len(b) > 0 {
+			k, rest := splitKey(b)
+			if len(k) == 0 || len(rest) >= len(b) {
+				t.Fatalf("no progress on %q", b)
+			}
+			total++
+			b = rest
+		}
+	})
+}
+
+// words is a fake completer over a keyword list.
+func words(list ...string) func(string) (proto.Response, error) {
+	return func(line string) (proto.Response, error) {
+		f := strings.Fields(line)
+		partial := ""
+		if len(f) > 0 && !strings.HasSuffix(line, " ") {
+			partial = f[len(f)-1]
+		}
+		var r proto.Response
+		for _, w := range list {
+			if strings.HasPrefix(w, strings.ToLower(partial)) {
+				r.Candidates = append(r.Candidates, proto.Candidate{Text: w})
+			}
+		}
+		r.Replace = len(partial)
+		return r, nil
+	}
+}
+
+func TestTab(t *testing.T) {
+	kw := words("save", "screen-length", "system-view", "interface", "interface-group", "<cr>")
+	for _, tc := range []struct {
+		name  string
+		start string
+		want  []string // text after each Tab
+	}{
+		{"unique", "sys", []string{"system-view "}},
+		{"unique after words", "display sc", []string{"display screen-length "}},
+		{"uppercase", "SY", []string{"system-view "}},
+		{"none", "xyz", []string{"xyz", "xyz"}},
+		{"cycle without prefix gain", "s", []string{"save", "screen-length", "system-view", "save"}},
+		{"common prefix then cycle", "in", []string{"interface", "interface", "interface-group", "interface"}},
+		{"empty word lists all", "", []string{"save", "screen-length"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tb := &tabber{ask: kw}
+			line := tc.start
+			for i, want := range tc.want {
+				got, err := tb.tab(line)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got != want {
+					t.Fatalf("Tab %d on %q = %q, want %q", i+1, line, got, want)
+				}
+				line = got
+			}
+		})
+	}
+
+	// Typing after a cycle starts over.
+	tb := &tabber{ask: kw}
+	if line, _ := tb.tab("s"); line != "save" {
+		t.Fatalf("Tab on s = %q", line)
+	}
+	if line, _ := tb.tab("sc"); line != "screen-length " {
+		t.Fatalf("after typing, Tab = %q", line)
+	}
+
+	// A failing daemon leaves the line alone.
+	tb = &tabber{ask: func(string) (proto.Response, error) { return proto.Response{}, errors.New("gone") }}
+	if got, err := tb.tab("dis"); err == nil || got != "dis" {
+		t.Fatalf("Tab with a dead daemon = %q, %v", got, err)
+	}
+	// A Replace beyond the line is ignored rather than trusted.
+	tb = &tabber{ask: func(string) (proto.Response, error) {
+		return proto.Response{Candidates: []proto.Candidate{{Text: "x"}}, Replace: 99}, nil
+	}}
+	if got, _ := tb.tab("ab"); got != "abx " {
+		t.Fatalf("Tab with a bad Replace = %q", got)
+	}
+}
+
+type keys struct {
+	k   []string
+	out *bytes.Buffer
+}
+
+func (k *keys) readKey() ([]byte, bool) {
+	if len(k.k) == 0 {
+		return nil, false
+	}
+	s := k.k[0]
+	k.k = k.k[1:]
+	if k.out != nil {
+		k.out.WriteString("{" + s + "}")
+	}
+	return []byte(s), true
+}
+
+func TestPager(t *testing.T) {
+	var text strings.Builder
+	for i := 1; i <= 10; i++ {
+		fmt.Fprintf(&text, "line%d\n", i)
+	}
+	erase := "\r" + strings.Repeat(" ", len(MoreText)) + "\r"
+	more := MoreText
+	for _, tc := range []struct {
+		name string
+		n    int
+		keys []string
+		want string
+		all  bool
+	}{
+		{"fits", 10, nil, "line1\n...line10\n", true},
+		{"no paging", 0, nil, "line1\n...line10\n", true},
+		{"space pages", 4, []string{" ", " "}, "line1\n...line4\n" + more + "{ }" + erase + "line5\n...line8\n" + more + "{ }" + erase + "line9\nline10\n", true},
+		{"enter steps", 8, []string{"\r", "x", "\r"}, "line1\n...line8\n" + more + "{\r}" + erase + "line9\n" + more + "{x}{\r}" + erase + "line10\n", true},
+		{"ctrl-c stops", 4, []string{"\x03"}, "line1\n...line4\n" + more + "{\x03}" + erase, false},
+		{"q stops", 4, []string{"q"}, "line1\n...line4\n" + more + "{q}" + erase, false},
+		{"terminal gone", 4, nil, "line1\n...line4\n" + more + "\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			all := page(&out, &keys{k: tc.keys, out: &out}, text.String(), tc.n)
+			want := expand(tc.want)
+			if out.String() != want || all != tc.all {
+				t.Fatalf("page = %q (%v)\nwant  %q (%v)", out.String(), all, want, tc.all)
+			}
+		})
+	}
+}
+
+// expand turns "lineA\n...lineB\n" into the lines A..B.
+func expand(s string) string {
+	for {
+		i := strings.Index(s, "\n...line")
+		if i < 0 {
+			return s
+		}
+		j := strings.LastIndex(s[:i], "line")
+		var a, b int
+		fmt.Sscanf(s[j:], "line%d", &a)
+		fmt.Sscanf(s[i+4:], "line%d", &b)
+		var r strings.Builder
+		for x := a; x <= b; x++ {
+			fmt.Fprintf(&r, "line%d\n", x)
+		}
+		end := i + 4 + len(fmt.Sprintf("line%d\n", b))
+		s = s[:j] + r.String() + s[end:]
+	}
+}
+
+func TestPageLength(t *testing.T) {
+	for _, tc := range []struct{ screen, rows, want int }{
+		{0, 24, 0}, {24, 50, 24}, {24, 24, 23}, {24, 0, 24}, {100, 10, 9}, {5, 1, 5},
+	} {
+		if got := pageLength(tc.screen, tc.rows); got != tc.want {
+			t.Errorf("pageLength(%d, %d) = %d, want %d", tc.screen, tc.rows, got, tc.want)
+		}
+	}
+}
+
+func TestRedraw(t *testing.T) {
+	for _, tc := range []struct {
+		prefix, before, after string
+		cols                  int
+		want                  string
+	}{
+		{"<HUAWEI> ", "display ", "", 80, "<HUAWEI> display "},
+		{"<HUAWEI> ", "dis", "play", 80, "<HUAWEI> display\x1b[4D"},
+		// 10 columns: "<R> abcdef" fills the row exactly: go-prompt adds a newline.
+		{"<R> ", "abcdef", "", 10, "<R> abcdef\n"},
+		{"<R> ", "abc", "defgh", 10, "<R> abcdefgh\x1b[1A\x1b[5C"},
+	} {
+		if got := redraw(tc.prefix, tc.before, tc.after, tc.cols); got != tc.want {
+			t.Errorf("redraw(%q,%q,%q,%d) = %q, want %q", tc.prefix, tc.before, tc.after, tc.cols, got, tc.want)
+		}
+	}
+}
+
+func TestReadLine(t *testing.T) {
+	var out bytes.Buffer
+	got, ok := readLine(&out, &keys{k: []string{"y", "x", "\x7f", "\x1b[A", "es", "\r", "ignored"}})
+	if !ok || got != "yes" || out.String() != "yx\b \bes" {
+		t.Fatalf("readLine = %q %v, echoed %q", got, ok, out.String())
+	}
+	out.Reset()
+	got, ok = readLine(&out, &keys{k: []string{"ab", "\x03", "N", "\n"}})
+	if !ok || got != "N" {
+		t.Fatalf("readLine after Ctrl+C = %q %v", got, ok)
+	}
+	if _, ok := readLine(&out, &keys{k: []string{"Y"}}); ok {
+		t.Fatal("readLine without Enter on a closed terminal reported ok")
+	}
+}

@@ -1,0 +1,175 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"vpnos/cli/proto"
+	"vpnos/services/iface"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+var testEpoch = time.Date(2026, 11, 22, 1, 0, 0, 0, time.UTC)
+
+// testEngine has three ports and a clock that advances one second per call.
+func testEngine(t testing.TB, mode string) *Engine {
+	t.Helper()
+	now := testEpoch
+	clock := func() time.Time { now = now.Add(time.Second); return now }
+	e, err := New(Deps{
+		Sysname:    "HUAWEI",
+		CommitMode: mode,
+		Now:        clock,
+		Ports: func() []iface.Port {
+			return []iface.Port{
+				{Kernel: "eth1", Name: "GigabitEthernet0/1/0", AdminUp: true, OperUp: true},
+				{Kernel: "eth2", Name: "GigabitEthernet0/2/0", AdminUp: true, OperUp: true},
+				{Kernel: "eth3", Name: "GigabitEthernet0/3/0", AdminUp: true, OperUp: true},
+			}
+		},
+		System: func() SystemInfo { return SystemInfo{Started: testEpoch, Backend: "userspace"} },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.store.Now = clock
+	return e
+}
+
+// runTranscript feeds input lines to sessions and returns the screen.
+// Input syntax: a line ending in '?' asks for help, one ending in "<TAB>"
+// asks for completion; "@session N" switches to session N (opened on first
+// use); "@screen" prints the session's screen length; answers to questions
+// are the lines that follow.
+func runTranscript(t testing.TB, e *Engine, input string) string {
+	ctx := context.Background()
+	var b strings.Builder
+	sessions := map[string]*session{}
+	prompts := map[string]string{}
+	cur := "1"
+	open := func(name string) {
+		if _, ok := sessions[name]; ok {
+			return
+		}
+		s, resp := e.Open(ctx, proto.Request{Op: proto.OpOpen, User: "user" + name, Interactive: true})
+		sessions[name] = s.(*session)
+		prompts[name] = resp.Prompt
+	}
+	open(cur)
+	lines := strings.Split(strings.TrimRight(input, "\n"), "\n")
+	var question string
+	for _, line := range lines {
+		s := sessions[cur]
+		switch {
+		case strings.HasPrefix(line, "@session "):
+			cur = strings.TrimPrefix(line, "@session ")
+			open(cur)
+			fmt.Fprintf(&b, "--- session %s\n", cur)
+			continue
+		case line == "@screen":
+			resp := s.Handle(ctx, proto.Request{Op: proto.OpPrompt})
+			fmt.Fprintf(&b, "--- screen-length %d\n", resp.ScreenLength)
+			continue
+		}
+		if question != "" {
+			resp := s.Handle(ctx, proto.Request{Op: proto.OpAnswer, Line: line})
+			fmt.Fprintf(&b, "%s%s\n", question, line)
+			b.WriteString(resp.Output)
+			question = resp.Question
+			prompts[cur] = resp.Prompt
+			continue
+		}
+		p := prompts[cur]
+		var resp proto.Response
+		switch {
+		case strings.HasSuffix(line, "<TAB>"):
+			l := strings.TrimSuffix(line, "<TAB>")
+			resp = s.Handle(ctx, proto.Request{Op: proto.OpComplete, Line: l})
+			var c []string
+			for _, x := range resp.Candidates {
+				c = append(c, x.Text)
+			}
+			fmt.Fprintf(&b, "%s%s<TAB>\n", p, l)
+			fmt.Fprintf(&b, "[completions: %s; replace %d]\n", strings.Join(c, " "), resp.Replace)
+		case strings.HasSuffix(line, "?"):
+			l := strings.TrimSuffix(line, "?")
+			resp = s.Handle(ctx, proto.Request{Op: proto.OpHelp, Line: l})
+			fmt.Fprintf(&b, "%s%s?\n", p, l)
+			b.WriteString(resp.Output)
+		default:
+			resp = s.Handle(ctx, proto.Request{Op: proto.OpExec, Line: line})
+			fmt.Fprintf(&b, "%s%s\n", p, line)
+			b.WriteString(resp.Output)
+		}
+		question = resp.Question
+		prompts[cur] = resp.Prompt
+		if resp.Exit {
+			fmt.Fprintf(&b, "--- session %s closed\n", cur)
+			delete(sessions, cur)
+			open(cur)
+		}
+	}
+	if question != "" {
+		fmt.Fprintf(&b, "%s\n", question)
+	}
+	return b.String()
+}
+
+func TestTranscripts(t *testing.T) {
+	files, _ := filepath.Glob("testdata/transcripts/*.txt")
+	if len(files) == 0 {
+		t.Fatal("no transcripts")
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".txt")
+		t.Run(name, func(t *testing.T) {
+			in, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mode := "two-stage"
+			if strings.HasPrefix(name, "immediate") {
+				mode = "immediate"
+			}
+			got := runTranscript(t, testEngine(t, mode), string(in))
+			golden := strings.TrimSuffix(f, ".txt") + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update)", err)
+			}
+			if got != string(want) {
+				t.Errorf("transcript differs from %s (run with -update and review the diff):\n%s", golden, firstDiff(string(want), got))
+			}
+		})
+	}
+}
+
+func firstDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := 0; i < len(w) || i < len(g); i++ {
+		var a, b string
+		if i < len(w) {
+			a = w[i]
+		}
+		if i < len(g) {
+			b = g[i]
+		}
+		if a != b {
+			return fmt.Sprintf("line %d:\nwant: %q\ngot:  %q", i+1, a, b)
+		}
+	}
+	return ""
+}

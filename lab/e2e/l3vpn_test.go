@@ -1,0 +1,88 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"vpnos/lab/labtest"
+	"vpnos/lab/topology"
+)
+
+// l3vpnCopy returns a copy of the reference lab file under the test prefix,
+// with its binds made absolute, so that the test does not collide with a
+// `make lab` running on the same machine.
+func l3vpnCopy(t testing.TB) (string, string) {
+	t.Helper()
+	root, err := labtest.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, "lab", "l3vpn")
+	src, err := os.ReadFile(filepath.Join(dir, "l3vpn.clab.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(src), "name: l3vpn\n", "name: "+prefix+"-l3vpn\n", 1)
+	text = regexp.MustCompile(`"([A-Za-z0-9-]+):/etc/vpnos/"`).ReplaceAllString(text, `"`+dir+`/$1:/etc/vpnos/"`)
+	return writeTopology(t, "l3vpn.clab.yml", text), dir
+}
+
+// TestL3VPNReferenceLab brings the reference lab up on network namespaces:
+// every node answers and its ports are where the topology puts them.
+func TestL3VPNReferenceLab(t *testing.T) {
+	needRoot(t)
+	labtest.CleanStale(t, prefix+"-l3vpn")
+	file, _ := l3vpnCopy(t)
+	topo, err := topology.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(topo.Nodes) != 7 || len(topo.Links) != 6 {
+		t.Fatalf("%d nodes, %d links", len(topo.Nodes), len(topo.Links))
+	}
+	l := labtest.Up(t, file, labtest.Options{Binary: bin})
+	for _, n := range topo.Nodes {
+		var want []labtest.Row
+		for _, ifc := range n.Intfs {
+			want = append(want, labtest.Row{"Interface": "GigabitEthernet0/" + strings.TrimPrefix(ifc, "eth") + "/0", "PHY": "up"})
+		}
+		l.WaitCLI(t, n.Name, "display interface brief", labtest.Rows("Interface", want...), 10*time.Second)
+
+	}
+}
+
+// sameConfig compares a startup file with display current-configuration,
+// ignoring the "!" header lines.
+func sameConfig(want, got string) error {
+	strip := func(s string) []string {
+		var out []string
+		for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+			if !strings.HasPrefix(l, "!") {
+				out = append(out, strings.TrimRight(l, " "))
+			}
+		}
+		return out
+	}
+	w, g := strip(want), strip(got)
+	if strings.Join(w, "\n") == strings.Join(g, "\n") {
+		return nil
+	}
+	for i := 0; i < len(w) || i < len(g); i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			return fmt.Errorf("running configuration differs from startup.cfg at line %d: want %q, got %q", i+1, wl, gl)
+		}
+	}
+	return nil
+}

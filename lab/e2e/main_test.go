@@ -1,0 +1,156 @@
+// Package e2e holds the end-to-end tests of the lab runner: real topologies
+// brought up with the vpnos binary built in TestMain, on network namespaces
+// and in Docker.
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+
+	"vpnos/lab/labtest"
+	"vpnos/lab/runner"
+)
+
+// prefix of every lab these tests run (namespaces and containers are
+// clab-vtlab-...), so that stale ones can be removed safely.
+const prefix = "vtlab"
+
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "vpnos-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin, err = labtest.BuildVpnos(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func needRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (network namespaces)")
+	}
+}
+
+// writeTopology writes text to a new file and returns its path.
+func writeTopology(t testing.TB, name, text string) string {
+	t.Helper()
+	dir := t.TempDir()
+	f := filepath.Join(dir, name)
+	if err := os.WriteFile(f, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// lineTopology is n nodes r1..rn in a line: r(i):eth2 -- r(i+1):eth1.
+func lineTopology(lab string, n int, defaults string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "name: %s\ntopology:\n  defaults:\n    kind: linux\n%s  nodes:\n", lab, defaults)
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, "    r%d:\n", i)
+	}
+	if n > 1 {
+		b.WriteString("  links:\n")
+	}
+	for i := 1; i < n; i++ {
+		fmt.Fprintf(&b, "    - endpoints: [\"r%d:eth2\", \"r%d:eth1\"]\n", i, i+1)
+	}
+	return b.String()
+}
+
+// nsLinks lists the links of a network namespace: name -> link.
+func nsLinks(t testing.TB, h netns.NsHandle) map[string]netlink.Link {
+	t.Helper()
+	nh, err := netlink.NewHandleAt(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nh.Close()
+	links, err := nh.LinkList()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]netlink.Link{}
+	for _, l := range links {
+		out[l.Attrs().Name] = l
+	}
+	return out
+}
+
+// nsRoutes counts the IPv4 routes of a network namespace.
+func nsRoutes(t testing.TB, h netns.NsHandle) []netlink.Route {
+	t.Helper()
+	nh, err := netlink.NewHandleAt(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nh.Close()
+	routes, err := nh.RouteList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return routes
+}
+
+// memory sums VmRSS and Pss (proportional: shared pages split between
+// sharers) of processes, in KiB.
+func memory(pids []int) (rss, pss int) {
+	for _, p := range pids {
+		rss += statusField(fmt.Sprintf("/proc/%d/status", p), "VmRSS:")
+		pss += statusField(fmt.Sprintf("/proc/%d/smaps_rollup", p), "Pss:")
+	}
+	return rss, pss
+}
+
+func statusField(file, key string) int {
+	f, err := os.Open(file)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if fields := strings.Fields(sc.Text()); len(fields) >= 2 && fields[0] == key {
+			n, _ := strconv.Atoi(fields[1])
+			return n
+		}
+	}
+	return 0
+}
+
+// labMemory is the memory of every node process of a netns lab, in KiB per node.
+func labMemory(t testing.TB, st *runner.State) (rssPerNode, pssPerNode float64) {
+	t.Helper()
+	var rss, pss int
+	for _, n := range st.Nodes {
+		pids, err := runner.NetnsPIDs(n.Runtime)
+		if err != nil {
+			t.Fatalf("node %s: %v", n.Name, err)
+		}
+		r, p := memory(pids)
+		rss += r
+		pss += p
+	}
+	return float64(rss) / float64(len(st.Nodes)), float64(pss) / float64(len(st.Nodes))
+}
+
+func regexpMatch(expr, s string) bool { return regexp.MustCompile(expr).MatchString(s) }

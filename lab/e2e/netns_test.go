@@ -1,0 +1,293 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netns"
+
+	"vpnos/lab/labtest"
+	"vpnos/lab/runner"
+)
+
+// alive tells whether pid is a live (not zombie) process.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+// leftovers checks that nothing of a netns lab survives down.
+func leftovers(t *testing.T, st *runner.State, pids []int) {
+	t.Helper()
+	for _, n := range st.Nodes {
+		if _, err := os.Stat(runner.NetnsPath(n.Runtime)); err == nil {
+			t.Errorf("namespace %s is still there", n.Runtime)
+		}
+	}
+	deadline := time.Now().Add(2 * time.Second) // zombies are reaped by their new parent
+	for _, p := range pids {
+		for alive(p) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if alive(p) {
+			t.Errorf("process %d is still running", p)
+		}
+	}
+	if _, err := os.Stat(st.Dir); err == nil {
+		t.Errorf("lab folder %s is still there", st.Dir)
+	}
+}
+
+func TestNetnsLine(t *testing.T) {
+	needRoot(t)
+	labtest.CleanStale(t, prefix+"-line")
+	file := writeTopology(t, "line.clab.yml", lineTopology(prefix+"-line", 3, ""))
+	l := labtest.Up(t, file, labtest.Options{Binary: bin})
+
+	// Every CLI answers, and the links are on the right ports, up.
+	ports := map[string][]string{
+		"r1": {"GigabitEthernet0/2/0"},
+		"r2": {"GigabitEthernet0/1/0", "GigabitEthernet0/2/0"},
+		"r3": {"GigabitEthernet0/1/0"},
+	}
+	for node, want := range ports {
+		l.WaitCLI(t, node, "display version", labtest.Contains("VRP (R) software"), 10*time.Second)
+		var rows []labtest.Row
+		for _, p := range want {
+			rows = append(rows, labtest.Row{"Interface": p, "PHY": "up", "Protocol": "up"})
+		}
+		out := l.WaitCLI(t, node, "display interface brief", labtest.Rows("Interface", rows...), 10*time.Second)
+		got, _ := labtest.ParseTable(out, "Interface")
+		var ge int
+		for _, r := range got {
+			if strings.HasPrefix(r["Interface"], "GigabitEthernet") {
+				ge++
+			}
+		}
+		if ge != len(want) {
+			t.Errorf("%s: %d GigabitEthernet ports, want %d:\n%s", node, ge, len(want), out)
+		}
+	}
+
+	st, err := l.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, n := range st.Nodes {
+		h, err := netns.GetFromName(n.Runtime)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The node sees only lo and its own links, has no route anywhere,
+		// and its links are MTU 9500 with TX checksum offload off.
+		links := nsLinks(t, h)
+		want := append([]string{"lo"}, n.Intfs...)
+		if len(links) != len(want) {
+			t.Errorf("%s: links %v, want %v", n.Name, keys(links), want)
+		}
+		for _, ifc := range n.Intfs {
+			lk, ok := links[ifc]
+			if !ok {
+				t.Errorf("%s: no %s", n.Name, ifc)
+				continue
+			}
+			if lk.Type() != "veth" || lk.Attrs().MTU != runner.LinkMTU {
+				t.Errorf("%s %s: type %s mtu %d", n.Name, ifc, lk.Type(), lk.Attrs().MTU)
+			}
+			on, err := runner.TxChecksum(runner.NetnsPath(n.Runtime), ifc)
+			if err != nil || on {
+				t.Errorf("%s %s: tx checksum offload on=%v err=%v", n.Name, ifc, on, err)
+			}
+		}
+		if r := nsRoutes(t, h); len(r) != 0 {
+			t.Errorf("%s: routes %v, want none", n.Name, r)
+		}
+		h.Close()
+		p, err := runner.NetnsPIDs(n.Runtime)
+		if err != nil || len(p) < 2 {
+			t.Errorf("%s: processes %v (%v), want vpnos boot and daemon", n.Name, p, err)
+		}
+		pids = append(pids, p...)
+	}
+
+	out, err := l.Inspect()
+	if err != nil || !strings.Contains(out, "r2    clab-vtlab-line-r2  ready") || !strings.Contains(out, "eth1->r1:eth2") {
+		t.Errorf("inspect: %v\n%s", err, out)
+	}
+	// A failing command exits non-zero with the CLI's error.
+	if out, err := l.CLI("r1", "displa foo"); err == nil || !strings.Contains(out, "Error:") {
+		t.Errorf("bad command: err=%v out=%q", err, out)
+	}
+
+	if err := l.Down(); err != nil {
+		t.Fatal(err)
+	}
+	leftovers(t, st, pids)
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func TestUnsupportedKeyRefused(t *testing.T) {
+	tests := []struct {
+		name, text, key string
+	}{
+		{"node startup-config", "name: vtlab-bad\ntopology:\n  nodes:\n    r1:\n      kind: linux\n      startup-config: r1.cfg\n", "topology.nodes.r1.startup-config"},
+		{"mgmt", "name: vtlab-bad\nmgmt:\n  network: m\ntopology:\n  nodes:\n    r1: {kind: linux}\n", `"mgmt"`},
+		{"link vars", "name: vtlab-bad\ntopology:\n  nodes:\n    r1: {kind: linux}\n    r2: {kind: linux}\n  links:\n    - endpoints: [\"r1:eth1\", \"r2:eth1\"]\n      vars: {a: 1}\n", "topology.links[0].vars"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			file := writeTopology(t, "bad.clab.yml", tc.text)
+			work := t.TempDir()
+			out, err := exec.Command(bin, "lab", "up", "--workdir", work, file).CombinedOutput()
+			if err == nil {
+				t.Fatalf("accepted:\n%s", out)
+			}
+			if !strings.Contains(string(out), tc.key) || !strings.Contains(string(out), "not supported") {
+				t.Errorf("message does not name %s:\n%s", tc.key, out)
+			}
+			if _, err := os.Stat(runner.NetnsPath("clab-vtlab-bad-r1")); err == nil {
+				t.Error("a namespace was created")
+			}
+			if ents, _ := os.ReadDir(work); len(ents) != 0 {
+				t.Errorf("up left %d entries in its workdir", len(ents))
+			}
+		})
+	}
+}
+
+// TestNetnsDownAfterCrash kills `vpnos lab up` while it waits for a node that
+// never gets ready; down must still remove every namespace and process.
+func TestNetnsDownAfterCrash(t *testing.T) {
+	needRoot(t)
+	labtest.CleanStale(t, prefix+"-crash")
+	// The daemons wait a minute for links that never come, so the nodes do
+	// not answer while up waits for them.
+	file := writeTopology(t, "crash.clab.yml", lineTopology(prefix+"-crash", 3, "    env: {CLAB_INTFS: \"9\", VPNOS_INTERFACE_WAIT: \"60\"}\n"))
+	work, err := os.MkdirTemp("", "vl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(work)
+	up := exec.Command(bin, "lab", "up", "--workdir", work, "--timeout", "1m", file)
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stateFile := filepath.Join(work, prefix+"-crash", runner.StateFile)
+	var st runner.State
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if b, err := os.ReadFile(stateFile); err == nil && json.Unmarshal(b, &st) == nil &&
+			len(st.Nodes) == 3 && st.Nodes[2].PID > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			up.Process.Kill()
+			up.Wait()
+			t.Fatal("up did not start the nodes")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := up.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	up.Wait()
+	st2, err := runner.Load(work, prefix+"-crash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st2.Complete {
+		t.Fatal("state says complete")
+	}
+	var pids []int
+	for _, n := range st2.Nodes {
+		p, err := runner.NetnsPIDs(n.Runtime)
+		if err != nil || len(p) == 0 {
+			t.Fatalf("%s: no processes (%v): the crash came too late to test anything", n.Name, err)
+		}
+		pids = append(pids, p...)
+	}
+	out, err := exec.Command(bin, "lab", "down", "--workdir", work, file).CombinedOutput()
+	if err != nil {
+		t.Fatalf("down: %v\n%s", err, out)
+	}
+	leftovers(t, st2, pids)
+}
+
+// TestNetns50 brings 50 nodes up in one lab and reports time and memory.
+func TestNetns50(t *testing.T) {
+	needRoot(t)
+	if testing.Short() {
+		t.Skip("short")
+	}
+	labtest.CleanStale(t, prefix+"-fifty")
+	file := writeTopology(t, "fifty.clab.yml", lineTopology(prefix+"-fifty", 50, "    env: {VPNOS_INTERFACE_WAIT: \"5\"}\n"))
+	l := labtest.Up(t, file, labtest.Options{Binary: bin})
+	st, err := l.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Nodes) != 50 || len(st.Links) != 49 {
+		t.Fatalf("%d nodes, %d links", len(st.Nodes), len(st.Links))
+	}
+	rss, pss := labMemory(t, st)
+	t.Logf("50 nodes up in %s; per node: RSS %.1f MiB, PSS %.1f MiB", l.UpTime.Round(time.Millisecond), rss/1024, pss/1024)
+	for _, node := range []string{"r1", "r25", "r50"} {
+		l.WaitCLI(t, node, "display version", labtest.Contains("VRP (R) software"), 10*time.Second)
+	}
+	l.WaitCLI(t, "r25", "display interface brief", labtest.Rows("Interface",
+		labtest.Row{"Interface": "GigabitEthernet0/1/0", "PHY": "up"},
+		labtest.Row{"Interface": "GigabitEthernet0/2/0", "PHY": "up"}), 10*time.Second)
+	var pids []int
+	for _, n := range st.Nodes {
+		p, _ := runner.NetnsPIDs(n.Runtime)
+		pids = append(pids, p...)
+	}
+	if err := l.Down(); err != nil {
+		t.Fatal(err)
+	}
+	leftovers(t, st, pids)
+}
+
+// TestNetnsUpFailureCleansUp: a node that cannot start (invalid settings)
+// makes up fail with the reason, and up removes what it had created.
+func TestNetnsUpFailureCleansUp(t *testing.T) {
+	needRoot(t)
+	labtest.CleanStale(t, prefix+"-fail")
+	file := writeTopology(t, "fail.clab.yml", "name: vtlab-fail\ntopology:\n  nodes:\n    r1: {kind: linux}\n    r2: {kind: linux, env: {VPNOS_LOG_LEVEL: loud}}\n  links:\n    - endpoints: [\"r1:eth1\", \"r2:eth1\"]\n")
+	work := t.TempDir()
+	out, err := exec.Command(bin, "lab", "up", "--workdir", work, file).CombinedOutput()
+	if err == nil {
+		t.Fatalf("up succeeded:\n%s", out)
+	}
+	if !strings.Contains(string(out), `node r2: settings: log_level: "loud"`) {
+		t.Errorf("up does not say why:\n%s", out)
+	}
+	for _, n := range []string{"r1", "r2"} {
+		if _, err := os.Stat(runner.NetnsPath("clab-vtlab-fail-" + n)); err == nil {
+			t.Errorf("namespace of %s left behind", n)
+		}
+	}
+	if ents, _ := os.ReadDir(work); len(ents) != 0 {
+		t.Errorf("up left %d entries in its workdir", len(ents))
+	}
+}

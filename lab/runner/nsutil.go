@@ -1,0 +1,360 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"vpnos/lab/topology"
+)
+
+// netnsDir is where named network namespaces live (as with `ip netns`).
+const netnsDir = "/run/netns"
+
+// LinkMTU is the MTU of every lab link, as containerlab sets it.
+const LinkMTU = 9500
+
+// withNetns runs fn on an OS thread switched into ns. If the thread cannot be
+// switched back it stays locked, so the Go runtime discards it.
+func withNetns(ns netns.NsHandle, fn func() error) error {
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("current netns: %w", err)
+	}
+	defer orig.Close()
+	if err := netns.Set(ns); err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("enter netns: %w", err)
+	}
+	ferr := fn()
+	if err := netns.Set(orig); err != nil {
+		return errors.Join(ferr, fmt.Errorf("return to the host netns: %w", err))
+	}
+	runtime.UnlockOSThread()
+	return ferr
+}
+
+// createNamedNetns creates /run/netns/name and sets its loopback up. It fails
+// if the name exists.
+func createNamedNetns(name string) error {
+	if _, err := os.Stat(filepath.Join(netnsDir, name)); err == nil {
+		return fmt.Errorf("network namespace %s already exists", name)
+	}
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("current netns: %w", err)
+	}
+	defer orig.Close()
+	h, err := netns.NewNamed(name) // switches this thread into the new netns
+	if err != nil {
+		_ = netns.Set(orig)
+		runtime.UnlockOSThread()
+		return fmt.Errorf("create network namespace %s: %w", name, err)
+	}
+	var loErr error
+	if lo, err := netlink.LinkByName("lo"); err == nil {
+		loErr = netlink.LinkSetUp(lo)
+	} else {
+		loErr = err
+	}
+	h.Close()
+	if err := netns.Set(orig); err != nil {
+		return fmt.Errorf("return to the host netns: %w", err) // thread stays locked and dies
+	}
+	runtime.UnlockOSThread()
+	if loErr != nil {
+		return fmt.Errorf("netns %s: loopback up: %w", name, loErr)
+	}
+	return nil
+}
+
+// netnsExists tells whether /run/netns/name exists.
+func netnsExists(name string) bool {
+	_, err := os.Stat(filepath.Join(netnsDir, name))
+	return err == nil
+}
+
+// netnsInode returns the namespace inode of a netns file (bind mount or /proc link).
+func netnsInode(path string) (uint64, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return 0, err
+	}
+	return st.Ino, nil
+}
+
+// pidsInNetns lists the processes whose network namespace has inode ino.
+func pidsInNetns(ino uint64) []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	self := os.Getpid()
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == self {
+			continue
+		}
+		link, err := os.Readlink("/proc/" + e.Name() + "/ns/net")
+		if err != nil {
+			continue
+		}
+		if link == fmt.Sprintf("net:[%d]", ino) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// stopNetnsProcesses sends SIGTERM to every process in the namespace, waits
+// up to grace, then SIGKILLs what is left and waits for it to go.
+func stopNetnsProcesses(ino uint64, grace time.Duration) error {
+	pids := pidsInNetns(ino)
+	if len(pids) == 0 {
+		return nil
+	}
+	for _, p := range pids {
+		_ = unix.Kill(p, unix.SIGTERM)
+	}
+	deadline := time.Now().Add(grace)
+	for time.Now().Before(deadline) {
+		if len(livePids(pidsInNetns(ino))) == 0 {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, p := range pidsInNetns(ino) {
+		_ = unix.Kill(p, unix.SIGKILL)
+	}
+	deadline = time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		if len(livePids(pidsInNetns(ino))) == 0 {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("processes %v do not stop", livePids(pidsInNetns(ino)))
+}
+
+// livePids drops zombies (they are gone once their parent reaps them; a
+// zombie holds no namespace resources).
+func livePids(pids []int) []int {
+	var out []int
+	for _, p := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) && s[i+2] == 'Z' {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// deleteNamedNetns deletes every non-loopback link in the namespace (so that
+// the veth peers go even if something still pins the namespace), then
+// unmounts and removes its file.
+func deleteNamedNetns(name string) error {
+	path := filepath.Join(netnsDir, name)
+	if h, err := netns.GetFromPath(path); err == nil {
+		if nh, err := netlink.NewHandleAt(h); err == nil {
+			if links, err := nh.LinkList(); err == nil {
+				for _, l := range links {
+					if l.Attrs().Name != "lo" {
+						_ = nh.LinkDel(l)
+					}
+				}
+			}
+			nh.Close()
+		}
+		h.Close()
+	}
+	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("unmount %s: %w", path, err)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", path, err)
+	}
+	return nil
+}
+
+// startInNetns starts cmd with its network namespace set to ns (the child
+// inherits the namespace of the forking thread).
+func startInNetns(ns netns.NsHandle, cmd *exec.Cmd) error {
+	return withNetns(ns, cmd.Start)
+}
+
+// wireVeth creates a veth pair with one end in each namespace, named as given,
+// MTU 9500, TX checksum offload off, both up.
+func wireVeth(nsA netns.NsHandle, ifA string, nsB netns.NsHandle, ifB string) error {
+	la := netlink.NewLinkAttrs()
+	la.Name = ifA
+	la.MTU = LinkMTU
+	la.Namespace = netlink.NsFd(int(nsA))
+	veth := &netlink.Veth{LinkAttrs: la, PeerName: ifB, PeerNamespace: netlink.NsFd(int(nsB))}
+	if err := netlink.LinkAdd(veth); err != nil {
+		return fmt.Errorf("create veth %s/%s: %w", ifA, ifB, err)
+	}
+	if err := setupLinkIn(nsA, ifA); err != nil {
+		return err
+	}
+	return setupLinkIn(nsB, ifB)
+}
+
+func setupLinkIn(ns netns.NsHandle, name string) error {
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return fmt.Errorf("netlink in netns: %w", err)
+	}
+	defer h.Close()
+	l, err := h.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("find %s: %w", name, err)
+	}
+	if err := withNetns(ns, func() error { return setTxChecksum(name, false) }); err != nil {
+		return fmt.Errorf("%s: tx checksum offload off: %w", name, err)
+	}
+	if err := h.LinkSetUp(l); err != nil {
+		return fmt.Errorf("set %s up: %w", name, err)
+	}
+	return nil
+}
+
+// ethtool ioctl (linux/ethtool.h).
+const (
+	ethtoolGTXCSUM = 0x16
+	ethtoolSTXCSUM = 0x17
+)
+
+type ethtoolValue struct {
+	cmd  uint32
+	data uint32
+}
+
+type ifreqData struct {
+	name [unix.IFNAMSIZ]byte
+	data uintptr
+	_    [16]byte
+}
+
+func ethtoolIoctl(name string, v *ethtoolValue) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	var ifr ifreqData
+	copy(ifr.name[:], name)
+	ifr.data = uintptr(unsafe.Pointer(v))
+	_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCETHTOOL, uintptr(unsafe.Pointer(&ifr)))
+	runtime.KeepAlive(v)
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// setTxChecksum is `ethtool -K name tx on|off` in the current thread's netns.
+func setTxChecksum(name string, on bool) error {
+	v := ethtoolValue{cmd: ethtoolSTXCSUM}
+	if on {
+		v.data = 1
+	}
+	return ethtoolIoctl(name, &v)
+}
+
+// TxChecksum reports whether TX checksum offload is on for an interface in the
+// namespace at nsPath (tests use it).
+func TxChecksum(nsPath, name string) (bool, error) {
+	h, err := netns.GetFromPath(nsPath)
+	if err != nil {
+		return false, err
+	}
+	defer h.Close()
+	var on bool
+	err = withNetns(h, func() error {
+		v := ethtoolValue{cmd: ethtoolGTXCSUM}
+		if err := ethtoolIoctl(name, &v); err != nil {
+			return err
+		}
+		on = v.data != 0
+		return nil
+	})
+	return on, err
+}
+
+// detach makes the started process independent of the caller's session.
+func detach() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setsid: true} }
+
+// waitLinksUp polls until every link end is operationally up.
+func waitLinksUp(ctx context.Context, handles map[string]netns.NsHandle, links []topology.Link, within time.Duration) error {
+	nh := map[string]*netlink.Handle{}
+	defer func() {
+		for _, h := range nh {
+			h.Close()
+		}
+	}()
+	for node, ns := range handles {
+		h, err := netlink.NewHandleAt(ns)
+		if err != nil {
+			return fmt.Errorf("netlink in %s: %w", node, err)
+		}
+		nh[node] = h
+	}
+	deadline := time.Now().Add(within)
+	for {
+		var down []string
+		for _, l := range links {
+			for _, ep := range []topology.Endpoint{l.A, l.B} {
+				link, err := nh[ep.Node].LinkByName(ep.Iface)
+				if err != nil || link.Attrs().OperState != netlink.OperUp {
+					down = append(down, ep.String())
+				}
+			}
+		}
+		if len(down) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("links still down after %s: %v", within, down)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+// NetnsPIDs lists the live processes in the named network namespace.
+func NetnsPIDs(name string) ([]int, error) {
+	ino, err := netnsInode(filepath.Join(netnsDir, name))
+	if err != nil {
+		return nil, err
+	}
+	return livePids(pidsInNetns(ino)), nil
+}
+
+// NetnsPath is the file of a named network namespace.
+func NetnsPath(name string) string { return filepath.Join(netnsDir, name) }

@@ -1,0 +1,54 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// RemoveStale removes network namespaces (with their processes) and docker
+// containers (only those carrying the lab label) whose names start with
+// prefix, whatever state files say. Tests use it to clean up after a run
+// that crashed; give it a prefix only your labs use.
+func RemoveStale(prefix string) error {
+	if prefix == "" || prefix == "clab-" {
+		return errors.New("refusing an empty prefix")
+	}
+	var errs []error
+	ents, _ := os.ReadDir(netnsDir)
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
+		if ino, err := netnsInode(filepath.Join(netnsDir, e.Name())); err == nil {
+			if err := stopNetnsProcesses(ino, 2*time.Second); err != nil {
+				errs = append(errs, fmt.Errorf("netns %s: %w", e.Name(), err))
+			}
+		}
+		if err := deleteNamedNetns(e.Name()); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if _, err := exec.LookPath("docker"); err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, "docker", "ps", "-a", "--filter", "label="+LabLabel,
+			"--filter", "name=^"+prefix, "--format", "{{.Names}}").Output()
+		if err == nil {
+			for _, name := range strings.Fields(string(out)) {
+				if !strings.HasPrefix(name, prefix) {
+					continue
+				}
+				if o, err := exec.CommandContext(ctx, "docker", "rm", "--force", "--volumes", name).CombinedOutput(); err != nil {
+					errs = append(errs, fmt.Errorf("docker rm %s: %w: %s", name, err, o))
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,49 @@
+package daemon
+
+import (
+	"context"
+	"log/slog"
+
+	"vpnos/services/rib"
+	"vpnos/services/vrf"
+)
+
+// ribSink tells the RIB about instances and interfaces as the vrf service
+// applies them (direct routes follow interface addresses and state).
+type ribSink struct {
+	rib *rib.Service
+	log *slog.Logger
+}
+
+func ribPortName(in vrf.Interface) string {
+	if in.Loopback || in.Kernel == "" {
+		return in.Name
+	}
+	return in.Kernel
+}
+
+func (s ribSink) InstanceAdded(ctx context.Context, name string) {
+	if err := s.rib.AddInstance(ctx, name); err != nil {
+		s.log.Error("rib: add instance", "instance", name, "err", err)
+	}
+}
+
+func (s ribSink) InstanceRemoved(ctx context.Context, name string) {
+	if err := s.rib.DelInstance(ctx, name); err != nil {
+		s.log.Error("rib: remove instance", "instance", name, "err", err)
+	}
+}
+
+func (s ribSink) InterfaceChanged(ctx context.Context, in vrf.Interface) {
+	p := rib.Port{Name: ribPortName(in), VRPName: in.Name, Instance: in.Instance, Up: in.Present && in.Up,
+		Loopback: in.Loopback, Addresses: in.Addresses}
+	if err := s.rib.SetInterface(ctx, p); err != nil {
+		s.log.Error("rib: interface", "interface", in.Name, "err", err)
+	}
+}
+
+func (s ribSink) InterfaceRemoved(ctx context.Context, in vrf.Interface) {
+	if err := s.rib.DelInterface(ctx, ribPortName(in)); err != nil {
+		s.log.Error("rib: remove interface", "interface", in.Name, "err", err)
+	}
+}

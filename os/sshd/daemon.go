@@ -1,0 +1,61 @@
+package sshd
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"vpnos/os/settings"
+)
+
+// HostKeyFile is the host key's name in the state directory.
+const HostKeyFile = "ssh_host_ed25519_key"
+
+// FromSettings is the daemon's SSH configuration. exe is the daemon's own
+// executable: sessions run `exe cli --socket <state-dir>/mgmt.sock ...`, so
+// they reach this daemon whatever --root or --config-dir it was started with.
+func FromSettings(s *settings.Settings, exe string, log *slog.Logger) Config {
+	cli := []string{exe, "cli", "--socket", s.SocketPath()}
+	if s.Root != "" && s.Root != "/" {
+		cli = append(cli, "--root", s.Root)
+	}
+	cli = append(cli, "--config-dir", s.ConfigDir)
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "VPNOS_") || strings.HasPrefix(kv, "PATH=") {
+			env = append(env, kv)
+		}
+	}
+	return Config{
+		Addr:           net.JoinHostPort(s.SSHListen, strconv.Itoa(s.SSHPort)),
+		HostKeyPath:    filepath.Join(s.StateDir, HostKeyFile),
+		Username:       s.Username,
+		Password:       s.Password,
+		AuthorizedKeys: s.AuthorizedKeys,
+		IdleTimeout:    time.Duration(s.IdleTimeout) * time.Second,
+		CLI:            cli,
+		Env:            env,
+		Log:            log,
+	}
+}
+
+// Service is the daemon service running the SSH server (see registry.RunFunc):
+// it calls ready once the port is open.
+func Service(cfg Config) func(ctx context.Context, ready func()) error {
+	return func(ctx context.Context, ready func()) error {
+		srv, err := New(cfg)
+		if err != nil {
+			return err
+		}
+		if err := srv.Listen(); err != nil {
+			return err
+		}
+		ready()
+		return srv.Serve(ctx)
+	}
+}

@@ -1,0 +1,230 @@
+package dataplane
+
+import (
+	"time"
+
+	"vpnos/services/fibapi"
+	"vpnos/services/forwarding/packet"
+)
+
+// maxStack bounds how many labels the dataplane looks through.
+const maxStack = 8
+
+// mplsInput handles a labelled frame at buf[off:] addressed to port p.
+func (d *Dataplane) mplsInput(now time.Time, p *Port, buf []byte, off int, out Sink) {
+	src := packet.MAC(buf[off+6 : off+12])
+	pos := off + packet.EthernetLen
+	for depth := 0; ; depth++ {
+		if depth == maxStack || pos+packet.MPLSLen > len(buf) {
+			p.c.Drops++
+			return
+		}
+		e := packet.DecodeLabelEntry(be32(buf[pos:]))
+		inst := p.inst
+		if e.Label >= 16 {
+			ent := d.ilm[e.Label]
+			if ent == nil {
+				p.c.Drops++
+				return
+			}
+			if ent.op == fibapi.Swap {
+				d.swap(now, p, ent, e, buf, off, pos, out)
+				return
+			}
+			inst = d.instance(ent.inst)
+		} else if e.Label != fibapi.LabelIPv4ExplicitNull {
+			// Router alert, IPv6 explicit null, implicit null on the wire...
+			p.c.Drops++
+			return
+		}
+		// Pop: explicit null (look up in the port's instance) or PopLookup.
+		pos += packet.MPLSLen
+		if !e.S {
+			if pos+packet.MPLSLen <= len(buf) && buf[pos+3] > e.TTL {
+				buf[pos+3] = e.TTL // uniform model: the exposed label inherits the TTL
+			}
+			continue
+		}
+		d.popToIP(now, p, inst, src, buf, off, pos, e.TTL, out)
+		return
+	}
+}
+
+// popToIP continues with the IPv4 packet at buf[pos:] after the bottom label
+// (whose TTL was ttl) was popped: it is looked up in inst.
+func (d *Dataplane) popToIP(now time.Time, p *Port, inst *instance, src packet.MAC, buf []byte, off, pos int, ttl uint8, out Sink) {
+	ip := buf[pos:]
+	tl := validIPv4(ip)
+	if tl == 0 {
+		p.c.Drops++
+		return
+	}
+	buf = buf[:pos+tl]
+	if ip[8] > ttl {
+		packet.SetIPv4TTL(ip, ttl)
+	}
+	eth := pos - packet.EthernetLen
+	if d.isLocal(inst, be32(ip[16:20])) {
+		d.puntLocal(inst, p, src, buf[eth:], out)
+		return
+	}
+	d.ipForward(now, inst, p, buf, eth, buf[off+packet.EthernetLen:pos], false, out)
+}
+
+// decodeStack decodes an encoded label stack (for ICMP extensions).
+func decodeStack(b []byte) []packet.LabelEntry {
+	if len(b) == 0 {
+		return nil
+	}
+	st := make([]packet.LabelEntry, 0, len(b)/4)
+	for ; len(b) >= 4; b = b[4:] {
+		st = append(st, packet.DecodeLabelEntry(be32(b)))
+	}
+	return st
+}
+
+// puntLocal hands an IPv4 frame for the router to the host stack of inst.
+func (d *Dataplane) puntLocal(inst *instance, inPort *Port, src packet.MAC, frame []byte, out Sink) {
+	p := inPort
+	if p.inst != inst {
+		if len(inst.ports) == 0 {
+			p.c.Drops++
+			return
+		}
+		p = inst.ports[0]
+	}
+	packet.PutEthernet(frame, p.MAC, src, packet.EtherTypeIPv4)
+	d.punt(p, nil, frame, out)
+}
+
+// swap handles an ILM Swap entry for the label e at buf[pos:].
+func (d *Dataplane) swap(now time.Time, p *Port, ent *ilmEntry, e packet.LabelEntry, buf []byte, off, pos int, out Sink) {
+	if e.TTL <= 1 {
+		d.labelTTLExpired(now, p, buf, off, pos, out)
+		return
+	}
+	ttl := e.TTL - 1
+	nh := &ent.nhs[0]
+	if len(ent.nhs) > 1 {
+		nh = &ent.nhs[mplsHash(buf[pos:])%uint32(len(ent.nhs))]
+	}
+	op := d.nhPort(nh)
+	if op == nil {
+		p.c.Drops++
+		return
+	}
+	rest := pos + packet.MPLSLen
+	k := len(nh.labels)
+	if k == 0 {
+		// Penultimate-hop pop.
+		if e.S {
+			ip := buf[rest:]
+			tl := validIPv4(ip)
+			if tl == 0 {
+				p.c.Drops++
+				return
+			}
+			if ip[8] > ttl {
+				packet.SetIPv4TTL(ip, ttl)
+			}
+			gw := nh.gw
+			if !gw.IsValid() {
+				gw = addrOf(be32(ip[16:20]))
+			}
+			if tl > op.MTU {
+				p.c.Drops++
+				return
+			}
+			d.send(now, op, gw, packet.EtherTypeIPv4, buf[rest-packet.EthernetLen:rest+tl], out)
+			return
+		}
+		if rest+packet.MPLSLen > len(buf) || !nh.gw.IsValid() {
+			p.c.Drops++
+			return
+		}
+		if buf[rest+3] > ttl {
+			buf[rest+3] = ttl
+		}
+		if len(buf)-rest > op.MTU {
+			p.c.Drops++
+			return
+		}
+		d.send(now, op, nh.gw, packet.EtherTypeMPLS, buf[rest-packet.EthernetLen:], out)
+		return
+	}
+	if !nh.gw.IsValid() {
+		p.c.Drops++
+		return
+	}
+	need := packet.EthernetLen + packet.MPLSLen*k
+	eth := rest - need
+	if eth < 0 {
+		nb := make([]byte, Headroom+need+len(buf)-rest)
+		copy(nb[Headroom+need:], buf[rest:])
+		buf, eth = nb, Headroom
+	}
+	lp := eth + packet.EthernetLen
+	for i, l := range nh.labels {
+		packet.LabelEntry{Label: l, TC: e.TC, TTL: ttl, S: e.S && i == k-1}.Put(buf[lp+4*i:])
+	}
+	if len(buf)-eth-packet.EthernetLen > op.MTU {
+		p.c.Drops++
+		return
+	}
+	d.send(now, op, nh.gw, packet.EtherTypeMPLS, buf[eth:], out)
+}
+
+// labelTTLExpired answers a labelled packet whose label TTL ran out at a
+// transit LSR (RFC 3032 section 2.3.2, RFC 4950): the LSR builds an ICMP time
+// exceeded about the inner IPv4 packet, from the receiving port's address
+// (the public instance, where the LSR's labels live), carrying the received
+// label stack, and sends it onward along the same LSP with fresh TTLs, so
+// the egress LSR routes it back to the source in whatever instance the source
+// belongs to. This is what lets tracert across an MPLS core (where P routers
+// know no VPN routes) show every hop.
+func (d *Dataplane) labelTTLExpired(now time.Time, p *Port, buf []byte, off, pos int, out Sink) {
+	p.c.Drops++
+	stack, n, err := packet.ParseLabelStack(buf[off+packet.EthernetLen:])
+	if err != nil {
+		return
+	}
+	inner := buf[off+packet.EthernetLen+n:]
+	tl := validIPv4(inner)
+	if tl == 0 || !d.errorAllowed(now, inner[:tl]) {
+		return
+	}
+	srcA := d.icmpSource(p.inst, p)
+	if !srcA.IsValid() {
+		return
+	}
+	msg := packet.BuildICMPError(packet.ICMPTimeExceeded, packet.ICMPTTLExceeded, 0, inner[:tl], stack)
+	d.ipID++
+	pkt := packet.BuildIPv4(srcA, addrOf(be32(inner[12:16])), packet.ProtoICMP, 255, d.ipID, msg)
+	labels := buf[pos : off+packet.EthernetLen+n]
+	nb := make([]byte, Headroom+packet.EthernetLen+len(labels)+len(pkt))
+	f := nb[Headroom:]
+	packet.PutEthernet(f, p.MAC, p.MAC, packet.EtherTypeMPLS)
+	copy(f[packet.EthernetLen:], labels)
+	for i := packet.EthernetLen; i < packet.EthernetLen+len(labels); i += 4 {
+		f[i+3] = 255
+	}
+	copy(f[packet.EthernetLen+len(labels):], pkt)
+	d.mplsInput(now, p, nb, Headroom, out)
+}
+
+// mplsHash hashes the label stack and, under it, the IPv4 flow.
+func mplsHash(b []byte) uint32 {
+	var h uint32 = 2166136261
+	for i := 0; i < maxStack && len(b) >= 4; i++ {
+		v := be32(b) &^ 0xff // without TTL
+		h = (h ^ v) * 16777619
+		b = b[4:]
+		if v&0x100 != 0 {
+			if len(b) >= packet.IPv4Len && b[0]>>4 == 4 {
+				h ^= flowHash(b)
+			}
+			break
+		}
+	}
+	return h
+}

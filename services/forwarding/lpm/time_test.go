@@ -1,0 +1,5 @@
+package lpm
+
+import "time"
+
+func nanotime() int64 { return time.Now().UnixNano() }

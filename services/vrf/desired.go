@@ -1,0 +1,214 @@
+// Package vrf owns the routing instances: the public instance and one per
+// `ip vpn-instance`. Each instance has a host stack of its own (a network
+// namespace) so that overlapping customer addresses stay apart and the
+// router's own traffic (ARP, ICMP, BGP) stays inside its instance. The
+// service turns configuration (instances, interface bindings, addresses,
+// shutdown) and discovered ports into host effects, and tells the RIB about
+// each interface's instance, state and addresses.
+//
+// The reconciliation is a pure function (Plan) of the current and the wanted
+// state; the effects go through the Host interface.
+package vrf
+
+import (
+	"net/netip"
+	"slices"
+	"sort"
+	"strings"
+
+	"vpnos/services/fibapi"
+	"vpnos/services/iface"
+	"vpnos/yang/datastore"
+)
+
+// Interface is the wanted state of one configured or discovered interface.
+type Interface struct {
+	Name      string // VRP name: GigabitEthernet0/1/0, LoopBack0
+	Kernel    string // eth1 for ports; "" for LoopBacks
+	Instance  string // fibapi.Public or a VPN instance name
+	Addresses []netip.Prefix
+	Shutdown  bool
+	Loopback  bool
+	// Present: the port exists on the host (always true for LoopBacks).
+	Present bool
+	// Up: the port is present, not shut down and has carrier.
+	Up bool
+}
+
+// Desired is the whole wanted state.
+type Desired struct {
+	Instances  []string             // VPN instances in creation order (public is implicit)
+	Interfaces map[string]Interface // by VRP name
+}
+
+// FromConfig computes the wanted state from the running configuration and
+// the discovered ports.
+func FromConfig(t *datastore.Tree, ports []iface.Port, naming iface.Naming) Desired {
+	d := Desired{Interfaces: map[string]Interface{}}
+	if t != nil {
+		for _, it := range t.Entries(datastore.P("vpn-instances"), "vpn-instance") {
+			d.Instances = append(d.Instances, it.Path.Last().Keys[0])
+		}
+	}
+	// Every discovered data port exists, configured or not.
+	for _, p := range ports {
+		if p.Mgmt {
+			continue
+		}
+		d.Interfaces[p.Name] = Interface{Name: p.Name, Kernel: p.Kernel, Instance: fibapi.Public, Present: true, Up: p.OperUp && p.AdminUp}
+	}
+	if t == nil {
+		return d
+	}
+	for _, it := range t.Entries(datastore.P("interfaces"), "interface") {
+		name := it.Path.Last().Keys[0]
+		base := it.Path
+		in, ok := d.Interfaces[name]
+		if !ok {
+			in = Interface{Name: name, Instance: fibapi.Public}
+			if strings.HasPrefix(name, "LoopBack") {
+				in.Loopback, in.Present, in.Up = true, true, true
+			} else if k, ok := naming.KernelName(name); ok {
+				in.Kernel = k // configured, but the link is not (yet) there
+			}
+		}
+		if v, ok := t.Get(base.Child("vpn-instance")); ok && v != "" {
+			in.Instance = v
+		}
+		if v, _ := t.Get(base.Child("shutdown")); v == "true" {
+			in.Shutdown = true
+			in.Up = false
+		}
+		for _, a := range t.Entries(base.Child("ipv4"), "address") {
+			ip, err := netip.ParseAddr(a.Path.Last().Keys[0])
+			if err != nil {
+				continue
+			}
+			mask, _ := t.Get(a.Path.Child("mask"))
+			n, ok := datastore.MaskLen(mask)
+			if !ok {
+				continue
+			}
+			in.Addresses = append(in.Addresses, netip.PrefixFrom(ip, n))
+		}
+		sortPrefixes(in.Addresses)
+		d.Interfaces[name] = in
+	}
+	return d
+}
+
+func sortPrefixes(p []netip.Prefix) {
+	sort.Slice(p, func(i, j int) bool {
+		if c := p[i].Addr().Compare(p[j].Addr()); c != 0 {
+			return c < 0
+		}
+		return p[i].Bits() < p[j].Bits()
+	})
+}
+
+// ActionKind names one host effect.
+type ActionKind uint8
+
+const (
+	// CreateInstance makes the instance's host stack.
+	CreateInstance ActionKind = iota
+	// BindPort puts the host side of a port into Instance.
+	BindPort
+	// SetAddresses sets exactly Addresses on the host side of Interface
+	// (for LoopBacks: on the instance's loopback device).
+	SetAddresses
+	// SetLink sets the port administratively up or down.
+	SetLink
+	// UnbindPort takes a port's host side away (the port vanished).
+	UnbindPort
+	// DeleteInstance removes the host stack of an instance.
+	DeleteInstance
+)
+
+func (k ActionKind) String() string {
+	return [...]string{"create-instance", "bind-port", "set-addresses", "set-link", "unbind-port", "delete-instance"}[k]
+}
+
+// Action is one host effect.
+type Action struct {
+	Kind      ActionKind
+	Instance  string
+	Interface string // VRP name
+	Kernel    string
+	Loopback  bool
+	Addresses []netip.Prefix
+	Up        bool
+}
+
+// Plan lists the actions that turn have into want, in an order that works:
+// instances are created first, ports are bound before their addresses are
+// set, a LoopBack's addresses leave its old instance before they appear in
+// the new one, and instances are deleted last. The public instance always
+// exists; it is created when the service starts.
+func Plan(have, want Desired) []Action {
+	var acts []Action
+	haveInst := map[string]bool{fibapi.Public: true}
+	for _, n := range have.Instances {
+		haveInst[n] = true
+	}
+	wantInst := map[string]bool{fibapi.Public: true}
+	for _, n := range want.Instances {
+		wantInst[n] = true
+		if !haveInst[n] {
+			acts = append(acts, Action{Kind: CreateInstance, Instance: n})
+		}
+	}
+	names := make([]string, 0, len(want.Interfaces)+len(have.Interfaces))
+	for n := range want.Interfaces {
+		names = append(names, n)
+	}
+	for n := range have.Interfaces {
+		if _, ok := want.Interfaces[n]; !ok {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		h, hok := have.Interfaces[n]
+		w, wok := want.Interfaces[n]
+		hPresent := hok && h.Present
+		wPresent := wok && w.Present && wantInst[w.Instance]
+		if hPresent && !wPresent {
+			if h.Loopback {
+				if len(h.Addresses) > 0 {
+					acts = append(acts, Action{Kind: SetAddresses, Interface: n, Instance: h.Instance, Loopback: true})
+				}
+			} else {
+				acts = append(acts, Action{Kind: UnbindPort, Interface: n, Kernel: h.Kernel, Instance: h.Instance})
+			}
+			continue
+		}
+		if !wPresent {
+			continue
+		}
+		moved := !hPresent || h.Instance != w.Instance
+		if w.Loopback {
+			if moved && hPresent && len(h.Addresses) > 0 {
+				acts = append(acts, Action{Kind: SetAddresses, Interface: n, Instance: h.Instance, Loopback: true})
+			}
+		} else {
+			if moved {
+				// Moving the host side to another instance also drops its addresses.
+				acts = append(acts, Action{Kind: BindPort, Interface: n, Kernel: w.Kernel, Instance: w.Instance})
+			}
+			if moved || h.Shutdown != w.Shutdown {
+				acts = append(acts, Action{Kind: SetLink, Interface: n, Kernel: w.Kernel, Instance: w.Instance, Up: !w.Shutdown})
+			}
+		}
+		if (moved && len(w.Addresses) > 0) || (!moved && !slices.Equal(h.Addresses, w.Addresses)) {
+			acts = append(acts, Action{Kind: SetAddresses, Interface: n, Kernel: w.Kernel, Instance: w.Instance,
+				Loopback: w.Loopback, Addresses: slices.Clone(w.Addresses)})
+		}
+	}
+	for _, n := range have.Instances {
+		if !wantInst[n] {
+			acts = append(acts, Action{Kind: DeleteInstance, Instance: n})
+		}
+	}
+	return acts
+}

@@ -1,0 +1,217 @@
+package vrf
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sort"
+	"sync"
+
+	"vpnos/services/fibapi"
+	"vpnos/services/iface"
+	"vpnos/yang/datastore"
+)
+
+// Host carries out the actions of a plan (namespaces, the forwarder's port
+// plumbing, addresses). Implemented over netlink and the forwarder.
+type Host interface {
+	CreateInstance(ctx context.Context, name string) error
+	DeleteInstance(ctx context.Context, name string) error
+	BindPort(ctx context.Context, kernel, instance string) error
+	UnbindPort(ctx context.Context, kernel string) error
+	SetLink(ctx context.Context, kernel string, up bool) error
+	// SetAddresses sets exactly addrs on the interface's host side: the port's
+	// host interface, or for a LoopBack the instance's loopback device.
+	SetAddresses(ctx context.Context, instance, vrpName, kernel string, loopback bool, addrs []netip.Prefix) error
+}
+
+// Sink hears about instances and interfaces (the RIB: direct routes).
+type Sink interface {
+	InstanceAdded(ctx context.Context, name string)
+	InstanceRemoved(ctx context.Context, name string)
+	InterfaceChanged(ctx context.Context, in Interface)
+	InterfaceRemoved(ctx context.Context, in Interface)
+}
+
+// PortSource lists the discovered ports and tells when they change.
+type PortSource interface {
+	Ports() []iface.Port
+	Subscribe() <-chan iface.Event
+}
+
+// Service owns the instances. One goroutine (Run) owns the state; config
+// changes and port events are messages to it.
+type Service struct {
+	log    *slog.Logger
+	host   Host
+	sink   Sink
+	ports  PortSource
+	naming iface.Naming
+
+	cfgCh chan cfgReq
+
+	mu   sync.Mutex // guards have for readers
+	have Desired
+}
+
+type cfgReq struct {
+	tree *datastore.Tree
+	done chan struct{}
+}
+
+// New makes the service.
+func New(log *slog.Logger, host Host, sink Sink, ports PortSource, naming iface.Naming) *Service {
+	return &Service{log: log, host: host, sink: sink, ports: ports, naming: naming,
+		cfgCh: make(chan cfgReq), have: Desired{Interfaces: map[string]Interface{}}}
+}
+
+// Prefixes are the configuration paths the service owns.
+var Prefixes = []string{"/vpn-instances", "/interfaces"}
+
+// Prepare accepts every validated change: creating a namespace or binding a
+// port cannot be reserved ahead, and failures there are reported, not fatal.
+func (s *Service) Prepare(ctx context.Context, c *datastore.Change) error { return nil }
+
+// Apply hands the new running tree to the service and waits until it is
+// applied.
+func (s *Service) Apply(ctx context.Context, c *datastore.Change) {
+	req := cfgReq{tree: c.New, done: make(chan struct{})}
+	select {
+	case s.cfgCh <- req:
+		<-req.done
+	case <-ctx.Done():
+	}
+}
+
+// Abort has nothing to undo.
+func (s *Service) Abort(ctx context.Context, c *datastore.Change) {}
+
+// State returns the applied state (for displays).
+func (s *Service) State() Desired {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := Desired{Instances: slices.Clone(s.have.Instances), Interfaces: make(map[string]Interface, len(s.have.Interfaces))}
+	for k, v := range s.have.Interfaces {
+		v.Addresses = slices.Clone(v.Addresses)
+		d.Interfaces[k] = v
+	}
+	return d
+}
+
+// InstanceOf returns the instance an interface (VRP name) is in.
+func (s *Service) InstanceOf(vrpName string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in, ok := s.have.Interfaces[vrpName]
+	return in.Instance, ok
+}
+
+// Run creates the public instance, then applies config and port changes
+// until ctx ends. initial is the running configuration at start (may be nil).
+func (s *Service) Run(ctx context.Context, initial *datastore.Tree, ready func()) error {
+	if err := s.host.CreateInstance(ctx, fibapi.Public); err != nil {
+		return fmt.Errorf("vrf: public instance: %w", err)
+	}
+	s.sink.InstanceAdded(ctx, fibapi.Public)
+	events := s.ports.Subscribe()
+	tree := initial
+	s.reconcile(ctx, tree)
+	ready()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case req := <-s.cfgCh:
+			tree = req.tree
+			s.reconcile(ctx, tree)
+			close(req.done)
+		case <-events:
+			// Drain what is queued, then reconcile once.
+			for more := true; more; {
+				select {
+				case <-events:
+				default:
+					more = false
+				}
+			}
+			s.reconcile(ctx, tree)
+		}
+	}
+}
+
+func (s *Service) reconcile(ctx context.Context, tree *datastore.Tree) {
+	want := FromConfig(tree, s.ports.Ports(), s.naming)
+	s.mu.Lock()
+	have := s.have
+	s.mu.Unlock()
+	for _, a := range Plan(have, want) {
+		if err := s.do(ctx, a); err != nil {
+			s.log.Error("cannot apply", "action", a.Kind.String(), "instance", a.Instance, "interface", a.Interface, "err", err)
+		}
+	}
+	// Tell the sink: instances first, then interfaces, removals last.
+	haveInst := map[string]bool{}
+	for _, n := range have.Instances {
+		haveInst[n] = true
+	}
+	wantInst := map[string]bool{}
+	for _, n := range want.Instances {
+		wantInst[n] = true
+		if !haveInst[n] {
+			s.sink.InstanceAdded(ctx, n)
+		}
+	}
+	names := make([]string, 0, len(want.Interfaces))
+	for n := range want.Interfaces {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		w := want.Interfaces[n]
+		if h, ok := have.Interfaces[n]; ok && sameInterface(h, w) {
+			continue
+		}
+		if h, ok := have.Interfaces[n]; ok && h.Instance != w.Instance {
+			s.sink.InterfaceRemoved(ctx, h)
+		}
+		s.sink.InterfaceChanged(ctx, w)
+	}
+	for n, h := range have.Interfaces {
+		if _, ok := want.Interfaces[n]; !ok {
+			s.sink.InterfaceRemoved(ctx, h)
+		}
+	}
+	for _, n := range have.Instances {
+		if !wantInst[n] {
+			s.sink.InstanceRemoved(ctx, n)
+		}
+	}
+	s.mu.Lock()
+	s.have = want
+	s.mu.Unlock()
+}
+
+func sameInterface(a, b Interface) bool {
+	return a.Name == b.Name && a.Kernel == b.Kernel && a.Instance == b.Instance && a.Shutdown == b.Shutdown &&
+		a.Loopback == b.Loopback && a.Present == b.Present && a.Up == b.Up && slices.Equal(a.Addresses, b.Addresses)
+}
+
+func (s *Service) do(ctx context.Context, a Action) error {
+	switch a.Kind {
+	case CreateInstance:
+		return s.host.CreateInstance(ctx, a.Instance)
+	case DeleteInstance:
+		return s.host.DeleteInstance(ctx, a.Instance)
+	case BindPort:
+		return s.host.BindPort(ctx, a.Kernel, a.Instance)
+	case UnbindPort:
+		return s.host.UnbindPort(ctx, a.Kernel)
+	case SetLink:
+		return s.host.SetLink(ctx, a.Kernel, a.Up)
+	case SetAddresses:
+		return s.host.SetAddresses(ctx, a.Instance, a.Interface, a.Kernel, a.Loopback, a.Addresses)
+	}
+	return fmt.Errorf("unknown action %d", a.Kind)
+}
