@@ -58,6 +58,7 @@ type RIB struct {
 	ingressFEC   map[netip.Prefix]*lspState
 	ingressOrder []netip.Prefix // keys of ingressFEC, sorted
 	lspDirty     bool
+	extLabels    map[string]map[uint32]fibapi.LabelEntry // SetLabelEntries, by owner
 	labelWant    map[uint32]fibapi.LabelEntry
 	labelHW      map[uint32]fibapi.LabelEntry
 	labelChange  map[uint32]bool
@@ -165,6 +166,7 @@ func New(o Options) *RIB {
 		labelWant:   map[uint32]fibapi.LabelEntry{},
 		labelHW:     map[uint32]fibapi.LabelEntry{},
 		labelChange: map[uint32]bool{},
+		extLabels:   map[string]map[uint32]fibapi.LabelEntry{},
 
 		computedLabels: map[uint32]computedLabel{},
 	}
