@@ -93,6 +93,34 @@ func (s Snapshot) Filter(keep func(RouteEntry) bool) Snapshot {
 	return out
 }
 
+// Match keeps the routes of the longest active prefix that contains addr
+// (`display ip routing-table <ip>`).
+func (s Snapshot) Match(addr netip.Addr) Snapshot {
+	best := -1
+	var p netip.Prefix
+	for _, e := range s.Routes {
+		if e.Active && e.Prefix.Contains(addr) && e.Prefix.Bits() > best {
+			best, p = e.Prefix.Bits(), e.Prefix
+		}
+	}
+	if best < 0 {
+		return Snapshot{Instance: s.Instance}
+	}
+	return s.Exact(p)
+}
+
+// Exact keeps the routes of exactly p (`display ip routing-table <ip> <len>`).
+func (s Snapshot) Exact(p netip.Prefix) Snapshot {
+	p = p.Masked()
+	return s.Filter(func(e RouteEntry) bool { return e.Prefix == p })
+}
+
+// Protocols keeps the routes of the given protocols
+// (`display ip routing-table protocol static`).
+func (s Snapshot) Protocols(ps ...Protocol) Snapshot {
+	return s.Filter(func(e RouteEntry) bool { return slices.Contains(ps, e.Protocol) })
+}
+
 // Snapshot copies an instance's routing table.
 func (r *RIB) Snapshot(instance string) (Snapshot, error) {
 	in, err := r.inst(instance)
