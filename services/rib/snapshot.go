@@ -167,7 +167,7 @@ func (r *RIB) entries(d *dest, rt *route, now time.Time) []RouteEntry {
 	active := slices.Contains(d.best, rt)
 	base := RouteEntry{
 		Prefix:       d.prefix,
-		Protocol:     rt.id.Protocol,
+		Protocol:     rt.Protocol,
 		Preference:   rt.Preference,
 		Cost:         rt.Cost,
 		Tag:          rt.Tag,
@@ -176,7 +176,7 @@ func (r *RIB) entries(d *dest, rt *route, now time.Time) []RouteEntry {
 		Relay:        rt.relay,
 		Download:     active && d.want.set,
 		RelayNextHop: zeroAddr,
-		Age:          now.Sub(rt.since),
+		Age:          time.Duration(now.UnixNano() - rt.since),
 	}
 	if active && d.lsp != nil {
 		base.Tunnel = "static-lsp " + r.lspName(d)
@@ -267,7 +267,7 @@ func (r *RIB) Lookup(instance string, addr netip.Addr) (LookupResult, bool) {
 		if d == nil || !d.want.set {
 			continue
 		}
-		res := LookupResult{Prefix: d.prefix, Protocol: d.best[0].id.Protocol, Kind: d.want.kind, NextHops: cloneRoute(fibapi.Route{NextHops: d.want.hops}).NextHops}
+		res := LookupResult{Prefix: d.prefix, Protocol: d.best[0].Protocol, Kind: d.want.kind, NextHops: cloneRoute(fibapi.Route{NextHops: d.want.hops}).NextHops}
 		switch {
 		case d.want.kind == fibapi.Local:
 			res.Source = addr
