@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"vpnos/os/version"
 	"vpnos/yang/datastore"
 )
 
@@ -246,6 +247,9 @@ func (s *session) runDisplayThis(_ *matchResult) *result {
 	}
 	f := s.stack[len(s.stack)-1]
 	opener := s.e.openerOf(f.v)
+	if s.e.deps.CommitMode == "immediate" {
+		r.printf("[%s]\n", version.VRP)
+	}
 	r.printf("#\n")
 	if opener != nil {
 		if text, ok := renderTemplate(opener, t, f.path); ok && t.Exists(f.path) {
