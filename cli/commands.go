@@ -129,6 +129,10 @@ func (e *Engine) goParam(name, typ, help string) (*param, error) {
 			return v, len(toks)
 		}
 		p.hints = []hintRow{{"TEXT<1-60>", help}}
+	case typ == "interface":
+		p.match = func(_ *session, _ string, toks []token) (string, int) { return parseIfName(toks) }
+		p.complete = func(*session) []string { return []string{"GigabitEthernet", "LoopBack"} }
+		p.hints = []hintRow{{"Interface type and number", help}}
 	case typ == "section":
 		secs := e.sections()
 		p.enum = secs

@@ -96,11 +96,10 @@ func TestDockerLine(t *testing.T) {
 			}
 		}
 		// The host end of eth0 must go with the container.
-		if eth0, ok := links["eth0"].(*netlink.Veth); ok {
-			if peer, err := netlink.VethPeerIndex(eth0); err == nil {
-				if hl, err := netlink.LinkByIndex(peer); err == nil {
-					mgmtVeths = append(mgmtVeths, hostVeth{peer, hl.Attrs().Name})
-				}
+		if eth0, ok := links["eth0"]; ok && eth0.Attrs().ParentIndex > 0 {
+			peer := eth0.Attrs().ParentIndex // the peer's index in the host namespace
+			if hl, err := netlink.LinkByIndex(peer); err == nil {
+				mgmtVeths = append(mgmtVeths, hostVeth{peer, hl.Attrs().Name})
 			}
 		}
 	}
