@@ -93,7 +93,11 @@ func TestRenderReplayRoundTrip(t *testing.T) {
 	nonEmpty := 0
 	for seed := int64(0); seed < 150; seed++ {
 		rng := rand.New(rand.NewSource(seed))
-		a := testEngine(t, "two-stage")
+		mode := "two-stage"
+		if seed%5 == 0 {
+			mode = "immediate"
+		}
+		a := testEngine(t, mode)
 		sm, _ := a.Open(ctx, proto.Request{User: "prop"})
 		s := sm.(*session)
 		for _, l := range randomLines(rng) {

@@ -159,6 +159,7 @@ func (r *RIB) SetStaticLSPs(lsps []StaticLSP) error {
 			r.ingressFEC[l.FEC] = st
 		}
 	}
+	r.ingressOrder = sortedFECs(r.ingressFEC)
 	r.lspsChanged() // new FECs
 	return nil
 }
@@ -167,7 +168,7 @@ func (r *RIB) SetStaticLSPs(lsps []StaticLSP) error {
 func (r *RIB) lspsChanged() {
 	r.lspDirty = true
 	if in := r.instances[fibapi.Public]; in != nil {
-		for _, p := range sortedFECs(r.ingressFEC) {
+		for _, p := range r.ingressOrder {
 			if d := in.dests[p]; d != nil {
 				r.enqueue(d)
 			}
@@ -193,7 +194,7 @@ func (r *RIB) connectedPort(a netip.Addr) *Port {
 			continue
 		}
 		d := in.dests[netip.PrefixFrom(a, l).Masked()]
-		if d == nil || !d.wantSet {
+		if d == nil || !d.want.set {
 			continue
 		}
 		b := d.best[0]

@@ -146,7 +146,7 @@ func (r *RIB) entries(d *dest, rt *route, now time.Time) []RouteEntry {
 		Active:       active,
 		Valid:        rt.valid,
 		Relay:        rt.relay,
-		Download:     active && d.wantSet,
+		Download:     active && d.want.set,
 		RelayNextHop: zeroAddr,
 		Age:          now.Sub(rt.since),
 	}
@@ -159,8 +159,8 @@ func (r *RIB) entries(d *dest, rt *route, now time.Time) []RouteEntry {
 		e.NextHop = rt.direct.display
 		e.Interface = r.vrpName(rt.direct.port)
 		e.Local = rt.direct.local
-		if active && d.wantSet && len(d.want.NextHops) > 0 {
-			e.OutLabels = slices.Clone(d.want.NextHops[0].Labels)
+		if active && d.want.set && len(d.want.hops) > 0 {
+			e.OutLabels = slices.Clone(d.want.hops[0].Labels)
 		}
 		return []RouteEntry{e}
 	case rt.Blackhole:
@@ -200,8 +200,8 @@ func (r *RIB) entries(d *dest, rt *route, now time.Time) []RouteEntry {
 			if p.via != nil && p.via.lsp != nil {
 				e.Tunnel = "static-lsp " + p.via.lsp.Name
 			}
-			if active && d.lsp != nil && d.wantSet && len(d.want.NextHops) > 0 {
-				e.OutLabels = slices.Clone(d.want.NextHops[0].Labels)
+			if active && d.lsp != nil && d.want.set && len(d.want.hops) > 0 {
+				e.OutLabels = slices.Clone(d.want.hops[0].Labels)
 			}
 		}
 		if !e.Valid {
@@ -236,15 +236,15 @@ func (r *RIB) Lookup(instance string, addr netip.Addr) (LookupResult, bool) {
 			continue
 		}
 		d := in.dests[netip.PrefixFrom(addr, l).Masked()]
-		if d == nil || !d.wantSet {
+		if d == nil || !d.want.set {
 			continue
 		}
-		res := LookupResult{Prefix: d.prefix, Protocol: d.best[0].id.Protocol, Kind: d.want.Kind, NextHops: cloneRoute(d.want).NextHops}
+		res := LookupResult{Prefix: d.prefix, Protocol: d.best[0].id.Protocol, Kind: d.want.kind, NextHops: cloneRoute(fibapi.Route{NextHops: d.want.hops}).NextHops}
 		switch {
-		case d.want.Kind == fibapi.Local:
+		case d.want.kind == fibapi.Local:
 			res.Source = addr
-		case len(d.want.NextHops) > 0:
-			if p := r.ports[d.want.NextHops[0].Port]; p != nil && len(p.Addresses) > 0 {
+		case len(d.want.hops) > 0:
+			if p := r.ports[d.want.hops[0].Port]; p != nil && len(p.Addresses) > 0 {
 				res.Source = p.Addresses[0].Addr()
 			}
 		}

@@ -130,6 +130,9 @@ func deriveKey(r Route) string {
 		return ""
 	}
 	nh := r.NextHops[0]
+	if nh.Instance == "" && nh.Interface == "" {
+		return nh.Gateway.String()
+	}
 	var b strings.Builder
 	if nh.Instance != "" {
 		b.WriteString(nh.Instance)

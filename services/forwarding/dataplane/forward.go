@@ -119,6 +119,16 @@ func (d *Dataplane) ipInput(now time.Time, p *Port, vnet, buf []byte, off int, o
 			p.c.Drops++
 			return
 		}
+		p.c.Offloaded++
+		if h.GSOType&^packet.VnetGSOECN == packet.VnetGSONone {
+			// Checksum completion only: in place, then forward as usual.
+			if err := packet.CompleteChecksum(buf[off:], h); err != nil {
+				p.c.Drops++
+				return
+			}
+			d.ipForward(now, in, p, buf, off, nil, false, out)
+			return
+		}
 		err = packet.Segment(buf[off:], h, func(seg []byte) {
 			nb := make([]byte, Headroom+len(seg))
 			copy(nb[Headroom:], seg)

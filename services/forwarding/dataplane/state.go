@@ -81,6 +81,7 @@ type Counters struct {
 	Drops              uint64 // received frames dropped (no route, TTL, malformed, no neighbour...)
 	Punted             uint64 // frames handed to the host stack
 	FromHost           uint64 // frames the host stack sent out of the port
+	Offloaded          uint64 // received GSO or partial-checksum frames completed in software
 }
 
 // Port is a physical port as the dataplane sees it.

@@ -1,0 +1,587 @@
+// Package forwarding is the userspace forwarding backend: it attaches to
+// physical ports with batched AF_PACKET sockets (recvmmsg/sendmmsg, virtio-net
+// headers), gives every port a tap device in the network namespace of its
+// routing instance so that instance's kernel owns the router's addresses,
+// ARP, ICMP and TCP, and runs the pure forwarding decision of package
+// dataplane between them. It implements fibapi.Programmer.
+//
+// Frames arriving on a port that are addressed to the router go into the
+// port's tap; frames the instance kernel writes to the tap go out of the
+// port unchanged; everything else is forwarded by the dataplane.
+package forwarding
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"vpnos/services/fibapi"
+	"vpnos/services/forwarding/dataplane"
+	"vpnos/services/forwarding/nsutil"
+	"vpnos/services/forwarding/packet"
+)
+
+// Options configure a Forwarder.
+type Options struct {
+	// PortNetNS is the path of the network namespace holding the physical
+	// ports (the daemon's). Empty means the namespace of the calling thread
+	// when the port is attached.
+	PortNetNS string
+	// Batch is the number of frames per recvmmsg/sendmmsg (default 64).
+	Batch int
+	// Dataplane tunes neighbour resolution and ICMP rate limits.
+	Dataplane dataplane.Config
+}
+
+// Forwarder is the userspace forwarding backend.
+type Forwarder struct {
+	log  *slog.Logger
+	opts Options
+
+	mu      sync.Mutex
+	dp      *dataplane.Dataplane
+	ports   map[string]*port
+	byID    []*port // by dataplane id
+	byToken []*port // epoll token >> 1 -> port
+	dirty   []*port // ports with queued transmit frames
+	epfd    int
+	closed  bool
+	lastErr time.Time
+}
+
+type port struct {
+	name     string
+	id       int
+	token    int32
+	ifindex  int
+	fd       int // AF_PACKET
+	tap      int // tap fd
+	tapIndex int
+	instance string
+	nsPath   string
+	ring     *ring
+	dirty    bool
+	stopAddr chan struct{}
+	addrs    map[netip.Prefix]bool
+	txErrors uint64
+}
+
+var _ fibapi.Programmer = (*Forwarder)(nil)
+
+// New returns a forwarder with no ports. Run must be called to move packets.
+func New(ctx context.Context, log *slog.Logger, opts Options) (*Forwarder, error) {
+	if opts.Batch <= 0 {
+		opts.Batch = 64
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	return &Forwarder{
+		log:   log,
+		opts:  opts,
+		dp:    dataplane.New(opts.Dataplane),
+		ports: make(map[string]*port),
+		epfd:  ep,
+	}, nil
+}
+
+// Program applies a FIB batch (fibapi.Programmer). Next hops may name ports
+// that are attached later.
+func (f *Forwarder) Program(ctx context.Context, b fibapi.Batch) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.dp.Program(b); err != nil {
+		return fmt.Errorf("program fib: %w", err)
+	}
+	return nil
+}
+
+// Counters returns the forwarding counters of a port.
+func (f *Forwarder) Counters(name string) (dataplane.Counters, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, c, ok := f.dp.PortByName(name)
+	return c, ok
+}
+
+// PortAddrs returns the IPv4 addresses the forwarder currently knows for a
+// port (learnt from its tap in the instance namespace).
+func (f *Forwarder) PortAddrs(name string) []netip.Prefix {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, _, _ := f.dp.PortByName(name)
+	return p.Addrs
+}
+
+// AttachPort starts forwarding on physical port name (a netdev in
+// Options.PortNetNS) for routing instance instance, whose host stack is the
+// network namespace at instanceNS. It creates a tap named like the port in
+// instanceNS with the port's MAC and MTU, brings both up, and keeps the
+// addresses configured on the tap in step with the dataplane. The physical
+// port's own kernel IP processing in the daemon namespace is neutralised
+// (IPv6 disabled, no forwarding, no ARP replies).
+func (f *Forwarder) AttachPort(ctx context.Context, name, instance, instanceNS string) error {
+	if instance == "" {
+		instance = fibapi.Public
+	}
+	f.mu.Lock()
+	_, exists := f.ports[name]
+	closed := f.closed
+	f.mu.Unlock()
+	if closed {
+		return errors.New("forwarder closed")
+	}
+	if exists {
+		return fmt.Errorf("port %s already attached", name)
+	}
+	p := &port{name: name, instance: instance, nsPath: instanceNS, fd: -1, tap: -1, ring: newRing(f.opts.Batch)}
+	var mac packet.MAC
+	var mtu int
+	err := nsutil.Do(f.opts.PortNetNS, func() error {
+		l, err := netlink.LinkByName(name)
+		if err != nil {
+			return fmt.Errorf("port %s: %w", name, err)
+		}
+		a := l.Attrs()
+		if len(a.HardwareAddr) != 6 {
+			return fmt.Errorf("port %s is not an Ethernet interface", name)
+		}
+		copy(mac[:], a.HardwareAddr)
+		mtu = a.MTU
+		p.ifindex = a.Index
+		for _, s := range [][2]string{
+			{"net/ipv6/conf/" + name + "/disable_ipv6", "1"},
+			{"net/ipv4/conf/" + name + "/forwarding", "0"},
+			{"net/ipv4/conf/" + name + "/arp_ignore", "8"},
+			{"net/ipv4/conf/" + name + "/rp_filter", "1"},
+		} {
+			if err := nsutil.WriteSysctl(s[0], s[1]); err != nil {
+				f.log.Warn("port sysctl", "port", name, "err", err)
+			}
+		}
+		if err := netlink.LinkSetUp(l); err != nil {
+			return fmt.Errorf("port %s up: %w", name, err)
+		}
+		p.fd, err = openPacketSocket(a.Index)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if err := f.createTap(p, mac, mtu); err != nil {
+		unix.Close(p.fd)
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.ports[name]; ok || f.closed {
+		p.close()
+		return fmt.Errorf("port %s already attached", name)
+	}
+	id, err := f.dp.AddPort(name, mac, mtu, instance)
+	if err != nil {
+		p.close()
+		return err
+	}
+	p.id = id
+	for len(f.byID) <= id {
+		f.byID = append(f.byID, nil)
+	}
+	f.byID[id] = p
+	p.token = int32(len(f.byToken))
+	for i, q := range f.byToken {
+		if q == nil {
+			p.token = int32(i)
+			break
+		}
+	}
+	if int(p.token) == len(f.byToken) {
+		f.byToken = append(f.byToken, p)
+	} else {
+		f.byToken[p.token] = p
+	}
+	if err := f.watch(p); err != nil {
+		f.dropPortLocked(p)
+		return err
+	}
+	f.ports[name] = p
+	f.startAddrWatch(p)
+	f.log.Info("port attached", "port", name, "instance", instance, "mac", mac.String(), "mtu", mtu)
+	return nil
+}
+
+// createTap creates the port's tap in its instance namespace.
+func (f *Forwarder) createTap(p *port, mac packet.MAC, mtu int) error {
+	return nsutil.Do(p.nsPath, func() error {
+		fd, err := openTap(p.name)
+		if err != nil {
+			return err
+		}
+		if err := setupTap(p.name, mac, mtu, &p.tapIndex); err != nil {
+			unix.Close(fd)
+			return err
+		}
+		p.tap = fd
+		return nil
+	})
+}
+
+func setupTap(name string, mac packet.MAC, mtu int, index *int) error {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("tap %s: %w", name, err)
+	}
+	if mac != (packet.MAC{}) {
+		if err := netlink.LinkSetHardwareAddr(l, net.HardwareAddr(mac[:])); err != nil {
+			return fmt.Errorf("tap %s mac: %w", name, err)
+		}
+	}
+	if mtu > 0 {
+		if err := netlink.LinkSetMTU(l, mtu); err != nil {
+			return fmt.Errorf("tap %s mtu: %w", name, err)
+		}
+	}
+	if err := netlink.LinkSetUp(l); err != nil {
+		return fmt.Errorf("tap %s up: %w", name, err)
+	}
+	*index = l.Attrs().Index
+	return nil
+}
+
+func (f *Forwarder) watch(p *port) error {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: p.token << 1}
+	if err := unix.EpollCtl(f.epfd, unix.EPOLL_CTL_ADD, p.fd, &ev); err != nil {
+		return fmt.Errorf("epoll add %s: %w", p.name, err)
+	}
+	ev = unix.EpollEvent{Events: unix.EPOLLIN, Fd: p.token<<1 | 1}
+	if err := unix.EpollCtl(f.epfd, unix.EPOLL_CTL_ADD, p.tap, &ev); err != nil {
+		unix.EpollCtl(f.epfd, unix.EPOLL_CTL_DEL, p.fd, nil)
+		return fmt.Errorf("epoll add tap %s: %w", p.name, err)
+	}
+	return nil
+}
+
+func (p *port) close() {
+	if p.stopAddr != nil {
+		close(p.stopAddr)
+		p.stopAddr = nil
+	}
+	if p.fd >= 0 {
+		unix.Close(p.fd)
+		p.fd = -1
+	}
+	if p.tap >= 0 {
+		unix.Close(p.tap)
+		p.tap = -1
+	}
+}
+
+// dropPortLocked forgets a port; f.mu is held.
+func (f *Forwarder) dropPortLocked(p *port) {
+	unix.EpollCtl(f.epfd, unix.EPOLL_CTL_DEL, p.fd, nil)
+	unix.EpollCtl(f.epfd, unix.EPOLL_CTL_DEL, p.tap, nil)
+	_ = f.dp.RemovePort(p.name)
+	f.byID[p.id] = nil
+	f.byToken[p.token] = nil
+	f.dirty = slices.DeleteFunc(f.dirty, func(q *port) bool { return q == p })
+	delete(f.ports, p.name)
+	p.close()
+}
+
+// DetachPort stops forwarding on a port and removes its tap.
+func (f *Forwarder) DetachPort(ctx context.Context, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.ports[name]
+	if p == nil {
+		return fmt.Errorf("port %s not attached", name)
+	}
+	f.dropPortLocked(p)
+	f.log.Info("port detached", "port", name)
+	return nil
+}
+
+// MovePort binds a port to another routing instance: its tap moves to
+// instanceNS (the kernel clears its addresses on the way, as `ip binding
+// vpn-instance` requires) and the dataplane forgets its addresses and
+// neighbours.
+func (f *Forwarder) MovePort(ctx context.Context, name, instance, instanceNS string) error {
+	if instance == "" {
+		instance = fibapi.Public
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.ports[name]
+	if p == nil {
+		return fmt.Errorf("port %s not attached", name)
+	}
+	if p.nsPath != instanceNS {
+		target, err := netns.GetFromPath(instanceNS)
+		if err != nil {
+			return fmt.Errorf("instance namespace %s: %w", instanceNS, err)
+		}
+		defer target.Close()
+		err = nsutil.Do(p.nsPath, func() error {
+			l, err := netlink.LinkByName(p.name)
+			if err != nil {
+				return err
+			}
+			return netlink.LinkSetNsFd(l, int(target))
+		})
+		if err != nil {
+			return fmt.Errorf("move tap %s: %w", name, err)
+		}
+		port, _, _ := f.dp.PortByName(name)
+		if err := nsutil.Do(instanceNS, func() error { return setupTap(p.name, port.MAC, port.MTU, &p.tapIndex) }); err != nil {
+			return err
+		}
+	}
+	if p.stopAddr != nil {
+		close(p.stopAddr)
+		p.stopAddr = nil
+	}
+	p.nsPath, p.instance = instanceNS, instance
+	if err := f.dp.SetPortInstance(name, instance); err != nil {
+		return err
+	}
+	f.startAddrWatch(p)
+	f.log.Info("port moved", "port", name, "instance", instance)
+	return nil
+}
+
+// startAddrWatch follows the IPv4 addresses of the port's tap in its
+// instance namespace and hands them to the dataplane. f.mu is held.
+func (f *Forwarder) startAddrWatch(p *port) {
+	stop := make(chan struct{})
+	p.stopAddr = stop
+	p.addrs = make(map[netip.Prefix]bool)
+	name, nsPath, tapIndex := p.name, p.nsPath, p.tapIndex
+	go func() {
+		h, err := netns.GetFromPath(nsPath)
+		if err != nil {
+			f.log.Error("address watch", "port", name, "err", err)
+			return
+		}
+		defer h.Close()
+		ch := make(chan netlink.AddrUpdate, 64)
+		err = netlink.AddrSubscribeWithOptions(ch, stop, netlink.AddrSubscribeOptions{
+			Namespace: &h, ListExisting: true,
+			ErrorCallback: func(err error) { f.log.Warn("address watch", "port", name, "err", err) },
+		})
+		if err != nil {
+			f.log.Error("address watch", "port", name, "err", err)
+			return
+		}
+		for u := range ch {
+			if u.LinkIndex != tapIndex {
+				continue
+			}
+			ip, ok := netip.AddrFromSlice(u.LinkAddress.IP)
+			if !ok {
+				continue
+			}
+			ip = ip.Unmap()
+			if !ip.Is4() {
+				continue
+			}
+			ones, _ := u.LinkAddress.Mask.Size()
+			pfx := netip.PrefixFrom(ip, ones)
+			f.mu.Lock()
+			if p.stopAddr == stop {
+				if u.NewAddr {
+					p.addrs[pfx] = true
+				} else {
+					delete(p.addrs, pfx)
+				}
+				var list []netip.Prefix
+				for a := range p.addrs {
+					list = append(list, a)
+				}
+				slices.SortFunc(list, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
+				if err := f.dp.SetPortAddrs(name, list); err != nil {
+					f.log.Warn("port addresses", "port", name, "err", err)
+				}
+			}
+			f.mu.Unlock()
+		}
+	}()
+}
+
+// Close detaches every port and releases the forwarder. Run returns.
+func (f *Forwarder) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return nil
+	}
+	f.closed = true
+	for _, p := range f.ports {
+		f.dropPortLocked(p)
+	}
+	return unix.Close(f.epfd)
+}
+
+// Run moves packets until ctx is done or the forwarder is closed. It keeps
+// one OS thread busy: the forwarding loop is single-threaded by design.
+func (f *Forwarder) Run(ctx context.Context) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	events := make([]unix.EpollEvent, 128)
+	var lastTick time.Time
+	for ctx.Err() == nil {
+		n, err := unix.EpollWait(f.epfd, events, 100)
+		if err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			f.mu.Lock()
+			closed := f.closed
+			f.mu.Unlock()
+			if closed {
+				return nil
+			}
+			return fmt.Errorf("epoll wait: %w", err)
+		}
+		now := time.Now()
+		f.mu.Lock()
+		if f.closed {
+			f.mu.Unlock()
+			return nil
+		}
+		for _, ev := range events[:n] {
+			tok := int(ev.Fd >> 1)
+			if tok >= len(f.byToken) || f.byToken[tok] == nil {
+				continue
+			}
+			p := f.byToken[tok]
+			if ev.Fd&1 == 0 {
+				f.readPort(now, p)
+			} else {
+				f.readTap(now, p)
+			}
+		}
+		if now.Sub(lastTick) >= 100*time.Millisecond {
+			lastTick = now
+			f.dp.Tick(now, f)
+			f.flush()
+		}
+		f.mu.Unlock()
+	}
+	return ctx.Err()
+}
+
+// readPort forwards what the port's socket holds, a batch at a time, up to
+// a budget so one busy port cannot starve the others.
+func (f *Forwarder) readPort(now time.Time, p *port) {
+	r := p.ring
+	for round := 0; round < 16; round++ {
+		n, err := r.recv(p.fd)
+		if err != nil {
+			f.logErr("receive", p.name, err)
+			return
+		}
+		for i := 0; i < n; i++ {
+			l := int(r.rxMsg[i].Len) - packet.VnetHdrLen
+			if l <= 0 || l > maxFrame {
+				continue
+			}
+			f.dp.Process(now, p.id, r.rxVnet[i][:], r.rxBuf[i][:dataplane.Headroom+l], dataplane.Headroom, f)
+		}
+		f.flush()
+		if n < len(r.rxMsg) {
+			return
+		}
+	}
+}
+
+// readTap sends what the instance kernel wrote to the tap out of the port.
+func (f *Forwarder) readTap(now time.Time, p *port) {
+	r := p.ring
+	for round := 0; round < 4; round++ {
+		got := 0
+		for got < len(r.tapBuf) {
+			b := r.tapBuf[got]
+			n, err := unix.Read(p.tap, b[dataplane.Headroom-packet.VnetHdrLen:])
+			if err != nil || n <= packet.VnetHdrLen {
+				if err != nil && !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR) {
+					f.logErr("tap read", p.name, err)
+				}
+				break
+			}
+			f.dp.FromHost(now, p.id, b[dataplane.Headroom-packet.VnetHdrLen:dataplane.Headroom], b[dataplane.Headroom:dataplane.Headroom-packet.VnetHdrLen+n], f)
+			got++
+		}
+		f.flush()
+		if got < len(r.tapBuf) {
+			return
+		}
+	}
+}
+
+// Transmit implements dataplane.Sink.
+func (f *Forwarder) Transmit(id int, vnet, frame []byte) {
+	if id < 0 || id >= len(f.byID) || f.byID[id] == nil || len(frame) == 0 {
+		return
+	}
+	p := f.byID[id]
+	if !p.dirty {
+		p.dirty = true
+		f.dirty = append(f.dirty, p)
+	}
+	if p.ring.queue(vnet, frame) {
+		f.flushPort(p)
+	}
+}
+
+// Punt implements dataplane.Sink: the frame goes into the port's tap.
+func (f *Forwarder) Punt(id int, vnet, frame []byte) {
+	if id < 0 || id >= len(f.byID) || f.byID[id] == nil {
+		return
+	}
+	p := f.byID[id]
+	if len(vnet) < packet.VnetHdrLen {
+		vnet = zeroVnet[:]
+	}
+	if _, err := unix.Writev(p.tap, [][]byte{vnet, frame}); err != nil {
+		f.logErr("tap write", p.name, err)
+	}
+}
+
+func (f *Forwarder) flushPort(p *port) {
+	dropped, err := p.ring.flush(p.fd)
+	p.txErrors += uint64(dropped)
+	if err != nil {
+		f.logErr("transmit", p.name, err)
+	}
+}
+
+func (f *Forwarder) flush() {
+	for _, p := range f.dirty {
+		f.flushPort(p)
+		p.dirty = false
+	}
+	f.dirty = f.dirty[:0]
+}
+
+// logErr logs I/O errors at most once a second.
+func (f *Forwarder) logErr(what, port string, err error) {
+	if now := time.Now(); now.Sub(f.lastErr) > time.Second {
+		f.lastErr = now
+		f.log.Warn("forwarding i/o", "op", what, "port", port, "err", err)
+	}
+}

@@ -1,0 +1,285 @@
+package forwarding
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"vpnos/services/fibapi"
+	"vpnos/services/forwarding/nsutil"
+	"vpnos/services/forwarding/packet"
+)
+
+// Namespaces of the functional topology:
+//
+//	vt-fwd-a (a0 10.1.0.2) ── r1 ┐
+//	vt-fwd-b (b0 10.2.0.2) ── r2 ├ vt-fwd-r: ports, forwarder in this process
+//	vt-fwd-c (c0 192.168.1.2) ─ r3 ┘
+//	vt-fwd-pub: host stack of the public instance (taps r1 10.1.0.1, r2 10.2.0.1)
+//	vt-fwd-v:   host stack of vpn instance V (tap r3 192.168.1.1)
+func TestForwarderNamespaces(t *testing.T) {
+	needRoot(t)
+	l := newLab(t, "vt-fwd-a", "vt-fwd-b", "vt-fwd-c", "vt-fwd-r", "vt-fwd-pub", "vt-fwd-v")
+	l.veth("vt-fwd-r", "r1", "vt-fwd-a", "a0")
+	l.veth("vt-fwd-r", "r2", "vt-fwd-b", "b0")
+	l.veth("vt-fwd-r", "r3", "vt-fwd-c", "c0")
+	l.addr("vt-fwd-a", "a0", "10.1.0.2/24")
+	l.addr("vt-fwd-b", "b0", "10.2.0.2/24")
+	l.addr("vt-fwd-c", "c0", "192.168.1.2/24")
+	l.defaultRoute("vt-fwd-a", "10.1.0.1")
+	l.defaultRoute("vt-fwd-b", "10.2.0.1")
+	l.defaultRoute("vt-fwd-c", "192.168.1.1")
+
+	f, _ := startForwarder(t, l.path["vt-fwd-r"])
+	ctx := context.Background()
+	for _, a := range []struct{ port, inst, ns string }{
+		{"r1", fibapi.Public, "vt-fwd-pub"}, {"r2", fibapi.Public, "vt-fwd-pub"}, {"r3", "V", "vt-fwd-v"},
+	} {
+		if err := f.AttachPort(ctx, a.port, a.inst, l.path[a.ns]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.AttachPort(ctx, "r1", fibapi.Public, l.path["vt-fwd-pub"]); err == nil {
+		t.Fatal("attached twice")
+	}
+	if err := f.AttachPort(ctx, "nosuch", fibapi.Public, l.path["vt-fwd-pub"]); err == nil {
+		t.Fatal("attached a missing port")
+	}
+	l.addr("vt-fwd-pub", "r1", "10.1.0.1/24")
+	l.addr("vt-fwd-pub", "r2", "10.2.0.1/24")
+	l.addr("vt-fwd-v", "r3", "192.168.1.1/24")
+	eventually(t, 3*time.Second, "tap addresses learnt", func() (bool, string) {
+		return len(f.PortAddrs("r1")) == 1 && len(f.PortAddrs("r3")) == 1, ""
+	})
+	err := f.Program(ctx, fibapi.Batch{Routes: []fibapi.Route{
+		{Instance: fibapi.Public, Prefix: mustPrefix("10.1.0.0/24"), NextHops: []fibapi.NextHop{{Port: "r1"}}},
+		{Instance: fibapi.Public, Prefix: mustPrefix("10.2.0.0/24"), NextHops: []fibapi.NextHop{{Port: "r2"}}},
+		{Instance: fibapi.Public, Prefix: mustPrefix("10.1.0.1/32"), Kind: fibapi.Local},
+		{Instance: fibapi.Public, Prefix: mustPrefix("10.2.0.1/32"), Kind: fibapi.Local},
+		{Instance: "V", Prefix: mustPrefix("192.168.1.0/24"), NextHops: []fibapi.NextHop{{Port: "r3"}}},
+		{Instance: "V", Prefix: mustPrefix("192.168.1.1/32"), Kind: fibapi.Local},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("ping through", func(t *testing.T) {
+		eventually(t, 5*time.Second, "a pings b", func() (bool, string) { return l.ping("vt-fwd-a", "-c1", "-W1", "10.2.0.2") })
+		ok, out := l.ping("vt-fwd-b", "-c3", "-i0.2", "-W1", "10.1.0.2")
+		if !ok || !contains(out, "ttl=63") {
+			t.Fatalf("b pings a: %s", out)
+		}
+	})
+	t.Run("punt to the instance host stack", func(t *testing.T) {
+		before, _ := f.Counters("r1")
+		for _, dst := range []string{"10.1.0.1", "10.2.0.1"} {
+			if ok, out := l.ping("vt-fwd-a", "-c2", "-i0.2", "-W1", dst); !ok || !contains(out, "ttl=64") {
+				t.Fatalf("ping router %s: %s", dst, out)
+			}
+		}
+		after, _ := f.Counters("r1")
+		if after.Punted < before.Punted+4 || after.FromHost < before.FromHost+4 {
+			t.Fatalf("counters before %+v after %+v", before, after)
+		}
+	})
+	t.Run("vpn instance isolation", func(t *testing.T) {
+		eventually(t, 5*time.Second, "c pings its pe", func() (bool, string) { return l.ping("vt-fwd-c", "-c1", "-W1", "192.168.1.1") })
+		if ok, out := l.ping("vt-fwd-c", "-c1", "-W1", "10.2.0.2"); ok || !contains(out, "Unreachable") {
+			t.Fatalf("c reached the public instance: %s", out)
+		}
+		if ok, out := l.ping("vt-fwd-a", "-c1", "-W1", "192.168.1.2"); ok {
+			t.Fatalf("a reached vpn V: %s", out)
+		}
+		if ok, out := l.ping("vt-fwd-a", "-c1", "-W1", "192.168.1.1"); ok {
+			t.Fatalf("a reached vpn V's host stack: %s", out)
+		}
+	})
+	t.Run("ttl exceeded", func(t *testing.T) {
+		ok, out := l.ping("vt-fwd-a", "-c1", "-W1", "-t1", "10.2.0.2")
+		if ok || !contains(out, "From 10.1.0.1") || !contains(out, "Time to live exceeded") {
+			t.Fatalf("%s", out)
+		}
+	})
+
+	bMAC, aMAC, cMAC := l.mac("vt-fwd-b", "b0"), l.mac("vt-fwd-a", "a0"), l.mac("vt-fwd-c", "c0")
+	r2MAC := l.mac("vt-fwd-r", "r2")
+	capA, capB, capC := l.capture("vt-fwd-a", "a0"), l.capture("vt-fwd-b", "b0"), l.capture("vt-fwd-c", "c0")
+
+	t.Run("push on the wire", func(t *testing.T) {
+		if err := f.Program(ctx, fibapi.Batch{Routes: []fibapi.Route{{Instance: fibapi.Public, Prefix: mustPrefix("10.9.0.0/16"),
+			NextHops: []fibapi.NextHop{{Port: "r2", Gateway: mustAddr("10.2.0.2"), Labels: []uint32{100, 1000}}}}}}); err != nil {
+			t.Fatal(err)
+		}
+		go l.ping("vt-fwd-a", "-c1", "-W1", "10.9.0.1")
+		got := capB.wait(3*time.Second, func(b []byte) bool { return binary.BigEndian.Uint16(b[12:]) == packet.EtherTypeMPLS })
+		if got == nil {
+			t.Fatal("no labelled frame on b0")
+		}
+		st, n, err := packet.ParseLabelStack(got[14:])
+		if err != nil || len(st) != 2 || st[0] != (packet.LabelEntry{Label: 100, TTL: 63}) || st[1] != (packet.LabelEntry{Label: 1000, TTL: 63, S: true}) {
+			t.Fatalf("stack %+v %v", st, err)
+		}
+		ip, err := packet.ParseIPv4(got[14+n:])
+		if err != nil || ip.Dst != mustAddr("10.9.0.1") || ip.TTL != 63 || packet.MAC(got[0:6]) != bMAC {
+			t.Fatalf("inner %+v %v", ip, err)
+		}
+	})
+
+	err = f.Program(ctx, fibapi.Batch{Labels: []fibapi.LabelEntry{
+		{InLabel: 200, Op: fibapi.Swap, NextHops: []fibapi.NextHop{{Port: "r1", Gateway: mustAddr("10.1.0.2"), Labels: []uint32{201}}}},
+		{InLabel: 202, Op: fibapi.Swap, NextHops: []fibapi.NextHop{{Port: "r1", Gateway: mustAddr("10.1.0.2")}}},
+		{InLabel: 300, Op: fibapi.PopLookup, Instance: "V"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := func(dst string) []byte {
+		u := make([]byte, 8+16)
+		binary.BigEndian.PutUint16(u[0:], 7777)
+		binary.BigEndian.PutUint16(u[2:], 9)
+		binary.BigEndian.PutUint16(u[4:], uint16(len(u)))
+		return packet.BuildIPv4(mustAddr("10.2.0.2"), mustAddr(dst), packet.ProtoUDP, 64, 42, u)
+	}
+	labelled := func(ip []byte, ls ...packet.LabelEntry) []byte {
+		b := make([]byte, 14)
+		packet.PutEthernet(b, r2MAC, bMAC, packet.EtherTypeMPLS)
+		for _, x := range ls {
+			b = binary.BigEndian.AppendUint32(b, x.Encode())
+		}
+		return append(b, ip...)
+	}
+	isUDPTo := func(dst string) func([]byte) bool {
+		return func(b []byte) bool {
+			if len(b) < 34 || binary.BigEndian.Uint16(b[12:]) != packet.EtherTypeIPv4 {
+				return false
+			}
+			h, err := packet.ParseIPv4(b[14:])
+			return err == nil && h.Protocol == packet.ProtoUDP && h.Dst == mustAddr(dst) && h.ID == 42
+		}
+	}
+	mplsFrames := func(b []byte) bool { return len(b) > 18 && binary.BigEndian.Uint16(b[12:]) == packet.EtherTypeMPLS }
+	tests := []struct {
+		name  string
+		frame []byte
+		cap   *capture
+		match func([]byte) bool
+		check func(t *testing.T, b []byte)
+	}{
+		{"swap", labelled(inner("10.1.0.2"), packet.LabelEntry{Label: 200, TTL: 10, S: true}), capA, mplsFrames, func(t *testing.T, b []byte) {
+			st, _, err := packet.ParseLabelStack(b[14:])
+			if err != nil || st[0] != (packet.LabelEntry{Label: 201, TTL: 9, S: true}) || packet.MAC(b[0:6]) != aMAC {
+				t.Fatalf("stack %+v", st)
+			}
+		}},
+		{"penultimate hop pop", labelled(inner("10.1.0.2"), packet.LabelEntry{Label: 202, TTL: 10, S: true}), capA, isUDPTo("10.1.0.2"), func(t *testing.T, b []byte) {
+			if b[14+8] != 9 || !packet.IPv4ChecksumOK(b[14:]) {
+				t.Fatalf("ttl %d", b[14+8])
+			}
+		}},
+		{"explicit null", labelled(inner("10.1.0.2"), packet.LabelEntry{Label: 0, TTL: 10, S: true}), capA, isUDPTo("10.1.0.2"), func(t *testing.T, b []byte) {
+			if b[14+8] != 9 {
+				t.Fatalf("ttl %d", b[14+8])
+			}
+		}},
+		{"vpn label pop and lookup", labelled(inner("192.168.1.2"), packet.LabelEntry{Label: 300, TTL: 30, S: true}), capC, isUDPTo("192.168.1.2"), func(t *testing.T, b []byte) {
+			if b[14+8] != 29 || packet.MAC(b[0:6]) != cMAC {
+				t.Fatalf("ttl %d dst %x", b[14+8], b[0:6])
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []byte
+			for try := 0; try < 3 && got == nil; try++ { // the first may wait for ARP
+				if err := capB.send(tt.frame); err != nil {
+					t.Fatal(err)
+				}
+				got = tt.cap.wait(time.Second, tt.match)
+			}
+			if got == nil {
+				t.Fatal("nothing captured")
+			}
+			tt.check(t, got)
+		})
+	}
+
+	t.Run("tcp with gso and partial checksums", func(t *testing.T) {
+		var ln net.Listener
+		l.do("vt-fwd-b", func() error {
+			var err error
+			ln, err = net.Listen("tcp4", "10.2.0.2:5001")
+			return err
+		})
+		defer ln.Close()
+		payload := bytes.Repeat([]byte("vpnos-forwarding"), 1<<16) // 1 MiB
+		got := make(chan []byte, 1)
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				got <- nil
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			b, _ := io.ReadAll(c)
+			got <- b
+		}()
+		var conn net.Conn
+		l.do("vt-fwd-a", func() error {
+			var err error
+			conn, err = net.DialTimeout("tcp4", "10.2.0.2:5001", 3*time.Second)
+			return err
+		})
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := conn.Write(payload); err != nil {
+			t.Fatal(err)
+		}
+		conn.Close()
+		if b := <-got; !bytes.Equal(b, payload) {
+			t.Fatalf("received %d bytes, want %d", len(b), len(payload))
+		}
+		c, _ := f.Counters("r1")
+		if c.Offloaded == 0 {
+			t.Fatalf("no GSO or partial-checksum frame seen: %+v", c)
+		}
+		t.Logf("r1 counters after the transfer: %+v", c)
+	})
+
+	t.Run("move port to another instance", func(t *testing.T) {
+		if err := f.MovePort(ctx, "r3", fibapi.Public, l.path["vt-fwd-pub"]); err != nil {
+			t.Fatal(err)
+		}
+		l.do("vt-fwd-pub", func() error { return linkUp("r3") })
+		if len(f.PortAddrs("r3")) != 0 {
+			t.Fatal("addresses kept across instances")
+		}
+		if ok, _ := l.ping("vt-fwd-c", "-c1", "-W1", "192.168.1.1"); ok {
+			t.Fatal("old instance address still answers")
+		}
+		if err := f.MovePort(ctx, "r3", "V", l.path["vt-fwd-v"]); err != nil {
+			t.Fatal(err)
+		}
+		l.addr("vt-fwd-v", "r3", "192.168.1.1/24")
+		eventually(t, 5*time.Second, "c pings its pe again", func() (bool, string) { return l.ping("vt-fwd-c", "-c1", "-W1", "192.168.1.1") })
+	})
+
+	t.Run("detach", func(t *testing.T) {
+		if err := f.DetachPort(ctx, "r3"); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.DetachPort(ctx, "r3"); err == nil {
+			t.Fatal("detached twice")
+		}
+		err := nsutil.Do(l.path["vt-fwd-v"], func() error { return linkUp("r3") })
+		if err == nil {
+			t.Fatal("tap survived detach")
+		}
+		if _, ok := f.Counters("r3"); ok {
+			t.Fatal("counters of a detached port")
+		}
+	})
+}

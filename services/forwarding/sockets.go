@@ -1,0 +1,182 @@
+package forwarding
+
+import (
+	"errors"
+	"fmt"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"vpnos/services/forwarding/dataplane"
+	"vpnos/services/forwarding/packet"
+)
+
+// maxFrame is the receive buffer size per frame: a GSO super-packet from a
+// veth can be up to 64 KB.
+const maxFrame = 65536 + 128
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// openPacketSocket opens an AF_PACKET socket bound to ifindex with the
+// virtio-net header enabled, in the calling thread's network namespace.
+func openPacketSocket(ifindex int) (int, error) {
+	// Protocol 0 receives nothing until bind, so no frame of another
+	// interface slips in before the socket is bound.
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("af_packet socket: %w", err)
+	}
+	opts := []struct {
+		level, opt, val int
+		name            string
+	}{
+		{unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1, "PACKET_VNET_HDR"},
+		{unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1, "PACKET_IGNORE_OUTGOING"},
+		{unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, 1, "PACKET_QDISC_BYPASS"},
+		{unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8 << 20, "SO_RCVBUFFORCE"},
+		{unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 4 << 20, "SO_SNDBUFFORCE"},
+	}
+	for _, o := range opts {
+		if err := unix.SetsockoptInt(fd, o.level, o.opt, o.val); err != nil {
+			unix.Close(fd)
+			return -1, fmt.Errorf("setsockopt %s: %w", o.name, err)
+		}
+	}
+	sa := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifindex}
+	if err := unix.Bind(fd, sa); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("bind af_packet to ifindex %d: %w", ifindex, err)
+	}
+	return fd, nil
+}
+
+// openTap creates a tap device named name in the calling thread's network
+// namespace with IFF_VNET_HDR, and returns its non-blocking fd.
+func openTap(name string) (int, error) {
+	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open /dev/net/tun: %w", err)
+	}
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("tap %s: %w", name, err)
+	}
+	ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_VNET_HDR)
+	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("TUNSETIFF %s: %w", name, err)
+	}
+	return fd, nil
+}
+
+// ring holds the batch buffers of one physical port.
+type ring struct {
+	// receive
+	rxBuf  [][]byte // Headroom + maxFrame each
+	rxVnet [][packet.VnetHdrLen]byte
+	rxIov  []unix.Iovec
+	rxMsg  []unix.Mmsghdr
+	// transmit
+	txVnet  [][]byte
+	txFrame [][]byte
+	txIov   []unix.Iovec
+	txMsg   []unix.Mmsghdr
+	// frames read from the tap
+	tapBuf [][]byte
+}
+
+var zeroVnet [packet.VnetHdrLen]byte
+
+func newRing(batch int) *ring {
+	r := &ring{
+		rxBuf:  make([][]byte, batch),
+		rxVnet: make([][packet.VnetHdrLen]byte, batch),
+		rxIov:  make([]unix.Iovec, 2*batch),
+		rxMsg:  make([]unix.Mmsghdr, batch),
+		txIov:  make([]unix.Iovec, 2*batch),
+		txMsg:  make([]unix.Mmsghdr, batch),
+		tapBuf: make([][]byte, batch),
+	}
+	for i := range r.rxBuf {
+		r.rxBuf[i] = make([]byte, dataplane.Headroom+maxFrame)
+		r.rxIov[2*i].Base = &r.rxVnet[i][0]
+		r.rxIov[2*i].SetLen(packet.VnetHdrLen)
+		r.rxIov[2*i+1].Base = &r.rxBuf[i][dataplane.Headroom]
+		r.rxIov[2*i+1].SetLen(maxFrame)
+		r.rxMsg[i].Hdr.Iov = &r.rxIov[2*i]
+		r.rxMsg[i].Hdr.SetIovlen(2)
+		r.txMsg[i].Hdr.Iov = &r.txIov[2*i]
+		r.txMsg[i].Hdr.SetIovlen(2)
+	}
+	for i := range r.tapBuf {
+		r.tapBuf[i] = make([]byte, dataplane.Headroom+maxFrame)
+	}
+	return r
+}
+
+// recv reads up to a batch of frames without blocking; it returns how many.
+func (r *ring) recv(fd int) (int, error) {
+	for {
+		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&r.rxMsg[0])), uintptr(len(r.rxMsg)), unix.MSG_DONTWAIT, 0, 0)
+		switch {
+		case e == 0:
+			return int(n), nil
+		case e == unix.EINTR:
+			continue
+		case e == unix.EAGAIN:
+			return 0, nil
+		default:
+			return 0, e
+		}
+	}
+}
+
+// queue adds a frame to the transmit batch; it reports whether the batch is full.
+func (r *ring) queue(vnet, frame []byte) bool {
+	if len(vnet) < packet.VnetHdrLen {
+		vnet = zeroVnet[:]
+	}
+	r.txVnet = append(r.txVnet, vnet)
+	r.txFrame = append(r.txFrame, frame)
+	return len(r.txFrame) == len(r.txMsg)
+}
+
+// flush sends the transmit batch and returns how many frames could not be sent.
+func (r *ring) flush(fd int) (dropped int, err error) {
+	n := len(r.txFrame)
+	if n == 0 {
+		return 0, nil
+	}
+	for i := 0; i < n; i++ {
+		r.txIov[2*i].Base = &r.txVnet[i][0]
+		r.txIov[2*i].SetLen(packet.VnetHdrLen)
+		r.txIov[2*i+1].Base = &r.txFrame[i][0]
+		r.txIov[2*i+1].SetLen(len(r.txFrame[i]))
+	}
+	sent := 0
+	for sent < n {
+		m, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&r.txMsg[sent])), uintptr(n-sent), 0, 0, 0)
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			// The frame at sent is refused (too big, link down...): skip it.
+			if errors.Is(e, unix.EAGAIN) || errors.Is(e, unix.ENOBUFS) {
+				dropped += n - sent
+				break
+			}
+			err = e
+			dropped++
+			sent++
+			continue
+		}
+		sent += int(m)
+	}
+	for i := 0; i < n; i++ {
+		r.txVnet[i], r.txFrame[i] = nil, nil
+		r.txIov[2*i].Base, r.txIov[2*i+1].Base = nil, nil
+	}
+	r.txVnet, r.txFrame = r.txVnet[:0], r.txFrame[:0]
+	return dropped, err
+}
