@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -331,9 +330,4 @@ func (s *Store) LoadRunning(t *Tree) {
 	defer s.mu.Unlock()
 	s.running = t.Clone()
 	s.version++
-}
-
-// sortErrors gives errors a stable order.
-func sortErrors(errs []error) {
-	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 }
