@@ -2,10 +2,10 @@ package cli
 
 import (
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 
+	"vpnos/os/version"
 	"vpnos/yang/datastore"
 )
 
@@ -246,6 +246,9 @@ func (s *session) runDisplayThis(_ *matchResult) *result {
 	}
 	f := s.stack[len(s.stack)-1]
 	opener := s.e.openerOf(f.v)
+	if s.e.deps.CommitMode == "immediate" {
+		r.printf("[%s]\n", version.VRP)
+	}
 	r.printf("#\n")
 	if opener != nil {
 		if text, ok := renderTemplate(opener, t, f.path); ok && t.Exists(f.path) {
@@ -309,6 +312,5 @@ func (s *session) runCommitList(_ *matchResult) *result {
 	if len(log) == 0 {
 		r.printf("Info: No commit record exists.\n")
 	}
-	_ = fmt.Sprint
 	return r
 }

@@ -247,8 +247,13 @@ func (e *Engine) RenderConfig(t *datastore.Tree, updated time.Time, section stri
 
 func (e *Engine) renderConfig(t *datastore.Tree, updated time.Time, keepLine func(*rline) bool) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "!Software Version %s\n", version.VRP)
-	if !updated.IsZero() {
+	if e.deps.CommitMode == "immediate" {
+		// VRP5 starts with the version in brackets.
+		fmt.Fprintf(&b, "[%s]\n", version.VRP)
+	} else {
+		fmt.Fprintf(&b, "!Software Version %s\n", version.VRP)
+	}
+	if !updated.IsZero() && e.deps.CommitMode != "immediate" {
 		fmt.Fprintf(&b, "!Last configuration was updated at %s\n", updated.UTC().Format("2006-01-02 15:04:05+00:00"))
 	}
 	var ls []*rline

@@ -103,6 +103,11 @@ func TestDockerLine(t *testing.T) {
 			}
 		}
 	}
+	cli := exec.Command(bin, "lab", "cli", "--workdir", l.Workdir(), file, "r3")
+	cli.Stdin = strings.NewReader("display version\n")
+	if out, err := cli.CombinedOutput(); err != nil || !strings.Contains(string(out), "VRP (R) software") {
+		t.Errorf("lab cli: %v\n%s", err, out)
+	}
 	if len(mgmtVeths) != len(st.Nodes) {
 		t.Errorf("found the host end of eth0 for %d of %d containers", len(mgmtVeths), len(st.Nodes))
 	}

@@ -331,6 +331,16 @@ func TestDaemonSSH(t *testing.T) {
 		if !errors.As(err, &ee) || ee.ExitStatus() != 1 || !strings.Contains(string(out), "Error: Unrecognized command found at '^' position.") {
 			t.Fatalf("exec of a bad command: %v\n%s", err, out)
 		}
+		// `ssh -t host cmd`: the command runs on a PTY, so lines end in CRLF
+		// for the client's raw terminal.
+		s, _ = c.NewSession()
+		if err := s.RequestPty("xterm", 24, 80, nil); err != nil {
+			t.Fatal(err)
+		}
+		out, err = s.CombinedOutput("display version")
+		if err != nil || !strings.Contains(string(out), "VRP (R) software, Version 8.200 (vpnos") || !strings.Contains(string(out), "\r\n") {
+			t.Fatalf("exec on a terminal: %v\n%q", err, out)
+		}
 		// A script on stdin, no terminal.
 		s, _ = c.NewSession()
 		s.Stdin = strings.NewReader("display version\n")
