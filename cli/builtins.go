@@ -2,10 +2,10 @@ package cli
 
 import (
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 
+	"vpnos/os/version"
 	"vpnos/yang/datastore"
 )
 
@@ -92,6 +92,19 @@ func (e *Engine) builtins() []gospec {
 				r := &result{}
 				sec, _ := m.value("section")
 				r.out.WriteString(s.e.RenderConfig(s.e.store.Running(), s.e.lastUpdate(), sec))
+				return r
+			}},
+		{views: "any", syntax: "display current-configuration interface [{name:interface}]", display: true, help: map[string]string{
+			"current-configuration": "Current configuration", "interface": "Configuration of interfaces", "name": "Interface type and number"},
+			run: func(s *session, m *matchResult) *result {
+				r := &result{}
+				name, one := m.value("name")
+				r.out.WriteString(s.e.renderConfig(s.e.store.Running(), s.e.lastUpdate(), func(l *rline) bool {
+					if l.cn.path != "/interfaces/interface" {
+						return false
+					}
+					return !one || l.inst.Last().Keys[0] == name
+				}))
 				return r
 			}},
 		{views: "any", syntax: "display configuration candidate [changes]", display: true, help: map[string]string{
@@ -233,6 +246,9 @@ func (s *session) runDisplayThis(_ *matchResult) *result {
 	}
 	f := s.stack[len(s.stack)-1]
 	opener := s.e.openerOf(f.v)
+	if s.e.deps.CommitMode == "immediate" {
+		r.printf("[%s]\n", version.VRP)
+	}
 	r.printf("#\n")
 	if opener != nil {
 		if text, ok := renderTemplate(opener, t, f.path); ok && t.Exists(f.path) {
@@ -296,6 +312,5 @@ func (s *session) runCommitList(_ *matchResult) *result {
 	if len(log) == 0 {
 		r.printf("Info: No commit record exists.\n")
 	}
-	_ = fmt.Sprint
 	return r
 }

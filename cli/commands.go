@@ -129,6 +129,43 @@ func (e *Engine) goParam(name, typ, help string) (*param, error) {
 			return v, len(toks)
 		}
 		p.hints = []hintRow{{"TEXT<1-60>", help}}
+	case typ == "ip":
+		ipParam(p, help)
+	case typ == "word":
+		p.match = func(_ *session, _ string, toks []token) (string, int) { return toks[0].text, 1 }
+		p.hints = []hintRow{{"STRING<1-255>", help}}
+	case typ == "mask":
+		p.match = func(_ *session, _ string, toks []token) (string, int) {
+			v := toks[0].text
+			if n, err := strconv.Atoi(v); err == nil && strconv.Itoa(n) == v && n >= 0 && n <= 32 {
+				return v, 1
+			}
+			if n, ok := datastore.MaskLen(v); ok {
+				return strconv.Itoa(n), 1
+			}
+			return "", 0
+		}
+		p.hints = []hintRow{{"INTEGER<0-32>", "Length of IP address mask"}, {"X.X.X.X", "IP address mask"}}
+	case typ == "vpn-instance":
+		p.match = func(s *session, _ string, toks []token) (string, int) {
+			v := toks[0].text
+			if _, ok := s.e.store.Running().Get(datastore.P("vpn-instances", "vpn-instance", datastore.K(v))); !ok {
+				return "", 0
+			}
+			return v, 1
+		}
+		p.complete = func(s *session) []string {
+			var out []string
+			for _, it := range s.e.store.Running().Entries(datastore.P("vpn-instances"), "vpn-instance") {
+				out = append(out, it.Path.Last().Keys[0])
+			}
+			return out
+		}
+		p.hints = []hintRow{{"STRING<1-31>", help}}
+	case typ == "interface":
+		p.match = func(_ *session, _ string, toks []token) (string, int) { return parseIfName(toks) }
+		p.complete = func(*session) []string { return []string{"GigabitEthernet", "LoopBack"} }
+		p.hints = []hintRow{{"Interface type and number", help}}
 	case typ == "section":
 		secs := e.sections()
 		p.enum = secs

@@ -65,7 +65,11 @@ func (ed *edit) apply() (datastore.Path, error) {
 				}
 			}
 			if schema.HasExt(e, "undo-false") {
-				t.Set(target, "false")
+				if def, has := e.SingleDefaultValue(); has && def == "false" && schema.HasExt(e, "render-default") {
+					t.Delete(target)
+				} else {
+					t.Set(target, "false")
+				}
 			} else {
 				t.Delete(target)
 			}
@@ -303,7 +307,12 @@ func defaultHooks() map[string]hook {
 					return nil
 				}
 				if ed.tree.Delete(target.Parent().Child("ipv4")) {
-					ed.info = append(ed.info, "Info: All IPv4 and IPv6 related configurations on this interface are removed.")
+					if ed.s.immediateMode {
+						ed.info = append(ed.info, "Info: All IPv4 related configurations on this interface are removed!",
+							"Info: All IPv6 related configurations on this interface are removed!")
+					} else {
+						ed.info = append(ed.info, "Info: All IPv4 and IPv6 related configurations on this interface are removed.")
+					}
 				}
 				return nil
 			},
@@ -349,6 +358,52 @@ func defaultHooks() map[string]hook {
 			}
 			if err := datastore.CheckRD(target.Last().Keys[0]); err != nil {
 				return &parseErrorWrap{kind: errWrongParam, name: "value", value: target.Last().Keys[0]}
+			}
+			if ed.s.immediateMode {
+				// VRP5 reports the assignment per direction, once per line.
+				msg := map[string]string{"import-extcommunity": " IVT Assignment result:", "export-extcommunity": " EVT Assignment result:"}[target.Last().Keys[1]]
+				for _, l := range ed.info {
+					if l == msg {
+						return nil
+					}
+				}
+				ed.info = append(ed.info, msg, "Info: VPN-Target assignment is successful.")
+			}
+			return nil
+		}},
+		"/interfaces/interface/mpls": {pre: func(ed *edit, target datastore.Path) error {
+			if ed.undo {
+				// Interface undo mpls removes all MPLS configuration there.
+				ed.tree.Delete(target.Parent().Child("mpls-ldp"))
+			}
+			return nil
+		}},
+		"/mpls/ldp": {pre: func(ed *edit, target datastore.Path) error {
+			if ed.undo {
+				for _, ifc := range ed.tree.Entries(datastore.P("interfaces"), "interface") {
+					ed.tree.Delete(ifc.Path.Child("mpls-ldp"))
+				}
+			}
+			return nil
+		}},
+		"/mpls/enable": {pre: func(ed *edit, target datastore.Path) error {
+			if !ed.undo {
+				return nil
+			}
+			// Global undo mpls removes every MPLS configuration.
+			ed.tree.Delete(datastore.P("mpls", "ldp"))
+			ed.tree.Delete(datastore.P("static-lsps"))
+			for _, ifc := range ed.tree.Entries(datastore.P("interfaces"), "interface") {
+				ed.tree.Delete(ifc.Path.Child("mpls"))
+				ed.tree.Delete(ifc.Path.Child("mpls-ldp"))
+			}
+			if ed.tree.Under(datastore.P("mpls")) != nil {
+				ed.info = append(ed.info, "Info: All MPLS configurations are removed.")
+			}
+			return nil
+		}, post: func(ed *edit, target datastore.Path) error {
+			if ed.s.immediateMode && !ed.undo {
+				ed.info = append(ed.info, "Info: Mpls starting, please wait... OK!")
 			}
 			return nil
 		}},

@@ -20,6 +20,7 @@ type rline struct {
 	text string
 	kids []*rline
 	cn   *cnode
+	inst datastore.Path
 }
 
 // renderView renders the commands of view v at instance path p.
@@ -31,7 +32,7 @@ func (e *Engine) renderView(v *view, t *datastore.Tree, p datastore.Path) []*rli
 			if !ok {
 				continue
 			}
-			l := &rline{text: text, cn: cn}
+			l := &rline{text: text, cn: cn, inst: inst}
 			if cn.view != nil {
 				l.kids = e.renderView(cn.view, t, inst)
 			}
@@ -188,7 +189,7 @@ func renderTemplate(cn *cnode, t *datastore.Tree, inst datastore.Path) (string, 
 	}
 	line := strings.Join(words, " ")
 	if e.IsLeaf() && e.Type != nil && e.Type.Kind == yang.Ybool {
-		v, _ := t.Get(inst)
+		v, _ := lookup(e.Name)
 		if v == "false" {
 			if !schema.HasExt(e, "undo-false") {
 				return "", false
@@ -214,6 +215,9 @@ func hasValue(n *tnode) bool {
 // writeLines writes lines indented one space per level.
 func writeLines(b *strings.Builder, ls []*rline, depth int) {
 	for _, l := range ls {
+		if depth > 0 && l.cn != nil && schema.HasExt(l.cn.entry, "separator") {
+			b.WriteString(strings.Repeat(" ", depth) + "#\n")
+		}
 		b.WriteString(strings.Repeat(" ", depth))
 		b.WriteString(l.text)
 		b.WriteByte('\n')
@@ -238,20 +242,25 @@ func writeBlocks(b *strings.Builder, ls []*rline) {
 // RenderConfig renders a tree as display current-configuration prints it
 // (header, blocks, return). section limits it to one top-level section.
 func (e *Engine) RenderConfig(t *datastore.Tree, updated time.Time, section string) string {
+	return e.renderConfig(t, updated, func(l *rline) bool { return section == "" || sectionOf(l.cn) == section })
+}
+
+func (e *Engine) renderConfig(t *datastore.Tree, updated time.Time, keepLine func(*rline) bool) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "!Software Version %s\n", version.VRP)
-	if !updated.IsZero() {
+	if e.deps.CommitMode == "immediate" {
+		// VRP5 starts with the version in brackets.
+		fmt.Fprintf(&b, "[%s]\n", version.VRP)
+	} else {
+		fmt.Fprintf(&b, "!Software Version %s\n", version.VRP)
+	}
+	if !updated.IsZero() && e.deps.CommitMode != "immediate" {
 		fmt.Fprintf(&b, "!Last configuration was updated at %s\n", updated.UTC().Format("2006-01-02 15:04:05+00:00"))
 	}
-	ls := e.renderView(e.system, t, nil)
-	if section != "" {
-		var keep []*rline
-		for _, l := range ls {
-			if sectionOf(l.cn) == section {
-				keep = append(keep, l)
-			}
+	var ls []*rline
+	for _, l := range e.renderView(e.system, t, nil) {
+		if keepLine(l) {
+			ls = append(ls, l)
 		}
-		ls = keep
 	}
 	writeBlocks(&b, ls)
 	b.WriteString("return\n")

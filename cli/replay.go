@@ -41,7 +41,7 @@ func (e *Engine) ReplayAs(ctx context.Context, text, user string) ([]LineError, 
 		var errs []LineError
 		for i, l := range lines {
 			t := strings.TrimSpace(l)
-			if t == "" || t[0] == '#' || t[0] == '!' || t == "return" {
+			if t == "" || t[0] == '#' || t[0] == '!' || t == "return" || (t[0] == '[' && t[len(t)-1] == ']') {
 				continue
 			}
 			if l[0] != ' ' && l[0] != '\t' {

@@ -77,7 +77,9 @@ func Run(sess Session, open proto.Response) error {
 
 	p, err := f.newPrompt()
 	if err != nil {
-		return err
+		// No line editor (go-prompt needs /dev/tty): plain lines still work.
+		fmt.Fprintf(f.out, "Info: Line editing is not available (%v).\n", err)
+		return f.plainLoop(f.con)
 	}
 	for {
 		line := p.Input()
@@ -91,7 +93,26 @@ func Run(sess Session, open proto.Response) error {
 		if err != nil {
 			return err
 		}
-		if done, err := f.show(resp); done || err != nil {
+		if done, err := f.show(resp, con); done || err != nil {
+			return err
+		}
+	}
+}
+
+// plainLoop reads whole lines without a line editor.
+func (f *front) plainLoop(keys keySource) error {
+	for {
+		io.WriteString(f.out, f.prompt)
+		line, ok := readLine(f.out, keys)
+		io.WriteString(f.out, "\n")
+		if !ok {
+			return nil
+		}
+		resp, err := f.do(proto.Request{Op: proto.OpExec, Line: line})
+		if err != nil {
+			return err
+		}
+		if done, err := f.show(resp, keys); done || err != nil {
 			return err
 		}
 	}
@@ -138,9 +159,9 @@ func (f *front) do(req proto.Request) (proto.Response, error) {
 
 // show prints a response, asking its questions; done is set when the session
 // has ended.
-func (f *front) show(resp proto.Response) (done bool, err error) {
+func (f *front) show(resp proto.Response, keys keySource) (done bool, err error) {
 	for {
-		f.page(resp.Output)
+		f.page(resp.Output, keys)
 		if resp.Exit {
 			return true, nil
 		}
@@ -148,7 +169,7 @@ func (f *front) show(resp proto.Response) (done bool, err error) {
 			return false, nil
 		}
 		io.WriteString(f.out, resp.Question)
-		answer, ok := readLine(f.out, f.con)
+		answer, ok := readLine(f.out, keys)
 		io.WriteString(f.out, "\n")
 		if !ok {
 			return true, nil
@@ -159,12 +180,15 @@ func (f *front) show(resp proto.Response) (done bool, err error) {
 	}
 }
 
-func (f *front) page(text string) {
+func (f *front) page(text string, keys keySource) {
 	if text == "" {
 		return
 	}
-	ws := f.con.GetWinSize()
-	page(f.out, f.con, text, pageLength(f.screenLength, int(ws.Row)))
+	rows := 0
+	if f.con != nil {
+		rows = int(f.con.GetWinSize().Row)
+	}
+	page(f.out, keys, text, pageLength(f.screenLength, rows))
 }
 
 // tab completes the word before the cursor.
@@ -196,7 +220,7 @@ func (f *front) help(buf *prompt.Buffer) {
 		echo = "?"
 	}
 	io.WriteString(f.out, echo+"\n")
-	f.page(resp.Output)
+	f.page(resp.Output, f.con)
 	ws := f.con.GetWinSize()
 	io.WriteString(f.out, redraw(prefix, before, after, int(ws.Col)))
 }
@@ -237,6 +261,9 @@ func readLine(w io.Writer, keys keySource) (string, bool) {
 		k, ok := keys.readKey()
 		if !ok {
 			return string(line), false
+		}
+		if len(k) == 0 {
+			continue
 		}
 		switch {
 		case string(k) == "\r" || string(k) == "\n":

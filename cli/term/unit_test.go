@@ -2,6 +2,7 @@ package term
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -250,5 +251,50 @@ func TestReadLine(t *testing.T) {
 	}
 	if _, ok := readLine(&out, &keys{k: []string{"Y"}}); ok {
 		t.Fatal("readLine without Enter on a closed terminal reported ok")
+	}
+}
+
+// direct is a Session straight onto a fake engine session.
+type direct struct {
+	s   *fakeSession
+	ops []string
+}
+
+func (d *direct) Do(req proto.Request) (proto.Response, error) {
+	d.ops = append(d.ops, req.Op+":"+req.Line)
+	return d.s.Handle(context.Background(), req), nil
+}
+
+// TestPlainLoop runs the line loop without go-prompt (used when no line
+// editor can start): exec, questions, the pager, logout.
+func TestPlainLoop(t *testing.T) {
+	sess := &direct{s: &fakeSession{sysname: "HUAWEI"}}
+	var out bytes.Buffer
+	f := &front{sess: sess, out: &out, prompt: "<HUAWEI> ", screenLength: 24}
+	in := &keys{k: []string{
+		"system-view", "\r", "sysname X", "\r", "return", "\r", "\r", "n", "\r",
+		"display current-configuration", "\r", " ", " ",
+		"quit", "\r",
+	}}
+	if err := f.plainLoop(in); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"exec:system-view", "exec:sysname X", "exec:return", "answer:", "answer:n",
+		"exec:display current-configuration", "exec:quit",
+	}
+	if fmt.Sprint(sess.ops) != fmt.Sprint(want) {
+		t.Fatalf("requests %q, want %q", sess.ops, want)
+	}
+	o := out.String()
+	for _, part := range []string{
+		"<HUAWEI> system-view\n[~HUAWEI] sysname X\n[*HUAWEI] return\nWarning: Uncommitted configurations found",
+		"[Y(yes)/N(no)/C(cancel)]:\nError: Please choose 'YES', 'NO' or 'CANCEL' first before pressing 'Enter'. [Y/N/C]:n\n<HUAWEI> ",
+		"config-line-24\n" + MoreText,
+		"config-line-60\n<HUAWEI> quit\n",
+	} {
+		if !strings.Contains(o, part) {
+			t.Fatalf("output lacks %q:\n%s", part, o)
+		}
 	}
 }

@@ -96,13 +96,17 @@ func TestDockerLine(t *testing.T) {
 			}
 		}
 		// The host end of eth0 must go with the container.
-		if eth0, ok := links["eth0"].(*netlink.Veth); ok {
-			if peer, err := netlink.VethPeerIndex(eth0); err == nil {
-				if hl, err := netlink.LinkByIndex(peer); err == nil {
-					mgmtVeths = append(mgmtVeths, hostVeth{peer, hl.Attrs().Name})
-				}
+		if eth0, ok := links["eth0"]; ok && eth0.Attrs().ParentIndex > 0 {
+			peer := eth0.Attrs().ParentIndex // the peer's index in the host namespace
+			if hl, err := netlink.LinkByIndex(peer); err == nil {
+				mgmtVeths = append(mgmtVeths, hostVeth{peer, hl.Attrs().Name})
 			}
 		}
+	}
+	cli := exec.Command(bin, "lab", "cli", "--workdir", l.Workdir(), file, "r3")
+	cli.Stdin = strings.NewReader("display version\n")
+	if out, err := cli.CombinedOutput(); err != nil || !strings.Contains(string(out), "VRP (R) software") {
+		t.Errorf("lab cli: %v\n%s", err, out)
 	}
 	if len(mgmtVeths) != len(st.Nodes) {
 		t.Errorf("found the host end of eth0 for %d of %d containers", len(mgmtVeths), len(st.Nodes))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"vpnos/lab/labtest"
+	"vpnos/lab/runner"
 	"vpnos/lab/topology"
 )
 
@@ -33,11 +34,21 @@ func l3vpnCopy(t testing.TB) (string, string) {
 }
 
 // TestL3VPNReferenceLab brings the reference lab up on network namespaces:
-// every node answers and its ports are where the topology puts them.
+// every node answers, its ports are where the topology puts them, and it
+// runs the configuration of its startup.cfg.
 func TestL3VPNReferenceLab(t *testing.T) {
+	for _, rt := range []string{runner.RuntimeNetns, runner.RuntimeDocker} {
+		t.Run(rt, func(t *testing.T) { testL3VPN(t, rt) })
+	}
+}
+
+func testL3VPN(t *testing.T, rt string) {
 	needRoot(t)
+	if rt == runner.RuntimeDocker {
+		labtest.Image(t)
+	}
 	labtest.CleanStale(t, prefix+"-l3vpn")
-	file, _ := l3vpnCopy(t)
+	file, dir := l3vpnCopy(t)
 	topo, err := topology.Load(file)
 	if err != nil {
 		t.Fatal(err)
@@ -45,13 +56,20 @@ func TestL3VPNReferenceLab(t *testing.T) {
 	if len(topo.Nodes) != 7 || len(topo.Links) != 6 {
 		t.Fatalf("%d nodes, %d links", len(topo.Nodes), len(topo.Links))
 	}
-	l := labtest.Up(t, file, labtest.Options{Binary: bin})
+	l := labtest.Up(t, file, labtest.Options{Binary: bin, Runtime: rt})
 	for _, n := range topo.Nodes {
 		var want []labtest.Row
 		for _, ifc := range n.Intfs {
 			want = append(want, labtest.Row{"Interface": "GigabitEthernet0/" + strings.TrimPrefix(ifc, "eth") + "/0", "PHY": "up"})
 		}
 		l.WaitCLI(t, n.Name, "display interface brief", labtest.Rows("Interface", want...), 10*time.Second)
+		cfg, err := os.ReadFile(filepath.Join(dir, n.Name, "startup.cfg"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.WaitCLI(t, n.Name, "display current-configuration", labtest.MatchFunc(func(out string) error {
+			return sameConfig(string(cfg), out)
+		}), 10*time.Second)
 
 	}
 }

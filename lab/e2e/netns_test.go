@@ -53,8 +53,19 @@ func leftovers(t *testing.T, st *runner.State, pids []int) {
 func TestNetnsLine(t *testing.T) {
 	needRoot(t)
 	labtest.CleanStale(t, prefix+"-line")
-	file := writeTopology(t, "line.clab.yml", lineTopology(prefix+"-line", 3, ""))
+	file := writeTopology(t, "line.clab.yml", lineTopology(prefix+"-line", 3, "    exec: [\"cli -c 'display interface brief'\"]\n"))
 	l := labtest.Up(t, file, labtest.Options{Binary: bin})
+	// exec entries ran once the nodes were ready.
+	if !strings.Contains(l.UpOutput, "r2: exec cli -c 'display interface brief'\n") ||
+		!regexpMatch(`(?m)^  GigabitEthernet0/2/0 +up +up`, l.UpOutput) {
+		t.Errorf("up output does not show the exec entries:\n%s", l.UpOutput)
+	}
+	// `vpnos lab cli` reads commands from stdin when it is not a terminal.
+	cli := exec.Command(bin, "lab", "cli", "--workdir", l.Workdir(), file, "r3")
+	cli.Stdin = strings.NewReader("display version\n")
+	if out, err := cli.CombinedOutput(); err != nil || !strings.Contains(string(out), "VRP (R) software") {
+		t.Errorf("lab cli: %v\n%s", err, out)
+	}
 
 	// Every CLI answers, and the links are on the right ports, up.
 	ports := map[string][]string{
@@ -70,8 +81,14 @@ func TestNetnsLine(t *testing.T) {
 		}
 		out := l.WaitCLI(t, node, "display interface brief", labtest.Rows("Interface", rows...), 10*time.Second)
 		got, _ := labtest.ParseTable(out, "Interface")
-		if len(got) != len(want) {
-			t.Errorf("%s: %d ports, want %d:\n%s", node, len(got), len(want), out)
+		var ge int
+		for _, r := range got {
+			if strings.HasPrefix(r["Interface"], "GigabitEthernet") {
+				ge++
+			}
+		}
+		if ge != len(want) {
+			t.Errorf("%s: %d GigabitEthernet ports, want %d:\n%s", node, ge, len(want), out)
 		}
 	}
 
@@ -283,5 +300,32 @@ func TestNetnsUpFailureCleansUp(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(work); len(ents) != 0 {
 		t.Errorf("up left %d entries in its workdir", len(ents))
+	}
+}
+
+// TestNetnsRefusals: what the netns runtime cannot honour is refused before
+// anything is created.
+func TestNetnsRefusals(t *testing.T) {
+	needRoot(t)
+	tests := []struct{ name, node, want string }{
+		{"exec of a program", "{kind: linux, exec: [\"ip link\"]}", "runs only `cli ...` entries"},
+		{"bind elsewhere", "{kind: linux, binds: [\"/tmp:/opt/x\"]}", "can only bind a folder to /etc/vpnos/"},
+		{"missing config folder", "{kind: linux, binds: [\"nope:/etc/vpnos/\"]}", "no such file or directory"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			file := writeTopology(t, "r.clab.yml", "name: vtlab-refuse\ntopology:\n  nodes:\n    r1: "+tc.node+"\n")
+			work := t.TempDir()
+			out, err := exec.Command(bin, "lab", "up", "--workdir", work, file).CombinedOutput()
+			if err == nil {
+				t.Fatalf("accepted:\n%s", out)
+			}
+			if !strings.Contains(string(out), "node r1") || !strings.Contains(string(out), tc.want) {
+				t.Errorf("message lacks %q:\n%s", tc.want, out)
+			}
+			if _, err := os.Stat(runner.NetnsPath("clab-vtlab-refuse-r1")); err == nil {
+				t.Error("a namespace was created")
+			}
+		})
 	}
 }

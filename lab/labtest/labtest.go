@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -270,17 +271,29 @@ func Docker(t testing.TB) {
 func Image(t testing.TB) string {
 	t.Helper()
 	Docker(t)
-	root, err := ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("make", "image")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("labtest: make image: %v\n%s", err, out)
+	imageOnce.Do(func() {
+		root, err := ModuleRoot()
+		if err != nil {
+			imageErr = err
+			return
+		}
+		cmd := exec.Command("make", "image")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			imageErr = fmt.Errorf("make image: %w\n%s", err, out)
+		}
+	})
+	if imageErr != nil {
+		t.Fatalf("labtest: %v", imageErr)
 	}
 	return topology.DefaultImage
 }
+
+// The image is built once per test binary.
+var (
+	imageOnce sync.Once
+	imageErr  error
+)
 
 // CleanStale removes what an earlier crashed test run left: network
 // namespaces and docker containers named clab-<prefix>*, and their processes.

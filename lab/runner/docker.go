@@ -168,8 +168,11 @@ func (b *dockerBackend) probe(ctx context.Context, ns *NodeState) error {
 
 func (b *dockerBackend) cli(ns *NodeState, tty bool, args []string) *exec.Cmd {
 	a := []string{"exec"}
-	if tty {
+	switch {
+	case tty:
 		a = append(a, "-it")
+	case len(args) == 0:
+		a = append(a, "-i") // a session reading commands from stdin
 	}
 	a = append(a, ns.Runtime, "cli")
 	return exec.Command(b.o.Docker, append(a, args...)...)

@@ -55,7 +55,7 @@ func (b *netnsBackend) check(ctx context.Context, t *topology.Topology) error {
 		return fmt.Errorf("the netns runtime needs root (network namespaces and veth links)")
 	}
 	dir := LabDir(b.o.Workdir, t.Name)
-	var notes []string
+	notes := false
 	for _, n := range t.Nodes {
 		if _, _, err := nodeConfigDir(n); err != nil {
 			return err
@@ -78,12 +78,11 @@ func (b *netnsBackend) check(ctx context.Context, t *topology.Topology) error {
 			return fmt.Errorf("node %s: socket path %s is longer than 107 bytes; use a shorter --workdir", n.Name, sock)
 		}
 		if n.Image != topology.DefaultImage || len(n.CapAdd) > 0 || n.Privileged || len(n.Labels) > 0 {
-			notes = append(notes, n.Name)
+			notes = true
 		}
 	}
-	if len(notes) > 0 {
-		fmt.Fprintf(b.o.Out, "note: netns runtime: image, labels, cap-add and privileged do not apply to nodes %s (each runs %s as root)\n",
-			strings.Join(notes, ", "), b.o.Binary)
+	if notes {
+		fmt.Fprintf(b.o.Out, "note: the netns runtime runs every node from %s as root; image, labels, cap-add and privileged apply with --runtime docker\n", b.o.Binary)
 	}
 	return nil
 }

@@ -83,6 +83,9 @@ func (f *File) Save(ctx context.Context, text string) error {
 		text += "\n"
 	}
 	data := []byte(text)
+	if err := os.MkdirAll(filepath.Dir(f.Path), 0o755); err != nil {
+		return fmt.Errorf("save: %w", err)
+	}
 	err := f.atomicWrite(f.Path, data)
 	if err == nil {
 		f.removeStaleBackup()

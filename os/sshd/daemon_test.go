@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netns"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/sys/unix"
 )
@@ -71,12 +73,13 @@ func (s *syncBuffer) String() string {
 // Daemon is a `vpnos daemon --root DIR` started by a test, with SSH on a free
 // port of 127.0.0.1.
 type Daemon struct {
-	t    *testing.T
-	Root string
-	Port int
-	Log  *syncBuffer
-	cmd  *exec.Cmd
-	done chan struct{}
+	t     *testing.T
+	Root  string
+	Port  int
+	NetNS string // run in this named network namespace ("": the test's own)
+	Log   *syncBuffer
+	cmd   *exec.Cmd
+	done  chan struct{}
 }
 
 // Settings writes <root>/etc/vpnos/vpnos.yaml.
@@ -105,9 +108,17 @@ func freePort(t *testing.T) int {
 // StartDaemon starts the daemon on root (settings already written) and waits
 // until SSH accepts connections.
 func StartDaemon(t *testing.T, root string, port int) *Daemon {
+	return StartDaemonIn(t, "", root, port)
+}
+
+// StartDaemonIn starts the daemon in the named network namespace netns.
+func StartDaemonIn(t *testing.T, netns, root string, port int) *Daemon {
 	t.Helper()
-	d := &Daemon{t: t, Root: root, Port: port, Log: &syncBuffer{}, done: make(chan struct{})}
+	d := &Daemon{t: t, Root: root, Port: port, NetNS: netns, Log: &syncBuffer{}, done: make(chan struct{})}
 	d.cmd = exec.Command(vpnosBinary(t), "daemon", "--root", root)
+	if netns != "" {
+		d.cmd = exec.Command("ip", "netns", "exec", netns, vpnosBinary(t), "daemon", "--root", root)
+	}
 	d.cmd.Stdout = d.Log
 	d.cmd.Stderr = d.Log
 	d.cmd.Env = append(os.Environ(), "CLAB_INTFS=")
@@ -118,7 +129,7 @@ func StartDaemon(t *testing.T, root string, port int) *Daemon {
 	t.Cleanup(d.Stop)
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", d.Addr(), time.Second)
+		c, err := d.dialTCP()
 		if err == nil {
 			c.Close()
 			return d
@@ -153,9 +164,49 @@ func (d *Daemon) Stop() {
 	}
 }
 
+// dialTCP connects to the SSH port, from inside the daemon's namespace.
+func (d *Daemon) dialTCP() (net.Conn, error) {
+	if d.NetNS == "" {
+		return net.DialTimeout("tcp", d.Addr(), time.Second)
+	}
+	return dialInNetns(d.NetNS, d.Addr())
+}
+
+// dialInNetns connects from inside a named network namespace: the socket is
+// made on a thread switched into it, and stays there.
+func dialInNetns(name, addr string) (net.Conn, error) {
+	ns, err := netns.GetFromName(name)
+	if err != nil {
+		return nil, err
+	}
+	defer ns.Close()
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		return nil, err
+	}
+	defer orig.Close()
+	if err := netns.Set(ns); err != nil {
+		runtime.UnlockOSThread()
+		return nil, err
+	}
+	c, derr := net.DialTimeout("tcp", addr, time.Second)
+	if err := netns.Set(orig); err != nil {
+		// The thread stays locked and is discarded with the goroutine.
+		return nil, errors.Join(derr, err)
+	}
+	runtime.UnlockOSThread()
+	return c, derr
+}
+
 // Dial logs in; hostKey receives the server's host key.
 func (d *Daemon) Dial(user string, auth []ssh.AuthMethod, hostKey *ssh.PublicKey) (*ssh.Client, error) {
-	return ssh.Dial("tcp", d.Addr(), &ssh.ClientConfig{
+	c, err := d.dialTCP()
+	if err != nil {
+		return nil, err
+	}
+	sc, chans, reqs, err := ssh.NewClientConn(c, d.Addr(), &ssh.ClientConfig{
 		User: user,
 		Auth: auth,
 		HostKeyCallback: func(_ string, _ net.Addr, key ssh.PublicKey) error {
@@ -166,6 +217,11 @@ func (d *Daemon) Dial(user string, auth []ssh.AuthMethod, hostKey *ssh.PublicKey
 		},
 		Timeout: 10 * time.Second,
 	})
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return ssh.NewClient(sc, chans, reqs), nil
 }
 
 var ansi = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\x1b[=>]`)
@@ -274,6 +330,16 @@ func TestDaemonSSH(t *testing.T) {
 		var ee *ssh.ExitError
 		if !errors.As(err, &ee) || ee.ExitStatus() != 1 || !strings.Contains(string(out), "Error: Unrecognized command found at '^' position.") {
 			t.Fatalf("exec of a bad command: %v\n%s", err, out)
+		}
+		// `ssh -t host cmd`: the command runs on a PTY, so lines end in CRLF
+		// for the client's raw terminal.
+		s, _ = c.NewSession()
+		if err := s.RequestPty("xterm", 24, 80, nil); err != nil {
+			t.Fatal(err)
+		}
+		out, err = s.CombinedOutput("display version")
+		if err != nil || !strings.Contains(string(out), "VRP (R) software, Version 8.200 (vpnos") || !strings.Contains(string(out), "\r\n") {
+			t.Fatalf("exec on a terminal: %v\n%q", err, out)
 		}
 		// A script on stdin, no terminal.
 		s, _ = c.NewSession()

@@ -149,8 +149,8 @@ type process struct {
 	stopOnce sync.Once
 }
 
-// start runs the CLI for a session: on a PTY for an interactive shell,
-// with pipes for exec (command != nil) or a shell without a terminal.
+// start runs the CLI for a session: on a PTY when the client asked for a
+// terminal, otherwise with pipes (exec, or a script on stdin).
 func (s *Server) start(sc *ssh.ServerConn, ch ssh.Channel, ptyReq *ptyRequest, size *pty.Winsize, command *string) (*process, error) {
 	args := append([]string{}, s.cfg.CLI[1:]...)
 	args = append(args, "--user", sc.User())
@@ -161,8 +161,9 @@ func (s *Server) start(sc *ssh.ServerConn, ch ssh.Channel, ptyReq *ptyRequest, s
 	cmd.Env = append([]string{}, s.cfg.Env...)
 	p := &process{cmd: cmd, ch: ch}
 	p.lastIn.Store(time.Now().UnixNano())
-	interactive := ptyReq != nil && command == nil
-	if interactive {
+	// With a terminal (a shell, or `ssh -t host cmd`) the CLI runs on a PTY,
+	// which also turns "\n" into "\r\n" for the client's raw terminal.
+	if ptyReq != nil {
 		term := ptyReq.Term
 		if term == "" {
 			term = "vt100"

@@ -2,9 +2,11 @@ package rib
 
 import (
 	"fmt"
+
 	"net/netip"
 	"slices"
 	"strings"
+	"vpnos/services/fibapi"
 )
 
 // SetInterface adds or updates an interface: its instance, state and
@@ -73,7 +75,7 @@ func (r *RIB) Interfaces() []Port {
 func (r *RIB) interfaceChanged(p *Port) {
 	for _, n := range []string{p.Name, p.VRPName} {
 		if m := r.ifDeps[strings.ToLower(n)]; m != nil {
-			r.markKeys(m)
+			r.markAll(m)
 		}
 	}
 	r.lspsChanged()
@@ -127,9 +129,11 @@ func (r *RIB) addDirect(p *Port) {
 	}
 	for _, dr := range directRoutes(p) {
 		info := dr.info
+		if !info.local {
+			info.hops = []fibapi.NextHop{{Port: info.port}}
+		}
 		r.addRoute(in, &route{
 			Route:  Route{Prefix: dr.prefix, Protocol: Direct, Key: dr.key},
-			id:     RouteID{Protocol: Direct, Prefix: dr.prefix, Key: dr.key},
 			direct: &info,
 		})
 	}
@@ -146,7 +150,7 @@ func (r *RIB) removeDirect(p *Port) {
 			continue
 		}
 		for i, rt := range d.routes {
-			if rt.direct != nil && rt.id.Key == dr.key {
+			if rt.direct != nil && rt.Key == dr.key {
 				d.routes = slices.Delete(d.routes, i, i+1)
 				r.enqueue(d)
 				break

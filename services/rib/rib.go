@@ -45,18 +45,23 @@ type RIB struct {
 	// next hop, with the destinations that depend on them.
 	track map[string]*tracker
 	// ifDeps: destinations with next hops naming an interface (lower case).
-	ifDeps map[string]map[destKey]int
+	ifDeps map[string]*depSet
 
 	queue   []*dest
 	touched []*dest
 	visited []*dest
+	// scratch space of process
+	oldBest          []*route
+	oldVias, newVias []*dest
 
-	lsps        map[string]*lspState // by name
-	ingressFEC  map[netip.Prefix]*lspState
-	lspDirty    bool
-	labelWant   map[uint32]fibapi.LabelEntry
-	labelHW     map[uint32]fibapi.LabelEntry
-	labelChange map[uint32]bool
+	lsps         map[string]*lspState // by name
+	ingressFEC   map[netip.Prefix]*lspState
+	ingressOrder []netip.Prefix // keys of ingressFEC, sorted
+	lspDirty     bool
+	extLabels    map[string]map[uint32]fibapi.LabelEntry // SetLabelEntries, by owner
+	labelWant    map[uint32]fibapi.LabelEntry
+	labelHW      map[uint32]fibapi.LabelEntry
+	labelChange  map[uint32]bool
 
 	// What the last Compute handed out, applied by Commit.
 	computed       []computedRoute
@@ -64,26 +69,25 @@ type RIB struct {
 }
 
 type computedRoute struct {
-	d       *dest
-	want    fibapi.Route
-	wantSet bool
+	d    *dest
+	want fibEntry
+}
+
+// fibEntry is a destination's FIB entry (its instance and prefix are the
+// destination's). Hops are never modified once built, so entries may share them.
+type fibEntry struct {
+	set  bool
+	kind fibapi.RouteKind
+	hops []fibapi.NextHop
+}
+
+func sameFIB(a, b fibEntry) bool {
+	return a.set == b.set && (!a.set || (a.kind == b.kind && slices.EqualFunc(a.hops, b.hops, sameHop)))
 }
 
 type computedLabel struct {
 	entry   fibapi.LabelEntry
 	present bool
-}
-
-type destKey struct {
-	inst   string
-	prefix netip.Prefix
-}
-
-func cmpDestKey(a, b destKey) int {
-	if c := strings.Compare(a.inst, b.inst); c != 0 {
-		return c
-	}
-	return cmpPrefix(a.prefix, b.prefix)
 }
 
 func cmpPrefix(a, b netip.Prefix) int {
@@ -106,25 +110,26 @@ type dest struct {
 	routes []*route // sorted by protocol, key
 	best   []*route
 
-	want    fibapi.Route
-	wantSet bool
-	hw      fibapi.Route
-	hwSet   bool
-	lsp     *lspState // ingress LSP carrying this destination's traffic (when up)
+	want fibEntry  // the computed FIB entry
+	hw   fibEntry  // what the forwarder holds (as last committed)
+	lsp  *lspState // ingress LSP carrying this destination's traffic (when up)
 
 	queued, touched bool
-	visits          int
+	visits          int32
+
+	// Storage for the common case of one route (no extra allocations).
+	routes1, best1 [1]*route
 }
 
 type route struct {
 	Route
-	id      RouteID
-	since   time.Time
+	since   int64 // when added or last changed, Unix nanoseconds
 	direct  *directInfo
 	valid   bool
 	relay   bool
 	kind    fibapi.RouteKind
 	paths   []path
+	path1   [1]path // storage for paths when there is one
 	looping bool
 }
 
@@ -132,10 +137,10 @@ type directInfo struct {
 	port    string // kernel name ("" for InLoopBack0)
 	local   bool
 	display netip.Addr
+	hops    []fibapi.NextHop // the attached next hop of a subnet route
 }
 
 type path struct {
-	nh   NextHop
 	ok   bool
 	drop bool
 	hops []fibapi.NextHop
@@ -144,7 +149,7 @@ type path struct {
 }
 
 type tracker struct {
-	deps   map[netip.Addr]map[destKey]int
+	deps   map[netip.Addr]*depSet
 	sorted []netip.Addr
 	dirty  bool
 }
@@ -158,12 +163,13 @@ func New(o Options) *RIB {
 		ports:       map[string]*Port{},
 		portByVRP:   map[string]string{},
 		track:       map[string]*tracker{},
-		ifDeps:      map[string]map[destKey]int{},
+		ifDeps:      map[string]*depSet{},
 		lsps:        map[string]*lspState{},
 		ingressFEC:  map[netip.Prefix]*lspState{},
 		labelWant:   map[uint32]fibapi.LabelEntry{},
 		labelHW:     map[uint32]fibapi.LabelEntry{},
 		labelChange: map[uint32]bool{},
+		extLabels:   map[string]map[uint32]fibapi.LabelEntry{},
 
 		computedLabels: map[uint32]computedLabel{},
 	}
@@ -212,8 +218,7 @@ func (r *RIB) AddInstance(name string) error {
 	internal = append(internal, netip.MustParsePrefix("255.255.255.255/32"))
 	for _, p := range internal {
 		r.addRoute(in, &route{
-			Route:  Route{Prefix: p, Protocol: Direct},
-			id:     RouteID{Protocol: Direct, Prefix: p, Key: InLoopBack0},
+			Route:  Route{Prefix: p, Protocol: Direct, Key: InLoopBack0},
 			direct: &directInfo{local: true, display: loopback127},
 		})
 	}
@@ -265,6 +270,7 @@ func (r *RIB) AddRoute(instance string, rt Route) error {
 		return err
 	}
 	rt.Prefix = rt.Prefix.Masked()
+	rt.NextHops = slices.Clone(rt.NextHops)
 	if rt.Preference == 0 {
 		rt.Preference = rt.Protocol.DefaultPreference()
 	}
@@ -283,7 +289,7 @@ func (r *RIB) AddRoute(instance string, rt Route) error {
 	}
 	id := rt.ID()
 	rt.Key = id.Key
-	r.addRoute(in, &route{Route: rt, id: id})
+	r.addRoute(in, &route{Route: rt})
 	return nil
 }
 
@@ -300,23 +306,30 @@ func sameInput(a, b *Route) bool {
 	return true
 }
 
+func sameDirect(a, b *directInfo) bool {
+	return a.port == b.port && a.local == b.local && a.display == b.display
+}
+
 func (r *RIB) addRoute(in *instance, rt *route) {
-	d := in.dests[rt.id.Prefix]
+	d := in.dests[rt.Prefix]
 	if d == nil {
-		d = &dest{inst: in, prefix: rt.id.Prefix}
-		in.dests[rt.id.Prefix] = d
-		in.lenCount[rt.id.Prefix.Bits()]++
+		d = &dest{inst: in, prefix: rt.Prefix}
+		d.routes, d.best = d.routes1[:0], d.best1[:0]
+		in.dests[rt.Prefix] = d
+		in.lenCount[rt.Prefix.Bits()]++
 	}
-	i, found := slices.BinarySearchFunc(d.routes, rt.id, func(x *route, id RouteID) int {
-		if c := cmp.Compare(x.id.Protocol, id.Protocol); c != 0 {
+	i, found := slices.BinarySearchFunc(d.routes, rt.ID(), func(x *route, id RouteID) int {
+		if c := cmp.Compare(x.Protocol, id.Protocol); c != 0 {
 			return c
 		}
-		return strings.Compare(x.id.Key, id.Key)
+		return strings.Compare(x.Key, id.Key)
 	})
 	if found {
 		old := d.routes[i]
-		if sameInput(&old.Route, &rt.Route) && (old.direct == nil) == (rt.direct == nil) &&
-			(old.direct == nil || *old.direct == *rt.direct) {
+		if old.direct == nil && rt.direct == nil && sameInput(&old.Route, &rt.Route) {
+			return
+		}
+		if old.direct != nil && rt.direct != nil && sameDirect(old.direct, rt.direct) {
 			return
 		}
 		r.unregister(d, old)
@@ -324,7 +337,7 @@ func (r *RIB) addRoute(in *instance, rt *route) {
 	} else {
 		d.routes = slices.Insert(d.routes, i, rt)
 	}
-	rt.since = r.now()
+	rt.since = r.now().UnixNano()
 	r.register(d, rt)
 	r.enqueue(d)
 }
@@ -341,7 +354,7 @@ func (r *RIB) DelRoute(instance string, id RouteID) error {
 		return nil
 	}
 	for i, rt := range d.routes {
-		if rt.id == id && rt.direct == nil {
+		if rt.ID() == id && rt.direct == nil {
 			r.unregister(d, rt)
 			d.routes = slices.Delete(d.routes, i, i+1)
 			r.enqueue(d)
@@ -364,7 +377,7 @@ func (r *RIB) DelRoutes(instance string, proto Protocol, prefix netip.Prefix) (i
 	}
 	n := 0
 	d.routes = slices.DeleteFunc(d.routes, func(rt *route) bool {
-		if rt.id.Protocol == proto {
+		if rt.Protocol == proto {
 			r.unregister(d, rt)
 			n++
 			return true
@@ -409,8 +422,8 @@ func (r *RIB) SyncRoutes(proto Protocol, routes map[string][]Route) error {
 		m := want[name]
 		for _, p := range sortedPrefixes(in.dests) {
 			for _, rt := range slices.Clone(in.dests[p].routes) {
-				if rt.id.Protocol == proto && !m[rt.id] {
-					_ = r.DelRoute(name, rt.id)
+				if rt.Protocol == proto && !m[rt.ID()] {
+					_ = r.DelRoute(name, rt.ID())
 				}
 			}
 		}
@@ -430,18 +443,16 @@ func (r *RIB) register(d *dest, rt *route) { r.deps(d, rt, 1) }
 func (r *RIB) unregister(d *dest, rt *route) { r.deps(d, rt, -1) }
 
 func (r *RIB) deps(d *dest, rt *route, n int) {
-	k := destKey{d.inst.name, d.prefix}
 	for _, nh := range rt.NextHops {
 		switch {
 		case nh.Interface != "":
 			name := strings.ToLower(nh.Interface)
 			m := r.ifDeps[name]
 			if m == nil {
-				m = map[destKey]int{}
+				m = &depSet{}
 				r.ifDeps[name] = m
 			}
-			addCount(m, k, n)
-			if len(m) == 0 {
+			if m.add(d, n) {
 				delete(r.ifDeps, name)
 			}
 		case nh.Gateway.IsValid():
@@ -451,17 +462,16 @@ func (r *RIB) deps(d *dest, rt *route, n int) {
 			}
 			t := r.track[ni]
 			if t == nil {
-				t = &tracker{deps: map[netip.Addr]map[destKey]int{}}
+				t = &tracker{deps: map[netip.Addr]*depSet{}}
 				r.track[ni] = t
 			}
 			m := t.deps[nh.Gateway]
 			if m == nil {
-				m = map[destKey]int{}
+				m = &depSet{}
 				t.deps[nh.Gateway] = m
 				t.dirty = true
 			}
-			addCount(m, k, n)
-			if len(m) == 0 {
+			if m.add(d, n) {
 				delete(t.deps, nh.Gateway)
 				t.dirty = true
 			}
@@ -469,11 +479,42 @@ func (r *RIB) deps(d *dest, rt *route, n int) {
 	}
 }
 
-func addCount(m map[destKey]int, k destKey, n int) {
-	m[k] += n
-	if m[k] <= 0 {
-		delete(m, k)
+// depSet is a set of destinations with reference counts, kept in a slice
+// so that walking it is deterministic (it depends only on the order of
+// operations, never on map iteration).
+type depSet struct {
+	idx   map[*dest]int32 // position in list
+	list  []*dest
+	count []int32
+}
+
+// add changes d's count by n and reports whether the set became empty.
+func (s *depSet) add(d *dest, n int) bool {
+	if s.idx == nil {
+		s.idx = map[*dest]int32{}
 	}
+	i, ok := s.idx[d]
+	if !ok {
+		if n <= 0 {
+			return len(s.list) == 0
+		}
+		i = int32(len(s.list))
+		s.idx[d] = i
+		s.list = append(s.list, d)
+		s.count = append(s.count, 0)
+	}
+	s.count[i] += int32(n)
+	if s.count[i] <= 0 {
+		last := int32(len(s.list) - 1)
+		if i != last {
+			s.list[i], s.count[i] = s.list[last], s.count[last]
+			s.idx[s.list[i]] = i
+		}
+		s.list[last] = nil
+		s.list, s.count = s.list[:last], s.count[:last]
+		delete(s.idx, d)
+	}
+	return len(s.list) == 0
 }
 
 func (r *RIB) enqueue(d *dest) {
@@ -483,27 +524,25 @@ func (r *RIB) enqueue(d *dest) {
 	}
 }
 
-func (r *RIB) markKey(k destKey) {
-	if in := r.instances[k.inst]; in != nil {
-		if d := in.dests[k.prefix]; d != nil {
-			r.enqueue(d)
+func (r *RIB) markAll(s *depSet) {
+	for _, d := range s.list {
+		r.enqueue(d)
+	}
+}
+
+// propagate marks the destinations whose recursive next hops fall inside d,
+// and the FEC routes of ingress LSPs whose next hop d covers.
+func (r *RIB) propagate(d *dest) {
+	if d.inst.name == fibapi.Public && len(r.ingressFEC) > 0 {
+		for _, fec := range r.ingressOrder {
+			l := r.ingressFEC[fec]
+			if l.NextHop.IsValid() && d.prefix.Contains(l.NextHop) {
+				if fd := d.inst.dests[fec]; fd != nil {
+					r.enqueue(fd)
+				}
+			}
 		}
 	}
-}
-
-func (r *RIB) markKeys(m map[destKey]int) {
-	keys := make([]destKey, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, cmpDestKey)
-	for _, k := range keys {
-		r.markKey(k)
-	}
-}
-
-// propagate marks the destinations whose recursive next hops fall inside d.
-func (r *RIB) propagate(d *dest) {
 	t := r.track[d.inst.name]
 	if t == nil || len(t.deps) == 0 {
 		return
@@ -519,7 +558,7 @@ func (r *RIB) propagate(d *dest) {
 	first := d.prefix.Addr()
 	i, _ := slices.BinarySearchFunc(t.sorted, first, netip.Addr.Compare)
 	for ; i < len(t.sorted) && d.prefix.Contains(t.sorted[i]); i++ {
-		r.markKeys(t.deps[t.sorted[i]])
+		r.markAll(t.deps[t.sorted[i]])
 	}
 }
 
@@ -549,33 +588,15 @@ func (r *RIB) run() {
 	r.visited = r.visited[:0]
 }
 
-type destState struct {
-	wantSet bool
-	want    fibapi.Route
-	best    []*route
-	vias    []*dest
-	lsp     *lspState
-}
-
-func (d *dest) state() destState {
-	s := destState{wantSet: d.wantSet, want: d.want, best: d.best, lsp: d.lsp}
-	for _, rt := range d.best {
+func appendVias(dst []*dest, best []*route) []*dest {
+	for _, rt := range best {
 		for _, p := range rt.paths {
 			if p.via != nil {
-				s.vias = append(s.vias, p.via)
+				dst = append(dst, p.via)
 			}
 		}
 	}
-	return s
-}
-
-func sameState(a, b destState) bool {
-	return a.wantSet == b.wantSet && a.lsp == b.lsp && slices.Equal(a.best, b.best) && slices.Equal(a.vias, b.vias) &&
-		(!a.wantSet || sameFIBRoute(a.want, b.want))
-}
-
-func sameFIBRoute(a, b fibapi.Route) bool {
-	return a.Kind == b.Kind && a.Prefix == b.Prefix && a.Instance == b.Instance && slices.EqualFunc(a.NextHops, b.NextHops, sameHop)
+	return dst
 }
 
 func sameHop(a, b fibapi.NextHop) bool {
@@ -598,17 +619,24 @@ func (r *RIB) process(d *dest) {
 		r.visited = append(r.visited, d)
 	}
 	looping := d.visits > maxVisits
-	old := d.state()
+	// The state others depend on, before: selection, FIB entry, the routes
+	// resolved through (loop detection), the LSP.
+	oldWant, oldLSP := d.want, d.lsp
+	r.oldBest = append(r.oldBest[:0], d.best...)
+	r.oldVias = appendVias(r.oldVias[:0], d.best)
 	for _, rt := range d.routes {
 		r.resolve(d, rt, looping)
 	}
 	r.selectBest(d)
 	r.computeWant(d)
-	if !sameState(old, d.state()) {
+	r.newVias = appendVias(r.newVias[:0], d.best)
+	changed := oldLSP != d.lsp || !slices.Equal(r.oldBest, d.best) ||
+		!slices.Equal(r.oldVias, r.newVias) || !sameFIB(oldWant, d.want)
+	if changed {
 		r.touch(d)
 		r.propagate(d)
 	}
-	if len(d.routes) == 0 && !d.hwSet && !d.touched {
+	if len(d.routes) == 0 && !d.hw.set && !d.touched {
 		r.dropDest(d)
 	}
 }
@@ -642,6 +670,9 @@ func (r *RIB) lookupPort(name string) *Port {
 }
 
 func (r *RIB) resolve(d *dest, rt *route, looping bool) {
+	if rt.paths == nil {
+		rt.paths = rt.path1[:0]
+	}
 	rt.paths = rt.paths[:0]
 	rt.looping = false
 	switch {
@@ -652,8 +683,7 @@ func (r *RIB) resolve(d *dest, rt *route, looping bool) {
 			rt.paths = append(rt.paths, path{ok: true, port: rt.direct.port})
 		} else {
 			rt.kind = fibapi.Forward
-			rt.paths = append(rt.paths, path{ok: true, port: rt.direct.port,
-				hops: []fibapi.NextHop{{Port: rt.direct.port}}})
+			rt.paths = append(rt.paths, path{ok: true, port: rt.direct.port, hops: rt.direct.hops})
 		}
 		return
 	case rt.Blackhole:
@@ -669,7 +699,7 @@ func (r *RIB) resolve(d *dest, rt *route, looping bool) {
 			rt.relay = true
 			if looping {
 				rt.looping = true
-				p = path{nh: nh}
+				p = path{}
 			} else {
 				p = r.resolveRecursive(d, nh)
 			}
@@ -692,7 +722,7 @@ func (r *RIB) resolve(d *dest, rt *route, looping bool) {
 }
 
 func (r *RIB) resolveInterface(nh NextHop) path {
-	p := path{nh: nh}
+	p := path{}
 	port := r.lookupPort(nh.Interface)
 	if port == nil || !port.Up {
 		return p
@@ -709,7 +739,7 @@ func (r *RIB) resolveInterface(nh NextHop) path {
 // route of its instance that is usable: not the destination itself, and not
 // one whose own resolution leads back to it (a loop).
 func (r *RIB) resolveRecursive(d *dest, nh NextHop) path {
-	p := path{nh: nh}
+	p := path{}
 	ni := nh.Instance
 	if ni == "" {
 		ni = d.inst.name
@@ -724,7 +754,7 @@ func (r *RIB) resolveRecursive(d *dest, nh NextHop) path {
 			continue
 		}
 		c := in.dests[netip.PrefixFrom(nh.Gateway, l).Masked()]
-		if c == nil || !c.wantSet || c == d || reaches(c, d, 0) {
+		if c == nil || !c.want.set || c == d || reaches(c, d, 0) {
 			continue
 		}
 		via = c
@@ -734,7 +764,7 @@ func (r *RIB) resolveRecursive(d *dest, nh NextHop) path {
 		return p
 	}
 	p.via = via
-	switch via.want.Kind {
+	switch via.want.kind {
 	case fibapi.Local, fibapi.Unreachable:
 		return p // the next hop is one of our own addresses
 	case fibapi.Drop:
@@ -745,7 +775,7 @@ func (r *RIB) resolveRecursive(d *dest, nh NextHop) path {
 		return p
 	}
 	p.ok = true
-	for _, h := range via.want.NextHops {
+	for _, h := range via.want.hops {
 		g := h.Gateway
 		if !g.IsValid() {
 			g = nh.Gateway
@@ -782,7 +812,7 @@ func reaches(c, target *dest, depth int) bool {
 }
 
 func (r *RIB) selectBest(d *dest) {
-	d.best = d.best[:0:0]
+	d.best = d.best[:0]
 	for _, rt := range d.routes {
 		if !rt.valid {
 			continue
@@ -796,8 +826,8 @@ func (r *RIB) selectBest(d *dest) {
 		if c == 0 {
 			c = cmp.Compare(rt.Cost, b.Cost)
 		}
-		if c == 0 && rt.id.Protocol != b.id.Protocol {
-			c = cmp.Compare(rt.id.Protocol, b.id.Protocol)
+		if c == 0 && rt.Protocol != b.Protocol {
+			c = cmp.Compare(rt.Protocol, b.Protocol)
 		}
 		switch {
 		case c < 0:
@@ -811,33 +841,37 @@ func (r *RIB) selectBest(d *dest) {
 func (r *RIB) computeWant(d *dest) {
 	d.lsp = nil
 	if len(d.best) == 0 {
-		d.wantSet = false
-		d.want = fibapi.Route{}
+		d.want = fibEntry{}
 	} else {
-		w := fibapi.Route{Instance: d.inst.name, Prefix: d.prefix, Kind: d.best[0].kind}
-		if w.Kind == fibapi.Forward {
+		w := fibEntry{set: true, kind: d.best[0].kind}
+		if w.kind == fibapi.Forward && len(d.best) == 1 && len(d.best[0].paths) == 1 {
+			// One path: share its next hops (never modified once built).
+			if p := d.best[0].paths[0]; p.ok && !p.drop {
+				w.hops = p.hops
+			}
+		} else if w.kind == fibapi.Forward {
 			for _, rt := range d.best {
 				for _, p := range rt.paths {
 					if p.ok && !p.drop {
-						w.NextHops = append(w.NextHops, p.hops...)
+						w.hops = append(w.hops, p.hops...)
 					}
 				}
 			}
-			slices.SortFunc(w.NextHops, cmpHop)
-			w.NextHops = slices.CompactFunc(w.NextHops, sameHop)
+			slices.SortFunc(w.hops, cmpHop)
+			w.hops = slices.CompactFunc(w.hops, sameHop)
 		}
-		d.want, d.wantSet = w, true
+		d.want = w
 	}
 	if d.inst.name == fibapi.Public {
 		if l := r.ingressFEC[d.prefix]; l != nil {
 			up := false
-			if d.wantSet && d.want.Kind == fibapi.Forward {
+			if d.want.set && d.want.kind == fibapi.Forward {
 				if hop, ok := r.lspOutHop(l.StaticLSP); ok {
 					up = true
 					if l.OutLabel != fibapi.LabelImplicitNull {
 						hop.Labels = []uint32{l.OutLabel}
 					}
-					d.want.NextHops = []fibapi.NextHop{hop}
+					d.want.hops = []fibapi.NextHop{hop}
 					d.lsp = l
 				}
 			}
@@ -852,15 +886,42 @@ func (r *RIB) computeWant(d *dest) {
 func (r *RIB) Compute() fibapi.Batch {
 	r.settle()
 	var b fibapi.Batch
-	r.computed = r.computed[:0]
+	r.computed = slices.Grow(r.computed[:0], len(r.touched))
+	b.Routes = make([]fibapi.Route, 0, len(r.touched))
 	clear(r.computedLabels)
+	nhops, nlabels := 0, 0
 	for _, d := range r.touched {
-		r.computed = append(r.computed, computedRoute{d, d.want, d.wantSet})
+		if d.want.set {
+			nhops += len(d.want.hops)
+			for _, h := range d.want.hops {
+				nlabels += len(h.Labels)
+			}
+		}
+	}
+	// The batch gets its own copy of next hops and labels, in two slabs.
+	hops := make([]fibapi.NextHop, 0, nhops)
+	labels := make([]uint32, 0, nlabels)
+	for _, d := range r.touched {
+		r.computed = append(r.computed, computedRoute{d, d.want})
 		switch {
-		case d.wantSet && (!d.hwSet || !sameFIBRoute(d.want, d.hw)):
-			b.Routes = append(b.Routes, cloneRoute(d.want))
-		case !d.wantSet && d.hwSet:
-			b.DeleteRoutes = append(b.DeleteRoutes, fibapi.Route{Instance: d.hw.Instance, Prefix: d.hw.Prefix})
+		case d.want.set && !sameFIB(d.want, d.hw):
+			w := fibapi.Route{Instance: d.inst.name, Prefix: d.prefix, Kind: d.want.kind}
+			start := len(hops)
+			for _, h := range d.want.hops {
+				ls := len(labels)
+				labels = append(labels, h.Labels...)
+				if len(h.Labels) > 0 {
+					h.Labels = labels[ls:len(labels):len(labels)]
+				}
+				hops = append(hops, h)
+			}
+			w.NextHops = hops[start:len(hops):len(hops)]
+			if len(w.NextHops) == 0 {
+				w.NextHops = nil
+			}
+			b.Routes = append(b.Routes, w)
+		case !d.want.set && d.hw.set:
+			b.DeleteRoutes = append(b.DeleteRoutes, fibapi.Route{Instance: d.inst.name, Prefix: d.prefix})
 		}
 	}
 	for l := range r.labelChange {
@@ -900,17 +961,17 @@ func cloneRoute(r fibapi.Route) fibapi.Route {
 // Changes made after that Compute stay pending for the next one.
 func (r *RIB) Commit() {
 	for _, c := range r.computed {
-		c.d.hw, c.d.hwSet = c.want, c.wantSet
+		c.d.hw = c.want
 	}
 	r.computed = r.computed[:0]
 	keep := r.touched[:0]
 	for _, d := range r.touched {
-		if d.wantSet != d.hwSet || (d.wantSet && !sameFIBRoute(d.want, d.hw)) {
+		if !sameFIB(d.want, d.hw) {
 			keep = append(keep, d)
 			continue
 		}
 		d.touched = false
-		if len(d.routes) == 0 && !d.hwSet {
+		if len(d.routes) == 0 && !d.hw.set {
 			r.dropDest(d)
 		}
 	}
@@ -945,7 +1006,7 @@ func (r *RIB) Resync() {
 		in := r.instances[name]
 		for _, p := range sortedPrefixes(in.dests) {
 			d := in.dests[p]
-			d.hwSet = false
+			d.hw = fibEntry{}
 			r.touch(d)
 		}
 	}

@@ -93,6 +93,34 @@ func (s Snapshot) Filter(keep func(RouteEntry) bool) Snapshot {
 	return out
 }
 
+// Match keeps the routes of the longest active prefix that contains addr
+// (`display ip routing-table <ip>`).
+func (s Snapshot) Match(addr netip.Addr) Snapshot {
+	best := -1
+	var p netip.Prefix
+	for _, e := range s.Routes {
+		if e.Active && e.Prefix.Contains(addr) && e.Prefix.Bits() > best {
+			best, p = e.Prefix.Bits(), e.Prefix
+		}
+	}
+	if best < 0 {
+		return Snapshot{Instance: s.Instance}
+	}
+	return s.Exact(p)
+}
+
+// Exact keeps the routes of exactly p (`display ip routing-table <ip> <len>`).
+func (s Snapshot) Exact(p netip.Prefix) Snapshot {
+	p = p.Masked()
+	return s.Filter(func(e RouteEntry) bool { return e.Prefix == p })
+}
+
+// Protocols keeps the routes of the given protocols
+// (`display ip routing-table protocol static`).
+func (s Snapshot) Protocols(ps ...Protocol) Snapshot {
+	return s.Filter(func(e RouteEntry) bool { return slices.Contains(ps, e.Protocol) })
+}
+
 // Snapshot copies an instance's routing table.
 func (r *RIB) Snapshot(instance string) (Snapshot, error) {
 	in, err := r.inst(instance)
@@ -139,16 +167,16 @@ func (r *RIB) entries(d *dest, rt *route, now time.Time) []RouteEntry {
 	active := slices.Contains(d.best, rt)
 	base := RouteEntry{
 		Prefix:       d.prefix,
-		Protocol:     rt.id.Protocol,
+		Protocol:     rt.Protocol,
 		Preference:   rt.Preference,
 		Cost:         rt.Cost,
 		Tag:          rt.Tag,
 		Active:       active,
 		Valid:        rt.valid,
 		Relay:        rt.relay,
-		Download:     active && d.wantSet,
+		Download:     active && d.want.set,
 		RelayNextHop: zeroAddr,
-		Age:          now.Sub(rt.since),
+		Age:          time.Duration(now.UnixNano() - rt.since),
 	}
 	if active && d.lsp != nil {
 		base.Tunnel = "static-lsp " + r.lspName(d)
@@ -159,8 +187,8 @@ func (r *RIB) entries(d *dest, rt *route, now time.Time) []RouteEntry {
 		e.NextHop = rt.direct.display
 		e.Interface = r.vrpName(rt.direct.port)
 		e.Local = rt.direct.local
-		if active && d.wantSet && len(d.want.NextHops) > 0 {
-			e.OutLabels = slices.Clone(d.want.NextHops[0].Labels)
+		if active && d.want.set && len(d.want.hops) > 0 {
+			e.OutLabels = slices.Clone(d.want.hops[0].Labels)
 		}
 		return []RouteEntry{e}
 	case rt.Blackhole:
@@ -200,8 +228,8 @@ func (r *RIB) entries(d *dest, rt *route, now time.Time) []RouteEntry {
 			if p.via != nil && p.via.lsp != nil {
 				e.Tunnel = "static-lsp " + p.via.lsp.Name
 			}
-			if active && d.lsp != nil && d.wantSet && len(d.want.NextHops) > 0 {
-				e.OutLabels = slices.Clone(d.want.NextHops[0].Labels)
+			if active && d.lsp != nil && d.want.set && len(d.want.hops) > 0 {
+				e.OutLabels = slices.Clone(d.want.hops[0].Labels)
 			}
 		}
 		if !e.Valid {
@@ -236,15 +264,15 @@ func (r *RIB) Lookup(instance string, addr netip.Addr) (LookupResult, bool) {
 			continue
 		}
 		d := in.dests[netip.PrefixFrom(addr, l).Masked()]
-		if d == nil || !d.wantSet {
+		if d == nil || !d.want.set {
 			continue
 		}
-		res := LookupResult{Prefix: d.prefix, Protocol: d.best[0].id.Protocol, Kind: d.want.Kind, NextHops: cloneRoute(d.want).NextHops}
+		res := LookupResult{Prefix: d.prefix, Protocol: d.best[0].Protocol, Kind: d.want.kind, NextHops: cloneRoute(fibapi.Route{NextHops: d.want.hops}).NextHops}
 		switch {
-		case d.want.Kind == fibapi.Local:
+		case d.want.kind == fibapi.Local:
 			res.Source = addr
-		case len(d.want.NextHops) > 0:
-			if p := r.ports[d.want.NextHops[0].Port]; p != nil && len(p.Addresses) > 0 {
+		case len(d.want.hops) > 0:
+			if p := r.ports[d.want.hops[0].Port]; p != nil && len(p.Addresses) > 0 {
 				res.Source = p.Addresses[0].Addr()
 			}
 		}

@@ -24,12 +24,13 @@ func ruleErr(format string, a ...any) error { return &RuleError{Msg: fmt.Sprintf
 
 func defaultRules(_ *schema.Schema) []namedRule {
 	return []namedRule{
-		{"vrf-af-needs-rd", ruleRDFirst},
-		{"rd-unique", ruleRDUnique},
-		{"interface-addresses", ruleAddresses},
-		{"mpls-order", ruleMPLS},
-		{"static-lsp", ruleStaticLSP},
-		{"static-route", ruleStaticRoute},
+		{"vrf-af-needs-rd", ruleRDFirst, false},
+		{"rd-unique", ruleRDUnique, false},
+		{"rd-in-place", ruleRDInPlace, true},
+		{"interface-addresses", ruleAddresses, false},
+		{"mpls-order", ruleMPLS, false},
+		{"static-lsp", ruleStaticLSP, false},
+		{"static-route", ruleStaticRoute, false},
 	}
 }
 
@@ -48,6 +49,24 @@ func ruleRDFirst(_, t *Tree) []error {
 				errs = append(errs, ruleErr("The route-distinguisher of VPN instance %s must be configured before %s", vi.Path.Last().Keys[0], dep))
 				break
 			}
+		}
+	}
+	return errs
+}
+
+// ruleRDInPlace refuses changing an instance's RD in one commit: the old
+// one must be removed (and committed) first.
+func ruleRDInPlace(old, t *Tree) []error {
+	var errs []error
+	if old == nil {
+		return nil
+	}
+	for _, vi := range vpnInstances(t) {
+		p := vi.Path.Child("ipv4-family").Child("route-distinguisher")
+		was, had := old.Get(p)
+		now, has := t.Get(p)
+		if had && has && was != now {
+			errs = append(errs, ruleErr("The route-distinguisher of VPN instance %s cannot be changed from %s to %s; remove it and commit first", vi.Path.Last().Keys[0], was, now))
 		}
 	}
 	return errs

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -77,6 +76,9 @@ type registration struct {
 type namedRule struct {
 	name string
 	r    Rule
+	// skipOnRollback: the rule guards edits, not states (a rollback may
+	// legitimately jump across it).
+	skipOnRollback bool
 }
 
 // New makes an empty store with the default semantic rules.
@@ -85,9 +87,7 @@ func New(s *schema.Schema, log *slog.Logger) *Store {
 		log = slog.New(slog.DiscardHandler)
 	}
 	st := &Store{Schema: s, Log: log, Now: time.Now, running: NewTree(), nextID: FirstCommitID}
-	for _, r := range defaultRules(s) {
-		st.AddRule(r.name, r.r)
-	}
+	st.rules = defaultRules(s)
 	return st
 }
 
@@ -104,7 +104,7 @@ func (s *Store) Register(p Participant, prefixes ...string) {
 func (s *Store) AddRule(name string, r Rule) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.rules = append(s.rules, namedRule{name, r})
+	s.rules = append(s.rules, namedRule{name: name, r: r})
 }
 
 // Running returns the running tree; it must not be modified.
@@ -194,12 +194,17 @@ func (e *ValidationError) Error() string {
 }
 
 // Validate checks a tree against the schema and every semantic rule.
-func (s *Store) Validate(old, t *Tree) []error {
+func (s *Store) Validate(old, t *Tree) []error { return s.validate(old, t, false) }
+
+func (s *Store) validate(old, t *Tree, rollback bool) []error {
 	errs := validateSchema(s.Schema, t)
 	s.mu.Lock()
 	rules := append([]namedRule(nil), s.rules...)
 	s.mu.Unlock()
 	for _, r := range rules {
+		if rollback && r.skipOnRollback {
+			continue
+		}
 		errs = append(errs, r.r(old, t)...)
 	}
 	return errs
@@ -217,7 +222,7 @@ func (c *Candidate) Commit(ctx context.Context, user, description string) (int, 
 	if len(ops) == 0 {
 		return 0, ErrNoChange
 	}
-	id, err := c.store.commit(ctx, c.base, c.version, c.tree, user, description)
+	id, err := c.store.commit(ctx, c.base, c.version, c.tree, user, description, false)
 	if err != nil {
 		return 0, err
 	}
@@ -225,7 +230,7 @@ func (c *Candidate) Commit(ctx context.Context, user, description string) (int, 
 	return id, nil
 }
 
-func (s *Store) commit(ctx context.Context, base *Tree, version int, next *Tree, user, desc string) (int, error) {
+func (s *Store) commit(ctx context.Context, base *Tree, version int, next *Tree, user, desc string, rollback bool) (int, error) {
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
 	old, v := s.snapshot()
@@ -237,7 +242,11 @@ func (s *Store) commit(ctx context.Context, base *Tree, version int, next *Tree,
 	} else {
 		next = next.Clone()
 	}
-	if errs := s.Validate(old, next); len(errs) > 0 {
+	if next.next < old.next {
+		// A rollback target is an older tree: keep creation order moving on.
+		next.next = old.next
+	}
+	if errs := s.validate(old, next, rollback); len(errs) > 0 {
 		return 0, &ValidationError{Errs: errs}
 	}
 	ops := Diff(old, next)
@@ -315,7 +324,7 @@ func (s *Store) Rollback(ctx context.Context, id int, user string) (int, error) 
 		return 0, fmt.Errorf("the commit ID %d does not exist", id)
 	}
 	base, version := s.snapshot()
-	return s.commit(ctx, base, version, target, user, fmt.Sprintf("rollback to %d", id))
+	return s.commit(ctx, base, version, target, user, fmt.Sprintf("rollback to %d", id), true)
 }
 
 // LoadRunning replaces running without participants or log (tests, or a
@@ -325,9 +334,4 @@ func (s *Store) LoadRunning(t *Tree) {
 	defer s.mu.Unlock()
 	s.running = t.Clone()
 	s.version++
-}
-
-// sortErrors gives errors a stable order.
-func sortErrors(errs []error) {
-	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 }

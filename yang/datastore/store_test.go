@@ -187,6 +187,35 @@ func TestCommitParticipantsAndRollback(t *testing.T) {
 	}
 }
 
+func TestRDInPlace(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	c := s.NewCandidate()
+	c.Tree().SetPresence(redAF)
+	c.Tree().Set(redAF.Child("route-distinguisher"), "1:1")
+	id1, err := c.Commit(ctx, "a", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Tree().Set(redAF.Child("route-distinguisher"), "1:2")
+	if _, err := c.Commit(ctx, "a", ""); err == nil || !strings.Contains(err.Error(), "cannot be changed from 1:1 to 1:2") {
+		t.Fatalf("in-place change: %v", err)
+	}
+	c.Tree().Delete(redAF.Child("route-distinguisher"))
+	if _, err := c.Commit(ctx, "a", ""); err != nil {
+		t.Fatal(err)
+	}
+	c.Tree().Set(redAF.Child("route-distinguisher"), "1:2")
+	if _, err := c.Commit(ctx, "a", ""); err != nil {
+		t.Fatal(err)
+	}
+	// Rolling back to the state before the first commit and again to 1:1
+	// jumps across the rule.
+	if _, err := s.Rollback(ctx, id1+1, "a"); err != nil {
+		t.Fatalf("rollback across an RD change: %v", err)
+	}
+}
+
 func TestConcurrentCandidates(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)

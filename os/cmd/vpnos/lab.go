@@ -145,11 +145,23 @@ func (l *labCmd) up(ctx context.Context, pos []string) error {
 	if err := l.table(ctx, st); err != nil {
 		return err
 	}
-	fmt.Fprintf(l.stdout, "\nCLI of a node:      %s\n", l.hint("cli", "NODE"))
-	fmt.Fprintf(l.stdout, "one command:        %s\n", l.hint("exec", "NODE", "display interface brief"))
-	if st.Runtime == runner.RuntimeDocker {
-		fmt.Fprintf(l.stdout, "                    docker exec -it %s cli\n", runner.NodeName(st.Lab, "NODE"))
+	fmt.Fprintln(l.stdout)
+	if len(st.Nodes) <= 16 {
+		fmt.Fprintln(l.stdout, "CLI of each node:")
+		tw := tabwriter.NewWriter(l.stdout, 0, 0, 2, ' ', 0)
+		for _, n := range st.Nodes {
+			alt := ""
+			if st.Runtime == runner.RuntimeDocker {
+				alt = "\tor: docker exec -it " + n.Runtime + " cli"
+			}
+			fmt.Fprintf(tw, "  %s\t%s%s\n", n.Name, l.hint("cli", n.Name), alt)
+		}
+		tw.Flush()
 	} else {
+		fmt.Fprintf(l.stdout, "CLI of a node:      %s\n", l.hint("cli", "NODE"))
+	}
+	fmt.Fprintf(l.stdout, "one command:        %s\n", l.hint("exec", st.Nodes[0].Name, "display interface brief"))
+	if st.Runtime == runner.RuntimeNetns {
 		fmt.Fprintf(l.stdout, "node logs:          %s/NODE/boot.log\n", st.Dir)
 	}
 	fmt.Fprintf(l.stdout, "tear down:          %s\n", l.hint("down"))

@@ -1,0 +1,69 @@
+package cli
+
+import (
+	"io/fs"
+	"os"
+	"testing"
+	"testing/fstest"
+
+	"vpnos/yang/datastore"
+	"vpnos/yang/modules"
+	"vpnos/yang/schema"
+)
+
+// TestNewModuleSlotsIn adds a BGP module to the embedded ones: its
+// commands, views, prompts, help and rendering come from the YANG alone.
+func TestNewModuleSlotsIn(t *testing.T) {
+	mfs := fstest.MapFS{}
+	files, _ := fs.Glob(modules.FS, "*.yang")
+	for _, f := range files {
+		b, _ := fs.ReadFile(modules.FS, f)
+		mfs[f] = &fstest.MapFile{Data: b}
+	}
+	b, err := os.ReadFile("testdata/slotin/vpnos-bgp-sample.yang")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mfs["vpnos-bgp-sample.yang"] = &fstest.MapFile{Data: b}
+	sc, err := schema.LoadFS(mfs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := datastore.New(sc, nil)
+	clock := testEngine(t, "").deps.Now
+	st.Now = clock
+	e, err := New(Deps{Store: st, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := runTranscript(t, e, `system-view
+bgp 65000
+router-id 10.255.0.1
+peer 10.255.0.3 as-number 65000
+peer 10.255.0.3 ?
+ipv4-family unicast
+display configuration candidate
+commit
+display current-configuration configuration bgp
+undo synchronization
+synchronization
+commit
+display current-configuration configuration bgp
+quit
+undo peer 10.255.0.3
+display configuration candidate changes`)
+	golden := "testdata/slotin/bgp.golden"
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("differs from %s:\n%s", golden, firstDiff(string(want), got))
+	}
+}
