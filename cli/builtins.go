@@ -2,7 +2,6 @@ package cli
 
 import (
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -313,6 +312,5 @@ func (s *session) runCommitList(_ *matchResult) *result {
 	if len(log) == 0 {
 		r.printf("Info: No commit record exists.\n")
 	}
-	_ = fmt.Sprint
 	return r
 }

@@ -371,7 +371,37 @@ func defaultHooks() map[string]hook {
 			}
 			return nil
 		}},
-		"/mpls/enable": {post: func(ed *edit, target datastore.Path) error {
+		"/interfaces/interface/mpls": {pre: func(ed *edit, target datastore.Path) error {
+			if ed.undo {
+				// Interface undo mpls removes all MPLS configuration there.
+				ed.tree.Delete(target.Parent().Child("mpls-ldp"))
+			}
+			return nil
+		}},
+		"/mpls/ldp": {pre: func(ed *edit, target datastore.Path) error {
+			if ed.undo {
+				for _, ifc := range ed.tree.Entries(datastore.P("interfaces"), "interface") {
+					ed.tree.Delete(ifc.Path.Child("mpls-ldp"))
+				}
+			}
+			return nil
+		}},
+		"/mpls/enable": {pre: func(ed *edit, target datastore.Path) error {
+			if !ed.undo {
+				return nil
+			}
+			// Global undo mpls removes every MPLS configuration.
+			ed.tree.Delete(datastore.P("mpls", "ldp"))
+			ed.tree.Delete(datastore.P("static-lsps"))
+			for _, ifc := range ed.tree.Entries(datastore.P("interfaces"), "interface") {
+				ed.tree.Delete(ifc.Path.Child("mpls"))
+				ed.tree.Delete(ifc.Path.Child("mpls-ldp"))
+			}
+			if ed.tree.Under(datastore.P("mpls")) != nil {
+				ed.info = append(ed.info, "Info: All MPLS configurations are removed.")
+			}
+			return nil
+		}, post: func(ed *edit, target datastore.Path) error {
 			if ed.s.immediateMode && !ed.undo {
 				ed.info = append(ed.info, "Info: Mpls starting, please wait... OK!")
 			}

@@ -304,8 +304,6 @@ func caret(r *result, prompt string, pe *parseError) {
 	r.failed = true
 }
 
-func (s *session) commandsOf(v *view) []*command { return v.cmds }
-
 // exec runs one line.
 func (s *session) exec(ctx context.Context, line string) *result {
 	r := &result{}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -243,6 +242,10 @@ func (s *Store) commit(ctx context.Context, base *Tree, version int, next *Tree,
 	} else {
 		next = next.Clone()
 	}
+	if next.next < old.next {
+		// A rollback target is an older tree: keep creation order moving on.
+		next.next = old.next
+	}
 	if errs := s.validate(old, next, rollback); len(errs) > 0 {
 		return 0, &ValidationError{Errs: errs}
 	}
@@ -331,9 +334,4 @@ func (s *Store) LoadRunning(t *Tree) {
 	defer s.mu.Unlock()
 	s.running = t.Clone()
 	s.version++
-}
-
-// sortErrors gives errors a stable order.
-func sortErrors(errs []error) {
-	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 }

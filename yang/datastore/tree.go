@@ -138,7 +138,6 @@ func (t *Tree) Under(p Path) []*Item {
 func (t *Tree) Entries(parent Path, name string) []*Item {
 	depth := len(parent) + 1
 	var out []*Item
-	seen := map[string]bool{}
 	for _, it := range t.items {
 		if len(it.Path) < depth || !it.Path[:depth-1].Equal(parent) {
 			continue
@@ -149,10 +148,14 @@ func (t *Tree) Entries(parent Path, name string) []*Item {
 		}
 		if len(it.Path) == depth {
 			out = append(out, it)
-			seen[it.Path.String()] = true
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Seq != out[j].Seq {
+			return out[i].Seq < out[j].Seq
+		}
+		return out[i].Path.String() < out[j].Path.String()
+	})
 	return out
 }
 
