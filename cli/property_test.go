@@ -122,6 +122,9 @@ func TestRenderReplayRoundTrip(t *testing.T) {
 		if !a.store.Running().Equal(b.store.Running()) {
 			t.Fatalf("seed %d: replayed tree differs\nA:\n%s\nB:\n%s", seed, text, b.CurrentConfig())
 		}
+		if body(text) != body(b.CurrentConfig()) {
+			t.Fatalf("seed %d: replayed text differs (order?)\nA:\n%s\nB:\n%s", seed, text, b.CurrentConfig())
+		}
 	}
 	if nonEmpty < 100 {
 		t.Fatalf("only %d of 150 random configurations were non-empty", nonEmpty)
@@ -214,4 +217,16 @@ func FuzzExec(f *testing.F) {
 		s.Handle(ctx, proto.Request{Op: proto.OpHelp, Line: line})
 		s.Handle(ctx, proto.Request{Op: proto.OpComplete, Line: line})
 	})
+}
+
+// body drops the header lines (version, update time).
+func body(cfg string) string {
+	var keep []string
+	for _, l := range strings.Split(cfg, "\n") {
+		if strings.HasPrefix(l, "!") || strings.HasPrefix(l, "[") {
+			continue
+		}
+		keep = append(keep, l)
+	}
+	return strings.Join(keep, "\n")
 }

@@ -252,3 +252,39 @@ func TestVPNRouteECMPUnderlay(t *testing.T) {
 		t.Errorf("labelled route over ECMP: %q", got)
 	}
 }
+
+func TestSetLabelEntries(t *testing.T) {
+	e := pe1(t)
+	vpn := fibapi.LabelEntry{InLabel: 48000, Op: fibapi.PopLookup, Instance: "red"}
+	e.must(e.r.SetLabelEntries("bgp", []fibapi.LabelEntry{vpn}))
+	if got := batchString(e.flush()); !slices.Equal(got, []string{"+L48000 pop red"}) {
+		t.Errorf("batch %q", got)
+	}
+	bad := []fibapi.LabelEntry{
+		{InLabel: 3, Op: fibapi.PopLookup, Instance: "red"},
+		{InLabel: 48001, Op: fibapi.PopLookup},
+		{InLabel: 48001, Op: fibapi.Swap},
+		{InLabel: 48001, Op: fibapi.Swap, NextHops: []fibapi.NextHop{{Port: "eth3", Labels: []uint32{3}}}},
+		{InLabel: 48001, Op: fibapi.LabelOp(7)},
+	}
+	for _, b := range bad {
+		if err := e.r.SetLabelEntries("ldp", []fibapi.LabelEntry{b}); !errors.Is(err, ErrBadLSP) {
+			t.Errorf("SetLabelEntries(%+v) = %v", b, err)
+		}
+	}
+	if err := e.r.SetLabelEntries("ldp", []fibapi.LabelEntry{vpn}); !errors.Is(err, ErrExists) {
+		t.Errorf("label of another owner: %v", err)
+	}
+	if err := e.r.SetStaticLSPs([]StaticLSP{{Name: "e", Role: Egress, InLabel: 48000}}); err == nil {
+		t.Error("static LSP took a label of another owner")
+	}
+	e.must(e.r.SetStaticLSPs([]StaticLSP{{Name: "e", Role: Egress, InLabel: 100}}))
+	if err := e.r.SetLabelEntries("ldp", []fibapi.LabelEntry{{InLabel: 100, Op: fibapi.PopLookup, Instance: "red"}}); !errors.Is(err, ErrExists) {
+		t.Errorf("label of a static LSP: %v", err)
+	}
+	e.flush()
+	e.must(e.r.SetLabelEntries("bgp", nil))
+	if got := batchString(e.flush()); !slices.Equal(got, []string{"-L48000"}) {
+		t.Errorf("batch %q", got)
+	}
+}

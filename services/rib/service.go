@@ -226,6 +226,12 @@ func (s *Service) SetStaticLSPs(ctx context.Context, lsps []StaticLSP) error {
 	return s.do(ctx, true, func(r *RIB) error { return r.SetStaticLSPs(lsps) })
 }
 
+// SetLabelEntries replaces the incoming-label entries of one owner (see
+// RIB.SetLabelEntries).
+func (s *Service) SetLabelEntries(ctx context.Context, owner string, entries []fibapi.LabelEntry) error {
+	return s.do(ctx, true, func(r *RIB) error { return r.SetLabelEntries(owner, entries) })
+}
+
 // Resync makes the next batch carry the whole FIB (after a forwarder restart).
 func (s *Service) Resync(ctx context.Context) error {
 	return s.do(ctx, true, func(r *RIB) error { r.Resync(); return nil })

@@ -242,6 +242,10 @@ func (s *Store) commit(ctx context.Context, base *Tree, version int, next *Tree,
 	} else {
 		next = next.Clone()
 	}
+	if next.next < old.next {
+		// A rollback target is an older tree: keep creation order moving on.
+		next.next = old.next
+	}
 	if errs := s.validate(old, next, rollback); len(errs) > 0 {
 		return 0, &ValidationError{Errs: errs}
 	}

@@ -150,7 +150,12 @@ func (t *Tree) Entries(parent Path, name string) []*Item {
 			out = append(out, it)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Seq != out[j].Seq {
+			return out[i].Seq < out[j].Seq
+		}
+		return out[i].Path.String() < out[j].Path.String()
+	})
 	return out
 }
 
