@@ -41,7 +41,7 @@ func TestDirectRoutes(t *testing.T) {
 			t.Errorf("%s: FIB %q, want %q", k, got, w)
 		}
 	}
-	if n := len(e.fib.routes); n != 15 {
+	if n := len(e.fib.routes); n != 12 {
 		t.Errorf("FIB holds %d routes, want 12", n)
 	}
 
