@@ -19,8 +19,8 @@ package rib
 //   - egress: an incoming-label entry popping the label and looking the
 //     packet up in the public instance.
 //
-// The RIB also always programs label 0 (IPv4 explicit null) as pop-and-
-// lookup in the public instance, so an explicit-null LSP ends here.
+// Label 0 (explicit null) is not programmed: the forwarder pops it and
+// looks the packet up in the instance of the port it arrived on.
 //
 // In-labels of transit and egress LSPs are reserved in the label manager
 // (static range, owner "static-lsp:NAME"); a label another owner holds is
@@ -252,9 +252,7 @@ func sameLabel(a, b fibapi.LabelEntry) bool {
 }
 
 func (r *RIB) computeLabels() {
-	want := map[uint32]fibapi.LabelEntry{
-		fibapi.LabelIPv4ExplicitNull: {InLabel: fibapi.LabelIPv4ExplicitNull, Op: fibapi.PopLookup, Instance: fibapi.Public},
-	}
+	want := map[uint32]fibapi.LabelEntry{}
 	for _, name := range sortedKeys(r.lsps) {
 		l := r.lsps[name]
 		switch l.Role {

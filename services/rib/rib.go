@@ -727,6 +727,11 @@ func (r *RIB) resolveInterface(nh NextHop) path {
 	if port == nil || !port.Up {
 		return p
 	}
+	if port.Loopback {
+		// Nothing leaves through a loopback: a blackhole, as NULL0.
+		p.ok, p.drop, p.port = true, true, port.Name
+		return p
+	}
 	p.ok, p.port = true, port.Name
 	p.hops = []fibapi.NextHop{{Port: port.Name, Gateway: nh.Gateway, Labels: slices.Clone(nh.Labels)}}
 	if len(nh.Labels) == 0 {
@@ -859,6 +864,9 @@ func (r *RIB) computeWant(d *dest) {
 			}
 			slices.SortFunc(w.hops, cmpHop)
 			w.hops = slices.CompactFunc(w.hops, sameHop)
+		}
+		if w.kind == fibapi.Forward && len(w.hops) == 0 {
+			w = fibEntry{} // never hand out a forward entry without next hops
 		}
 		d.want = w
 	}

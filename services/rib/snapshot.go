@@ -208,7 +208,7 @@ func (r *RIB) entries(d *dest, rt *route, now time.Time) []RouteEntry {
 			if p.port != "" {
 				e.Interface = r.vrpName(p.port)
 			}
-			if p.drop {
+			if p.drop && p.port == "" {
 				e.Interface = Null0
 			}
 			if !nh.Gateway.IsValid() {
