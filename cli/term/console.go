@@ -126,6 +126,11 @@ func (c *console) Read() ([]byte, error) {
 	}
 	k, ok := c.next(20 * time.Millisecond)
 	if !ok {
+		if c.isEOF() {
+			// The terminal is gone: a lone Escape reaches go-prompt's exit
+			// checker, which then ends the line.
+			return []byte{esc}, nil
+		}
 		return nil, errNoInput
 	}
 	if endsLine(k) {
@@ -165,9 +170,8 @@ func (c *console) isEOF() bool {
 	return c.eof && len(c.pending) == 0
 }
 
-// next returns the next key, reading the terminal when nothing is pending.
-// Once the terminal is gone it returns a lone Escape: a key that reaches
-// go-prompt's exit checker, which then ends the line.
+// next returns the next key, reading the terminal when nothing is pending;
+// ok is false after timeout or once the terminal is gone.
 func (c *console) next(timeout time.Duration) ([]byte, bool) {
 	c.mu.Lock()
 	havePending := len(c.pending) > 0
@@ -175,8 +179,7 @@ func (c *console) next(timeout time.Duration) ([]byte, bool) {
 	c.mu.Unlock()
 	if !havePending {
 		if eof {
-			time.Sleep(timeout)
-			return []byte{0x1b}, true
+			return nil, false
 		}
 		fds := []unix.PollFd{{Fd: int32(c.fd), Events: unix.POLLIN}}
 		n, err := unix.Poll(fds, int(timeout/time.Millisecond))

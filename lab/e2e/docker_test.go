@@ -39,7 +39,7 @@ func hostLinkExists(index int, name string) bool {
 // daemon it fails: CI installs and starts one.
 func TestDockerLine(t *testing.T) {
 	needRoot(t)
-	image := labtest.Image(t)
+	image := labtest.Image(t, bin)
 	labtest.CleanStale(t, prefix+"-dline")
 	defaults := fmt.Sprintf("    image: %s\n    privileged: false\n    cap-add: [NET_ADMIN, NET_RAW, SYS_ADMIN]\n", image)
 	file := writeTopology(t, "dline.clab.yml", lineTopology(prefix+"-dline", 3, defaults))

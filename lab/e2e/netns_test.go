@@ -329,3 +329,24 @@ func TestNetnsRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestNetnsTwoLabs runs two labs with the same node names at once: both
+// work, and taking one down leaves the other untouched.
+func TestNetnsTwoLabs(t *testing.T) {
+	needRoot(t)
+	labtest.CleanStale(t, prefix+"-twin")
+	a := labtest.Up(t, writeTopology(t, "a.clab.yml", lineTopology(prefix+"-twin-a", 2, "")), labtest.Options{Binary: bin})
+	b := labtest.Up(t, writeTopology(t, "b.clab.yml", lineTopology(prefix+"-twin-b", 2, "")), labtest.Options{Binary: bin})
+	for _, l := range []*labtest.Lab{a, b} {
+		l.WaitCLI(t, "r1", "display interface brief", labtest.Rows("Interface", labtest.Row{"Interface": "GigabitEthernet0/2/0", "PHY": "up"}), 10*time.Second)
+	}
+	stA, err := a.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Down(); err != nil {
+		t.Fatal(err)
+	}
+	leftovers(t, stA, nil)
+	b.WaitCLI(t, "r2", "display interface brief", labtest.Rows("Interface", labtest.Row{"Interface": "GigabitEthernet0/1/0", "PHY": "up"}), 10*time.Second)
+}

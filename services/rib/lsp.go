@@ -19,8 +19,8 @@ package rib
 //   - egress: an incoming-label entry popping the label and looking the
 //     packet up in the public instance.
 //
-// The RIB also always programs label 0 (IPv4 explicit null) as pop-and-
-// lookup in the public instance, so an explicit-null LSP ends here.
+// Label 0 (explicit null) is not programmed: the forwarder pops it and
+// looks the packet up in the instance of the port it arrived on.
 //
 // In-labels of transit and egress LSPs are reserved in the label manager
 // (static range, owner "static-lsp:NAME"); a label another owner holds is
@@ -108,6 +108,13 @@ func ValidateStaticLSPs(lsps []StaticLSP) error {
 func (r *RIB) SetStaticLSPs(lsps []StaticLSP) error {
 	if err := ValidateStaticLSPs(lsps); err != nil {
 		return err
+	}
+	for _, l := range lsps {
+		for o, m := range r.extLabels {
+			if _, used := m[l.InLabel]; used && l.Role != Ingress {
+				return fmt.Errorf("static-lsp %s: %w: in-label %d is used by %s", l.Name, ErrExists, l.InLabel, o)
+			}
+		}
 	}
 	type hold struct {
 		label uint32
@@ -245,9 +252,7 @@ func sameLabel(a, b fibapi.LabelEntry) bool {
 }
 
 func (r *RIB) computeLabels() {
-	want := map[uint32]fibapi.LabelEntry{
-		fibapi.LabelIPv4ExplicitNull: {InLabel: fibapi.LabelIPv4ExplicitNull, Op: fibapi.PopLookup, Instance: fibapi.Public},
-	}
+	want := map[uint32]fibapi.LabelEntry{}
 	for _, name := range sortedKeys(r.lsps) {
 		l := r.lsps[name]
 		switch l.Role {
@@ -264,6 +269,13 @@ func (r *RIB) computeLabels() {
 			l.up = r.lspInOK(l.StaticLSP)
 			if l.up {
 				want[l.InLabel] = fibapi.LabelEntry{InLabel: l.InLabel, Op: fibapi.PopLookup, Instance: fibapi.Public}
+			}
+		}
+	}
+	for _, owner := range sortedKeys(r.extLabels) {
+		for l, e := range r.extLabels[owner] {
+			if _, taken := want[l]; !taken {
+				want[l] = e
 			}
 		}
 	}
@@ -320,4 +332,62 @@ func (r *RIB) lspName(d *dest) string {
 		return ""
 	}
 	return strings.TrimSpace(d.lsp.Name)
+}
+
+// SetLabelEntries replaces the incoming-label entries of one owner (for
+// example "bgp": a per-instance VPN label popping into its instance). The
+// entries are programmed as given; labels must come from the label manager
+// so that owners never collide. A label already used by a static LSP or
+// another owner is refused.
+func (r *RIB) SetLabelEntries(owner string, entries []fibapi.LabelEntry) error {
+	if owner == "" {
+		return fmt.Errorf("%w: label entries without an owner", ErrBadLSP)
+	}
+	m := map[uint32]fibapi.LabelEntry{}
+	for _, e := range entries {
+		if e.InLabel < 16 || e.InLabel > 1<<20-1 {
+			return fmt.Errorf("%w: %s: in-label %d out of range", ErrBadLSP, owner, e.InLabel)
+		}
+		if _, dup := m[e.InLabel]; dup {
+			return fmt.Errorf("%w: %s: in-label %d given twice", ErrBadLSP, owner, e.InLabel)
+		}
+		switch e.Op {
+		case fibapi.PopLookup:
+			if e.Instance == "" {
+				return fmt.Errorf("%w: %s: in-label %d pops into no instance", ErrBadLSP, owner, e.InLabel)
+			}
+		case fibapi.Swap:
+			if len(e.NextHops) == 0 {
+				return fmt.Errorf("%w: %s: in-label %d swaps to no next hop", ErrBadLSP, owner, e.InLabel)
+			}
+			for _, h := range e.NextHops {
+				for _, l := range h.Labels {
+					if !validOutLabel(l) || l == fibapi.LabelImplicitNull {
+						return fmt.Errorf("%w: %s: in-label %d: out-label %d", ErrBadLSP, owner, e.InLabel, l)
+					}
+				}
+			}
+		default:
+			return fmt.Errorf("%w: %s: in-label %d: unknown operation %d", ErrBadLSP, owner, e.InLabel, e.Op)
+		}
+		for _, l := range r.lsps {
+			if l.Role != Ingress && l.InLabel == e.InLabel {
+				return fmt.Errorf("%w: in-label %d is used by static-lsp %s", ErrExists, e.InLabel, l.Name)
+			}
+		}
+		for o, other := range r.extLabels {
+			if _, used := other[e.InLabel]; used && o != owner {
+				return fmt.Errorf("%w: in-label %d is used by %s", ErrExists, e.InLabel, o)
+			}
+		}
+		e.NextHops = slices.Clone(e.NextHops)
+		m[e.InLabel] = e
+	}
+	if len(m) == 0 {
+		delete(r.extLabels, owner)
+	} else {
+		r.extLabels[owner] = m
+	}
+	r.lspDirty = true
+	return nil
 }

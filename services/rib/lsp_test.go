@@ -145,8 +145,8 @@ func TestTransitAndEgressLSPs(t *testing.T) {
 	e.must(e.r.SetInterface(port("eth1", "GigabitEthernet0/1/0", "", true, "198.51.100.2/30")))
 	e.must(e.r.SetInterface(port("eth2", "GigabitEthernet0/2/0", "", true, "198.51.100.5/30")))
 	b := e.flush()
-	if got := batchString(b); !slices.Contains(got, "+L0 pop _public_") {
-		t.Errorf("explicit null entry missing: %q", got)
+	if len(b.Labels) != 0 {
+		t.Errorf("labels without LSPs: %q", batchString(b))
 	}
 	lsps := []StaticLSP{
 		{Name: "t1", Role: Transit, InLabel: 100, NextHop: ip("198.51.100.6"), OutLabel: 200},
@@ -250,5 +250,41 @@ func TestVPNRouteECMPUnderlay(t *testing.T) {
 	e.flush()
 	if got := e.fib.get("red", "172.16.3.0/24"); got != "fwd eth3>198.51.100.2[48130] eth4>198.51.100.10[48130]" {
 		t.Errorf("labelled route over ECMP: %q", got)
+	}
+}
+
+func TestSetLabelEntries(t *testing.T) {
+	e := pe1(t)
+	vpn := fibapi.LabelEntry{InLabel: 48000, Op: fibapi.PopLookup, Instance: "red"}
+	e.must(e.r.SetLabelEntries("bgp", []fibapi.LabelEntry{vpn}))
+	if got := batchString(e.flush()); !slices.Equal(got, []string{"+L48000 pop red"}) {
+		t.Errorf("batch %q", got)
+	}
+	bad := []fibapi.LabelEntry{
+		{InLabel: 3, Op: fibapi.PopLookup, Instance: "red"},
+		{InLabel: 48001, Op: fibapi.PopLookup},
+		{InLabel: 48001, Op: fibapi.Swap},
+		{InLabel: 48001, Op: fibapi.Swap, NextHops: []fibapi.NextHop{{Port: "eth3", Labels: []uint32{3}}}},
+		{InLabel: 48001, Op: fibapi.LabelOp(7)},
+	}
+	for _, b := range bad {
+		if err := e.r.SetLabelEntries("ldp", []fibapi.LabelEntry{b}); !errors.Is(err, ErrBadLSP) {
+			t.Errorf("SetLabelEntries(%+v) = %v", b, err)
+		}
+	}
+	if err := e.r.SetLabelEntries("ldp", []fibapi.LabelEntry{vpn}); !errors.Is(err, ErrExists) {
+		t.Errorf("label of another owner: %v", err)
+	}
+	if err := e.r.SetStaticLSPs([]StaticLSP{{Name: "e", Role: Egress, InLabel: 48000}}); err == nil {
+		t.Error("static LSP took a label of another owner")
+	}
+	e.must(e.r.SetStaticLSPs([]StaticLSP{{Name: "e", Role: Egress, InLabel: 100}}))
+	if err := e.r.SetLabelEntries("ldp", []fibapi.LabelEntry{{InLabel: 100, Op: fibapi.PopLookup, Instance: "red"}}); !errors.Is(err, ErrExists) {
+		t.Errorf("label of a static LSP: %v", err)
+	}
+	e.flush()
+	e.must(e.r.SetLabelEntries("bgp", nil))
+	if got := batchString(e.flush()); !slices.Equal(got, []string{"-L48000"}) {
+		t.Errorf("batch %q", got)
 	}
 }

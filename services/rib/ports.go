@@ -134,7 +134,6 @@ func (r *RIB) addDirect(p *Port) {
 		}
 		r.addRoute(in, &route{
 			Route:  Route{Prefix: dr.prefix, Protocol: Direct, Key: dr.key},
-			id:     RouteID{Protocol: Direct, Prefix: dr.prefix, Key: dr.key},
 			direct: &info,
 		})
 	}
@@ -151,7 +150,7 @@ func (r *RIB) removeDirect(p *Port) {
 			continue
 		}
 		for i, rt := range d.routes {
-			if rt.direct != nil && rt.id.Key == dr.key {
+			if rt.direct != nil && rt.Key == dr.key {
 				d.routes = slices.Delete(d.routes, i, i+1)
 				r.enqueue(d)
 				break

@@ -207,3 +207,23 @@ func TestCompactIfName(t *testing.T) {
 		}
 	}
 }
+
+func TestSnapshotFilters(t *testing.T) {
+	e := referencePE1(t)
+	s, _ := e.r.Snapshot("")
+	if m := s.Match(ip("10.255.0.3")); len(m.Routes) != 1 || m.Routes[0].Prefix != pfx("10.255.0.3/32") {
+		t.Errorf("Match = %+v", m.Routes)
+	}
+	if m := s.Match(ip("8.8.8.8")); len(m.Routes) != 0 {
+		t.Errorf("Match without a route = %+v", m.Routes)
+	}
+	if m := s.Exact(pfx("198.51.100.1/30")); len(m.Routes) != 1 || m.Routes[0].Protocol != Direct {
+		t.Errorf("Exact = %+v", m.Routes)
+	}
+	if m := s.Protocols(OSPF); len(m.Routes) != 3 {
+		t.Errorf("Protocols(OSPF) = %d routes", len(m.Routes))
+	}
+	if d, r := s.Protocols(OSPF).Counts(true); d != 3 || r != 3 {
+		t.Errorf("Counts = %d, %d", d, r)
+	}
+}

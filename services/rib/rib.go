@@ -47,9 +47,10 @@ type RIB struct {
 	// ifDeps: destinations with next hops naming an interface (lower case).
 	ifDeps map[string]*depSet
 
-	queue   []*dest
-	touched []*dest
-	visited []*dest
+	queue    []*dest
+	touched  []*dest
+	visited  []*dest
+	reachGen uint32
 	// scratch space of process
 	oldBest          []*route
 	oldVias, newVias []*dest
@@ -58,6 +59,7 @@ type RIB struct {
 	ingressFEC   map[netip.Prefix]*lspState
 	ingressOrder []netip.Prefix // keys of ingressFEC, sorted
 	lspDirty     bool
+	extLabels    map[string]map[uint32]fibapi.LabelEntry // SetLabelEntries, by owner
 	labelWant    map[uint32]fibapi.LabelEntry
 	labelHW      map[uint32]fibapi.LabelEntry
 	labelChange  map[uint32]bool
@@ -114,18 +116,22 @@ type dest struct {
 	lsp  *lspState // ingress LSP carrying this destination's traffic (when up)
 
 	queued, touched bool
-	visits          int
+	visits          int32
+	reachGen        uint32 // see reaches
+
+	// Storage for the common case of one route (no extra allocations).
+	routes1, best1 [1]*route
 }
 
 type route struct {
 	Route
-	id      RouteID
-	since   time.Time
+	since   int64 // when added or last changed, Unix nanoseconds
 	direct  *directInfo
 	valid   bool
 	relay   bool
 	kind    fibapi.RouteKind
 	paths   []path
+	path1   [1]path // storage for paths when there is one
 	looping bool
 }
 
@@ -165,6 +171,7 @@ func New(o Options) *RIB {
 		labelWant:   map[uint32]fibapi.LabelEntry{},
 		labelHW:     map[uint32]fibapi.LabelEntry{},
 		labelChange: map[uint32]bool{},
+		extLabels:   map[string]map[uint32]fibapi.LabelEntry{},
 
 		computedLabels: map[uint32]computedLabel{},
 	}
@@ -213,8 +220,7 @@ func (r *RIB) AddInstance(name string) error {
 	internal = append(internal, netip.MustParsePrefix("255.255.255.255/32"))
 	for _, p := range internal {
 		r.addRoute(in, &route{
-			Route:  Route{Prefix: p, Protocol: Direct},
-			id:     RouteID{Protocol: Direct, Prefix: p, Key: InLoopBack0},
+			Route:  Route{Prefix: p, Protocol: Direct, Key: InLoopBack0},
 			direct: &directInfo{local: true, display: loopback127},
 		})
 	}
@@ -285,7 +291,7 @@ func (r *RIB) AddRoute(instance string, rt Route) error {
 	}
 	id := rt.ID()
 	rt.Key = id.Key
-	r.addRoute(in, &route{Route: rt, id: id})
+	r.addRoute(in, &route{Route: rt})
 	return nil
 }
 
@@ -307,17 +313,18 @@ func sameDirect(a, b *directInfo) bool {
 }
 
 func (r *RIB) addRoute(in *instance, rt *route) {
-	d := in.dests[rt.id.Prefix]
+	d := in.dests[rt.Prefix]
 	if d == nil {
-		d = &dest{inst: in, prefix: rt.id.Prefix}
-		in.dests[rt.id.Prefix] = d
-		in.lenCount[rt.id.Prefix.Bits()]++
+		d = &dest{inst: in, prefix: rt.Prefix}
+		d.routes, d.best = d.routes1[:0], d.best1[:0]
+		in.dests[rt.Prefix] = d
+		in.lenCount[rt.Prefix.Bits()]++
 	}
-	i, found := slices.BinarySearchFunc(d.routes, rt.id, func(x *route, id RouteID) int {
-		if c := cmp.Compare(x.id.Protocol, id.Protocol); c != 0 {
+	i, found := slices.BinarySearchFunc(d.routes, rt.ID(), func(x *route, id RouteID) int {
+		if c := cmp.Compare(x.Protocol, id.Protocol); c != 0 {
 			return c
 		}
-		return strings.Compare(x.id.Key, id.Key)
+		return strings.Compare(x.Key, id.Key)
 	})
 	if found {
 		old := d.routes[i]
@@ -332,7 +339,7 @@ func (r *RIB) addRoute(in *instance, rt *route) {
 	} else {
 		d.routes = slices.Insert(d.routes, i, rt)
 	}
-	rt.since = r.now()
+	rt.since = r.now().UnixNano()
 	r.register(d, rt)
 	r.enqueue(d)
 }
@@ -349,7 +356,7 @@ func (r *RIB) DelRoute(instance string, id RouteID) error {
 		return nil
 	}
 	for i, rt := range d.routes {
-		if rt.id == id && rt.direct == nil {
+		if rt.ID() == id && rt.direct == nil {
 			r.unregister(d, rt)
 			d.routes = slices.Delete(d.routes, i, i+1)
 			r.enqueue(d)
@@ -372,7 +379,7 @@ func (r *RIB) DelRoutes(instance string, proto Protocol, prefix netip.Prefix) (i
 	}
 	n := 0
 	d.routes = slices.DeleteFunc(d.routes, func(rt *route) bool {
-		if rt.id.Protocol == proto {
+		if rt.Protocol == proto {
 			r.unregister(d, rt)
 			n++
 			return true
@@ -417,8 +424,8 @@ func (r *RIB) SyncRoutes(proto Protocol, routes map[string][]Route) error {
 		m := want[name]
 		for _, p := range sortedPrefixes(in.dests) {
 			for _, rt := range slices.Clone(in.dests[p].routes) {
-				if rt.id.Protocol == proto && !m[rt.id] {
-					_ = r.DelRoute(name, rt.id)
+				if rt.Protocol == proto && !m[rt.ID()] {
+					_ = r.DelRoute(name, rt.ID())
 				}
 			}
 		}
@@ -665,6 +672,9 @@ func (r *RIB) lookupPort(name string) *Port {
 }
 
 func (r *RIB) resolve(d *dest, rt *route, looping bool) {
+	if rt.paths == nil {
+		rt.paths = rt.path1[:0]
+	}
 	rt.paths = rt.paths[:0]
 	rt.looping = false
 	switch {
@@ -719,6 +729,11 @@ func (r *RIB) resolveInterface(nh NextHop) path {
 	if port == nil || !port.Up {
 		return p
 	}
+	if port.Loopback {
+		// Nothing leaves through a loopback: a blackhole, as NULL0.
+		p.ok, p.drop, p.port = true, true, port.Name
+		return p
+	}
 	p.ok, p.port = true, port.Name
 	p.hops = []fibapi.NextHop{{Port: port.Name, Gateway: nh.Gateway, Labels: slices.Clone(nh.Labels)}}
 	if len(nh.Labels) == 0 {
@@ -746,7 +761,7 @@ func (r *RIB) resolveRecursive(d *dest, nh NextHop) path {
 			continue
 		}
 		c := in.dests[netip.PrefixFrom(nh.Gateway, l).Masked()]
-		if c == nil || !c.want.set || c == d || reaches(c, d, 0) {
+		if c == nil || !c.want.set || c == d || r.reaches(c, d) {
 			continue
 		}
 		via = c
@@ -786,16 +801,27 @@ func (r *RIB) resolveRecursive(d *dest, nh NextHop) path {
 
 // reaches reports whether the resolution of c's selected routes passes
 // through target (or goes deeper than maxDepth).
-func reaches(c, target *dest, depth int) bool {
+// Each destination is visited once per question (equal-cost paths make the
+// resolution graph a DAG, which a plain walk could take exponential time on).
+func (r *RIB) reaches(c, target *dest) bool {
+	r.reachGen++
+	return r.reachesFrom(c, target, 0)
+}
+
+func (r *RIB) reachesFrom(c, target *dest, depth int) bool {
 	if depth > maxDepth {
 		return true
 	}
+	if c.reachGen == r.reachGen {
+		return false // already explored from here
+	}
+	c.reachGen = r.reachGen
 	for _, rt := range c.best {
 		for _, p := range rt.paths {
 			if p.via == nil {
 				continue
 			}
-			if p.via == target || reaches(p.via, target, depth+1) {
+			if p.via == target || r.reachesFrom(p.via, target, depth+1) {
 				return true
 			}
 		}
@@ -818,8 +844,8 @@ func (r *RIB) selectBest(d *dest) {
 		if c == 0 {
 			c = cmp.Compare(rt.Cost, b.Cost)
 		}
-		if c == 0 && rt.id.Protocol != b.id.Protocol {
-			c = cmp.Compare(rt.id.Protocol, b.id.Protocol)
+		if c == 0 && rt.Protocol != b.Protocol {
+			c = cmp.Compare(rt.Protocol, b.Protocol)
 		}
 		switch {
 		case c < 0:
@@ -851,6 +877,9 @@ func (r *RIB) computeWant(d *dest) {
 			}
 			slices.SortFunc(w.hops, cmpHop)
 			w.hops = slices.CompactFunc(w.hops, sameHop)
+		}
+		if w.kind == fibapi.Forward && len(w.hops) == 0 {
+			w = fibEntry{} // never hand out a forward entry without next hops
 		}
 		d.want = w
 	}

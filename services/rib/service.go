@@ -71,7 +71,7 @@ func NewService(cfg ServiceConfig) *Service {
 }
 
 // Serve runs the event loop until ctx ends. It programs the initial FIB
-// (internal routes and label 0) at once.
+// (the internal routes) at once.
 func (s *Service) Serve(ctx context.Context) error {
 	defer close(s.done)
 	var retry <-chan time.Time
@@ -224,6 +224,12 @@ func (s *Service) SyncRoutes(ctx context.Context, proto Protocol, routes map[str
 // SetStaticLSPs replaces the static LSPs (see RIB.SetStaticLSPs).
 func (s *Service) SetStaticLSPs(ctx context.Context, lsps []StaticLSP) error {
 	return s.do(ctx, true, func(r *RIB) error { return r.SetStaticLSPs(lsps) })
+}
+
+// SetLabelEntries replaces the incoming-label entries of one owner (see
+// RIB.SetLabelEntries).
+func (s *Service) SetLabelEntries(ctx context.Context, owner string, entries []fibapi.LabelEntry) error {
+	return s.do(ctx, true, func(r *RIB) error { return r.SetLabelEntries(owner, entries) })
 }
 
 // Resync makes the next batch carry the whole FIB (after a forwarder restart).

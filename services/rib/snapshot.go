@@ -93,6 +93,34 @@ func (s Snapshot) Filter(keep func(RouteEntry) bool) Snapshot {
 	return out
 }
 
+// Match keeps the routes of the longest active prefix that contains addr
+// (`display ip routing-table <ip>`).
+func (s Snapshot) Match(addr netip.Addr) Snapshot {
+	best := -1
+	var p netip.Prefix
+	for _, e := range s.Routes {
+		if e.Active && e.Prefix.Contains(addr) && e.Prefix.Bits() > best {
+			best, p = e.Prefix.Bits(), e.Prefix
+		}
+	}
+	if best < 0 {
+		return Snapshot{Instance: s.Instance}
+	}
+	return s.Exact(p)
+}
+
+// Exact keeps the routes of exactly p (`display ip routing-table <ip> <len>`).
+func (s Snapshot) Exact(p netip.Prefix) Snapshot {
+	p = p.Masked()
+	return s.Filter(func(e RouteEntry) bool { return e.Prefix == p })
+}
+
+// Protocols keeps the routes of the given protocols
+// (`display ip routing-table protocol static`).
+func (s Snapshot) Protocols(ps ...Protocol) Snapshot {
+	return s.Filter(func(e RouteEntry) bool { return slices.Contains(ps, e.Protocol) })
+}
+
 // Snapshot copies an instance's routing table.
 func (r *RIB) Snapshot(instance string) (Snapshot, error) {
 	in, err := r.inst(instance)
@@ -139,7 +167,7 @@ func (r *RIB) entries(d *dest, rt *route, now time.Time) []RouteEntry {
 	active := slices.Contains(d.best, rt)
 	base := RouteEntry{
 		Prefix:       d.prefix,
-		Protocol:     rt.id.Protocol,
+		Protocol:     rt.Protocol,
 		Preference:   rt.Preference,
 		Cost:         rt.Cost,
 		Tag:          rt.Tag,
@@ -148,7 +176,7 @@ func (r *RIB) entries(d *dest, rt *route, now time.Time) []RouteEntry {
 		Relay:        rt.relay,
 		Download:     active && d.want.set,
 		RelayNextHop: zeroAddr,
-		Age:          now.Sub(rt.since),
+		Age:          time.Duration(now.UnixNano() - rt.since),
 	}
 	if active && d.lsp != nil {
 		base.Tunnel = "static-lsp " + r.lspName(d)
@@ -180,7 +208,7 @@ func (r *RIB) entries(d *dest, rt *route, now time.Time) []RouteEntry {
 			if p.port != "" {
 				e.Interface = r.vrpName(p.port)
 			}
-			if p.drop {
+			if p.drop && p.port == "" {
 				e.Interface = Null0
 			}
 			if !nh.Gateway.IsValid() {
@@ -239,7 +267,7 @@ func (r *RIB) Lookup(instance string, addr netip.Addr) (LookupResult, bool) {
 		if d == nil || !d.want.set {
 			continue
 		}
-		res := LookupResult{Prefix: d.prefix, Protocol: d.best[0].id.Protocol, Kind: d.want.kind, NextHops: cloneRoute(fibapi.Route{NextHops: d.want.hops}).NextHops}
+		res := LookupResult{Prefix: d.prefix, Protocol: d.best[0].Protocol, Kind: d.want.kind, NextHops: cloneRoute(fibapi.Route{NextHops: d.want.hops}).NextHops}
 		switch {
 		case d.want.kind == fibapi.Local:
 			res.Source = addr

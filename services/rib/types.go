@@ -1,18 +1,3 @@
-// Package rib is the routing information base of every routing instance (the
-// public instance "_public_" and one per VPN instance), and the static LSPs.
-//
-// Protocols (direct routes from interfaces, static routes, later OSPF, BGP and
-// LDP) hand routes in; the RIB selects the best routes per prefix (VRP
-// preference, then cost; equal preference and cost of one protocol give
-// ECMP), resolves next hops recursively (with loop protection, re-resolving
-// when the routes underneath change), pushes MPLS label stacks (a VPN label
-// below the label of the LSP to the remote PE), and computes the FIB: fully
-// resolved fibapi.Route and fibapi.LabelEntry values, handed to a
-// fibapi.Programmer as differences only.
-//
-// RIB is the pure, single-threaded core (deterministic, no I/O); Service wraps
-// it in an event loop that owns it and batches changes. The render functions
-// print VRP displays from snapshots.
 package rib
 
 import (

@@ -154,7 +154,7 @@ func (d *Dataplane) isLocal(in *instance, dst uint32) bool {
 	if len(in.local) == 0 {
 		return false
 	}
-	_, ok := in.local[addrOf(dst)]
+	_, ok := in.local[dst]
 	return ok
 }
 

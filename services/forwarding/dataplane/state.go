@@ -114,9 +114,9 @@ type instance struct {
 	table  *lpm.Table
 	routes []route // index = lpm value; 0 unused
 	free   []uint32
-	local  map[netip.Addr]struct{} // addresses of ports in the instance
-	lo     []netip.Addr            // addresses of Local host routes (loopbacks)
-	ports  []*Port                 // sorted by name
+	local  map[uint32]struct{} // addresses of ports in the instance
+	lo     []netip.Addr        // addresses of Local host routes (loopbacks)
+	ports  []*Port             // sorted by name
 }
 
 type route struct {
@@ -172,7 +172,7 @@ func (d *Dataplane) instance(name string) *instance {
 	}
 	in := d.instances[name]
 	if in == nil {
-		in = &instance{name: name, table: lpm.New(), routes: make([]route, 1), local: make(map[netip.Addr]struct{})}
+		in = &instance{name: name, table: lpm.New(), routes: make([]route, 1), local: make(map[uint32]struct{})}
 		d.instances[name] = in
 	}
 	return in
@@ -218,9 +218,6 @@ func (d *Dataplane) bind(p *Port, instance string) {
 func (d *Dataplane) unbind(p *Port) {
 	in := p.inst
 	in.ports = slices.DeleteFunc(in.ports, func(q *Port) bool { return q == p })
-	for _, a := range p.Addrs {
-		delete(in.local, a.Addr())
-	}
 	d.rebuildLocal(in)
 	p.Addrs = nil
 	clear(p.neigh)
@@ -231,7 +228,7 @@ func (d *Dataplane) rebuildLocal(in *instance) {
 	clear(in.local)
 	for _, q := range in.ports {
 		for _, a := range q.Addrs {
-			in.local[a.Addr()] = struct{}{}
+			in.local[u32(a.Addr())] = struct{}{}
 		}
 	}
 }
@@ -446,4 +443,9 @@ func (d *Dataplane) nhPort(nh *nextHop) *Port {
 		nh.gen = d.gen
 	}
 	return nh.p
+}
+
+func u32(a netip.Addr) uint32 {
+	b := a.As4()
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 }
