@@ -47,9 +47,10 @@ type RIB struct {
 	// ifDeps: destinations with next hops naming an interface (lower case).
 	ifDeps map[string]*depSet
 
-	queue   []*dest
-	touched []*dest
-	visited []*dest
+	queue    []*dest
+	touched  []*dest
+	visited  []*dest
+	reachGen uint32
 	// scratch space of process
 	oldBest          []*route
 	oldVias, newVias []*dest
@@ -116,6 +117,7 @@ type dest struct {
 
 	queued, touched bool
 	visits          int32
+	reachGen        uint32 // see reaches
 
 	// Storage for the common case of one route (no extra allocations).
 	routes1, best1 [1]*route
@@ -759,7 +761,7 @@ func (r *RIB) resolveRecursive(d *dest, nh NextHop) path {
 			continue
 		}
 		c := in.dests[netip.PrefixFrom(nh.Gateway, l).Masked()]
-		if c == nil || !c.want.set || c == d || reaches(c, d, 0) {
+		if c == nil || !c.want.set || c == d || r.reaches(c, d) {
 			continue
 		}
 		via = c
@@ -799,16 +801,27 @@ func (r *RIB) resolveRecursive(d *dest, nh NextHop) path {
 
 // reaches reports whether the resolution of c's selected routes passes
 // through target (or goes deeper than maxDepth).
-func reaches(c, target *dest, depth int) bool {
+// Each destination is visited once per question (equal-cost paths make the
+// resolution graph a DAG, which a plain walk could take exponential time on).
+func (r *RIB) reaches(c, target *dest) bool {
+	r.reachGen++
+	return r.reachesFrom(c, target, 0)
+}
+
+func (r *RIB) reachesFrom(c, target *dest, depth int) bool {
 	if depth > maxDepth {
 		return true
 	}
+	if c.reachGen == r.reachGen {
+		return false // already explored from here
+	}
+	c.reachGen = r.reachGen
 	for _, rt := range c.best {
 		for _, p := range rt.paths {
 			if p.via == nil {
 				continue
 			}
-			if p.via == target || reaches(p.via, target, depth+1) {
+			if p.via == target || r.reachesFrom(p.via, target, depth+1) {
 				return true
 			}
 		}

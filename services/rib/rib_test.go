@@ -2,6 +2,7 @@ package rib
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -456,5 +457,33 @@ func TestLookup(t *testing.T) {
 		if res.Prefix.String() != tc.prefix || res.Source.String() != tc.source || res.Kind != tc.kind {
 			t.Errorf("Lookup(%s, %s) = %+v", tc.inst, tc.addr, res)
 		}
+	}
+}
+
+// A deep chain of equal-cost recursive routes: every level resolves twice
+// through the level below. Loop detection must not walk it exponentially.
+func TestDeepECMPChain(t *testing.T) {
+	e := pe1(t)
+	e.must(e.r.SetInterface(port("eth4", "GigabitEthernet0/4/0", "", true, "198.51.100.9/30")))
+	e.must(e.r.AddRoute("", static("10.0.0.0/16", "198.51.100.2", 0)))
+	e.must(e.r.AddRoute("", static("10.0.0.0/16", "198.51.100.10", 0)))
+	const depth = 30
+	for k := 1; k <= depth; k++ {
+		for _, h := range []string{"1", "2"} {
+			e.must(e.r.AddRoute("", static(fmt.Sprintf("10.%d.0.0/16", k), fmt.Sprintf("10.%d.0.%s", k-1, h), 0)))
+		}
+	}
+	e.flush()
+	if got := e.fib.get(fibapi.Public, fmt.Sprintf("10.%d.0.0/16", depth)); got != "fwd eth3>198.51.100.2 eth4>198.51.100.10" {
+		t.Errorf("top of the chain: %q", got)
+	}
+	// Closing the chain into a loop at the bottom: everything goes.
+	if _, err := e.r.DelRoutes("", Static, pfx("10.0.0.0/16")); err != nil {
+		t.Fatal(err)
+	}
+	e.must(e.r.AddRoute("", static("10.0.0.0/16", fmt.Sprintf("10.%d.0.1", depth), 0)))
+	e.flush()
+	if n := len(e.fib.routes); n != 15 {
+		t.Errorf("a looped chain left %d FIB routes, want the 15 direct ones", n)
 	}
 }
