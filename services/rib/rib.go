@@ -902,7 +902,9 @@ func (r *RIB) computeWant(d *dest) {
 }
 
 // Compute processes every pending change and returns the FIB differences
-// against what was last committed (only what changed). Call Commit once the
+// against what was last committed (only what changed). Routes come in
+// processing order (deterministic for a given sequence of calls), labels
+// sorted. Call Commit once the
 // batch is programmed; without Commit, the next Compute includes it again.
 func (r *RIB) Compute() fibapi.Batch {
 	r.settle()
@@ -956,18 +958,9 @@ func (r *RIB) Compute() fibapi.Batch {
 			b.DeleteLabels = append(b.DeleteLabels, l)
 		}
 	}
-	slices.SortFunc(b.Routes, cmpFIB)
-	slices.SortFunc(b.DeleteRoutes, cmpFIB)
 	slices.SortFunc(b.Labels, func(a, b fibapi.LabelEntry) int { return cmp.Compare(a.InLabel, b.InLabel) })
 	slices.Sort(b.DeleteLabels)
 	return b
-}
-
-func cmpFIB(a, b fibapi.Route) int {
-	if c := strings.Compare(a.Instance, b.Instance); c != 0 {
-		return c
-	}
-	return cmpPrefix(a.Prefix, b.Prefix)
 }
 
 func cloneRoute(r fibapi.Route) fibapi.Route {
