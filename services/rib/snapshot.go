@@ -179,7 +179,7 @@ func (r *RIB) entries(d *dest, rt *route, now time.Time) []RouteEntry {
 		Age:          time.Duration(now.UnixNano() - rt.since),
 	}
 	if active && d.lsp != nil {
-		base.Tunnel = "static-lsp " + r.lspName(d)
+		base.Tunnel = "static-lsp " + d.lsp.Name
 	}
 	switch {
 	case rt.direct != nil:
