@@ -324,7 +324,6 @@ func (r *RIB) StaticLSPs(name string) ([]LSPStatus, error) {
 // ErrNoLSP: no static LSP of that name.
 var ErrNoLSP = errors.New("no such static LSP")
 
-
 // SetLabelEntries replaces the incoming-label entries of one owner (for
 // example "bgp": a per-instance VPN label popping into its instance). The
 // entries are programmed as given; labels must come from the label manager
