@@ -300,11 +300,16 @@ func TestStaticRouteForms(t *testing.T) {
 			t.Errorf("%s %s: %q, want %q", c.inst, c.p, got, c.want)
 		}
 	}
-	// Instances are isolated: a red next hop does not resolve in public.
+	// Instances are isolated: a red next hop does not resolve in public,
+	// and a public route cannot leave through a red interface.
 	e.must(e.r.AddRoute("", static("172.16.14.0/24", "192.0.2.2", 0)))
+	e.must(e.r.AddRoute("", static("172.16.15.0/24", "GigabitEthernet0/1/0", 0)))
 	e.flush()
 	if got := e.fib.get(fibapi.Public, "172.16.14.0/24"); got != "" {
 		t.Errorf("public route resolved through red: %q", got)
+	}
+	if got := e.fib.get(fibapi.Public, "172.16.15.0/24"); got != "" {
+		t.Errorf("public route out of a red interface: %q", got)
 	}
 	// Bad input.
 	for _, bad := range []Route{
