@@ -191,6 +191,11 @@ type session struct {
 	immediate     bool // this system-view session commits each line
 	pending       func(answer string) *result
 	reqCtx        context.Context
+	// errs caches the validation errors of the candidate (generation errsGen).
+	errs    map[string]bool
+	errsGen int
+	// fastLoad skips the per-line validation (Replay's first pass).
+	fastLoad bool
 }
 
 func (s *session) Close() {}

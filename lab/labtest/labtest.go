@@ -265,28 +265,21 @@ func Docker(t testing.TB) {
 	}
 }
 
-// Image builds the vpnos image with `make image` in the module root (so it
-// holds the code under test) and returns its tag, vpnos:latest. It fails the
-// test when Docker or the build does not work.
-func Image(t testing.TB) string {
+// TestImage is the tag Image builds.
+const TestImage = "vpnos:labtest"
+
+// Image builds the vpnos image from the module's Dockerfile and image/ folder
+// with the given (static) binary, tagged TestImage, once per test binary. It
+// does not touch bin/ or vpnos:latest, so it cannot race with other packages'
+// tests. It fails the test when Docker or the build does not work.
+func Image(t testing.TB, binary string) string {
 	t.Helper()
 	Docker(t)
-	imageOnce.Do(func() {
-		root, err := ModuleRoot()
-		if err != nil {
-			imageErr = err
-			return
-		}
-		cmd := exec.Command("make", "image")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			imageErr = fmt.Errorf("make image: %w\n%s", err, out)
-		}
-	})
+	imageOnce.Do(func() { imageErr = buildImage(binary) })
 	if imageErr != nil {
 		t.Fatalf("labtest: %v", imageErr)
 	}
-	return topology.DefaultImage
+	return TestImage
 }
 
 // The image is built once per test binary.
@@ -294,6 +287,35 @@ var (
 	imageOnce sync.Once
 	imageErr  error
 )
+
+func buildImage(binary string) error {
+	root, err := ModuleRoot()
+	if err != nil {
+		return err
+	}
+	ctx, err := os.MkdirTemp("", "vpnos-image-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(ctx)
+	if err := os.MkdirAll(filepath.Join(ctx, "bin"), 0o755); err != nil {
+		return err
+	}
+	for _, c := range [][]string{
+		{"cp", "-a", filepath.Join(root, "Dockerfile"), ctx},
+		{"cp", "-a", filepath.Join(root, "image"), ctx},
+		{"cp", binary, filepath.Join(ctx, "bin", "vpnos")},
+	} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			return fmt.Errorf("%s: %w: %s", strings.Join(c, " "), err, out)
+		}
+	}
+	out, err := exec.Command("docker", "build", "-q", "-t", TestImage, ctx).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("docker build: %w\n%s", err, out)
+	}
+	return nil
+}
 
 // CleanStale removes what an earlier crashed test run left: network
 // namespaces and docker containers named clab-<prefix>*, and their processes.
