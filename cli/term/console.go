@@ -27,6 +27,7 @@ type console struct {
 	gated   bool // a line-ending key was handed over; wait for Setup
 	held    bool // the front end is reading keys itself
 	eof     bool // the terminal is gone
+	gone    bool // the Escape standing for the end of input was handed over
 	pending []byte
 
 	rmu sync.Mutex // one reader at a time
@@ -128,7 +129,10 @@ func (c *console) Read() ([]byte, error) {
 	if !ok {
 		if c.isEOF() {
 			// The terminal is gone: a lone Escape reaches go-prompt's exit
-			// checker, which then ends the line.
+			// checker, which then ends the line (see goneKey).
+			c.mu.Lock()
+			c.gone = true
+			c.mu.Unlock()
 			return []byte{esc}, nil
 		}
 		return nil, errNoInput
@@ -162,6 +166,14 @@ func (c *console) readKey() ([]byte, bool) {
 			return nil, false
 		}
 	}
+}
+
+// goneKey reports whether go-prompt was handed the key that stands for the
+// end of input (and not a line ended by Enter just before it).
+func (c *console) goneKey() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gone
 }
 
 func (c *console) isEOF() bool {

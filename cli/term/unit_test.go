@@ -343,7 +343,10 @@ func TestConsole(t *testing.T) {
 	if k, ok := c.readKey(); ok {
 		t.Fatalf("readKey after the end = %q", k)
 	}
-	if got := read(); got != "\x1b" {
+	if c.goneKey() {
+		t.Fatal("end of input reported before go-prompt was told")
+	}
+	if got := read(); got != "\x1b" || !c.goneKey() {
 		t.Fatalf("Read after the end = %q, want Escape", got)
 	}
 }

@@ -138,6 +138,19 @@ func TestNetnsLine(t *testing.T) {
 	if err != nil || !strings.Contains(out, "r2    clab-vtlab-line-r2  ready") || !strings.Contains(out, "eth1->r1:eth2") {
 		t.Errorf("inspect: %v\n%s", err, out)
 	}
+	js, err := exec.Command(bin, "lab", "inspect", "--format", "json", "--workdir", l.Workdir(), file).Output()
+	var doc struct {
+		Lab   string              `json:"lab"`
+		Nodes []runner.NodeStatus `json:"nodes"`
+	}
+	if err != nil || json.Unmarshal(js, &doc) != nil || doc.Lab != "vtlab-line" || len(doc.Nodes) != 3 {
+		t.Errorf("inspect --format json: %v\n%s", err, js)
+	}
+	for _, n := range doc.Nodes {
+		if n.State != "ready" || n.Name != "clab-vtlab-line-"+n.Node {
+			t.Errorf("inspect: %+v", n)
+		}
+	}
 	// A failing command exits non-zero with the CLI's error.
 	if out, err := l.CLI("r1", "displa foo"); err == nil || !strings.Contains(out, "Error:") {
 		t.Errorf("bad command: err=%v out=%q", err, out)
