@@ -28,7 +28,7 @@ func validateSchema(s *schema.Schema, t *Tree) []error {
 			switch {
 			case e.IsList():
 				keys := schema.Keys(e)
-				if len(el.Keys) != len(keys) && len(el.Keys) > 0 {
+				if len(el.Keys) != len(keys) {
 					errs = append(errs, fmt.Errorf("%s: wrong number of keys", it.Path[:i+1]))
 					ok = false
 				}
