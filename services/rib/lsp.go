@@ -31,7 +31,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 
 	"vpnos/services/fibapi"
 )
@@ -324,15 +323,6 @@ func (r *RIB) StaticLSPs(name string) ([]LSPStatus, error) {
 
 // ErrNoLSP: no static LSP of that name.
 var ErrNoLSP = errors.New("no such static LSP")
-
-// LSPName reports which LSP (if any) carries the traffic of prefix in the
-// public instance.
-func (r *RIB) lspName(d *dest) string {
-	if d.lsp == nil {
-		return ""
-	}
-	return strings.TrimSpace(d.lsp.Name)
-}
 
 // SetLabelEntries replaces the incoming-label entries of one owner (for
 // example "bgp": a per-instance VPN label popping into its instance). The

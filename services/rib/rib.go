@@ -125,14 +125,13 @@ type dest struct {
 
 type route struct {
 	Route
-	since   int64 // when added or last changed, Unix nanoseconds
-	direct  *directInfo
-	valid   bool
-	relay   bool
-	kind    fibapi.RouteKind
-	paths   []path
-	path1   [1]path // storage for paths when there is one
-	looping bool
+	since  int64 // when added or last changed, Unix nanoseconds
+	direct *directInfo
+	valid  bool
+	relay  bool
+	kind   fibapi.RouteKind
+	paths  []path
+	path1  [1]path // storage for paths when there is one
 }
 
 type directInfo struct {
@@ -676,7 +675,6 @@ func (r *RIB) resolve(d *dest, rt *route, looping bool) {
 		rt.paths = rt.path1[:0]
 	}
 	rt.paths = rt.paths[:0]
-	rt.looping = false
 	switch {
 	case rt.direct != nil:
 		rt.valid = true
@@ -700,13 +698,12 @@ func (r *RIB) resolve(d *dest, rt *route, looping bool) {
 		if nh.Interface == "" {
 			rt.relay = true
 			if looping {
-				rt.looping = true
-				p = path{}
+				p = path{} // given up: see maxVisits
 			} else {
 				p = r.resolveRecursive(d, nh)
 			}
 		} else {
-			p = r.resolveInterface(nh)
+			p = r.resolveInterface(d, nh)
 		}
 		rt.paths = append(rt.paths, p)
 		if p.ok {
@@ -723,10 +720,16 @@ func (r *RIB) resolve(d *dest, rt *route, looping bool) {
 	}
 }
 
-func (r *RIB) resolveInterface(nh NextHop) path {
+// resolveInterface: the interface must be up and bound to the instance of
+// the next hop (a route never leaks out of another instance's interface).
+func (r *RIB) resolveInterface(d *dest, nh NextHop) path {
 	p := path{}
 	port := r.lookupPort(nh.Interface)
-	if port == nil || !port.Up {
+	ni := nh.Instance
+	if ni == "" {
+		ni = d.inst.name
+	}
+	if port == nil || !port.Up || port.Instance != ni {
 		return p
 	}
 	if port.Loopback {
@@ -902,7 +905,9 @@ func (r *RIB) computeWant(d *dest) {
 }
 
 // Compute processes every pending change and returns the FIB differences
-// against what was last committed (only what changed). Call Commit once the
+// against what was last committed (only what changed). Routes come in
+// processing order (deterministic for a given sequence of calls), labels
+// sorted. Call Commit once the
 // batch is programmed; without Commit, the next Compute includes it again.
 func (r *RIB) Compute() fibapi.Batch {
 	r.settle()
@@ -956,18 +961,9 @@ func (r *RIB) Compute() fibapi.Batch {
 			b.DeleteLabels = append(b.DeleteLabels, l)
 		}
 	}
-	slices.SortFunc(b.Routes, cmpFIB)
-	slices.SortFunc(b.DeleteRoutes, cmpFIB)
 	slices.SortFunc(b.Labels, func(a, b fibapi.LabelEntry) int { return cmp.Compare(a.InLabel, b.InLabel) })
 	slices.Sort(b.DeleteLabels)
 	return b
-}
-
-func cmpFIB(a, b fibapi.Route) int {
-	if c := strings.Compare(a.Instance, b.Instance); c != 0 {
-		return c
-	}
-	return cmpPrefix(a.Prefix, b.Prefix)
 }
 
 func cloneRoute(r fibapi.Route) fibapi.Route {

@@ -287,7 +287,14 @@ func TestStaticRouteForms(t *testing.T) {
 	pub := static("10.20.0.0/16", "198.51.100.2", 0)
 	pub.NextHops[0].Instance = fibapi.Public
 	e.must(e.r.AddRoute(red, pub))
+	toRed := static("10.30.0.0/16", "192.0.2.2", 0)
+	toRed.NextHops[0].Instance = red
+	e.must(e.r.AddRoute("", toRed))
 	e.flush()
+	s, _ := e.r.Snapshot("")
+	if m := s.Exact(pfx("10.30.0.0/16")); len(m.Routes) != 1 || m.Routes[0].Flags() != "RDT" {
+		t.Errorf("public route into red: %+v", m.Routes)
+	}
 	for _, c := range []struct{ inst, p, want string }{
 		{red, "172.16.11.0/24", "fwd eth1>192.0.2.2"},
 		{red, "172.16.12.0/24", "fwd eth1"},
@@ -295,16 +302,22 @@ func TestStaticRouteForms(t *testing.T) {
 		{fibapi.Public, "192.168.0.0/16", "drop"},
 		{fibapi.Public, "192.169.0.0/16", "drop"},
 		{red, "10.20.0.0/16", "fwd eth3>198.51.100.2"},
+		{fibapi.Public, "10.30.0.0/16", "fwd eth1>192.0.2.2"},
 	} {
 		if got := e.fib.get(c.inst, c.p); got != c.want {
 			t.Errorf("%s %s: %q, want %q", c.inst, c.p, got, c.want)
 		}
 	}
-	// Instances are isolated: a red next hop does not resolve in public.
+	// Instances are isolated: a red next hop does not resolve in public,
+	// and a public route cannot leave through a red interface.
 	e.must(e.r.AddRoute("", static("172.16.14.0/24", "192.0.2.2", 0)))
+	e.must(e.r.AddRoute("", static("172.16.15.0/24", "GigabitEthernet0/1/0", 0)))
 	e.flush()
 	if got := e.fib.get(fibapi.Public, "172.16.14.0/24"); got != "" {
 		t.Errorf("public route resolved through red: %q", got)
+	}
+	if got := e.fib.get(fibapi.Public, "172.16.15.0/24"); got != "" {
+		t.Errorf("public route out of a red interface: %q", got)
 	}
 	// Bad input.
 	for _, bad := range []Route{
