@@ -107,8 +107,9 @@ func (e *Engine) builtins() []gospec {
 				}))
 				return r
 			}},
-		{views: "any", syntax: "display configuration candidate [changes]", display: true, help: map[string]string{
-			"configuration": "Configuration", "candidate": "The uncommitted configuration", "changes": "Differences from the running configuration"},
+		{views: "any", syntax: "display configuration candidate [changes | merge]", display: true, help: map[string]string{
+			"configuration": "Configuration", "candidate": "The uncommitted configuration", "changes": "Differences from the running configuration",
+			"merge": "The running configuration with the uncommitted changes"},
 			run: (*session).runDisplayCandidate},
 		{views: "any", syntax: "display configuration commit list", display: true, help: map[string]string{
 			"configuration": "Configuration", "commit": "Commit records", "list": "List the commit records"},
@@ -278,16 +279,33 @@ func (s *session) runDisplayCandidate(m *matchResult) *result {
 	old := s.e.renderView(s.e.system, s.cand.Base(), nil)
 	cur := s.e.renderView(s.e.system, s.cand.Tree(), nil)
 	lines := diffLines(old, cur, 0)
-	if len(m.cmd.seqs[m.seq]) == 4 { // ... changes
+	a := &Args{m: m}
+	if a.Keyword("merge") {
+		var b strings.Builder
+		writeBlocks(&b, cur)
+		r.out.WriteString(b.String())
+		r.printf("return\n")
+		return r
+	}
+	if a.Keyword("changes") {
 		r.printf("Building configuration\n")
 		for _, l := range lines {
 			r.printf("%c %s%s\n", l.mark, strings.Repeat(" ", l.depth), l.text)
 		}
 		return r
 	}
+	added := map[string]bool{}
+	for _, l := range lines {
+		if l.mark == '+' {
+			added[l.node] = true
+		}
+	}
 	for _, l := range lines {
 		text := l.text
 		if l.mark == '-' {
+			if added[l.node] {
+				continue // replaced by the new value
+			}
 			text = "undo " + text
 		}
 		r.printf("%s%s\n", strings.Repeat(" ", l.depth), text)

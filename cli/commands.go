@@ -202,7 +202,13 @@ func (s *session) runConfig(cn *cnode, undo bool, m *matchResult) *result {
 	r := &result{}
 	store := s.e.store
 	before := s.cand.Tree().Clone()
-	oldErrs := errSet(store.Validate(s.cand.Base(), before))
+	if s.fastLoad {
+		return s.runConfigUnchecked(cn, undo, m, before)
+	}
+	if s.errsGen != s.cand.Gen() || s.errs == nil {
+		s.errs = errSet(store.Validate(s.cand.Base(), before))
+	}
+	oldErrs := s.errs
 	ed := &edit{s: s, cn: cn, m: m, undo: undo, tree: s.cand.Tree(), base: s.stack[len(s.stack)-1].path}
 	target, err := ed.apply()
 	if err == nil {
@@ -210,24 +216,10 @@ func (s *session) runConfig(cn *cnode, undo bool, m *matchResult) *result {
 	}
 	if err != nil {
 		s.cand.Replace(before)
-		var pw *parseErrorWrap
-		if errors.As(err, &pw) {
-			col := 0
-			for _, b := range m.binds {
-				if b.name == pw.name && (pw.value == "" || b.value == pw.value) {
-					col = b.off
-					break
-				}
-			}
-			r.pe = &parseError{pw.kind, col}
-			r.failed = true
-			return r
-		}
-		r.printf("Error: %s.\n", capitalize(err.Error()))
-		r.failed = true
-		return r
+		return editError(err, m)
 	}
-	for _, err := range store.Validate(s.cand.Base(), s.cand.Tree()) {
+	newErrs := store.Validate(s.cand.Base(), s.cand.Tree())
+	for _, err := range newErrs {
 		if !oldErrs[err.Error()] {
 			s.cand.Replace(before)
 			r.printf("Error: %s.\n", userText(err))
@@ -235,6 +227,7 @@ func (s *session) runConfig(cn *cnode, undo bool, m *matchResult) *result {
 			return r
 		}
 	}
+	s.errs, s.errsGen = errSet(newErrs), s.cand.Gen()
 	for _, l := range ed.info {
 		r.printf("%s\n", l)
 	}
@@ -249,6 +242,43 @@ func (s *session) runConfig(cn *cnode, undo bool, m *matchResult) *result {
 			}
 			printCommitError(r, err)
 		}
+	}
+	return r
+}
+
+// editError reports a refused edit: a wrong parameter with its caret, or a
+// sentence.
+func editError(err error, m *matchResult) *result {
+	r := &result{failed: true}
+	var pw *parseErrorWrap
+	if errors.As(err, &pw) {
+		col := 0
+		for _, b := range m.binds {
+			if b.name == pw.name && (pw.value == "" || b.value == pw.value) {
+				col = b.off
+				break
+			}
+		}
+		r.pe = &parseError{pw.kind, col}
+		return r
+	}
+	r.printf("Error: %s.\n", capitalize(err.Error()))
+	return r
+}
+
+// runConfigUnchecked edits without validating the tree (a bulk load that
+// validates once at its commit).
+func (s *session) runConfigUnchecked(cn *cnode, undo bool, m *matchResult, before *datastore.Tree) *result {
+	r := &result{}
+	ed := &edit{s: s, cn: cn, m: m, undo: undo, tree: s.cand.Tree(), base: s.stack[len(s.stack)-1].path}
+	target, err := ed.apply()
+	if err != nil {
+		s.cand.Replace(before)
+		return editError(err, m)
+	}
+	pruneInterfaces(s.cand.Tree())
+	if cn.view != nil && !undo {
+		s.stack = append(s.stack, frame{v: cn.view, path: target})
 	}
 	return r
 }

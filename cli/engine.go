@@ -191,6 +191,11 @@ type session struct {
 	immediate     bool // this system-view session commits each line
 	pending       func(answer string) *result
 	reqCtx        context.Context
+	// errs caches the validation errors of the candidate (generation errsGen).
+	errs    map[string]bool
+	errsGen int
+	// fastLoad skips the per-line validation (Replay's first pass).
+	fastLoad bool
 }
 
 func (s *session) Close() {}
@@ -317,6 +322,12 @@ func (s *session) exec(ctx context.Context, line string) *result {
 		return r
 	}
 	cmdLine, filter, ferr := splitFilter(line)
+	if filter != nil || ferr != nil {
+		// A '|' inside a value (a description) is not a filter.
+		if wm, wpe := match(s, line, s.cur().cmds); wpe == nil && !wm.cmd.display {
+			cmdLine, filter, ferr = line, nil, nil
+		}
+	}
 	if ferr != nil {
 		caret(r, prompt, ferr)
 		return r

@@ -26,8 +26,10 @@ func (e *Engine) Replay(ctx context.Context, text string) ([]LineError, error) {
 // Lines that fail are reported with their line numbers and the rest still
 // loads. A line starting at column 0 is run in the system view; indented
 // lines run in the view the previous lines entered. If the whole text does
-// not commit (a semantic error only the full tree reveals), each line is
-// committed on its own instead, so that everything valid still loads.
+// not commit (the first pass checks syntax and types per line and the
+// semantic rules once, at the commit), each line is committed on its own
+// instead, so that everything valid still loads and the refused lines are
+// named.
 func (e *Engine) ReplayAs(ctx context.Context, text, user string) ([]LineError, error) {
 	if user == "" {
 		user = "startup"
@@ -37,6 +39,7 @@ func (e *Engine) ReplayAs(ctx context.Context, text, user string) ([]LineError, 
 		s := e.newSession(proto.Request{User: user})
 		s.stack = []frame{{v: e.system}}
 		s.immediate = immediate
+		s.fastLoad = !immediate
 		s.reqCtx = ctx
 		var errs []LineError
 		for i, l := range lines {

@@ -27,6 +27,7 @@ type console struct {
 	gated   bool // a line-ending key was handed over; wait for Setup
 	held    bool // the front end is reading keys itself
 	eof     bool // the terminal is gone
+	gone    bool // the Escape standing for the end of input was handed over
 	pending []byte
 
 	rmu sync.Mutex // one reader at a time
@@ -126,6 +127,14 @@ func (c *console) Read() ([]byte, error) {
 	}
 	k, ok := c.next(20 * time.Millisecond)
 	if !ok {
+		if c.isEOF() {
+			// The terminal is gone: a lone Escape reaches go-prompt's exit
+			// checker, which then ends the line (see goneKey).
+			c.mu.Lock()
+			c.gone = true
+			c.mu.Unlock()
+			return []byte{esc}, nil
+		}
 		return nil, errNoInput
 	}
 	if endsLine(k) {
@@ -159,15 +168,22 @@ func (c *console) readKey() ([]byte, bool) {
 	}
 }
 
+// goneKey reports whether go-prompt was handed the key that stands for the
+// end of input (and not a line ended by Enter just before it).
+func (c *console) goneKey() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gone
+}
+
 func (c *console) isEOF() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.eof && len(c.pending) == 0
 }
 
-// next returns the next key, reading the terminal when nothing is pending.
-// Once the terminal is gone it returns a lone Escape: a key that reaches
-// go-prompt's exit checker, which then ends the line.
+// next returns the next key, reading the terminal when nothing is pending;
+// ok is false after timeout or once the terminal is gone.
 func (c *console) next(timeout time.Duration) ([]byte, bool) {
 	c.mu.Lock()
 	havePending := len(c.pending) > 0
@@ -175,8 +191,7 @@ func (c *console) next(timeout time.Duration) ([]byte, bool) {
 	c.mu.Unlock()
 	if !havePending {
 		if eof {
-			time.Sleep(timeout)
-			return []byte{0x1b}, true
+			return nil, false
 		}
 		fds := []unix.PollFd{{Fd: int32(c.fd), Events: unix.POLLIN}}
 		n, err := unix.Poll(fds, int(timeout/time.Millisecond))

@@ -108,6 +108,39 @@ func TestTerminalRealEngine(t *testing.T) {
 	m.Type("y")
 	m.Key("Enter")
 	m.WaitLast("<PE9> ")
+
+	// The pager on a long configuration (40 LoopBacks, configured by a
+	// script beforehand), then screen-length 0 temporary turns it off.
+	var script []string
+	script = append(script, "system-view")
+	for i := 0; i < 40; i++ {
+		script = append(script, fmt.Sprintf("interface LoopBack%d", i), fmt.Sprintf("ip address 10.0.0.%d 32", i), "quit")
+	}
+	script = append(script, "commit")
+	if out, err := exec.Command(bin, "cli", "--socket", sock, "-c", strings.Join(script, ";")).CombinedOutput(); err != nil {
+		t.Fatalf("configure LoopBacks: %v\n%s", err, out)
+	}
+	m.Type("display current-configuration")
+	m.Key("Enter")
+	first := m.WaitFor("the first page", func(s string) bool { return strings.HasSuffix(s, "\n"+MoreText) })
+	firstPage := first[strings.LastIndex(first, "<PE9> display current-configuration\n"):]
+	if n := strings.Count(firstPage, "\n"); n != 25 { // the command line and 24 lines
+		t.Fatalf("first page has %d lines, want 24 (the screen length):\n%s", n-1, firstPage)
+	}
+	m.Key("C-c")
+	m.WaitLast("<PE9> ")
+	m.Type("screen-length 0 temporary")
+	m.Key("Enter")
+	m.WaitLast("<PE9> ")
+	m.Type("display current-configuration")
+	m.Key("Enter")
+	m.WaitContains("interface LoopBack39\n ip address 10.0.0.39 255.255.255.255\n#\nreturn\n<PE9>")
+	h := m.History()
+	last := h[strings.LastIndex(h, "<PE9> display current-configuration\n"):]
+	if strings.Contains(last, "More") || !strings.Contains(last, "interface LoopBack0\n") {
+		t.Fatalf("not shown whole after screen-length 0 temporary:\n%s", last)
+	}
+
 	m.Type("quit")
 	m.Key("Enter")
 	m.WaitContains("<PE9> quit\nEXIT=0")

@@ -45,7 +45,8 @@ type front struct {
 	screenLength int
 	tabs         tabber
 
-	err error // the daemon connection failed
+	err   error // the daemon connection failed
+	ended bool  // the line editor stopped because the terminal is gone
 }
 
 // Run runs an interactive session on stdin/stdout (which must be a terminal)
@@ -86,8 +87,8 @@ func Run(sess Session, open proto.Response) error {
 		if f.err != nil {
 			return f.err
 		}
-		if con.isEOF() {
-			return nil
+		if f.ended {
+			return nil // the terminal went away (a line ended by Enter still runs)
 		}
 		resp, err := f.do(proto.Request{Op: proto.OpExec, Line: line})
 		if err != nil {
@@ -137,7 +138,8 @@ func (f *front) newPrompt() (p *prompt.Prompt, err error) {
 		prompt.OptionAddKeyBind(prompt.KeyBind{Key: prompt.Tab, Fn: f.tab}),
 		prompt.OptionAddASCIICodeBind(prompt.ASCIICodeBind{ASCIICode: []byte("?"), Fn: f.help}),
 		prompt.OptionSetExitCheckerOnInput(func(string, bool) bool {
-			return f.err != nil || f.con.isEOF()
+			f.ended = f.err != nil || f.con.goneKey()
+			return f.ended
 		}),
 	), nil
 }

@@ -99,6 +99,15 @@ func (m *Tmux) Screen() string {
 	return strings.TrimRight(string(out), "\n ")
 }
 
+// History is the pane with its scrollback, trailing blank lines removed.
+func (m *Tmux) History() string {
+	out, err := m.cmd("capture-pane", "-t", m.target, "-p", "-S", "-").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimRight(string(out), "\n ")
+}
+
 // LastLine is the last non-blank line of the pane.
 func (m *Tmux) LastLine() string {
 	s := m.Screen()

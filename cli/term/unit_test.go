@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"vpnos/cli/proto"
 )
@@ -296,5 +298,55 @@ func TestPlainLoop(t *testing.T) {
 		if !strings.Contains(o, part) {
 			t.Fatalf("output lacks %q:\n%s", part, o)
 		}
+	}
+}
+
+// TestConsole feeds a console from a pipe: keys come one by one, nothing
+// after Enter until go-prompt starts the next line, and the end of input is
+// seen by go-prompt (an Escape for its exit checker) and by readKey.
+func TestConsole(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	c := &console{fd: int(r.Fd())}
+	read := func() string {
+		t.Helper()
+		deadline := time.Now().Add(2 * time.Second)
+		for time.Now().Before(deadline) {
+			if k, err := c.Read(); err == nil {
+				return string(k)
+			}
+		}
+		return "<none>"
+	}
+	w.WriteString("display ver\r" + "next\r")
+	for _, want := range []string{"display ver", "\r"} {
+		if got := read(); got != want {
+			t.Fatalf("Read = %q, want %q", got, want)
+		}
+	}
+	if k, err := c.Read(); err == nil {
+		t.Fatalf("Read after Enter = %q; the next line must wait", k)
+	}
+	c.mu.Lock()
+	c.gated = false // what Setup does for the next line
+	c.mu.Unlock()
+	if got := read(); got != "next" {
+		t.Fatalf("next line starts with %q", got)
+	}
+	if k, ok := c.readKey(); !ok || string(k) != "\r" {
+		t.Fatalf("readKey = %q %v", k, ok)
+	}
+	w.Close()
+	if k, ok := c.readKey(); ok {
+		t.Fatalf("readKey after the end = %q", k)
+	}
+	if c.goneKey() {
+		t.Fatal("end of input reported before go-prompt was told")
+	}
+	if got := read(); got != "\x1b" || !c.goneKey() {
+		t.Fatalf("Read after the end = %q, want Escape", got)
 	}
 }

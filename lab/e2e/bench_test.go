@@ -65,6 +65,7 @@ func BenchmarkBringUp50(b *testing.B) {
 	b.ReportMetric(rss/1024, "MiB-RSS/node")
 	b.ReportMetric(pss/1024, "MiB-PSS/node")
 	b.ReportMetric(refRSS/1024, "ref-MiB-RSS/node")
+	b.ReportMetric(rss/refRSS, "x-ref-RSS")
 	b.Logf("%d nodes: vpnos lab up %.2fs (reference: namespaces, links and sleep processes %.3fs); per node RSS %.1f MiB, PSS %.1f MiB (reference sleep RSS %.1f MiB)",
 		benchNodes, up, ref, rss/1024, pss/1024, refRSS/1024)
 }

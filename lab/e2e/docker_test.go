@@ -39,11 +39,17 @@ func hostLinkExists(index int, name string) bool {
 // daemon it fails: CI installs and starts one.
 func TestDockerLine(t *testing.T) {
 	needRoot(t)
-	image := labtest.Image(t)
+	image := labtest.Image(t, bin)
 	labtest.CleanStale(t, prefix+"-dline")
-	defaults := fmt.Sprintf("    image: %s\n    privileged: false\n    cap-add: [NET_ADMIN, NET_RAW, SYS_ADMIN]\n", image)
+	defaults := fmt.Sprintf("    image: %s\n    privileged: false\n    cap-add: [NET_ADMIN, NET_RAW, SYS_ADMIN]\n"+
+		"    exec: [\"cli -c 'display interface brief'\"]\n", image)
 	file := writeTopology(t, "dline.clab.yml", lineTopology(prefix+"-dline", 3, defaults))
 	l := labtest.Up(t, file, labtest.Options{Binary: bin, Runtime: runner.RuntimeDocker})
+	// exec entries ran in the containers once the nodes were ready.
+	if !strings.Contains(l.UpOutput, "r2: exec cli -c 'display interface brief'\n") ||
+		!regexpMatch(`(?m)^  GigabitEthernet0/2/0 +up +up`, l.UpOutput) {
+		t.Errorf("up output does not show the exec entries:\n%s", l.UpOutput)
+	}
 
 	ports := map[string][]string{
 		"r1": {"GigabitEthernet0/2/0"},
@@ -102,6 +108,10 @@ func TestDockerLine(t *testing.T) {
 				mgmtVeths = append(mgmtVeths, hostVeth{peer, hl.Attrs().Name})
 			}
 		}
+	}
+	if dev, err := l.HostCmd("r1", 5*time.Second, "cat", "/proc/net/dev"); err != nil ||
+		!regexpMatch(`(?m)^\s*eth0:`, dev) || !regexpMatch(`(?m)^\s*eth2:`, dev) || regexpMatch(`(?m)^\s*eth1:`, dev) {
+		t.Errorf("HostCmd: %v\n%s", err, dev)
 	}
 	cli := exec.Command(bin, "lab", "cli", "--workdir", l.Workdir(), file, "r3")
 	cli.Stdin = strings.NewReader("display version\n")

@@ -17,7 +17,7 @@ import (
 // l3vpnCopy returns a copy of the reference lab file under the test prefix,
 // with its binds made absolute, so that the test does not collide with a
 // `make lab` running on the same machine.
-func l3vpnCopy(t testing.TB) (string, string) {
+func l3vpnCopy(t testing.TB, image string) (string, string) {
 	t.Helper()
 	root, err := labtest.ModuleRoot()
 	if err != nil {
@@ -29,6 +29,9 @@ func l3vpnCopy(t testing.TB) (string, string) {
 		t.Fatal(err)
 	}
 	text := strings.Replace(string(src), "name: l3vpn\n", "name: "+prefix+"-l3vpn\n", 1)
+	if image != "" {
+		text = strings.Replace(text, "image: "+topology.DefaultImage+"\n", "image: "+image+"\n", 1)
+	}
 	text = regexp.MustCompile(`"([A-Za-z0-9-]+):/etc/vpnos/"`).ReplaceAllString(text, `"`+dir+`/$1:/etc/vpnos/"`)
 	return writeTopology(t, "l3vpn.clab.yml", text), dir
 }
@@ -44,14 +47,18 @@ func TestL3VPNReferenceLab(t *testing.T) {
 
 func testL3VPN(t *testing.T, rt string) {
 	needRoot(t)
+	image := ""
 	if rt == runner.RuntimeDocker {
-		labtest.Image(t)
+		image = labtest.Image(t, bin)
 	}
 	labtest.CleanStale(t, prefix+"-l3vpn")
-	file, dir := l3vpnCopy(t)
+	file, dir := l3vpnCopy(t, image)
 	topo, err := topology.Load(file)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if image != "" && topo.Nodes[0].Image != image {
+		t.Fatalf("image %s, want %s", topo.Nodes[0].Image, image)
 	}
 	if len(topo.Nodes) != 7 || len(topo.Links) != 6 {
 		t.Fatalf("%d nodes, %d links", len(topo.Nodes), len(topo.Links))

@@ -138,6 +138,24 @@ func TestNetnsLine(t *testing.T) {
 	if err != nil || !strings.Contains(out, "r2    clab-vtlab-line-r2  ready") || !strings.Contains(out, "eth1->r1:eth2") {
 		t.Errorf("inspect: %v\n%s", err, out)
 	}
+	// A host program run in r2's namespace sees r2's links.
+	if dev, err := l.HostCmd("r2", 5*time.Second, "cat", "/proc/net/dev"); err != nil ||
+		!regexpMatch(`(?m)^\s*eth1:`, dev) || !regexpMatch(`(?m)^\s*eth2:`, dev) || regexpMatch(`(?m)^\s*eth3:`, dev) {
+		t.Errorf("HostCmd: %v\n%s", err, dev)
+	}
+	js, err := exec.Command(bin, "lab", "inspect", "--format", "json", "--workdir", l.Workdir(), file).Output()
+	var doc struct {
+		Lab   string              `json:"lab"`
+		Nodes []runner.NodeStatus `json:"nodes"`
+	}
+	if err != nil || json.Unmarshal(js, &doc) != nil || doc.Lab != "vtlab-line" || len(doc.Nodes) != 3 {
+		t.Errorf("inspect --format json: %v\n%s", err, js)
+	}
+	for _, n := range doc.Nodes {
+		if n.State != "ready" || n.Name != "clab-vtlab-line-"+n.Node {
+			t.Errorf("inspect: %+v", n)
+		}
+	}
 	// A failing command exits non-zero with the CLI's error.
 	if out, err := l.CLI("r1", "displa foo"); err == nil || !strings.Contains(out, "Error:") {
 		t.Errorf("bad command: err=%v out=%q", err, out)
@@ -328,4 +346,25 @@ func TestNetnsRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNetnsTwoLabs runs two labs with the same node names at once: both
+// work, and taking one down leaves the other untouched.
+func TestNetnsTwoLabs(t *testing.T) {
+	needRoot(t)
+	labtest.CleanStale(t, prefix+"-twin")
+	a := labtest.Up(t, writeTopology(t, "a.clab.yml", lineTopology(prefix+"-twin-a", 2, "")), labtest.Options{Binary: bin})
+	b := labtest.Up(t, writeTopology(t, "b.clab.yml", lineTopology(prefix+"-twin-b", 2, "")), labtest.Options{Binary: bin})
+	for _, l := range []*labtest.Lab{a, b} {
+		l.WaitCLI(t, "r1", "display interface brief", labtest.Rows("Interface", labtest.Row{"Interface": "GigabitEthernet0/2/0", "PHY": "up"}), 10*time.Second)
+	}
+	stA, err := a.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Down(); err != nil {
+		t.Fatal(err)
+	}
+	leftovers(t, stA, nil)
+	b.WaitCLI(t, "r2", "display interface brief", labtest.Rows("Interface", labtest.Row{"Interface": "GigabitEthernet0/1/0", "PHY": "up"}), 10*time.Second)
 }

@@ -161,6 +161,51 @@ func (l *Lab) CLI(node, cmd string) (string, error) {
 	return out, nil
 }
 
+// NetnsPath is the file of a node's network namespace: /run/netns/clab-LAB-NODE
+// on the netns runtime, /proc/PID/ns/net of the container on Docker.
+func (l *Lab) NetnsPath(node string) (string, error) {
+	st, err := l.State()
+	if err != nil {
+		return "", err
+	}
+	ns, err := st.Node(node)
+	if err != nil {
+		return "", err
+	}
+	if st.Runtime != runner.RuntimeDocker {
+		return runner.NetnsPath(ns.Runtime), nil
+	}
+	out, err := exec.Command("docker", "container", "inspect", "--format", "{{.State.Pid}}", ns.Runtime).Output()
+	if err != nil {
+		return "", fmt.Errorf("docker inspect %s: %w", ns.Runtime, err)
+	}
+	pid := strings.TrimSpace(string(out))
+	if pid == "" || pid == "0" {
+		return "", fmt.Errorf("container %s is not running", ns.Runtime)
+	}
+	return "/proc/" + pid + "/ns/net", nil
+}
+
+// HostCmd runs a program of the host (tcpdump, ping, ip ...) inside a node's
+// network namespace, for tests that look at links from the node's side, and
+// returns its combined output.
+func (l *Lab) HostCmd(node string, timeout time.Duration, name string, args ...string) (string, error) {
+	path, err := l.NetnsPath(node)
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := runner.StartIn(path, cmd); err != nil {
+		return "", err
+	}
+	err = cmd.Wait()
+	return out.String(), err
+}
+
 // Inspect returns the output of `vpnos lab inspect`.
 func (l *Lab) Inspect() (string, error) {
 	return l.vpnos(context.Background(), 30*time.Second, "lab", "inspect", "--workdir", l.opts.Workdir, l.File)
@@ -265,28 +310,21 @@ func Docker(t testing.TB) {
 	}
 }
 
-// Image builds the vpnos image with `make image` in the module root (so it
-// holds the code under test) and returns its tag, vpnos:latest. It fails the
-// test when Docker or the build does not work.
-func Image(t testing.TB) string {
+// TestImage is the tag Image builds.
+const TestImage = "vpnos:labtest"
+
+// Image builds the vpnos image from the module's Dockerfile and image/ folder
+// with the given (static) binary, tagged TestImage, once per test binary. It
+// does not touch bin/ or vpnos:latest, so it cannot race with other packages'
+// tests. It fails the test when Docker or the build does not work.
+func Image(t testing.TB, binary string) string {
 	t.Helper()
 	Docker(t)
-	imageOnce.Do(func() {
-		root, err := ModuleRoot()
-		if err != nil {
-			imageErr = err
-			return
-		}
-		cmd := exec.Command("make", "image")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			imageErr = fmt.Errorf("make image: %w\n%s", err, out)
-		}
-	})
+	imageOnce.Do(func() { imageErr = buildImage(binary) })
 	if imageErr != nil {
 		t.Fatalf("labtest: %v", imageErr)
 	}
-	return topology.DefaultImage
+	return TestImage
 }
 
 // The image is built once per test binary.
@@ -294,6 +332,35 @@ var (
 	imageOnce sync.Once
 	imageErr  error
 )
+
+func buildImage(binary string) error {
+	root, err := ModuleRoot()
+	if err != nil {
+		return err
+	}
+	ctx, err := os.MkdirTemp("", "vpnos-image-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(ctx)
+	if err := os.MkdirAll(filepath.Join(ctx, "bin"), 0o755); err != nil {
+		return err
+	}
+	for _, c := range [][]string{
+		{"cp", "-a", filepath.Join(root, "Dockerfile"), ctx},
+		{"cp", "-a", filepath.Join(root, "image"), ctx},
+		{"cp", binary, filepath.Join(ctx, "bin", "vpnos")},
+	} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			return fmt.Errorf("%s: %w: %s", strings.Join(c, " "), err, out)
+		}
+	}
+	out, err := exec.Command("docker", "build", "-q", "-t", TestImage, ctx).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("docker build: %w\n%s", err, out)
+	}
+	return nil
+}
 
 // CleanStale removes what an earlier crashed test run left: network
 // namespaces and docker containers named clab-<prefix>*, and their processes.

@@ -385,12 +385,12 @@ func down(ctx context.Context, st *State, be backend, o *Options) error {
 
 // NodeStatus is one row of `inspect`.
 type NodeStatus struct {
-	Node    string
-	Name    string // namespace or container
-	State   string // ready, running, stopped, missing
-	Mgmt    string // management address
-	Links   []string
-	Runtime string
+	Node    string   `json:"node"`
+	Name    string   `json:"name"`  // namespace or container
+	State   string   `json:"state"` // ready, running, stopped, missing
+	Mgmt    string   `json:"mgmt"`  // management address ("-" when none)
+	Links   []string `json:"links"` // "eth1->PE1:eth3"
+	Runtime string   `json:"runtime"`
 }
 
 // Inspect reports every node of a lab.

@@ -78,7 +78,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 		Log:        d.Log.With("service", "cli"),
 	})
 	// startup.cfg: `save` writes it (crash-safe), and it is loaded once the
-	// interfaces are known, before the management socket opens.
+	// interfaces are known, before the management socket opens. Services
+	// that own configuration must be registered on engine.Store() before
+	// Registry.Run (or be added to the "startup" dependencies), or they miss
+	// the startup commit.
 	startup := persist.New(s.StartupPath(), d.Log.With("service", "persist"))
 	engine.SaveFunc = startup.Save
 	d.Registry.Add("startup", []string{"iface"}, persist.Service(startup, replayInto(engine), d.Log.With("service", "persist")))

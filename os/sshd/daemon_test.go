@@ -367,6 +367,29 @@ func TestDaemonSSH(t *testing.T) {
 		}
 	})
 
+	t.Run("keyboard-interactive", func(t *testing.T) {
+		answer := func(pass string) ssh.AuthMethod {
+			return ssh.KeyboardInteractive(func(user, instruction string, questions []string, echos []bool) ([]string, error) {
+				if len(questions) != 1 || questions[0] != "Password: " || echos[0] {
+					return nil, fmt.Errorf("unexpected questions %q %v", questions, echos)
+				}
+				return []string{pass}, nil
+			})
+		}
+		c, err := d.Dial("admin", []ssh.AuthMethod{answer("admin")}, nil)
+		if err != nil {
+			t.Fatalf("keyboard-interactive login: %v", err)
+		}
+		c.Close()
+		start := time.Now()
+		if _, err := d.Dial("admin", []ssh.AuthMethod{answer("nope")}, nil); err == nil {
+			t.Fatal("a wrong keyboard-interactive password was accepted")
+		}
+		if el := time.Since(start); el < 900*time.Millisecond {
+			t.Fatalf("refused after %v; want a delay of about 1 s", el)
+		}
+	})
+
 	t.Run("public key", func(t *testing.T) {
 		c, err := d.Dial("admin", []ssh.AuthMethod{ssh.PublicKeys(key)}, nil)
 		if err != nil {

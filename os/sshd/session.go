@@ -125,6 +125,8 @@ func (s *Server) session(ctx context.Context, sc *ssh.ServerConn, ch ssh.Channel
 			}
 		case code := <-done:
 			_, _ = ch.SendRequest("exit-status", false, ssh.Marshal(exitStatus{Status: code}))
+			s.log.Debug("ssh session ended", "user", sc.User(), "remote", sc.RemoteAddr().String(),
+				"status", code, "idle_timeout", running.timedOut.Load())
 			return
 		case <-ctx.Done():
 			if running != nil {

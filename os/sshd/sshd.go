@@ -98,10 +98,11 @@ func New(cfg Config) (*Server, error) {
 		s.keys[string(pk.Marshal())] = true
 	}
 	s.ssh = &ssh.ServerConfig{
-		PasswordCallback:  s.checkPassword,
-		PublicKeyCallback: s.checkKey,
-		ServerVersion:     "SSH-2.0-vpnos",
-		MaxAuthTries:      6,
+		PasswordCallback:            s.checkPassword,
+		PublicKeyCallback:           s.checkKey,
+		KeyboardInteractiveCallback: s.checkInteractive,
+		ServerVersion:               "SSH-2.0-vpnos",
+		MaxAuthTries:                6,
 	}
 	s.ssh.AddHostKey(signer)
 	return s, nil
@@ -120,6 +121,19 @@ func (s *Server) checkPassword(c ssh.ConnMetadata, pass []byte) (*ssh.Permission
 	s.log.Warn("ssh login failed", "user", c.User(), "remote", c.RemoteAddr().String(), "method", "password")
 	time.Sleep(s.cfg.AuthFailDelay)
 	return nil, errors.New("wrong user name or password")
+}
+
+// checkInteractive asks for the password with keyboard-interactive, for
+// clients that prefer it to the password method.
+func (s *Server) checkInteractive(c ssh.ConnMetadata, client ssh.KeyboardInteractiveChallenge) (*ssh.Permissions, error) {
+	answers, err := client(c.User(), "", []string{"Password: "}, []bool{false})
+	if err != nil {
+		return nil, err
+	}
+	if len(answers) != 1 {
+		return nil, errors.New("one answer expected")
+	}
+	return s.checkPassword(c, []byte(answers[0]))
 }
 
 func (s *Server) checkKey(c ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {

@@ -57,6 +57,6 @@
 // (the IP route stays in the routing table and in displays), so plain IP
 // traffic to the FEC and everything resolved through it (static routes,
 // BGP routes, VPN routes with their inner label) is labelled. Transit and
-// egress LSPs become incoming-label entries; label 0 (explicit null) always
-// pops into the public instance.
+// egress LSPs become incoming-label entries (explicit null arriving at an
+// egress is the forwarder's: it pops it and looks up in the port's instance).
 package rib

@@ -31,8 +31,59 @@ func newFakeFIB() *fakeFIB {
 
 func fibKey(inst string, p netip.Prefix) string { return inst + " " + p.String() }
 
+// checkContract fails on anything the fibapi contract (and the userspace
+// forwarder, which enforces it) refuses.
+func checkContract(t testing.TB, b fibapi.Batch) {
+	t.Helper()
+	hops := func(what string, hs []fibapi.NextHop) {
+		for _, h := range hs {
+			if h.Port == "" {
+				t.Errorf("%s: next hop without a port", what)
+			}
+			if h.Gateway.IsValid() && !h.Gateway.Is4() {
+				t.Errorf("%s: gateway %v", what, h.Gateway)
+			}
+			for _, l := range h.Labels {
+				if l == fibapi.LabelImplicitNull || (l > 0 && l < 16) || l > 1<<20-1 {
+					t.Errorf("%s: label %d pushed", what, l)
+				}
+			}
+		}
+	}
+	for _, r := range b.Routes {
+		what := fibKey(r.Instance, r.Prefix)
+		if r.Prefix != r.Prefix.Masked() || r.Instance == "" {
+			t.Errorf("route %s: not canonical", what)
+		}
+		if r.Kind == fibapi.Forward && len(r.NextHops) == 0 {
+			t.Errorf("route %s: forward without next hops", what)
+		}
+		hops(what, r.NextHops)
+	}
+	for _, l := range b.Labels {
+		what := fmt.Sprintf("label %d", l.InLabel)
+		if l.InLabel < 16 || l.InLabel > 1<<20-1 {
+			t.Errorf("%s: reserved or out of range", what)
+		}
+		switch l.Op {
+		case fibapi.Swap:
+			if len(l.NextHops) == 0 {
+				t.Errorf("%s: swap without next hops", what)
+			}
+		case fibapi.PopLookup:
+			if l.Instance == "" {
+				t.Errorf("%s: pop into no instance", what)
+			}
+		default:
+			t.Errorf("%s: op %d", what, l.Op)
+		}
+		hops(what, l.NextHops)
+	}
+}
+
 func (f *fakeFIB) apply(t testing.TB, b fibapi.Batch) {
 	t.Helper()
+	checkContract(t, b)
 	for _, r := range b.DeleteRoutes {
 		k := fibKey(r.Instance, r.Prefix)
 		if _, ok := f.routes[k]; !ok {

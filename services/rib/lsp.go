@@ -19,8 +19,8 @@ package rib
 //   - egress: an incoming-label entry popping the label and looking the
 //     packet up in the public instance.
 //
-// The RIB also always programs label 0 (IPv4 explicit null) as pop-and-
-// lookup in the public instance, so an explicit-null LSP ends here.
+// Label 0 (explicit null) is not programmed: the forwarder pops it and
+// looks the packet up in the instance of the port it arrived on.
 //
 // In-labels of transit and egress LSPs are reserved in the label manager
 // (static range, owner "static-lsp:NAME"); a label another owner holds is
@@ -31,7 +31,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 
 	"vpnos/services/fibapi"
 )
@@ -252,9 +251,7 @@ func sameLabel(a, b fibapi.LabelEntry) bool {
 }
 
 func (r *RIB) computeLabels() {
-	want := map[uint32]fibapi.LabelEntry{
-		fibapi.LabelIPv4ExplicitNull: {InLabel: fibapi.LabelIPv4ExplicitNull, Op: fibapi.PopLookup, Instance: fibapi.Public},
-	}
+	want := map[uint32]fibapi.LabelEntry{}
 	for _, name := range sortedKeys(r.lsps) {
 		l := r.lsps[name]
 		switch l.Role {
@@ -326,15 +323,6 @@ func (r *RIB) StaticLSPs(name string) ([]LSPStatus, error) {
 
 // ErrNoLSP: no static LSP of that name.
 var ErrNoLSP = errors.New("no such static LSP")
-
-// LSPName reports which LSP (if any) carries the traffic of prefix in the
-// public instance.
-func (r *RIB) lspName(d *dest) string {
-	if d.lsp == nil {
-		return ""
-	}
-	return strings.TrimSpace(d.lsp.Name)
-}
 
 // SetLabelEntries replaces the incoming-label entries of one owner (for
 // example "bgp": a per-instance VPN label popping into its instance). The

@@ -47,9 +47,10 @@ type RIB struct {
 	// ifDeps: destinations with next hops naming an interface (lower case).
 	ifDeps map[string]*depSet
 
-	queue   []*dest
-	touched []*dest
-	visited []*dest
+	queue    []*dest
+	touched  []*dest
+	visited  []*dest
+	reachGen uint32
 	// scratch space of process
 	oldBest          []*route
 	oldVias, newVias []*dest
@@ -116,6 +117,7 @@ type dest struct {
 
 	queued, touched bool
 	visits          int32
+	reachGen        uint32 // see reaches
 
 	// Storage for the common case of one route (no extra allocations).
 	routes1, best1 [1]*route
@@ -123,14 +125,13 @@ type dest struct {
 
 type route struct {
 	Route
-	since   int64 // when added or last changed, Unix nanoseconds
-	direct  *directInfo
-	valid   bool
-	relay   bool
-	kind    fibapi.RouteKind
-	paths   []path
-	path1   [1]path // storage for paths when there is one
-	looping bool
+	since  int64 // when added or last changed, Unix nanoseconds
+	direct *directInfo
+	valid  bool
+	relay  bool
+	kind   fibapi.RouteKind
+	paths  []path
+	path1  [1]path // storage for paths when there is one
 }
 
 type directInfo struct {
@@ -674,7 +675,6 @@ func (r *RIB) resolve(d *dest, rt *route, looping bool) {
 		rt.paths = rt.path1[:0]
 	}
 	rt.paths = rt.paths[:0]
-	rt.looping = false
 	switch {
 	case rt.direct != nil:
 		rt.valid = true
@@ -698,13 +698,12 @@ func (r *RIB) resolve(d *dest, rt *route, looping bool) {
 		if nh.Interface == "" {
 			rt.relay = true
 			if looping {
-				rt.looping = true
-				p = path{}
+				p = path{} // given up: see maxVisits
 			} else {
 				p = r.resolveRecursive(d, nh)
 			}
 		} else {
-			p = r.resolveInterface(nh)
+			p = r.resolveInterface(d, nh)
 		}
 		rt.paths = append(rt.paths, p)
 		if p.ok {
@@ -721,10 +720,21 @@ func (r *RIB) resolve(d *dest, rt *route, looping bool) {
 	}
 }
 
-func (r *RIB) resolveInterface(nh NextHop) path {
+// resolveInterface: the interface must be up and bound to the instance of
+// the next hop (a route never leaks out of another instance's interface).
+func (r *RIB) resolveInterface(d *dest, nh NextHop) path {
 	p := path{}
 	port := r.lookupPort(nh.Interface)
-	if port == nil || !port.Up {
+	ni := nh.Instance
+	if ni == "" {
+		ni = d.inst.name
+	}
+	if port == nil || !port.Up || port.Instance != ni {
+		return p
+	}
+	if port.Loopback {
+		// Nothing leaves through a loopback: a blackhole, as NULL0.
+		p.ok, p.drop, p.port = true, true, port.Name
 		return p
 	}
 	p.ok, p.port = true, port.Name
@@ -754,7 +764,7 @@ func (r *RIB) resolveRecursive(d *dest, nh NextHop) path {
 			continue
 		}
 		c := in.dests[netip.PrefixFrom(nh.Gateway, l).Masked()]
-		if c == nil || !c.want.set || c == d || reaches(c, d, 0) {
+		if c == nil || !c.want.set || c == d || r.reaches(c, d) {
 			continue
 		}
 		via = c
@@ -794,16 +804,27 @@ func (r *RIB) resolveRecursive(d *dest, nh NextHop) path {
 
 // reaches reports whether the resolution of c's selected routes passes
 // through target (or goes deeper than maxDepth).
-func reaches(c, target *dest, depth int) bool {
+// Each destination is visited once per question (equal-cost paths make the
+// resolution graph a DAG, which a plain walk could take exponential time on).
+func (r *RIB) reaches(c, target *dest) bool {
+	r.reachGen++
+	return r.reachesFrom(c, target, 0)
+}
+
+func (r *RIB) reachesFrom(c, target *dest, depth int) bool {
 	if depth > maxDepth {
 		return true
 	}
+	if c.reachGen == r.reachGen {
+		return false // already explored from here
+	}
+	c.reachGen = r.reachGen
 	for _, rt := range c.best {
 		for _, p := range rt.paths {
 			if p.via == nil {
 				continue
 			}
-			if p.via == target || reaches(p.via, target, depth+1) {
+			if p.via == target || r.reachesFrom(p.via, target, depth+1) {
 				return true
 			}
 		}
@@ -860,6 +881,9 @@ func (r *RIB) computeWant(d *dest) {
 			slices.SortFunc(w.hops, cmpHop)
 			w.hops = slices.CompactFunc(w.hops, sameHop)
 		}
+		if w.kind == fibapi.Forward && len(w.hops) == 0 {
+			w = fibEntry{} // never hand out a forward entry without next hops
+		}
 		d.want = w
 	}
 	if d.inst.name == fibapi.Public {
@@ -881,7 +905,9 @@ func (r *RIB) computeWant(d *dest) {
 }
 
 // Compute processes every pending change and returns the FIB differences
-// against what was last committed (only what changed). Call Commit once the
+// against what was last committed (only what changed). Routes come in
+// processing order (deterministic for a given sequence of calls), labels
+// sorted. Call Commit once the
 // batch is programmed; without Commit, the next Compute includes it again.
 func (r *RIB) Compute() fibapi.Batch {
 	r.settle()
@@ -935,18 +961,9 @@ func (r *RIB) Compute() fibapi.Batch {
 			b.DeleteLabels = append(b.DeleteLabels, l)
 		}
 	}
-	slices.SortFunc(b.Routes, cmpFIB)
-	slices.SortFunc(b.DeleteRoutes, cmpFIB)
 	slices.SortFunc(b.Labels, func(a, b fibapi.LabelEntry) int { return cmp.Compare(a.InLabel, b.InLabel) })
 	slices.Sort(b.DeleteLabels)
 	return b
-}
-
-func cmpFIB(a, b fibapi.Route) int {
-	if c := strings.Compare(a.Instance, b.Instance); c != 0 {
-		return c
-	}
-	return cmpPrefix(a.Prefix, b.Prefix)
 }
 
 func cloneRoute(r fibapi.Route) fibapi.Route {

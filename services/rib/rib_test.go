@@ -2,6 +2,7 @@ package rib
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -282,26 +283,41 @@ func TestStaticRouteForms(t *testing.T) {
 	r.NextHops[0].Interface = "eth1"
 	e.must(e.r.AddRoute(red, r))
 	e.must(e.r.AddRoute("", static("192.168.0.0/16", "NULL0", 0)))
+	e.must(e.r.AddRoute("", static("192.169.0.0/16", "LoopBack0", 0)))
 	pub := static("10.20.0.0/16", "198.51.100.2", 0)
 	pub.NextHops[0].Instance = fibapi.Public
 	e.must(e.r.AddRoute(red, pub))
+	toRed := static("10.30.0.0/16", "192.0.2.2", 0)
+	toRed.NextHops[0].Instance = red
+	e.must(e.r.AddRoute("", toRed))
 	e.flush()
+	s, _ := e.r.Snapshot("")
+	if m := s.Exact(pfx("10.30.0.0/16")); len(m.Routes) != 1 || m.Routes[0].Flags() != "RDT" {
+		t.Errorf("public route into red: %+v", m.Routes)
+	}
 	for _, c := range []struct{ inst, p, want string }{
 		{red, "172.16.11.0/24", "fwd eth1>192.0.2.2"},
 		{red, "172.16.12.0/24", "fwd eth1"},
 		{red, "172.16.13.0/24", "fwd eth1>192.0.2.2"},
 		{fibapi.Public, "192.168.0.0/16", "drop"},
+		{fibapi.Public, "192.169.0.0/16", "drop"},
 		{red, "10.20.0.0/16", "fwd eth3>198.51.100.2"},
+		{fibapi.Public, "10.30.0.0/16", "fwd eth1>192.0.2.2"},
 	} {
 		if got := e.fib.get(c.inst, c.p); got != c.want {
 			t.Errorf("%s %s: %q, want %q", c.inst, c.p, got, c.want)
 		}
 	}
-	// Instances are isolated: a red next hop does not resolve in public.
+	// Instances are isolated: a red next hop does not resolve in public,
+	// and a public route cannot leave through a red interface.
 	e.must(e.r.AddRoute("", static("172.16.14.0/24", "192.0.2.2", 0)))
+	e.must(e.r.AddRoute("", static("172.16.15.0/24", "GigabitEthernet0/1/0", 0)))
 	e.flush()
 	if got := e.fib.get(fibapi.Public, "172.16.14.0/24"); got != "" {
 		t.Errorf("public route resolved through red: %q", got)
+	}
+	if got := e.fib.get(fibapi.Public, "172.16.15.0/24"); got != "" {
+		t.Errorf("public route out of a red interface: %q", got)
 	}
 	// Bad input.
 	for _, bad := range []Route{
@@ -373,7 +389,7 @@ func TestBatchOnlyDifferences(t *testing.T) {
 	}
 	// Resync sends the whole FIB again.
 	e.r.Resync()
-	if b := e.r.Compute(); len(b.Routes) != len(e.fib.routes) || len(b.DeleteRoutes) != 0 || len(b.Labels) != 1 {
+	if b := e.r.Compute(); len(b.Routes) != len(e.fib.routes) || len(b.DeleteRoutes) != 0 || len(b.Labels) != 0 {
 		t.Errorf("resync batch: %d routes (FIB has %d), %d deletes, %d labels", len(b.Routes), len(e.fib.routes), len(b.DeleteRoutes), len(b.Labels))
 	}
 	e.r.Commit()
@@ -454,5 +470,33 @@ func TestLookup(t *testing.T) {
 		if res.Prefix.String() != tc.prefix || res.Source.String() != tc.source || res.Kind != tc.kind {
 			t.Errorf("Lookup(%s, %s) = %+v", tc.inst, tc.addr, res)
 		}
+	}
+}
+
+// A deep chain of equal-cost recursive routes: every level resolves twice
+// through the level below. Loop detection must not walk it exponentially.
+func TestDeepECMPChain(t *testing.T) {
+	e := pe1(t)
+	e.must(e.r.SetInterface(port("eth4", "GigabitEthernet0/4/0", "", true, "198.51.100.9/30")))
+	e.must(e.r.AddRoute("", static("10.0.0.0/16", "198.51.100.2", 0)))
+	e.must(e.r.AddRoute("", static("10.0.0.0/16", "198.51.100.10", 0)))
+	const depth = 30
+	for k := 1; k <= depth; k++ {
+		for _, h := range []string{"1", "2"} {
+			e.must(e.r.AddRoute("", static(fmt.Sprintf("10.%d.0.0/16", k), fmt.Sprintf("10.%d.0.%s", k-1, h), 0)))
+		}
+	}
+	e.flush()
+	if got := e.fib.get(fibapi.Public, fmt.Sprintf("10.%d.0.0/16", depth)); got != "fwd eth3>198.51.100.2 eth4>198.51.100.10" {
+		t.Errorf("top of the chain: %q", got)
+	}
+	// Closing the chain into a loop at the bottom: everything goes.
+	if _, err := e.r.DelRoutes("", Static, pfx("10.0.0.0/16")); err != nil {
+		t.Fatal(err)
+	}
+	e.must(e.r.AddRoute("", static("10.0.0.0/16", fmt.Sprintf("10.%d.0.1", depth), 0)))
+	e.flush()
+	if n := len(e.fib.routes); n != 15 {
+		t.Errorf("a looped chain left %d FIB routes, want the 15 direct ones", n)
 	}
 }

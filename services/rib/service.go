@@ -71,7 +71,7 @@ func NewService(cfg ServiceConfig) *Service {
 }
 
 // Serve runs the event loop until ctx ends. It programs the initial FIB
-// (internal routes and label 0) at once.
+// (the internal routes) at once.
 func (s *Service) Serve(ctx context.Context) error {
 	defer close(s.done)
 	var retry <-chan time.Time

@@ -31,6 +31,7 @@ type RouteEntry struct {
 	Valid        bool // next hop resolved
 	Relay        bool // flag R: next hop resolved recursively
 	Download     bool // flag D: in the FIB
+	ToVPN        bool // flag T: the next hop is in another, VPN, instance
 	Blackhole    bool // flag B
 	Local        bool // addressed to the router (host routes)
 	// Labels are the route's own labels (a VPN label); OutLabels the whole
@@ -42,7 +43,7 @@ type RouteEntry struct {
 	Age    time.Duration
 }
 
-// Flags renders the flag letters (R, D, B).
+// Flags renders the flag letters (R, D, T, B, in the legend's order).
 func (e RouteEntry) Flags() string {
 	s := ""
 	if e.Relay {
@@ -50,6 +51,9 @@ func (e RouteEntry) Flags() string {
 	}
 	if e.Download {
 		s += "D"
+	}
+	if e.ToVPN {
+		s += "T"
 	}
 	if e.Blackhole {
 		s += "B"
@@ -179,7 +183,7 @@ func (r *RIB) entries(d *dest, rt *route, now time.Time) []RouteEntry {
 		Age:          time.Duration(now.UnixNano() - rt.since),
 	}
 	if active && d.lsp != nil {
-		base.Tunnel = "static-lsp " + r.lspName(d)
+		base.Tunnel = "static-lsp " + d.lsp.Name
 	}
 	switch {
 	case rt.direct != nil:
@@ -201,6 +205,7 @@ func (r *RIB) entries(d *dest, rt *route, now time.Time) []RouteEntry {
 		e := base
 		e.NextHop = nh.Gateway
 		e.Labels = slices.Clone(nh.Labels)
+		e.ToVPN = nh.Instance != "" && nh.Instance != fibapi.Public && nh.Instance != d.inst.name
 		if i < len(rt.paths) {
 			p := rt.paths[i]
 			e.Valid = p.ok
@@ -208,7 +213,7 @@ func (r *RIB) entries(d *dest, rt *route, now time.Time) []RouteEntry {
 			if p.port != "" {
 				e.Interface = r.vrpName(p.port)
 			}
-			if p.drop {
+			if p.drop && p.port == "" {
 				e.Interface = Null0
 			}
 			if !nh.Gateway.IsValid() {

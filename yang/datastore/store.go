@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -141,7 +142,12 @@ type Candidate struct {
 	base    *Tree
 	version int
 	tree    *Tree
+	gen     int
 }
+
+// Gen changes whenever the candidate is replaced, rebased or discarded
+// (not on edits of Tree() in place); callers use it to cache results.
+func (c *Candidate) Gen() int { return c.gen }
 
 // NewCandidate starts a candidate on the current running tree.
 func (s *Store) NewCandidate() *Candidate {
@@ -159,6 +165,7 @@ func (c *Candidate) Sync() {
 	t := r.Clone()
 	t.Apply(ops)
 	c.base, c.version, c.tree = r, v, t
+	c.gen++
 }
 
 // Tree is the candidate tree (modifiable through the candidate only).
@@ -168,7 +175,7 @@ func (c *Candidate) Tree() *Tree { return c.tree }
 func (c *Candidate) Base() *Tree { return c.base }
 
 // Replace sets the whole candidate tree (used to undo a refused line).
-func (c *Candidate) Replace(t *Tree) { c.tree = t }
+func (c *Candidate) Replace(t *Tree) { c.tree = t; c.gen++ }
 
 // Dirty reports whether the candidate differs from its base.
 func (c *Candidate) Dirty() bool { return !c.tree.Equal(c.base) }
@@ -180,6 +187,7 @@ func (c *Candidate) Changes() []Op { return Diff(c.base, c.tree) }
 func (c *Candidate) Discard() {
 	r, v := c.store.snapshot()
 	c.base, c.version, c.tree = r, v, r.Clone()
+	c.gen++
 }
 
 // ValidationError lists every problem found in a candidate.
@@ -207,6 +215,7 @@ func (s *Store) validate(old, t *Tree, rollback bool) []error {
 		}
 		errs = append(errs, r.r(old, t)...)
 	}
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 	return errs
 }
 

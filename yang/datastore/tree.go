@@ -19,20 +19,58 @@ type Item struct {
 // A Tree held by the Store as running is never modified; Clone it first.
 type Tree struct {
 	items map[string]*Item
+	// lists indexes list entries (and leaf-list elements) by the path of
+	// their list: parent.String() + "/" + name.
+	lists map[string]map[string]*Item
 	next  uint64
 }
 
 // NewTree returns an empty tree.
-func NewTree() *Tree { return &Tree{items: map[string]*Item{}} }
+func NewTree() *Tree { return &Tree{items: map[string]*Item{}, lists: map[string]map[string]*Item{}} }
 
 // Clone returns an independent copy.
 func (t *Tree) Clone() *Tree {
-	c := &Tree{items: make(map[string]*Item, len(t.items)), next: t.next}
+	c := &Tree{items: make(map[string]*Item, len(t.items)), lists: make(map[string]map[string]*Item, len(t.lists)), next: t.next}
 	for k, it := range t.items {
 		cp := *it
-		c.items[k] = &cp
+		c.put(k, &cp)
 	}
 	return c
+}
+
+func listKey(p Path) string {
+	e := p.Last()
+	return p.Parent().String() + "/" + e.Name
+}
+
+func (t *Tree) put(k string, it *Item) {
+	t.items[k] = it
+	if len(it.Path) > 0 && len(it.Path.Last().Keys) > 0 {
+		lk := listKey(it.Path)
+		m := t.lists[lk]
+		if m == nil {
+			m = map[string]*Item{}
+			t.lists[lk] = m
+		}
+		m[k] = it
+	}
+}
+
+func (t *Tree) remove(k string) {
+	it, ok := t.items[k]
+	if !ok {
+		return
+	}
+	delete(t.items, k)
+	if len(it.Path) > 0 && len(it.Path.Last().Keys) > 0 {
+		lk := listKey(it.Path)
+		if m := t.lists[lk]; m != nil {
+			delete(m, k)
+			if len(m) == 0 {
+				delete(t.lists, lk)
+			}
+		}
+	}
 }
 
 // Len is the number of items.
@@ -56,6 +94,9 @@ func (t *Tree) Exists(p Path) bool {
 	if _, ok := t.items[p.String()]; ok {
 		return true
 	}
+	if len(p) > 0 && len(p.Last().Keys) == 0 && len(t.lists[p.String()]) > 0 {
+		return true
+	}
 	pre := p.String() + "/"
 	pre2 := p.String() + "["
 	for k := range t.items {
@@ -77,7 +118,7 @@ func (t *Tree) Set(p Path, value string) {
 		return
 	}
 	t.next++
-	t.items[k] = &Item{Path: p.Clone(), Value: value, Seq: t.next}
+	t.put(k, &Item{Path: p.Clone(), Value: value, Seq: t.next})
 }
 
 // SetPresence creates a list entry or presence container at p (idempotent).
@@ -97,7 +138,7 @@ func (t *Tree) ensureAncestors(p Path) {
 		k := a.String()
 		if _, ok := t.items[k]; !ok {
 			t.next++
-			t.items[k] = &Item{Path: a.Clone(), Seq: t.next}
+			t.put(k, &Item{Path: a.Clone(), Seq: t.next})
 		}
 	}
 }
@@ -111,7 +152,7 @@ func (t *Tree) Delete(p Path) bool {
 	removed := false
 	for key := range t.items {
 		if key == k || strings.HasPrefix(key, pre) || (len(p.Last().Keys) == 0 && strings.HasPrefix(key, pre2)) {
-			delete(t.items, key)
+			t.remove(key)
 			removed = true
 		}
 	}
@@ -123,32 +164,27 @@ func (t *Tree) Under(p Path) []*Item {
 	k := p.String()
 	pre := k + "/"
 	pre2 := k + "["
-	var out []*Item
-	for key, it := range t.items {
+	var keys []string
+	for key := range t.items {
 		if len(p) == 0 || key == k || strings.HasPrefix(key, pre) || (len(p.Last().Keys) == 0 && strings.HasPrefix(key, pre2)) {
-			out = append(out, it)
+			keys = append(keys, key)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path.String() < out[j].Path.String() })
+	sort.Strings(keys)
+	out := make([]*Item, len(keys))
+	for i, key := range keys {
+		out[i] = t.items[key]
+	}
 	return out
 }
 
 // Entries returns the existing entries of the list (or leaf-list) at
 // parent/name, in creation order.
 func (t *Tree) Entries(parent Path, name string) []*Item {
-	depth := len(parent) + 1
-	var out []*Item
-	for _, it := range t.items {
-		if len(it.Path) < depth || !it.Path[:depth-1].Equal(parent) {
-			continue
-		}
-		e := it.Path[depth-1]
-		if e.Name != name || len(e.Keys) == 0 {
-			continue
-		}
-		if len(it.Path) == depth {
-			out = append(out, it)
-		}
+	m := t.lists[parent.String()+"/"+name]
+	out := make([]*Item, 0, len(m))
+	for _, it := range m {
+		out = append(out, it)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Seq != out[j].Seq {

@@ -14,8 +14,8 @@ import (
 // leaf types, leafrefs, and mandatory leaves of existing nodes.
 func validateSchema(s *schema.Schema, t *Tree) []error {
 	var errs []error
-	items := t.Items()
-	for _, it := range items {
+	refs := &refIndex{t: t, sets: map[string]map[string]bool{}}
+	for _, it := range t.items {
 		e := s.Root
 		ok := true
 		for i, el := range it.Path {
@@ -28,13 +28,13 @@ func validateSchema(s *schema.Schema, t *Tree) []error {
 			switch {
 			case e.IsList():
 				keys := schema.Keys(e)
-				if len(el.Keys) != len(keys) && len(el.Keys) > 0 {
+				if len(el.Keys) != len(keys) {
 					errs = append(errs, fmt.Errorf("%s: wrong number of keys", it.Path[:i+1]))
 					ok = false
 				}
 				for j, k := range keys {
 					if j < len(el.Keys) {
-						if err := checkLeaf(s, t, e.Dir[k], el.Keys[j]); err != nil {
+						if err := checkLeaf(s, refs, e.Dir[k], el.Keys[j]); err != nil {
 							errs = append(errs, fmt.Errorf("%s: %w", it.Path[:i+1], err))
 							ok = false
 						}
@@ -42,7 +42,7 @@ func validateSchema(s *schema.Schema, t *Tree) []error {
 				}
 			case e.IsLeafList():
 				if len(el.Keys) == 1 {
-					if err := checkLeaf(s, t, e, el.Keys[0]); err != nil {
+					if err := checkLeaf(s, refs, e, el.Keys[0]); err != nil {
 						errs = append(errs, fmt.Errorf("%s: %w", it.Path[:i+1], err))
 					}
 				}
@@ -65,7 +65,7 @@ func validateSchema(s *schema.Schema, t *Tree) []error {
 			if schema.IsKeyLeaf(e) {
 				continue // checked with the list entry
 			}
-			if err := checkLeaf(s, t, e, it.Value); err != nil {
+			if err := checkLeaf(s, refs, e, it.Value); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", it.Path, err))
 			}
 		}
@@ -77,7 +77,38 @@ func validateSchema(s *schema.Schema, t *Tree) []error {
 	return errs
 }
 
-func checkLeaf(s *schema.Schema, t *Tree, e *yang.Entry, v string) error {
+// refIndex answers leafref lookups: the first keys of the entries of a list.
+type refIndex struct {
+	t    *Tree
+	sets map[string]map[string]bool
+}
+
+func (r *refIndex) exists(target []string, v string) bool {
+	k := strings.Join(target, "/")
+	set, ok := r.sets[k]
+	if !ok {
+		set = map[string]bool{}
+		for _, it := range r.t.items {
+			if len(it.Path) != len(target)-1 {
+				continue
+			}
+			match := true
+			for i, el := range it.Path {
+				if el.Name != target[i] {
+					match = false
+					break
+				}
+			}
+			if match && len(it.Path.Last().Keys) > 0 {
+				set[it.Path.Last().Keys[0]] = true
+			}
+		}
+		r.sets[k] = set
+	}
+	return set[v]
+}
+
+func checkLeaf(s *schema.Schema, refs *refIndex, e *yang.Entry, v string) error {
 	c, err := s.CheckValue(e, v)
 	if err != nil {
 		return err
@@ -92,7 +123,7 @@ func checkLeaf(s *schema.Schema, t *Tree, e *yang.Entry, v string) error {
 	}
 	if e.Type != nil && e.Type.Kind == yang.Yleafref {
 		target := leafrefTarget(e.Type.Path)
-		if len(target) >= 2 && !leafrefExists(t, target, v) {
+		if len(target) >= 2 && !refs.exists(target, v) {
 			return &MissingRef{Kind: target[len(target)-2], Value: v}
 		}
 	}
@@ -115,27 +146,6 @@ func leafrefTarget(p string) []string {
 		out = append(out, part)
 	}
 	return out
-}
-
-// leafrefExists reports whether a list entry keyed by v exists at target
-// (the target leaf is a key of the list above it).
-func leafrefExists(t *Tree, target []string, v string) bool {
-	for _, it := range t.items {
-		if len(it.Path) != len(target)-1 {
-			continue
-		}
-		match := true
-		for i, el := range it.Path {
-			if el.Name != target[i] {
-				match = false
-				break
-			}
-		}
-		if match && len(it.Path.Last().Keys) > 0 && it.Path.Last().Keys[0] == v {
-			return true
-		}
-	}
-	return false
 }
 
 // checkMandatory checks the mandatory leaves of node p (schema e), looking

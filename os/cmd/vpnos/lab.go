@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -35,6 +36,7 @@ flags:
                           clab-LAB-NODE from the node image
   --workdir DIR           parent of the lab folders (default /run/vpnos/lab)
   --timeout D             (up) how long to wait for the nodes (default 2m)
+  --format table|json     (inspect) output format
   -t FILE                 the topology file, as with containerlab
 `
 
@@ -59,6 +61,7 @@ func cmdLab(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	workdir := fs.String("workdir", os.Getenv("VPNOS_LAB_WORKDIR"), "parent of the lab folders")
 	timeout := fs.Duration("timeout", 2*time.Minute, "how long up waits for the nodes")
 	topo := fs.String("t", "", "topology file")
+	format := fs.String("format", "table", "inspect output: table or json")
 	fs.Usage = func() { fmt.Fprint(stderr, labUsage) }
 	if err := fs.Parse(rest); err != nil {
 		return 2
@@ -71,8 +74,12 @@ func cmdLab(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		*topo, pos = pos[0], pos[1:]
 	}
+	if *format != "table" && *format != "json" {
+		fmt.Fprintf(stderr, "vpnos lab %s: --format must be table or json\n", sub)
+		return 2
+	}
 	l := &labCmd{
-		file: *topo, stdin: stdin, stdout: stdout, stderr: stderr,
+		file: *topo, format: *format, stdin: stdin, stdout: stdout, stderr: stderr,
 		opts: runner.Options{
 			Runtime: *rt, Workdir: *workdir, ReadyTimeout: *timeout,
 			Log: newLogger(stderr, "warn").With("proc", "lab"), Out: stdout,
@@ -102,6 +109,7 @@ func cmdLab(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 type labCmd struct {
 	file           string
+	format         string
 	opts           runner.Options
 	stdin          io.Reader
 	stdout, stderr io.Writer
@@ -202,6 +210,22 @@ func (l *labCmd) inspect(ctx context.Context, pos []string) error {
 	st, err := l.state()
 	if err != nil {
 		return err
+	}
+	if l.format == "json" {
+		rows, err := runner.Inspect(ctx, st, l.opts)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(l.stdout)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		return enc.Encode(struct {
+			Lab      string              `json:"lab"`
+			Runtime  string              `json:"runtime"`
+			Dir      string              `json:"dir"`
+			Complete bool                `json:"complete"`
+			Nodes    []runner.NodeStatus `json:"nodes"`
+		}{st.Lab, st.Runtime, st.Dir, st.Complete, rows})
 	}
 	return l.table(ctx, st)
 }
