@@ -569,7 +569,7 @@ func (f *Forwarder) readTap(now time.Time, p *port) {
 				}
 				break
 			}
-			f.dp.FromHost(now, p.id, b[dataplane.Headroom-packet.VnetHdrLen:dataplane.Headroom], b[dataplane.Headroom:dataplane.Headroom-packet.VnetHdrLen+n], f)
+			f.dp.FromHost(now, p.id, b[dataplane.Headroom-packet.VnetHdrLen:dataplane.Headroom], b[:dataplane.Headroom-packet.VnetHdrLen+n], dataplane.Headroom, f)
 			got++
 		}
 		f.flush()

@@ -144,6 +144,32 @@ func testForwarderNamespaces(t *testing.T, noRing bool) {
 		}
 	})
 
+	t.Run("router-originated traffic follows the LSP", func(t *testing.T) {
+		l.do("vt-fwd-pub", func() error {
+			lk, err := netlink.LinkByName("r2")
+			if err != nil {
+				return err
+			}
+			return netlink.RouteAdd(&netlink.Route{LinkIndex: lk.Attrs().Index,
+				Dst: &net.IPNet{IP: net.IPv4(10, 9, 0, 0), Mask: net.CIDRMask(16, 32)}, Gw: net.IPv4(10, 2, 0, 2)})
+		})
+		go l.ping("vt-fwd-pub", "-c1", "-W1", "10.9.0.7")
+		got := capB.wait(3*time.Second, func(b []byte) bool {
+			if binary.BigEndian.Uint16(b[12:]) != packet.EtherTypeMPLS || len(b) < 14+8+20 {
+				return false
+			}
+			ip, err := packet.ParseIPv4(b[14+8:])
+			return err == nil && ip.Dst == mustAddr("10.9.0.7")
+		})
+		if got == nil {
+			t.Fatal("no labelled frame on b0")
+		}
+		st, _, err := packet.ParseLabelStack(got[14:])
+		if err != nil || st[0] != (packet.LabelEntry{Label: 100, TTL: 64}) || st[1] != (packet.LabelEntry{Label: 1000, TTL: 64, S: true}) {
+			t.Fatalf("stack %+v %v", st, err)
+		}
+	})
+
 	err = f.Program(ctx, fibapi.Batch{Labels: []fibapi.LabelEntry{
 		{InLabel: 200, Op: fibapi.Swap, NextHops: []fibapi.NextHop{{Port: "r1", Gateway: mustAddr("10.1.0.2"), Labels: []uint32{201}}}},
 		{InLabel: 202, Op: fibapi.Swap, NextHops: []fibapi.NextHop{{Port: "r1", Gateway: mustAddr("10.1.0.2")}}},
