@@ -502,6 +502,9 @@ func (f *Forwarder) Run(ctx context.Context) error {
 				continue
 			}
 			p := f.byToken[tok]
+			if ev.Events&(unix.EPOLLERR|unix.EPOLLHUP) != 0 {
+				f.socketError(p, ev.Fd&1 == 1, ev.Events)
+			}
 			if ev.Fd&1 == 0 {
 				f.readPort(now, p)
 			} else {
@@ -516,6 +519,25 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		f.mu.Unlock()
 	}
 	return ctx.Err()
+}
+
+// socketError handles EPOLLERR/EPOLLHUP on a port's socket or tap: the
+// pending error is read (which clears it), and an fd that hung up (its
+// device is gone) leaves the epoll set so it cannot spin the loop.
+func (f *Forwarder) socketError(p *port, tap bool, events uint32) {
+	fd, what := p.fd, "packet socket"
+	if tap {
+		fd, what = p.tap, "tap"
+	}
+	if !tap {
+		if e, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); err == nil && e != 0 {
+			f.logErr(what, p.name, unix.Errno(e))
+		}
+	}
+	if events&unix.EPOLLHUP != 0 || tap {
+		f.log.Warn("forwarding: port i/o stopped", "port", p.name, "fd", what, "events", events)
+		_ = unix.EpollCtl(f.epfd, unix.EPOLL_CTL_DEL, fd, nil)
+	}
 }
 
 // readPort forwards what the port's socket holds, a batch at a time, up to

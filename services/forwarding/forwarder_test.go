@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"vpnos/services/fibapi"
 	"vpnos/services/forwarding/nsutil"
@@ -325,6 +326,27 @@ func testForwarderNamespaces(t *testing.T, noRing bool) {
 		}
 		l.addr("vt-fwd-v", "r3", "192.168.1.1/24")
 		eventually(t, 5*time.Second, "c pings its pe again", func() (bool, string) { return l.ping("vt-fwd-c", "-c1", "-W1", "192.168.1.1") })
+	})
+
+	t.Run("a port disappearing does not stop the others", func(t *testing.T) {
+		l.do("vt-fwd-r", func() error {
+			lk, err := netlink.LinkByName("r2")
+			if err != nil {
+				return err
+			}
+			return netlink.LinkDel(lk)
+		})
+		var ru0, ru1 unix.Rusage
+		unix.Getrusage(unix.RUSAGE_SELF, &ru0)
+		time.Sleep(300 * time.Millisecond)
+		unix.Getrusage(unix.RUSAGE_SELF, &ru1)
+		if cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano()); cpu > 200*time.Millisecond {
+			t.Fatalf("forwarder spinning: %v cpu in 300ms", cpu)
+		}
+		eventually(t, 3*time.Second, "a pings its router", func() (bool, string) { return l.ping("vt-fwd-a", "-c1", "-W1", "10.1.0.1") })
+		if err := f.DetachPort(ctx, "r2"); err != nil {
+			t.Fatal(err)
+		}
 	})
 
 	t.Run("detach", func(t *testing.T) {
