@@ -294,9 +294,18 @@ func (s *session) runDisplayCandidate(m *matchResult) *result {
 		}
 		return r
 	}
+	added := map[string]bool{}
+	for _, l := range lines {
+		if l.mark == '+' {
+			added[l.node] = true
+		}
+	}
 	for _, l := range lines {
 		text := l.text
 		if l.mark == '-' {
+			if added[l.node] {
+				continue // replaced by the new value
+			}
 			text = "undo " + text
 		}
 		r.printf("%s%s\n", strings.Repeat(" ", l.depth), text)

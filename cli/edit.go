@@ -288,7 +288,8 @@ func defaultHooks() map[string]hook {
 			}
 			if strings.HasPrefix(name, "GigabitEthernet") && !strings.Contains(name, ".") && ed.s.e.deps.Ports != nil {
 				if _, exists := ed.tree.Get(target); !exists && !ed.s.e.portExists(name) {
-					return refuse("The interface %s does not exist", name)
+					// Like a card that is not there: the name is a wrong parameter.
+					return &parseErrorWrap{kind: errWrongParam, name: "name"}
 				}
 			}
 			return nil

@@ -322,6 +322,12 @@ func (s *session) exec(ctx context.Context, line string) *result {
 		return r
 	}
 	cmdLine, filter, ferr := splitFilter(line)
+	if filter != nil || ferr != nil {
+		// A '|' inside a value (a description) is not a filter.
+		if wm, wpe := match(s, line, s.cur().cmds); wpe == nil && !wm.cmd.display {
+			cmdLine, filter, ferr = line, nil, nil
+		}
+	}
 	if ferr != nil {
 		caret(r, prompt, ferr)
 		return r

@@ -297,6 +297,14 @@ type dline struct {
 	mark  byte // ' ', '+', '-'
 	depth int
 	text  string
+	node  string // the command node and instance, to pair a replaced value
+}
+
+func nodeKey(l *rline) string {
+	if l.cn == nil {
+		return ""
+	}
+	return l.cn.path + " " + l.inst.String()
 }
 
 func diffLines(a, b []*rline, depth int) []dline {
@@ -312,7 +320,7 @@ func diffLines(a, b []*rline, depth int) []dline {
 	var all func(ls []*rline, d int, mark byte)
 	all = func(ls []*rline, d int, mark byte) {
 		for _, l := range ls {
-			out = append(out, dline{mark, d, l.text})
+			out = append(out, dline{mark, d, l.text, nodeKey(l)})
 			all(l.kids, d+1, mark)
 		}
 	}
@@ -329,7 +337,7 @@ func diffLines(a, b []*rline, depth int) []dline {
 		}
 		sub := diffLines(old.kids, l.kids, depth+1)
 		if len(sub) > 0 {
-			out = append(out, dline{' ', depth, l.text})
+			out = append(out, dline{' ', depth, l.text, nodeKey(l)})
 			out = append(out, sub...)
 		}
 	}

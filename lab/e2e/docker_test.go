@@ -109,6 +109,10 @@ func TestDockerLine(t *testing.T) {
 			}
 		}
 	}
+	if dev, err := l.HostCmd("r1", 5*time.Second, "cat", "/proc/net/dev"); err != nil ||
+		!regexpMatch(`(?m)^\s*eth0:`, dev) || !regexpMatch(`(?m)^\s*eth2:`, dev) || regexpMatch(`(?m)^\s*eth1:`, dev) {
+		t.Errorf("HostCmd: %v\n%s", err, dev)
+	}
 	cli := exec.Command(bin, "lab", "cli", "--workdir", l.Workdir(), file, "r3")
 	cli.Stdin = strings.NewReader("display version\n")
 	if out, err := cli.CombinedOutput(); err != nil || !strings.Contains(string(out), "VRP (R) software") {

@@ -138,6 +138,11 @@ func TestNetnsLine(t *testing.T) {
 	if err != nil || !strings.Contains(out, "r2    clab-vtlab-line-r2  ready") || !strings.Contains(out, "eth1->r1:eth2") {
 		t.Errorf("inspect: %v\n%s", err, out)
 	}
+	// A host program run in r2's namespace sees r2's links.
+	if dev, err := l.HostCmd("r2", 5*time.Second, "cat", "/proc/net/dev"); err != nil ||
+		!regexpMatch(`(?m)^\s*eth1:`, dev) || !regexpMatch(`(?m)^\s*eth2:`, dev) || regexpMatch(`(?m)^\s*eth3:`, dev) {
+		t.Errorf("HostCmd: %v\n%s", err, dev)
+	}
 	js, err := exec.Command(bin, "lab", "inspect", "--format", "json", "--workdir", l.Workdir(), file).Output()
 	var doc struct {
 		Lab   string              `json:"lab"`

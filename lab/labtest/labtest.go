@@ -161,6 +161,51 @@ func (l *Lab) CLI(node, cmd string) (string, error) {
 	return out, nil
 }
 
+// NetnsPath is the file of a node's network namespace: /run/netns/clab-LAB-NODE
+// on the netns runtime, /proc/PID/ns/net of the container on Docker.
+func (l *Lab) NetnsPath(node string) (string, error) {
+	st, err := l.State()
+	if err != nil {
+		return "", err
+	}
+	ns, err := st.Node(node)
+	if err != nil {
+		return "", err
+	}
+	if st.Runtime != runner.RuntimeDocker {
+		return runner.NetnsPath(ns.Runtime), nil
+	}
+	out, err := exec.Command("docker", "container", "inspect", "--format", "{{.State.Pid}}", ns.Runtime).Output()
+	if err != nil {
+		return "", fmt.Errorf("docker inspect %s: %w", ns.Runtime, err)
+	}
+	pid := strings.TrimSpace(string(out))
+	if pid == "" || pid == "0" {
+		return "", fmt.Errorf("container %s is not running", ns.Runtime)
+	}
+	return "/proc/" + pid + "/ns/net", nil
+}
+
+// HostCmd runs a program of the host (tcpdump, ping, ip ...) inside a node's
+// network namespace, for tests that look at links from the node's side, and
+// returns its combined output.
+func (l *Lab) HostCmd(node string, timeout time.Duration, name string, args ...string) (string, error) {
+	path, err := l.NetnsPath(node)
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := runner.StartIn(path, cmd); err != nil {
+		return "", err
+	}
+	err = cmd.Wait()
+	return out.String(), err
+}
+
 // Inspect returns the output of `vpnos lab inspect`.
 func (l *Lab) Inspect() (string, error) {
 	return l.vpnos(context.Background(), 30*time.Second, "lab", "inspect", "--workdir", l.opts.Workdir, l.File)

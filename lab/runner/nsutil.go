@@ -358,3 +358,14 @@ func NetnsPIDs(name string) ([]int, error) {
 
 // NetnsPath is the file of a named network namespace.
 func NetnsPath(name string) string { return filepath.Join(netnsDir, name) }
+
+// StartIn starts cmd inside the network namespace at nsPath (a /run/netns
+// file or /proc/PID/ns/net); the rest of its context is the caller's.
+func StartIn(nsPath string, cmd *exec.Cmd) error {
+	h, err := netns.GetFromPath(nsPath)
+	if err != nil {
+		return fmt.Errorf("open network namespace %s: %w", nsPath, err)
+	}
+	defer h.Close()
+	return startInNetns(h, cmd)
+}

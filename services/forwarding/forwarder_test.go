@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netlink"
+
 	"vpnos/services/fibapi"
 	"vpnos/services/forwarding/nsutil"
 	"vpnos/services/forwarding/packet"
@@ -22,6 +24,16 @@ import (
 //	vt-fwd-pub: host stack of the public instance (taps r1 10.1.0.1, r2 10.2.0.1)
 //	vt-fwd-v:   host stack of vpn instance V (tap r3 192.168.1.1)
 func TestForwarderNamespaces(t *testing.T) {
+	for _, noRing := range []bool{false, true} {
+		name := "rx ring"
+		if noRing {
+			name = "recvmmsg"
+		}
+		t.Run(name, func(t *testing.T) { testForwarderNamespaces(t, noRing) })
+	}
+}
+
+func testForwarderNamespaces(t *testing.T, noRing bool) {
 	needRoot(t)
 	l := newLab(t, "vt-fwd-a", "vt-fwd-b", "vt-fwd-c", "vt-fwd-r", "vt-fwd-pub", "vt-fwd-v")
 	l.veth("vt-fwd-r", "r1", "vt-fwd-a", "a0")
@@ -34,7 +46,7 @@ func TestForwarderNamespaces(t *testing.T) {
 	l.defaultRoute("vt-fwd-b", "10.2.0.1")
 	l.defaultRoute("vt-fwd-c", "192.168.1.1")
 
-	f, _ := startForwarder(t, l.path["vt-fwd-r"])
+	f, _ := startForwarder(t, Options{PortNetNS: l.path["vt-fwd-r"], NoRxRing: noRing})
 	ctx := context.Background()
 	for _, a := range []struct{ port, inst, ns string }{
 		{"r1", fibapi.Public, "vt-fwd-pub"}, {"r2", fibapi.Public, "vt-fwd-pub"}, {"r3", "V", "vt-fwd-v"},
@@ -48,6 +60,9 @@ func TestForwarderNamespaces(t *testing.T) {
 	}
 	if err := f.AttachPort(ctx, "nosuch", fibapi.Public, l.path["vt-fwd-pub"]); err == nil {
 		t.Fatal("attached a missing port")
+	}
+	if n := ingressFilters(t, l, "r1"); n != 1 {
+		t.Fatalf("r1 has %d ingress filters, want the drop filter", n)
 	}
 	l.addr("vt-fwd-pub", "r1", "10.1.0.1/24")
 	l.addr("vt-fwd-pub", "r2", "10.2.0.1/24")
@@ -126,6 +141,32 @@ func TestForwarderNamespaces(t *testing.T) {
 		ip, err := packet.ParseIPv4(got[14+n:])
 		if err != nil || ip.Dst != mustAddr("10.9.0.1") || ip.TTL != 63 || packet.MAC(got[0:6]) != bMAC {
 			t.Fatalf("inner %+v %v", ip, err)
+		}
+	})
+
+	t.Run("router-originated traffic follows the LSP", func(t *testing.T) {
+		l.do("vt-fwd-pub", func() error {
+			lk, err := netlink.LinkByName("r2")
+			if err != nil {
+				return err
+			}
+			return netlink.RouteAdd(&netlink.Route{LinkIndex: lk.Attrs().Index,
+				Dst: &net.IPNet{IP: net.IPv4(10, 9, 0, 0), Mask: net.CIDRMask(16, 32)}, Gw: net.IPv4(10, 2, 0, 2)})
+		})
+		go l.ping("vt-fwd-pub", "-c1", "-W1", "10.9.0.7")
+		got := capB.wait(3*time.Second, func(b []byte) bool {
+			if binary.BigEndian.Uint16(b[12:]) != packet.EtherTypeMPLS || len(b) < 14+8+20 {
+				return false
+			}
+			ip, err := packet.ParseIPv4(b[14+8:])
+			return err == nil && ip.Dst == mustAddr("10.9.0.7")
+		})
+		if got == nil {
+			t.Fatal("no labelled frame on b0")
+		}
+		st, _, err := packet.ParseLabelStack(got[14:])
+		if err != nil || st[0] != (packet.LabelEntry{Label: 100, TTL: 64}) || st[1] != (packet.LabelEntry{Label: 1000, TTL: 64, S: true}) {
+			t.Fatalf("stack %+v %v", st, err)
 		}
 	})
 
@@ -281,5 +322,32 @@ func TestForwarderNamespaces(t *testing.T) {
 		if _, ok := f.Counters("r3"); ok {
 			t.Fatal("counters of a detached port")
 		}
+		if n := ingressFilters(t, l, "r3"); n != 0 {
+			t.Fatalf("r3 keeps %d ingress filters after detach", n)
+		}
 	})
+}
+
+// ingressFilters counts the eBPF filters on the ingress of a port in
+// the router namespace.
+func ingressFilters(t *testing.T, l *lab, port string) int {
+	t.Helper()
+	n := 0
+	l.do("vt-fwd-r", func() error {
+		lk, err := netlink.LinkByName(port)
+		if err != nil {
+			return err
+		}
+		fs, err := netlink.FilterList(lk, netlink.MakeHandle(0xffff, 0))
+		if err != nil {
+			return nil // no ingress qdisc
+		}
+		for _, f := range fs {
+			if _, ok := f.(*netlink.BpfFilter); ok {
+				n++
+			}
+		}
+		return nil
+	})
+	return n
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -222,10 +223,10 @@ func (c *capture) send(frame []byte) error {
 func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
 func mustAddr(s string) netip.Addr     { return netip.MustParseAddr(s) }
 
-func startForwarder(tb testing.TB, portNS string) (*Forwarder, context.CancelFunc) {
+func startForwarder(tb testing.TB, opts Options) (*Forwarder, context.CancelFunc) {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	f, err := New(ctx, nil, Options{PortNetNS: portNS})
+	f, err := New(ctx, slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelWarn})), opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -249,3 +250,11 @@ func startForwarder(tb testing.TB, portNS string) (*Forwarder, context.CancelFun
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// testWriter sends log output to the test log.
+type testWriter struct{ tb testing.TB }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.tb.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
+}

@@ -18,13 +18,14 @@ const maxFrame = 65536 + 128
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 // openPacketSocket opens an AF_PACKET socket bound to ifindex with the
-// virtio-net header enabled, in the calling thread's network namespace.
-func openPacketSocket(ifindex int) (int, error) {
+// virtio-net header enabled, in the calling thread's network namespace, with
+// a TPACKET_V3 receive ring when ring is set.
+func openPacketSocket(ifindex int, ring bool) (int, *rxRing, error) {
 	// Protocol 0 receives nothing until bind, so no frame of another
 	// interface slips in before the socket is bound.
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return -1, fmt.Errorf("af_packet socket: %w", err)
+		return -1, nil, fmt.Errorf("af_packet socket: %w", err)
 	}
 	opts := []struct {
 		level, opt, val int
@@ -39,15 +40,24 @@ func openPacketSocket(ifindex int) (int, error) {
 	for _, o := range opts {
 		if err := unix.SetsockoptInt(fd, o.level, o.opt, o.val); err != nil {
 			unix.Close(fd)
-			return -1, fmt.Errorf("setsockopt %s: %w", o.name, err)
+			return -1, nil, fmt.Errorf("setsockopt %s: %w", o.name, err)
+		}
+	}
+	var rx *rxRing
+	if ring {
+		rx, err = setupRxRing(fd)
+		if err != nil {
+			unix.Close(fd)
+			return -1, nil, err
 		}
 	}
 	sa := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifindex}
 	if err := unix.Bind(fd, sa); err != nil {
+		rx.close()
 		unix.Close(fd)
-		return -1, fmt.Errorf("bind af_packet to ifindex %d: %w", ifindex, err)
+		return -1, nil, fmt.Errorf("bind af_packet to ifindex %d: %w", ifindex, err)
 	}
-	return fd, nil
+	return fd, rx, nil
 }
 
 // openTap creates a tap device named name in the calling thread's network
@@ -88,16 +98,26 @@ type ring struct {
 
 var zeroVnet [packet.VnetHdrLen]byte
 
-func newRing(batch int) *ring {
+func newRing(batch int, recv bool) *ring {
 	r := &ring{
-		rxBuf:  make([][]byte, batch),
-		rxVnet: make([][packet.VnetHdrLen]byte, batch),
-		rxIov:  make([]unix.Iovec, 2*batch),
-		rxMsg:  make([]unix.Mmsghdr, batch),
 		txIov:  make([]unix.Iovec, 2*batch),
 		txMsg:  make([]unix.Mmsghdr, batch),
-		tapBuf: make([][]byte, batch),
+		tapBuf: make([][]byte, min(batch, 16)),
 	}
+	for i := range r.txMsg {
+		r.txMsg[i].Hdr.Iov = &r.txIov[2*i]
+		r.txMsg[i].Hdr.SetIovlen(2)
+	}
+	for i := range r.tapBuf {
+		r.tapBuf[i] = make([]byte, dataplane.Headroom+maxFrame)
+	}
+	if !recv {
+		return r
+	}
+	r.rxBuf = make([][]byte, batch)
+	r.rxVnet = make([][packet.VnetHdrLen]byte, batch)
+	r.rxIov = make([]unix.Iovec, 2*batch)
+	r.rxMsg = make([]unix.Mmsghdr, batch)
 	for i := range r.rxBuf {
 		r.rxBuf[i] = make([]byte, dataplane.Headroom+maxFrame)
 		r.rxIov[2*i].Base = &r.rxVnet[i][0]
@@ -106,11 +126,6 @@ func newRing(batch int) *ring {
 		r.rxIov[2*i+1].SetLen(maxFrame)
 		r.rxMsg[i].Hdr.Iov = &r.rxIov[2*i]
 		r.rxMsg[i].Hdr.SetIovlen(2)
-		r.txMsg[i].Hdr.Iov = &r.txIov[2*i]
-		r.txMsg[i].Hdr.SetIovlen(2)
-	}
-	for i := range r.tapBuf {
-		r.tapBuf[i] = make([]byte, dataplane.Headroom+maxFrame)
 	}
 	return r
 }

@@ -535,13 +535,33 @@ func TestFragmentation(t *testing.T) {
 
 func TestFromHost(t *testing.T) {
 	f := newFixture(t)
+	f.program(fibapi.Batch{Routes: []fibapi.Route{{Instance: public, Prefix: p("10.9.0.0/16"),
+		NextHops: []fibapi.NextHop{{Port: "eth2", Gateway: a("10.2.0.2"), Labels: []uint32{100}}}}}})
+	host := func(frame []byte) []emitted {
+		buf := append(make([]byte, Headroom), frame...)
+		f.d.FromHost(f.now, f.eth1, nil, buf, Headroom, f.rec)
+		return f.rec.take()
+	}
+	// Unlabelled destinations leave as the host stack built them.
 	frame := ethFrame(hostA, mac1, packet.EtherTypeIPv4, udp("10.1.0.1", "10.1.0.2", 64, 3))
-	f.d.FromHost(f.now, f.eth1, nil, frame, f.rec)
-	out := f.rec.take()
+	out := host(frame)
 	if len(out) != 1 || out[0].punt || out[0].port != f.eth1 || !bytes.Equal(out[0].frame, frame) {
 		t.Fatalf("%+v", out)
 	}
-	if _, c, _ := f.d.PortByName("eth1"); c.FromHost != 1 || c.TxPackets != 1 {
+	arp := packet.ARP{Op: packet.ARPRequest, SenderHW: mac1, SenderIP: a("10.1.0.1"), TargetIP: a("10.1.0.2")}
+	if out := host(packet.ARPFrame(packet.Broadcast, mac1, &arp)); len(out) != 1 || out[0].port != f.eth1 {
+		t.Fatalf("arp: %+v", out)
+	}
+	// The router's own packet to a labelled route follows the LSP.
+	out = host(ethFrame(hostA, mac1, packet.EtherTypeIPv4, udp("10.1.0.1", "10.9.0.1", 64, 3)))
+	if len(out) != 1 || out[0].port != f.eth2 {
+		t.Fatalf("labelled: %+v", out)
+	}
+	r := parseOut(t, out[0].frame)
+	if r.eth.Dst != hostB || len(r.labels) != 1 || r.labels[0] != le(100, 64, true) || r.ip.TTL != 64 {
+		t.Fatalf("labelled: %+v %+v ttl %d", r.eth, r.labels, r.ip.TTL)
+	}
+	if _, c, _ := f.d.PortByName("eth1"); c.FromHost != 3 || c.TxPackets != 2 {
 		t.Fatalf("%+v", c)
 	}
 }

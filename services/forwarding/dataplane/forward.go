@@ -58,15 +58,45 @@ func plain(vnet []byte) bool {
 	return len(vnet) < packet.VnetHdrLen || (vnet[0]&packet.VnetFlagNeedsCsum == 0 && vnet[1]&^packet.VnetGSOECN == packet.VnetGSONone)
 }
 
-// FromHost handles a frame the host stack wrote to the tap of port: it goes
-// out of the physical port unchanged.
-func (d *Dataplane) FromHost(now time.Time, port int, vnet, frame []byte, out Sink) {
-	if port < 0 || port >= len(d.byID) || d.byID[port] == nil || len(frame) < packet.EthernetLen {
+// FromHost handles a frame the host stack wrote to the tap of port; the
+// frame is buf[off:] with headroom before it. It goes out of the physical
+// port unchanged, except an IPv4 unicast packet whose route in the port's
+// instance pushes labels: that one is sent along its LSP as the FIB says
+// (TTL not decremented, labels take the IP TTL), so the router's own traffic
+// (ping, tracert, sessions between loopbacks) follows the same LSPs as
+// transit traffic.
+func (d *Dataplane) FromHost(now time.Time, port int, vnet, buf []byte, off int, out Sink) {
+	if port < 0 || port >= len(d.byID) || d.byID[port] == nil || off < 0 || off > len(buf) {
 		return
 	}
 	p := d.byID[port]
+	frame := buf[off:]
+	if len(frame) < packet.EthernetLen {
+		return
+	}
 	p.c.FromHost++
+	if plain(vnet) && frame[0]&1 == 0 && binary.BigEndian.Uint16(frame[12:14]) == packet.EtherTypeIPv4 {
+		ip := frame[packet.EthernetLen:]
+		if tl := validIPv4(ip); tl != 0 {
+			if v := p.inst.table.Lookup(be32(ip[16:20])); v != 0 {
+				r := &p.inst.routes[v]
+				if r.kind == fibapi.Forward && d.labelled(r, ip) {
+					d.ipForward(now, p.inst, nil, buf[:off+packet.EthernetLen+tl], off, nil, true, out)
+					return
+				}
+			}
+		}
+	}
 	d.transmit(p, vnet, frame, out)
+}
+
+// labelled reports whether the next hop the flow of ip takes pushes labels.
+func (d *Dataplane) labelled(r *route, ip []byte) bool {
+	nh := &r.nhs[0]
+	if len(r.nhs) > 1 {
+		nh = &r.nhs[flowHash(ip)%uint32(len(r.nhs))]
+	}
+	return len(nh.labels) > 0
 }
 
 func (d *Dataplane) transmit(p *Port, vnet, frame []byte, out Sink) {

@@ -1,0 +1,55 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"vpnos/yang/datastore"
+)
+
+type refuser struct{ prepared, applied, aborted int }
+
+func (r *refuser) Prepare(_ context.Context, c *datastore.Change) error {
+	r.prepared++
+	for _, p := range c.Paths {
+		if p.Last().Name == "description" {
+			if v, _ := c.New.Get(p); v == "refuse me" {
+				return errors.New("the interface service cannot take this description")
+			}
+		}
+	}
+	return nil
+}
+func (r *refuser) Apply(context.Context, *datastore.Change) { r.applied++ }
+func (r *refuser) Abort(context.Context, *datastore.Change) { r.aborted++ }
+
+// A commit a service refuses changes nothing: running, the prompt flag
+// and the candidate stay as they were.
+func TestFailedCommitChangesNothing(t *testing.T) {
+	e := testEngine(t, "two-stage")
+	ref := &refuser{}
+	e.Store().Register(ref, "/interfaces")
+	out := runTranscript(t, e, strings.Join([]string{
+		"system-view", "interface LoopBack0", "description fine", "commit",
+		"description refuse me", "ip address 10.0.0.1 32", "commit",
+		"display configuration candidate", "display current-configuration",
+		"undo description", "commit", "display current-configuration interface",
+	}, "\n"))
+	for _, want := range []string{
+		"[*HUAWEI-LoopBack0] commit\nError: Commit refused: the interface service cannot take this description.\n[*HUAWEI-LoopBack0] display configuration candidate\ninterface LoopBack0\n description refuse me\n ip address 10.0.0.1 255.255.255.255\n",
+		"#\ninterface LoopBack0\n description fine\n#\nreturn\n[*HUAWEI-LoopBack0] undo description",
+		"[~HUAWEI-LoopBack0] display current-configuration interface\n!Software Version V100R001C00\n!Last configuration was updated at 2026-11-22 01:00:02+00:00\n#\ninterface LoopBack0\n ip address 10.0.0.1 255.255.255.255\n#\nreturn\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+	if ref.prepared != 3 || ref.applied != 2 || ref.aborted != 0 {
+		t.Errorf("participant calls: %+v", ref)
+	}
+	if n := len(e.Store().Commits()); n != 2 {
+		t.Errorf("%d commits, want 2", n)
+	}
+}
