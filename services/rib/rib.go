@@ -433,6 +433,19 @@ func (r *RIB) SyncRoutes(proto Protocol, routes map[string][]Route) error {
 		keep[normInstance(inst)] = append(keep[normInstance(inst)], rts...)
 	}
 	r.synced[proto] = keep
+	if r.byProto[proto] == nil {
+		// First sync of this protocol: index its routes from now on.
+		r.byProto[proto] = map[string]map[RouteID]struct{}{}
+		for _, in := range r.instances {
+			for _, d := range in.dests {
+				for _, rt := range d.routes {
+					if rt.Protocol == proto {
+						r.indexRoute(in.name, rt, true)
+					}
+				}
+			}
+		}
+	}
 	for _, name := range sortedKeys(r.byProto[proto]) {
 		if _, err := r.inst(name); err != nil {
 			continue
@@ -474,15 +487,12 @@ func sortedIDs(m map[RouteID]struct{}) []RouteID {
 	return out
 }
 
-// indexRoute keeps byProto up to date (routes protocols add, not direct ones).
+// indexRoute keeps byProto up to date, for the protocols SyncRoutes is used
+// with (static; BGP and OSPF add and withdraw routes one by one).
 func (r *RIB) indexRoute(inst string, rt *route, add bool) {
-	if rt.direct != nil {
-		return
-	}
 	m := r.byProto[rt.Protocol]
-	if m == nil {
-		m = map[string]map[RouteID]struct{}{}
-		r.byProto[rt.Protocol] = m
+	if m == nil || rt.direct != nil {
+		return
 	}
 	ids := m[inst]
 	if add {
