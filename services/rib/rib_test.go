@@ -397,12 +397,15 @@ func TestBatchOnlyDifferences(t *testing.T) {
 
 func TestSyncRoutes(t *testing.T) {
 	e := pe1(t)
+	// A static route added before the first sync is replaced by it.
+	e.must(e.r.AddRoute("", static("10.77.0.0/16", "198.51.100.2", 0)))
+	e.flush()
 	cfg := map[string][]Route{
 		"":    {static("10.0.0.0/8", "198.51.100.2", 0), static("10.1.0.0/16", "198.51.100.2", 0)},
 		"red": {static("172.16.0.0/16", "192.0.2.2", 0)},
 	}
 	e.must(e.r.SyncRoutes(Static, cfg))
-	if b := e.flush(); len(b.Routes) != 3 {
+	if b := e.flush(); len(b.Routes) != 3 || len(b.DeleteRoutes) != 1 {
 		t.Fatalf("first sync: %q", batchString(b))
 	}
 	cfg = map[string][]Route{"": {static("10.0.0.0/8", "198.51.100.2", 0)}}
