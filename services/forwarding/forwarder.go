@@ -77,7 +77,7 @@ type port struct {
 	tap      int     // tap fd
 	tapIndex int
 	instance string
-	nsPath   string
+	ns       netns.NsHandle // the instance namespace, held open while attached
 	ring     *ring
 	dirty    bool
 	stopAddr chan struct{}
@@ -159,10 +159,14 @@ func (f *Forwarder) AttachPort(ctx context.Context, name, instance, instanceNS s
 	if exists {
 		return fmt.Errorf("port %s already attached", name)
 	}
-	p := &port{name: name, instance: instance, nsPath: instanceNS, fd: -1, tap: -1, ring: newRing(f.opts.Batch, f.opts.NoRxRing)}
+	ns, err := netns.GetFromPath(instanceNS)
+	if err != nil {
+		return fmt.Errorf("port %s: instance namespace %s: %w", name, instanceNS, err)
+	}
+	p := &port{name: name, instance: instance, ns: ns, fd: -1, tap: -1, ring: newRing(f.opts.Batch, f.opts.NoRxRing)}
 	var mac packet.MAC
 	var mtu int
-	err := nsutil.Do(f.opts.PortNetNS, func() error {
+	err = nsutil.Do(f.opts.PortNetNS, func() error {
 		l, err := netlink.LinkByName(name)
 		if err != nil {
 			return fmt.Errorf("port %s: %w", name, err)
@@ -194,6 +198,7 @@ func (f *Forwarder) AttachPort(ctx context.Context, name, instance, instanceNS s
 		return err
 	})
 	if err != nil {
+		p.close()
 		return err
 	}
 	if err := f.createTap(p, mac, mtu); err != nil {
@@ -240,7 +245,7 @@ func (f *Forwarder) AttachPort(ctx context.Context, name, instance, instanceNS s
 
 // createTap creates the port's tap in its instance namespace.
 func (f *Forwarder) createTap(p *port, mac packet.MAC, mtu int) error {
-	return nsutil.Do(p.nsPath, func() error {
+	return nsutil.DoHandle(p.ns, func() error {
 		fd, err := openTap(p.name)
 		if err != nil {
 			return err
@@ -303,6 +308,22 @@ func (p *port) close() {
 		unix.Close(p.tap)
 		p.tap = -1
 	}
+	if p.ns.IsOpen() {
+		p.ns.Close()
+		p.ns = netns.None()
+	}
+}
+
+// sameNS reports whether two handles refer to the same namespace.
+func sameNS(a, b netns.NsHandle) (bool, error) {
+	var sa, sb unix.Stat_t
+	if err := unix.Fstat(int(a), &sa); err != nil {
+		return false, err
+	}
+	if err := unix.Fstat(int(b), &sb); err != nil {
+		return false, err
+	}
+	return sa.Dev == sb.Dev && sa.Ino == sb.Ino, nil
 }
 
 // dropPortLocked forgets a port; f.mu is held.
@@ -347,13 +368,12 @@ func (f *Forwarder) MovePort(ctx context.Context, name, instance, instanceNS str
 	if p == nil {
 		return fmt.Errorf("port %s not attached", name)
 	}
-	if p.nsPath != instanceNS {
-		target, err := netns.GetFromPath(instanceNS)
-		if err != nil {
-			return fmt.Errorf("instance namespace %s: %w", instanceNS, err)
-		}
-		defer target.Close()
-		err = nsutil.Do(p.nsPath, func() error {
+	target, err := netns.GetFromPath(instanceNS)
+	if err != nil {
+		return fmt.Errorf("instance namespace %s: %w", instanceNS, err)
+	}
+	if same, _ := sameNS(p.ns, target); !same {
+		err = nsutil.DoHandle(p.ns, func() error {
 			l, err := netlink.LinkByName(p.name)
 			if err != nil {
 				return err
@@ -361,10 +381,12 @@ func (f *Forwarder) MovePort(ctx context.Context, name, instance, instanceNS str
 			return netlink.LinkSetNsFd(l, int(target))
 		})
 		if err != nil {
+			target.Close()
 			return fmt.Errorf("move tap %s: %w", name, err)
 		}
 		port, _, _ := f.dp.PortByName(name)
-		if err := nsutil.Do(instanceNS, func() error { return setupTap(p.name, port.MAC, port.MTU, &p.tapIndex) }); err != nil {
+		if err := nsutil.DoHandle(target, func() error { return setupTap(p.name, port.MAC, port.MTU, &p.tapIndex) }); err != nil {
+			target.Close()
 			return err
 		}
 	}
@@ -372,7 +394,8 @@ func (f *Forwarder) MovePort(ctx context.Context, name, instance, instanceNS str
 		close(p.stopAddr)
 		p.stopAddr = nil
 	}
-	p.nsPath, p.instance = instanceNS, instance
+	p.ns.Close()
+	p.ns, p.instance = target, instance
 	if err := f.dp.SetPortInstance(name, instance); err != nil {
 		return err
 	}
@@ -387,16 +410,17 @@ func (f *Forwarder) startAddrWatch(p *port) {
 	stop := make(chan struct{})
 	p.stopAddr = stop
 	p.addrs = make(map[netip.Prefix]bool)
-	name, nsPath, tapIndex := p.name, p.nsPath, p.tapIndex
+	name, tapIndex := p.name, p.tapIndex
+	dup, dupErr := unix.FcntlInt(uintptr(p.ns), unix.F_DUPFD_CLOEXEC, 0)
 	go func() {
-		h, err := netns.GetFromPath(nsPath)
-		if err != nil {
-			f.log.Error("address watch", "port", name, "err", err)
+		if dupErr != nil {
+			f.log.Error("address watch", "port", name, "err", dupErr)
 			return
 		}
+		h := netns.NsHandle(dup)
 		defer h.Close()
 		ch := make(chan netlink.AddrUpdate, 64)
-		err = netlink.AddrSubscribeWithOptions(ch, stop, netlink.AddrSubscribeOptions{
+		err := netlink.AddrSubscribeWithOptions(ch, stop, netlink.AddrSubscribeOptions{
 			Namespace: &h, ListExisting: true,
 			ErrorCallback: func(err error) {
 				select {
