@@ -55,7 +55,7 @@ func TestMPLSCoreTraceroute(t *testing.T) {
 		}
 		return f
 	}
-	router("vt-fwd-pe1", []attach{
+	pe1 := router("vt-fwd-pe1", []attach{
 		{"e1", "V", "vt-fwd-pe1v", "192.168.1.1/24"},
 		{"e2", fibapi.Public, "vt-fwd-pe1g", "10.0.12.1/24"},
 	}, fibapi.Batch{
@@ -120,6 +120,29 @@ func TestMPLSCoreTraceroute(t *testing.T) {
 		}
 		if ok, out := l.ping("vt-fwd-ce1", "-c1", "-W2", "-t4", "192.168.2.2"); !ok {
 			t.Fatalf("ttl 4: %s", out)
+		}
+	})
+	t.Run("the pe's own traffic in the vpn goes through its fib", func(t *testing.T) {
+		if err := pe1.AddInstance(ctx, "V", l.path["vt-fwd-pe1v"]); err != nil {
+			t.Fatal(err)
+		}
+		if err := pe1.AddInstance(ctx, "V", l.path["vt-fwd-pe1v"]); err == nil {
+			t.Fatal("added twice")
+		}
+		// ping -vpn-instance V 192.168.2.2 on PE1: its kernel sends it to
+		// fwd0, the forwarder labels it; the reply comes back by the LSP.
+		if ok, out := l.ping("vt-fwd-pe1v", "-c2", "-i0.2", "-W1", "192.168.2.2"); !ok || !contains(out, "ttl=62") {
+			t.Fatalf("%s", out)
+		}
+		// tracert -vpn-instance V from PE1: P answers the first hop.
+		if ok, out := l.ping("vt-fwd-pe1v", "-c1", "-W2", "-t1", "192.168.2.2"); ok || !contains(out, "From 10.0.12.2") {
+			t.Fatalf("ttl 1 from pe1: %s", out)
+		}
+		if err := pe1.RemoveInstance(ctx, "V"); err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := l.ping("vt-fwd-pe1v", "-c1", "-W1", "192.168.2.2"); ok {
+			t.Fatal("reached ce2 without the instance tap")
 		}
 	})
 	t.Run("p's time exceeded carries the label stack (RFC 4950)", func(t *testing.T) {

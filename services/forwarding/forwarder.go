@@ -59,9 +59,10 @@ type Forwarder struct {
 	mu      sync.Mutex
 	dp      *dataplane.Dataplane
 	ports   map[string]*port
-	byID    []*port // by dataplane id
-	byToken []*port // epoll token >> 1 -> port
-	dirty   []*port // ports with queued transmit frames
+	byID    []*port          // by dataplane id
+	byToken []*port          // epoll token >> 1 -> port (or instance tap)
+	insts   map[string]*port // instance taps by instance
+	dirty   []*port          // ports with queued transmit frames
 	epfd    int
 	closed  bool
 	lastErr time.Time
@@ -78,6 +79,7 @@ type port struct {
 	tapIndex int
 	instance string
 	ns       netns.NsHandle // the instance namespace, held open while attached
+	instTap  bool           // an instance's forwarding tap, not a physical port
 	ring     *ring
 	dirty    bool
 	stopAddr chan struct{}
@@ -104,6 +106,7 @@ func New(ctx context.Context, log *slog.Logger, opts Options) (*Forwarder, error
 		opts:  opts,
 		dp:    dataplane.New(opts.Dataplane),
 		ports: make(map[string]*port),
+		insts: make(map[string]*port),
 		epfd:  ep,
 	}, nil
 }
@@ -221,6 +224,19 @@ func (f *Forwarder) AttachPort(ctx context.Context, name, instance, instanceNS s
 		f.byID = append(f.byID, nil)
 	}
 	f.byID[id] = p
+	f.allocToken(p)
+	if err := f.watch(p); err != nil {
+		f.dropPortLocked(p)
+		return err
+	}
+	f.ports[name] = p
+	f.startAddrWatch(p)
+	f.log.Info("port attached", "port", name, "instance", instance, "mac", mac.String(), "mtu", mtu)
+	return nil
+}
+
+// allocToken gives p an epoll token; f.mu is held.
+func (f *Forwarder) allocToken(p *port) {
 	p.token = int32(len(f.byToken))
 	for i, q := range f.byToken {
 		if q == nil {
@@ -233,14 +249,102 @@ func (f *Forwarder) AttachPort(ctx context.Context, name, instance, instanceNS s
 	} else {
 		f.byToken[p.token] = p
 	}
-	if err := f.watch(p); err != nil {
-		f.dropPortLocked(p)
-		return err
+}
+
+// InstanceTap is the device AddInstance creates in an instance namespace.
+const InstanceTap = "fwd0"
+
+// AddInstance gives the host stack of an instance a way into the FIB: a
+// tap named InstanceTap in instanceNS (no ARP, no IPv6) with a default route
+// of metric 1,000,000 through it, so everything the instance kernel sends
+// beyond its connected subnets (ping and tracert from the router, sessions to
+// remote loopbacks, replies to them) is routed by the forwarder in the
+// instance's FIB, over LSPs where the FIB says so. Routes the caller installs
+// in that kernel with a lower metric win.
+func (f *Forwarder) AddInstance(ctx context.Context, instance, instanceNS string) error {
+	if instance == "" {
+		instance = fibapi.Public
 	}
-	f.ports[name] = p
-	f.startAddrWatch(p)
-	f.log.Info("port attached", "port", name, "instance", instance, "mac", mac.String(), "mtu", mtu)
+	f.mu.Lock()
+	_, exists := f.insts[instance]
+	f.mu.Unlock()
+	if exists {
+		return fmt.Errorf("instance %s already added", instance)
+	}
+	ns, err := netns.GetFromPath(instanceNS)
+	if err != nil {
+		return fmt.Errorf("instance %s: namespace %s: %w", instance, instanceNS, err)
+	}
+	p := &port{name: InstanceTap, instance: instance, ns: ns, fd: -1, tap: -1, id: -1, instTap: true, ring: newRing(f.opts.Batch, false)}
+	err = nsutil.DoHandle(ns, func() error {
+		fd, err := openTap(InstanceTap)
+		if err != nil {
+			return err
+		}
+		p.tap = fd
+		if err := nsutil.WriteSysctl("net/ipv6/conf/"+InstanceTap+"/disable_ipv6", "1"); err != nil {
+			f.log.Debug("instance tap", "instance", instance, "err", err)
+		}
+		l, err := netlink.LinkByName(InstanceTap)
+		if err != nil {
+			return err
+		}
+		if err := netlink.LinkSetARPOff(l); err != nil {
+			return fmt.Errorf("%s noarp: %w", InstanceTap, err)
+		}
+		if err := netlink.LinkSetUp(l); err != nil {
+			return fmt.Errorf("%s up: %w", InstanceTap, err)
+		}
+		def := &netlink.Route{LinkIndex: l.Attrs().Index, Dst: &net.IPNet{IP: net.IPv4zero, Mask: net.CIDRMask(0, 32)},
+			Scope: netlink.SCOPE_LINK, Priority: 1_000_000}
+		if err := netlink.RouteReplace(def); err != nil {
+			return fmt.Errorf("default route via %s: %w", InstanceTap, err)
+		}
+		return nil
+	})
+	if err != nil {
+		p.close()
+		return fmt.Errorf("instance %s: %w", instance, err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.insts[instance]; ok || f.closed {
+		p.close()
+		return fmt.Errorf("instance %s already added", instance)
+	}
+	f.allocToken(p)
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: p.token<<1 | 1}
+	if err := unix.EpollCtl(f.epfd, unix.EPOLL_CTL_ADD, p.tap, &ev); err != nil {
+		f.byToken[p.token] = nil
+		p.close()
+		return fmt.Errorf("epoll add %s: %w", InstanceTap, err)
+	}
+	f.insts[instance] = p
+	f.log.Info("instance tap added", "instance", instance)
 	return nil
+}
+
+// RemoveInstance removes the instance's forwarding tap (and with it the
+// default route through it).
+func (f *Forwarder) RemoveInstance(ctx context.Context, instance string) error {
+	if instance == "" {
+		instance = fibapi.Public
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.insts[instance]
+	if p == nil {
+		return fmt.Errorf("instance %s not added", instance)
+	}
+	f.dropInstanceLocked(p)
+	return nil
+}
+
+func (f *Forwarder) dropInstanceLocked(p *port) {
+	unix.EpollCtl(f.epfd, unix.EPOLL_CTL_DEL, p.tap, nil)
+	f.byToken[p.token] = nil
+	delete(f.insts, p.instance)
+	p.close()
 }
 
 // createTap creates the port's tap in its instance namespace.
@@ -480,6 +584,9 @@ func (f *Forwarder) Close() error {
 	for _, p := range f.ports {
 		f.dropPortLocked(p)
 	}
+	for _, p := range f.insts {
+		f.dropInstanceLocked(p)
+	}
 	return unix.Close(f.epfd)
 }
 
@@ -615,7 +722,11 @@ func (f *Forwarder) readTap(now time.Time, p *port) {
 				}
 				break
 			}
-			f.dp.FromHost(now, p.id, b[dataplane.Headroom-packet.VnetHdrLen:dataplane.Headroom], b[:dataplane.Headroom-packet.VnetHdrLen+n], dataplane.Headroom, f)
+			if p.instTap {
+				f.dp.FromInstance(now, p.instance, b[:dataplane.Headroom-packet.VnetHdrLen+n], dataplane.Headroom, f)
+			} else {
+				f.dp.FromHost(now, p.id, b[dataplane.Headroom-packet.VnetHdrLen:dataplane.Headroom], b[:dataplane.Headroom-packet.VnetHdrLen+n], dataplane.Headroom, f)
+			}
 			got++
 		}
 		f.flush()
