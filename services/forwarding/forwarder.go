@@ -508,6 +508,34 @@ func (f *Forwarder) MovePort(ctx context.Context, name, instance, instanceNS str
 	return nil
 }
 
+// SetPortMTU changes the MTU of a port: the physical link, its tap and the
+// dataplane's fragmentation threshold.
+func (f *Forwarder) SetPortMTU(ctx context.Context, name string, mtu int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.ports[name]
+	if p == nil {
+		return fmt.Errorf("port %s not attached", name)
+	}
+	if mtu < 68 || mtu > 65535 {
+		return fmt.Errorf("port %s: mtu %d out of range 68..65535", name, mtu)
+	}
+	set := func() error {
+		l, err := netlink.LinkByName(name)
+		if err != nil {
+			return err
+		}
+		return netlink.LinkSetMTU(l, mtu)
+	}
+	if err := nsutil.Do(f.opts.PortNetNS, set); err != nil {
+		return fmt.Errorf("port %s mtu: %w", name, err)
+	}
+	if err := nsutil.DoHandle(p.ns, set); err != nil {
+		return fmt.Errorf("tap %s mtu: %w", name, err)
+	}
+	return f.dp.SetPortMTU(name, mtu)
+}
+
 // startAddrWatch follows the IPv4 addresses of the port's tap in its
 // instance namespace and hands them to the dataplane. f.mu is held.
 func (f *Forwarder) startAddrWatch(p *port) {

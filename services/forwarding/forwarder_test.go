@@ -310,6 +310,39 @@ func testForwarderNamespaces(t *testing.T, noRing bool) {
 		}
 	})
 
+	t.Run("mtu", func(t *testing.T) {
+		// Both ends of the r2-b0 link get MTU 1400 (veth drops frames over
+		// the receiver's MTU).
+		b0MTU := func(mtu int) error {
+			return nsutil.Do(l.path["vt-fwd-b"], func() error {
+				lk, err := netlink.LinkByName("b0")
+				if err != nil {
+					return err
+				}
+				return netlink.LinkSetMTU(lk, mtu)
+			})
+		}
+		if err := f.SetPortMTU(ctx, "r2", 1400); err != nil {
+			t.Fatal(err)
+		}
+		if err := b0MTU(1400); err != nil {
+			t.Fatal(err)
+		}
+		defer b0MTU(1500)
+		defer f.SetPortMTU(ctx, "r2", 1500)
+		if err := f.SetPortMTU(ctx, "r2", 20); err == nil {
+			t.Fatal("mtu 20 accepted")
+		}
+		// Without DF the forwarder fragments it (before A learns the path MTU) and the reply comes back.
+		if ok, out := l.ping("vt-fwd-a", "-c1", "-W1", "-M", "dont", "-s", "1450", "10.2.0.2"); !ok {
+			t.Fatalf("%s", out)
+		}
+		// DF and too big for r2: fragmentation needed, with r2's MTU.
+		ok, out := l.ping("vt-fwd-a", "-c1", "-W1", "-M", "do", "-s", "1450", "10.2.0.2")
+		if ok || !contains(out, "mtu = 1400") {
+			t.Fatalf("%s", out)
+		}
+	})
 	t.Run("move port to another instance", func(t *testing.T) {
 		if err := f.MovePort(ctx, "r3", fibapi.Public, l.path["vt-fwd-pub"]); err != nil {
 			t.Fatal(err)
