@@ -508,6 +508,19 @@ func (f *Forwarder) MovePort(ctx context.Context, name, instance, instanceNS str
 	return nil
 }
 
+// SetNeighbour installs a static ARP entry (never refreshed or aged) for
+// addr on a port, e.g. for VRP's `arp static`.
+func (f *Forwarder) SetNeighbour(ctx context.Context, port string, addr netip.Addr, mac net.HardwareAddr) error {
+	if len(mac) != 6 || !addr.Is4() {
+		return fmt.Errorf("static neighbour %v %v: need an IPv4 address and an Ethernet MAC", addr, mac)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	err := f.dp.SetNeighbour(time.Now(), port, addr, packet.MAC(mac), f)
+	f.flush()
+	return err
+}
+
 // SetPortMTU changes the MTU of a port: the physical link, its tap and the
 // dataplane's fragmentation threshold.
 func (f *Forwarder) SetPortMTU(ctx context.Context, name string, mtu int) error {
