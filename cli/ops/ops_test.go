@@ -270,3 +270,51 @@ func firstDiff(want, got string) string {
 	}
 	return ""
 }
+
+// bigConfig is a PE with 40 VPN instances, 100 LoopBacks and 300 static routes.
+func bigConfig() string {
+	var b strings.Builder
+	for i := 0; i < 40; i++ {
+		fmt.Fprintf(&b, "ip vpn-instance v%d\n ipv4-family\n  route-distinguisher 65000:%d\n  vpn-target 65000:%d\n#\n", i, i, i)
+	}
+	for i := 0; i < 100; i++ {
+		fmt.Fprintf(&b, "interface LoopBack%d\n ip binding vpn-instance v%d\n ip address 10.%d.%d.1 255.255.255.255\n#\n", i, i%40, i/200, i%200)
+	}
+	for i := 0; i < 300; i++ {
+		fmt.Fprintf(&b, "ip route-static vpn-instance v%d 172.%d.%d.0 255.255.255.0 192.0.2.2\n", i%40, 16+i/250, i%250)
+	}
+	return b.String()
+}
+
+// BenchmarkReplayCost loads a large configuration into an engine with and
+// without the operational commands, and reports the ratio: the grammar
+// matches every line against every registered command, so this is what
+// the commands cost each configuration line.
+func BenchmarkReplayCost(b *testing.B) {
+	text := bigConfig()
+	replay := func(withOps bool) time.Duration {
+		w := &world{t: b, now: epoch}
+		e, err := cli.New(cli.Deps{Sysname: "PE1", Now: w.clock})
+		if err != nil {
+			b.Fatal(err)
+		}
+		w.e = e
+		if withOps {
+			if err := register(e, Deps{RIB: w, VRF: w, NS: w}, fakeTools); err != nil {
+				b.Fatal(err)
+			}
+		}
+		start := time.Now()
+		if errs, err := e.Replay(context.Background(), text); err != nil || len(errs) > 0 {
+			b.Fatal(err, errs)
+		}
+		return time.Since(start)
+	}
+	var base, ops time.Duration
+	for i := 0; i < b.N; i++ {
+		base += replay(false)
+		ops += replay(true)
+	}
+	b.ReportMetric(float64(ops)/float64(base), "with-ops/without")
+	b.ReportMetric(float64(ops.Nanoseconds())/float64(b.N), "ns/replay-with-ops")
+}
