@@ -59,9 +59,10 @@ type Forwarder struct {
 	mu      sync.Mutex
 	dp      *dataplane.Dataplane
 	ports   map[string]*port
-	byID    []*port // by dataplane id
-	byToken []*port // epoll token >> 1 -> port
-	dirty   []*port // ports with queued transmit frames
+	byID    []*port          // by dataplane id
+	byToken []*port          // epoll token >> 1 -> port (or instance tap)
+	insts   map[string]*port // instance taps by instance
+	dirty   []*port          // ports with queued transmit frames
 	epfd    int
 	closed  bool
 	lastErr time.Time
@@ -77,7 +78,8 @@ type port struct {
 	tap      int     // tap fd
 	tapIndex int
 	instance string
-	nsPath   string
+	ns       netns.NsHandle // the instance namespace, held open while attached
+	instTap  bool           // an instance's forwarding tap, not a physical port
 	ring     *ring
 	dirty    bool
 	stopAddr chan struct{}
@@ -104,6 +106,7 @@ func New(ctx context.Context, log *slog.Logger, opts Options) (*Forwarder, error
 		opts:  opts,
 		dp:    dataplane.New(opts.Dataplane),
 		ports: make(map[string]*port),
+		insts: make(map[string]*port),
 		epfd:  ep,
 	}, nil
 }
@@ -159,10 +162,14 @@ func (f *Forwarder) AttachPort(ctx context.Context, name, instance, instanceNS s
 	if exists {
 		return fmt.Errorf("port %s already attached", name)
 	}
-	p := &port{name: name, instance: instance, nsPath: instanceNS, fd: -1, tap: -1, ring: newRing(f.opts.Batch, f.opts.NoRxRing)}
+	ns, err := netns.GetFromPath(instanceNS)
+	if err != nil {
+		return fmt.Errorf("port %s: instance namespace %s: %w", name, instanceNS, err)
+	}
+	p := &port{name: name, instance: instance, ns: ns, fd: -1, tap: -1, ring: newRing(f.opts.Batch, f.opts.NoRxRing)}
 	var mac packet.MAC
 	var mtu int
-	err := nsutil.Do(f.opts.PortNetNS, func() error {
+	err = nsutil.Do(f.opts.PortNetNS, func() error {
 		l, err := netlink.LinkByName(name)
 		if err != nil {
 			return fmt.Errorf("port %s: %w", name, err)
@@ -194,6 +201,7 @@ func (f *Forwarder) AttachPort(ctx context.Context, name, instance, instanceNS s
 		return err
 	})
 	if err != nil {
+		p.close()
 		return err
 	}
 	if err := f.createTap(p, mac, mtu); err != nil {
@@ -216,6 +224,19 @@ func (f *Forwarder) AttachPort(ctx context.Context, name, instance, instanceNS s
 		f.byID = append(f.byID, nil)
 	}
 	f.byID[id] = p
+	f.allocToken(p)
+	if err := f.watch(p); err != nil {
+		f.dropPortLocked(p)
+		return err
+	}
+	f.ports[name] = p
+	f.startAddrWatch(p)
+	f.log.Info("port attached", "port", name, "instance", instance, "mac", mac.String(), "mtu", mtu)
+	return nil
+}
+
+// allocToken gives p an epoll token; f.mu is held.
+func (f *Forwarder) allocToken(p *port) {
 	p.token = int32(len(f.byToken))
 	for i, q := range f.byToken {
 		if q == nil {
@@ -228,19 +249,107 @@ func (f *Forwarder) AttachPort(ctx context.Context, name, instance, instanceNS s
 	} else {
 		f.byToken[p.token] = p
 	}
-	if err := f.watch(p); err != nil {
-		f.dropPortLocked(p)
-		return err
+}
+
+// InstanceTap is the device AddInstance creates in an instance namespace.
+const InstanceTap = "fwd0"
+
+// AddInstance gives the host stack of an instance a way into the FIB: a
+// tap named InstanceTap in instanceNS (no ARP, no IPv6) with a default route
+// of metric 1,000,000 through it, so everything the instance kernel sends
+// beyond its connected subnets (ping and tracert from the router, sessions to
+// remote loopbacks, replies to them) is routed by the forwarder in the
+// instance's FIB, over LSPs where the FIB says so. Routes the caller installs
+// in that kernel with a lower metric win.
+func (f *Forwarder) AddInstance(ctx context.Context, instance, instanceNS string) error {
+	if instance == "" {
+		instance = fibapi.Public
 	}
-	f.ports[name] = p
-	f.startAddrWatch(p)
-	f.log.Info("port attached", "port", name, "instance", instance, "mac", mac.String(), "mtu", mtu)
+	f.mu.Lock()
+	_, exists := f.insts[instance]
+	f.mu.Unlock()
+	if exists {
+		return fmt.Errorf("instance %s already added", instance)
+	}
+	ns, err := netns.GetFromPath(instanceNS)
+	if err != nil {
+		return fmt.Errorf("instance %s: namespace %s: %w", instance, instanceNS, err)
+	}
+	p := &port{name: InstanceTap, instance: instance, ns: ns, fd: -1, tap: -1, id: -1, instTap: true, ring: newRing(f.opts.Batch, false)}
+	err = nsutil.DoHandle(ns, func() error {
+		fd, err := openTap(InstanceTap)
+		if err != nil {
+			return err
+		}
+		p.tap = fd
+		if err := nsutil.WriteSysctl("net/ipv6/conf/"+InstanceTap+"/disable_ipv6", "1"); err != nil {
+			f.log.Debug("instance tap", "instance", instance, "err", err)
+		}
+		l, err := netlink.LinkByName(InstanceTap)
+		if err != nil {
+			return err
+		}
+		if err := netlink.LinkSetARPOff(l); err != nil {
+			return fmt.Errorf("%s noarp: %w", InstanceTap, err)
+		}
+		if err := netlink.LinkSetUp(l); err != nil {
+			return fmt.Errorf("%s up: %w", InstanceTap, err)
+		}
+		def := &netlink.Route{LinkIndex: l.Attrs().Index, Dst: &net.IPNet{IP: net.IPv4zero, Mask: net.CIDRMask(0, 32)},
+			Scope: netlink.SCOPE_LINK, Priority: 1_000_000}
+		if err := netlink.RouteReplace(def); err != nil {
+			return fmt.Errorf("default route via %s: %w", InstanceTap, err)
+		}
+		return nil
+	})
+	if err != nil {
+		p.close()
+		return fmt.Errorf("instance %s: %w", instance, err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.insts[instance]; ok || f.closed {
+		p.close()
+		return fmt.Errorf("instance %s already added", instance)
+	}
+	f.allocToken(p)
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: p.token<<1 | 1}
+	if err := unix.EpollCtl(f.epfd, unix.EPOLL_CTL_ADD, p.tap, &ev); err != nil {
+		f.byToken[p.token] = nil
+		p.close()
+		return fmt.Errorf("epoll add %s: %w", InstanceTap, err)
+	}
+	f.insts[instance] = p
+	f.log.Info("instance tap added", "instance", instance)
 	return nil
+}
+
+// RemoveInstance removes the instance's forwarding tap (and with it the
+// default route through it).
+func (f *Forwarder) RemoveInstance(ctx context.Context, instance string) error {
+	if instance == "" {
+		instance = fibapi.Public
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.insts[instance]
+	if p == nil {
+		return fmt.Errorf("instance %s not added", instance)
+	}
+	f.dropInstanceLocked(p)
+	return nil
+}
+
+func (f *Forwarder) dropInstanceLocked(p *port) {
+	unix.EpollCtl(f.epfd, unix.EPOLL_CTL_DEL, p.tap, nil)
+	f.byToken[p.token] = nil
+	delete(f.insts, p.instance)
+	p.close()
 }
 
 // createTap creates the port's tap in its instance namespace.
 func (f *Forwarder) createTap(p *port, mac packet.MAC, mtu int) error {
-	return nsutil.Do(p.nsPath, func() error {
+	return nsutil.DoHandle(p.ns, func() error {
 		fd, err := openTap(p.name)
 		if err != nil {
 			return err
@@ -303,6 +412,22 @@ func (p *port) close() {
 		unix.Close(p.tap)
 		p.tap = -1
 	}
+	if p.ns.IsOpen() {
+		p.ns.Close()
+		p.ns = netns.None()
+	}
+}
+
+// sameNS reports whether two handles refer to the same namespace.
+func sameNS(a, b netns.NsHandle) (bool, error) {
+	var sa, sb unix.Stat_t
+	if err := unix.Fstat(int(a), &sa); err != nil {
+		return false, err
+	}
+	if err := unix.Fstat(int(b), &sb); err != nil {
+		return false, err
+	}
+	return sa.Dev == sb.Dev && sa.Ino == sb.Ino, nil
 }
 
 // dropPortLocked forgets a port; f.mu is held.
@@ -347,13 +472,12 @@ func (f *Forwarder) MovePort(ctx context.Context, name, instance, instanceNS str
 	if p == nil {
 		return fmt.Errorf("port %s not attached", name)
 	}
-	if p.nsPath != instanceNS {
-		target, err := netns.GetFromPath(instanceNS)
-		if err != nil {
-			return fmt.Errorf("instance namespace %s: %w", instanceNS, err)
-		}
-		defer target.Close()
-		err = nsutil.Do(p.nsPath, func() error {
+	target, err := netns.GetFromPath(instanceNS)
+	if err != nil {
+		return fmt.Errorf("instance namespace %s: %w", instanceNS, err)
+	}
+	if same, _ := sameNS(p.ns, target); !same {
+		err = nsutil.DoHandle(p.ns, func() error {
 			l, err := netlink.LinkByName(p.name)
 			if err != nil {
 				return err
@@ -361,10 +485,12 @@ func (f *Forwarder) MovePort(ctx context.Context, name, instance, instanceNS str
 			return netlink.LinkSetNsFd(l, int(target))
 		})
 		if err != nil {
+			target.Close()
 			return fmt.Errorf("move tap %s: %w", name, err)
 		}
 		port, _, _ := f.dp.PortByName(name)
-		if err := nsutil.Do(instanceNS, func() error { return setupTap(p.name, port.MAC, port.MTU, &p.tapIndex) }); err != nil {
+		if err := nsutil.DoHandle(target, func() error { return setupTap(p.name, port.MAC, port.MTU, &p.tapIndex) }); err != nil {
+			target.Close()
 			return err
 		}
 	}
@@ -372,7 +498,8 @@ func (f *Forwarder) MovePort(ctx context.Context, name, instance, instanceNS str
 		close(p.stopAddr)
 		p.stopAddr = nil
 	}
-	p.nsPath, p.instance = instanceNS, instance
+	p.ns.Close()
+	p.ns, p.instance = target, instance
 	if err := f.dp.SetPortInstance(name, instance); err != nil {
 		return err
 	}
@@ -381,22 +508,51 @@ func (f *Forwarder) MovePort(ctx context.Context, name, instance, instanceNS str
 	return nil
 }
 
+// SetPortMTU changes the MTU of a port: the physical link, its tap and the
+// dataplane's fragmentation threshold.
+func (f *Forwarder) SetPortMTU(ctx context.Context, name string, mtu int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.ports[name]
+	if p == nil {
+		return fmt.Errorf("port %s not attached", name)
+	}
+	if mtu < 68 || mtu > 65535 {
+		return fmt.Errorf("port %s: mtu %d out of range 68..65535", name, mtu)
+	}
+	set := func() error {
+		l, err := netlink.LinkByName(name)
+		if err != nil {
+			return err
+		}
+		return netlink.LinkSetMTU(l, mtu)
+	}
+	if err := nsutil.Do(f.opts.PortNetNS, set); err != nil {
+		return fmt.Errorf("port %s mtu: %w", name, err)
+	}
+	if err := nsutil.DoHandle(p.ns, set); err != nil {
+		return fmt.Errorf("tap %s mtu: %w", name, err)
+	}
+	return f.dp.SetPortMTU(name, mtu)
+}
+
 // startAddrWatch follows the IPv4 addresses of the port's tap in its
 // instance namespace and hands them to the dataplane. f.mu is held.
 func (f *Forwarder) startAddrWatch(p *port) {
 	stop := make(chan struct{})
 	p.stopAddr = stop
 	p.addrs = make(map[netip.Prefix]bool)
-	name, nsPath, tapIndex := p.name, p.nsPath, p.tapIndex
+	name, tapIndex := p.name, p.tapIndex
+	dup, dupErr := unix.FcntlInt(uintptr(p.ns), unix.F_DUPFD_CLOEXEC, 0)
 	go func() {
-		h, err := netns.GetFromPath(nsPath)
-		if err != nil {
-			f.log.Error("address watch", "port", name, "err", err)
+		if dupErr != nil {
+			f.log.Error("address watch", "port", name, "err", dupErr)
 			return
 		}
+		h := netns.NsHandle(dup)
 		defer h.Close()
 		ch := make(chan netlink.AddrUpdate, 64)
-		err = netlink.AddrSubscribeWithOptions(ch, stop, netlink.AddrSubscribeOptions{
+		err := netlink.AddrSubscribeWithOptions(ch, stop, netlink.AddrSubscribeOptions{
 			Namespace: &h, ListExisting: true,
 			ErrorCallback: func(err error) {
 				select {
@@ -456,6 +612,9 @@ func (f *Forwarder) Close() error {
 	for _, p := range f.ports {
 		f.dropPortLocked(p)
 	}
+	for _, p := range f.insts {
+		f.dropInstanceLocked(p)
+	}
 	return unix.Close(f.epfd)
 }
 
@@ -502,6 +661,9 @@ func (f *Forwarder) Run(ctx context.Context) error {
 				continue
 			}
 			p := f.byToken[tok]
+			if ev.Events&(unix.EPOLLERR|unix.EPOLLHUP) != 0 {
+				f.socketError(p, ev.Fd&1 == 1, ev.Events)
+			}
 			if ev.Fd&1 == 0 {
 				f.readPort(now, p)
 			} else {
@@ -516,6 +678,25 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		f.mu.Unlock()
 	}
 	return ctx.Err()
+}
+
+// socketError handles EPOLLERR/EPOLLHUP on a port's socket or tap: the
+// pending error is read (which clears it), and an fd that hung up (its
+// device is gone) leaves the epoll set so it cannot spin the loop.
+func (f *Forwarder) socketError(p *port, tap bool, events uint32) {
+	fd, what := p.fd, "packet socket"
+	if tap {
+		fd, what = p.tap, "tap"
+	}
+	if !tap {
+		if e, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); err == nil && e != 0 {
+			f.logErr(what, p.name, unix.Errno(e))
+		}
+	}
+	if events&unix.EPOLLHUP != 0 || tap {
+		f.log.Warn("forwarding: port i/o stopped", "port", p.name, "fd", what, "events", events)
+		_ = unix.EpollCtl(f.epfd, unix.EPOLL_CTL_DEL, fd, nil)
+	}
 }
 
 // readPort forwards what the port's socket holds, a batch at a time, up to
@@ -569,7 +750,11 @@ func (f *Forwarder) readTap(now time.Time, p *port) {
 				}
 				break
 			}
-			f.dp.FromHost(now, p.id, b[dataplane.Headroom-packet.VnetHdrLen:dataplane.Headroom], b[:dataplane.Headroom-packet.VnetHdrLen+n], dataplane.Headroom, f)
+			if p.instTap {
+				f.dp.FromInstance(now, p.instance, b[:dataplane.Headroom-packet.VnetHdrLen+n], dataplane.Headroom, f)
+			} else {
+				f.dp.FromHost(now, p.id, b[dataplane.Headroom-packet.VnetHdrLen:dataplane.Headroom], b[:dataplane.Headroom-packet.VnetHdrLen+n], dataplane.Headroom, f)
+			}
 			got++
 		}
 		f.flush()

@@ -59,10 +59,14 @@ type RIB struct {
 	ingressFEC   map[netip.Prefix]*lspState
 	ingressOrder []netip.Prefix // keys of ingressFEC, sorted
 	lspDirty     bool
-	extLabels    map[string]map[uint32]fibapi.LabelEntry // SetLabelEntries, by owner
-	labelWant    map[uint32]fibapi.LabelEntry
-	labelHW      map[uint32]fibapi.LabelEntry
-	labelChange  map[uint32]bool
+	// byProto indexes the routes protocols added, per instance; synced holds
+	// the last SyncRoutes input per protocol (for instances created later).
+	byProto     map[Protocol]map[string]map[RouteID]struct{}
+	synced      map[Protocol]map[string][]Route
+	extLabels   map[string]map[uint32]fibapi.LabelEntry // SetLabelEntries, by owner
+	labelWant   map[uint32]fibapi.LabelEntry
+	labelHW     map[uint32]fibapi.LabelEntry
+	labelChange map[uint32]bool
 
 	// What the last Compute handed out, applied by Commit.
 	computed       []computedRoute
@@ -170,6 +174,8 @@ func New(o Options) *RIB {
 		labelWant:   map[uint32]fibapi.LabelEntry{},
 		labelHW:     map[uint32]fibapi.LabelEntry{},
 		labelChange: map[uint32]bool{},
+		byProto:     map[Protocol]map[string]map[RouteID]struct{}{},
+		synced:      map[Protocol]map[string][]Route{},
 		extLabels:   map[string]map[uint32]fibapi.LabelEntry{},
 
 		computedLabels: map[uint32]computedLabel{},
@@ -228,6 +234,11 @@ func (r *RIB) AddInstance(name string) error {
 			r.addDirect(p)
 		}
 	}
+	for p := Protocol(0); p < numProtocols; p++ {
+		for _, rt := range r.synced[p][in.name] {
+			_ = r.AddRoute(in.name, rt) // validated by SyncRoutes
+		}
+	}
 	return nil
 }
 
@@ -246,6 +257,7 @@ func (r *RIB) DelInstance(name string) error {
 		d := in.dests[p]
 		for _, rt := range d.routes {
 			r.unregister(d, rt)
+			r.indexRoute(in.name, rt, false)
 		}
 		d.routes = nil
 		r.enqueue(d)
@@ -337,6 +349,7 @@ func (r *RIB) addRoute(in *instance, rt *route) {
 		d.routes[i] = rt
 	} else {
 		d.routes = slices.Insert(d.routes, i, rt)
+		r.indexRoute(in.name, rt, true)
 	}
 	rt.since = r.now().UnixNano()
 	r.register(d, rt)
@@ -357,6 +370,7 @@ func (r *RIB) DelRoute(instance string, id RouteID) error {
 	for i, rt := range d.routes {
 		if rt.ID() == id && rt.direct == nil {
 			r.unregister(d, rt)
+			r.indexRoute(in.name, rt, false)
 			d.routes = slices.Delete(d.routes, i, i+1)
 			r.enqueue(d)
 			return nil
@@ -380,6 +394,7 @@ func (r *RIB) DelRoutes(instance string, proto Protocol, prefix netip.Prefix) (i
 	d.routes = slices.DeleteFunc(d.routes, func(rt *route) bool {
 		if rt.Protocol == proto {
 			r.unregister(d, rt)
+			r.indexRoute(in.name, rt, false)
 			n++
 			return true
 		}
@@ -393,16 +408,17 @@ func (r *RIB) DelRoutes(instance string, proto Protocol, prefix netip.Prefix) (i
 
 // SyncRoutes makes the routes of proto in every instance exactly those given
 // (instances not in the map lose all their routes of proto). Routes that did
-// not change are left alone, so only differences reach the FIB.
+// not change are left alone, so only differences reach the FIB. Routes of an
+// instance that does not exist (yet) are kept and added when AddInstance
+// creates it, so the order in which configuration is applied does not
+// matter. Nothing changes if a route is invalid.
 func (r *RIB) SyncRoutes(proto Protocol, routes map[string][]Route) error {
-	if proto == Direct {
-		return fmt.Errorf("%w: direct routes come from interfaces", ErrBadRoute)
+	if proto == Direct || proto >= numProtocols {
+		return fmt.Errorf("%w: protocol %v cannot be synced", ErrBadRoute, proto)
 	}
 	want := map[string]map[RouteID]bool{}
+	keep := map[string][]Route{}
 	for inst, rts := range routes {
-		if _, err := r.inst(inst); err != nil {
-			return err
-		}
 		m := map[RouteID]bool{}
 		for _, rt := range rts {
 			if rt.Protocol != proto {
@@ -414,29 +430,83 @@ func (r *RIB) SyncRoutes(proto Protocol, routes map[string][]Route) error {
 			m[rt.ID()] = true
 		}
 		want[normInstance(inst)] = m
+		keep[normInstance(inst)] = append(keep[normInstance(inst)], rts...)
 	}
-	for _, name := range sortedKeys(r.instances) {
-		in := r.instances[name]
-		if in.deleted {
-			continue
-		}
-		m := want[name]
-		for _, p := range sortedPrefixes(in.dests) {
-			for _, rt := range slices.Clone(in.dests[p].routes) {
-				if rt.Protocol == proto && !m[rt.ID()] {
-					_ = r.DelRoute(name, rt.ID())
+	r.synced[proto] = keep
+	if r.byProto[proto] == nil {
+		// First sync of this protocol: index its routes from now on.
+		r.byProto[proto] = map[string]map[RouteID]struct{}{}
+		for _, in := range r.instances {
+			for _, d := range in.dests {
+				for _, rt := range d.routes {
+					if rt.Protocol == proto {
+						r.indexRoute(in.name, rt, true)
+					}
 				}
 			}
 		}
 	}
-	for _, inst := range sortedKeys(routes) {
-		for _, rt := range routes[inst] {
+	for _, name := range sortedKeys(r.byProto[proto]) {
+		if _, err := r.inst(name); err != nil {
+			continue
+		}
+		m := want[name]
+		for _, id := range sortedIDs(r.byProto[proto][name]) {
+			if !m[id] {
+				_ = r.DelRoute(name, id)
+			}
+		}
+	}
+	for _, inst := range sortedKeys(keep) {
+		if _, err := r.inst(inst); err != nil {
+			continue // added by AddInstance
+		}
+		for _, rt := range keep[inst] {
 			if err := r.AddRoute(inst, rt); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+func sortedIDs(m map[RouteID]struct{}) []RouteID {
+	out := make([]RouteID, 0, len(m))
+	for id := range m {
+		out = append(out, id)
+	}
+	slices.SortFunc(out, func(a, b RouteID) int {
+		if c := cmpPrefix(a.Prefix, b.Prefix); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.Protocol, b.Protocol); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Key, b.Key)
+	})
+	return out
+}
+
+// indexRoute keeps byProto up to date, for the protocols SyncRoutes is used
+// with (static; BGP and OSPF add and withdraw routes one by one).
+func (r *RIB) indexRoute(inst string, rt *route, add bool) {
+	m := r.byProto[rt.Protocol]
+	if m == nil || rt.direct != nil {
+		return
+	}
+	ids := m[inst]
+	if add {
+		if ids == nil {
+			ids = map[RouteID]struct{}{}
+			m[inst] = ids
+		}
+		ids[rt.ID()] = struct{}{}
+		return
+	}
+	delete(ids, rt.ID())
+	if len(ids) == 0 {
+		delete(m, inst)
+	}
 }
 
 func (r *RIB) register(d *dest, rt *route) { r.deps(d, rt, 1) }

@@ -397,12 +397,15 @@ func TestBatchOnlyDifferences(t *testing.T) {
 
 func TestSyncRoutes(t *testing.T) {
 	e := pe1(t)
+	// A static route added before the first sync is replaced by it.
+	e.must(e.r.AddRoute("", static("10.77.0.0/16", "198.51.100.2", 0)))
+	e.flush()
 	cfg := map[string][]Route{
 		"":    {static("10.0.0.0/8", "198.51.100.2", 0), static("10.1.0.0/16", "198.51.100.2", 0)},
 		"red": {static("172.16.0.0/16", "192.0.2.2", 0)},
 	}
 	e.must(e.r.SyncRoutes(Static, cfg))
-	if b := e.flush(); len(b.Routes) != 3 {
+	if b := e.flush(); len(b.Routes) != 3 || len(b.DeleteRoutes) != 1 {
 		t.Fatalf("first sync: %q", batchString(b))
 	}
 	cfg = map[string][]Route{"": {static("10.0.0.0/8", "198.51.100.2", 0)}}
@@ -410,8 +413,27 @@ func TestSyncRoutes(t *testing.T) {
 	if got, want := batchString(e.flush()), []string{"-_public_ 10.1.0.0/16", "-red 172.16.0.0/16"}; !slices.Equal(got, want) {
 		t.Errorf("second sync: %q, want %q", got, want)
 	}
-	if err := e.r.SyncRoutes(Static, map[string][]Route{"blue": nil}); !errors.Is(err, ErrNoInstance) {
-		t.Errorf("unknown instance: %v", err)
+	// Routes of an instance that does not exist yet wait for it.
+	cfg[""] = append(cfg[""], static("10.9.0.0/16", "198.51.100.2", 0))
+	cfg["blue"] = []Route{static("172.17.0.0/16", "GigabitEthernet0/2/0", 0)}
+	e.must(e.r.SyncRoutes(Static, cfg))
+	if got := batchString(e.flush()); !slices.Equal(got, []string{"+_public_ 10.9.0.0/16 fwd eth3>198.51.100.2"}) {
+		t.Errorf("sync with a missing instance: %q", got)
+	}
+	e.must(e.r.AddInstance("blue"))
+	e.must(e.r.SetInterface(port("eth2", "GigabitEthernet0/2/0", "blue", true, "192.0.2.5/30")))
+	if got := e.flush(); len(got.Routes) != 5 || e.fib.get("blue", "172.17.0.0/16") != "fwd eth2" {
+		t.Errorf("instance created after the sync: %q", batchString(got))
+	}
+	// Other protocols' routes are untouched by a static sync.
+	e.must(e.r.AddRoute("", ospf("10.50.0.0/16", "198.51.100.2", "eth3", 5)))
+	e.must(e.r.SyncRoutes(Static, nil))
+	e.flush()
+	if e.fib.get(fibapi.Public, "10.50.0.0/16") == "" || e.fib.get(fibapi.Public, "10.0.0.0/8") != "" || e.fib.get("blue", "172.17.0.0/16") != "" {
+		t.Errorf("empty static sync: %q", fibDump(e.fib))
+	}
+	if err := e.r.SyncRoutes(Static, map[string][]Route{"": {{Prefix: pfx("10.0.0.0/8"), Protocol: Static}}}); !errors.Is(err, ErrBadRoute) {
+		t.Errorf("invalid route: %v", err)
 	}
 }
 

@@ -213,6 +213,7 @@ func TestPunt(t *testing.T) {
 		}(), "", packet.MAC{}},
 		{"unknown label", fibapi.Batch{}, "eth1", ethFrame(mac1, hostA, packet.EtherTypeMPLS, labels(le(999, 5, true)), udp("10.1.0.2", "10.2.0.2", 64, 4)), "", packet.MAC{}},
 		{"router alert label", fibapi.Batch{}, "eth1", ethFrame(mac1, hostA, packet.EtherTypeMPLS, labels(le(1, 5, true)), udp("10.1.0.2", "10.2.0.2", 64, 4)), "", packet.MAC{}},
+		{"martian source", fibapi.Batch{}, "eth1", ethFrame(mac1, hostA, packet.EtherTypeIPv4, udp("127.0.0.1", "10.2.0.2", 64, 4)), "", packet.MAC{}},
 		{"drop route", fibapi.Batch{Routes: []fibapi.Route{{Instance: public, Prefix: p("10.66.0.0/16"), Kind: fibapi.Drop}}},
 			"eth1", ethFrame(mac1, hostA, packet.EtherTypeIPv4, udp("10.1.0.2", "10.66.0.1", 64, 4)), "", packet.MAC{}},
 	}
@@ -563,6 +564,52 @@ func TestFromHost(t *testing.T) {
 	}
 	if _, c, _ := f.d.PortByName("eth1"); c.FromHost != 3 || c.TxPackets != 2 {
 		t.Fatalf("%+v", c)
+	}
+}
+
+func TestFromInstance(t *testing.T) {
+	f := newFixture(t)
+	f.program(fibapi.Batch{Routes: []fibapi.Route{{Instance: vpnA, Prefix: p("172.16.0.0/16"),
+		NextHops: []fibapi.NextHop{{Port: "eth2", Gateway: a("10.2.0.2"), Labels: []uint32{1000, 40}}}}}})
+	from := func(inst string, frame []byte) (bool, []emitted) {
+		buf := append(make([]byte, Headroom), frame...)
+		ok := f.d.FromInstance(f.now, inst, buf, Headroom, f.rec)
+		return ok, f.rec.take()
+	}
+	// The PE's own packet in vpn A to a remote CE: labelled, TTL kept.
+	ok, out := from(vpnA, ethFrame(packet.MAC{}, mac3, packet.EtherTypeIPv4, udp("192.168.1.1", "172.16.0.9", 64, 4)))
+	if !ok || len(out) != 1 || out[0].port != f.eth2 {
+		t.Fatalf("%v %+v", ok, out)
+	}
+	r := parseOut(t, out[0].frame)
+	if r.eth.Dst != hostB || r.eth.Src != mac2 || len(r.labels) != 2 || r.labels[0] != le(1000, 64, false) || r.labels[1] != le(40, 64, true) || r.ip.TTL != 64 {
+		t.Fatalf("%+v %+v ttl %d", r.eth, r.labels, r.ip.TTL)
+	}
+	// Plain IP in the public instance.
+	ok, out = from(public, ethFrame(packet.MAC{}, mac1, packet.EtherTypeIPv4, udp("10.1.0.1", "10.2.0.2", 64, 4)))
+	if !ok || len(out) != 1 || out[0].port != f.eth2 || parseOut(t, out[0].frame).ip.TTL != 64 {
+		t.Fatalf("%v %+v", ok, out)
+	}
+	// To the router itself: back to the instance's host stack.
+	ok, out = from(vpnA, ethFrame(packet.MAC{}, mac3, packet.EtherTypeIPv4, udp("192.168.1.1", "192.168.1.1", 64, 4)))
+	if !ok || len(out) != 1 || !out[0].punt || out[0].port != f.eth3 {
+		t.Fatalf("%v %+v", ok, out)
+	}
+	// No route: dropped silently (no ICMP to ourselves).
+	if ok, out = from(vpnA, ethFrame(packet.MAC{}, mac3, packet.EtherTypeIPv4, udp("192.168.1.1", "8.8.8.8", 64, 4))); len(out) != 0 {
+		t.Fatalf("%+v", out)
+	}
+	for _, bad := range [][]byte{
+		ethFrame(packet.MAC{}, mac3, packet.EtherTypeIPv6, make([]byte, 40)),
+		ethFrame(packet.MAC{}, mac3, packet.EtherTypeIPv4, []byte{0x45, 0}),
+		{1, 2, 3},
+	} {
+		if ok, _ := from(vpnA, bad); ok {
+			t.Fatalf("accepted %x", bad)
+		}
+	}
+	if ok, _ := from("nosuch", ethFrame(packet.MAC{}, mac3, packet.EtherTypeIPv4, udp("192.168.1.1", "172.16.0.9", 64, 4))); ok {
+		t.Fatal("unknown instance accepted")
 	}
 }
 

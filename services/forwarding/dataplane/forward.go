@@ -90,6 +90,38 @@ func (d *Dataplane) FromHost(now time.Time, port int, vnet, buf []byte, off int,
 	d.transmit(p, vnet, frame, out)
 }
 
+// FromInstance handles a frame the host stack of instance wrote to the
+// instance's forwarding tap (the device its kernel routes everything
+// non-connected to): an IPv4 packet is routed in the instance's FIB as
+// locally originated (no TTL decrement, labels pushed with the IP TTL, no
+// ICMP errors); one addressed to the router itself goes back to a host
+// stack of the instance. Anything else is dropped. It reports whether the
+// frame was accepted.
+func (d *Dataplane) FromInstance(now time.Time, instance string, buf []byte, off int, out Sink) bool {
+	in := d.instances[instance]
+	if in == nil || off < 0 || off+packet.EthernetLen > len(buf) {
+		return false
+	}
+	frame := buf[off:]
+	if binary.BigEndian.Uint16(frame[12:14]) != packet.EtherTypeIPv4 {
+		return false
+	}
+	tl := validIPv4(frame[packet.EthernetLen:])
+	if tl == 0 {
+		return false
+	}
+	buf = buf[:off+packet.EthernetLen+tl]
+	if d.isLocal(in, be32(frame[packet.EthernetLen+16:])) {
+		if len(in.ports) == 0 {
+			return false
+		}
+		d.puntLocal(in, in.ports[0], packet.MAC(frame[6:12]), buf[off:], out)
+		return true
+	}
+	d.ipForward(now, in, nil, buf, off, nil, true, out)
+	return true
+}
+
 // labelled reports whether the next hop the flow of ip takes pushes labels.
 func (d *Dataplane) labelled(r *route, ip []byte) bool {
 	nh := &r.nhs[0]
@@ -138,6 +170,11 @@ func (d *Dataplane) ipInput(now time.Time, p *Port, vnet, buf []byte, off int, o
 	}
 	buf = buf[:off+packet.EthernetLen+tl] // strip Ethernet padding
 	dst := be32(ip[16:20])
+	if src := be32(ip[12:16]); src>>24 == 127 || src>>28 >= 0xe {
+		// Martian source (RFC 1812 5.3.7): loopback, multicast, class E, broadcast.
+		p.c.Drops++
+		return
+	}
 	in := p.inst
 	if d.isLocal(in, dst) {
 		d.punt(p, vnet, buf[off:], out)

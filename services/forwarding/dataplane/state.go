@@ -257,6 +257,20 @@ func (d *Dataplane) SetPortInstance(name, instance string) error {
 	return nil
 }
 
+// SetPortMTU sets the port's IP MTU (the largest IPv4 packet, labels
+// included, it sends).
+func (d *Dataplane) SetPortMTU(name string, mtu int) error {
+	p := d.ports[name]
+	if p == nil {
+		return fmt.Errorf("%w %s not found", ErrPort, name)
+	}
+	if mtu < 68 || mtu > 65535 {
+		return fmt.Errorf("dataplane: port %s: mtu %d out of range 68..65535", name, mtu)
+	}
+	p.MTU = mtu
+	return nil
+}
+
 // SetPortAddrs sets the IPv4 addresses the host stack has on the port. The
 // dataplane uses them as ARP and ICMP source and punts packets to them.
 func (d *Dataplane) SetPortAddrs(name string, addrs []netip.Prefix) error {

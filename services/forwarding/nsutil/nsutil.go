@@ -23,10 +23,27 @@ import (
 // cannot return to its original namespace it is left locked, so the Go
 // runtime discards it when the goroutine ends.
 func Do(path string, fn func() error) error {
+	if path == "" {
+		return DoHandle(netns.None(), fn)
+	}
+	target, err := netns.GetFromPath(path)
+	if err != nil {
+		return fmt.Errorf("open netns %s: %w", path, err)
+	}
+	defer target.Close()
+	if err := DoHandle(target, fn); err != nil {
+		return fmt.Errorf("netns %s: %w", path, err)
+	}
+	return nil
+}
+
+// DoHandle is Do for an open namespace handle; netns.None() (or any
+// invalid handle) means the caller's namespace.
+func DoHandle(target netns.NsHandle, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		if path == "" {
+		if !target.IsOpen() {
 			defer runtime.UnlockOSThread()
 			errc <- fn()
 			return
@@ -38,16 +55,9 @@ func Do(path string, fn func() error) error {
 			return
 		}
 		defer orig.Close()
-		target, err := netns.GetFromPath(path)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("open netns %s: %w", path, err)
-			return
-		}
-		defer target.Close()
 		if err := netns.Set(target); err != nil {
 			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("enter netns %s: %w", path, err)
+			errc <- fmt.Errorf("enter netns: %w", err)
 			return
 		}
 		err = fn()
