@@ -170,3 +170,11 @@ func ribError(err error) error {
 	}
 	return err
 }
+
+// The daemon's services implement the interfaces.
+var (
+	_ RIB        = (*rib.Service)(nil)
+	_ Instances  = (*vrf.Service)(nil)
+	_ Namespaces = (*vrf.LinuxHost)(nil)
+	_ Ports      = (*iface.Service)(nil)
+)
