@@ -1,0 +1,320 @@
+package ops
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"vpnos/cli"
+	"vpnos/cli/proto"
+	"vpnos/os/mgmt"
+	"vpnos/services/diag"
+	"vpnos/services/fibapi"
+	"vpnos/services/iface"
+	"vpnos/services/rib"
+	"vpnos/services/static"
+	"vpnos/services/vrf"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+var epoch = time.Date(2026, 11, 22, 1, 0, 0, 0, time.UTC)
+
+// world is the fake device behind the commands: the running configuration
+// of a real engine, four discovered ports, and a RIB rebuilt from both on
+// every read the way the daemon's services build it (vrf state, static
+// routes and LSPs from the configuration).
+type world struct {
+	t        testing.TB
+	e        *cli.Engine
+	ports    []iface.Port
+	now      time.Time
+	counters map[string]PortCounters
+	nsCalls  []string
+}
+
+func (w *world) clock() time.Time { w.now = w.now.Add(time.Second); return w.now }
+
+func (w *world) Ports() []iface.Port { return w.ports }
+
+func (w *world) State() vrf.Desired {
+	return vrf.FromConfig(w.e.Store().Running(), w.ports, iface.SlotStyle)
+}
+
+func (w *world) Counters(port string) (PortCounters, bool) {
+	c, ok := w.counters[port]
+	return c, ok
+}
+
+// Do stands in for the instance namespaces: it records the instance and
+// runs f where the test runs.
+func (w *world) Do(instance string, f func() error) error {
+	known := instance == fibapi.Public
+	for _, n := range w.State().Instances {
+		known = known || n == instance
+	}
+	if !known {
+		return fmt.Errorf("no instance %q", instance)
+	}
+	w.nsCalls = append(w.nsCalls, instance)
+	return f()
+}
+
+func (w *world) rib() *rib.RIB {
+	w.t.Helper()
+	r := rib.New(rib.Options{Now: func() time.Time { return epoch }})
+	st := w.State()
+	for _, n := range st.Instances {
+		if err := r.AddInstance(n); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+	for _, in := range st.Interfaces {
+		name := in.Kernel
+		if in.Loopback || name == "" {
+			name = in.Name
+		}
+		if err := r.SetInterface(rib.Port{Name: name, VRPName: in.Name, Instance: in.Instance, Up: in.Present && in.Up,
+			Loopback: in.Loopback, Addresses: in.Addresses}); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+	run := w.e.Store().Running()
+	routes, err := static.Routes(run, iface.SlotStyle)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if err := r.SyncRoutes(rib.Static, routes); err != nil {
+		w.t.Fatal(err)
+	}
+	lsps, err := static.LSPs(run, iface.SlotStyle)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if err := r.SetStaticLSPs(lsps); err != nil {
+		w.t.Fatal(err)
+	}
+	return r
+}
+
+func (w *world) Snapshot(_ context.Context, instance string) (rib.Snapshot, error) {
+	return w.rib().Snapshot(instance)
+}
+
+func (w *world) StaticLSPs(_ context.Context, name string) ([]rib.LSPStatus, error) {
+	return w.rib().StaticLSPs(name)
+}
+
+func (w *world) Lookup(_ context.Context, instance string, addr netip.Addr) (rib.LookupResult, bool, error) {
+	res, ok := w.rib().Lookup(instance, addr)
+	return res, ok, nil
+}
+
+// fakeTools print the options the commands pass to diag instead of sending
+// packets (the real path is TestPingThroughInstance). Destinations in
+// 203.0.113.0/24 fail the way diag fails.
+var fakeTools = tools{
+	ping: func(ctx context.Context, ns diag.NetNS, o diag.PingOptions, w io.Writer) (diag.PingStats, error) {
+		if err := ns.Do(func() error { return nil }); err != nil {
+			return diag.PingStats{}, err
+		}
+		if err := fakeFailure("ping", o.Dest, o.Source); err != nil {
+			return diag.PingStats{}, err
+		}
+		fmt.Fprintf(w, "[ping dest=%s source=%v count=%d size=%d timeout=%s]\n", o.Dest, o.Source, o.Count, o.Size, o.Timeout)
+		return diag.PingStats{}, nil
+	},
+	tracert: func(ctx context.Context, ns diag.NetNS, o diag.TracertOptions, w io.Writer) (diag.TracertResult, error) {
+		if err := ns.Do(func() error { return nil }); err != nil {
+			return diag.TracertResult{}, err
+		}
+		if err := fakeFailure("tracert", o.Dest, o.Source); err != nil {
+			return diag.TracertResult{}, err
+		}
+		fmt.Fprintf(w, "[tracert dest=%s source=%v first=%d max=%d probes=%d wait=%s]\n", o.Dest, o.Source, o.FirstTTL, o.MaxTTL, o.Probes, o.Timeout)
+		return diag.TracertResult{}, nil
+	},
+}
+
+func fakeFailure(tool string, dest, src netip.Addr) error {
+	if !netip.MustParsePrefix("203.0.113.0/24").Contains(dest) {
+		return nil
+	}
+	if dest.As4()[3] == 1 {
+		return fmt.Errorf("%s: source address %s is not an address of this instance: %w", tool, src, unix.EADDRNOTAVAIL)
+	}
+	return fmt.Errorf("%s: socket: %w", tool, errors.New("operation not permitted"))
+}
+
+func newWorld(t testing.TB, mode string) *world {
+	t.Helper()
+	w := &world{t: t, now: epoch, counters: map[string]PortCounters{
+		"eth1": {RxPackets: 1200, RxBytes: 98765, RxDrops: 3, TxPackets: 1100, TxBytes: 87654, TxDrops: 1},
+		"eth3": {RxPackets: 5, RxBytes: 420},
+	}}
+	for i := 1; i <= 4; i++ {
+		w.ports = append(w.ports, iface.Port{
+			Kernel: fmt.Sprintf("eth%d", i), Name: fmt.Sprintf("GigabitEthernet0/%d/0", i), Index: i + 10,
+			MAC: net.HardwareAddr{0x02, 0x00, 0x5e, 0x10, 0x00, byte(i)}, MTU: 1500, AdminUp: true, OperUp: i != 4,
+		})
+	}
+	e, err := cli.New(cli.Deps{Sysname: "PE1", CommitMode: mode, Now: w.clock, Ports: w.Ports})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Store().Now = w.clock
+	w.e = e
+	d := Deps{RIB: w, VRF: w, NS: w, Counters: w, Ports: w, Now: w.clock, VRP5: mode == "immediate",
+		InstanceLabel: func(name string) (uint32, bool) {
+			if name == "red" {
+				return 48120, true
+			}
+			return 0, false
+		}}
+	if err := register(e, d, fakeTools); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// runTranscript feeds lines to one session and returns the screen: a line
+// ending in '?' asks for help, "@ns" prints the namespaces the tools
+// entered since the last "@ns".
+func runTranscript(t testing.TB, w *world, input string) string {
+	ctx := context.Background()
+	var b strings.Builder
+	var s mgmt.Session
+	s, resp := w.e.Open(ctx, proto.Request{Op: proto.OpOpen, User: "test", Interactive: true})
+	defer s.Close()
+	prompt := resp.Prompt
+	for _, line := range strings.Split(strings.TrimRight(input, "\n"), "\n") {
+		switch {
+		case line == "@ns":
+			fmt.Fprintf(&b, "--- namespaces: %s\n", strings.Join(w.nsCalls, " "))
+			w.nsCalls = nil
+			continue
+		case strings.HasSuffix(line, "?"):
+			resp = s.Handle(ctx, proto.Request{Op: proto.OpHelp, Line: strings.TrimSuffix(line, "?")})
+		default:
+			resp = s.Handle(ctx, proto.Request{Op: proto.OpExec, Line: line})
+		}
+		fmt.Fprintf(&b, "%s%s\n", prompt, line)
+		b.WriteString(resp.Output)
+		if resp.Question != "" {
+			t.Fatalf("unexpected question %q after %q", resp.Question, line)
+		}
+		prompt = resp.Prompt
+	}
+	return b.String()
+}
+
+func TestTranscripts(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.txt")
+	if len(files) == 0 {
+		t.Fatal("no transcripts")
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".txt")
+		t.Run(name, func(t *testing.T) {
+			in, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mode := "two-stage"
+			if strings.HasSuffix(name, "-vrp5") {
+				mode = "immediate"
+			}
+			got := runTranscript(t, newWorld(t, mode), string(in))
+			golden := strings.TrimSuffix(f, ".txt") + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update)", err)
+			}
+			if got != string(want) {
+				t.Errorf("transcript differs from %s (run with -update and review the diff):\n%s", golden, firstDiff(string(want), got))
+			}
+		})
+	}
+}
+
+func firstDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := 0; i < len(w) || i < len(g); i++ {
+		var a, b string
+		if i < len(w) {
+			a = w[i]
+		}
+		if i < len(g) {
+			b = g[i]
+		}
+		if a != b {
+			return fmt.Sprintf("line %d:\nwant: %q\ngot:  %q", i+1, a, b)
+		}
+	}
+	return ""
+}
+
+// bigConfig is a PE with 40 VPN instances, 100 LoopBacks and 300 static routes.
+func bigConfig() string {
+	var b strings.Builder
+	for i := 0; i < 40; i++ {
+		fmt.Fprintf(&b, "ip vpn-instance v%d\n ipv4-family\n  route-distinguisher 65000:%d\n  vpn-target 65000:%d\n#\n", i, i, i)
+	}
+	for i := 0; i < 100; i++ {
+		fmt.Fprintf(&b, "interface LoopBack%d\n ip binding vpn-instance v%d\n ip address 10.%d.%d.1 255.255.255.255\n#\n", i, i%40, i/200, i%200)
+	}
+	for i := 0; i < 300; i++ {
+		fmt.Fprintf(&b, "ip route-static vpn-instance v%d 172.%d.%d.0 255.255.255.0 192.0.2.2\n", i%40, 16+i/250, i%250)
+	}
+	return b.String()
+}
+
+// BenchmarkReplayCost loads a large configuration into an engine with and
+// without the operational commands, and reports the ratio: the grammar
+// matches every line against every registered command, so this is what
+// the commands cost each configuration line.
+func BenchmarkReplayCost(b *testing.B) {
+	text := bigConfig()
+	replay := func(withOps bool) time.Duration {
+		w := &world{t: b, now: epoch}
+		e, err := cli.New(cli.Deps{Sysname: "PE1", Now: w.clock})
+		if err != nil {
+			b.Fatal(err)
+		}
+		w.e = e
+		if withOps {
+			if err := register(e, Deps{RIB: w, VRF: w, NS: w}, fakeTools); err != nil {
+				b.Fatal(err)
+			}
+		}
+		start := time.Now()
+		if errs, err := e.Replay(context.Background(), text); err != nil || len(errs) > 0 {
+			b.Fatal(err, errs)
+		}
+		return time.Since(start)
+	}
+	var base, ops time.Duration
+	for i := 0; i < b.N; i++ {
+		base += replay(false)
+		ops += replay(true)
+	}
+	b.ReportMetric(float64(ops)/float64(base), "with-ops/without")
+	b.ReportMetric(float64(ops.Nanoseconds())/float64(b.N), "ns/replay-with-ops")
+}
