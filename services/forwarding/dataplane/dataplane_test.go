@@ -310,6 +310,31 @@ func TestICMPErrors(t *testing.T) {
 	}
 }
 
+// TestICMPSourceSkipsSpecialLocals: the RIB programs 127.0.0.1/32 and subnet
+// broadcasts as Local routes too; an error must come from a real address.
+func TestICMPSourceSkipsSpecialLocals(t *testing.T) {
+	f := newFixture(t)
+	if err := f.d.SetPortAddrs("eth1", nil); err != nil { // unnumbered receiving port
+		t.Fatal(err)
+	}
+	if err := f.d.SetPortAddrs("eth2", []netip.Prefix{p("10.2.0.1/24")}); err != nil {
+		t.Fatal(err)
+	}
+	f.program(fibapi.Batch{DeleteRoutes: []fibapi.Route{{Prefix: p("10.1.0.1/32")}, {Prefix: p("10.2.0.1/32")}}, Routes: []fibapi.Route{
+		{Instance: public, Prefix: p("127.0.0.1/32"), Kind: fibapi.Local},
+		{Instance: public, Prefix: p("10.2.0.255/32"), Kind: fibapi.Local},
+		{Instance: public, Prefix: p("255.255.255.255/32"), Kind: fibapi.Local},
+		{Instance: public, Prefix: p("1.1.1.1/32"), Kind: fibapi.Local},
+	}})
+	out := f.in(f.eth1, ethFrame(mac1, hostA, packet.EtherTypeIPv4, udp("10.1.0.2", "10.2.0.2", 1, 8)))
+	if len(out) != 1 {
+		t.Fatalf("%+v", out)
+	}
+	if r, _ := icmpOut(t, out[0]); r.ip.Src != a("1.1.1.1") {
+		t.Fatalf("source %v, want the loopback 1.1.1.1", r.ip.Src)
+	}
+}
+
 func TestNoErrorAboutErrors(t *testing.T) {
 	f := newFixture(t)
 	icmpErr := packet.BuildIPv4(a("10.1.0.2"), a("10.2.0.2"), packet.ProtoICMP, 1, 9,

@@ -40,14 +40,17 @@ func (d *Dataplane) errorAllowed(now time.Time, ip []byte) bool {
 
 // icmpSource picks the source address of an ICMP error generated in
 // instance in for a packet received on inPort: the port's own address when
-// the port belongs to the instance, else a Local host route (loopback) of
-// the instance, else an address of another port of the instance.
+// the port belongs to the instance, else a Local host route of the instance
+// (a loopback address; not 127/8 or a broadcast address, which the RIB also
+// programs as Local), else an address of another port of the instance.
 func (d *Dataplane) icmpSource(in *instance, inPort *Port) netip.Addr {
 	if inPort != nil && inPort.inst == in && len(inPort.Addrs) > 0 {
 		return inPort.Addrs[0].Addr()
 	}
-	if len(in.lo) > 0 {
-		return in.lo[0]
+	for _, a := range in.lo {
+		if usableSource(in, a) {
+			return a
+		}
 	}
 	for _, p := range in.ports {
 		if len(p.Addrs) > 0 {
@@ -81,4 +84,22 @@ func (d *Dataplane) icmpError(now time.Time, in *instance, inPort *Port, ip []by
 		return
 	}
 	d.ipForward(now, in, nil, nb, Headroom, nil, true, out)
+}
+
+// usableSource reports whether a Local /32 can source packets: not loopback,
+// multicast or limited broadcast, and not the broadcast address of a port's
+// subnet.
+func usableSource(in *instance, a netip.Addr) bool {
+	v := u32(a)
+	if v>>24 == 127 || v>>28 >= 0xe || v == 0 {
+		return false
+	}
+	for _, p := range in.ports {
+		for _, pa := range p.Addrs {
+			if pa.Bits() <= 30 && pa.Contains(a) && v == u32(pa.Masked().Addr())|(1<<(32-pa.Bits())-1) {
+				return false
+			}
+		}
+	}
+	return true
 }
