@@ -202,21 +202,29 @@ func (f *Forwarder) AttachPort(ctx context.Context, name, instance, instanceNS s
 	})
 	if err != nil {
 		p.close()
+		if p.ifindex != 0 {
+			_ = nsutil.Do(f.opts.PortNetNS, func() error { return unblockKernelIngress(p.ifindex) })
+		}
 		return err
 	}
-	if err := f.createTap(p, mac, mtu); err != nil {
+	// undo releases what was set up so far when attaching fails.
+	undo := func() {
 		p.close()
+		_ = nsutil.Do(f.opts.PortNetNS, func() error { return unblockKernelIngress(p.ifindex) })
+	}
+	if err := f.createTap(p, mac, mtu); err != nil {
+		undo()
 		return err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.ports[name]; ok || f.closed {
-		p.close()
+		undo()
 		return fmt.Errorf("port %s already attached", name)
 	}
 	id, err := f.dp.AddPort(name, mac, mtu, instance)
 	if err != nil {
-		p.close()
+		undo()
 		return err
 	}
 	p.id = id
