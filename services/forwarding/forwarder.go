@@ -142,7 +142,8 @@ func (f *Forwarder) PortAddrs(name string) []netip.Prefix {
 // AttachPort starts forwarding on physical port name (a netdev in
 // Options.PortNetNS) for routing instance instance, whose host stack is the
 // network namespace at instanceNS. It creates a tap named like the port in
-// instanceNS with the port's MAC and MTU, brings both up, and keeps the
+// instanceNS with the port's MAC and MTU (arp_ignore=1, IPv6 disabled until
+// the caller enables it), brings both up, and keeps the
 // addresses configured on the tap in step with the dataplane. The physical
 // port's kernel in the daemon namespace never sees its traffic: a tc
 // ingress filter drops every frame after the packet socket has its copy
@@ -386,6 +387,11 @@ func setupTap(name string, mac packet.MAC, mtu int, index *int) error {
 			return fmt.Errorf("tap %s mtu: %w", name, err)
 		}
 	}
+	// A router interface answers ARP only for its own addresses, and has no
+	// IPv6 until configured (no router solicitations on the wire). Best
+	// effort: /proc/sys may be read-only in a container.
+	_ = nsutil.WriteSysctl("net/ipv4/conf/"+name+"/arp_ignore", "1")
+	_ = nsutil.WriteSysctl("net/ipv6/conf/"+name+"/disable_ipv6", "1")
 	if err := netlink.LinkSetUp(l); err != nil {
 		return fmt.Errorf("tap %s up: %w", name, err)
 	}
