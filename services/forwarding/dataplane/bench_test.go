@@ -93,3 +93,24 @@ func BenchmarkProcessSwap(b *testing.B) {
 		b.Fatalf("%d of %d forwarded", s.n, b.N)
 	}
 }
+
+// BenchmarkProgram1M is the time to program a batch of a million routes
+// (a full Internet table) into an empty instance.
+func BenchmarkProgram1M(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 3))
+	nh := []fibapi.NextHop{{Port: "eth2", Gateway: a("10.2.0.2"), Labels: []uint32{100}}}
+	batch := fibapi.Batch{Routes: make([]fibapi.Route, 1_000_000)}
+	for i := range batch.Routes {
+		v := r.Uint32()
+		pfx := netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), 16+r.IntN(9)).Masked()
+		batch.Routes[i] = fibapi.Route{Prefix: pfx, NextHops: nh}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		d := New(Config{})
+		if err := d.Program(batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(batch.Routes))*float64(b.N)/b.Elapsed().Seconds(), "routes/s")
+}
