@@ -127,6 +127,9 @@ func (f *Forwarder) Counters(name string) (dataplane.Counters, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	_, c, ok := f.dp.PortByName(name)
+	if p := f.ports[name]; p != nil {
+		c.TxErrors = p.txErrors
+	}
 	return c, ok
 }
 

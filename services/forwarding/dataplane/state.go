@@ -82,6 +82,7 @@ type Counters struct {
 	Punted             uint64 // frames handed to the host stack
 	FromHost           uint64 // frames the host stack sent out of the port
 	Offloaded          uint64 // received GSO or partial-checksum frames completed in software
+	TxErrors           uint64 // frames the I/O layer could not send (filled in by package forwarding)
 }
 
 // Port is a physical port as the dataplane sees it.
