@@ -72,6 +72,10 @@ func (v vethAttacher) AttachPort(_ context.Context, kernel, _ string, ns netns.N
 
 func (vethAttacher) DetachPort(context.Context, string) error { return nil }
 
+func (vethAttacher) AddInstance(context.Context, string, netns.NsHandle) error { return nil }
+
+func (vethAttacher) RemoveInstance(context.Context, string) error { return nil }
+
 // noRoutes is a RIB without routes: the instance's kernel picks the source.
 type noRoutes struct{}
 

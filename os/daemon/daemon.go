@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"vpnos/cli"
+	"vpnos/cli/ops"
 	"vpnos/os/mgmt"
 	"vpnos/os/persist"
 	"vpnos/os/probe"
@@ -82,9 +83,22 @@ func (d *Daemon) Run(ctx context.Context) error {
 	// that own configuration must be registered on engine.Store() before
 	// Registry.Run (or be added to the "startup" dependencies), or they miss
 	// the startup commit.
+	r, err := d.addRouting(ctx, engine)
+	if err != nil {
+		return err
+	}
+	// Operational commands are registered before any session opens.
+	if err := ops.Register(engine, ops.Deps{
+		RIB: r.rib, VRF: r.vrf, NS: r.host,
+		Counters: fwdCounters{fwd: r.fwd}, Ports: d.Ifaces,
+		VRP5: s.CommitMode == "immediate",
+		Log:  d.Log.With("service", "ops"),
+	}); err != nil {
+		return fmt.Errorf("operational commands: %w", err)
+	}
 	startup := persist.New(s.StartupPath(), d.Log.With("service", "persist"))
 	engine.SaveFunc = startup.Save
-	d.Registry.Add("startup", []string{"iface"}, persist.Service(startup, replayInto(engine), d.Log.With("service", "persist")))
+	d.Registry.Add("startup", []string{"iface", "vrf"}, persist.Service(startup, replayInto(engine), d.Log.With("service", "persist")))
 	srv := &mgmt.Server{Path: s.SocketPath(), Engine: engine, Log: d.Log.With("service", "mgmt")}
 	// The socket is the last thing to come up: once the CLI answers, the
 	// interfaces the lab wired are known.

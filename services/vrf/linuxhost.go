@@ -16,10 +16,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// PortAttacher is the forwarder's side of a port: it gives the port a host
-// interface (named as the port) inside an instance's namespace, and moves
-// it when the port changes instance.
+// PortAttacher is the forwarder's side of instances and ports: it gives an
+// instance's kernel a way into the FIB for the router's own traffic, gives
+// each port a host interface (named as the port) inside its instance's
+// namespace, and moves it when the port changes instance.
 type PortAttacher interface {
+	AddInstance(ctx context.Context, instance string, ns netns.NsHandle) error
+	RemoveInstance(ctx context.Context, instance string) error
 	AttachPort(ctx context.Context, kernel string, instance string, ns netns.NsHandle) error
 	DetachPort(ctx context.Context, kernel string) error
 }
@@ -130,6 +133,10 @@ func (h *LinuxHost) CreateInstance(ctx context.Context, name string) error {
 		}
 		return fmt.Errorf("instance %s: %w", name, r.err)
 	}
+	if err := h.Attacher.AddInstance(ctx, name, r.ns); err != nil {
+		r.ns.Close()
+		return fmt.Errorf("instance %s: %w", name, err)
+	}
 	h.mu.Lock()
 	h.ns[name] = r.ns
 	h.mu.Unlock()
@@ -171,11 +178,13 @@ func (h *LinuxHost) DeleteInstance(ctx context.Context, name string) error {
 	delete(h.ns, name)
 	delete(h.lo, name)
 	h.mu.Unlock()
-	if ok {
-		n.Close()
-		h.Log.Info("instance host stack removed", "instance", name)
+	if !ok {
+		return nil
 	}
-	return nil
+	err := h.Attacher.RemoveInstance(ctx, name)
+	n.Close()
+	h.Log.Info("instance host stack removed", "instance", name)
+	return err
 }
 
 // BindPort gives the port a host interface in the instance.

@@ -48,6 +48,12 @@ func (v vethAttacher) AttachPort(ctx context.Context, kernel, instance string, n
 
 func (v vethAttacher) DetachPort(ctx context.Context, kernel string) error { return nil }
 
+func (v vethAttacher) AddInstance(ctx context.Context, instance string, ns netns.NsHandle) error {
+	return nil
+}
+
+func (v vethAttacher) RemoveInstance(ctx context.Context, instance string) error { return nil }
+
 func nsenter(t *testing.T, h *LinuxHost, instance string, args ...string) (string, error) {
 	t.Helper()
 	n, ok := h.Namespace(instance)
