@@ -754,10 +754,15 @@ func (f *Forwarder) readPort(now time.Time, p *port) {
 		}
 		for i := 0; i < n; i++ {
 			l := int(r.rxMsg[i].Len) - packet.VnetHdrLen
-			if l <= 0 || l > maxFrame {
+			if l < packet.EthernetLen || l > maxFrame {
 				continue
 			}
-			f.dp.Process(now, p.id, r.rxVnet[i][:], r.rxBuf[i][:dataplane.Headroom+l], dataplane.Headroom, f)
+			off := rxOff
+			if tpid, tci, ok := r.vlan(i); ok {
+				off = insertVLAN(r.rxBuf[i], off, tpid, tci)
+				l += vlanLen
+			}
+			f.dp.Process(now, p.id, r.rxVnet[i][:], r.rxBuf[i][off-dataplane.Headroom:off+l], dataplane.Headroom, f)
 		}
 		f.flush()
 		if n < len(r.rxMsg) {

@@ -249,6 +249,28 @@ func testForwarderNamespaces(t *testing.T, noRing bool) {
 		})
 	}
 
+	t.Run("802.1Q-tagged frames are not forwarded as untagged", func(t *testing.T) {
+		// The kernel moves the tag into packet metadata before the packet
+		// socket sees the frame; the forwarder must put it back (and punt
+		// the frame: no sub-interfaces), not route what is inside.
+		before, _ := f.Counters("r2")
+		fr := make([]byte, 18)
+		packet.PutEthernet(fr, r2MAC, bMAC, packet.EtherTypeVLAN)
+		binary.BigEndian.PutUint16(fr[14:], 100)
+		binary.BigEndian.PutUint16(fr[16:], packet.EtherTypeIPv4)
+		fr = append(fr, inner("10.1.0.2")...)
+		if err := capB.send(fr); err != nil {
+			t.Fatal(err)
+		}
+		if got := capA.wait(time.Second, isUDPTo("10.1.0.2")); got != nil {
+			t.Fatalf("tagged frame forwarded: %x", got)
+		}
+		after, _ := f.Counters("r2")
+		if after.Punted < before.Punted+1 {
+			t.Fatalf("counters before %+v after %+v", before, after)
+		}
+	})
+
 	// tcpTransfer sends 1 MiB from ns from to addr, served in ns to, and
 	// checks it arrives whole.
 	tcpTransfer := func(t *testing.T, from, to, addr string) {

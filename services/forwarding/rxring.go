@@ -33,7 +33,10 @@ const (
 	t3NextOffset  = 0
 	t3Snaplen     = 12
 	t3Len         = 16
+	t3Status      = 20
 	t3Mac         = 24
+	t3VlanTCI     = 32
+	t3VlanTPID    = 36
 	t3HdrLen      = 48
 )
 
@@ -112,16 +115,38 @@ func (r *rxRing) frames(block []byte, fn func(vnet, buf []byte, off int)) {
 		length := int(le.Uint32(h[t3Len:]))
 		mac := p + int(le.Uint16(h[t3Mac:]))
 		next := int(le.Uint32(h[t3NextOffset:]))
-		start := mac - dataplane.Headroom
-		if snap < length || mac+snap > len(block) || start < p+t3HdrLen || mac-packet.VnetHdrLen < p+t3HdrLen {
+		start := mac - dataplane.Headroom - vlanLen
+		if snap < length || mac+snap > len(block) || start < p+t3HdrLen || snap < packet.EthernetLen {
 			r.trunc++
 		} else {
 			copy(r.vnet[:], block[mac-packet.VnetHdrLen:mac])
-			fn(r.vnet[:], block[start:mac+snap], dataplane.Headroom)
+			status := le.Uint32(h[t3Status:])
+			if status&unix.TP_STATUS_VLAN_VALID != 0 {
+				tpid := uint16(packet.EtherTypeVLAN)
+				if status&unix.TP_STATUS_VLAN_TPID_VALID != 0 {
+					tpid = le.Uint16(h[t3VlanTPID:])
+				}
+				mac = insertVLAN(block, mac, tpid, uint16(le.Uint32(h[t3VlanTCI:])))
+				snap += vlanLen
+			}
+			fn(r.vnet[:], block[mac-dataplane.Headroom:mac+snap], dataplane.Headroom)
 		}
 		if next == 0 {
 			return
 		}
 		p += next
 	}
+}
+
+const vlanLen = 4
+
+// insertVLAN puts back the 802.1Q tag the kernel moved out of the frame at
+// b[mac:] (into packet metadata) before the frame reached the packet socket,
+// so the dataplane sees tagged frames as tagged. It uses 4 bytes of room
+// before the frame and returns the frame's new start.
+func insertVLAN(b []byte, mac int, tpid, tci uint16) int {
+	copy(b[mac-vlanLen:mac+2*6-vlanLen], b[mac:mac+2*6])
+	binary.BigEndian.PutUint16(b[mac+2*6-vlanLen:], tpid)
+	binary.BigEndian.PutUint16(b[mac+2*6-vlanLen+2:], tci)
+	return mac - vlanLen
 }

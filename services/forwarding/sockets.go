@@ -43,6 +43,12 @@ func openPacketSocket(ifindex int, ring bool) (int, *rxRing, error) {
 			return -1, nil, fmt.Errorf("setsockopt %s: %w", o.name, err)
 		}
 	}
+	if !ring {
+		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_AUXDATA, 1); err != nil {
+			unix.Close(fd)
+			return -1, nil, fmt.Errorf("setsockopt PACKET_AUXDATA: %w", err)
+		}
+	}
 	var rx *rxRing
 	if ring {
 		rx, err = setupRxRing(fd)
@@ -87,6 +93,7 @@ type ring struct {
 	rxVnet [][packet.VnetHdrLen]byte
 	rxIov  []unix.Iovec
 	rxMsg  []unix.Mmsghdr
+	rxCtl  [][auxSpace]byte // PACKET_AUXDATA control messages
 	// transmit
 	txVnet  [][]byte
 	txFrame [][]byte
@@ -118,11 +125,12 @@ func newRing(batch int, recv bool) *ring {
 	r.rxVnet = make([][packet.VnetHdrLen]byte, batch)
 	r.rxIov = make([]unix.Iovec, 2*batch)
 	r.rxMsg = make([]unix.Mmsghdr, batch)
+	r.rxCtl = make([][auxSpace]byte, batch)
 	for i := range r.rxBuf {
-		r.rxBuf[i] = make([]byte, dataplane.Headroom+maxFrame)
+		r.rxBuf[i] = make([]byte, rxOff+maxFrame)
 		r.rxIov[2*i].Base = &r.rxVnet[i][0]
 		r.rxIov[2*i].SetLen(packet.VnetHdrLen)
-		r.rxIov[2*i+1].Base = &r.rxBuf[i][dataplane.Headroom]
+		r.rxIov[2*i+1].Base = &r.rxBuf[i][rxOff]
 		r.rxIov[2*i+1].SetLen(maxFrame)
 		r.rxMsg[i].Hdr.Iov = &r.rxIov[2*i]
 		r.rxMsg[i].Hdr.SetIovlen(2)
@@ -130,8 +138,19 @@ func newRing(batch int, recv bool) *ring {
 	return r
 }
 
+// rxOff is where a received frame starts in its buffer: headroom for the
+// dataplane plus room to put back a VLAN tag.
+const rxOff = dataplane.Headroom + vlanLen
+
+// auxSpace holds one PACKET_AUXDATA control message.
+const auxSpace = 64
+
 // recv reads up to a batch of frames without blocking; it returns how many.
 func (r *ring) recv(fd int) (int, error) {
+	for i := range r.rxMsg {
+		r.rxMsg[i].Hdr.Control = &r.rxCtl[i][0]
+		r.rxMsg[i].Hdr.SetControllen(auxSpace)
+	}
 	for {
 		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&r.rxMsg[0])), uintptr(len(r.rxMsg)), unix.MSG_DONTWAIT, 0, 0)
 		switch {
@@ -194,4 +213,30 @@ func (r *ring) flush(fd int) (dropped int, err error) {
 	}
 	r.txVnet, r.txFrame = r.txVnet[:0], r.txFrame[:0]
 	return dropped, err
+}
+
+// vlan returns the 802.1Q tag the kernel moved out of frame i into its
+// PACKET_AUXDATA, if any.
+func (r *ring) vlan(i int) (tpid, tci uint16, ok bool) {
+	ctl := r.rxCtl[i][:min(int(r.rxMsg[i].Hdr.Controllen), auxSpace)]
+	for len(ctl) >= unix.CmsgLen(0) {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&ctl[0]))
+		l := int(h.Len)
+		if l < unix.CmsgLen(0) || l > len(ctl) {
+			return 0, 0, false
+		}
+		if h.Level == unix.SOL_PACKET && h.Type == unix.PACKET_AUXDATA && l >= unix.CmsgLen(int(unsafe.Sizeof(unix.TpacketAuxdata{}))) {
+			aux := (*unix.TpacketAuxdata)(unsafe.Pointer(&ctl[unix.CmsgLen(0)]))
+			if aux.Status&unix.TP_STATUS_VLAN_VALID == 0 {
+				return 0, 0, false
+			}
+			tpid = packet.EtherTypeVLAN
+			if aux.Status&unix.TP_STATUS_VLAN_TPID_VALID != 0 {
+				tpid = aux.Vlan_tpid
+			}
+			return tpid, aux.Vlan_tci, true
+		}
+		ctl = ctl[min(unix.CmsgSpace(l-unix.CmsgLen(0)), len(ctl)):]
+	}
+	return 0, 0, false
 }

@@ -201,6 +201,10 @@ func TestPunt(t *testing.T) {
 			"eth1", ethFrame(mac1, hostA, packet.EtherTypeIPv4, udp("10.1.0.2", "1.1.1.1", 64, 4)), "eth1", mac1},
 		{"arp broadcast", fibapi.Batch{}, "eth1", packet.ARPFrame(packet.Broadcast, hostA, &arpReq), "eth1", packet.Broadcast},
 		{"multicast", fibapi.Batch{}, "eth2", ethFrame(packet.MAC{1, 0, 0x5e, 0, 0, 5}, hostB, packet.EtherTypeIPv4, udp("10.2.0.2", "224.0.0.5", 1, 4)), "eth2", packet.MAC{1, 0, 0x5e, 0, 0, 5}},
+		{"802.1Q tagged", fibapi.Batch{}, "eth1", func() []byte {
+			e := packet.Ethernet{Dst: mac1, Src: hostA, Tagged: true, TCI: 100, EtherType: packet.EtherTypeIPv4}
+			return append(e.Append(nil), udp("10.1.0.2", "10.2.0.2", 64, 4)...)
+		}(), "eth1", mac1},
 		{"ipv6 to our mac", fibapi.Batch{}, "eth2", ethFrame(mac2, hostB, packet.EtherTypeIPv6, make([]byte, 40)), "eth2", mac2},
 		{"unicast to another mac", fibapi.Batch{}, "eth1", ethFrame(hostB, hostA, packet.EtherTypeIPv4, udp("10.1.0.2", "10.1.0.1", 64, 4)), "", packet.MAC{}},
 		{"vpn label to the pe's own vpn address", fibapi.Batch{Labels: []fibapi.LabelEntry{{InLabel: 300, Op: fibapi.PopLookup, Instance: vpnA}}},
