@@ -619,6 +619,19 @@ func TestFromInstance(t *testing.T) {
 	if !ok || len(out) != 1 || out[0].port != f.eth2 || parseOut(t, out[0].frame).ip.TTL != 64 {
 		t.Fatalf("%v %+v", ok, out)
 	}
+	// Too big with labels and DF: the host stack hears "fragmentation
+	// needed" from the next hop, with the MTU left after the labels.
+	big := udp("192.168.1.1", "172.16.0.9", 64, 1500-28)
+	big[6] = 0x40
+	packet.SetIPv4Checksum(big)
+	ok, out = from(vpnA, ethFrame(packet.MAC{}, mac3, packet.EtherTypeIPv4, big))
+	if !ok || len(out) != 1 || !out[0].punt || out[0].port != f.eth3 {
+		t.Fatalf("too big: %v %+v", ok, out)
+	}
+	if r, m := icmpOut(t, out[0]); r.ip.Src != a("10.2.0.2") || r.ip.Dst != a("192.168.1.1") || m.Type != packet.ICMPDestUnreachable ||
+		m.Code != packet.ICMPFragNeeded || binary.BigEndian.Uint16(m.Rest[2:]) != 1492 || r.eth.Dst != mac3 {
+		t.Fatalf("too big: %+v %+v", r.ip, m)
+	}
 	// To the router itself: back to the instance's host stack.
 	ok, out = from(vpnA, ethFrame(packet.MAC{}, mac3, packet.EtherTypeIPv4, udp("192.168.1.1", "192.168.1.1", 64, 4)))
 	if !ok || len(out) != 1 || !out[0].punt || out[0].port != f.eth3 {

@@ -317,6 +317,8 @@ func (d *Dataplane) tooBig(now time.Time, in *instance, inPort, op *Port, nh *ne
 		d.drop(inPort)
 		if !originated {
 			d.icmpError(now, in, inPort, ip, packet.ICMPDestUnreachable, packet.ICMPFragNeeded, uint16(max(mtu, 0)), rxLabels, out)
+		} else {
+			d.fragNeededToHost(now, in, ip, gw, uint16(max(mtu, 0)), out)
 		}
 		return
 	}

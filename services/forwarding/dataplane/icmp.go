@@ -103,3 +103,29 @@ func usableSource(in *instance, a netip.Addr) bool {
 	}
 	return true
 }
+
+// fragNeededToHost tells the instance's host stack that a packet it sent
+// (ip, with DF) does not fit the path: labels made it larger than the
+// outgoing port's MTU. The error comes from the next hop gw (a source the
+// kernel accepts, unlike one of its own addresses), so the kernel lowers its
+// path MTU (and TCP its segment size) for the destination.
+func (d *Dataplane) fragNeededToHost(now time.Time, in *instance, ip []byte, gw netip.Addr, mtu uint16, out Sink) {
+	tl := int(binary.BigEndian.Uint16(ip[2:4]))
+	if len(in.ports) == 0 || tl > len(ip) || tl < packet.IPv4Len || !d.errorAllowed(now, ip[:tl]) {
+		return
+	}
+	msg := packet.BuildICMPError(packet.ICMPDestUnreachable, packet.ICMPFragNeeded, mtu, ip[:tl], nil)
+	d.ipID++
+	pkt := packet.BuildIPv4(gw, addrOf(be32(ip[12:16])), packet.ProtoICMP, 64, d.ipID, msg)
+	frame := make([]byte, packet.EthernetLen+len(pkt))
+	copy(frame[packet.EthernetLen:], pkt)
+	p := in.ports[0]
+	for _, q := range in.ports {
+		for _, a := range q.Addrs {
+			if a.Addr() == addrOf(be32(ip[12:16])) {
+				p = q
+			}
+		}
+	}
+	d.puntLocal(in, p, packet.MAC{}, frame, out)
+}
