@@ -402,6 +402,53 @@ func TestLabelTTLExpired(t *testing.T) {
 	}
 }
 
+// TestLabelledTooBig: a labelled packet that no longer fits after the swap
+// gets "fragmentation needed" along the LSP when its IP header has DF.
+func TestLabelledTooBig(t *testing.T) {
+	f := newFixture(t)
+	f.program(fibapi.Batch{Labels: []fibapi.LabelEntry{{InLabel: 100, Op: fibapi.Swap,
+		NextHops: []fibapi.NextHop{{Port: "eth2", Gateway: a("10.2.0.2"), Labels: []uint32{101}}}}}})
+	if err := f.d.SetPortMTU("eth2", 1400); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.d.SetPortMTU("eth2", 20); err == nil {
+		t.Fatal("mtu 20 accepted")
+	}
+	big := udp("172.16.0.5", "192.168.9.9", 60, 1400)
+	big[6] = 0x40
+	packet.SetIPv4Checksum(big)
+	out := f.in(f.eth1, ethFrame(mac1, hostA, packet.EtherTypeMPLS, labels(le(100, 60, false), le(300, 60, true)), big))
+	if len(out) != 1 || out[0].port != f.eth2 {
+		t.Fatalf("%+v", out)
+	}
+	r, m := icmpOut(t, out[0])
+	if len(r.labels) != 2 || r.labels[0] != le(101, 254, false) || r.labels[1] != le(300, 255, true) {
+		t.Fatalf("labels %+v", r.labels)
+	}
+	if m.Type != packet.ICMPDestUnreachable || m.Code != packet.ICMPFragNeeded || binary.BigEndian.Uint16(m.Rest[2:]) != 1392 ||
+		r.ip.Src != a("10.1.0.1") || r.ip.Dst != a("172.16.0.5") {
+		t.Fatalf("icmp %+v %d/%d mtu %d", r.ip, m.Type, m.Code, binary.BigEndian.Uint16(m.Rest[2:]))
+	}
+	// Without DF: dropped (no fragmentation inside an LSP).
+	big[6] = 0
+	packet.SetIPv4Checksum(big)
+	if out := f.in(f.eth1, ethFrame(mac1, hostA, packet.EtherTypeMPLS, labels(le(100, 60, false), le(300, 60, true)), big)); len(out) != 0 {
+		t.Fatalf("%+v", out)
+	}
+	// Penultimate hop pop of a DF packet too big for the IP link.
+	f.program(fibapi.Batch{Labels: []fibapi.LabelEntry{{InLabel: 102, Op: fibapi.Swap,
+		NextHops: []fibapi.NextHop{{Port: "eth2", Gateway: a("10.2.0.2")}}}}})
+	big[6] = 0x40
+	packet.SetIPv4Checksum(big)
+	out = f.in(f.eth1, ethFrame(mac1, hostA, packet.EtherTypeMPLS, labels(le(102, 60, true)), big))
+	if len(out) != 1 {
+		t.Fatalf("%+v", out)
+	}
+	if r, m := icmpOut(t, out[0]); len(r.labels) != 0 || m.Code != packet.ICMPFragNeeded || binary.BigEndian.Uint16(m.Rest[2:]) != 1400 {
+		t.Fatalf("php: %+v %+v", r, m)
+	}
+}
+
 func TestARPResolution(t *testing.T) {
 	f := newFixture(t)
 	f.program(fibapi.Batch{Routes: []fibapi.Route{{Instance: public, Prefix: p("10.9.0.0/16"),

@@ -132,7 +132,7 @@ func (d *Dataplane) swap(now time.Time, p *Port, ent *ilmEntry, e packet.LabelEn
 				gw = addrOf(be32(ip[16:20]))
 			}
 			if tl > op.MTU {
-				p.c.Drops++
+				d.lsrTooBig(now, p, buf, off, pos, op.MTU, out)
 				return
 			}
 			d.send(now, op, gw, packet.EtherTypeIPv4, buf[rest-packet.EthernetLen:rest+tl], out)
@@ -146,7 +146,7 @@ func (d *Dataplane) swap(now time.Time, p *Port, ent *ilmEntry, e packet.LabelEn
 			buf[rest+3] = ttl
 		}
 		if len(buf)-rest > op.MTU {
-			p.c.Drops++
+			d.lsrTooBig(now, p, buf, off, pos, op.MTU-d.labelBytesBelow(buf, off, rest), out)
 			return
 		}
 		d.send(now, op, nh.gw, packet.EtherTypeMPLS, buf[rest-packet.EthernetLen:], out)
@@ -154,6 +154,10 @@ func (d *Dataplane) swap(now time.Time, p *Port, ent *ilmEntry, e packet.LabelEn
 	}
 	if !nh.gw.IsValid() {
 		p.c.Drops++
+		return
+	}
+	if len(buf)-rest+packet.MPLSLen*k > op.MTU {
+		d.lsrTooBig(now, p, buf, off, pos, op.MTU-packet.MPLSLen*k-d.labelBytesBelow(buf, off, rest), out)
 		return
 	}
 	need := packet.EthernetLen + packet.MPLSLen*k
@@ -167,11 +171,35 @@ func (d *Dataplane) swap(now time.Time, p *Port, ent *ilmEntry, e packet.LabelEn
 	for i, l := range nh.labels {
 		packet.LabelEntry{Label: l, TC: e.TC, TTL: ttl, S: e.S && i == k-1}.Put(buf[lp+4*i:])
 	}
-	if len(buf)-eth-packet.EthernetLen > op.MTU {
-		p.c.Drops++
+	d.send(now, op, nh.gw, packet.EtherTypeMPLS, buf[eth:], out)
+}
+
+// labelBytesBelow is how many bytes of label stack lie from rest to the
+// bottom of the stack that starts at buf[off+EthernetLen:].
+func (d *Dataplane) labelBytesBelow(buf []byte, off, rest int) int {
+	_, n, err := packet.ParseLabelStack(buf[off+packet.EthernetLen:])
+	if err != nil {
+		return 0
+	}
+	return max(off+packet.EthernetLen+n-rest, 0)
+}
+
+// lsrTooBig handles a labelled packet too big for the outgoing port after
+// the label operation: with DF set on the inner IPv4 packet, an ICMP
+// "fragmentation needed" carrying ipMTU (the room left for the IP packet) is
+// sent along the LSP like a time exceeded (RFC 3032 section 3); without DF
+// the packet is dropped (no fragmentation inside an LSP).
+func (d *Dataplane) lsrTooBig(now time.Time, p *Port, buf []byte, off, pos, ipMTU int, out Sink) {
+	p.c.Drops++
+	_, n, err := packet.ParseLabelStack(buf[off+packet.EthernetLen:])
+	if err != nil {
 		return
 	}
-	d.send(now, op, nh.gw, packet.EtherTypeMPLS, buf[eth:], out)
+	inner := buf[off+packet.EthernetLen+n:]
+	if len(inner) < packet.IPv4Len || inner[6]&0x40 == 0 {
+		return
+	}
+	d.lsrICMP(now, p, buf, off, pos, packet.ICMPDestUnreachable, packet.ICMPFragNeeded, uint16(max(ipMTU, 68)), out)
 }
 
 // labelTTLExpired answers a labelled packet whose label TTL ran out at a
@@ -184,6 +212,13 @@ func (d *Dataplane) swap(now time.Time, p *Port, ent *ilmEntry, e packet.LabelEn
 // know no VPN routes) show every hop.
 func (d *Dataplane) labelTTLExpired(now time.Time, p *Port, buf []byte, off, pos int, out Sink) {
 	p.c.Drops++
+	d.lsrICMP(now, p, buf, off, pos, packet.ICMPTimeExceeded, packet.ICMPTTLExceeded, 0, out)
+}
+
+// lsrICMP builds an ICMP error about the IPv4 packet under the label stack
+// of the frame at buf[off:] and sends it on along the LSP of the label at
+// buf[pos:] (see labelTTLExpired).
+func (d *Dataplane) lsrICMP(now time.Time, p *Port, buf []byte, off, pos int, typ, code uint8, mtu uint16, out Sink) {
 	stack, n, err := packet.ParseLabelStack(buf[off+packet.EthernetLen:])
 	if err != nil {
 		return
@@ -197,7 +232,7 @@ func (d *Dataplane) labelTTLExpired(now time.Time, p *Port, buf []byte, off, pos
 	if !srcA.IsValid() {
 		return
 	}
-	msg := packet.BuildICMPError(packet.ICMPTimeExceeded, packet.ICMPTTLExceeded, 0, inner[:tl], stack)
+	msg := packet.BuildICMPError(typ, code, mtu, inner[:tl], stack)
 	d.ipID++
 	pkt := packet.BuildIPv4(srcA, addrOf(be32(inner[12:16])), packet.ProtoICMP, 255, d.ipID, msg)
 	labels := buf[pos : off+packet.EthernetLen+n]
