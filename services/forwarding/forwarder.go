@@ -538,6 +538,13 @@ func (f *Forwarder) SetNeighbour(ctx context.Context, port string, addr netip.Ad
 	return err
 }
 
+// Neighbours lists the forwarder's neighbour (ARP) cache of a port.
+func (f *Forwarder) Neighbours(port string) []dataplane.NeighbourEntry {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.dp.Neighbours(port)
+}
+
 // SetPortMTU changes the MTU of a port: the physical link, its tap and the
 // dataplane's fragmentation threshold.
 func (f *Forwarder) SetPortMTU(ctx context.Context, name string, mtu int) error {

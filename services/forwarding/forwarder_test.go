@@ -89,6 +89,11 @@ func testForwarderNamespaces(t *testing.T, noRing bool) {
 		if !ok || !contains(out, "ttl=63") {
 			t.Fatalf("b pings a: %s", out)
 		}
+		// The forwarder resolved b itself.
+		ns := f.Neighbours("r2")
+		if len(ns) != 1 || ns[0].Addr != mustAddr("10.2.0.2") || ns[0].MAC != l.mac("vt-fwd-b", "b0") || !ns[0].Resolved {
+			t.Fatalf("r2 neighbours %+v", ns)
+		}
 	})
 	t.Run("punt to the instance host stack", func(t *testing.T) {
 		before, _ := f.Counters("r1")

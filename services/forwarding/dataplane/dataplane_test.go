@@ -491,6 +491,11 @@ func TestARPResolution(t *testing.T) {
 	if m, ok := f.d.Neighbour("eth2", a("10.2.0.9")); !ok || m != gwMAC {
 		t.Fatal("not learnt")
 	}
+	ns := f.d.Neighbours("eth2")
+	if len(ns) != 2 || ns[0].Addr != a("10.2.0.2") || !ns[0].Static || ns[1].Addr != a("10.2.0.9") || ns[1].MAC != gwMAC ||
+		ns[1].Static || !ns[1].Resolved || !ns[1].Updated.Equal(f.now) {
+		t.Fatalf("neighbours %+v", ns)
+	}
 	// Now it forwards directly.
 	if out := f.in(f.eth1, pkt(9)); len(out) != 1 || parseOut(t, out[0].frame).eth.Dst != gwMAC {
 		t.Fatalf("after resolution: %+v", out)

@@ -316,6 +316,38 @@ func (d *Dataplane) Neighbour(port string, addr netip.Addr) (packet.MAC, bool) {
 	return n.mac, true
 }
 
+// NeighbourEntry is one entry of a port's neighbour (ARP) cache.
+type NeighbourEntry struct {
+	Addr     netip.Addr
+	MAC      packet.MAC // zero while unresolved
+	Resolved bool
+	Static   bool
+	Updated  time.Time // last learnt (zero for static entries)
+	Queued   int       // packets waiting for resolution
+}
+
+// Neighbours lists a port's neighbour cache sorted by address (for
+// `display arp`).
+func (d *Dataplane) Neighbours(port string) []NeighbourEntry {
+	p := d.ports[port]
+	if p == nil {
+		return nil
+	}
+	out := make([]NeighbourEntry, 0, len(p.neigh))
+	for a, n := range p.neigh {
+		e := NeighbourEntry{Addr: a, Resolved: n.resolved, Static: n.static, Queued: len(n.queue)}
+		if n.resolved {
+			e.MAC = n.mac
+		}
+		if !n.static {
+			e.Updated = n.updated
+		}
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(x, y NeighbourEntry) int { return x.Addr.Compare(y.Addr) })
+	return out
+}
+
 // SetNeighbour installs a resolved neighbour (a static ARP entry, or one
 // learnt elsewhere).
 func (d *Dataplane) SetNeighbour(now time.Time, port string, addr netip.Addr, mac packet.MAC, out Sink) error {
