@@ -1,0 +1,163 @@
+package e2e
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"vpnos/lab/labtest"
+)
+
+// site is a customer site of the reference lab: a CE in one VPN instance of
+// a PE, behind a /30 link.
+type site struct {
+	ce, pe, vpn string
+	// port of the PE towards the CE, and the node's link name for it.
+	pePort, peLink string
+	peAddr, ceAddr string
+	lan, lanAddr   string
+	// the PE's link subnet of this site
+	subnet, bcast string
+}
+
+// The reference lab: two VPNs whose CEs behind one PE use the same LAN.
+var sites = []site{
+	{"CE-A", "PE1", "red", "GigabitEthernet0/1/0", "eth1", "192.0.2.1", "192.0.2.2", "172.16.1.0/24", "172.16.1.1", "192.0.2.0/30", "192.0.2.3/32"},
+	{"CE-B", "PE1", "blue", "GigabitEthernet0/2/0", "eth2", "192.0.2.5", "192.0.2.6", "172.16.1.0/24", "172.16.1.1", "192.0.2.4/30", "192.0.2.7/32"},
+	{"CE-C", "PE2", "red", "GigabitEthernet0/1/0", "eth1", "203.0.113.1", "203.0.113.2", "172.16.3.0/24", "172.16.3.1", "203.0.113.0/30", "203.0.113.3/32"},
+	{"CE-D", "PE2", "blue", "GigabitEthernet0/2/0", "eth2", "203.0.113.5", "203.0.113.6", "172.16.3.0/24", "172.16.3.1", "203.0.113.4/30", "203.0.113.7/32"},
+}
+
+// twin is the site of the other VPN behind the same PE.
+func twin(s site) site {
+	for _, o := range sites {
+		if o.pe == s.pe && o.vpn != s.vpn {
+			return o
+		}
+	}
+	panic("no twin site for " + s.ce)
+}
+
+// routingTable matches display ip routing-table output whose destinations
+// are exactly want (the instance holds nothing else), with the given rows.
+func routingTable(want []string, rows ...labtest.Row) labtest.Matcher {
+	return labtest.MatchFunc(func(out string) error {
+		got, err := labtest.ParseTable(out, "Destination/Mask")
+		if err != nil {
+			return err
+		}
+		var dests []string
+		for _, r := range got {
+			if d := r["Destination/Mask"]; d != "" {
+				dests = append(dests, d)
+			}
+		}
+		sort.Strings(dests)
+		w := append([]string(nil), want...)
+		sort.Strings(w)
+		if strings.Join(dests, " ") != strings.Join(w, " ") {
+			return fmt.Errorf("destinations %v, want %v", dests, w)
+		}
+		return labtest.HasRows(got, rows...)
+	})
+}
+
+// TestVPNInstances runs the reference lab (lab/l3vpn, static LSPs in the
+// core) and checks that the two VPN instances of each PE, whose CEs use the
+// same LAN, are separate: each CE reaches its own PE's instance address and
+// nothing of the other VPN or of the public instance; a PE's ping in an
+// instance reaches the LAN address in that instance's CE, as captured on the
+// CE links; the routing tables hold each instance's routes and nothing else;
+// and the PEs' loopbacks reach each other over the LSPs.
+func TestVPNInstances(t *testing.T) {
+	l := upCopy(t, "l3vpn", "l3vpn.clab.yml", "vpn", "PE1", "P", "PE2", "CE-A", "CE-B", "CE-C", "CE-D")
+
+	t.Run("routing-tables", func(t *testing.T) {
+		for _, s := range sites {
+			o := twin(s)
+			m := routingTable(
+				[]string{s.lan, s.subnet, s.peAddr + "/32", s.bcast, "255.255.255.255/32"},
+				labtest.Row{"Destination/Mask": s.lan, "Proto": "Static", "Pre": "60", "Flags": "RD", "NextHop": s.ceAddr, "Interface": s.pePort},
+				labtest.Row{"Destination/Mask": s.subnet, "Proto": "Direct", "NextHop": s.peAddr, "Interface": s.pePort},
+			)
+			out := l.WaitCLI(t, s.pe, "display ip routing-table vpn-instance "+s.vpn, m, 10*time.Second)
+			if strings.Contains(out, o.pePort) || !strings.Contains(out, "Routing Table: "+s.vpn+"\n") {
+				t.Errorf("%s %s: the table shows the other instance:\n%s", s.pe, s.vpn, out)
+			}
+		}
+		// The public tables know the core and no customer address.
+		for pe, peer := range map[string][]string{"PE1": {"10.255.0.3/32", "198.51.100.2"}, "PE2": {"10.255.0.1/32", "198.51.100.5"}} {
+			out := l.WaitCLI(t, pe, "display ip routing-table", labtest.Rows("Destination/Mask",
+				labtest.Row{"Destination/Mask": peer[0], "Proto": "Static", "NextHop": peer[1], "Interface": "GigabitEthernet0/3/0"}), 10*time.Second)
+			for _, bad := range []string{"172.16.", "192.0.2.", "203.0.113.", "GigabitEthernet0/1/0", "GigabitEthernet0/2/0"} {
+				if strings.Contains(out, bad) {
+					t.Errorf("%s public table holds %s:\n%s", pe, bad, out)
+				}
+			}
+		}
+		l.WaitCLI(t, "PE1", "display ip vpn-instance", labtest.All(
+			labtest.Regexp(`(?m)^ +red +10\.255\.0\.1:1 +IPv4$`),
+			labtest.Regexp(`(?m)^ +blue +10\.255\.0\.1:2 +IPv4$`)), 5*time.Second)
+	})
+
+	t.Run("ce-reaches-own-instance", func(t *testing.T) {
+		for _, s := range sites {
+			pingOK(t, l, s.ce, "ping -c 2 "+s.peAddr, s.peAddr)
+			// From the LAN address both CEs of a PE share: the PE routes
+			// the answer by the instance's own static route.
+			pingOK(t, l, s.ce, "ping -c 2 -a "+s.lanAddr+" "+s.peAddr, s.peAddr)
+		}
+	})
+
+	t.Run("ce-reaches-nothing-else", func(t *testing.T) {
+		for _, s := range sites {
+			o := twin(s)
+			for _, dst := range []string{o.peAddr, o.ceAddr, "10.255.0.1", "10.255.0.3", "198.51.100.1", "198.51.100.6"} {
+				if dst == s.peAddr {
+					continue
+				}
+				pingFails(t, l, s.ce, "ping -c 1 -t 300 "+dst)
+			}
+		}
+		// Nor does the public instance reach customer addresses.
+		pingFails(t, l, "PE1", "ping -c 1 -t 300 192.0.2.2")
+		pingFails(t, l, "PE1", "ping -c 1 -t 300 172.16.1.1")
+	})
+
+	t.Run("overlapping-lan", func(t *testing.T) {
+		// The PE pings the LAN address both of its CEs use, in one instance
+		// at a time; the echoes arrive at that instance's CE only, and the
+		// answers come back from it.
+		for _, s := range sites {
+			o := twin(s)
+			here := startCapture(t, l, s.ce, "eth1")
+			there := startCapture(t, l, o.ce, "eth1")
+			back := startCapture(t, l, s.pe, s.peLink)
+			pingOK(t, l, s.pe, "ping -vpn-instance "+s.vpn+" -c 3 "+s.lanAddr, s.lanAddr)
+			here.wait(t, "echo requests from the PE", 3, icmpBetween(s.peAddr, s.lanAddr, icmpEcho), 2*time.Second)
+			back.wait(t, "echo replies from the CE", 3, icmpBetween(s.lanAddr, s.peAddr, icmpReply), 2*time.Second)
+			if n := len(there.match(func(f frame) bool { return f.HasIP && f.Proto == 1 })); n != 0 {
+				t.Errorf("%s ping -vpn-instance %s: %d ICMP messages reached %s", s.pe, s.vpn, n, o.ce)
+			}
+			here.close()
+			there.close()
+			back.close()
+		}
+	})
+
+	t.Run("core-lsp", func(t *testing.T) {
+		pIn := startCapture(t, l, "P", "eth1")
+		pingOK(t, l, "PE1", "ping -c 3 -a 10.255.0.1 10.255.0.3", "10.255.0.3")
+		pIn.wait(t, "echo requests labelled 100", 3, func(f frame) bool {
+			return icmpBetween("10.255.0.1", "10.255.0.3", icmpEcho)(f) && len(f.Labels) == 1 && f.Labels[0].Label == 100
+		}, 2*time.Second)
+		tracertHops(t, l, "PE1", "tracert -a 10.255.0.1 10.255.0.3", "198.51.100.2", "10.255.0.3")
+		tracertHops(t, l, "PE2", "tracert -a 10.255.0.3 10.255.0.1", "198.51.100.5", "10.255.0.1")
+		l.WaitCLI(t, "P", "display mpls static-lsp", lspState(map[string]staticLSPRow{
+			"PE1-PE2": {"-/-", "100/200", "GigabitEthernet0/1/0/GigabitEthernet0/2/0", "Up"},
+			"PE2-PE1": {"-/-", "101/201", "GigabitEthernet0/2/0/GigabitEthernet0/1/0", "Up"},
+		}), 5*time.Second)
+	})
+}
