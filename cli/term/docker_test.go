@@ -59,7 +59,7 @@ func TestDockerExec(t *testing.T) {
 	rm := func() { exec.Command("docker", "rm", "-f", dockerContainer).Run() }
 	rm()
 	t.Cleanup(rm)
-	if out, err := exec.Command("docker", "run", "-d", "--name", dockerContainer, "-e", "VPNOS_INTERFACE_WAIT=0", dockerImage).CombinedOutput(); err != nil {
+	if out, err := exec.Command("docker", "run", "-d", "--name", dockerContainer, "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW", "--cap-add", "SYS_ADMIN", "-e", "VPNOS_INTERFACE_WAIT=0", dockerImage).CombinedOutput(); err != nil {
 		t.Fatalf("docker run: %v\n%s", err, out)
 	}
 	// Wait until the daemon answers.

@@ -42,6 +42,9 @@ func (d *Daemon) addRouting(ctx context.Context, engine *cli.Engine) (*routing, 
 		d.Backend = "userspace"
 	}
 	ensureWritableSysctl(log)
+	if err := ensureTunDevice(); err != nil {
+		return nil, err
+	}
 	fwd, err := forwarding.New(ctx, log.With("service", "forwarding"), forwarding.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("forwarding: %w", err)
@@ -147,4 +150,21 @@ func (c fwdCounters) Counters(port string) (ops.PortCounters, bool) {
 	}
 	return ops.PortCounters{RxPackets: x.RxPackets, RxBytes: x.RxBytes, RxDrops: x.Drops,
 		TxPackets: x.TxPackets, TxBytes: x.TxBytes}, true
+}
+
+// ensureTunDevice creates /dev/net/tun when the container runtime did not
+// (Docker gives a FROM scratch image no device node for it, while its device
+// rules allow it): the forwarder's host interfaces are tap devices.
+func ensureTunDevice() error {
+	const path = "/dev/net/tun"
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll("/dev/net", 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	if err := unix.Mknod(path, unix.S_IFCHR|0o666, int(unix.Mkdev(10, 200))); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("create %s (the node needs the tun device): %w", path, err)
+	}
+	return nil
 }

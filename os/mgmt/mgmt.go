@@ -15,9 +15,9 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
 
 	"vpnos/cli/proto"
+	"vpnos/os/serve"
 )
 
 // Session is one CLI session inside the daemon.
@@ -39,9 +39,8 @@ type Server struct {
 	Engine Engine
 	Log    *slog.Logger
 
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]struct{}
+	mu sync.Mutex
+	ln net.Listener
 }
 
 // Listen creates the socket (replacing a stale one) with mode 0660.
@@ -57,7 +56,6 @@ func (s *Server) Listen() error {
 	_ = os.Chmod(s.Path, 0o660)
 	s.mu.Lock()
 	s.ln = ln
-	s.conns = map[net.Conn]struct{}{}
 	s.mu.Unlock()
 	return nil
 }
@@ -70,42 +68,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	if ln == nil {
 		return errors.New("mgmt: Serve before Listen")
 	}
-	go func() {
-		<-ctx.Done()
-		ln.Close()
-		s.mu.Lock()
-		for c := range s.conns {
-			c.Close()
-		}
-		s.mu.Unlock()
-	}()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			return fmt.Errorf("mgmt: accept: %w", err)
-		}
-		s.mu.Lock()
-		s.conns[c] = struct{}{}
-		s.mu.Unlock()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.serveConn(ctx, c)
-			s.mu.Lock()
-			delete(s.conns, c)
-			s.mu.Unlock()
-		}()
+	if err := serve.Conns(ctx, ln, s.serveConn); err != nil {
+		return fmt.Errorf("mgmt: %w", err)
 	}
+	return nil
 }
 
 func (s *Server) serveConn(ctx context.Context, c net.Conn) {

@@ -135,7 +135,7 @@ func (h *LinuxHost) CreateInstance(ctx context.Context, name string) error {
 	}
 	if err := h.Attacher.AddInstance(ctx, name, r.ns); err != nil {
 		r.ns.Close()
-		return fmt.Errorf("instance %s: %w", name, err)
+		return err
 	}
 	h.mu.Lock()
 	h.ns[name] = r.ns
