@@ -196,6 +196,9 @@ type session struct {
 	errsGen int
 	// fastLoad skips the per-line validation (Replay's first pass).
 	fastLoad bool
+	// live receives the output of streaming commands as it is produced
+	// (nil: gather it into the response).
+	live func(string)
 }
 
 func (s *session) Close() {}
@@ -284,6 +287,14 @@ func (s *session) Handle(ctx context.Context, req proto.Request) proto.Response 
 	return s.resp(&result{})
 }
 
+// HandleStream is Handle, with the output of streaming commands (ping,
+// tracert) handed to out while they run; ctx ends when the user interrupts.
+func (s *session) HandleStream(ctx context.Context, req proto.Request, out func(string)) proto.Response {
+	s.live = out
+	defer func() { s.live = nil }()
+	return s.Handle(ctx, req)
+}
+
 func (s *session) answer(line string) *result {
 	p := s.pending
 	s.pending = nil
@@ -353,6 +364,12 @@ func (s *session) exec(ctx context.Context, line string) *result {
 	}
 	saved := s.stack
 	s.stack = s.stack[:depth]
+	if filter != nil && s.live != nil {
+		// Filtered output is gathered, then filtered.
+		live := s.live
+		s.live = nil
+		defer func() { s.live = live }()
+	}
 	out := m.cmd.run(s, m)
 	if out.failed && !out.exit && len(s.stack) == depth && depth != len(saved) {
 		s.stack = saved

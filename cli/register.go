@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"strings"
 )
@@ -29,6 +30,24 @@ type Command struct {
 	// Run executes the command; its output is printed as is. An error is
 	// printed as "Error: <err>."; an *ArgError marks a parameter with '^'.
 	Run func(ctx context.Context, a *Args) (string, error)
+	// Stream, instead of Run, executes a command that prints as it goes
+	// (ping, tracert): what it writes to w reaches the user at once, and ctx
+	// ends when the user interrupts it (Ctrl+C). Errors as for Run.
+	Stream func(ctx context.Context, a *Args, w io.Writer) error
+}
+
+// liveWriter writes to the session's live output, or gathers into r.
+type liveWriter struct {
+	s *session
+	r *result
+}
+
+func (w liveWriter) Write(p []byte) (int, error) {
+	if w.s.live != nil {
+		w.s.live(string(p))
+		return len(p), nil
+	}
+	return w.r.out.Write(p)
 }
 
 // Args are the parameters and keywords of a matched command.
@@ -68,13 +87,20 @@ func (e *ArgError) Error() string { return "wrong parameter " + e.Name }
 // Register adds a command to the views it names. Call it before sessions
 // are opened.
 func (e *Engine) Register(c Command) error {
-	if c.Run == nil || c.Syntax == "" {
-		return errors.New("cli: Register: syntax and run are required")
+	if (c.Run == nil) == (c.Stream == nil) || c.Syntax == "" {
+		return errors.New("cli: Register: syntax and one of run and stream are required")
 	}
 	run := func(s *session, m *matchResult) *result {
 		r := &result{}
-		out, err := c.Run(s.ctx(), &Args{m: m, User: s.user, Sysname: s.e.sysname()})
-		r.out.WriteString(out)
+		args := &Args{m: m, User: s.user, Sysname: s.e.sysname()}
+		var err error
+		if c.Stream != nil {
+			err = c.Stream(s.ctx(), args, liveWriter{s: s, r: r})
+		} else {
+			var out string
+			out, err = c.Run(s.ctx(), args)
+			r.out.WriteString(out)
+		}
 		if err != nil {
 			var ae *ArgError
 			if errors.As(err, &ae) {

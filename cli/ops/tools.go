@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -178,13 +179,13 @@ func (o *ops) toolCommands() []cli.Command {
 			Views:  "any",
 			Syntax: toolSyntax("ping", pingOptions),
 			Help:   toolHelp("ping", "Ping function", pingOptions),
-			Run:    o.runPing,
+			Stream: o.runPing,
 		},
 		{
 			Views:  "any",
 			Syntax: toolSyntax("tracert", tracertOptions),
 			Help:   toolHelp("tracert", "Trace the route to a host", tracertOptions),
-			Run:    o.runTracert,
+			Stream: o.runTracert,
 		},
 	}
 }
@@ -251,27 +252,29 @@ func toolError(err error, src netip.Addr) error {
 	return errors.New(msg)
 }
 
-func (o *ops) runPing(ctx context.Context, a *cli.Args) (string, error) {
+// runPing prints each reply as it comes; an interrupt (ctx) stops it and
+// the statistics are still printed.
+func (o *ops) runPing(ctx context.Context, a *cli.Args, w io.Writer) error {
 	t, err := o.commonArgs(ctx, a, pingOptions)
 	if err != nil {
-		return "", err
+		return err
 	}
 	opt := diag.PingOptions{
 		Dest: t.dest, Source: t.source, Count: t.int("count"), Size: t.int("size"),
 		Timeout: time.Duration(t.int("timeout")) * time.Millisecond,
 	}
-	var b strings.Builder
-	if _, err := o.tools.ping(ctx, t.ns, opt, &b); err != nil {
+	if _, err := o.tools.ping(ctx, t.ns, opt, w); err != nil {
 		o.d.Log.Debug("ping failed", "instance", t.instance, "dest", t.dest, "err", err)
-		return b.String(), toolError(err, t.source)
+		return toolError(err, t.source)
 	}
-	return b.String(), nil
+	return nil
 }
 
-func (o *ops) runTracert(ctx context.Context, a *cli.Args) (string, error) {
+// runTracert prints each hop as it is found.
+func (o *ops) runTracert(ctx context.Context, a *cli.Args, w io.Writer) error {
 	t, err := o.commonArgs(ctx, a, tracertOptions)
 	if err != nil {
-		return "", err
+		return err
 	}
 	opt := diag.TracertOptions{
 		Dest: t.dest, Source: t.source, FirstTTL: t.int("first"), MaxTTL: t.int("max"),
@@ -283,13 +286,12 @@ func (o *ops) runTracert(ctx context.Context, a *cli.Args) (string, error) {
 			max = diag.DefaultMaxTTL
 		}
 		if opt.FirstTTL > max {
-			return "", &cli.ArgError{Name: f.arg}
+			return &cli.ArgError{Name: f.arg}
 		}
 	}
-	var b strings.Builder
-	if _, err := o.tools.tracert(ctx, t.ns, opt, &b); err != nil {
+	if _, err := o.tools.tracert(ctx, t.ns, opt, w); err != nil {
 		o.d.Log.Debug("tracert failed", "instance", t.instance, "dest", t.dest, "err", err)
-		return b.String(), toolError(err, t.source)
+		return toolError(err, t.source)
 	}
-	return b.String(), nil
+	return nil
 }

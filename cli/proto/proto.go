@@ -16,6 +16,10 @@ const (
 	OpHelp     = "help"     // `?` help for Line (cursor at end; Line excludes the `?`)
 	OpPrompt   = "prompt"   // current prompt, no side effects
 	OpClose    = "close"    // end the session (discarding its candidate)
+	// OpInterrupt stops the exec request that is running (Ctrl+C during
+	// ping). It may be sent while the client waits for that request's
+	// responses, and gets no response of its own.
+	OpInterrupt = "interrupt"
 )
 
 // Request is one client message.
@@ -59,4 +63,8 @@ type Response struct {
 	Failed bool `json:"failed,omitempty"`
 	// Exit is set when the session has ended (quit in user view).
 	Exit bool `json:"exit,omitempty"`
+	// More marks partial output of a command still running (ping prints a
+	// line per reply): only Output is set, and further responses to the
+	// same request follow, the last one without More.
+	More bool `json:"more,omitempty"`
 }

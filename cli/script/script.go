@@ -13,9 +13,10 @@ import (
 	"vpnos/cli/proto"
 )
 
-// Doer sends one request to the session.
+// Doer sends one request to the session; partial output of a command
+// that is still running goes to out as it arrives.
 type Doer interface {
-	Do(req proto.Request) (proto.Response, error)
+	DoStream(req proto.Request, out func(string)) (proto.Response, error)
 }
 
 // Options controls echoing.
@@ -50,41 +51,43 @@ func SplitCommands(s string) []string {
 }
 
 // Run executes lines one by one. The first prompt comes from the open
-// response. Answers to questions are taken from the following lines. It
+// response. Answers to questions are taken from the following lines. Output
+// of commands that print as they run (ping) is written as it arrives. It
 // returns the number of failed commands.
 func Run(d Doer, prompt string, lines []string, w io.Writer, o Options) (failed int, err error) {
 	for i := 0; i < len(lines); i++ {
 		line := lines[i]
-		resp, err := d.Do(proto.Request{Op: proto.OpExec, Line: line})
+		if o.Echo {
+			fmt.Fprintf(w, "%s%s\n", prompt, line)
+		}
+		streamed := false
+		live := func(out string) {
+			streamed = true
+			fmt.Fprint(w, out)
+		}
+		resp, err := d.DoStream(proto.Request{Op: proto.OpExec, Line: line}, live)
 		if err != nil {
 			return failed, err
 		}
 		// Questions are answered by the next lines.
 		for resp.Question != "" {
-			answer := ""
+			answer := "C" // nothing left to answer with: cancel
 			if i+1 < len(lines) {
 				i++
 				answer = lines[i]
 			}
 			if o.Echo {
-				fmt.Fprintf(w, "%s%s\n", prompt, line)
 				fmt.Fprint(w, resp.Output)
 				fmt.Fprintf(w, "%s%s\n", resp.Question, answer)
 				resp.Output = ""
 			}
-			resp, err = d.Do(proto.Request{Op: proto.OpAnswer, Line: answer})
-			if err != nil {
+			if resp, err = d.DoStream(proto.Request{Op: proto.OpAnswer, Line: answer}, live); err != nil {
 				return failed, err
 			}
-			if answer == "" && resp.Question != "" && i+1 >= len(lines) {
-				// Nothing left to answer with: cancel.
-				resp, err = d.Do(proto.Request{Op: proto.OpAnswer, Line: "C"})
-				if err != nil {
-					return failed, err
-				}
-			}
 		}
-		if o.Echo || resp.Failed {
+		// An error is shown under its command line (for the caret), unless
+		// the command already printed as it ran.
+		if !o.Echo && resp.Failed && !streamed {
 			fmt.Fprintf(w, "%s%s\n", prompt, line)
 		}
 		fmt.Fprint(w, resp.Output)

@@ -168,6 +168,40 @@ func (c *console) readKey() ([]byte, bool) {
 	}
 }
 
+// watchInterrupt reads keys until done is closed and calls onCtrlC for
+// each Ctrl+C; other keys typed meanwhile stay pending for the next line.
+func (c *console) watchInterrupt(done <-chan struct{}, onCtrlC func()) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	var kept []byte
+	defer func() {
+		c.mu.Lock()
+		c.pending = append(kept, c.pending...)
+		c.mu.Unlock()
+	}()
+	for {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		k, ok := c.next(30 * time.Millisecond)
+		if !ok {
+			if c.isEOF() {
+				onCtrlC() // the terminal is gone: stop the command
+				<-done
+				return
+			}
+			continue
+		}
+		if len(k) == 1 && k[0] == 0x03 {
+			onCtrlC()
+			continue
+		}
+		kept = append(kept, k...)
+	}
+}
+
 // goneKey reports whether go-prompt was handed the key that stands for the
 // end of input (and not a line ended by Enter just before it).
 func (c *console) goneKey() bool {

@@ -90,7 +90,7 @@ func Run(sess Session, open proto.Response) error {
 		if f.ended {
 			return nil // the terminal went away (a line ended by Enter still runs)
 		}
-		resp, err := f.do(proto.Request{Op: proto.OpExec, Line: line})
+		resp, err := f.exec(line)
 		if err != nil {
 			return err
 		}
@@ -98,6 +98,33 @@ func Run(sess Session, open proto.Response) error {
 			return err
 		}
 	}
+}
+
+// streamer is a session that can print a command's output while it runs
+// and stop it (a *mgmt.Client).
+type streamer interface {
+	DoStream(req proto.Request, out func(string)) (proto.Response, error)
+	Interrupt() error
+}
+
+// exec runs one line. Output of commands that print as they go (ping)
+// appears at once, and Ctrl+C typed meanwhile stops the command.
+func (f *front) exec(line string) (proto.Response, error) {
+	req := proto.Request{Op: proto.OpExec, Line: line}
+	st, ok := f.sess.(streamer)
+	if !ok || f.con == nil {
+		return f.do(req)
+	}
+	done := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		f.con.watchInterrupt(done, func() { _ = st.Interrupt() })
+	}()
+	resp, err := st.DoStream(req, func(out string) { io.WriteString(f.out, out) })
+	close(done)
+	<-watched
+	return f.after(req, resp, err)
 }
 
 // plainLoop reads whole lines without a line editor.
@@ -146,6 +173,11 @@ func (f *front) newPrompt() (p *prompt.Prompt, err error) {
 
 func (f *front) do(req proto.Request) (proto.Response, error) {
 	resp, err := f.sess.Do(req)
+	return f.after(req, resp, err)
+}
+
+// after records what a response says about the session.
+func (f *front) after(req proto.Request, resp proto.Response, err error) (proto.Response, error) {
 	if err != nil {
 		f.err = fmt.Errorf("the routing daemon closed the session: %w", err)
 		return resp, f.err

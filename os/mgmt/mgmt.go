@@ -14,10 +14,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
-	"time"
 
 	"vpnos/cli/proto"
+	"vpnos/os/serve"
 )
 
 // Session is one CLI session inside the daemon.
@@ -26,6 +27,13 @@ type Session interface {
 	Handle(ctx context.Context, req proto.Request) proto.Response
 	// Close ends the session (discarding anything uncommitted).
 	Close()
+}
+
+// Streamer is a session whose commands print as they run (ping, tracert):
+// out is called with each piece of output before the final response, and
+// ctx is cancelled when the user interrupts.
+type Streamer interface {
+	HandleStream(ctx context.Context, req proto.Request, out func(string)) proto.Response
 }
 
 // Engine creates sessions; the VRP language engine implements it.
@@ -39,9 +47,8 @@ type Server struct {
 	Engine Engine
 	Log    *slog.Logger
 
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]struct{}
+	mu sync.Mutex
+	ln net.Listener
 }
 
 // Listen creates the socket (replacing a stale one) with mode 0660.
@@ -57,7 +64,6 @@ func (s *Server) Listen() error {
 	_ = os.Chmod(s.Path, 0o660)
 	s.mu.Lock()
 	s.ln = ln
-	s.conns = map[net.Conn]struct{}{}
 	s.mu.Unlock()
 	return nil
 }
@@ -70,47 +76,14 @@ func (s *Server) Serve(ctx context.Context) error {
 	if ln == nil {
 		return errors.New("mgmt: Serve before Listen")
 	}
-	go func() {
-		<-ctx.Done()
-		ln.Close()
-		s.mu.Lock()
-		for c := range s.conns {
-			c.Close()
-		}
-		s.mu.Unlock()
-	}()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			return fmt.Errorf("mgmt: accept: %w", err)
-		}
-		s.mu.Lock()
-		s.conns[c] = struct{}{}
-		s.mu.Unlock()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.serveConn(ctx, c)
-			s.mu.Lock()
-			delete(s.conns, c)
-			s.mu.Unlock()
-		}()
+	if err := serve.Conns(ctx, ln, s.serveConn); err != nil {
+		return fmt.Errorf("mgmt: %w", err)
 	}
+	return nil
 }
 
 func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 	defer c.Close()
-	r := bufio.NewReaderSize(c, 64<<10)
 	enc := json.NewEncoder(c)
 	var sess Session
 	defer func() {
@@ -118,18 +91,49 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 			sess.Close()
 		}
 	}()
-	for {
-		line, err := r.ReadBytes('\n')
-		if err != nil {
-			return
+	// A reader goroutine, so that an interrupt can arrive while a command
+	// runs.
+	reqs := make(chan proto.Request)
+	go func() {
+		defer close(reqs)
+		r := bufio.NewReaderSize(c, 64<<10)
+		for {
+			line, err := r.ReadBytes('\n')
+			if err != nil {
+				return
+			}
+			var req proto.Request
+			if err := json.Unmarshal(line, &req); err != nil {
+				req = proto.Request{Op: "malformed"}
+			}
+			select {
+			case reqs <- req:
+			case <-ctx.Done():
+				return
+			}
 		}
-		var req proto.Request
-		if err := json.Unmarshal(line, &req); err != nil {
-			_ = enc.Encode(proto.Response{Output: "Error: Malformed management request.\n", Failed: true})
-			continue
+	}()
+	var queued []proto.Request
+	next := func() (proto.Request, bool) {
+		if len(queued) > 0 {
+			req := queued[0]
+			queued = queued[1:]
+			return req, true
+		}
+		req, ok := <-reqs
+		return req, ok
+	}
+	for {
+		req, ok := next()
+		if !ok {
+			return
 		}
 		var resp proto.Response
 		switch {
+		case req.Op == "malformed":
+			resp = proto.Response{Output: "Error: Malformed management request.\n", Failed: true}
+		case req.Op == proto.OpInterrupt:
+			continue // nothing is running
 		case req.Op == proto.OpOpen && sess == nil:
 			sess, resp = s.open(ctx, req)
 		case sess == nil:
@@ -138,13 +142,53 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 			_ = enc.Encode(proto.Response{Exit: true})
 			return
 		default:
-			resp = s.handle(ctx, sess, req)
+			var more []proto.Request
+			resp, more = s.run(ctx, sess, req, enc, reqs)
+			queued = append(queued, more...)
 		}
 		if err := enc.Encode(resp); err != nil {
 			return
 		}
 		if resp.Exit {
 			return
+		}
+	}
+}
+
+// run handles one request. A streaming session's exec prints partial
+// output as it comes, and an interrupt arriving meanwhile cancels it; other
+// requests arriving meanwhile are returned to be handled afterwards.
+func (s *Server) run(ctx context.Context, sess Session, req proto.Request, enc *json.Encoder, reqs <-chan proto.Request) (proto.Response, []proto.Request) {
+	st, ok := sess.(Streamer)
+	if !ok || (req.Op != proto.OpExec && req.Op != proto.OpAnswer) {
+		return s.handle(ctx, sess, req), nil
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	partial := make(chan string)
+	done := make(chan proto.Response, 1)
+	go func() {
+		// The loop below receives until done, so output written after an
+		// interrupt (ping's statistics) is still delivered.
+		done <- s.handleStream(rctx, st, req, func(out string) { partial <- out })
+	}()
+	var later []proto.Request
+	for {
+		select {
+		case out := <-partial:
+			_ = enc.Encode(proto.Response{Output: out, More: true})
+		case resp := <-done:
+			return resp, later
+		case r, ok := <-reqs:
+			switch {
+			case !ok:
+				cancel()
+				reqs = nil
+			case r.Op == proto.OpInterrupt:
+				cancel()
+			default:
+				later = append(later, r)
+			}
 		}
 	}
 }
@@ -170,10 +214,21 @@ func (s *Server) handle(ctx context.Context, sess Session, req proto.Request) (r
 	return sess.Handle(ctx, req)
 }
 
+func (s *Server) handleStream(ctx context.Context, st Streamer, req proto.Request, out func(string)) (resp proto.Response) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.Log.Error("cli command panicked", "op", req.Op, "line", req.Line, "panic", p)
+			resp = proto.Response{Output: "Error: Internal error while executing the command.\n", Failed: true}
+		}
+	}()
+	return st.HandleStream(ctx, req, out)
+}
+
 // Client is one session seen from a front end.
 type Client struct {
 	conn net.Conn
 	r    *bufio.Reader
+	wmu  sync.Mutex
 	enc  *json.Encoder
 }
 
@@ -194,20 +249,50 @@ func Dial(ctx context.Context, path string, open proto.Request) (*Client, proto.
 	return cl, resp, nil
 }
 
-// Do sends one request and waits for its response.
+// Do sends one request and waits for its response; partial output of a
+// running command is gathered into the response's Output.
 func (c *Client) Do(req proto.Request) (proto.Response, error) {
+	var early strings.Builder
+	resp, err := c.DoStream(req, func(out string) { early.WriteString(out) })
+	resp.Output = early.String() + resp.Output
+	return resp, err
+}
+
+// DoStream sends one request; partial output is handed to out as it
+// arrives, and the final response is returned.
+func (c *Client) DoStream(req proto.Request, out func(string)) (proto.Response, error) {
+	if err := c.send(req); err != nil {
+		return proto.Response{}, err
+	}
+	for {
+		line, err := c.r.ReadBytes('\n')
+		if err != nil {
+			return proto.Response{}, fmt.Errorf("mgmt receive: %w", err)
+		}
+		var resp proto.Response
+		if err := json.Unmarshal(line, &resp); err != nil {
+			return proto.Response{}, fmt.Errorf("mgmt decode: %w", err)
+		}
+		if !resp.More {
+			return resp, nil
+		}
+		if out != nil {
+			out(resp.Output)
+		}
+	}
+}
+
+// Interrupt stops the command running on the session (Ctrl+C). It is safe
+// to call while another goroutine waits in DoStream.
+func (c *Client) Interrupt() error { return c.send(proto.Request{Op: proto.OpInterrupt}) }
+
+func (c *Client) send(req proto.Request) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	if err := c.enc.Encode(req); err != nil {
-		return proto.Response{}, fmt.Errorf("mgmt send: %w", err)
+		return fmt.Errorf("mgmt send: %w", err)
 	}
-	line, err := c.r.ReadBytes('\n')
-	if err != nil {
-		return proto.Response{}, fmt.Errorf("mgmt receive: %w", err)
-	}
-	var resp proto.Response
-	if err := json.Unmarshal(line, &resp); err != nil {
-		return proto.Response{}, fmt.Errorf("mgmt decode: %w", err)
-	}
-	return resp, nil
+	return nil
 }
 
 // Close ends the session.

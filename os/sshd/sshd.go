@@ -27,6 +27,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"vpnos/os/serve"
 )
 
 // Config is the server's configuration.
@@ -61,9 +63,8 @@ type Server struct {
 	signer ssh.Signer
 	keys   map[string]bool // authorized keys, by their wire form
 
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]struct{}
+	mu sync.Mutex
+	ln net.Listener
 }
 
 // New prepares a server: loads or creates the host key and parses the
@@ -155,7 +156,6 @@ func (s *Server) Listen() error {
 	}
 	s.mu.Lock()
 	s.ln = ln
-	s.conns = map[net.Conn]struct{}{}
 	s.mu.Unlock()
 	return nil
 }
@@ -179,42 +179,10 @@ func (s *Server) Serve(ctx context.Context) error {
 		return errors.New("sshd: Serve before Listen")
 	}
 	s.log.Info("ssh server listening", "addr", ln.Addr().String(), "host_key", ssh.FingerprintSHA256(s.signer.PublicKey()))
-	go func() {
-		<-ctx.Done()
-		ln.Close()
-		s.mu.Lock()
-		for c := range s.conns {
-			c.Close()
-		}
-		s.mu.Unlock()
-	}()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			return fmt.Errorf("sshd: accept: %w", err)
-		}
-		s.mu.Lock()
-		s.conns[c] = struct{}{}
-		s.mu.Unlock()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.serveConn(ctx, c)
-			s.mu.Lock()
-			delete(s.conns, c)
-			s.mu.Unlock()
-		}()
+	if err := serve.Conns(ctx, ln, s.serveConn); err != nil {
+		return fmt.Errorf("sshd: %w", err)
 	}
+	return nil
 }
 
 // handshakeTimeout bounds the time a client may take to log in.

@@ -1,13 +1,17 @@
 // Package forwarding is the userspace forwarding backend: it attaches to
-// physical ports with batched AF_PACKET sockets (recvmmsg/sendmmsg, virtio-net
-// headers), gives every port a tap device in the network namespace of its
-// routing instance so that instance's kernel owns the router's addresses,
-// ARP, ICMP and TCP, and runs the pure forwarding decision of package
-// dataplane between them. It implements fibapi.Programmer.
+// physical ports with AF_PACKET sockets (a TPACKET_V3 receive ring or
+// recvmmsg, sendmmsg, virtio-net headers), gives every port a tap device in
+// the network namespace of its routing instance so that instance's kernel
+// owns the router's addresses, ARP, ICMP and TCP, and runs the pure
+// forwarding decision of package dataplane between them, on one thread. It
+// implements fibapi.Programmer.
 //
 // Frames arriving on a port that are addressed to the router go into the
 // port's tap; frames the instance kernel writes to the tap go out of the
-// port unchanged; everything else is forwarded by the dataplane.
+// port (along an LSP when the FIB labels the destination); everything else is
+// forwarded by the dataplane. AddInstance gives an instance kernel a default
+// route into the forwarder for its own traffic beyond connected subnets.
+// See README.md for the behaviour in detail and the benchmark figures.
 package forwarding
 
 import (
@@ -56,35 +60,38 @@ type Forwarder struct {
 	log  *slog.Logger
 	opts Options
 
-	mu      sync.Mutex
-	dp      *dataplane.Dataplane
-	ports   map[string]*port
-	byID    []*port          // by dataplane id
-	byToken []*port          // epoll token >> 1 -> port (or instance tap)
-	insts   map[string]*port // instance taps by instance
-	dirty   []*port          // ports with queued transmit frames
-	epfd    int
-	closed  bool
-	lastErr time.Time
+	mu        sync.Mutex
+	dp        *dataplane.Dataplane
+	ports     map[string]*port
+	byID      []*port          // by dataplane id
+	byToken   []*port          // epoll token >> 1 -> port (or instance tap)
+	insts     map[string]*port // instance taps by instance
+	dirty     []*port          // ports with queued transmit frames
+	epfd      int
+	closed    bool
+	stopLinks chan struct{} // ends the link-state watch
+	lastErr   time.Time
 }
 
 type port struct {
-	name     string
-	id       int
-	token    int32
-	ifindex  int
-	fd       int     // AF_PACKET
-	rx       *rxRing // nil: recvmmsg
-	tap      int     // tap fd
-	tapIndex int
-	instance string
-	ns       netns.NsHandle // the instance namespace, held open while attached
-	instTap  bool           // an instance's forwarding tap, not a physical port
-	ring     *ring
-	dirty    bool
-	stopAddr chan struct{}
-	addrs    map[netip.Prefix]bool
-	txErrors uint64
+	name       string
+	id         int
+	token      int32
+	ifindex    int
+	fd         int     // AF_PACKET
+	rx         *rxRing // nil: recvmmsg
+	tap        int     // tap fd
+	tapIndex   int
+	instance   string
+	ns         netns.NsHandle // the instance namespace, held open while attached
+	instTap    bool           // an instance's forwarding tap, not a physical port
+	carrier    bool           // last carrier mirrored onto the tap
+	carrierSet bool
+	ring       *ring
+	dirty      bool
+	stopAddr   chan struct{}
+	addrs      map[netip.Prefix]bool
+	txErrors   uint64
 }
 
 var _ fibapi.Programmer = (*Forwarder)(nil)
@@ -101,14 +108,74 @@ func New(ctx context.Context, log *slog.Logger, opts Options) (*Forwarder, error
 	if err != nil {
 		return nil, fmt.Errorf("epoll: %w", err)
 	}
-	return &Forwarder{
-		log:   log,
-		opts:  opts,
-		dp:    dataplane.New(opts.Dataplane),
-		ports: make(map[string]*port),
-		insts: make(map[string]*port),
-		epfd:  ep,
-	}, nil
+	f := &Forwarder{
+		log:       log,
+		opts:      opts,
+		dp:        dataplane.New(opts.Dataplane),
+		ports:     make(map[string]*port),
+		insts:     make(map[string]*port),
+		epfd:      ep,
+		stopLinks: make(chan struct{}),
+	}
+	if err := f.watchLinks(); err != nil {
+		unix.Close(ep)
+		return nil, err
+	}
+	return f, nil
+}
+
+// watchLinks follows the link state of the physical ports and mirrors their
+// carrier onto their taps, so an instance kernel sees its interface go down
+// with the port (connected routes and sessions over it go too).
+func (f *Forwarder) watchLinks() error {
+	ch := make(chan netlink.LinkUpdate, 64)
+	opts := netlink.LinkSubscribeOptions{
+		ListExisting: true,
+		ErrorCallback: func(err error) {
+			select {
+			case <-f.stopLinks:
+			default:
+				f.log.Debug("link watch", "err", err)
+			}
+		},
+	}
+	if f.opts.PortNetNS != "" {
+		h, err := netns.GetFromPath(f.opts.PortNetNS)
+		if err != nil {
+			return fmt.Errorf("port namespace %s: %w", f.opts.PortNetNS, err)
+		}
+		defer h.Close()
+		opts.Namespace = &h
+	}
+	if err := netlink.LinkSubscribeWithOptions(ch, f.stopLinks, opts); err != nil {
+		return fmt.Errorf("link watch: %w", err)
+	}
+	go func() {
+		for u := range ch {
+			a := u.Attrs()
+			up := a.Flags&net.FlagUp != 0 && a.RawFlags&unix.IFF_LOWER_UP != 0
+			f.mu.Lock()
+			for _, p := range f.ports {
+				if p.ifindex == a.Index && p.tap >= 0 && (p.carrier != up || !p.carrierSet) {
+					p.carrier, p.carrierSet = up, true
+					if err := setCarrier(p.tap, up); err != nil {
+						f.log.Warn("tap carrier", "port", p.name, "err", err)
+					}
+				}
+			}
+			f.mu.Unlock()
+		}
+	}()
+	return nil
+}
+
+// setCarrier switches the carrier of a tap (TUNSETCARRIER).
+func setCarrier(tap int, up bool) error {
+	v := 0
+	if up {
+		v = 1
+	}
+	return unix.IoctlSetPointerInt(tap, unix.TUNSETCARRIER, v)
 }
 
 // Program applies a FIB batch (fibapi.Programmer). Next hops may name ports
@@ -198,6 +265,9 @@ func (f *Forwarder) AttachPort(ctx context.Context, name, instance, instanceNS s
 		if err := netlink.LinkSetUp(l); err != nil {
 			return fmt.Errorf("port %s up: %w", name, err)
 		}
+		if l, err := netlink.LinkByIndex(a.Index); err == nil {
+			p.carrier = l.Attrs().RawFlags&unix.IFF_LOWER_UP != 0
+		}
 		if err := blockKernelIngress(a.Index); err != nil {
 			f.log.Warn("port: kernel still sees its traffic", "port", name, "err", err)
 		}
@@ -220,6 +290,10 @@ func (f *Forwarder) AttachPort(ctx context.Context, name, instance, instanceNS s
 		undo()
 		return err
 	}
+	if err := setCarrier(p.tap, p.carrier); err != nil {
+		f.log.Warn("tap carrier", "port", name, "err", err)
+	}
+	p.carrierSet = true
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.ports[name]; ok || f.closed {
@@ -646,6 +720,7 @@ func (f *Forwarder) Close() error {
 		return nil
 	}
 	f.closed = true
+	close(f.stopLinks)
 	for _, p := range f.ports {
 		f.dropPortLocked(p)
 	}

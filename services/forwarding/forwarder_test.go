@@ -337,6 +337,38 @@ func testForwarderNamespaces(t *testing.T, noRing bool) {
 		}
 	})
 
+	t.Run("the tap follows the port's carrier", func(t *testing.T) {
+		tapUp := func() (bool, string) {
+			var up bool
+			l.do("vt-fwd-pub", func() error {
+				lk, err := netlink.LinkByName("r2")
+				if err != nil {
+					return err
+				}
+				up = lk.Attrs().RawFlags&unix.IFF_LOWER_UP != 0
+				return nil
+			})
+			return up, ""
+		}
+		setB0 := func(up bool) {
+			l.do("vt-fwd-b", func() error {
+				lk, err := netlink.LinkByName("b0")
+				if err != nil {
+					return err
+				}
+				if up {
+					return netlink.LinkSetUp(lk)
+				}
+				return netlink.LinkSetDown(lk)
+			})
+		}
+		setB0(false)
+		eventually(t, 3*time.Second, "tap r2 loses carrier", func() (bool, string) { up, _ := tapUp(); return !up, "" })
+		setB0(true)
+		eventually(t, 3*time.Second, "tap r2 gets carrier back", tapUp)
+		l.defaultRoute("vt-fwd-b", "10.2.0.1") // b's kernel dropped it with the link
+		eventually(t, 5*time.Second, "a pings b again", func() (bool, string) { return l.ping("vt-fwd-a", "-c1", "-W1", "10.2.0.2") })
+	})
 	t.Run("mtu", func(t *testing.T) {
 		// Both ends of the r2-b0 link get MTU 1400 (veth drops frames over
 		// the receiver's MTU).

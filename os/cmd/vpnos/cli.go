@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"time"
 
 	"vpnos/cli/proto"
@@ -66,6 +67,15 @@ func cmdCLI(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
+	// Ctrl+C stops the running command (ping), as on the router.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt)
+	defer signal.Stop(sigs)
+	go func() {
+		for range sigs {
+			_ = cl.Interrupt()
+		}
+	}()
 	failed, err := script.Run(cl, open.Prompt, lines, stdout, script.Options{Echo: *echo || (*command == "" && len(lines) > 1)})
 	if err != nil {
 		fmt.Fprintln(stderr, "vpnos cli:", err)

@@ -514,15 +514,30 @@ func TestARPGiveUp(t *testing.T) {
 	if len(out) != 1 {
 		t.Fatalf("%+v", out)
 	}
-	for i := 1; i <= 3; i++ {
+	for i := 1; i <= 2; i++ {
 		f.now = f.now.Add(time.Second)
 		f.d.Tick(f.now, f.rec)
-		if n := len(f.rec.take()); (i < 3 && n != 1) || (i == 3 && n != 0) {
-			t.Fatalf("tick %d: %d frames", i, n)
+		if n := len(f.rec.take()); n != 1 {
+			t.Fatalf("tick %d: %d frames, want a retry", i, n)
 		}
 	}
+	f.now = f.now.Add(time.Second)
+	f.d.Tick(f.now, f.rec)
 	if _, ok := f.d.ports["eth2"].neigh[a("10.2.0.77")]; ok {
 		t.Fatal("unresolved neighbour kept")
+	}
+	// The queued packet's sender hears host unreachable (sent on eth1).
+	var icmps []emitted
+	for _, e := range f.rec.out {
+		if e.port == f.eth1 {
+			icmps = append(icmps, e)
+		}
+	}
+	if len(icmps) != 1 || len(f.rec.out) != 1 {
+		t.Fatalf("want one ICMP back, got %+v", f.rec.out)
+	}
+	if r, m := icmpOut(t, icmps[0]); m.Type != packet.ICMPDestUnreachable || m.Code != packet.ICMPHostUnreachable || r.ip.Dst != a("10.1.0.2") {
+		t.Fatalf("%+v %+v", r.ip, m)
 	}
 	if _, c, _ := f.d.PortByName("eth2"); c.Drops != 1 {
 		t.Fatalf("queued packet not counted as dropped: %+v", c)

@@ -465,6 +465,7 @@ func (d *Dataplane) Tick(now time.Time, out Sink) {
 				if n.tries >= d.cfg.ARPRetries {
 					p.c.Drops += uint64(len(n.queue))
 					delete(p.neigh, a)
+					d.unreachableQueued(now, p, n.queue, out)
 					continue
 				}
 				n.tries++
@@ -474,6 +475,22 @@ func (d *Dataplane) Tick(now time.Time, out Sink) {
 				delete(p.neigh, a)
 			}
 		}
+	}
+}
+
+// unreachableQueued answers the IPv4 packets that waited for a neighbour
+// that never answered with ICMP host unreachable, as a host would. Labelled
+// frames are dropped silently (their source may live in another instance).
+func (d *Dataplane) unreachableQueued(now time.Time, p *Port, queue [][]byte, out Sink) {
+	for _, f := range queue {
+		if len(f) < packet.EthernetLen || binary.BigEndian.Uint16(f[12:14]) != packet.EtherTypeIPv4 {
+			continue
+		}
+		ip := f[packet.EthernetLen:]
+		if validIPv4(ip) == 0 {
+			continue
+		}
+		d.icmpError(now, p.inst, nil, ip, packet.ICMPDestUnreachable, packet.ICMPHostUnreachable, 0, nil, out)
 	}
 }
 
