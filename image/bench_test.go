@@ -33,14 +33,16 @@ func BenchmarkImage(b *testing.B) {
 	vSize, rSize := size(testImage), size(ref)
 
 	var vReady, rReady time.Duration
-	var vRSS, rRSS float64
+	var vRSS, rRSS, vPSS, rPSS float64
 	for i := 0; i < b.N; i++ {
-		d, rss := startAndMeasure(b, "vt-bench-vpnos", testImage, []string{"cli", "-c", "display version"})
+		d, rss, pss := startAndMeasure(b, "vt-bench-vpnos", testImage, []string{"cli", "-c", "display version"})
 		vReady += d
 		vRSS += rss
-		d, rss = startAndMeasure(b, "vt-bench-ref", ref, []string{"/pause", "true"})
+		vPSS += pss
+		d, rss, pss = startAndMeasure(b, "vt-bench-ref", ref, []string{"/pause", "true"})
 		rReady += d
 		rRSS += rss
+		rPSS += pss
 	}
 	n := float64(b.N)
 	b.ReportMetric(vSize, "MB-image")
@@ -49,13 +51,18 @@ func BenchmarkImage(b *testing.B) {
 	b.ReportMetric(float64(rReady.Milliseconds())/n, "ms-ref-to-exec")
 	b.ReportMetric(vRSS/n, "MiB-idle-rss")
 	b.ReportMetric(rRSS/n, "MiB-ref-rss")
+	// PSS counts the binary's pages, shared by the supervisor and the
+	// daemon, once.
+	b.ReportMetric(vPSS/n, "MiB-idle-pss")
+	b.ReportMetric(rPSS/n, "MiB-ref-pss")
 	b.ReportMetric(float64(vReady)/float64(rReady), "ready-ratio")
 	b.ReportMetric(vRSS/rRSS, "rss-ratio")
+	b.ReportMetric(vPSS/rPSS, "pss-ratio")
 }
 
 // startAndMeasure starts a container, polls exec until it succeeds, waits a
-// moment for the node to settle, and sums the RSS of its processes.
-func startAndMeasure(b *testing.B, name, img string, probe []string) (time.Duration, float64) {
+// moment for the node to settle, and sums the RSS and PSS of its processes.
+func startAndMeasure(b *testing.B, name, img string, probe []string) (time.Duration, float64, float64) {
 	b.Helper()
 	removeContainer(name)
 	defer removeContainer(name)
@@ -74,11 +81,12 @@ func startAndMeasure(b *testing.B, name, img string, probe []string) (time.Durat
 	}
 	time.Sleep(2 * time.Second) // idle
 	pid, _ := strconv.Atoi(run(b, "docker", "inspect", "-f", "{{.State.Pid}}", name))
-	return ready, treeRSS(pid)
+	rss, pss := treeMem(pid)
+	return ready, rss, pss
 }
 
-// treeRSS sums VmRSS (MiB) of pid and its descendants.
-func treeRSS(root int) float64 {
+// treeMem sums Rss and Pss (MiB) of pid and its descendants.
+func treeMem(root int) (rss, pss float64) {
 	parent := map[int]int{}
 	dirs, _ := os.ReadDir("/proc")
 	for _, d := range dirs {
@@ -104,20 +112,27 @@ func treeRSS(root int) float64 {
 		}
 		return p == root
 	}
-	var kb float64
+	var rssKB, pssKB float64
 	for pid := range parent {
 		if !inTree(pid) {
 			continue
 		}
-		status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-		for _, l := range strings.Split(string(status), "\n") {
-			if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-				n, _ := strconv.ParseFloat(strings.Fields(v)[0], 64)
-				kb += n
+		rollup, _ := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+		for _, l := range strings.Split(string(rollup), "\n") {
+			f := strings.Fields(l)
+			if len(f) < 2 {
+				continue
+			}
+			n, _ := strconv.ParseFloat(f[1], 64)
+			switch f[0] {
+			case "Rss:":
+				rssKB += n
+			case "Pss:":
+				pssKB += n
 			}
 		}
 	}
-	return kb / 1024
+	return rssKB / 1024, pssKB / 1024
 }
 
 // buildPauseImage builds the reference image from testdata/pause.
