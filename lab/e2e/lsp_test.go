@@ -250,6 +250,30 @@ func TestStaticLSPCore(t *testing.T) {
 		tracertHops(t, l, "PE1", "tracert -a "+pe1Lo+" "+pe2Lo, pToPE1, pe2Lo)
 	})
 
+	t.Run("route-withdrawn", func(t *testing.T) {
+		// An ingress LSP needs a route matching its destination: without
+		// it the LSP is Down and PE1 has no way to PE2; with it back the
+		// echoes are labelled again.
+		const route = "ip route-static 10.255.0.3 255.255.255.255 198.51.100.2"
+		configure(t, l, "PE1", "undo "+route)
+		down := map[string]staticLSPRow{"to-PE2": nodeLSPs["PE1"]["to-PE2"], "from-PE2": nodeLSPs["PE1"]["from-PE2"]}
+		down["to-PE2"] = staticLSPRow{"10.255.0.3/32", "NULL/100", "-/GigabitEthernet0/3/0", "Down"}
+		l.WaitCLI(t, "PE1", "display mpls static-lsp", lspState(down), 10*time.Second)
+		l.WaitCLI(t, "PE1", "display mpls lsp", labtest.MatchFunc(func(out string) error {
+			if regexpMatch(`(?m)^10\.255\.0\.3/32 `, out) {
+				return fmt.Errorf("the LSP to 10.255.0.3/32 is still listed")
+			}
+			return nil
+		}), 5*time.Second)
+		pingFails(t, l, "PE1", "ping -c 1 -t 300 -a "+pe1Lo+" "+pe2Lo)
+
+		configure(t, l, "PE1", route)
+		l.WaitCLI(t, "PE1", "display mpls static-lsp", lspState(nodeLSPs["PE1"]), 10*time.Second)
+		resetAll()
+		pingOK(t, l, "PE1", ping, pe2Lo)
+		pIn.wait(t, "echo requests labelled 100", 3, labelled(request, 100, 255), 2*time.Second)
+	})
+
 	t.Run("port-down", func(t *testing.T) {
 		// Shutting P's port towards PE2 takes down the LSPs through it on
 		// P, and PE2's, whose link loses its carrier; undo brings them back.

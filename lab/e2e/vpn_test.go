@@ -121,6 +121,12 @@ func TestVPNInstances(t *testing.T) {
 				pingFails(t, l, s.ce, "ping -c 1 -t 300 "+dst)
 			}
 		}
+		// A PE's instance reaches nothing of its twin either.
+		for _, s := range sites {
+			o := twin(s)
+			pingFails(t, l, s.pe, "ping -vpn-instance "+s.vpn+" -c 1 -t 300 "+o.ceAddr)
+			pingFails(t, l, s.pe, "ping -vpn-instance "+s.vpn+" -c 1 -t 300 "+o.peAddr)
+		}
 		// Nor does the public instance reach customer addresses.
 		pingFails(t, l, "PE1", "ping -c 1 -t 300 192.0.2.2")
 		pingFails(t, l, "PE1", "ping -c 1 -t 300 172.16.1.1")
