@@ -45,6 +45,9 @@ type frame struct {
 	IPTTL     uint8
 	// ICMPType is the ICMP type when Proto is 1, else 0xff.
 	ICMPType uint8
+	// ICMPLabels is the label stack of an RFC 4950 object in the RFC 4884
+	// extension of an ICMP error.
+	ICMPLabels []mplsEntry
 }
 
 func (f frame) String() string {
@@ -57,6 +60,9 @@ func (f frame) String() string {
 		fmt.Fprintf(&b, " %s > %s proto %d ttl %d", f.Src, f.Dst, f.Proto, f.IPTTL)
 		if f.Proto == 1 {
 			fmt.Fprintf(&b, " icmp %d", f.ICMPType)
+		}
+		if f.ICMPLabels != nil {
+			fmt.Fprintf(&b, " extension labels %v", f.ICMPLabels)
 		}
 	}
 	return b.String()
@@ -118,8 +124,51 @@ func decodeFrame(b []byte) (frame, error) {
 	f.Dst = netip.AddrFrom4([4]byte(p[16:20]))
 	if f.Proto == 1 && len(p) > ihl {
 		f.ICMPType = p[ihl]
+		if tot := int(binary.BigEndian.Uint16(p[2:4])); tot <= len(p) && tot >= ihl {
+			labels, err := icmpExtensionLabels(f.ICMPType, p[ihl:tot])
+			if err != nil {
+				return f, err
+			}
+			f.ICMPLabels = labels
+		}
 	}
 	return f, nil
+}
+
+// icmpExtensionLabels returns the label stack object (RFC 4950: class 1,
+// c-type 1) of the RFC 4884 extension of an ICMP time exceeded or
+// destination unreachable message, nil if there is none.
+func icmpExtensionLabels(typ uint8, icmp []byte) ([]mplsEntry, error) {
+	if (typ != 11 && typ != 3) || len(icmp) < 8 || icmp[5] == 0 {
+		return nil, nil
+	}
+	off := 8 + int(icmp[5])*4 // the original datagram, padded to its length field
+	if off+4 > len(icmp) {
+		return nil, fmt.Errorf("icmp extension: %w", errShort)
+	}
+	ext := icmp[off:]
+	if ext[0]>>4 != 2 {
+		return nil, fmt.Errorf("icmp extension version %d", ext[0]>>4)
+	}
+	for obj := ext[4:]; len(obj) > 0; {
+		if len(obj) < 4 {
+			return nil, fmt.Errorf("icmp extension object: %w", errShort)
+		}
+		n := int(binary.BigEndian.Uint16(obj[0:2]))
+		if n < 4 || n > len(obj) {
+			return nil, fmt.Errorf("icmp extension object length %d", n)
+		}
+		if obj[2] == 1 && obj[3] == 1 {
+			var out []mplsEntry
+			for e := obj[4:n]; len(e) >= 4; e = e[4:] {
+				v := binary.BigEndian.Uint32(e)
+				out = append(out, mplsEntry{Label: v >> 12, TC: uint8(v>>9) & 7, S: v&0x100 != 0, TTL: uint8(v)})
+			}
+			return out, nil
+		}
+		obj = obj[n:]
+	}
+	return nil, nil
 }
 
 // capture records the frames of one link of a lab node.
@@ -315,6 +364,21 @@ func TestDecodeFrame(t *testing.T) {
 		}(), false},
 		{"label without IPv4", cat(eth(etherMPLS), []byte{0x00, 0x06, 0x41, 0xfe}, []byte{0x60, 0, 0, 0}),
 			frame{EtherType: etherMPLS, Labels: []mplsEntry{{Label: 100, S: true, TTL: 254}}, ICMPType: 0xff}, false},
+		{"time exceeded with a label stack object", cat(eth(etherMPLS), []byte{0x00, 0x0c, 0x81, 0xff}, timeExceeded(true)), frame{
+			EtherType: etherMPLS, Labels: []mplsEntry{{Label: 200, S: true, TTL: 255}},
+			HasIP: true, Src: netip.MustParseAddr("198.51.100.2"), Dst: netip.MustParseAddr("10.255.0.1"), Proto: 1, IPTTL: 255,
+			ICMPType: 11, ICMPLabels: []mplsEntry{{Label: 100, S: true, TTL: 1}},
+		}, false},
+		{"time exceeded without extension", cat(eth(etherIPv4), timeExceeded(false)), frame{
+			EtherType: etherIPv4, HasIP: true, Src: netip.MustParseAddr("198.51.100.2"), Dst: netip.MustParseAddr("10.255.0.1"), Proto: 1, IPTTL: 255,
+			ICMPType: 11,
+		}, false},
+		{"extension cut", cat(eth(etherIPv4), func() []byte {
+			b := timeExceeded(true)
+			b = b[:len(b)-6]
+			binary.BigEndian.PutUint16(b[2:4], uint16(len(b)))
+			return b
+		}()), frame{}, true},
 		{"arp", cat(eth(0x0806), make([]byte, 28)), frame{EtherType: 0x0806, ICMPType: 0xff}, false},
 		{"short ethernet", []byte{1, 2, 3}, frame{}, true},
 		{"label stack cut", cat(eth(etherMPLS), []byte{0x00, 0x06, 0x40, 0xfe}), frame{}, true},
@@ -337,7 +401,30 @@ func TestDecodeFrame(t *testing.T) {
 	}
 }
 
+// timeExceeded is an IPv4 ICMP time exceeded 198.51.100.2 > 10.255.0.1
+// quoting a 28-byte echo request, with (RFC 4884: padded to 128 bytes, length
+// 32 words) or without an RFC 4950 object holding label 100 TTL 1.
+func timeExceeded(ext bool) []byte {
+	quoted := []byte{0x45, 0, 0, 28, 0, 1, 0, 0, 1, 1, 0, 0, 10, 255, 0, 1, 10, 255, 0, 3, 8, 0, 0, 0, 0, 1, 0, 1}
+	icmp := []byte{11, 0, 0, 0, 0, 0, 0, 0}
+	if ext {
+		icmp[5] = 32
+		body := make([]byte, 128)
+		copy(body, quoted)
+		icmp = append(icmp, body...)
+		icmp = append(icmp, 0x20, 0, 0, 0) // extension header: version 2, checksum not checked here
+		icmp = append(icmp, 0, 8, 1, 1)    // object: 8 bytes, class 1 (MPLS label stack), c-type 1
+		icmp = append(icmp, 0x00, 0x06, 0x41, 0x01)
+	} else {
+		icmp = append(icmp, quoted...)
+	}
+	ip := []byte{0x45, 0, 0, 0, 0, 2, 0, 0, 255, 1, 0, 0, 198, 51, 100, 2, 10, 255, 0, 1}
+	binary.BigEndian.PutUint16(ip[2:4], uint16(20+len(icmp)))
+	return append(ip, icmp...)
+}
+
 func FuzzDecodeFrame(f *testing.F) {
+	f.Add(append([]byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x00}, timeExceeded(true)...))
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x88, 0x47, 0x00, 0x06, 0x41, 0xfe, 0x45})
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x00, 0x4f})
 	f.Fuzz(func(t *testing.T, b []byte) {

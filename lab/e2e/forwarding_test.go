@@ -113,26 +113,62 @@ func pingFails(t testing.TB, l *labtest.Lab, node, cmd string) {
 var tracertHop = regexp.MustCompile(`(?m)^ *(\d+) +(\S+)( +(\d+ ms|\*))+ *$`)
 
 // tracertHops waits (at most 15 s) until tracert lists exactly the hops
-// wanted, each answering every probe, and returns the output. The last hop's
-// answers are port unreachables from the destination's kernel, which sends
-// a burst of 6 to one address and then one a second (net.ipv4.icmp_ratelimit),
-// so a third tracert in a row may lose a probe and be run again.
+// wanted, each answering every probe, and returns the output.
 func tracertHops(t testing.TB, l *labtest.Lab, node, cmd string, hops ...string) string {
 	t.Helper()
-	return l.WaitCLI(t, node, cmd, labtest.MatchFunc(func(out string) error {
-		var got []string
-		for _, m := range tracertHop.FindAllStringSubmatch(out, -1) {
-			if strings.Contains(m[0], "*") {
-				return fmt.Errorf("hop %s: a probe timed out", m[1])
-			}
-			if m[1] != fmt.Sprint(len(got)+1) {
-				return fmt.Errorf("hop %s out of order", m[1])
-			}
-			got = append(got, m[2])
+	return l.WaitCLI(t, node, cmd, labtest.MatchFunc(func(out string) error { return sameHops(out, hops) }), 15*time.Second)
+}
+
+// tracertNow runs tracert once: it must list exactly the hops wanted, each
+// answering every probe.
+func tracertNow(t testing.TB, l *labtest.Lab, node, cmd string, hops ...string) {
+	t.Helper()
+	out, err := l.CLI(node, cmd)
+	if err == nil {
+		err = sameHops(out, hops)
+	}
+	if err != nil {
+		t.Errorf("%s: %s: %v\n%s", node, cmd, err, out)
+	}
+}
+
+// sameHops checks tracert output against the hops wanted.
+func sameHops(out string, hops []string) error {
+	var got []string
+	for _, m := range tracertHop.FindAllStringSubmatch(out, -1) {
+		if strings.Contains(m[0], "*") {
+			return fmt.Errorf("hop %s: a probe timed out", m[1])
 		}
-		if strings.Join(got, " ") != strings.Join(hops, " ") {
-			return fmt.Errorf("hops %v, want %v", got, hops)
+		if m[1] != fmt.Sprint(len(got)+1) {
+			return fmt.Errorf("hop %s out of order", m[1])
 		}
-		return nil
-	}), 15*time.Second)
+		got = append(got, m[2])
+	}
+	if strings.Join(got, " ") != strings.Join(hops, " ") {
+		return fmt.Errorf("hops %v, want %v", got, hops)
+	}
+	return nil
+}
+
+func TestSameHops(t *testing.T) {
+	const head = " traceroute to 10.255.0.3(10.255.0.3), max hops: 30 ,packet length: 40,press CTRL_C to break\n"
+	tests := []struct {
+		name, out string
+		ok        bool
+	}{
+		{"two hops", head + " 1 198.51.100.2 3 ms  3 ms  4 ms\n 2 10.255.0.3 3 ms  3 ms  3 ms\n", true},
+		{"a probe lost", head + " 1 198.51.100.2 3 ms  3 ms  4 ms\n 2 * 10.255.0.3 3 ms  3 ms\n", false},
+		{"all lost", head + " 1 198.51.100.2 3 ms  3 ms  4 ms\n 2 * * *\n", false},
+		{"a hop missing", head + " 1 10.255.0.3 3 ms  3 ms  3 ms\n", false},
+		{"an extra hop", head + " 1 198.51.100.2 3 ms  3 ms  4 ms\n 2 198.51.100.6 1 ms  1 ms  1 ms\n 3 10.255.0.3 3 ms  3 ms  3 ms\n", false},
+		{"nothing", "Error: Wrong parameter found at '^' position.\n", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := sameHops(tc.out, []string{"198.51.100.2", "10.255.0.3"})
+			if (err == nil) != tc.ok {
+				t.Errorf("sameHops: %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
 }

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -184,7 +186,36 @@ func TestStaticLSPCore(t *testing.T) {
 			t.Errorf("%d echo requests reached PE2 unlabelled", n)
 		}
 		pingOK(t, l, "PE2", "ping -c 2 -a "+pe2Lo+" "+pe1Lo, pe1Lo)
+
+		// tracert: the probe whose label TTL runs out at P gets a time
+		// exceeded from P's port, quoting the received label stack (RFC
+		// 4950), which P sends on along the LSP to PE2 (it knows no route
+		// to the probe's source in general), and PE2 back along its own.
+		resetAll()
+		inP1, outP2 := p2In(t, l)
 		tracertHops(t, l, "PE1", "tracert -a "+pe1Lo+" "+pe2Lo, pToPE1, pe2Lo)
+		exceeded := func(label uint32) func(frame) bool {
+			te := icmpBetween(pToPE1, pe1Lo, 11)
+			return func(f frame) bool {
+				return te(f) && len(f.Labels) == 1 && f.Labels[0].Label == label &&
+					len(f.ICMPLabels) == 1 && f.ICMPLabels[0].Label == 100 && f.ICMPLabels[0].TTL == 1
+			}
+		}
+		pe2In.wait(t, "time exceeded from P quoting label 100, labelled 200", 3, exceeded(200), 2*time.Second)
+		pe1In.wait(t, "the same, labelled 201 on the way back", 3, exceeded(201), 2*time.Second)
+
+		// The destination's answers (port unreachable) are not rate limited
+		// per source: tracert run again and again still sees every hop.
+		for i := 0; i < 3; i++ {
+			tracertNow(t, l, "PE1", "tracert -a "+pe1Lo+" "+pe2Lo, pToPE1, pe2Lo)
+		}
+
+		// display interface counts what P forwarded: at least the tracert's
+		// probes in on GE0/1/0 and out on GE0/2/0.
+		inP2, outP3 := p2In(t, l)
+		if inP2-inP1 < 6 || outP3-outP2 < 6 {
+			t.Errorf("P counters: GigabitEthernet0/1/0 input +%d, GigabitEthernet0/2/0 output +%d, want at least 6 each", inP2-inP1, outP3-outP2)
+		}
 	})
 
 	t.Run("php", func(t *testing.T) {
@@ -243,4 +274,30 @@ func TestStaticLSPCore(t *testing.T) {
 		pingOK(t, l, "PE1", ping, pe2Lo)
 		pe2In.wait(t, "echo requests labelled 200", 3, labelled(request, 200, 254), 2*time.Second)
 	})
+}
+
+var inputPackets = regexp.MustCompile(`(?m)^\s+Input:\s+(\d+) packets`)
+var outputPackets = regexp.MustCompile(`(?m)^\s+Output:\s+(\d+) packets`)
+
+// ifPackets reads the input and output packet counters of a port from
+// display interface.
+func ifPackets(t testing.TB, l *labtest.Lab, node, port string) (in, out int) {
+	t.Helper()
+	text, err := l.CLI(node, "display interface "+port)
+	mi, mo := inputPackets.FindStringSubmatch(text), outputPackets.FindStringSubmatch(text)
+	if err != nil || mi == nil || mo == nil {
+		t.Fatalf("%s display interface %s: %v\n%s", node, port, err, text)
+	}
+	in, _ = strconv.Atoi(mi[1])
+	out, _ = strconv.Atoi(mo[1])
+	return in, out
+}
+
+// p2In is P's input packets on its port from PE1 and output packets on its
+// port to PE2.
+func p2In(t testing.TB, l *labtest.Lab) (in, out int) {
+	t.Helper()
+	in, _ = ifPackets(t, l, "P", "GigabitEthernet0/1/0")
+	_, out = ifPackets(t, l, "P", "GigabitEthernet0/2/0")
+	return in, out
 }

@@ -127,9 +127,9 @@ func TestVPNInstances(t *testing.T) {
 	})
 
 	t.Run("overlapping-lan", func(t *testing.T) {
-		// The PE pings the LAN address both of its CEs use, in one instance
-		// at a time; the echoes arrive at that instance's CE only, and the
-		// answers come back from it.
+		// The PE pings and traces the LAN address both of its CEs use, in
+		// one instance at a time; the echoes and probes arrive at that
+		// instance's CE only, and the answers come back from it.
 		for _, s := range sites {
 			o := twin(s)
 			here := startCapture(t, l, s.ce, "eth1")
@@ -138,8 +138,9 @@ func TestVPNInstances(t *testing.T) {
 			pingOK(t, l, s.pe, "ping -vpn-instance "+s.vpn+" -c 3 "+s.lanAddr, s.lanAddr)
 			here.wait(t, "echo requests from the PE", 3, icmpBetween(s.peAddr, s.lanAddr, icmpEcho), 2*time.Second)
 			back.wait(t, "echo replies from the CE", 3, icmpBetween(s.lanAddr, s.peAddr, icmpReply), 2*time.Second)
-			if n := len(there.match(func(f frame) bool { return f.HasIP && f.Proto == 1 })); n != 0 {
-				t.Errorf("%s ping -vpn-instance %s: %d ICMP messages reached %s", s.pe, s.vpn, n, o.ce)
+			tracertHops(t, l, s.pe, "tracert -vpn-instance "+s.vpn+" "+s.lanAddr, s.lanAddr)
+			if n := len(there.match(func(f frame) bool { return f.HasIP && (f.Proto == 1 || f.Proto == 17) })); n != 0 {
+				t.Errorf("%s ping/tracert -vpn-instance %s: %d ICMP or UDP packets reached %s", s.pe, s.vpn, n, o.ce)
 			}
 			here.close()
 			there.close()

@@ -159,6 +159,11 @@ func setupNamespace(log *slog.Logger, name string) error {
 		{"/proc/sys/net/ipv4/conf/default/send_redirects", "0"},
 		// Routers answer with TTL 255 (ping shows 255 minus the hops).
 		{"/proc/sys/net/ipv4/ip_default_ttl", "255"},
+		// No per-destination limit on ICMP errors (Linux: a burst of 6,
+		// then one a second), which made the last hop of a tracert repeated
+		// within seconds time out; the global limit (icmp_msgs_per_sec)
+		// still bounds them.
+		{"/proc/sys/net/ipv4/icmp_ratelimit", "0"},
 	} {
 		// /proc/sys is read-only in unprivileged containers; the forwarder
 		// never hands transit to an instance's kernel, so this is a second

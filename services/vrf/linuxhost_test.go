@@ -121,8 +121,14 @@ func TestLinuxHostInstancesAreIsolated(t *testing.T) {
 	if _, err := netlink.LinkByName("eth7"); err == nil {
 		t.Fatal("eth7 leaked into the daemon's namespace")
 	}
-	// IPv4 forwarding is off in an instance (where /proc/sys is writable).
-	if out, _ := nsenter(t, h, "red", "cat", "/proc/sys/net/ipv4/ip_forward"); strings.TrimSpace(out) != "0" {
-		t.Fatalf("ip_forward in red = %q", out)
+	// Sysctls of an instance (where /proc/sys is writable).
+	for key, want := range map[string]string{
+		"ip_forward":     "0",   // IPv4 forwarding is off in an instance
+		"ip_default_ttl": "255", // the router answers with TTL 255
+		"icmp_ratelimit": "0",   // ICMP errors (tracert's last hop) are not limited per destination
+	} {
+		if out, _ := nsenter(t, h, "red", "cat", "/proc/sys/net/ipv4/"+key); strings.TrimSpace(out) != want {
+			t.Errorf("%s in red = %q, want %s", key, out, want)
+		}
 	}
 }
