@@ -5,6 +5,7 @@ import (
 	"os"
 	"testing"
 	"testing/fstest"
+	"vpnos/lab/golden"
 
 	"vpnos/yang/datastore"
 	"vpnos/yang/modules"
@@ -52,18 +53,5 @@ display current-configuration configuration bgp
 quit
 undo peer 10.255.0.3
 display configuration candidate changes`)
-	golden := "testdata/slotin/bgp.golden"
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("differs from %s:\n%s", golden, firstDiff(string(want), got))
-	}
+	golden.Check(t, "testdata/slotin/bgp.golden", got)
 }

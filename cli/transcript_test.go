@@ -2,19 +2,17 @@ package cli
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+	"vpnos/lab/golden"
 
 	"vpnos/cli/proto"
 	"vpnos/services/iface"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 var testEpoch = time.Date(2026, 11, 22, 1, 0, 0, 0, time.UTC)
 
@@ -139,37 +137,7 @@ func TestTranscripts(t *testing.T) {
 				mode = "immediate"
 			}
 			got := runTranscript(t, testEngine(t, mode), string(in))
-			golden := strings.TrimSuffix(f, ".txt") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update)", err)
-			}
-			if got != string(want) {
-				t.Errorf("transcript differs from %s (run with -update and review the diff):\n%s", golden, firstDiff(string(want), got))
-			}
+			golden.Check(t, strings.TrimSuffix(f, ".txt")+".golden", got)
 		})
 	}
-}
-
-func firstDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var a, b string
-		if i < len(w) {
-			a = w[i]
-		}
-		if i < len(g) {
-			b = g[i]
-		}
-		if a != b {
-			return fmt.Sprintf("line %d:\nwant: %q\ngot:  %q", i+1, a, b)
-		}
-	}
-	return ""
 }

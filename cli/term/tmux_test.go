@@ -8,39 +8,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+	"vpnos/lab/labtest"
 
 	"vpnos/os/mgmt"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
 // vpnosBinary builds the vpnos command once for the package's tests.
-func vpnosBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "vt-term-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "vpnos")
-		out, err := exec.Command("go", "build", "-o", binPath, "vpnos/os/cmd/vpnos").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
+func vpnosBinary(t *testing.T) string { return labtest.Binary(t) }
 
 // Tmux drives a program in a tmux pane, as a person at a terminal would.
 type Tmux struct {

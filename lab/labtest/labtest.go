@@ -389,6 +389,37 @@ func BuildVpnos(dir string) (string, error) {
 	return bin, nil
 }
 
+var (
+	binaryOnce sync.Once
+	binaryPath string
+	binaryErr  error
+)
+
+// Binary builds the vpnos command once per test binary (into a temporary
+// folder) and returns its path; a build failure fails the test.
+func Binary(t testing.TB) string {
+	t.Helper()
+	binaryOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "vt-vpnos-bin-")
+		if err != nil {
+			binaryErr = err
+			return
+		}
+		binaryPath, binaryErr = BuildVpnos(dir)
+	})
+	if binaryErr != nil {
+		t.Fatal(binaryErr)
+	}
+	return binaryPath
+}
+
+// RemoveBinary deletes what Binary built; call it from TestMain after m.Run.
+func RemoveBinary() {
+	if binaryPath != "" {
+		os.RemoveAll(filepath.Dir(binaryPath))
+	}
+}
+
 // ModuleRoot is the folder of the vpnos go.mod.
 func ModuleRoot() (string, error) {
 	mod, err := exec.Command("go", "env", "GOMOD").Output()

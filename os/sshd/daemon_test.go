@@ -19,38 +19,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"vpnos/lab/labtest"
 
 	"github.com/vishvananda/netns"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/sys/unix"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
 // vpnosBinary builds the vpnos command once for the package's tests.
-func vpnosBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "vt-term-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "vpnos")
-		out, err := exec.Command("go", "build", "-o", binPath, "vpnos/os/cmd/vpnos").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
+func vpnosBinary(t *testing.T) string { return labtest.Binary(t) }
 
 // syncBuffer collects a process's log.
 type syncBuffer struct {

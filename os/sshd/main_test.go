@@ -2,15 +2,14 @@ package sshd
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
+
+	"vpnos/lab/labtest"
 )
 
 // TestMain removes the vpnos binary the tests built.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
-	}
+	labtest.RemoveBinary()
 	os.Exit(code)
 }

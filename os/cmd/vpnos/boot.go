@@ -2,22 +2,17 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 
 	"vpnos/os/daemon"
-	"vpnos/os/settings"
 	"vpnos/os/supervisor"
 )
 
 func cmdBoot(args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("boot", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var c commonFlags
-	c.register(fs)
-	if err := fs.Parse(args); err != nil {
+	if !c.parse("boot", args, stderr, nil) {
 		return 2
 	}
 	log := newLogger(stderr, os.Getenv("VPNOS_LOG_LEVEL")).With("proc", "boot")
@@ -38,16 +33,12 @@ func cmdBoot(args []string, stderr io.Writer) int {
 }
 
 func cmdDaemon(args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("daemon", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var c commonFlags
-	c.register(fs)
-	if err := fs.Parse(args); err != nil {
+	if !c.parse("daemon", args, stderr, nil) {
 		return 2
 	}
-	s, err := settings.Load(settings.Options{Root: c.root, ConfigDir: c.configDir})
-	if err != nil {
-		fmt.Fprintln(stderr, "vpnos daemon:", err)
+	s, ok := c.settings("daemon", stderr)
+	if !ok {
 		return 1
 	}
 	log := newLogger(stderr, s.LogLevel).With("proc", "daemon")

@@ -12,26 +12,24 @@ import (
 	"vpnos/cli/proto"
 	"vpnos/cli/script"
 	"vpnos/os/mgmt"
-	"vpnos/os/settings"
 )
 
 func cmdCLI(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("cli", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var c commonFlags
-	c.register(fs)
-	command := fs.String("c", "", "commands to run, separated by ';'")
-	socket := fs.String("socket", "", "management socket (default <state-dir>/mgmt.sock)")
-	user := fs.String("user", "admin", "user name recorded for this session")
-	echo := fs.Bool("echo", false, "print each command after its prompt, as a terminal log")
-	if err := fs.Parse(args); err != nil {
+	var command, socket, user *string
+	var echo *bool
+	if !c.parse("cli", args, stderr, func(fs *flag.FlagSet) {
+		command = fs.String("c", "", "commands to run, separated by ';'")
+		socket = fs.String("socket", "", "management socket (default <state-dir>/mgmt.sock)")
+		user = fs.String("user", "admin", "user name recorded for this session")
+		echo = fs.Bool("echo", false, "print each command after its prompt, as a terminal log")
+	}) {
 		return 2
 	}
 	path := *socket
 	if path == "" {
-		s, err := settings.Load(settings.Options{Root: c.root, ConfigDir: c.configDir})
-		if err != nil {
-			fmt.Fprintln(stderr, "vpnos cli:", err)
+		s, ok := c.settings("cli", stderr)
+		if !ok {
 			return 1
 		}
 		path = s.SocketPath()
@@ -99,16 +97,12 @@ func isTerminal(r io.Reader) bool {
 // cmdHealth opens and closes a session: the daemon is healthy when its
 // management socket answers.
 func cmdHealth(args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("health", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var c commonFlags
-	c.register(fs)
-	if err := fs.Parse(args); err != nil {
+	if !c.parse("health", args, stderr, nil) {
 		return 2
 	}
-	s, err := settings.Load(settings.Options{Root: c.root, ConfigDir: c.configDir})
-	if err != nil {
-		fmt.Fprintln(stderr, "vpnos health:", err)
+	s, ok := c.settings("health", stderr)
+	if !ok {
 		return 1
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

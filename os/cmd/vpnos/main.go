@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"vpnos/os/settings"
 	"vpnos/os/version"
 )
 
@@ -92,6 +93,29 @@ func (c *commonFlags) args() []string {
 		a = append(a, "--config-dir", c.configDir)
 	}
 	return a
+}
+
+// parse parses a subcommand's flags: the shared ones, plus those extra
+// registers. ok is false after a usage error (exit status 2).
+func (c *commonFlags) parse(name string, args []string, stderr io.Writer, extra func(*flag.FlagSet)) bool {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c.register(fs)
+	if extra != nil {
+		extra(fs)
+	}
+	return fs.Parse(args) == nil
+}
+
+// settings loads the daemon settings these flags point at; errors are
+// printed as "vpnos NAME: ...".
+func (c *commonFlags) settings(name string, stderr io.Writer) (*settings.Settings, bool) {
+	s, err := settings.Load(settings.Options{Root: c.root, ConfigDir: c.configDir})
+	if err != nil {
+		fmt.Fprintf(stderr, "vpnos %s: %v\n", name, err)
+		return nil, false
+	}
+	return s, true
 }
 
 func signalContext() (context.Context, context.CancelFunc) {
