@@ -294,6 +294,9 @@ func (f *Forwarder) AttachPort(ctx context.Context, name, instance, instanceNS s
 		f.log.Warn("tap carrier", "port", name, "err", err)
 	}
 	p.carrierSet = true
+	if testHookAttachUnregistered != nil {
+		testHookAttachUnregistered(name)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.ports[name]; ok || f.closed {
@@ -316,9 +319,44 @@ func (f *Forwarder) AttachPort(ctx context.Context, name, instance, instanceNS s
 		return err
 	}
 	f.ports[name] = p
+	f.syncCarrierLocked(p)
 	f.startAddrWatch(p)
 	f.log.Info("port attached", "port", name, "instance", instance, "mac", mac.String(), "mtu", mtu)
 	return nil
+}
+
+// testHookAttachUnregistered, when set by a test, runs in AttachPort after
+// the port's carrier was read and before the port is registered.
+var testHookAttachUnregistered func(port string)
+
+// syncCarrierLocked mirrors the port's carrier, read now, onto its tap;
+// f.mu is held. AttachPort calls it once the port is registered: a carrier
+// change between AttachPort's first reading and the registration reached the
+// link watcher while it did not know the port (a veth whose peer comes up as
+// the port is attached, as when containers are wired), and would otherwise
+// leave the tap without carrier for good. Later changes find the port
+// registered (the watcher needs f.mu too).
+func (f *Forwarder) syncCarrierLocked(p *port) {
+	var up bool
+	err := nsutil.Do(f.opts.PortNetNS, func() error {
+		l, err := netlink.LinkByIndex(p.ifindex)
+		if err != nil {
+			return err
+		}
+		a := l.Attrs()
+		up = a.Flags&net.FlagUp != 0 && a.RawFlags&unix.IFF_LOWER_UP != 0
+		return nil
+	})
+	if err != nil {
+		f.log.Warn("tap carrier", "port", p.name, "err", err)
+		return
+	}
+	if up != p.carrier {
+		p.carrier = up
+		if err := setCarrier(p.tap, up); err != nil {
+			f.log.Warn("tap carrier", "port", p.name, "err", err)
+		}
+	}
 }
 
 // allocToken gives p an epoll token; f.mu is held.
