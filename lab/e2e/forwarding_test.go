@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"vpnos/lab/labtest"
+	"vpnos/lab/runner"
+	"vpnos/lab/topology"
 )
 
 // Helpers of the forwarding lab tests (issue 5): labs of the repository
@@ -19,9 +21,9 @@ import (
 const forwardingPrefix = "vtl5"
 
 // labCopy returns a copy of the topology file lab/<folder>/<file> named lab,
-// its binds made absolute, so that the test can run next to a `make lab` of
-// the same folder, and the folder.
-func labCopy(t testing.TB, folder, file, lab string) (string, string) {
+// its binds made absolute and, if image is set, its image replaced, so that
+// the test can run next to a `make lab` of the same folder; and the folder.
+func labCopy(t testing.TB, folder, file, lab, image string) (string, string) {
 	t.Helper()
 	root, err := labtest.ModuleRoot()
 	if err != nil {
@@ -34,18 +36,33 @@ func labCopy(t testing.TB, folder, file, lab string) (string, string) {
 	}
 	text := regexp.MustCompile(`(?m)^name: .*$`).ReplaceAllString(string(src), "name: "+lab)
 	text = regexp.MustCompile(`"([A-Za-z0-9-]+):/etc/vpnos/"`).ReplaceAllString(text, `"`+dir+`/$1:/etc/vpnos/"`)
+	if image != "" {
+		text = strings.ReplaceAll(text, "image: "+topology.DefaultImage+"\n", "image: "+image+"\n")
+	}
 	return writeTopology(t, file, text), dir
 }
 
-// upCopy brings a copy of a repository lab up under the name vtl5-<name> and
-// waits until every node runs its startup.cfg.
-func upCopy(t *testing.T, folder, file, name string, nodes ...string) *labtest.Lab {
+// runtimes runs a forwarding test on both lab runtimes: network namespaces,
+// and Docker containers (what containerlab users run).
+func runtimes(t *testing.T, test func(t *testing.T, rt string)) {
+	for _, rt := range []string{runner.RuntimeNetns, runner.RuntimeDocker} {
+		t.Run(rt, func(t *testing.T) { test(t, rt) })
+	}
+}
+
+// upCopy brings a copy of a repository lab up on a runtime under the name
+// vtl5-<name>-<runtime> and waits until every node runs its startup.cfg.
+func upCopy(t *testing.T, rt, folder, file, name string, nodes ...string) *labtest.Lab {
 	t.Helper()
 	needRoot(t)
-	lab := forwardingPrefix + "-" + name
+	image := ""
+	if rt == runner.RuntimeDocker {
+		image = labtest.Image(t, bin)
+	}
+	lab := forwardingPrefix + "-" + name + "-" + rt
 	labtest.CleanStale(t, lab)
-	topo, dir := labCopy(t, folder, file, lab)
-	l := labtest.Up(t, topo, labtest.Options{Binary: bin})
+	topo, dir := labCopy(t, folder, file, lab, image)
+	l := labtest.Up(t, topo, labtest.Options{Binary: bin, Runtime: rt})
 	for _, n := range nodes {
 		cfg, err := os.ReadFile(filepath.Join(dir, n, "startup.cfg"))
 		if err != nil {

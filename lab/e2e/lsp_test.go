@@ -125,8 +125,10 @@ const (
 // the configured label, P swaps it, pops it with implicit null (PHP) and
 // swaps it to explicit null; the egress answers in every case; tracert lists
 // every hop; display mpls static-lsp follows the ports.
-func TestStaticLSPCore(t *testing.T) {
-	l := upCopy(t, "core", "core.clab.yml", "core", "PE1", "P", "PE2")
+func TestStaticLSPCore(t *testing.T) { runtimes(t, testStaticLSPCore) }
+
+func testStaticLSPCore(t *testing.T, rt string) {
+	l := upCopy(t, rt, "core", "core.clab.yml", "core", "PE1", "P", "PE2")
 	nodeLSPs := map[string]map[string]staticLSPRow{
 		"PE1": {
 			"to-PE2":   {"10.255.0.3/32", "NULL/100", "-/GigabitEthernet0/3/0", "Up"},

@@ -71,8 +71,10 @@ func routingTable(want []string, rows ...labtest.Row) labtest.Matcher {
 // instance reaches the LAN address in that instance's CE, as captured on the
 // CE links; the routing tables hold each instance's routes and nothing else;
 // and the PEs' loopbacks reach each other over the LSPs.
-func TestVPNInstances(t *testing.T) {
-	l := upCopy(t, "l3vpn", "l3vpn.clab.yml", "vpn", "PE1", "P", "PE2", "CE-A", "CE-B", "CE-C", "CE-D")
+func TestVPNInstances(t *testing.T) { runtimes(t, testVPNInstances) }
+
+func testVPNInstances(t *testing.T, rt string) {
+	l := upCopy(t, rt, "l3vpn", "l3vpn.clab.yml", "vpn", "PE1", "P", "PE2", "CE-A", "CE-B", "CE-C", "CE-D")
 
 	t.Run("routing-tables", func(t *testing.T) {
 		for _, s := range sites {
