@@ -46,7 +46,7 @@ type Options struct {
 	Batch int
 	// NoRxRing receives with recvmmsg instead of a TPACKET_V3 ring. The
 	// ring is faster (no per-batch copy or syscall) but holds each frame
-	// up to a millisecond at low rates and maps 8 MB per port.
+	// up to a millisecond at low rates and maps 2 MB per port.
 	NoRxRing bool
 	// PinCPU pins the forwarding loop's thread to CPU.
 	PinCPU bool

@@ -17,7 +17,7 @@ import (
 // the largest GSO super-packet.
 const (
 	rxBlockSize = 1 << 17
-	rxBlocks    = 64
+	rxBlocks    = 16
 	rxFrameSize = 1 << 11
 	rxRetireMs  = 1
 	// rxReserve is the space the kernel leaves before each frame's MAC
