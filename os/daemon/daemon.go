@@ -37,6 +37,9 @@ type Daemon struct {
 func New(s *settings.Settings, log *slog.Logger) (*Daemon, error) {
 	d := &Daemon{Settings: s, Log: log, Started: time.Now()}
 	d.Probe = probe.Run(probe.System())
+	if err := d.Probe.Usable(); err != nil {
+		return nil, err
+	}
 	backend, err := d.Probe.Backend(s.Forwarding)
 	if err != nil {
 		return nil, err

@@ -21,6 +21,7 @@ type Result struct {
 	NetNS    bool // this process may create network namespaces
 	AFPacket bool // AF_PACKET sockets open
 	BPF      bool // the bpf syscall answers
+	NetAdmin bool // CAP_NET_ADMIN: links, addresses and routes can be changed
 	Kernel   string
 	Notes    []string
 }
@@ -34,6 +35,8 @@ type Host struct {
 	BPF func() error
 	// CanUnshareNet reports whether CAP_SYS_ADMIN is effective.
 	CanUnshareNet func() bool
+	// CanNetAdmin reports whether CAP_NET_ADMIN is effective.
+	CanNetAdmin func() bool
 }
 
 // System is the real host.
@@ -54,6 +57,7 @@ func System() Host {
 			return errno
 		},
 		CanUnshareNet: func() bool { return hasCap(21) }, // CAP_SYS_ADMIN
+		CanNetAdmin:   func() bool { return hasCap(12) }, // CAP_NET_ADMIN
 	}
 }
 
@@ -75,6 +79,7 @@ func Run(h Host) Result {
 	if _, err := os.Stat(filepath.Join(h.Proc, "self/ns/net")); err == nil && h.CanUnshareNet != nil && h.CanUnshareNet() {
 		r.NetNS = true
 	}
+	r.NetAdmin = h.CanNetAdmin != nil && h.CanNetAdmin()
 	if h.Socket != nil {
 		r.AFPacket = h.Socket(unix.AF_PACKET, unix.SOCK_RAW, 0) == nil
 	}
@@ -138,6 +143,25 @@ func (r Result) Backend(setting string) (string, error) {
 		return "userspace", nil
 	}
 	return "", fmt.Errorf("unknown forwarding backend %q", setting)
+}
+
+// Usable reports what keeps vpnos from running its routing instances and
+// forwarder on this host, or nil when nothing does.
+func (r Result) Usable() error {
+	var missing []string
+	if !r.NetAdmin {
+		missing = append(missing, "NET_ADMIN")
+	}
+	if !r.AFPacket {
+		missing = append(missing, "NET_RAW")
+	}
+	if !r.NetNS {
+		missing = append(missing, "SYS_ADMIN")
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("vpnos needs the capabilities NET_ADMIN, NET_RAW and SYS_ADMIN; missing %s (containerlab: leave the node privileged, or set cap-add: [NET_ADMIN, NET_RAW, SYS_ADMIN]; docker run: --cap-add for each)", strings.Join(missing, ", "))
 }
 
 // Summary is one line per capability, for display version.

@@ -40,7 +40,8 @@ func fakeHost(t *testing.T, mpls, vrfMod, vrfBuiltin bool) Host {
 	return Host{Proc: proc, Sys: sys,
 		Socket:        func(d, ty, p int) error { return nil },
 		BPF:           func() error { return unix.EFAULT },
-		CanUnshareNet: func() bool { return true }}
+		CanUnshareNet: func() bool { return true },
+		CanNetAdmin:   func() bool { return true }}
 }
 
 func TestProbe(t *testing.T) {
@@ -76,8 +77,16 @@ func TestProbe(t *testing.T) {
 	h.Socket = func(d, ty, p int) error { return unix.EPERM }
 	h.BPF = func() error { return unix.ENOSYS }
 	h.CanUnshareNet = func() bool { return false }
-	if r := Run(h); r.AFPacket || r.BPF || r.NetNS {
+	h.CanNetAdmin = func() bool { return false }
+	r := Run(h)
+	if r.AFPacket || r.BPF || r.NetNS || r.NetAdmin {
 		t.Fatalf("denied capabilities reported present: %+v", r)
+	}
+	if err := r.Usable(); err == nil || !strings.Contains(err.Error(), "missing NET_ADMIN, NET_RAW, SYS_ADMIN") {
+		t.Fatalf("Usable: %v", err)
+	}
+	if err := Run(fakeHost(t, false, false, false)).Usable(); err != nil {
+		t.Fatalf("a capable host: %v", err)
 	}
 	if _, err := (Result{}).Backend("warp"); err == nil || errors.Is(err, nil) {
 		t.Fatal("unknown backend accepted")

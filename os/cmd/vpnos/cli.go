@@ -44,6 +44,7 @@ func cmdCLI(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cl, open, err := mgmt.Dial(ctx, path, proto.Request{User: *user, Interactive: interactive, Source: source})
 	if err != nil {
 		fmt.Fprintln(stderr, "Error: The routing daemon does not answer:", err)
+		fmt.Fprintln(stderr, "Info: It may still be starting (it waits for the CLAB_INTFS links); its log tells why otherwise (docker logs NODE).")
 		return 1
 	}
 	defer cl.Close()
