@@ -151,8 +151,7 @@ func testStaticLSPCore(t *testing.T, rt string) {
 		t.Errorf("display mpls lsp on PE1 misses the egress LSP:\n%s", out)
 	}
 
-	// Each link is captured at its receiving end (the forwarder's own
-	// transmissions bypass the sender's packet taps).
+	// Each link is captured at its receiving end.
 	pIn := startCapture(t, l, "P", "eth1")     // PE1 -> P
 	pe2In := startCapture(t, l, "PE2", "eth3") // P -> PE2
 	pBack := startCapture(t, l, "P", "eth2")   // PE2 -> P
