@@ -274,12 +274,15 @@ func (c *capture) reset() {
 }
 
 // match returns the frames received so far that satisfy ok.
-func (c *capture) match(ok func(frame) bool) []frame {
+func (c *capture) match(ok func(frame) bool) []frame { return c.matchDir(true, ok) }
+
+// matchDir returns the received (incoming) or sent frames that satisfy ok.
+func (c *capture) matchDir(incoming bool, ok func(frame) bool) []frame {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []frame
 	for _, f := range c.frames {
-		if f.Incoming && ok(f) {
+		if f.Incoming == incoming && ok(f) {
 			out = append(out, f)
 		}
 	}
@@ -290,9 +293,20 @@ func (c *capture) match(ok func(frame) bool) []frame {
 // deadline listing what the link carried.
 func (c *capture) wait(t testing.TB, what string, n int, ok func(frame) bool, within time.Duration) []frame {
 	t.Helper()
+	return c.waitDir(t, what, n, true, ok, within)
+}
+
+// waitSent is wait for frames the node sent out of the port.
+func (c *capture) waitSent(t testing.TB, what string, n int, ok func(frame) bool, within time.Duration) []frame {
+	t.Helper()
+	return c.waitDir(t, what, n, false, ok, within)
+}
+
+func (c *capture) waitDir(t testing.TB, what string, n int, incoming bool, ok func(frame) bool, within time.Duration) []frame {
+	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		got := c.match(ok)
+		got := c.matchDir(incoming, ok)
 		if len(got) >= n {
 			return got
 		}

@@ -183,6 +183,9 @@ func testStaticLSPCore(t *testing.T, rt string) {
 		pe2In.wait(t, "echo requests labelled 200 ttl 254", 3, labelled(request, 200, 254), 2*time.Second)
 		pBack.wait(t, "echo replies labelled 101", 3, labelled(reply, 101, 255), 2*time.Second)
 		pe1In.wait(t, "echo replies labelled 201", 3, labelled(reply, 201, 254), 2*time.Second)
+		// A capture on a node's own port sees what its forwarder sends, as
+		// tcpdump on a router port would.
+		pe1In.waitSent(t, "PE1's own echo requests leaving labelled 100", 3, labelled(request, 100, 255), 2*time.Second)
 		if n := len(pe2In.match(plain(request, 254))); n != 0 {
 			t.Errorf("%d echo requests reached PE2 unlabelled", n)
 		}
