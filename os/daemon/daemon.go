@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"vpnos/os/settings"
 	"vpnos/os/sshd"
 	"vpnos/services/iface"
+	"vpnos/yang/datastore"
 )
 
 // Daemon is the routing daemon.
@@ -86,6 +88,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 	// that own configuration must be registered on engine.Store() before
 	// Registry.Run (or be added to the "startup" dependencies), or they miss
 	// the startup commit.
+	// The commit log outlives the daemon: records of earlier runs come back
+	// before the startup configuration is committed.
+	journal := datastore.FileJournal{Dir: filepath.Join(s.StateDir, "commits")}
+	recs, err := journal.Load()
+	if err != nil {
+		d.Log.Warn("commit records", "err", err)
+	}
+	engine.Store().RestoreLog(recs)
+	engine.Store().SetJournal(journal)
+
 	r, err := d.addRouting(ctx, engine)
 	if err != nil {
 		return err

@@ -12,8 +12,8 @@ import (
 // entries, the key values in the order of the list's key statement (for a
 // leaf-list element, its value).
 type Elem struct {
-	Name string
-	Keys []string
+	Name string   `json:"name"`
+	Keys []string `json:"keys,omitempty"`
 }
 
 // Path addresses one node of a data tree.

@@ -67,6 +67,7 @@ type Store struct {
 	nextID   int
 	parts    []registration
 	rules    []namedRule
+	journal  Journal
 }
 
 type registration struct {
@@ -299,11 +300,18 @@ func (s *Store) commit(ctx context.Context, base *Tree, version int, next *Tree,
 	s.running = next
 	s.version++
 	s.nextID++
-	s.log = append(s.log, Record{ID: id, User: user, Time: s.Now(), Description: desc, Before: old, After: next})
+	rec := Record{ID: id, User: user, Time: s.Now(), Description: desc, Before: old, After: next}
+	s.log = append(s.log, rec)
 	if len(s.log) > MaxLog {
 		s.log = s.log[len(s.log)-MaxLog:]
 	}
+	journal := s.journal
 	s.mu.Unlock()
+	if journal != nil {
+		if err := journal.Append(rec); err != nil {
+			s.Log.Warn("commit record not kept", "id", id, "err", err)
+		}
+	}
 	s.Log.Info("configuration committed", "id", id, "user", user, "changes", len(ops))
 	return id, nil
 }
