@@ -29,9 +29,11 @@ lab: bin/vpnos
 lab-down: bin/vpnos
 	./bin/vpnos lab down $(LAB)
 
+# Each benchmark reports its figures beside a reference measured in the same run.
 bench: build image
-	$(GO) test -run '^$$' -bench . -benchtime 1x -count=1 ./os/... ./lab/...
-	$(GO) test -run '^$$' -bench . -count=1 ./services/... ./cli/... ./yang/...
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count=1 ./image/ ./os/... ./lab/...
+	$(GO) test -run '^$$' -bench ForwardVsKernel -benchtime 1x -count=1 ./services/forwarding/
+	$(GO) test -run '^$$' -bench . -skip ForwardVsKernel -count=1 ./services/... ./cli/... ./yang/...
 
 clean:
 	rm -rf bin
