@@ -35,6 +35,14 @@ type Participant struct {
 func Routes(t *datastore.Tree, naming iface.Naming) (map[string][]rib.Route, error) {
 	out := map[string][]rib.Route{}
 	add := func(inst string, it *datastore.Item, keys []string) error {
+		// A VPN route's next hop may be resolved in the public instance or
+		// in another VPN instance (`public`, `vpn-instance NAME`).
+		nhInstance := ""
+		if v, ok := t.Get(it.Path.Child("next-hop-vpn")); ok {
+			nhInstance = v
+		} else if _, ok := t.Get(it.Path.Child("public")); ok {
+			nhInstance = fibapi.Public
+		}
 		prefix, mask, nh := keys[0], keys[1], keys[2]
 		ip, err := netip.ParseAddr(prefix)
 		if err != nil {
@@ -53,7 +61,7 @@ func Routes(t *datastore.Tree, naming iface.Naming) (map[string][]rib.Route, err
 			p, _ := strconv.ParseUint(v, 10, 32)
 			r.Tag = uint32(p)
 		}
-		var hop rib.NextHop
+		hop := rib.NextHop{Instance: nhInstance}
 		if gw, err := netip.ParseAddr(nh); err == nil {
 			hop.Gateway = gw
 		} else {

@@ -45,6 +45,8 @@ func TestRoutes(t *testing.T) {
 		"static-routes/vpn-route[red,172.16.11.0,255.255.255.0,192.0.2.2]/description":             "lab-net",
 		"static-routes/vpn-route[blue,172.16.11.0,255.255.255.0,192.0.2.6]/preference":             "60",
 		"static-routes/vpn-route[blue,172.16.12.0,255.255.255.0,GigabitEthernet0/2/0]/description": "x",
+		"static-routes/vpn-route[red,0.0.0.0,0.0.0.0,10.255.0.3]/public":                           "",
+		"static-routes/vpn-route[red,10.9.0.0,255.255.0.0,192.0.2.6]/next-hop-vpn":                 "blue",
 	})
 	got, err := Routes(tr, iface.SlotStyle)
 	if err != nil {
@@ -54,17 +56,19 @@ func TestRoutes(t *testing.T) {
 	for inst, rs := range got {
 		for _, r := range rs {
 			nh := r.NextHops[0]
-			lines = append(lines, fmt.Sprintf("%s %s pref=%d tag=%d bh=%v gw=%v if=%s", inst, r.Prefix, r.Preference, r.Tag, r.Blackhole, nh.Gateway, nh.Interface))
+			lines = append(lines, fmt.Sprintf("%s %s pref=%d tag=%d bh=%v gw=%v if=%s in=%s", inst, r.Prefix, r.Preference, r.Tag, r.Blackhole, nh.Gateway, nh.Interface, nh.Instance))
 		}
 	}
 	sort.Strings(lines)
 	want := []string{
-		"_public_ 10.0.0.0/8 pref=70 tag=0 bh=false gw=192.0.2.2 if=",
-		"_public_ 10.9.0.0/16 pref=0 tag=0 bh=false gw=198.51.100.2 if=eth3",
-		"_public_ 192.168.0.0/16 pref=0 tag=5 bh=true gw=invalid IP if=NULL0",
-		"blue 172.16.11.0/24 pref=60 tag=0 bh=false gw=192.0.2.6 if=",
-		"blue 172.16.12.0/24 pref=0 tag=0 bh=false gw=invalid IP if=eth2",
-		"red 172.16.11.0/24 pref=0 tag=0 bh=false gw=192.0.2.2 if=",
+		"_public_ 10.0.0.0/8 pref=70 tag=0 bh=false gw=192.0.2.2 if= in=",
+		"_public_ 10.9.0.0/16 pref=0 tag=0 bh=false gw=198.51.100.2 if=eth3 in=",
+		"_public_ 192.168.0.0/16 pref=0 tag=5 bh=true gw=invalid IP if=NULL0 in=",
+		"blue 172.16.11.0/24 pref=60 tag=0 bh=false gw=192.0.2.6 if= in=",
+		"blue 172.16.12.0/24 pref=0 tag=0 bh=false gw=invalid IP if=eth2 in=",
+		"red 0.0.0.0/0 pref=0 tag=0 bh=false gw=10.255.0.3 if= in=_public_",
+		"red 10.9.0.0/16 pref=0 tag=0 bh=false gw=192.0.2.6 if= in=blue",
+		"red 172.16.11.0/24 pref=0 tag=0 bh=false gw=192.0.2.2 if= in=",
 	}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("routes:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))

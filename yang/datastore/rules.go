@@ -315,6 +315,15 @@ func ruleStaticRoute(_, t *Tree) []error {
 					errs = append(errs, ruleErr("The route %s %s: a next-hop address follows an interface only", pfx, mask))
 				}
 			}
+			_, nhErr := netip.ParseAddr(nh)
+			nhVPN, viaVPN := t.Get(e.Path.Child("next-hop-vpn"))
+			_, viaPublic := t.Get(e.Path.Child("public"))
+			if (viaVPN || viaPublic) && nhErr != nil {
+				errs = append(errs, ruleErr("The route %s %s: a next hop in another instance must be an address", pfx, mask))
+			}
+			if viaVPN && nhVPN == keys[0] {
+				errs = append(errs, ruleErr("The route %s %s: the next hop is in the route's own VPN instance; give it without vpn-instance", pfx, mask))
+			}
 			if a, err := netip.ParseAddr(pfx); err == nil {
 				if l, ok := MaskLen(mask); ok && netip.PrefixFrom(a, l).Masked().Addr() != a {
 					errs = append(errs, ruleErr("The destination address %s and mask %s do not match", pfx, mask))

@@ -28,7 +28,7 @@ func TestLoadAndOrder(t *testing.T) {
 		{nil, "system vpn-instances mpls interfaces static-routes static-lsps"},
 		{[]string{"vpn-instances", "vpn-instance", "ipv4-family"}, "route-distinguisher apply-label import-route-policy export-route-policy tnl-policy vpn-target"},
 		{[]string{"interfaces", "interface"}, "name shutdown description vpn-instance ipv4 mpls mpls-ldp"},
-		{[]string{"static-routes", "vpn-route"}, "vpn-instance prefix mask next-hop next-hop-address preference tag description"},
+		{[]string{"static-routes", "vpn-route"}, "vpn-instance next-hop-vpn public prefix mask next-hop next-hop-address preference tag description"},
 	}
 	for _, tc := range tests {
 		if got := names(s, tc.path...); got != tc.want {
