@@ -321,7 +321,7 @@ func ruleStaticRoute(_, t *Tree) []error {
 			if (viaVPN || viaPublic) && nhErr != nil {
 				errs = append(errs, ruleErr("The route %s %s: a next hop in another instance must be an address", pfx, mask))
 			}
-			if viaVPN && nhVPN == keys[0] {
+			if list == "vpn-route" && viaVPN && nhVPN == keys[0] {
 				errs = append(errs, ruleErr("The route %s %s: the next hop is in the route's own VPN instance; give it without vpn-instance", pfx, mask))
 			}
 			if a, err := netip.ParseAddr(pfx); err == nil {
