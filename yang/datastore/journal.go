@@ -101,7 +101,9 @@ type FileJournal struct {
 	Dir string
 }
 
-func (j FileJournal) file(id int) string { return filepath.Join(j.Dir, fmt.Sprintf("commit-%d.json", id)) }
+func (j FileJournal) file(id int) string {
+	return filepath.Join(j.Dir, fmt.Sprintf("commit-%d.json", id))
+}
 
 // Append writes the record atomically (a temporary file renamed into place)
 // and removes records that fell out of the log.
