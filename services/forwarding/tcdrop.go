@@ -55,7 +55,10 @@ func loadDropProgram() (int, error) {
 // receive none. This needs no tc action modules.
 func blockKernelIngress(index int) error {
 	q := &netlink.Ingress{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: index, Handle: netlink.MakeHandle(0xffff, 0), Parent: netlink.HANDLE_INGRESS}}
-	if err := netlink.QdiscReplace(q); err != nil {
+	// A daemon that died leaves its qdisc behind, and an ingress qdisc
+	// cannot be replaced: take it away first.
+	_ = netlink.QdiscDel(q)
+	if err := netlink.QdiscAdd(q); err != nil {
 		return fmt.Errorf("ingress qdisc: %w", err)
 	}
 	fd, err := loadDropProgram()
