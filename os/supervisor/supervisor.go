@@ -228,7 +228,7 @@ func describe(ws unix.WaitStatus) string {
 	case ws.Exited():
 		return "exit " + strconv.Itoa(ws.ExitStatus())
 	case ws.Signaled():
-		return "killed by " + ws.Signal().String()
+		return "signal " + ws.Signal().String()
 	}
 	return "unknown"
 }
