@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"vpnos/services/nsutil"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -58,7 +59,7 @@ func (v vethAttacher) AttachPort(_ context.Context, kernel, _ string, ns netns.N
 	if err := netlink.LinkSetNsFd(l, int(ns)); err != nil {
 		return err
 	}
-	return vrf.InNamespace(ns, func() error {
+	return nsutil.DoHandle(ns, func() error {
 		l, err := netlink.LinkByName(vethPE)
 		if err != nil {
 			return err

@@ -15,7 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"vpnos/lab/labtest"
-	"vpnos/services/forwarding/nsutil"
+	"vpnos/services/nsutil"
 )
 
 // This file holds a packet capture for lab tests: an AF_PACKET socket opened

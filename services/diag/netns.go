@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"runtime/debug"
 
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"vpnos/services/nsutil"
 )
 
 // NetNS is where a tool opens its sockets: the host stack of one routing
@@ -93,44 +95,18 @@ func (h *NSHandle) check() error {
 // Close closes the namespace file.
 func (h *NSHandle) Close() error { return h.f.Close() }
 
-// Do runs fn on a dedicated OS thread switched into the namespace, and waits
-// for it. The calling goroutine's thread is never switched. After fn the
-// thread is switched back; if that fails, the thread stays locked and its
-// goroutine exits, so the Go runtime terminates the thread instead of reusing
-// it in the foreign namespace. A panic in fn is returned as an error.
+// Do runs fn on a dedicated OS thread switched into the namespace (see
+// nsutil.DoHandle: the calling goroutine's thread is never switched, and a
+// thread that cannot switch back is discarded). A panic in fn is returned as
+// an error.
 func (h *NSHandle) Do(fn func() error) error {
 	rc, err := h.f.SyscallConn()
 	if err != nil {
 		return fmt.Errorf("network namespace %s: %w", h.f.Name(), err)
 	}
 	var result error
-	cerr := rc.Control(func(target uintptr) {
-		done := make(chan error, 1)
-		go func() {
-			runtime.LockOSThread()
-			// No UnlockOSThread unless the thread is back home.
-			orig, err := os.Open("/proc/thread-self/ns/net")
-			if err != nil {
-				runtime.UnlockOSThread()
-				done <- fmt.Errorf("network namespace: save current: %w", err)
-				return
-			}
-			defer orig.Close()
-			if err := unix.Setns(int(target), unix.CLONE_NEWNET); err != nil {
-				runtime.UnlockOSThread()
-				done <- fmt.Errorf("network namespace %s: setns: %w", h.f.Name(), err)
-				return
-			}
-			ferr := runGuarded(fn)
-			if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-				// Leave the thread locked: it dies with this goroutine.
-				done <- errors.Join(ferr, fmt.Errorf("network namespace: switch back: %w", err))
-				return
-			}
-			runtime.UnlockOSThread()
-			done <- ferr
-		}()
-		result = <-done
+	cerr := rc.Control(func(fd uintptr) {
+		result = nsutil.DoHandle(netns.NsHandle(fd), func() error { return runGuarded(fn) })
 	})
 	if cerr != nil {
 		return fmt.Errorf("network namespace %s: %w", h.f.Name(), cerr)

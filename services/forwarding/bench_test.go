@@ -14,7 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"vpnos/services/fibapi"
-	"vpnos/services/forwarding/nsutil"
+	"vpnos/services/nsutil"
 	"vpnos/services/forwarding/packet"
 )
 

@@ -32,7 +32,7 @@ import (
 
 	"vpnos/services/fibapi"
 	"vpnos/services/forwarding/dataplane"
-	"vpnos/services/forwarding/nsutil"
+	"vpnos/services/nsutil"
 	"vpnos/services/forwarding/packet"
 )
 

@@ -17,7 +17,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"vpnos/services/forwarding/nsutil"
+	"vpnos/services/nsutil"
 	"vpnos/services/forwarding/packet"
 )
 

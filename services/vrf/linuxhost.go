@@ -7,13 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
-	"runtime"
 	"sync"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"vpnos/services/nsutil"
 )
 
 // PortAttacher is the forwarder's side of instances and ports: it gives an
@@ -59,34 +59,7 @@ func (h *LinuxHost) Do(instance string, f func() error) error {
 	if !ok {
 		return fmt.Errorf("no instance %q", instance)
 	}
-	return InNamespace(n, f)
-}
-
-// InNamespace runs f on an OS thread switched into ns. The thread is
-// switched back afterwards; if that fails it is never reused.
-func InNamespace(ns netns.NsHandle, f func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			errc <- err
-			return // the goroutine exits with the thread locked: Go discards it
-		}
-		defer orig.Close()
-		if err := netns.Set(ns); err != nil {
-			errc <- err
-			return
-		}
-		ferr := f()
-		if err := netns.Set(orig); err != nil {
-			errc <- errors.Join(ferr, err)
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
+	return nsutil.DoHandle(n, f)
 }
 
 // CreateInstance makes a namespace with lo up and IPv4 forwarding off (the
@@ -98,81 +71,46 @@ func (h *LinuxHost) CreateInstance(ctx context.Context, name string) error {
 	if exists {
 		return nil
 	}
-	type result struct {
-		ns  netns.NsHandle
-		err error
+	n, err := nsutil.New()
+	if err != nil {
+		return fmt.Errorf("instance %s: %w", name, err)
 	}
-	rc := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			rc <- result{err: err}
-			return
-		}
-		defer orig.Close()
-		n, err := netns.New() // unshare(CLONE_NEWNET): this thread is now in it
-		if err != nil {
-			_ = netns.Set(orig)
-			rc <- result{err: fmt.Errorf("new namespace: %w", err)}
-			return
-		}
-		err = setupNamespace(h.Log, name)
-		if serr := netns.Set(orig); serr != nil {
-			n.Close()
-			rc <- result{err: serr}
-			return
-		}
-		runtime.UnlockOSThread()
-		rc <- result{ns: n, err: err}
-	}()
-	r := <-rc
-	if r.err != nil {
-		if r.ns.IsOpen() {
-			r.ns.Close()
-		}
-		return fmt.Errorf("instance %s: %w", name, r.err)
+	if err := nsutil.DoHandle(n, func() error { setSysctls(h.Log, name); return nil }); err != nil {
+		n.Close()
+		return fmt.Errorf("instance %s: %w", name, err)
 	}
-	if err := h.Attacher.AddInstance(ctx, name, r.ns); err != nil {
-		r.ns.Close()
+	if err := h.Attacher.AddInstance(ctx, name, n); err != nil {
+		n.Close()
 		return err
 	}
 	h.mu.Lock()
-	h.ns[name] = r.ns
+	h.ns[name] = n
 	h.mu.Unlock()
 	h.Log.Info("instance host stack created", "instance", name)
 	return nil
 }
 
-// setupNamespace runs inside the new namespace.
-func setupNamespace(log *slog.Logger, name string) error {
-	lo, err := netlink.LinkByName("lo")
-	if err != nil {
-		return fmt.Errorf("lo: %w", err)
-	}
-	if err := netlink.LinkSetUp(lo); err != nil {
-		return fmt.Errorf("lo up: %w", err)
-	}
-	for _, s := range []struct{ path, val string }{
-		{"/proc/sys/net/ipv4/ip_forward", "0"},
-		{"/proc/sys/net/ipv4/conf/all/send_redirects", "0"},
-		{"/proc/sys/net/ipv4/conf/default/send_redirects", "0"},
+// setSysctls runs inside an instance's new namespace.
+func setSysctls(log *slog.Logger, name string) {
+	for _, s := range []struct{ key, val string }{
+		{"net/ipv4/ip_forward", "0"},
+		{"net/ipv4/conf/all/send_redirects", "0"},
+		{"net/ipv4/conf/default/send_redirects", "0"},
 		// Routers answer with TTL 255 (ping shows 255 minus the hops).
-		{"/proc/sys/net/ipv4/ip_default_ttl", "255"},
+		{"net/ipv4/ip_default_ttl", "255"},
 		// No per-destination limit on ICMP errors (Linux: a burst of 6,
 		// then one a second), which made the last hop of a tracert repeated
 		// within seconds time out; the global limit (icmp_msgs_per_sec)
 		// still bounds them.
-		{"/proc/sys/net/ipv4/icmp_ratelimit", "0"},
+		{"net/ipv4/icmp_ratelimit", "0"},
 	} {
-		// /proc/sys is read-only in unprivileged containers; the forwarder
-		// never hands transit to an instance's kernel, so this is a second
-		// line of defence only.
-		if err := os.WriteFile(s.path, []byte(s.val), 0o644); err != nil {
-			log.Debug("cannot set sysctl in instance namespace", "instance", name, "path", s.path, "err", err)
+		// /proc/sys is read-only in unprivileged containers (the daemon
+		// remounts it when it can); the forwarder never hands transit to an
+		// instance's kernel, so this is a second line of defence only.
+		if err := nsutil.WriteSysctl(s.key, s.val); err != nil {
+			log.Debug("cannot set sysctl in instance namespace", "instance", name, "err", err)
 		}
 	}
-	return nil
 }
 
 // DeleteInstance closes the namespace; the kernel frees it when the last

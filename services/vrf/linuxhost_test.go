@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"vpnos/services/nsutil"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -34,7 +35,7 @@ func (v vethAttacher) AttachPort(ctx context.Context, kernel, instance string, n
 	if err := netlink.LinkSetNsFd(l, int(ns)); err != nil {
 		return err
 	}
-	return InNamespace(ns, func() error {
+	return nsutil.DoHandle(ns, func() error {
 		l, err := netlink.LinkByName(tmp)
 		if err != nil {
 			return err

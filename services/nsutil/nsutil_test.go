@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 )
 
 func TestCreateDelete(t *testing.T) {
@@ -66,5 +67,50 @@ func TestCreateDelete(t *testing.T) {
 	}
 	if err := Do(dir+"/missing", func() error { return nil }); err == nil {
 		t.Fatal("entered a missing namespace")
+	}
+}
+
+func TestNew(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	self, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer self.Close()
+	a, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if a.Equal(b) || a.Equal(self) {
+		t.Fatal("New must give a namespace of its own each time")
+	}
+	// The caller's thread is not moved.
+	if now, _ := netns.Get(); !now.Equal(self) {
+		t.Fatal("New left the calling thread in another namespace")
+	}
+	var links []string
+	var loUp bool
+	if err := DoHandle(a, func() error {
+		ls, err := netlink.LinkList()
+		for _, l := range ls {
+			links = append(links, l.Attrs().Name)
+			if l.Attrs().Name == "lo" {
+				loUp = l.Attrs().Flags&1 != 0
+			}
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(links, ",") != "lo" || !loUp {
+		t.Fatalf("new namespace links %v, lo up %v", links, loUp)
 	}
 }

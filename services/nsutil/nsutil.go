@@ -1,7 +1,8 @@
-// Package nsutil creates and enters named network namespaces without the
-// `ip` command. A namespace is kept alive by bind-mounting its nsfs file
+// Package nsutil creates and enters network namespaces without the `ip`
+// command. A named namespace is kept alive by bind-mounting its nsfs file
 // under a directory the caller chooses (use /run/netns to make it visible to
-// `ip netns`).
+// `ip netns`); an unnamed one (New) lives as long as a handle to it.
+// Do and DoHandle are the one way the project runs code inside a namespace.
 package nsutil
 
 import (
@@ -116,11 +117,59 @@ func Create(dir, name string) (string, error) {
 	return path, nil
 }
 
+// New creates an unnamed network namespace with lo up and returns a handle
+// to it (the caller closes it). Nothing is mounted: the namespace goes away
+// with the last handle and the last interface and socket in it.
+func New() (netns.NsHandle, error) {
+	type result struct {
+		ns  netns.NsHandle
+		err error
+	}
+	rc := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread()
+			rc <- result{err: fmt.Errorf("current netns: %w", err)}
+			return
+		}
+		defer orig.Close()
+		n, err := netns.New() // unshare: this thread is now inside
+		if err != nil {
+			// The thread may be half-switched: it stays locked and dies.
+			_ = netns.Set(orig)
+			rc <- result{err: fmt.Errorf("new netns: %w", err)}
+			return
+		}
+		err = loUp()
+		if serr := netns.Set(orig); serr != nil {
+			n.Close()
+			rc <- result{err: fmt.Errorf("switch back: %w", serr)}
+			return
+		}
+		runtime.UnlockOSThread()
+		if err != nil {
+			n.Close()
+			rc <- result{err: err}
+			return
+		}
+		rc <- result{ns: n}
+	}()
+	r := <-rc
+	return r.ns, r.err
+}
+
 // setup runs inside the new namespace.
 func setup() error {
 	if err := WriteSysctl("net/ipv4/ip_forward", "0"); err != nil {
 		return err
 	}
+	return loUp()
+}
+
+// loUp brings up lo in the calling thread's namespace.
+func loUp() error {
 	h, err := netlink.NewHandle()
 	if err != nil {
 		return fmt.Errorf("netlink: %w", err)
