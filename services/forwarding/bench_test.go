@@ -14,8 +14,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"vpnos/services/fibapi"
-	"vpnos/services/nsutil"
 	"vpnos/services/forwarding/packet"
+	"vpnos/services/nsutil"
 )
 
 // BenchmarkForwardVsKernel measures small-packet (64-byte frames, UDP)

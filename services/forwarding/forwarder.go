@@ -32,8 +32,8 @@ import (
 
 	"vpnos/services/fibapi"
 	"vpnos/services/forwarding/dataplane"
-	"vpnos/services/nsutil"
 	"vpnos/services/forwarding/packet"
+	"vpnos/services/nsutil"
 )
 
 // Options configure a Forwarder.

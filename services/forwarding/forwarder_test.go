@@ -13,8 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"vpnos/services/fibapi"
-	"vpnos/services/nsutil"
 	"vpnos/services/forwarding/packet"
+	"vpnos/services/nsutil"
 )
 
 // Namespaces of the functional topology:

@@ -17,8 +17,8 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"vpnos/services/nsutil"
 	"vpnos/services/forwarding/packet"
+	"vpnos/services/nsutil"
 )
 
 const nsDir = "/run/netns"
