@@ -3,8 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -121,23 +119,11 @@ func runTranscript(t testing.TB, e *Engine, input string) string {
 }
 
 func TestTranscripts(t *testing.T) {
-	files, _ := filepath.Glob("testdata/transcripts/*.txt")
-	if len(files) == 0 {
-		t.Fatal("no transcripts")
-	}
-	for _, f := range files {
-		name := strings.TrimSuffix(filepath.Base(f), ".txt")
-		t.Run(name, func(t *testing.T) {
-			in, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			mode := "two-stage"
-			if strings.HasPrefix(name, "immediate") {
-				mode = "immediate"
-			}
-			got := runTranscript(t, testEngine(t, mode), string(in))
-			golden.Check(t, strings.TrimSuffix(f, ".txt")+".golden", got)
-		})
-	}
+	golden.Files(t, "testdata/transcripts/*.txt", func(t *testing.T, name, in string) string {
+		mode := "two-stage"
+		if strings.HasPrefix(name, "immediate") {
+			mode = "immediate"
+		}
+		return runTranscript(t, testEngine(t, mode), in)
+	})
 }

@@ -7,8 +7,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -218,25 +216,13 @@ func runTranscript(t testing.TB, w *world, input string) string {
 }
 
 func TestTranscripts(t *testing.T) {
-	files, _ := filepath.Glob("testdata/*.txt")
-	if len(files) == 0 {
-		t.Fatal("no transcripts")
-	}
-	for _, f := range files {
-		name := strings.TrimSuffix(filepath.Base(f), ".txt")
-		t.Run(name, func(t *testing.T) {
-			in, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			mode := "two-stage"
-			if strings.HasSuffix(name, "-vrp5") {
-				mode = "immediate"
-			}
-			got := runTranscript(t, newWorld(t, mode), string(in))
-			golden.Check(t, strings.TrimSuffix(f, ".txt")+".golden", got)
-		})
-	}
+	golden.Files(t, "testdata/*.txt", func(t *testing.T, name, in string) string {
+		mode := "two-stage"
+		if strings.HasSuffix(name, "-vrp5") {
+			mode = "immediate"
+		}
+		return runTranscript(t, newWorld(t, mode), in)
+	})
 }
 
 // bigConfig is a PE with 40 VPN instances, 100 LoopBacks and 300 static routes.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"vpnos/lab/golden"
 
 	"vpnos/lab/labtest"
 	"vpnos/lab/runner"
@@ -93,21 +94,9 @@ func sameConfig(want, got string) error {
 		}
 		return out
 	}
-	w, g := strip(want), strip(got)
-	if strings.Join(w, "\n") == strings.Join(g, "\n") {
+	w, g := strings.Join(strip(want), "\n"), strings.Join(strip(got), "\n")
+	if w == g {
 		return nil
 	}
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			return fmt.Errorf("running configuration differs from startup.cfg at line %d: want %q, got %q", i+1, wl, gl)
-		}
-	}
-	return nil
+	return fmt.Errorf("running configuration differs from startup.cfg at %s", golden.Diff(w, g))
 }

@@ -38,6 +38,28 @@ func Check(t testing.TB, path, got string) {
 	}
 }
 
+// Files runs one subtest per input file matching pattern (its name without
+// the extension): render turns the input into output, which is checked
+// against the golden file of the same name with the extension .golden.
+func Files(t *testing.T, pattern string, render func(t *testing.T, name, input string) string) {
+	t.Helper()
+	files, err := filepath.Glob(pattern)
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no input files match %s (%v)", pattern, err)
+	}
+	for _, f := range files {
+		ext := filepath.Ext(f)
+		name := strings.TrimSuffix(filepath.Base(f), ext)
+		t.Run(name, func(t *testing.T) {
+			in, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			Check(t, strings.TrimSuffix(f, ext)+".golden", render(t, name, string(in)))
+		})
+	}
+}
+
 // Diff describes the first line where got differs from want.
 func Diff(want, got string) string {
 	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
