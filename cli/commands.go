@@ -169,25 +169,7 @@ func (e *Engine) goParam(name, typ, help string) (*param, error) {
 	case typ == "section":
 		secs := e.sections()
 		p.enum = secs
-		p.match = func(_ *session, _ string, toks []token) (string, int) {
-			low := strings.ToLower(toks[0].text)
-			found := ""
-			for _, s := range secs {
-				if s == low {
-					return s, 1
-				}
-				if strings.HasPrefix(s, low) {
-					if found != "" {
-						return "", 0
-					}
-					found = s
-				}
-			}
-			if found == "" {
-				return "", 0
-			}
-			return found, 1
-		}
+		p.match = func(_ *session, _ string, toks []token) (string, int) { return uniquePrefix(secs, toks[0].text) }
 		for _, s := range secs {
 			p.hints = append(p.hints, hintRow{s, "Configuration of " + s})
 		}
@@ -444,4 +426,27 @@ func (s *session) complete(line string) ([]proto.Candidate, int) {
 		out = append(out, proto.Candidate{Text: en.word, Description: en.help})
 	}
 	return out, len(partial)
+}
+
+// uniquePrefix matches a typed word against lower-case words: an exact
+// match, or the only word it abbreviates. It returns the word and 1 token,
+// or 0 tokens when nothing or several words match.
+func uniquePrefix(words []string, typed string) (string, int) {
+	low := strings.ToLower(typed)
+	found := ""
+	for _, w := range words {
+		if w == low {
+			return w, 1
+		}
+		if strings.HasPrefix(w, low) {
+			if found != "" {
+				return "", 0
+			}
+			found = w
+		}
+	}
+	if found == "" {
+		return "", 0
+	}
+	return found, 1
 }

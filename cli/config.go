@@ -173,25 +173,7 @@ func (e *Engine) leafItem(l *yang.Entry, repeat bool) item {
 			}
 		}
 		sort.Strings(names)
-		p.match = func(_ *session, _ string, toks []token) (string, int) {
-			low := strings.ToLower(toks[0].text)
-			found := ""
-			for _, n := range names {
-				if n == low {
-					return n, 1
-				}
-				if strings.HasPrefix(n, low) {
-					if found != "" {
-						return "", 0
-					}
-					found = n
-				}
-			}
-			if found == "" {
-				return "", 0
-			}
-			return found, 1
-		}
+		p.match = func(_ *session, _ string, toks []token) (string, int) { return uniquePrefix(names, toks[0].text) }
 		p.enum = names
 		for _, n := range names {
 			p.hints = append(p.hints, hintRow{n, enumHelp(l, n)})
