@@ -35,12 +35,6 @@ type routing struct {
 // the startup configuration is replayed) and as services.
 func (d *Daemon) addRouting(ctx context.Context, engine *cli.Engine) (*routing, error) {
 	log := d.Log
-	if d.Backend != "userspace" {
-		// The kernel backend (netlink MPLS and VRF) is a later step; the
-		// userspace backend works on every kernel.
-		log.Warn("forwarding backend not available yet; using userspace", "backend", d.Backend)
-		d.Backend = "userspace"
-	}
 	ensureWritableSysctl(log)
 	if err := ensureTunDevice(); err != nil {
 		return nil, err

@@ -126,18 +126,29 @@ func hasCap(bit uint) bool {
 	return false
 }
 
-// Backend picks the forwarding backend for a setting ("auto", "userspace", "kernel").
-func (r Result) Backend(setting string) (string, error) {
+// KernelBackendBuilt tells whether this build has the kernel forwarding
+// backend (netlink MPLS routes and VRF devices). Until it has, every host
+// forwards with the userspace backend.
+const KernelBackendBuilt = false
+
+// Backend picks the forwarding backend for a setting ("auto", "userspace",
+// "kernel").
+func (r Result) Backend(setting string) (string, error) { return r.pick(setting, KernelBackendBuilt) }
+
+func (r Result) pick(setting string, kernelBuilt bool) (string, error) {
 	switch setting {
 	case "userspace":
 		return "userspace", nil
 	case "kernel":
+		if !kernelBuilt {
+			return "", fmt.Errorf("forwarding backend kernel is not part of this build; use auto or userspace")
+		}
 		if !r.MPLS || !r.VRF {
 			return "", fmt.Errorf("forwarding backend kernel needs MPLS routing and VRF devices in the host kernel (found mpls=%v vrf=%v)", r.MPLS, r.VRF)
 		}
 		return "kernel", nil
 	case "auto", "":
-		if r.MPLS && r.VRF {
+		if kernelBuilt && r.MPLS && r.VRF {
 			return "kernel", nil
 		}
 		return "userspace", nil

@@ -62,11 +62,19 @@ func TestProbe(t *testing.T) {
 			if r.MPLS != tc.wantMPLS || r.VRF != tc.wantVRF || !r.NetNS || !r.AFPacket || !r.BPF || r.Kernel != "6.18.0-test" {
 				t.Fatalf("probe = %+v", r)
 			}
-			if b, _ := r.Backend("auto"); b != tc.auto {
+			// With a kernel backend in the build, auto follows the host.
+			if b, _ := r.pick("auto", true); b != tc.auto {
 				t.Fatalf("auto backend = %s, want %s", b, tc.auto)
 			}
-			if _, err := r.Backend("kernel"); (err != nil) != tc.kernelErr {
+			if _, err := r.pick("kernel", true); (err != nil) != tc.kernelErr {
 				t.Fatalf("kernel backend err = %v", err)
+			}
+			// This build has none: auto is userspace, kernel is refused.
+			if b, _ := r.Backend("auto"); b != "userspace" || KernelBackendBuilt {
+				t.Fatalf("auto backend without a kernel backend = %s", b)
+			}
+			if _, err := r.Backend("kernel"); err == nil {
+				t.Fatal("kernel backend accepted by a build without it")
 			}
 			if b, err := r.Backend("userspace"); b != "userspace" || err != nil {
 				t.Fatal("userspace must always be possible")
