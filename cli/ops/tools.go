@@ -227,10 +227,7 @@ func (o *ops) commonArgs(ctx context.Context, a *cli.Args, opts []toolOpt) (tool
 			return t, &cli.ArgError{Name: s.arg}
 		}
 		t.source = src
-	} else if res, ok, err := o.d.RIB.Lookup(ctx, t.instance, t.dest); err == nil && ok && res.Source.IsValid() && o.localTo(t.instance, res.Source) {
-		// A route leaked from another instance (a VPN static route with a
-		// public next hop) leaves from an address of that instance: then the
-		// instance's kernel chooses a source of its own.
+	} else if res, ok, err := o.d.RIB.Lookup(ctx, t.instance, t.dest); err == nil && ok && res.Source.IsValid() {
 		t.source = res.Source
 	}
 	inst := t.instance
@@ -299,17 +296,3 @@ func (o *ops) runTracert(ctx context.Context, a *cli.Args, w io.Writer) error {
 	return nil
 }
 
-// localTo reports whether addr is an address of an interface in instance.
-func (o *ops) localTo(instance string, addr netip.Addr) bool {
-	for _, in := range o.d.VRF.State().Interfaces {
-		if in.Instance != instance {
-			continue
-		}
-		for _, p := range in.Addresses {
-			if p.Addr() == addr {
-				return true
-			}
-		}
-	}
-	return false
-}

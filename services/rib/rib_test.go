@@ -465,6 +465,10 @@ func TestInstanceLifecycle(t *testing.T) {
 func TestLookup(t *testing.T) {
 	e := pe1(t)
 	e.must(e.r.AddRoute("", static("0.0.0.0/0", "198.51.100.2", 0)))
+	// A route of red leaked into the public instance.
+	leak := static("10.99.0.0/16", "198.51.100.2", 0)
+	leak.NextHops[0].Instance = fibapi.Public
+	e.must(e.r.AddRoute("red", leak))
 	e.flush()
 	tests := []struct {
 		inst, addr string
@@ -478,6 +482,8 @@ func TestLookup(t *testing.T) {
 		{"", "10.255.0.1", true, "10.255.0.1/32", "10.255.0.1", fibapi.Local},
 		{"red", "192.0.2.2", true, "192.0.2.0/30", "192.0.2.1", fibapi.Forward},
 		{"red", "8.8.8.8", false, "", "", 0},
+		// It leaves through a public port: no address of red to suggest.
+		{"red", "10.99.1.1", true, "10.99.0.0/16", "invalid IP", fibapi.Forward},
 		{"blue", "8.8.8.8", false, "", "", 0},
 	}
 	for _, tc := range tests {

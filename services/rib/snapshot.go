@@ -253,7 +253,8 @@ type LookupResult struct {
 	NextHops []fibapi.NextHop
 	// Source is the address of the outgoing interface (the first next hop's),
 	// or the destination itself for a local address: the source ping and
-	// tracert use when none is given.
+	// tracert use when none is given. It is invalid when the route leaves
+	// through an interface of another instance.
 	Source netip.Addr
 }
 
@@ -277,7 +278,10 @@ func (r *RIB) Lookup(instance string, addr netip.Addr) (LookupResult, bool) {
 		case d.want.kind == fibapi.Local:
 			res.Source = addr
 		case len(d.want.hops) > 0:
-			if p := r.ports[d.want.hops[0].Port]; p != nil && len(p.Addresses) > 0 {
+			// A route leaked from another instance leaves through a port of
+			// that instance, whose address is not the router's in this one:
+			// then no source is suggested.
+			if p := r.ports[d.want.hops[0].Port]; p != nil && len(p.Addresses) > 0 && normInstance(p.Instance) == in.name {
 				res.Source = p.Addresses[0].Addr()
 			}
 		}
