@@ -295,4 +295,3 @@ func (o *ops) runTracert(ctx context.Context, a *cli.Args, w io.Writer) error {
 	}
 	return nil
 }
-
