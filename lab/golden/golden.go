@@ -13,9 +13,6 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
-// Updating reports whether -update was given.
-func Updating() bool { return *update }
-
 // Check compares got with the file at path, or rewrites the file under
 // -update.
 func Check(t testing.TB, path, got string) {

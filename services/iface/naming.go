@@ -35,17 +35,6 @@ func (n Naming) VRPName(kernel string) string {
 	return fmt.Sprintf("GigabitEthernet0/%d/0", num)
 }
 
-// ShortName is the compact form used in tables (GE0/1/0).
-func ShortName(vrp string) string {
-	if rest, ok := strings.CutPrefix(vrp, "GigabitEthernet"); ok {
-		return "GE" + rest
-	}
-	if rest, ok := strings.CutPrefix(vrp, "LoopBack"); ok {
-		return "Loop" + rest
-	}
-	return vrp
-}
-
 // KernelName returns the kernel name of a canonical VRP port name.
 func (n Naming) KernelName(vrp string) (string, bool) {
 	rest, ok := strings.CutPrefix(vrp, "GigabitEthernet")

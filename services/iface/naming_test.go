@@ -32,7 +32,4 @@ func TestNaming(t *testing.T) {
 			t.Errorf("KernelName(%s) = %s, want refusal", bad, k)
 		}
 	}
-	if ShortName("GigabitEthernet0/3/0") != "GE0/3/0" {
-		t.Error("short name")
-	}
 }

@@ -100,14 +100,6 @@ func (s *Service) State() Desired {
 	return d
 }
 
-// InstanceOf returns the instance an interface (VRP name) is in.
-func (s *Service) InstanceOf(vrpName string) (string, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	in, ok := s.have.Interfaces[vrpName]
-	return in.Instance, ok
-}
-
 // Run creates the public instance, then applies config and port changes
 // until ctx ends. initial is the running configuration at start (may be nil).
 func (s *Service) Run(ctx context.Context, initial *datastore.Tree, ready func()) error {

@@ -110,7 +110,7 @@ func TestServiceAppliesConfigAndLatePorts(t *testing.T) {
 	if got := rec.take(); got != "host create red\nsink +inst red\nsink if GigabitEthernet0/1/0 red up=false [192.0.2.1/30]" {
 		t.Fatalf("config:\n%s", got)
 	}
-	if in, _ := s.InstanceOf("GigabitEthernet0/1/0"); in != "red" {
+	if in := s.State().Interfaces["GigabitEthernet0/1/0"].Instance; in != "red" {
 		t.Fatalf("instance of port: %q", in)
 	}
 	// The link arrives later, as containerlab wires it.
