@@ -2,9 +2,11 @@ package probe
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -102,31 +104,63 @@ func TestProbe(t *testing.T) {
 }
 
 func TestProbeHasNoSideEffects(t *testing.T) {
-	// The real probe on this host only reads: the interface list and the
-	// loaded modules are the same before and after.
-	snapshot := func() string {
+	// The real probe on this host only reads. It runs on a thread of its own
+	// in a fresh network namespace, so that other tests creating links on the
+	// host at the same time cannot disturb the comparison: the namespace's
+	// interface list and the modules the probe asks about (whose autoload
+	// would be a side effect) are the same before and after.
+	watched := []string{"mpls_router", "mpls_iptunnel", "vrf", "af_packet"}
+	snapshot := func() (string, error) {
 		ifs, err := net.Interfaces()
 		if err != nil {
-			t.Fatal(err)
+			return "", err
 		}
 		var b strings.Builder
 		for _, i := range ifs {
 			b.WriteString(i.Name + " ")
 		}
 		mods, _ := os.ReadFile("/proc/modules")
+		loaded := map[string]bool{}
 		for _, l := range strings.Split(string(mods), "\n") {
 			if f := strings.Fields(l); len(f) > 0 {
-				b.WriteString(f[0] + " ")
+				loaded[f[0]] = true
 			}
 		}
-		return b.String()
+		for _, m := range watched {
+			fmt.Fprintf(&b, "%s=%v ", m, loaded[m])
+		}
+		return b.String(), nil
 	}
-	before := snapshot()
-	a, b := Run(System()), Run(System())
-	if after := snapshot(); after != before {
-		t.Fatalf("probe changed the host:\nbefore %s\nafter  %s", before, after)
+	type outcome struct {
+		before, after string
+		a, b          Result
+		err           error
 	}
-	if a.MPLS != b.MPLS || a.VRF != b.VRF || a.AFPacket != b.AFPacket || a.Kernel == "" {
-		t.Fatalf("probe not stable: %+v vs %+v", a, b)
+	done := make(chan outcome, 1)
+	go func() {
+		// The thread stays locked and dies with the goroutine: it never
+		// returns to the pool in the probe's namespace.
+		runtime.LockOSThread()
+		var o outcome
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			o.err = fmt.Errorf("unshare: %w", err)
+			done <- o
+			return
+		}
+		if o.before, o.err = snapshot(); o.err == nil {
+			o.a, o.b = Run(System()), Run(System())
+			o.after, o.err = snapshot()
+		}
+		done <- o
+	}()
+	o := <-done
+	if o.err != nil {
+		t.Fatal(o.err)
+	}
+	if o.after != o.before {
+		t.Fatalf("probe changed the host:\nbefore %s\nafter  %s", o.before, o.after)
+	}
+	if o.a.MPLS != o.b.MPLS || o.a.VRF != o.b.VRF || o.a.AFPacket != o.b.AFPacket || o.a.Kernel == "" {
+		t.Fatalf("probe not stable: %+v vs %+v", o.a, o.b)
 	}
 }
