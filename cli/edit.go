@@ -288,6 +288,16 @@ func defaultHooks() map[string]hook {
 			}
 			if strings.HasPrefix(name, "GigabitEthernet") && !strings.Contains(name, ".") && ed.s.e.deps.Ports != nil {
 				if _, exists := ed.tree.Get(target); !exists && !ed.s.e.portExists(name) {
+					if ed.s.preconfig {
+						// A configuration file may name a port whose link
+						// is not there yet (a late containerlab link): keep
+						// its configuration, and save writes it back.
+						if ed.s.absent == nil {
+							ed.s.absent = map[string]bool{}
+						}
+						ed.s.absent[name] = true
+						return nil
+					}
 					// Like a card that is not there: the name is a wrong parameter.
 					return &parseErrorWrap{kind: errWrongParam, name: "name"}
 				}

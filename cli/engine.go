@@ -196,6 +196,11 @@ type session struct {
 	errsGen int
 	// fastLoad skips the per-line validation (Replay's first pass).
 	fastLoad bool
+	// preconfig lets a configuration file configure ports that are not
+	// present (yet): their configuration is kept and takes effect when the
+	// port appears. absent collects their names.
+	preconfig bool
+	absent    map[string]bool
 	// live receives the output of streaming commands as it is produced
 	// (nil: gather it into the response).
 	live func(string)

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"sort"
 	"strings"
 
 	"vpnos/cli/proto"
@@ -40,6 +41,7 @@ func (e *Engine) ReplayAs(ctx context.Context, text, user string) ([]LineError, 
 		s.stack = []frame{{v: e.system}}
 		s.immediate = immediate
 		s.fastLoad = !immediate
+		s.preconfig = true
 		s.reqCtx = ctx
 		var errs []LineError
 		for i, l := range lines {
@@ -69,11 +71,27 @@ func (e *Engine) ReplayAs(ctx context.Context, text, user string) ([]LineError, 
 	}
 	_, err := s.cand.Commit(ctx, user, "configuration file")
 	if err == nil || errors.Is(err, datastore.ErrNoChange) {
+		e.logAbsent(s)
 		return errs, nil
 	}
 	e.deps.Log.Warn("configuration file does not commit as a whole; loading it line by line", "err", err)
-	errs, _ = run(true)
+	errs, s = run(true)
+	e.logAbsent(s)
 	return errs, nil
+}
+
+// logAbsent names the ports a configuration file configured that are not
+// present: their configuration waits for them.
+func (e *Engine) logAbsent(s *session) {
+	if len(s.absent) == 0 || e.deps.Log == nil {
+		return
+	}
+	names := make([]string, 0, len(s.absent))
+	for n := range s.absent {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	e.deps.Log.Warn("configuration kept for ports that are not present; it applies when they appear", "ports", strings.Join(names, " "))
 }
 
 // errorText keeps the message lines of an error output (not the caret).
