@@ -154,13 +154,13 @@ func (e *Engine) goParam(name, typ, help string) (*param, error) {
 			}
 			return v, 1
 		}
-		p.complete = func(s *session) []string {
-			var out []string
-			for _, it := range s.e.store.Running().Entries(datastore.P("vpn-instances"), "vpn-instance") {
-				out = append(out, it.Path.Last().Keys[0])
-			}
-			return out
-		}
+		p.complete = vpnInstanceNames
+		p.hints = []hintRow{{"STRING<1-31>", help}}
+	case typ == "vpn-name":
+		// Any word, completed with the configured instances: the command
+		// itself says when the instance does not exist.
+		p.match = func(_ *session, _ string, toks []token) (string, int) { return toks[0].text, 1 }
+		p.complete = vpnInstanceNames
 		p.hints = []hintRow{{"STRING<1-31>", help}}
 	case typ == "interface":
 		p.match = func(_ *session, _ string, toks []token) (string, int) { return parseIfName(toks) }
@@ -449,4 +449,13 @@ func uniquePrefix(words []string, typed string) (string, int) {
 		return "", 0
 	}
 	return found, 1
+}
+
+// vpnInstanceNames lists the committed VPN instances, for completion.
+func vpnInstanceNames(s *session) []string {
+	var out []string
+	for _, it := range s.e.store.Running().Entries(datastore.P("vpn-instances"), "vpn-instance") {
+		out = append(out, it.Path.Last().Keys[0])
+	}
+	return out
 }

@@ -21,7 +21,8 @@ type Command struct {
 	// {name:type} with type one of int<lo-hi>, text (rest of the line),
 	// word (one token), ip (IPv4 address), mask (length or dotted mask,
 	// given as a length), interface (canonical name), vpn-instance (an
-	// existing instance name).
+	// existing instance name), vpn-name (any word, Tab completes the
+	// existing instance names; the command checks it).
 	Syntax string
 	// Help describes keywords and parameters by name for '?'.
 	Help map[string]string

@@ -185,7 +185,8 @@ func newWorld(t testing.TB, mode string) *world {
 }
 
 // runTranscript feeds lines to one session and returns the screen: a line
-// ending in '?' asks for help, "@ns" prints the namespaces the tools
+// ending in '?' asks for help, one ending in "<TAB>" lists the completion
+// candidates, "@ns" prints the namespaces the tools
 // entered since the last "@ns".
 func runTranscript(t testing.TB, w *world, input string) string {
 	ctx := context.Background()
@@ -202,6 +203,14 @@ func runTranscript(t testing.TB, w *world, input string) string {
 			continue
 		case strings.HasSuffix(line, "?"):
 			resp = s.Handle(ctx, proto.Request{Op: proto.OpHelp, Line: strings.TrimSuffix(line, "?")})
+		case strings.HasSuffix(line, "<TAB>"):
+			resp = s.Handle(ctx, proto.Request{Op: proto.OpComplete, Line: strings.TrimSuffix(line, "<TAB>")})
+			var cs []string
+			for _, c := range resp.Candidates {
+				cs = append(cs, c.Text)
+			}
+			fmt.Fprintf(&b, "%s%s\n--- candidates: %s\n", prompt, line, strings.Join(cs, " "))
+			continue
 		default:
 			resp = s.Handle(ctx, proto.Request{Op: proto.OpExec, Line: line})
 		}

@@ -15,7 +15,7 @@ func (o *ops) routingCommands() []cli.Command {
 	return []cli.Command{
 		{
 			Views:   "any",
-			Syntax:  "display ip routing-table [vpn-instance {vrf:word}] [{dest:ip} [{mask:mask}]] [verbose]",
+			Syntax:  "display ip routing-table [vpn-instance {vrf:vpn-name}] [{dest:ip} [{mask:mask}]] [verbose]",
 			Display: true,
 			Help: map[string]string{
 				"ip": "IP information", "routing-table": "IP routing table",

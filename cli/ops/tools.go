@@ -48,7 +48,7 @@ func (t toolOpt) param() string {
 	case t.ip:
 		return "{" + t.name + ":ip}"
 	case t.word:
-		return "{" + t.name + ":word}"
+		return "{" + t.name + ":vpn-name}"
 	}
 	return fmt.Sprintf("{%s:int<%d-%d>}", t.name, t.lo, t.hi)
 }

@@ -85,7 +85,7 @@ func (o *ops) created(p datastore.Path) time.Time {
 func (o *ops) vpnInstanceCommands() []cli.Command {
 	return []cli.Command{{
 		Views:   "any",
-		Syntax:  "display ip vpn-instance [verbose] [{name:word}]",
+		Syntax:  "display ip vpn-instance [verbose] [{name:vpn-name}]",
 		Display: true,
 		Help: map[string]string{
 			"ip": "IP information", "vpn-instance": "VPN instance information",
