@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -429,12 +430,12 @@ func TestLabelledTooBig(t *testing.T) {
 		r.ip.Src != a("10.1.0.1") || r.ip.Dst != a("172.16.0.5") {
 		t.Fatalf("icmp %+v %d/%d mtu %d", r.ip, m.Type, m.Code, binary.BigEndian.Uint16(m.Rest[2:]))
 	}
-	// Without DF: dropped (no fragmentation inside an LSP).
+	// Without DF: the inner packet is fragmented, every fragment carries
+	// the swapped stack (RFC 3032 section 3).
 	big[6] = 0
 	packet.SetIPv4Checksum(big)
-	if out := f.in(f.eth1, ethFrame(mac1, hostA, packet.EtherTypeMPLS, labels(le(100, 60, false), le(300, 60, true)), big)); len(out) != 0 {
-		t.Fatalf("%+v", out)
-	}
+	checkFragments(t, f, f.in(f.eth1, ethFrame(mac1, hostA, packet.EtherTypeMPLS, labels(le(100, 60, false), le(300, 60, true)), big)),
+		big, 1400, []packet.LabelEntry{le(101, 59, false), le(300, 60, true)})
 	// Penultimate hop pop of a DF packet too big for the IP link.
 	f.program(fibapi.Batch{Labels: []fibapi.LabelEntry{{InLabel: 102, Op: fibapi.Swap,
 		NextHops: []fibapi.NextHop{{Port: "eth2", Gateway: a("10.2.0.2")}}}}})
@@ -446,6 +447,61 @@ func TestLabelledTooBig(t *testing.T) {
 	}
 	if r, m := icmpOut(t, out[0]); len(r.labels) != 0 || m.Code != packet.ICMPFragNeeded || binary.BigEndian.Uint16(m.Rest[2:]) != 1400 {
 		t.Fatalf("php: %+v %+v", r, m)
+	}
+	// Penultimate hop pop without DF: plain IPv4 fragments.
+	big[6] = 0
+	packet.SetIPv4Checksum(big)
+	checkFragments(t, f, f.in(f.eth1, ethFrame(mac1, hostA, packet.EtherTypeMPLS, labels(le(102, 60, true)), big)), big, 1400, nil)
+	// Penultimate hop pop of the top label of two: the fragments keep the
+	// bottom label.
+	checkFragments(t, f, f.in(f.eth1, ethFrame(mac1, hostA, packet.EtherTypeMPLS, labels(le(102, 60, false), le(300, 60, true)), big)),
+		big, 1400, []packet.LabelEntry{le(300, 59, true)})
+	// A malformed inner packet too big is dropped, nothing sent.
+	bad := append([]byte(nil), big...)
+	bad[0] = 0x46 // header length beyond the options present: checksum fails
+	if out := f.in(f.eth1, ethFrame(mac1, hostA, packet.EtherTypeMPLS, labels(le(100, 60, false), le(300, 60, true)), bad)); len(out) != 0 {
+		t.Fatalf("malformed: %+v", out)
+	}
+}
+
+// checkFragments checks that out are fragments of the IPv4 packet orig on
+// eth2, each within mtu (labels included) under the stack want, and that
+// they put orig's payload back together.
+func checkFragments(t *testing.T, f *fixture, out []emitted, orig []byte, mtu int, want []packet.LabelEntry) {
+	t.Helper()
+	if len(out) < 2 {
+		t.Fatalf("want fragments, got %d frames", len(out))
+	}
+	h, err := packet.ParseIPv4(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := make([]byte, int(h.TotalLen)-h.IHL)
+	got := 0
+	for i, o := range out {
+		if o.port != f.eth2 {
+			t.Fatalf("fragment %d on port %d", i, o.port)
+		}
+		r := parseOut(t, o.frame)
+		if !slices.Equal(r.labels, want) {
+			t.Fatalf("fragment %d labels %+v, want %+v", i, r.labels, want)
+		}
+		if l := len(o.frame) - packet.EthernetLen; l > mtu {
+			t.Fatalf("fragment %d is %d bytes, mtu %d", i, l, mtu)
+		}
+		if r.ip.ID != h.ID || r.ip.Src != h.Src || r.ip.Dst != h.Dst || r.ip.Flags&0x2 != 0 {
+			t.Fatalf("fragment %d header %+v", i, r.ip)
+		}
+		last := i == len(out)-1
+		if (r.ip.Flags&0x1 != 0) == last {
+			t.Fatalf("fragment %d more-fragments flag %x", i, r.ip.Flags)
+		}
+		off := int(r.ip.FragOff) * 8
+		n := copy(payload[off:], r.ipb[r.ip.IHL:])
+		got += n
+	}
+	if got != len(payload) || !bytes.Equal(payload, orig[h.IHL:h.TotalLen]) {
+		t.Fatalf("fragments do not put the packet back together (%d of %d bytes)", got, len(payload))
 	}
 }
 

@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"net/netip"
 	"time"
 
 	"vpnos/services/fibapi"
@@ -132,7 +133,7 @@ func (d *Dataplane) swap(now time.Time, p *Port, ent *ilmEntry, e packet.LabelEn
 				gw = addrOf(be32(ip[16:20]))
 			}
 			if tl > op.MTU {
-				d.lsrTooBig(now, p, buf, off, pos, op.MTU, out)
+				d.lsrTooBig(now, p, buf, off, pos, op, gw, nil, out)
 				return
 			}
 			d.send(now, op, gw, packet.EtherTypeIPv4, buf[rest-packet.EthernetLen:rest+tl], out)
@@ -146,7 +147,7 @@ func (d *Dataplane) swap(now time.Time, p *Port, ent *ilmEntry, e packet.LabelEn
 			buf[rest+3] = ttl
 		}
 		if len(buf)-rest > op.MTU {
-			d.lsrTooBig(now, p, buf, off, pos, op.MTU-d.labelBytesBelow(buf, off, rest), out)
+			d.lsrTooBig(now, p, buf, off, pos, op, nh.gw, buf[rest:rest+d.labelBytesBelow(buf, off, rest)], out)
 			return
 		}
 		d.send(now, op, nh.gw, packet.EtherTypeMPLS, buf[rest-packet.EthernetLen:], out)
@@ -157,7 +158,12 @@ func (d *Dataplane) swap(now time.Time, p *Port, ent *ilmEntry, e packet.LabelEn
 		return
 	}
 	if len(buf)-rest+packet.MPLSLen*k > op.MTU {
-		d.lsrTooBig(now, p, buf, off, pos, op.MTU-packet.MPLSLen*k-d.labelBytesBelow(buf, off, rest), out)
+		below := buf[rest : rest+d.labelBytesBelow(buf, off, rest)]
+		stack := make([]byte, packet.MPLSLen*k, packet.MPLSLen*k+len(below))
+		for i, l := range nh.labels {
+			packet.LabelEntry{Label: l, TC: e.TC, TTL: ttl, S: e.S && i == k-1}.Put(stack[4*i:])
+		}
+		d.lsrTooBig(now, p, buf, off, pos, op, nh.gw, append(stack, below...), out)
 		return
 	}
 	need := packet.EthernetLen + packet.MPLSLen*k
@@ -184,22 +190,46 @@ func (d *Dataplane) labelBytesBelow(buf []byte, off, rest int) int {
 	return max(off+packet.EthernetLen+n-rest, 0)
 }
 
-// lsrTooBig handles a labelled packet too big for the outgoing port after
-// the label operation: with DF set on the inner IPv4 packet, an ICMP
-// "fragmentation needed" carrying ipMTU (the room left for the IP packet) is
-// sent along the LSP like a time exceeded (RFC 3032 section 3); without DF
-// the packet is dropped (no fragmentation inside an LSP).
-func (d *Dataplane) lsrTooBig(now time.Time, p *Port, buf []byte, off, pos, ipMTU int, out Sink) {
-	p.c.Drops++
+// lsrTooBig handles a labelled packet too big for the outgoing port op after
+// the label operation, whose result is the label stack stack (empty after a
+// penultimate-hop pop of the last label) on top of the inner IPv4 packet
+// (RFC 3032 section 3). Without DF, the inner packet is fragmented and every
+// fragment leaves with the same stack towards gw. With DF, or when the room
+// left for the IP packet is below 68 bytes, the packet is dropped and an ICMP
+// "fragmentation needed" carrying that room is sent along the LSP like a
+// time exceeded.
+func (d *Dataplane) lsrTooBig(now time.Time, p *Port, buf []byte, off, pos int, op *Port, gw netip.Addr, stack []byte, out Sink) {
 	_, n, err := packet.ParseLabelStack(buf[off+packet.EthernetLen:])
 	if err != nil {
+		p.c.Drops++
 		return
 	}
 	inner := buf[off+packet.EthernetLen+n:]
-	if len(inner) < packet.IPv4Len || inner[6]&0x40 == 0 {
+	tl := validIPv4(inner)
+	if tl == 0 {
+		p.c.Drops++
 		return
 	}
-	d.lsrICMP(now, p, buf, off, pos, packet.ICMPDestUnreachable, packet.ICMPFragNeeded, uint16(max(ipMTU, 68)), out)
+	ipMTU := op.MTU - len(stack)
+	if inner[6]&0x40 != 0 || ipMTU < 68 {
+		p.c.Drops++
+		d.lsrICMP(now, p, buf, off, pos, packet.ICMPDestUnreachable, packet.ICMPFragNeeded, uint16(max(ipMTU, 68)), out)
+		return
+	}
+	et := uint16(packet.EtherTypeIPv4)
+	if len(stack) > 0 {
+		et = packet.EtherTypeMPLS
+	}
+	ihl := int(inner[0]&0xf) * 4
+	err = packet.FragmentIPv4(nil, inner[:tl], ipMTU-ihl, func(f []byte) {
+		nb := make([]byte, Headroom+packet.EthernetLen+len(stack)+len(f))
+		copy(nb[Headroom+packet.EthernetLen:], stack)
+		copy(nb[Headroom+packet.EthernetLen+len(stack):], f)
+		d.send(now, op, gw, et, nb[Headroom:], out)
+	})
+	if err != nil {
+		p.c.Drops++
+	}
 }
 
 // labelTTLExpired answers a labelled packet whose label TTL ran out at a
