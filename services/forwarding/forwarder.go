@@ -60,6 +60,7 @@ type Forwarder struct {
 	log  *slog.Logger
 	opts Options
 
+	progMu    sync.Mutex // one FIB batch at a time (see Program)
 	mu        sync.Mutex
 	dp        *dataplane.Dataplane
 	ports     map[string]*port
@@ -179,12 +180,23 @@ func setCarrier(tap int, up bool) error {
 }
 
 // Program applies a FIB batch (fibapi.Programmer). Next hops may name ports
-// that are attached later.
+// that are attached later. The batch is checked whole before anything is
+// applied (an invalid batch changes nothing), then applied in steps so that
+// packets keep flowing meanwhile; batches are applied one after another.
 func (f *Forwarder) Program(ctx context.Context, b fibapi.Batch) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.dp.Program(b); err != nil {
+	p, err := dataplane.Prepare(b)
+	if err != nil {
 		return fmt.Errorf("program fib: %w", err)
+	}
+	f.progMu.Lock()
+	defer f.progMu.Unlock()
+	for done := false; !done; {
+		f.mu.Lock()
+		done, err = f.dp.Apply(p, dataplane.ApplyStep)
+		f.mu.Unlock()
+		if err != nil {
+			return fmt.Errorf("program fib: %w", err)
+		}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"testing"
+	"time"
 
 	"vpnos/services/fibapi"
 	"vpnos/services/forwarding/packet"
@@ -94,9 +95,8 @@ func BenchmarkProcessSwap(b *testing.B) {
 	}
 }
 
-// BenchmarkProgram1M is the time to program a batch of a million routes
-// (a full Internet table) into an empty instance.
-func BenchmarkProgram1M(b *testing.B) {
+// program1M is a batch of a million random routes (a full Internet table).
+func program1M() fibapi.Batch {
 	r := rand.New(rand.NewPCG(3, 3))
 	nh := []fibapi.NextHop{{Port: "eth2", Gateway: a("10.2.0.2"), Labels: []uint32{100}}}
 	batch := fibapi.Batch{Routes: make([]fibapi.Route, 1_000_000)}
@@ -105,6 +105,13 @@ func BenchmarkProgram1M(b *testing.B) {
 		pfx := netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), 16+r.IntN(9)).Masked()
 		batch.Routes[i] = fibapi.Route{Prefix: pfx, NextHops: nh}
 	}
+	return batch
+}
+
+// BenchmarkProgram1M is the time to program a batch of a million routes
+// into an empty instance.
+func BenchmarkProgram1M(b *testing.B) {
+	batch := program1M()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		d := New(Config{})
@@ -113,4 +120,39 @@ func BenchmarkProgram1M(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(batch.Routes))*float64(b.N)/b.Elapsed().Seconds(), "routes/s")
+}
+
+// BenchmarkProgramPause is the longest time packets wait while a million
+// routes are programmed: the forwarder applies ApplyStep operations per hold
+// of its lock (the pause, "step-ms"), beside the reference of the whole batch
+// in one hold ("whole-ms"), as it was before batches were applied in steps.
+func BenchmarkProgramPause(b *testing.B) {
+	batch := program1M()
+	p, err := Prepare(batch)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var whole, step time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		d := New(Config{})
+		p.next = 0
+		t0 := time.Now()
+		if _, err := d.Apply(p, 0); err != nil {
+			b.Fatal(err)
+		}
+		whole = max(whole, time.Since(t0))
+		d = New(Config{})
+		p.next = 0
+		for done := false; !done; {
+			t0 := time.Now()
+			if done, err = d.Apply(p, ApplyStep); err != nil {
+				b.Fatal(err)
+			}
+			step = max(step, time.Since(t0))
+		}
+	}
+	b.ReportMetric(float64(whole.Microseconds())/1000, "whole-ms")
+	b.ReportMetric(float64(step.Microseconds())/1000, "step-ms")
+	b.ReportMetric(float64(whole)/float64(step), "ratio")
 }

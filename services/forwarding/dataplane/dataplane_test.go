@@ -819,6 +819,68 @@ func TestProgramValidation(t *testing.T) {
 	}
 }
 
+// Apply in steps ends where Program in one go does, and keeps the batch's
+// order on the way: deletions are all applied before any addition.
+func TestApplyInSteps(t *testing.T) {
+	var b fibapi.Batch
+	for i := 0; i < 50; i++ {
+		b.Routes = append(b.Routes, fibapi.Route{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 50, byte(i), 0}), 24), Kind: fibapi.Drop})
+	}
+	b.Labels = []fibapi.LabelEntry{{InLabel: 77, Op: fibapi.PopLookup}}
+	one, stepped := newFixture(t), newFixture(t)
+	for _, f := range []*fixture{one, stepped} {
+		f.program(fibapi.Batch{Routes: []fibapi.Route{{Prefix: p("10.9.0.0/16"), Kind: fibapi.Drop}, {Prefix: p("10.50.3.0/24"), Kind: fibapi.Drop}}})
+	}
+	b.DeleteRoutes = []fibapi.Route{{Prefix: p("10.9.0.0/16")}, {Prefix: p("10.50.3.0/24")}}
+	if err := one.d.Program(b); err != nil {
+		t.Fatal(err)
+	}
+	pr, err := Prepare(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr.Len() != 53 {
+		t.Fatalf("len %d", pr.Len())
+	}
+	steps := 0
+	for done := false; !done; steps++ {
+		if done, err = stepped.d.Apply(pr, 7); err != nil {
+			t.Fatal(err)
+		}
+		if steps == 0 {
+			// The first step did both deletions, then 5 additions.
+			in := stepped.d.instance(public)
+			if _, ok := in.table.Get(p("10.9.0.0/16")); ok {
+				t.Fatal("deletion not applied first")
+			}
+			if _, ok := in.table.Get(p("10.50.4.0/24")); !ok {
+				t.Fatal("first additions missing")
+			}
+			if _, ok := in.table.Get(p("10.50.5.0/24")); ok {
+				t.Fatal("more than a step applied")
+			}
+		}
+	}
+	if steps != 8 {
+		t.Fatalf("%d steps for 53 operations of 7", steps)
+	}
+	a1, a2 := one.d.instance(public), stepped.d.instance(public)
+	for i := 0; i < 60; i++ {
+		pf := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 50, byte(i), 0}), 24)
+		_, ok1 := a1.table.Get(pf)
+		_, ok2 := a2.table.Get(pf)
+		if ok1 != ok2 || ok1 != (i < 50) {
+			t.Fatalf("%v: one go %v, in steps %v", pf, ok1, ok2)
+		}
+	}
+	if one.d.ilm[77] == nil || stepped.d.ilm[77] == nil {
+		t.Fatal("label not applied")
+	}
+	if done, err := stepped.d.Apply(pr, 7); !done || err != nil {
+		t.Fatalf("applying a finished batch again: %v %v", done, err)
+	}
+}
+
 func TestMovePort(t *testing.T) {
 	f := newFixture(t)
 	if err := f.d.SetPortInstance("eth1", vpnA); err != nil {
