@@ -183,27 +183,31 @@ func (e *Engine) goParam(name, typ, help string) (*param, error) {
 func (s *session) runConfig(cn *cnode, undo bool, m *matchResult) *result {
 	r := &result{}
 	store := s.e.store
-	before := s.cand.Tree().Clone()
+	// A refused line is undone through the tree's checkpoint (no copy of
+	// the whole candidate per line).
+	tree := s.cand.Tree()
+	cp := tree.Checkpoint()
+	defer tree.Release()
 	if s.fastLoad {
-		return s.runConfigUnchecked(cn, undo, m, before)
+		return s.runConfigUnchecked(cn, undo, m, cp)
 	}
 	if s.errsGen != s.cand.Gen() || s.errs == nil {
-		s.errs = errSet(store.Validate(s.cand.Base(), before))
+		s.errs = errSet(store.Validate(s.cand.Base(), tree))
 	}
 	oldErrs := s.errs
-	ed := &edit{s: s, cn: cn, m: m, undo: undo, tree: s.cand.Tree(), base: s.stack[len(s.stack)-1].path}
+	ed := &edit{s: s, cn: cn, m: m, undo: undo, tree: tree, base: s.stack[len(s.stack)-1].path}
 	target, err := ed.apply()
 	if err == nil {
-		pruneInterfaces(s.cand.Tree())
+		pruneInterfaces(tree)
 	}
 	if err != nil {
-		s.cand.Replace(before)
+		tree.Revert(cp)
 		return editError(err, m)
 	}
-	newErrs := store.Validate(s.cand.Base(), s.cand.Tree())
+	newErrs := store.Validate(s.cand.Base(), tree)
 	for _, err := range newErrs {
 		if !oldErrs[err.Error()] {
-			s.cand.Replace(before)
+			tree.Revert(cp)
 			r.printf("Error: %s.\n", userText(err))
 			r.failed = true
 			return r
@@ -250,12 +254,12 @@ func editError(err error, m *matchResult) *result {
 
 // runConfigUnchecked edits without validating the tree (a bulk load that
 // validates once at its commit).
-func (s *session) runConfigUnchecked(cn *cnode, undo bool, m *matchResult, before *datastore.Tree) *result {
+func (s *session) runConfigUnchecked(cn *cnode, undo bool, m *matchResult, cp datastore.Checkpoint) *result {
 	r := &result{}
 	ed := &edit{s: s, cn: cn, m: m, undo: undo, tree: s.cand.Tree(), base: s.stack[len(s.stack)-1].path}
 	target, err := ed.apply()
 	if err != nil {
-		s.cand.Replace(before)
+		s.cand.Tree().Revert(cp)
 		return editError(err, m)
 	}
 	pruneInterfaces(s.cand.Tree())

@@ -23,6 +23,66 @@ type Tree struct {
 	// their list: parent.String() + "/" + name.
 	lists map[string]map[string]*Item
 	next  uint64
+	// undo, while recording (see Checkpoint), holds what each change
+	// replaced, so that Revert can put it back.
+	undo      []undoRec
+	recording bool
+}
+
+// undoRec is the state of key k before a change: old is nil when k did not
+// exist.
+type undoRec struct {
+	k   string
+	old *Item
+}
+
+// Checkpoint marks the tree's current state; Revert returns to it. Changes
+// made after a checkpoint are recorded until Release. This is how an edit
+// that turns out refused is undone without copying the whole tree.
+type Checkpoint struct {
+	n    int
+	next uint64
+}
+
+// Checkpoint starts recording changes and marks the current state.
+func (t *Tree) Checkpoint() Checkpoint {
+	t.recording = true
+	return Checkpoint{n: len(t.undo), next: t.next}
+}
+
+// Revert undoes every change made since c, newest first.
+func (t *Tree) Revert(c Checkpoint) {
+	rec := t.recording
+	t.recording = false
+	for i := len(t.undo) - 1; i >= c.n; i-- {
+		r := t.undo[i]
+		t.remove(r.k)
+		if r.old != nil {
+			t.put(r.k, r.old)
+		}
+	}
+	t.undo = t.undo[:c.n]
+	t.next = c.next
+	t.recording = rec
+}
+
+// Release stops recording and forgets what was recorded.
+func (t *Tree) Release() {
+	t.recording = false
+	t.undo = nil
+}
+
+// record notes the state of k before a change, when recording.
+func (t *Tree) record(k string) {
+	if !t.recording {
+		return
+	}
+	var old *Item
+	if it, ok := t.items[k]; ok {
+		cp := *it
+		old = &cp
+	}
+	t.undo = append(t.undo, undoRec{k, old})
 }
 
 // NewTree returns an empty tree.
@@ -44,6 +104,7 @@ func listKey(p Path) string {
 }
 
 func (t *Tree) put(k string, it *Item) {
+	t.record(k)
 	t.items[k] = it
 	if len(it.Path) > 0 && len(it.Path.Last().Keys) > 0 {
 		lk := listKey(it.Path)
@@ -61,6 +122,7 @@ func (t *Tree) remove(k string) {
 	if !ok {
 		return
 	}
+	t.record(k)
 	delete(t.items, k)
 	if len(it.Path) > 0 && len(it.Path.Last().Keys) > 0 {
 		lk := listKey(it.Path)
@@ -114,7 +176,10 @@ func (t *Tree) Set(p Path, value string) {
 	t.ensureAncestors(p)
 	k := p.String()
 	if it, ok := t.items[k]; ok {
-		it.Value = value
+		if it.Value != value {
+			t.record(k)
+			it.Value = value
+		}
 		return
 	}
 	t.next++
