@@ -1,12 +1,9 @@
 package forwarding
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
-	"io"
-	"net"
 	"testing"
 	"time"
 
@@ -144,40 +141,7 @@ func TestMPLSCoreTraceroute(t *testing.T) {
 		// TCP from the PE (a PE-CE or multihop session) with full-size
 		// segments: labels make them too big for the core link, the
 		// forwarder tells the PE's kernel, which lowers its MSS.
-		var ln net.Listener
-		l.do("vt-fwd-ce2", func() error {
-			var err error
-			ln, err = net.Listen("tcp4", "192.168.2.2:179")
-			return err
-		})
-		defer ln.Close()
-		payload := bytes.Repeat([]byte("0123456789abcdef"), 1<<14) // 256 KiB
-		got := make(chan []byte, 1)
-		go func() {
-			c, err := ln.Accept()
-			if err != nil {
-				got <- nil
-				return
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(15 * time.Second))
-			b, _ := io.ReadAll(c)
-			got <- b
-		}()
-		var conn net.Conn
-		l.do("vt-fwd-pe1v", func() error {
-			var err error
-			conn, err = net.DialTimeout("tcp4", "192.168.2.2:179", 3*time.Second)
-			return err
-		})
-		conn.SetDeadline(time.Now().Add(15 * time.Second))
-		if _, err := conn.Write(payload); err != nil {
-			t.Fatal(err)
-		}
-		conn.Close()
-		if b := <-got; !bytes.Equal(b, payload) {
-			t.Fatalf("ce2 received %d bytes of %d", len(b), len(payload))
-		}
+		l.tcpTransfer(t, "vt-fwd-pe1v", "vt-fwd-ce2", "192.168.2.2:179", 256<<10)
 		if err := pe1.RemoveInstance(ctx, "V"); err != nil {
 			t.Fatal(err)
 		}

@@ -1,10 +1,8 @@
 package forwarding
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
-	"io"
 	"net"
 	"testing"
 	"time"
@@ -276,48 +274,9 @@ func testForwarderNamespaces(t *testing.T, noRing bool) {
 		}
 	})
 
-	// tcpTransfer sends 1 MiB from ns from to addr, served in ns to, and
-	// checks it arrives whole.
-	tcpTransfer := func(t *testing.T, from, to, addr string) {
-		t.Helper()
-		var ln net.Listener
-		l.do(to, func() error {
-			var err error
-			ln, err = net.Listen("tcp4", addr)
-			return err
-		})
-		defer ln.Close()
-		payload := bytes.Repeat([]byte("vpnos-forwarding"), 1<<16)
-		got := make(chan []byte, 1)
-		go func() {
-			c, err := ln.Accept()
-			if err != nil {
-				got <- nil
-				return
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(10 * time.Second))
-			b, _ := io.ReadAll(c)
-			got <- b
-		}()
-		var conn net.Conn
-		l.do(from, func() error {
-			var err error
-			conn, err = net.DialTimeout("tcp4", addr, 3*time.Second)
-			return err
-		})
-		conn.SetDeadline(time.Now().Add(10 * time.Second))
-		if _, err := conn.Write(payload); err != nil {
-			t.Fatal(err)
-		}
-		conn.Close()
-		if b := <-got; !bytes.Equal(b, payload) {
-			t.Fatalf("received %d bytes, want %d", len(b), len(payload))
-		}
-	}
 	t.Run("tcp with gso and partial checksums", func(t *testing.T) {
 		before, _ := f.Counters("r1")
-		tcpTransfer(t, "vt-fwd-a", "vt-fwd-b", "10.2.0.2:5001")
+		l.tcpTransfer(t, "vt-fwd-a", "vt-fwd-b", "10.2.0.2:5001", 1<<20)
 		c, _ := f.Counters("r1")
 		if c.Offloaded == before.Offloaded {
 			t.Fatalf("no GSO or partial-checksum frame seen: %+v", c)
@@ -328,7 +287,7 @@ func testForwarderNamespaces(t *testing.T, noRing bool) {
 		// GSO super-packets are punted whole, with their virtio-net header,
 		// into the tap (a BGP session's traffic takes this path).
 		before, _ := f.Counters("r1")
-		tcpTransfer(t, "vt-fwd-a", "vt-fwd-pub", "10.1.0.1:179")
+		l.tcpTransfer(t, "vt-fwd-a", "vt-fwd-pub", "10.1.0.1:179", 1<<20)
 		c, _ := f.Counters("r1")
 		// 1 MiB is over 700 full-size segments: fewer punted frames means
 		// super-packets went into the tap whole.

@@ -1,9 +1,11 @@
 package forwarding
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -247,6 +249,46 @@ func startForwarder(tb testing.TB, opts Options) (*Forwarder, context.CancelFunc
 		}
 	})
 	return f, stop
+}
+
+// tcpTransfer sends size bytes over TCP from namespace from to addr, served
+// in namespace to, and checks that they arrive whole.
+func (l *lab) tcpTransfer(t *testing.T, from, to, addr string, size int) {
+	t.Helper()
+	var ln net.Listener
+	l.do(to, func() error {
+		var err error
+		ln, err = net.Listen("tcp4", addr)
+		return err
+	})
+	defer ln.Close()
+	payload := bytes.Repeat([]byte("vpnos-forwarding"), size/16)
+	got := make(chan []byte, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- nil
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(15 * time.Second))
+		b, _ := io.ReadAll(c)
+		got <- b
+	}()
+	var conn net.Conn
+	l.do(from, func() error {
+		var err error
+		conn, err = net.DialTimeout("tcp4", addr, 3*time.Second)
+		return err
+	})
+	conn.SetDeadline(time.Now().Add(15 * time.Second))
+	if _, err := conn.Write(payload); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	if b := <-got; !bytes.Equal(b, payload) {
+		t.Fatalf("%s received %d bytes of %d", to, len(b), len(payload))
+	}
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
