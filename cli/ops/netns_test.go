@@ -11,7 +11,6 @@ import (
 	"testing"
 	"vpnos/services/nsutil"
 
-	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
 	"vpnos/cli"
@@ -52,23 +51,7 @@ func cleanupNet() {
 type vethAttacher struct{ t *testing.T }
 
 func (v vethAttacher) AttachPort(_ context.Context, kernel, _ string, ns netns.NsHandle) error {
-	l, err := netlink.LinkByName(vethPE)
-	if err != nil {
-		return err
-	}
-	if err := netlink.LinkSetNsFd(l, int(ns)); err != nil {
-		return err
-	}
-	return nsutil.DoHandle(ns, func() error {
-		l, err := netlink.LinkByName(vethPE)
-		if err != nil {
-			return err
-		}
-		if err := netlink.LinkSetName(l, kernel); err != nil {
-			return err
-		}
-		return netlink.LinkSetUp(l)
-	})
+	return nsutil.MoveLink(vethPE, ns, kernel, true)
 }
 
 func (vethAttacher) DetachPort(context.Context, string) error { return nil }

@@ -618,13 +618,7 @@ func (f *Forwarder) MovePort(ctx context.Context, name, instance, instanceNS str
 		return fmt.Errorf("instance namespace %s: %w", instanceNS, err)
 	}
 	if same, _ := sameNS(p.ns, target); !same {
-		err = nsutil.DoHandle(p.ns, func() error {
-			l, err := netlink.LinkByName(p.name)
-			if err != nil {
-				return err
-			}
-			return netlink.LinkSetNsFd(l, int(target))
-		})
+		err = nsutil.DoHandle(p.ns, func() error { return nsutil.MoveLink(p.name, target, "", false) })
 		if err != nil {
 			target.Close()
 			return fmt.Errorf("move tap %s: %w", name, err)

@@ -185,6 +185,37 @@ func loUp() error {
 	return nil
 }
 
+// MoveLink moves the link name from the calling thread's network namespace
+// into target; there it is renamed to newName (when not empty) and, with up,
+// set up.
+func MoveLink(name string, target netns.NsHandle, newName string, up bool) error {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return err
+	}
+	if err := netlink.LinkSetNsFd(l, int(target)); err != nil {
+		return fmt.Errorf("move %s: %w", name, err)
+	}
+	if newName == "" && !up {
+		return nil
+	}
+	return DoHandle(target, func() error {
+		l, err := netlink.LinkByName(name)
+		if err != nil {
+			return err
+		}
+		if newName != "" && newName != name {
+			if err := netlink.LinkSetName(l, newName); err != nil {
+				return fmt.Errorf("rename %s to %s: %w", name, newName, err)
+			}
+		}
+		if up {
+			return netlink.LinkSetUp(l)
+		}
+		return nil
+	})
+}
+
 // WriteSysctl writes value to /proc/sys/<key> in the calling thread's
 // network namespace (call it inside Do for another namespace).
 func WriteSysctl(key, value string) error {

@@ -1,6 +1,8 @@
 package nsutil
 
 import (
+	"errors"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -112,5 +114,49 @@ func TestNew(t *testing.T) {
 	}
 	if strings.Join(links, ",") != "lo" || !loUp {
 		t.Fatalf("new namespace links %v, lo up %v", links, loUp)
+	}
+}
+
+func TestMoveLink(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	a, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	// In a: a veth pair; one end moves to b, renamed and up.
+	err = DoHandle(a, func() error {
+		if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "m0"}, PeerName: "m1"}); err != nil {
+			return err
+		}
+		if err := MoveLink("m1", b, "port7", true); err != nil {
+			return err
+		}
+		if _, err := netlink.LinkByName("m1"); err == nil {
+			return errors.New("m1 still in a")
+		}
+		return MoveLink("nosuch", b, "", false)
+	})
+	if err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Fatalf("moving a missing link: %v", err)
+	}
+	if err := DoHandle(b, func() error {
+		l, err := netlink.LinkByName("port7")
+		if err != nil {
+			return err
+		}
+		if l.Attrs().Flags&net.FlagUp == 0 {
+			return errors.New("port7 is not up")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -28,23 +28,7 @@ func (v vethAttacher) AttachPort(ctx context.Context, kernel, instance string, n
 		return fmt.Errorf("%v: %s", err, out)
 	}
 	v.t.Cleanup(func() { _ = exec.Command("ip", "link", "del", peer).Run() })
-	l, err := netlink.LinkByName(tmp)
-	if err != nil {
-		return err
-	}
-	if err := netlink.LinkSetNsFd(l, int(ns)); err != nil {
-		return err
-	}
-	return nsutil.DoHandle(ns, func() error {
-		l, err := netlink.LinkByName(tmp)
-		if err != nil {
-			return err
-		}
-		if err := netlink.LinkSetName(l, kernel); err != nil {
-			return err
-		}
-		return netlink.LinkSetUp(l)
-	})
+	return nsutil.MoveLink(tmp, ns, kernel, true)
 }
 
 func (v vethAttacher) DetachPort(ctx context.Context, kernel string) error { return nil }
