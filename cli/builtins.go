@@ -57,8 +57,8 @@ func (e *Engine) builtins() []gospec {
 		{views: "config", syntax: "clear configuration candidate", help: map[string]string{
 			"clear": "Clear information", "candidate": "The uncommitted configuration"},
 			run: func(s *session, _ *matchResult) *result { s.cand.Discard(); return &result{} }},
-		{views: "config", syntax: "display this", display: true, help: map[string]string{
-			"this": "The configuration of the current view"},
+		{views: "config", syntax: "display this [include-default]", display: true, help: map[string]string{
+			"this": "The configuration of the current view", "include-default": "Include default configuration"},
 			run: (*session).runDisplayThis},
 		{views: "user system", syntax: "rollback configuration to commit-id {id:int<1-4294967295>}", help: map[string]string{
 			"rollback": "Roll back the configuration", "to": "Roll back to a commit point",
@@ -86,12 +86,14 @@ func (e *Engine) builtins() []gospec {
 				r.out.WriteString(RenderInterfaceBrief(rows))
 				return r
 			}},
-		{views: "any", syntax: "display current-configuration [configuration {section:section}]", display: true, help: map[string]string{
-			"current-configuration": "Current configuration", "configuration": "A section of the configuration"},
+		{views: "any", syntax: "display current-configuration [configuration {section:section}] [include-default]", display: true, help: map[string]string{
+			"current-configuration": "Current configuration", "configuration": "A section of the configuration",
+			"include-default": "Include default configuration"},
 			run: func(s *session, m *matchResult) *result {
 				r := &result{}
 				sec, _ := m.value("section")
-				r.out.WriteString(s.e.RenderConfig(s.e.store.Running(), s.e.lastUpdate(), sec))
+				r.out.WriteString(s.e.renderConfig(s.e.store.Running(), s.e.lastUpdate(), (&Args{m: m}).Keyword("include-default"),
+					func(l *rline) bool { return sec == "" || sectionOf(l.cn) == sec }))
 				return r
 			}},
 		{views: "any", syntax: "display current-configuration interface [{name:interface}]", display: true, help: map[string]string{
@@ -99,7 +101,7 @@ func (e *Engine) builtins() []gospec {
 			run: func(s *session, m *matchResult) *result {
 				r := &result{}
 				name, one := m.value("name")
-				r.out.WriteString(s.e.renderConfig(s.e.store.Running(), s.e.lastUpdate(), func(l *rline) bool {
+				r.out.WriteString(s.e.renderConfig(s.e.store.Running(), s.e.lastUpdate(), false, func(l *rline) bool {
 					if l.cn.path != "/interfaces/interface" {
 						return false
 					}
@@ -235,12 +237,13 @@ func (s *session) runRollback(m *matchResult) *result {
 	return r
 }
 
-func (s *session) runDisplayThis(_ *matchResult) *result {
+func (s *session) runDisplayThis(m *matchResult) *result {
 	r := &result{}
 	t := s.e.store.Running()
+	defaults := (&Args{m: m}).Keyword("include-default")
 	if len(s.stack) == 1 {
 		var b strings.Builder
-		writeBlocks(&b, s.e.renderView(s.e.system, t, nil))
+		writeBlocks(&b, s.e.renderViewWith(s.e.system, t, nil, defaults))
 		r.out.WriteString(b.String())
 		r.printf("return\n")
 		return r
@@ -254,7 +257,7 @@ func (s *session) runDisplayThis(_ *matchResult) *result {
 	if opener != nil {
 		if text, ok := renderTemplate(opener, t, f.path); ok && t.Exists(f.path) {
 			var b strings.Builder
-			writeLines(&b, []*rline{{text: text, kids: s.e.renderView(f.v, t, f.path)}}, len(s.stack)-2)
+			writeLines(&b, []*rline{{text: text, kids: s.e.renderViewWith(f.v, t, f.path, defaults)}}, len(s.stack)-2)
 			r.out.WriteString(b.String())
 		}
 	}
