@@ -44,16 +44,14 @@ func (e *Engine) builtins() []gospec {
 			run: func(s *session, _ *matchResult) *result { return s.leave(len(s.stack) - 1) }},
 		{views: "config", syntax: "return", help: map[string]string{"return": "Return to the user view"},
 			run: func(s *session, _ *matchResult) *result { return s.leave(0) }},
-		{views: "config", syntax: "commit [description {text:text}]", help: map[string]string{
-			"commit": "Commit the candidate configuration", "description": "Describe this commit", "text": "Description"},
-			run: func(s *session, m *matchResult) *result {
-				r := &result{}
-				desc, _ := m.value("text")
-				if _, err := s.cand.Commit(s.ctx(), s.user, desc); err != nil && !errors.Is(err, datastore.ErrNoChange) {
-					printCommitError(r, err)
-				}
-				return r
-			}},
+		{views: "config", syntax: "commit [trial [{secs:int<60-65535>}]] [description {text:text}]", help: map[string]string{
+			"commit": "Commit the candidate configuration", "description": "Describe this commit", "text": "Description",
+			"trial": "Commit for a trial period: without a confirming commit, the configuration rolls back",
+			"secs":  "Trial period in seconds, default 600"},
+			run: (*session).runCommit},
+		{views: "any", syntax: "abort trial", help: map[string]string{
+			"abort": "Abort an operation", "trial": "Roll back the configuration of a pending commit trial now"},
+			run: (*session).runAbortTrial},
 		{views: "config", syntax: "clear configuration candidate", help: map[string]string{
 			"clear": "Clear information", "candidate": "The uncommitted configuration"},
 			run: func(s *session, _ *matchResult) *result { s.cand.Discard(); return &result{} }},
@@ -333,5 +331,56 @@ func (s *session) runCommitList(_ *matchResult) *result {
 	if len(log) == 0 {
 		r.printf("Info: No commit record exists.\n")
 	}
+	return r
+}
+
+// runCommit commits the candidate. A plain commit also confirms a pending
+// commit trial; commit trial starts (or extends) one.
+func (s *session) runCommit(m *matchResult) *result {
+	r := &result{}
+	desc, _ := m.value("text")
+	trial := (&Args{m: m}).Keyword("trial")
+	id, err := s.cand.Commit(s.ctx(), s.user, desc)
+	if err != nil && !errors.Is(err, datastore.ErrNoChange) {
+		printCommitError(r, err)
+		return r
+	}
+	if !trial {
+		if s.e.confirmTrial() {
+			r.printf("Info: The trial configuration is confirmed.\n")
+		}
+		return r
+	}
+	secs := DefaultTrial
+	if v, ok := m.value("secs"); ok {
+		secs, _ = strconv.Atoi(v)
+	}
+	if errors.Is(err, datastore.ErrNoChange) {
+		if !s.e.trialPending() {
+			r.printf("Error: No configuration changes to commit for a trial.\n")
+			r.failed = true
+			return r
+		}
+		id = 0
+	}
+	s.e.startTrial(id, secs, s.user)
+	r.printf("Info: The configuration rolls back in %d seconds unless a commit confirms it.\n", secs)
+	return r
+}
+
+// runAbortTrial rolls back a pending commit trial at once.
+func (s *session) runAbortTrial(_ *matchResult) *result {
+	r := &result{}
+	t := s.e.takeTrial(nil)
+	if t == nil {
+		r.printf("Error: No commit trial is pending.\n")
+		r.failed = true
+		return r
+	}
+	if err := s.e.rollbackTrial(s.ctx(), t, "abort trial by "+s.user); err != nil {
+		printCommitError(r, err)
+		return r
+	}
+	r.printf("Info: The trial configuration is rolled back.\n")
 	return r
 }
