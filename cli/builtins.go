@@ -160,6 +160,10 @@ func (s *session) leave(depth int) *result {
 				printCommitError(r, err)
 				return r
 			}
+			if s.e.confirmTrial() {
+				// Committing on the way out is a commit: it confirms.
+				r.printf("Info: The trial configuration is confirmed.\n")
+			}
 			s.stack = nil
 		case "n", "no":
 			s.cand.Discard()

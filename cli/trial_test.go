@@ -90,6 +90,12 @@ func TestCommitTrial(t *testing.T) {
 		t.Fatalf("confirmed trial rolled back (timers %v, sysname %q)", ds, sysname())
 	}
 
+	// Committing the changes asked about when leaving confirms too.
+	out = runTranscript(t, e, "system-view\nsysname TRIAL2\ncommit trial 60\nsysname KEPT\nreturn\ny\n")
+	if !strings.Contains(out, "Info: The trial configuration is confirmed.") || len(ft.fire()) != 0 || sysname() != "KEPT" {
+		t.Fatalf("leave with yes: sysname %q\n%s", sysname(), out)
+	}
+
 	// abort trial rolls back at once; with nothing pending it says so.
 	out = runTranscript(t, e, "system-view\nsysname GONE\ncommit trial 60\nabort trial\nabort trial\ncommit trial\ncommit trial 59\n")
 	for _, want := range []string{
