@@ -44,21 +44,19 @@ func (e *Engine) builtins() []gospec {
 			run: func(s *session, _ *matchResult) *result { return s.leave(len(s.stack) - 1) }},
 		{views: "config", syntax: "return", help: map[string]string{"return": "Return to the user view"},
 			run: func(s *session, _ *matchResult) *result { return s.leave(0) }},
-		{views: "config", syntax: "commit [description {text:text}]", help: map[string]string{
-			"commit": "Commit the candidate configuration", "description": "Describe this commit", "text": "Description"},
-			run: func(s *session, m *matchResult) *result {
-				r := &result{}
-				desc, _ := m.value("text")
-				if _, err := s.cand.Commit(s.ctx(), s.user, desc); err != nil && !errors.Is(err, datastore.ErrNoChange) {
-					printCommitError(r, err)
-				}
-				return r
-			}},
+		{views: "config", syntax: "commit [trial [{secs:int<60-65535>}]] [description {text:text}]", help: map[string]string{
+			"commit": "Commit the candidate configuration", "description": "Describe this commit", "text": "Description",
+			"trial": "Commit for a trial period: without a confirming commit, the configuration rolls back",
+			"secs":  "Trial period in seconds, default 600"},
+			run: (*session).runCommit},
+		{views: "any", syntax: "abort trial", help: map[string]string{
+			"abort": "Abort an operation", "trial": "Roll back the configuration of a pending commit trial now"},
+			run: (*session).runAbortTrial},
 		{views: "config", syntax: "clear configuration candidate", help: map[string]string{
 			"clear": "Clear information", "candidate": "The uncommitted configuration"},
 			run: func(s *session, _ *matchResult) *result { s.cand.Discard(); return &result{} }},
-		{views: "config", syntax: "display this", display: true, help: map[string]string{
-			"this": "The configuration of the current view"},
+		{views: "config", syntax: "display this [include-default]", display: true, help: map[string]string{
+			"this": "The configuration of the current view", "include-default": "Include default configuration"},
 			run: (*session).runDisplayThis},
 		{views: "user system", syntax: "rollback configuration to commit-id {id:int<1-4294967295>}", help: map[string]string{
 			"rollback": "Roll back the configuration", "to": "Roll back to a commit point",
@@ -86,12 +84,14 @@ func (e *Engine) builtins() []gospec {
 				r.out.WriteString(RenderInterfaceBrief(rows))
 				return r
 			}},
-		{views: "any", syntax: "display current-configuration [configuration {section:section}]", display: true, help: map[string]string{
-			"current-configuration": "Current configuration", "configuration": "A section of the configuration"},
+		{views: "any", syntax: "display current-configuration [configuration {section:section}] [include-default]", display: true, help: map[string]string{
+			"current-configuration": "Current configuration", "configuration": "A section of the configuration",
+			"include-default": "Include default configuration"},
 			run: func(s *session, m *matchResult) *result {
 				r := &result{}
 				sec, _ := m.value("section")
-				r.out.WriteString(s.e.RenderConfig(s.e.store.Running(), s.e.lastUpdate(), sec))
+				r.out.WriteString(s.e.renderConfig(s.e.store.Running(), s.e.lastUpdate(), (&Args{m: m}).Keyword("include-default"),
+					func(l *rline) bool { return sec == "" || sectionOf(l.cn) == sec }))
 				return r
 			}},
 		{views: "any", syntax: "display current-configuration interface [{name:interface}]", display: true, help: map[string]string{
@@ -99,7 +99,7 @@ func (e *Engine) builtins() []gospec {
 			run: func(s *session, m *matchResult) *result {
 				r := &result{}
 				name, one := m.value("name")
-				r.out.WriteString(s.e.renderConfig(s.e.store.Running(), s.e.lastUpdate(), func(l *rline) bool {
+				r.out.WriteString(s.e.renderConfig(s.e.store.Running(), s.e.lastUpdate(), false, func(l *rline) bool {
 					if l.cn.path != "/interfaces/interface" {
 						return false
 					}
@@ -235,12 +235,13 @@ func (s *session) runRollback(m *matchResult) *result {
 	return r
 }
 
-func (s *session) runDisplayThis(_ *matchResult) *result {
+func (s *session) runDisplayThis(m *matchResult) *result {
 	r := &result{}
 	t := s.e.store.Running()
+	defaults := (&Args{m: m}).Keyword("include-default")
 	if len(s.stack) == 1 {
 		var b strings.Builder
-		writeBlocks(&b, s.e.renderView(s.e.system, t, nil))
+		writeBlocks(&b, s.e.renderViewWith(s.e.system, t, nil, defaults))
 		r.out.WriteString(b.String())
 		r.printf("return\n")
 		return r
@@ -254,7 +255,7 @@ func (s *session) runDisplayThis(_ *matchResult) *result {
 	if opener != nil {
 		if text, ok := renderTemplate(opener, t, f.path); ok && t.Exists(f.path) {
 			var b strings.Builder
-			writeLines(&b, []*rline{{text: text, kids: s.e.renderView(f.v, t, f.path)}}, len(s.stack)-2)
+			writeLines(&b, []*rline{{text: text, kids: s.e.renderViewWith(f.v, t, f.path, defaults)}}, len(s.stack)-2)
 			r.out.WriteString(b.String())
 		}
 	}
@@ -330,5 +331,56 @@ func (s *session) runCommitList(_ *matchResult) *result {
 	if len(log) == 0 {
 		r.printf("Info: No commit record exists.\n")
 	}
+	return r
+}
+
+// runCommit commits the candidate. A plain commit also confirms a pending
+// commit trial; commit trial starts (or extends) one.
+func (s *session) runCommit(m *matchResult) *result {
+	r := &result{}
+	desc, _ := m.value("text")
+	trial := (&Args{m: m}).Keyword("trial")
+	id, err := s.cand.Commit(s.ctx(), s.user, desc)
+	if err != nil && !errors.Is(err, datastore.ErrNoChange) {
+		printCommitError(r, err)
+		return r
+	}
+	if !trial {
+		if s.e.confirmTrial() {
+			r.printf("Info: The trial configuration is confirmed.\n")
+		}
+		return r
+	}
+	secs := DefaultTrial
+	if v, ok := m.value("secs"); ok {
+		secs, _ = strconv.Atoi(v)
+	}
+	if errors.Is(err, datastore.ErrNoChange) {
+		if !s.e.trialPending() {
+			r.printf("Error: No configuration changes to commit for a trial.\n")
+			r.failed = true
+			return r
+		}
+		id = 0
+	}
+	s.e.startTrial(id, secs, s.user)
+	r.printf("Info: The configuration rolls back in %d seconds unless a commit confirms it.\n", secs)
+	return r
+}
+
+// runAbortTrial rolls back a pending commit trial at once.
+func (s *session) runAbortTrial(_ *matchResult) *result {
+	r := &result{}
+	t := s.e.takeTrial(nil)
+	if t == nil {
+		r.printf("Error: No commit trial is pending.\n")
+		r.failed = true
+		return r
+	}
+	if err := s.e.rollbackTrial(s.ctx(), t, "abort trial by "+s.user); err != nil {
+		printCommitError(r, err)
+		return r
+	}
+	r.printf("Info: The trial configuration is rolled back.\n")
 	return r
 }

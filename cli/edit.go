@@ -177,7 +177,11 @@ func (ed *edit) setChildren(target datastore.Path) {
 		p := target.Child(name)
 		v, ok := ed.m.value(name)
 		if !ok {
-			ed.tree.Delete(p)
+			if l.IsLeaf() {
+				ed.tree.DeleteLeaf(p)
+			} else {
+				ed.tree.Delete(p)
+			}
 			continue
 		}
 		if l.Type != nil && l.Type.Kind == yang.Ybool {

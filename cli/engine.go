@@ -57,6 +57,8 @@ type Engine struct {
 
 	mu       sync.Mutex
 	sessions int
+	trial    *trial    // a pending commit trial (guarded by mu)
+	after    afterFunc // timers of commit trial
 }
 
 // New makes an engine over deps.Store (or a new store on the embedded
@@ -74,7 +76,7 @@ func New(d Deps) (*Engine, error) {
 	if d.CommitMode == "" {
 		d.CommitMode = "two-stage"
 	}
-	e := &Engine{deps: d, hooks: defaultHooks()}
+	e := &Engine{deps: d, hooks: defaultHooks(), after: realAfterFunc}
 	if d.Store != nil {
 		e.store = d.Store
 		e.schema = d.Store.Schema

@@ -25,16 +25,22 @@ type rline struct {
 
 // renderView renders the commands of view v at instance path p.
 func (e *Engine) renderView(v *view, t *datastore.Tree, p datastore.Path) []*rline {
+	return e.renderViewWith(v, t, p, false)
+}
+
+// renderViewWith is renderView; with defaults (include-default), leaves
+// that are not set render with their default value.
+func (e *Engine) renderViewWith(v *view, t *datastore.Tree, p datastore.Path, defaults bool) []*rline {
 	var out []*rline
 	for _, cn := range v.cnodes {
-		for _, inst := range instances(cn, t, p) {
+		for _, inst := range instances(cn, t, p, defaults) {
 			text, ok := renderTemplate(cn, t, inst)
 			if !ok {
 				continue
 			}
 			l := &rline{text: text, cn: cn, inst: inst}
 			if cn.view != nil {
-				l.kids = e.renderView(cn.view, t, inst)
+				l.kids = e.renderViewWith(cn.view, t, inst, defaults)
 			}
 			out = append(out, l)
 		}
@@ -42,8 +48,9 @@ func (e *Engine) renderView(v *view, t *datastore.Tree, p datastore.Path) []*rli
 	return out
 }
 
-// instances lists the existing nodes of cn under p.
-func instances(cn *cnode, t *datastore.Tree, p datastore.Path) []datastore.Path {
+// instances lists the existing nodes of cn under p (and, with defaults, the
+// leaves that have a default value).
+func instances(cn *cnode, t *datastore.Tree, p datastore.Path, defaults bool) []datastore.Path {
 	parent := p
 	for _, r := range cn.rel[:len(cn.rel)-1] {
 		parent = parent.Child(r.Name)
@@ -67,7 +74,8 @@ func instances(cn *cnode, t *datastore.Tree, p datastore.Path) []datastore.Path 
 		if _, ok := t.Get(target); ok {
 			return []datastore.Path{target}
 		}
-		if schema.HasExt(e, "render-default") && (len(parent) == 0 || t.Exists(parent)) {
+		_, hasDefault := e.SingleDefaultValue()
+		if (schema.HasExt(e, "render-default") || defaults && hasDefault) && (len(parent) == 0 || t.Exists(parent)) {
 			return []datastore.Path{target}
 		}
 		return nil
@@ -242,10 +250,12 @@ func writeBlocks(b *strings.Builder, ls []*rline) {
 // RenderConfig renders a tree as display current-configuration prints it
 // (header, blocks, return). section limits it to one top-level section.
 func (e *Engine) RenderConfig(t *datastore.Tree, updated time.Time, section string) string {
-	return e.renderConfig(t, updated, func(l *rline) bool { return section == "" || sectionOf(l.cn) == section })
+	return e.renderConfig(t, updated, false, func(l *rline) bool { return section == "" || sectionOf(l.cn) == section })
 }
 
-func (e *Engine) renderConfig(t *datastore.Tree, updated time.Time, keepLine func(*rline) bool) string {
+// renderConfig renders the top-level blocks keepLine keeps; defaults is
+// include-default.
+func (e *Engine) renderConfig(t *datastore.Tree, updated time.Time, defaults bool, keepLine func(*rline) bool) string {
 	var b strings.Builder
 	if e.deps.CommitMode == "immediate" {
 		// VRP5 starts with the version in brackets.
@@ -257,7 +267,7 @@ func (e *Engine) renderConfig(t *datastore.Tree, updated time.Time, keepLine fun
 		fmt.Fprintf(&b, "!Last configuration was updated at %s\n", updated.UTC().Format("2006-01-02 15:04:05+00:00"))
 	}
 	var ls []*rline
-	for _, l := range e.renderView(e.system, t, nil) {
+	for _, l := range e.renderViewWith(e.system, t, nil, defaults) {
 		if keepLine(l) {
 			ls = append(ls, l)
 		}

@@ -224,6 +224,17 @@ func (t *Tree) Delete(p Path) bool {
 	return removed
 }
 
+// DeleteLeaf removes the leaf at p (a node that has no descendants) and
+// reports whether it existed; unlike Delete it does not scan the tree.
+func (t *Tree) DeleteLeaf(p Path) bool {
+	k := p.String()
+	if _, ok := t.items[k]; !ok {
+		return false
+	}
+	t.remove(k)
+	return true
+}
+
 // Under returns the items at or below p, sorted by path text.
 func (t *Tree) Under(p Path) []*Item {
 	k := p.String()

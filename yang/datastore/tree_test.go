@@ -23,11 +23,17 @@ func TestCheckpointRevert(t *testing.T) {
 	}
 	mutate := func(tr *Tree, n int) {
 		for i := 0; i < n; i++ {
-			switch r.IntN(4) {
+			switch r.IntN(5) {
 			case 0:
 				tr.Delete(path().Parent())
 			case 1:
 				tr.Delete(path())
+			case 2:
+				p := path()
+				_, had := tr.Get(p)
+				if tr.DeleteLeaf(p) != had || tr.Exists(p) {
+					t.Fatalf("DeleteLeaf(%v) existed=%v", p, had)
+				}
 			default:
 				tr.Set(path(), fmt.Sprint(r.IntN(3)))
 			}
