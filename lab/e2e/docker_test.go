@@ -1,10 +1,16 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/netip"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -34,17 +40,102 @@ func hostLinkExists(index int, name string) bool {
 	return err == nil && l.Attrs().Name == name
 }
 
+// withMgmt adds a top-level mgmt section to a topology text.
+func withMgmt(text, network, subnet string) string {
+	name, rest, _ := strings.Cut(text, "\n")
+	return fmt.Sprintf("%s\nmgmt:\n  network: %s\n  ipv4-subnet: %s\n%s", name, network, subnet, rest)
+}
+
+// dockerNetwork reports whether a docker network exists and the value of the
+// runner's label on it.
+func dockerNetwork(t testing.TB, name string) (exists bool, label string) {
+	t.Helper()
+	out, err := exec.Command("docker", "network", "inspect", "--format",
+		`{{index .Labels "`+runner.NetworkLabel+`"}}`, name).CombinedOutput()
+	if err != nil {
+		if strings.Contains(string(out), "not found") || strings.Contains(string(out), "No such") {
+			return false, ""
+		}
+		t.Fatalf("docker network inspect %s: %v\n%s", name, err, out)
+	}
+	return true, strings.TrimSpace(string(out))
+}
+
+// removeNetwork removes a docker network if it exists.
+func removeNetwork(t testing.TB, name string) {
+	t.Helper()
+	if ok, _ := dockerNetwork(t, name); ok {
+		if out, err := exec.Command("docker", "network", "rm", name).CombinedOutput(); err != nil {
+			t.Errorf("docker network rm %s: %v\n%s", name, err, out)
+		}
+	}
+}
+
+// checkMgmtPort checks that every node's eth0 is on the management network
+// with an address in subnet, and that inspect shows that address.
+func checkMgmtPort(t *testing.T, l *labtest.Lab, st *runner.State, network, subnet string) {
+	t.Helper()
+	pfx := netip.MustParsePrefix(subnet)
+	inspect, err := l.Inspect()
+	if err != nil {
+		t.Fatalf("inspect: %v\n%s", err, inspect)
+	}
+	for _, n := range st.Nodes {
+		out, err := exec.Command("docker", "container", "inspect", "--format",
+			`{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}`, n.Runtime).Output()
+		if err != nil || strings.TrimSpace(string(out)) != network {
+			t.Errorf("%s: networks %q (%v), want only %s", n.Name, out, err, network)
+		}
+		h, err := netns.GetFromPid(containerPID(t, n.Runtime))
+		if err != nil {
+			t.Fatal(err)
+		}
+		nh, err := netlink.NewHandleAt(h)
+		h.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var addr netip.Prefix
+		if eth0, err := nh.LinkByName("eth0"); err == nil {
+			addrs, _ := nh.AddrList(eth0, netlink.FAMILY_V4)
+			if len(addrs) == 1 {
+				a, _ := netip.AddrFromSlice(addrs[0].IP.To4())
+				ones, _ := addrs[0].Mask.Size()
+				addr = netip.PrefixFrom(a, ones)
+			}
+		}
+		nh.Close()
+		if !addr.IsValid() || !pfx.Contains(addr.Addr()) || addr.Bits() != pfx.Bits() {
+			t.Errorf("%s: eth0 address %v, want one in %s", n.Name, addr, subnet)
+			continue
+		}
+		row := fmt.Sprintf(`(?m)^%s\s+%s\s+\S+\s+%s\s`, regexp.QuoteMeta(n.Name), regexp.QuoteMeta(n.Runtime), regexp.QuoteMeta(addr.String()))
+		if !regexpMatch(row, inspect) {
+			t.Errorf("inspect does not show %s at %s:\n%s", n.Name, addr, inspect)
+		}
+	}
+}
+
 // TestDockerLine runs the three-node line in containers from the image,
-// unprivileged with the capabilities the README names. Without a Docker
-// daemon it fails: CI installs and starts one.
+// unprivileged with the capabilities the README names, on a management
+// network the runner creates. Without a Docker daemon it fails: CI installs
+// and starts one.
 func TestDockerLine(t *testing.T) {
 	needRoot(t)
 	image := labtest.Image(t, bin)
-	labtest.CleanStale(t, prefix+"-dline")
+	labtest.CleanStale(t, prefix+"-dline") // also the network clab-vtlab-dline-mgmt
+	mgmtNet, mgmtSubnet := "clab-"+prefix+"-dline-mgmt", "172.31.251.0/24"
+	t.Cleanup(func() { labtest.CleanStale(t, prefix+"-dline") })
 	defaults := fmt.Sprintf("    image: %s\n    privileged: false\n    cap-add: [NET_ADMIN, NET_RAW, SYS_ADMIN]\n"+
 		"    exec: [\"cli -c 'display interface brief'\"]\n", image)
-	file := writeTopology(t, "dline.clab.yml", lineTopology(prefix+"-dline", 3, defaults))
+	file := writeTopology(t, "dline.clab.yml", withMgmt(lineTopology(prefix+"-dline", 3, defaults), mgmtNet, mgmtSubnet))
 	l := labtest.Up(t, file, labtest.Options{Binary: bin, Runtime: runner.RuntimeDocker})
+	if !strings.Contains(l.UpOutput, "management network "+mgmtNet+" ("+mgmtSubnet+"): created") {
+		t.Errorf("up output does not say it created the management network:\n%s", l.UpOutput)
+	}
+	if ok, label := dockerNetwork(t, mgmtNet); !ok || label != prefix+"-dline" {
+		t.Errorf("network %s: exists %v, label %q", mgmtNet, ok, label)
+	}
 	// exec entries ran in the containers once the nodes were ready.
 	if !strings.Contains(l.UpOutput, "r2: exec cli -c 'display interface brief'\n") ||
 		!regexpMatch(`(?m)^  GigabitEthernet0/2/0 +up +up`, l.UpOutput) {
@@ -122,12 +213,16 @@ func TestDockerLine(t *testing.T) {
 		t.Errorf("found the host end of eth0 for %d of %d containers", len(mgmtVeths), len(st.Nodes))
 	}
 	out, err := l.Inspect()
-	if err != nil || !regexpMatch(`(?m)^r2\s+clab-vtlab-dline-r2\s+ready\s+\d+\.\d+\.\d+\.\d+\s+eth1->r1:eth2 eth2->r3:eth1$`, out) {
+	if err != nil || !regexpMatch(`(?m)^r2\s+clab-vtlab-dline-r2\s+ready\s+172\.31\.251\.\d+/24\s+eth1->r1:eth2 eth2->r3:eth1$`, out) {
 		t.Errorf("inspect: %v\n%s", err, out)
 	}
+	checkMgmtPort(t, l, st, mgmtNet, mgmtSubnet)
 
 	if err := l.Down(); err != nil {
 		t.Fatal(err)
+	}
+	if ok, _ := dockerNetwork(t, mgmtNet); ok {
+		t.Errorf("down left the management network %s it created", mgmtNet)
 	}
 	for _, n := range st.Nodes {
 		if out, err := exec.Command("docker", "container", "inspect", n.Runtime).CombinedOutput(); err == nil {
@@ -138,5 +233,147 @@ func TestDockerLine(t *testing.T) {
 		if hostLinkExists(v.index, v.name) {
 			t.Errorf("host veth %s is still there", v.name)
 		}
+	}
+}
+
+// TestDockerMgmtExisting runs a lab on a management network that exists
+// before it (as containerlab's shared `clab` does): up uses it, a lab asking
+// for a subnet that overlaps it is refused, and down leaves it.
+func TestDockerMgmtExisting(t *testing.T) {
+	needRoot(t)
+	image := labtest.Image(t, bin)
+	labtest.CleanStale(t, prefix+"-dmgmt")
+	labtest.CleanStale(t, prefix+"-dovl")
+	mgmtNet, mgmtSubnet := prefix+"-dmgmt-net", "172.31.250.0/24"
+	removeNetwork(t, mgmtNet)
+	t.Cleanup(func() {
+		labtest.CleanStale(t, prefix+"-dmgmt")
+		labtest.CleanStale(t, prefix+"-dovl")
+		removeNetwork(t, mgmtNet)
+	})
+	if out, err := exec.Command("docker", "network", "create", "--driver", "bridge", "--subnet", mgmtSubnet, mgmtNet).CombinedOutput(); err != nil {
+		t.Fatalf("docker network create: %v\n%s", err, out)
+	}
+	defaults := fmt.Sprintf("    image: %s\n    cap-add: [NET_ADMIN, NET_RAW, SYS_ADMIN]\n", image)
+	file := writeTopology(t, "dmgmt.clab.yml", withMgmt(lineTopology(prefix+"-dmgmt", 2, defaults), mgmtNet, mgmtSubnet))
+	l := labtest.Up(t, file, labtest.Options{Binary: bin, Runtime: runner.RuntimeDocker})
+	if !strings.Contains(l.UpOutput, "management network "+mgmtNet+" ("+mgmtSubnet+"): exists, used as it is") {
+		t.Errorf("up output does not say it uses the existing network:\n%s", l.UpOutput)
+	}
+	st, err := l.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.MgmtNetwork != mgmtNet {
+		t.Errorf("state: management network %q", st.MgmtNetwork)
+	}
+	for _, s := range st.Steps {
+		if s.Kind == runner.StepNetwork {
+			t.Errorf("the network the lab did not create is journalled: %+v", s)
+		}
+	}
+	checkMgmtPort(t, l, st, mgmtNet, mgmtSubnet)
+
+	// Another lab asking for a subnet the existing network holds.
+	ovlNet := "clab-" + prefix + "-dovl-mgmt"
+	ovl := writeTopology(t, "dovl.clab.yml", withMgmt(lineTopology(prefix+"-dovl", 1, defaults), ovlNet, mgmtSubnet))
+	work := t.TempDir()
+	out, err := exec.Command(bin, "lab", "up", "--runtime", "docker", "--workdir", work, ovl).CombinedOutput()
+	if err == nil {
+		t.Errorf("up on an overlapping subnet succeeded:\n%s", out)
+	} else if !strings.Contains(string(out), "mgmt.ipv4-subnet "+mgmtSubnet+" overlaps a network Docker already has") {
+		t.Errorf("the error does not say the subnet overlaps:\n%s", out)
+	}
+	if ok, _ := dockerNetwork(t, ovlNet); ok {
+		t.Errorf("network %s was created", ovlNet)
+	}
+	if err := exec.Command("docker", "container", "inspect", "clab-"+prefix+"-dovl-r1").Run(); err == nil {
+		t.Error("the refused lab left a container")
+	}
+	if ents, _ := os.ReadDir(work); len(ents) != 0 {
+		t.Errorf("the refused lab left %d entries in its workdir", len(ents))
+	}
+
+	if err := l.Down(); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range st.Nodes {
+		if err := exec.Command("docker", "container", "inspect", n.Runtime).Run(); err == nil {
+			t.Errorf("container %s is still there", n.Runtime)
+		}
+	}
+	if ok, label := dockerNetwork(t, mgmtNet); !ok || label != "" {
+		t.Errorf("down did not leave the pre-existing network %s as it was: exists %v, label %q", mgmtNet, ok, label)
+	}
+}
+
+// TestDockerDownAfterCrash kills `vpnos lab up` while it waits for nodes that
+// never get ready; down must still remove every container and the
+// management network up created.
+func TestDockerDownAfterCrash(t *testing.T) {
+	needRoot(t)
+	image := labtest.Image(t, bin)
+	lab := prefix + "-dcrash"
+	labtest.CleanStale(t, lab)
+	t.Cleanup(func() { labtest.CleanStale(t, lab) })
+	mgmtNet := "clab-" + lab + "-mgmt"
+	// The daemons wait a minute for links that never come, so the nodes do
+	// not answer while up waits for them.
+	defaults := fmt.Sprintf("    image: %s\n    cap-add: [NET_ADMIN, NET_RAW, SYS_ADMIN]\n"+
+		"    env: {CLAB_INTFS: \"9\", VPNOS_INTERFACE_WAIT: \"60\"}\n", image)
+	file := writeTopology(t, "dcrash.clab.yml", withMgmt(lineTopology(lab, 2, defaults), mgmtNet, "172.31.252.0/24"))
+	work := t.TempDir()
+	up := exec.Command(bin, "lab", "up", "--runtime", "docker", "--workdir", work, "--timeout", "1m", file)
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stateFile := filepath.Join(work, lab, runner.StateFile)
+	var st runner.State
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if b, err := os.ReadFile(stateFile); err == nil && json.Unmarshal(b, &st) == nil &&
+			len(st.Nodes) == 2 && st.Nodes[0].PID > 0 && st.Nodes[1].PID > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			up.Process.Kill()
+			up.Wait()
+			t.Fatal("up did not start the containers")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := up.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	up.Wait()
+	st2, err := runner.Load(work, lab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st2.Complete {
+		t.Fatal("state says complete")
+	}
+	if ok, label := dockerNetwork(t, mgmtNet); !ok || label != lab {
+		t.Fatalf("network %s: exists %v, label %q: the crash came too late or too early to test anything", mgmtNet, ok, label)
+	}
+	for _, n := range st2.Nodes {
+		if err := exec.Command("docker", "container", "inspect", n.Runtime).Run(); err != nil {
+			t.Fatalf("container %s is missing: the crash came too late to test anything", n.Runtime)
+		}
+	}
+	out, err := exec.Command(bin, "lab", "down", "--workdir", work, file).CombinedOutput()
+	if err != nil {
+		t.Fatalf("down: %v\n%s", err, out)
+	}
+	for _, n := range st2.Nodes {
+		if err := exec.Command("docker", "container", "inspect", n.Runtime).Run(); err == nil {
+			t.Errorf("container %s is still there", n.Runtime)
+		}
+	}
+	if ok, _ := dockerNetwork(t, mgmtNet); ok {
+		t.Errorf("down left the management network %s:\n%s", mgmtNet, out)
+	}
+	if _, err := os.Stat(st2.Dir); err == nil {
+		t.Errorf("lab folder %s is still there", st2.Dir)
 	}
 }

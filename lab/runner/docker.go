@@ -5,11 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vishvananda/netns"
@@ -21,17 +24,36 @@ import (
 // removes a journalled container only if it carries the label.
 const LabLabel = "vpnos-lab"
 
-// dockerBackend runs each node as a container clab-LAB-NODE on the default
-// bridge network (its eth0, the management port), with the docker CLI.
-// Links are wired after the container starts, as containerlab does; the
-// daemon waits for CLAB_INTFS links.
+// NetworkLabel marks a management network the runner created, with the name
+// of the lab that created it; down removes a journalled network only if it
+// carries the label and no container is attached to it any more (labs share
+// the network, as containerlab's do).
+const NetworkLabel = "vpnos-lab-network"
+
+// dockerBackend runs each node as a container clab-LAB-NODE, with the docker
+// CLI. Its eth0 (the management port) is on the management network: the
+// file's mgmt.network, else containerlab's `clab`; an existing network of
+// that name is used as it is, otherwise it is created as a bridge network
+// with mgmt.ipv4-subnet, else 172.20.20.0/24. Links are wired after the
+// container starts, as containerlab does; the daemon waits for CLAB_INTFS
+// links.
 type dockerBackend struct {
 	o *Options
+	// run runs the docker CLI and returns its standard output (tests
+	// replace it); nil runs o.Docker.
+	run func(ctx context.Context, args ...string) (string, error)
+
+	netMu    sync.Mutex   // serializes making sure the management network exists
+	subnet   netip.Prefix // the management subnet prepare asked for
+	explicit bool         // the file asked for subnet
 }
 
 func (b *dockerBackend) createParallelism() int { return 4 }
 
 func (b *dockerBackend) docker(ctx context.Context, args ...string) (string, error) {
+	if b.run != nil {
+		return b.run(ctx, args...)
+	}
 	cmd := exec.CommandContext(ctx, b.o.Docker, args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -43,6 +65,49 @@ func (b *dockerBackend) docker(ctx context.Context, args ...string) (string, err
 		return out.String(), fmt.Errorf("docker %s: %w: %s", args[0], err, msg)
 	}
 	return out.String(), nil
+}
+
+// network is what the runner needs to know of a docker network.
+type network struct {
+	Driver     string
+	Subnets    []string // IPv4 and IPv6 subnets of its IPAM configuration
+	Label      string   // value of NetworkLabel ("" when absent)
+	Containers int      // attached (running) containers
+}
+
+// inspectNetwork returns the network called name; ok is false when there is none.
+func (b *dockerBackend) inspectNetwork(ctx context.Context, name string) (nw network, ok bool, err error) {
+	out, err := b.docker(ctx, "network", "inspect", "--format",
+		`{{.Driver}}|{{index .Labels "`+NetworkLabel+`"}}|{{len .Containers}}|{{range .IPAM.Config}}{{.Subnet}} {{end}}`, name)
+	if err != nil {
+		if isNotFound(err) {
+			return nw, false, nil
+		}
+		return nw, false, err
+	}
+	f := strings.SplitN(strings.TrimSpace(out), "|", 4)
+	if len(f) != 4 {
+		return nw, false, fmt.Errorf("docker network inspect %s: unexpected output %q", name, out)
+	}
+	nw.Driver, nw.Label = f[0], f[1]
+	if nw.Containers, err = strconv.Atoi(f[2]); err != nil {
+		return nw, false, fmt.Errorf("docker network inspect %s: unexpected output %q", name, out)
+	}
+	nw.Subnets = strings.Fields(f[3])
+	return nw, true, nil
+}
+
+func isNotFound(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "not found") || strings.Contains(s, "No such")
+}
+
+// mgmtNetworkUsable checks an existing management network.
+func mgmtNetworkUsable(name string, nw network) error {
+	if nw.Driver != "bridge" {
+		return fmt.Errorf("management network %s: it exists with driver %s; vpnos lab needs a bridge network (set mgmt.network to another name)", name, nw.Driver)
+	}
+	return nil
 }
 
 func (b *dockerBackend) check(ctx context.Context, t *topology.Topology) error {
@@ -70,6 +135,103 @@ func (b *dockerBackend) check(ctx context.Context, t *topology.Topology) error {
 			return fmt.Errorf("node %s: container %s already exists (another lab of the same name?)", n.Name, name)
 		}
 	}
+	name := t.Mgmt.NetworkName()
+	nw, ok, err := b.inspectNetwork(ctx, name)
+	if err != nil {
+		return fmt.Errorf("management network %s: %w", name, err)
+	}
+	if ok {
+		return mgmtNetworkUsable(name, nw)
+	}
+	return nil
+}
+
+// prepare makes sure the management network exists.
+func (b *dockerBackend) prepare(ctx context.Context, st *State, t *topology.Topology) error {
+	st.mu.Lock()
+	st.MgmtNetwork = t.Mgmt.NetworkName()
+	st.mu.Unlock()
+	if err := st.save(); err != nil {
+		return err
+	}
+	subnet, explicit := t.Mgmt.Subnet()
+	if !explicit {
+		subnet = netip.MustParsePrefix(topology.DefaultMgmtSubnet)
+	}
+	b.subnet, b.explicit = subnet, explicit
+	return b.ensureNetwork(ctx, st, subnet, explicit)
+}
+
+// ensureNetwork uses the management network st.MgmtNetwork if it exists and
+// creates it otherwise, with subnet; when subnet is not explicit (the file
+// did not ask for it) and overlaps another network, Docker picks one.
+func (b *dockerBackend) ensureNetwork(ctx context.Context, st *State, subnet netip.Prefix, explicit bool) error {
+	b.netMu.Lock()
+	defer b.netMu.Unlock()
+	name := st.MgmtNetwork
+	use := func(nw network) error {
+		if err := mgmtNetworkUsable(name, nw); err != nil {
+			return err
+		}
+		subnets := strings.Join(nw.Subnets, " ")
+		if explicit && !slices.Contains(nw.Subnets, subnet.String()) {
+			fmt.Fprintf(b.o.Out, "warning: management network %s exists with subnet %s; mgmt.ipv4-subnet %s is not applied (remove the network, or drop ipv4-subnet from the file)\n", name, subnets, subnet)
+			b.o.Log.Warn("existing management network has another subnet", "network", name, "subnets", subnets, "asked", subnet)
+		}
+		if nw.Label != "" && !st.hasStep(StepNetwork, name) {
+			// Another vpnos lab created it: the last lab down removes it.
+			if err := st.record(Step{Kind: StepNetwork, Name: name}); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(b.o.Out, "management network %s (%s): exists, used as it is\n", name, subnets)
+		return nil
+	}
+	nw, ok, err := b.inspectNetwork(ctx, name)
+	if err != nil {
+		return fmt.Errorf("management network %s: %w", name, err)
+	}
+	if ok {
+		return use(nw)
+	}
+	if !st.hasStep(StepNetwork, name) {
+		if err := st.record(Step{Kind: StepNetwork, Name: name}); err != nil {
+			return err
+		}
+	}
+	create := func(subnet string) error {
+		args := []string{"network", "create", "--driver", "bridge"}
+		if subnet != "" {
+			args = append(args, "--subnet", subnet)
+		}
+		args = append(args, "--label", NetworkLabel+"="+st.Lab, name)
+		_, err := b.docker(ctx, args...)
+		return err
+	}
+	err = create(subnet.String())
+	if err != nil && strings.Contains(err.Error(), "overlaps") {
+		if explicit {
+			return fmt.Errorf("management network %s: mgmt.ipv4-subnet %s overlaps a network Docker already has (see `docker network ls`); choose a free subnet in the file, or set mgmt.network to that network: %w", name, subnet, err)
+		}
+		fmt.Fprintf(b.o.Out, "management network %s: the default subnet %s overlaps an existing Docker network; letting Docker choose the subnet\n", name, subnet)
+		b.o.Log.Warn("default management subnet overlaps; Docker chooses", "network", name, "subnet", subnet)
+		err = create("")
+	}
+	if err != nil && strings.Contains(err.Error(), "already exists") {
+		// Another lab created it meanwhile.
+		nw, ok, ierr := b.inspectNetwork(ctx, name)
+		if ierr == nil && ok {
+			return use(nw)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("management network %s: %w", name, err)
+	}
+	nw, ok, err = b.inspectNetwork(ctx, name)
+	if err != nil || !ok {
+		return fmt.Errorf("management network %s: created, but it cannot be inspected: %v", name, err)
+	}
+	fmt.Fprintf(b.o.Out, "management network %s (%s): created\n", name, strings.Join(nw.Subnets, " "))
 	return nil
 }
 
@@ -107,11 +269,27 @@ func (b *dockerBackend) create(ctx context.Context, st *State, n *topology.Node,
 	if n.Privileged {
 		args = append(args, "--privileged")
 	}
+	if st.MgmtNetwork != "" {
+		args = append(args, "--network", st.MgmtNetwork)
+	}
 	args = append(args, n.Image)
 	if err := st.record(Step{Kind: StepContainer, Name: ns.Runtime, Node: n.Name}); err != nil {
 		return err
 	}
-	if _, err := b.docker(ctx, args...); err != nil {
+	_, err := b.docker(ctx, args...)
+	if err != nil && st.MgmtNetwork != "" && strings.Contains(err.Error(), "network "+st.MgmtNetwork+" not found") {
+		// The last node of another lab left the shared network and its down
+		// removed it between prepare and now: make it again, once. docker
+		// run created the container before it failed to attach it.
+		b.o.Log.Warn("management network vanished; making it again", "network", st.MgmtNetwork, "node", n.Name)
+		if _, rerr := b.docker(ctx, "rm", "--force", "--volumes", ns.Runtime); rerr != nil {
+			return fmt.Errorf("node %s: %w (and removing it: %v)", n.Name, err, rerr)
+		}
+		if err = b.ensureNetwork(ctx, st, b.subnet, b.explicit); err == nil {
+			_, err = b.docker(ctx, args...)
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("node %s: %w", n.Name, err)
 	}
 	pid, err := b.pid(ctx, ns.Runtime)
@@ -185,12 +363,19 @@ func (b *dockerBackend) execCmd(ns *NodeState, words []string) *exec.Cmd {
 func (b *dockerBackend) startCmd(ns *NodeState, cmd *exec.Cmd) error { return cmd.Start() }
 
 func (b *dockerBackend) remove(ctx context.Context, st *State, s Step) error {
-	if s.Kind != StepContainer {
-		return fmt.Errorf("the docker runtime cannot remove a %s", s.Kind)
+	switch s.Kind {
+	case StepContainer:
+		return b.removeContainer(ctx, st, s.Name)
+	case StepNetwork:
+		return b.removeNetwork(ctx, s.Name)
 	}
-	out, err := b.docker(ctx, "container", "inspect", "--format", "{{index .Config.Labels \""+LabLabel+"\"}}", s.Name)
+	return fmt.Errorf("the docker runtime cannot remove a %s", s.Kind)
+}
+
+func (b *dockerBackend) removeContainer(ctx context.Context, st *State, name string) error {
+	out, err := b.docker(ctx, "container", "inspect", "--format", "{{index .Config.Labels \""+LabLabel+"\"}}", name)
 	if err != nil {
-		if strings.Contains(err.Error(), "No such") {
+		if isNotFound(err) {
 			return nil
 		}
 		return err
@@ -198,12 +383,48 @@ func (b *dockerBackend) remove(ctx context.Context, st *State, s Step) error {
 	if strings.TrimSpace(out) != st.Lab {
 		return errors.New("the container is not this lab's (label " + LabLabel + "=" + strings.TrimSpace(out) + "); left alone")
 	}
-	_, err = b.docker(ctx, "rm", "--force", "--volumes", s.Name)
+	_, err = b.docker(ctx, "rm", "--force", "--volumes", name)
 	return err
 }
 
-func (b *dockerBackend) status(ctx context.Context, ns *NodeState) (string, string) {
-	out, err := b.docker(ctx, "container", "inspect", "--format", "{{.State.Status}} {{.NetworkSettings.IPAddress}}", ns.Runtime)
+// removeNetwork removes a management network that vpnos lab created once no
+// container is attached to it; one still in use by other labs stays.
+func (b *dockerBackend) removeNetwork(ctx context.Context, name string) error {
+	nw, ok, err := b.inspectNetwork(ctx, name)
+	if err != nil || !ok {
+		return err
+	}
+	if nw.Label == "" {
+		fmt.Fprintf(b.o.Out, "management network %s: left in place (not created by vpnos lab)\n", name)
+		return nil
+	}
+	if nw.Containers > 0 {
+		fmt.Fprintf(b.o.Out, "management network %s: left in place (%d containers of other labs are attached)\n", name, nw.Containers)
+		return nil
+	}
+	if _, err := b.docker(ctx, "network", "rm", name); err != nil {
+		switch {
+		case isNotFound(err):
+			return nil
+		case strings.Contains(err.Error(), "active endpoints"):
+			fmt.Fprintf(b.o.Out, "management network %s: left in place (a container was attached meanwhile)\n", name)
+			return nil
+		}
+		return err
+	}
+	fmt.Fprintf(b.o.Out, "management network %s: removed\n", name)
+	return nil
+}
+
+// status reports the container's state and its address on the management
+// network (Docker's default bridge for labs journalled before there was one).
+func (b *dockerBackend) status(ctx context.Context, st *State, ns *NodeState) (string, string) {
+	net := st.MgmtNetwork
+	if net == "" {
+		net = "bridge"
+	}
+	out, err := b.docker(ctx, "container", "inspect", "--format",
+		`{{.State.Status}} {{with index .NetworkSettings.Networks "`+net+`"}}{{.IPAddress}}/{{.IPPrefixLen}}{{end}}`, ns.Runtime)
 	if err != nil {
 		return "missing", "-"
 	}
@@ -212,7 +433,7 @@ func (b *dockerBackend) status(ctx context.Context, ns *NodeState) (string, stri
 	if len(f) > 0 {
 		state = f[0]
 	}
-	if len(f) > 1 {
+	if len(f) > 1 && !strings.HasPrefix(f[1], "/") {
 		addr = f[1]
 	}
 	if state == "running" && b.probe(ctx, ns) == nil {

@@ -45,6 +45,12 @@ type netnsBackend struct {
 func (b *netnsBackend) createParallelism() int { return 1 }
 
 func (b *netnsBackend) check(ctx context.Context, t *topology.Topology) error {
+	if t.Mgmt != nil {
+		// Accepting and ignoring it would leave the user believing the
+		// nodes are on that network.
+		return &topology.Error{File: t.File, Line: t.Mgmt.Line, Path: "mgmt", Unsupported: true,
+			Msg: `key "mgmt" is not supported by the netns runtime: it has no management network (nodes have no eth0); use --runtime docker, or remove mgmt from the file`}
+	}
 	if b.o.Binary == "" {
 		return fmt.Errorf("netns runtime: cannot find the vpnos executable")
 	}
@@ -280,7 +286,11 @@ func (b *netnsBackend) remove(ctx context.Context, st *State, s Step) error {
 	return deleteNamedNetns(s.Name)
 }
 
-func (b *netnsBackend) status(ctx context.Context, ns *NodeState) (string, string) {
+func (b *netnsBackend) prepare(ctx context.Context, st *State, t *topology.Topology) error {
+	return nil // nodes share nothing: no management network
+}
+
+func (b *netnsBackend) status(ctx context.Context, st *State, ns *NodeState) (string, string) {
 	ino, err := netnsInode(filepath.Join(netnsDir, ns.Runtime))
 	if err != nil {
 		return "missing", "-"

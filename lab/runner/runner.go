@@ -3,7 +3,9 @@
 //
 //   - netns: each node is a network namespace clab-LAB-NODE running its own
 //     `vpnos boot` with a root folder of its own; no Docker needed.
-//   - docker: each node is a container clab-LAB-NODE from the node image.
+//   - docker: each node is a container clab-LAB-NODE from the node image,
+//     its eth0 on the management network (containerlab's `clab` bridge
+//     network, 172.20.20.0/24, unless the file's mgmt section says otherwise).
 //
 // Links are veth pairs created directly inside the two nodes' namespaces,
 // named as in the file, MTU 9500, TX checksum offload off, up.
@@ -104,6 +106,8 @@ func NodeName(lab, node string) string { return "clab-" + lab + "-" + node }
 type backend interface {
 	// check refuses a topology the runtime cannot run, before anything exists.
 	check(ctx context.Context, t *topology.Topology) error
+	// prepare makes what the nodes share (journalled first), before create.
+	prepare(ctx context.Context, st *State, t *topology.Topology) error
 	// create makes the node's namespace or container (journalled first).
 	create(ctx context.Context, st *State, n *topology.Node, ns *NodeState) error
 	// handle opens the node's network namespace.
@@ -121,7 +125,7 @@ type backend interface {
 	// remove deletes one journalled object if it still exists.
 	remove(ctx context.Context, st *State, s Step) error
 	// status reports a node's state and management address.
-	status(ctx context.Context, ns *NodeState) (state, mgmt string)
+	status(ctx context.Context, st *State, ns *NodeState) (state, mgmt string)
 	// logs returns the node's log (tail) for dumps.
 	logs(ctx context.Context, ns *NodeState) string
 	// createParallelism is how many nodes create may make at once.
@@ -174,7 +178,11 @@ func Up(ctx context.Context, t *topology.Topology, o Options) (*State, error) {
 	start := time.Now()
 	fmt.Fprintf(o.Out, "lab %s: %d nodes, %d links, runtime %s\n", t.Name, len(t.Nodes), len(t.Links), o.Runtime)
 
-	// 1. nodes
+	// 1. what the nodes share (the docker management network)
+	if err := be.prepare(ctx, st, t); err != nil {
+		return fail(err)
+	}
+	// 2. nodes
 	if err := forEachNode(ctx, t, st, be.createParallelism(), func(n *topology.Node, ns *NodeState) error {
 		return be.create(ctx, st, n, ns)
 	}); err != nil {
@@ -183,7 +191,7 @@ func Up(ctx context.Context, t *topology.Topology, o Options) (*State, error) {
 	if err := st.save(); err != nil {
 		return fail(err)
 	}
-	// 2. links
+	// 3. links
 	handles := map[string]netns.NsHandle{}
 	defer func() {
 		for _, h := range handles {
@@ -211,7 +219,7 @@ func Up(ctx context.Context, t *topology.Topology, o Options) (*State, error) {
 	if err := waitLinksUp(ctx, handles, t.Links, 5*time.Second); err != nil {
 		fmt.Fprintf(o.Out, "warning: %v\n", err)
 	}
-	// 3. start
+	// 4. start
 	if err := forEachNode(ctx, t, st, 1, func(n *topology.Node, ns *NodeState) error {
 		return be.start(ctx, st, n, ns)
 	}); err != nil {
@@ -220,7 +228,7 @@ func Up(ctx context.Context, t *topology.Topology, o Options) (*State, error) {
 	if err := st.save(); err != nil {
 		return fail(err)
 	}
-	// 4. wait until every CLI answers
+	// 5. wait until every CLI answers
 	rctx, cancel := context.WithTimeout(ctx, o.ReadyTimeout)
 	defer cancel()
 	if err := forEachNode(rctx, t, st, len(t.Nodes), func(n *topology.Node, ns *NodeState) error {
@@ -229,7 +237,7 @@ func Up(ctx context.Context, t *topology.Topology, o Options) (*State, error) {
 		return fail(err)
 	}
 	fmt.Fprintf(o.Out, "all %d nodes ready in %.1fs\n", len(t.Nodes), time.Since(start).Seconds())
-	// 5. exec entries
+	// 6. exec entries
 	for _, n := range t.Nodes {
 		ns, _ := st.Node(n.Name)
 		for _, e := range n.Exec {
@@ -356,22 +364,23 @@ func Down(ctx context.Context, st *State, o Options) error {
 func down(ctx context.Context, st *State, be backend, o *Options) error {
 	var errs []error
 	var mu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	for i := len(st.Steps) - 1; i >= 0; i-- {
-		s := st.Steps[i]
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := be.remove(ctx, st, s); err != nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("%s %s: %w", s.Kind, s.Name, err))
-				mu.Unlock()
-			}
-		}()
+	for _, phase := range removalPhases(st.Steps) {
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 8)
+		for _, s := range phase {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				if err := be.remove(ctx, st, s); err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("%s %s: %w", s.Kind, s.Name, err))
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 	if len(errs) > 0 {
 		// Keep the state so that another `down` can retry.
 		return errors.Join(errs...)
@@ -383,12 +392,26 @@ func down(ctx context.Context, st *State, be backend, o *Options) error {
 	return nil
 }
 
+// removalPhases orders journalled steps for down: newest first, nodes
+// (removed in parallel) before the networks they were attached to.
+func removalPhases(steps []Step) [][]Step {
+	var nodes, shared []Step
+	for i := len(steps) - 1; i >= 0; i-- {
+		if steps[i].Kind == StepNetwork {
+			shared = append(shared, steps[i])
+		} else {
+			nodes = append(nodes, steps[i])
+		}
+	}
+	return [][]Step{nodes, shared}
+}
+
 // NodeStatus is one row of `inspect`.
 type NodeStatus struct {
 	Node    string   `json:"node"`
 	Name    string   `json:"name"`  // namespace or container
 	State   string   `json:"state"` // ready, running, stopped, missing
-	Mgmt    string   `json:"mgmt"`  // management address ("-" when none)
+	Mgmt    string   `json:"mgmt"`  // management address with prefix length ("-" when none)
 	Links   []string `json:"links"` // "eth1->PE1:eth3"
 	Runtime string   `json:"runtime"`
 }
@@ -415,7 +438,7 @@ func Inspect(ctx context.Context, st *State, o Options) ([]NodeStatus, error) {
 		go func() {
 			defer wg.Done()
 			ns := &st.Nodes[i]
-			state, mgmt := be.status(ctx, ns)
+			state, mgmt := be.status(ctx, st, ns)
 			links := peers[ns.Name]
 			sort.Strings(links)
 			out[i] = NodeStatus{Node: ns.Name, Name: ns.Runtime, State: state, Mgmt: mgmt, Links: links, Runtime: st.Runtime}

@@ -11,9 +11,10 @@ import (
 	"time"
 )
 
-// RemoveStale removes network namespaces (with their processes) and docker
-// containers (only those carrying the lab label) whose names start with
-// prefix, whatever state files say. Tests use it to clean up after a run
+// RemoveStale removes network namespaces (with their processes), docker
+// containers (only those carrying the lab label) and then docker management
+// networks (only those vpnos lab created, once nothing is attached) whose
+// names start with prefix, whatever state files say. Tests use it to clean up after a run
 // that crashed; give it a prefix only your labs use.
 func RemoveStale(prefix string) error {
 	if prefix == "" || prefix == "clab-" {
@@ -46,6 +47,18 @@ func RemoveStale(prefix string) error {
 				}
 				if o, err := exec.CommandContext(ctx, "docker", "rm", "--force", "--volumes", name).CombinedOutput(); err != nil {
 					errs = append(errs, fmt.Errorf("docker rm %s: %w: %s", name, err, o))
+				}
+			}
+		}
+		out, err = exec.CommandContext(ctx, "docker", "network", "ls", "--filter", "label="+NetworkLabel,
+			"--filter", "name="+prefix, "--format", "{{.Name}}").Output()
+		if err == nil {
+			for _, name := range strings.Fields(string(out)) {
+				if !strings.HasPrefix(name, prefix) {
+					continue // the name filter matches anywhere in the name
+				}
+				if o, err := exec.CommandContext(ctx, "docker", "network", "rm", name).CombinedOutput(); err != nil {
+					errs = append(errs, fmt.Errorf("docker network rm %s: %w: %s", name, err, o))
 				}
 			}
 		}

@@ -17,6 +17,10 @@ const StateFile = "state.json"
 const (
 	StepNetns     = "netns"     // a named network namespace (netns runtime)
 	StepContainer = "container" // a docker container (docker runtime)
+	// StepNetwork is the docker management network, journalled when up
+	// creates it, or uses one another vpnos lab created (down removes it
+	// only while it carries NetworkLabel and no container is attached).
+	StepNetwork = "network"
 )
 
 // Step is one thing `up` creates. It is written to the state file before it
@@ -47,15 +51,17 @@ type LinkState struct {
 
 // State is the record of a lab, kept in <labdir>/state.json.
 type State struct {
-	Lab      string      `json:"lab"`
-	Runtime  string      `json:"runtime"`
-	Topology string      `json:"topology"`
-	Dir      string      `json:"dir"`
-	Created  time.Time   `json:"created"`
-	Complete bool        `json:"complete"` // up finished
-	Steps    []Step      `json:"steps"`
-	Nodes    []NodeState `json:"nodes"`
-	Links    []LinkState `json:"links"`
+	Lab      string    `json:"lab"`
+	Runtime  string    `json:"runtime"`
+	Topology string    `json:"topology"`
+	Dir      string    `json:"dir"`
+	Created  time.Time `json:"created"`
+	Complete bool      `json:"complete"` // up finished
+	// MgmtNetwork is the docker network of the nodes' eth0 ("" on netns).
+	MgmtNetwork string      `json:"mgmt_network,omitempty"`
+	Steps       []Step      `json:"steps"`
+	Nodes       []NodeState `json:"nodes"`
+	Links       []LinkState `json:"links"`
 
 	mu sync.Mutex // guards saving against concurrent node updates
 }
@@ -116,6 +122,18 @@ func (s *State) record(st Step) error {
 	defer s.mu.Unlock()
 	s.Steps = append(s.Steps, st)
 	return s.saveLocked()
+}
+
+// hasStep tells whether the journal holds a step of this kind and name.
+func (s *State) hasStep(kind, name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, st := range s.Steps {
+		if st.Kind == kind && st.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // ErrNotUp is returned when a lab has no state file.

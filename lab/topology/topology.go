@@ -5,6 +5,7 @@
 // Supported:
 //
 //	name: LAB
+//	mgmt:       {network: NAME, ipv4-subnet: CIDR}   (docker runtime only)
 //	topology:
 //	  defaults: {kind, image, binds, env, exec, labels, cap-add, privileged}
 //	  kinds:    {linux: {image, binds, env, exec, labels, cap-add, privileged}}
@@ -20,6 +21,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -33,13 +35,52 @@ import (
 // DefaultImage is used when neither node, kind nor defaults give an image.
 const DefaultImage = "vpnos:latest"
 
+// Management network defaults, as in containerlab.
+const (
+	DefaultMgmtNetwork = "clab"
+	DefaultMgmtSubnet  = "172.20.20.0/24"
+)
+
 // Topology is a parsed, merged and validated topology file.
 type Topology struct {
-	Name  string
-	File  string // absolute path of the file
-	Dir   string // directory of the file; relative bind paths resolve against it
+	Name string
+	File string // absolute path of the file
+	Dir  string // directory of the file; relative bind paths resolve against it
+	// Mgmt is the file's mgmt section, nil when the file has none.
+	Mgmt  *Mgmt
 	Nodes []*Node
 	Links []Link
+}
+
+// Mgmt is the top-level mgmt section: the management network every node's
+// eth0 is attached to.
+type Mgmt struct {
+	// Network is the network name; "" when the file does not set it (the
+	// runtime then uses DefaultMgmtNetwork).
+	Network string
+	// IPv4Subnet is the subnet to create the network with; invalid (zero)
+	// when the file does not set it.
+	IPv4Subnet netip.Prefix
+	// Line is the line of the mgmt key, for messages.
+	Line int
+}
+
+// NetworkName is the network to use: the file's or DefaultMgmtNetwork. It
+// works on a nil Mgmt.
+func (m *Mgmt) NetworkName() string {
+	if m == nil || m.Network == "" {
+		return DefaultMgmtNetwork
+	}
+	return m.Network
+}
+
+// Subnet is the subnet the file asks for, and whether it asks for one. It
+// works on a nil Mgmt.
+func (m *Mgmt) Subnet() (netip.Prefix, bool) {
+	if m == nil || !m.IPv4Subnet.IsValid() {
+		return netip.Prefix{}, false
+	}
+	return m.IPv4Subnet, true
 }
 
 // Node is one node after merging defaults, kind and node settings.
@@ -186,14 +227,17 @@ func Parse(data []byte, file string) (*Topology, error) {
 
 // Unsupported containerlab keys get a hint on what to do instead.
 var hints = map[string]string{
-	"mgmt":           "the management network is the runtime's (docker: the default bridge; netns: none)",
-	"startup-config": "bind a folder holding startup.cfg to /etc/vpnos/ instead",
-	"ports":          "reach the CLI with `vpnos lab cli` or `docker exec -it clab-LAB-NODE cli`",
-	"mgmt-ipv4":      "management addresses are assigned by the runtime",
-	"mgmt-ipv6":      "management addresses are assigned by the runtime",
-	"type":           "kind linux has no types",
-	"cmd":            "the image's entrypoint (vpnos boot) is always used",
-	"entrypoint":     "the image's entrypoint (vpnos boot) is always used",
+	"mgmt.ipv6-subnet":     "the management network is IPv4 only",
+	"mgmt.ipv4-gw":         "Docker picks the gateway (the first address of the subnet)",
+	"mgmt.ipv4-range":      "Docker assigns node addresses from the whole subnet",
+	"mgmt.external-access": "the management network is a plain Docker bridge network",
+	"startup-config":       "bind a folder holding startup.cfg to /etc/vpnos/ instead",
+	"ports":                "reach the CLI with `vpnos lab cli` or `docker exec -it clab-LAB-NODE cli`",
+	"mgmt-ipv4":            "management addresses are assigned by the runtime",
+	"mgmt-ipv6":            "management addresses are assigned by the runtime",
+	"type":                 "kind linux has no types",
+	"cmd":                  "the image's entrypoint (vpnos boot) is always used",
+	"entrypoint":           "the image's entrypoint (vpnos boot) is always used",
 }
 
 type parser struct {
@@ -210,7 +254,11 @@ func (p *parser) errAt(n *yaml.Node, path, format string, args ...any) error {
 
 func (p *parser) unsupported(key *yaml.Node, path string) error {
 	msg := fmt.Sprintf("key %q is not supported by vpnos lab", key.Value)
-	if h, ok := hints[key.Value]; ok {
+	if h, ok := hints[path]; ok {
+		msg += " (" + h + "; vpnos lab supports mgmt.network and mgmt.ipv4-subnet)"
+	} else if strings.HasPrefix(path, "mgmt.") {
+		msg += " (vpnos lab supports mgmt.network and mgmt.ipv4-subnet)"
+	} else if h, ok := hints[key.Value]; ok {
 		msg += " (" + h + ")"
 	}
 	return &Error{File: p.file, Line: key.Line, Path: path, Msg: msg, Unsupported: true}
@@ -389,8 +437,14 @@ func checkName(what, s string) error {
 func (p *parser) topologyFile(root *yaml.Node, t *Topology) error {
 	var topo *yaml.Node
 	var nameNode *yaml.Node
-	err := p.mapping(root, "", []string{"name", "topology"}, func(key string, k, v *yaml.Node, path string) error {
+	err := p.mapping(root, "", []string{"name", "mgmt", "topology"}, func(key string, k, v *yaml.Node, path string) error {
 		switch key {
+		case "mgmt":
+			m, err := p.mgmt(k, v, path)
+			if err != nil {
+				return err
+			}
+			t.Mgmt = m
 		case "name":
 			s, err := p.str(v, path)
 			if err != nil {
@@ -477,6 +531,44 @@ func (p *parser) topologyFile(root *yaml.Node, t *Topology) error {
 		sort.Slice(n.Intfs, func(i, j int) bool { return ifNum(n.Intfs[i]) < ifNum(n.Intfs[j]) })
 	}
 	return nil
+}
+
+// mgmtNetRE is what Docker accepts as a network name.
+var mgmtNetRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+
+func (p *parser) mgmt(k, v *yaml.Node, path string) (*Mgmt, error) {
+	m := &Mgmt{Line: k.Line}
+	err := p.mapping(v, path, []string{"network", "ipv4-subnet"}, func(key string, k, v *yaml.Node, sub string) error {
+		s, err := p.str(v, sub)
+		if err != nil {
+			return err
+		}
+		switch key {
+		case "network":
+			if !mgmtNetRE.MatchString(s) {
+				return p.errAt(v, sub, "network name %q: use letters, digits, '-', '_' and '.', at most 63 characters", s)
+			}
+			m.Network = s
+		case "ipv4-subnet":
+			pfx, err := netip.ParsePrefix(s)
+			switch {
+			case err != nil:
+				return p.errAt(v, sub, "%q is not an IPv4 subnet (want A.B.C.D/LEN, for example %s)", s, DefaultMgmtSubnet)
+			case !pfx.Addr().Is4():
+				return p.errAt(v, sub, "%q is not an IPv4 subnet (the management network is IPv4 only)", s)
+			case pfx.Masked() != pfx:
+				return p.errAt(v, sub, "%q has host bits set (did you mean %s?)", s, pfx.Masked())
+			case pfx.Bits() < 8 || pfx.Bits() > 29:
+				return p.errAt(v, sub, "%q: the prefix length must be 8 to 29 (room for a gateway and nodes)", s)
+			}
+			m.IPv4Subnet = pfx
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 func ifNum(s string) int {

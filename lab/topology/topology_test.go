@@ -84,6 +84,52 @@ func TestDefaultImage(t *testing.T) {
 	}
 }
 
+func TestMgmt(t *testing.T) {
+	tests := []struct {
+		name     string
+		mgmt     string // the mgmt section ("" for none)
+		nil      bool   // Topology.Mgmt is nil
+		network  string // NetworkName()
+		subnet   string // "" when none is asked for
+		explicit string // Mgmt.Network as written
+	}{
+		{"none", "", true, "clab", "", ""},
+		{"empty", "mgmt:\n", false, "clab", "", ""},
+		{"network only", "mgmt: {network: vt-mgmt}\n", false, "vt-mgmt", "", "vt-mgmt"},
+		{"subnet only", "mgmt:\n  ipv4-subnet: 10.99.0.0/16\n", false, "clab", "10.99.0.0/16", ""},
+		{"both", "mgmt:\n  network: lab_net.1\n  ipv4-subnet: 172.31.250.0/24\n", false, "lab_net.1", "172.31.250.0/24", "lab_net.1"},
+		{"default network named", "mgmt: {network: clab, ipv4-subnet: 172.20.20.0/24}\n", false, "clab", "172.20.20.0/24", "clab"},
+		{"longest prefix", "mgmt: {ipv4-subnet: 192.168.7.248/29}\n", false, "clab", "192.168.7.248/29", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src := "name: a\n" + tc.mgmt + "topology:\n  nodes: {n: {kind: linux}}\n"
+			topo, err := Parse([]byte(src), "/x/t.clab.yml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (topo.Mgmt == nil) != tc.nil {
+				t.Fatalf("Mgmt = %+v", topo.Mgmt)
+			}
+			if got := topo.Mgmt.NetworkName(); got != tc.network {
+				t.Errorf("NetworkName() = %q, want %q", got, tc.network)
+			}
+			pfx, ok := topo.Mgmt.Subnet()
+			if ok != (tc.subnet != "") || (ok && pfx.String() != tc.subnet) {
+				t.Errorf("Subnet() = %v, %v; want %q", pfx, ok, tc.subnet)
+			}
+			if topo.Mgmt != nil {
+				if topo.Mgmt.Network != tc.explicit {
+					t.Errorf("Network = %q, want %q", topo.Mgmt.Network, tc.explicit)
+				}
+				if topo.Mgmt.Line != 2 {
+					t.Errorf("Line = %d, want 2", topo.Mgmt.Line)
+				}
+			}
+		})
+	}
+}
+
 func TestRefused(t *testing.T) {
 	tests := []struct {
 		name        string
@@ -91,7 +137,23 @@ func TestRefused(t *testing.T) {
 		want        string // substring of the message
 		unsupported bool
 	}{
-		{"top-level mgmt", "name: a\nmgmt: {network: x}\ntopology:\n  nodes: {n: {kind: linux}}\n", `mgmt: key "mgmt" is not supported`, true},
+		{"mgmt ipv6-subnet", "name: a\nmgmt: {network: x, ipv6-subnet: \"3fff:172:20:20::/64\"}\ntopology:\n  nodes: {n: {kind: linux}}\n", `mgmt.ipv6-subnet: key "ipv6-subnet" is not supported by vpnos lab (the management network is IPv4 only`, true},
+		{"mgmt bridge", "name: a\nmgmt:\n  bridge: br-x\ntopology:\n  nodes: {n: {kind: linux}}\n", `t.clab.yml:3: mgmt.bridge: key "bridge" is not supported by vpnos lab (vpnos lab supports mgmt.network and mgmt.ipv4-subnet)`, true},
+		{"mgmt mtu", "name: a\nmgmt: {mtu: 1450}\ntopology:\n  nodes: {n: {kind: linux}}\n", `mgmt.mtu: key "mtu"`, true},
+		{"mgmt external-access", "name: a\nmgmt: {external-access: false}\ntopology:\n  nodes: {n: {kind: linux}}\n", `mgmt.external-access: key "external-access"`, true},
+		{"mgmt ipv4-gw", "name: a\nmgmt: {ipv4-gw: 172.20.20.1}\ntopology:\n  nodes: {n: {kind: linux}}\n", `mgmt.ipv4-gw: key "ipv4-gw"`, true},
+		{"mgmt not a mapping", "name: a\nmgmt: clab\ntopology:\n  nodes: {n: {kind: linux}}\n", "mgmt: must be a mapping", false},
+		{"mgmt network not a string", "name: a\nmgmt: {network: [a]}\ntopology:\n  nodes: {n: {kind: linux}}\n", "mgmt.network: must be a string", false},
+		{"mgmt network bad name", "name: a\nmgmt: {network: \"my net\"}\ntopology:\n  nodes: {n: {kind: linux}}\n", `mgmt.network: network name "my net"`, false},
+		{"mgmt subnet garbage", "name: a\nmgmt: {ipv4-subnet: 172.20.20}\ntopology:\n  nodes: {n: {kind: linux}}\n", `mgmt.ipv4-subnet: "172.20.20" is not an IPv4 subnet`, false},
+		{"mgmt subnet no length", "name: a\nmgmt: {ipv4-subnet: 172.20.20.0}\ntopology:\n  nodes: {n: {kind: linux}}\n", `mgmt.ipv4-subnet: "172.20.20.0" is not an IPv4 subnet`, false},
+		{"mgmt subnet ipv6", "name: a\nmgmt: {ipv4-subnet: \"3fff::/64\"}\ntopology:\n  nodes: {n: {kind: linux}}\n", `mgmt.ipv4-subnet: "3fff::/64" is not an IPv4 subnet (the management network is IPv4 only)`, false},
+		{"mgmt subnet host bits", "name: a\nmgmt: {ipv4-subnet: 172.20.20.1/24}\ntopology:\n  nodes: {n: {kind: linux}}\n", `mgmt.ipv4-subnet: "172.20.20.1/24" has host bits set (did you mean 172.20.20.0/24?)`, false},
+		{"mgmt subnet too small", "name: a\nmgmt: {ipv4-subnet: 172.20.20.0/30}\ntopology:\n  nodes: {n: {kind: linux}}\n", `prefix length must be 8 to 29`, false},
+		{"mgmt subnet empty", "name: a\nmgmt: {ipv4-subnet: }\ntopology:\n  nodes: {n: {kind: linux}}\n", "mgmt.ipv4-subnet: must be a string", false},
+		{"mgmt duplicate key", "name: a\nmgmt:\n  network: a\n  network: b\ntopology:\n  nodes: {n: {kind: linux}}\n", "mgmt.network: duplicate key", false},
+		{"node mgmt-ipv4", "name: a\nmgmt: {network: x}\ntopology:\n  nodes: {n: {kind: linux, mgmt-ipv4: 172.20.20.5}}\n", `topology.nodes.n.mgmt-ipv4: key "mgmt-ipv4" is not supported`, true},
+		{"node mgmt-ipv6", "name: a\ntopology:\n  nodes: {n: {kind: linux, mgmt-ipv6: \"3fff::5\"}}\n", `topology.nodes.n.mgmt-ipv6: key "mgmt-ipv6" is not supported`, true},
 		{"node startup-config", "name: a\ntopology:\n  nodes:\n    n:\n      kind: linux\n      startup-config: x.cfg\n", `topology.nodes.n.startup-config: key "startup-config"`, true},
 		{"node ports", "name: a\ntopology:\n  nodes:\n    n: {kind: linux, ports: [\"80:80\"]}\n", `topology.nodes.n.ports`, true},
 		{"defaults cmd", "name: a\ntopology:\n  defaults: {cmd: sh}\n  nodes: {n: {kind: linux}}\n", `topology.defaults.cmd`, true},
@@ -173,6 +235,7 @@ func TestLoadAndLabName(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	f.Add([]byte("name: a\ntopology:\n  nodes: {n: {kind: linux}, m: {kind: linux}}\n  links: [{endpoints: [\"n:eth1\", \"m:eth1\"]}]\n"))
 	f.Add([]byte("name: a\ntopology:\n  defaults: {kind: linux, env: {A: 1}}\n  kinds: {linux: {binds: [\"a:/b\"]}}\n  nodes: {n: }\n"))
+	f.Add([]byte("name: a\nmgmt: {network: m, ipv4-subnet: 172.31.250.0/24}\ntopology:\n  nodes: {n: {kind: linux}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		topo, err := Parse(data, "/f/t.clab.yml")
 		if err != nil {
@@ -180,6 +243,12 @@ func FuzzParse(f *testing.F) {
 		}
 		if topo.Name == "" || len(topo.Nodes) == 0 {
 			t.Fatalf("accepted an incomplete topology: %+v", topo)
+		}
+		if pfx, ok := topo.Mgmt.Subnet(); ok && (!pfx.Addr().Is4() || pfx.Masked() != pfx) {
+			t.Fatalf("accepted management subnet %v", pfx)
+		}
+		if !mgmtNetRE.MatchString(topo.Mgmt.NetworkName()) {
+			t.Fatalf("accepted management network %q", topo.Mgmt.NetworkName())
 		}
 		for _, l := range topo.Links {
 			if topo.Node(l.A.Node) == nil || topo.Node(l.B.Node) == nil {
