@@ -377,3 +377,29 @@ func TestDockerDownAfterCrash(t *testing.T) {
 		t.Errorf("lab folder %s is still there", st2.Dir)
 	}
 }
+
+// TestDockerMissingCapabilities: a node started without the capabilities
+// vpnos needs (not privileged, no cap-add) makes up fail at once with the
+// daemon's own reason, and up removes what it created.
+func TestDockerMissingCapabilities(t *testing.T) {
+	needRoot(t)
+	image := labtest.Image(t, bin)
+	labtest.CleanStale(t, prefix+"-dcaps")
+	t.Cleanup(func() { labtest.CleanStale(t, prefix+"-dcaps") })
+	defaults := fmt.Sprintf("    image: %s\n    privileged: false\n", image)
+	file := writeTopology(t, "dcaps.clab.yml", lineTopology(prefix+"-dcaps", 1, defaults))
+	work := t.TempDir()
+	start := time.Now()
+	out, err := exec.Command(bin, "lab", "up", "--runtime", "docker", "--workdir", work, file).CombinedOutput()
+	if err == nil {
+		t.Fatalf("up without capabilities succeeded:\n%s", out)
+	}
+	if !strings.Contains(string(out), "node r1: the daemon refuses to start: vpnos needs the capabilities NET_ADMIN, NET_RAW and SYS_ADMIN; missing NET_ADMIN, SYS_ADMIN") {
+		t.Errorf("up does not give the daemon's reason:\n%s", out)
+	}
+	// Well before the readiness deadline.
+	t.Logf("up failed after %.1fs", time.Since(start).Seconds())
+	if err := exec.Command("docker", "container", "inspect", "clab-"+prefix+"-dcaps-r1").Run(); err == nil {
+		t.Error("the failed lab left its container")
+	}
+}

@@ -363,7 +363,8 @@ func buildImage(binary string) error {
 }
 
 // CleanStale removes what an earlier crashed test run left: network
-// namespaces and docker containers named clab-<prefix>*, and their processes.
+// namespaces and docker containers named clab-<prefix>*, their processes,
+// and the management networks the runner created for them.
 // Use a prefix only your tests' labs carry.
 func CleanStale(t testing.TB, prefix string) {
 	t.Helper()

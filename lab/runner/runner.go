@@ -285,6 +285,7 @@ func indent(s string) string {
 func waitReady(ctx context.Context, be backend, ns *NodeState) error {
 	delay := 20 * time.Millisecond
 	var last error
+	nextLog := time.Now().Add(time.Second)
 	for {
 		err := be.probe(ctx, ns)
 		if err == nil {
@@ -295,6 +296,15 @@ func waitReady(ctx context.Context, be backend, ns *NodeState) error {
 			return fmt.Errorf("node %s: %w", ns.Name, err)
 		}
 		last = err
+		if time.Now().After(nextLog) {
+			// A daemon that refuses to start (missing capabilities) is
+			// restarted by its supervisor for ever: say why at once
+			// instead of waiting for the deadline.
+			nextLog = time.Now().Add(time.Second)
+			if why := startRefusal(be.logs(ctx, ns)); why != "" {
+				return fmt.Errorf("node %s: the daemon refuses to start: %s", ns.Name, why)
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("node %s: CLI does not answer: %w (last: %v)", ns.Name, ctx.Err(), last)
@@ -304,6 +314,21 @@ func waitReady(ctx context.Context, be backend, ns *NodeState) error {
 			delay *= 2
 		}
 	}
+}
+
+// startRefusal finds, in a node's log, the reason its daemon gives for not
+// starting at all (os/probe's Usable), or "".
+func startRefusal(log string) string {
+	const mark = "vpnos needs the capabilities"
+	i := strings.LastIndex(log, mark)
+	if i < 0 {
+		return ""
+	}
+	line := log[i:]
+	if j := strings.IndexByte(line, '\n'); j >= 0 {
+		line = line[:j]
+	}
+	return strings.TrimRight(strings.TrimSpace(line), `"`)
 }
 
 // fatalError stops waiting for a node (its process died).

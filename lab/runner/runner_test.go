@@ -116,3 +116,16 @@ func TestStateJournal(t *testing.T) {
 		t.Errorf("LoadState(none): %v", err)
 	}
 }
+
+func TestStartRefusal(t *testing.T) {
+	log := `time=2026-11-22T02:24:42.161Z level=INFO msg="daemon started" proc=boot pid=14
+time=2026-11-22T02:24:42.170Z level=ERROR msg="cannot start" proc=daemon err="vpnos needs the capabilities NET_ADMIN, NET_RAW and SYS_ADMIN; missing SYS_ADMIN (hint)"
+time=2026-11-22T02:24:42.171Z level=WARN msg="daemon exited" proc=boot pid=14 status="exit 1"
+`
+	if got := startRefusal(log); got != "vpnos needs the capabilities NET_ADMIN, NET_RAW and SYS_ADMIN; missing SYS_ADMIN (hint)" {
+		t.Fatalf("got %q", got)
+	}
+	if got := startRefusal("level=INFO msg=ready\n"); got != "" {
+		t.Fatalf("a healthy log gave %q", got)
+	}
+}
