@@ -72,6 +72,20 @@ func TestCreateDelete(t *testing.T) {
 	}
 }
 
+// newPair makes two namespaces with New, closed when the test ends.
+func newPair(t *testing.T) (a, b netns.NsHandle) {
+	t.Helper()
+	for _, h := range []*netns.NsHandle{&a, &b} {
+		n, err := New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close() })
+		*h = n
+	}
+	return a, b
+}
+
 func TestNew(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
@@ -81,16 +95,7 @@ func TestNew(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer self.Close()
-	a, err := New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b := newPair(t)
 	if a.Equal(b) || a.Equal(self) {
 		t.Fatal("New must give a namespace of its own each time")
 	}
@@ -121,18 +126,9 @@ func TestMoveLink(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
-	a, err := New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b := newPair(t)
 	// In a: a veth pair; one end moves to b, renamed and up.
-	err = DoHandle(a, func() error {
+	err := DoHandle(a, func() error {
 		if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "m0"}, PeerName: "m1"}); err != nil {
 			return err
 		}
