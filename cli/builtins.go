@@ -344,6 +344,9 @@ func (s *session) runCommit(m *matchResult) *result {
 	r := &result{}
 	desc, _ := m.value("text")
 	trial := (&Args{m: m}).Keyword("trial")
+	if trial && desc == "" {
+		desc = "commit trial" // so that the commit list tells it apart
+	}
 	id, err := s.cand.Commit(s.ctx(), s.user, desc)
 	if err != nil && !errors.Is(err, datastore.ErrNoChange) {
 		printCommitError(r, err)

@@ -77,7 +77,7 @@ func TestCommitTrial(t *testing.T) {
 	if sysname() != "" || e.store.Running().Exists(pLoopback1) {
 		t.Fatalf("not rolled back: sysname %q\n%s", sysname(), e.CurrentConfig())
 	}
-	if c := e.store.Commits(); len(c) != 3 || c[0].User != "trial" {
+	if c := e.store.Commits(); len(c) != 3 || c[0].User != "trial" || c[1].Description != "commit trial" {
 		t.Fatalf("commit log: %+v", c)
 	}
 
