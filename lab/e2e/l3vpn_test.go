@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -79,6 +80,49 @@ func testL3VPN(t *testing.T, rt string) {
 			return sameConfig(string(cfg), out)
 		}), 10*time.Second)
 
+	}
+	if rt == runner.RuntimeDocker {
+		checkMgmtIsolated(t, l)
+	}
+}
+
+// checkMgmtIsolated: the management port is outside every routing instance.
+// Docker gives each container a default route through eth0, yet a ping from
+// PE1's public instance or a VPN instance to P's management address (a
+// container of this lab) finds no route, and nothing leaves PE1's eth0.
+func checkMgmtIsolated(t *testing.T, l *labtest.Lab) {
+	t.Helper()
+	out, err := l.HostCmd("P", 5*time.Second, "ip", "-4", "-o", "addr", "show", "dev", "eth0")
+	m := regexp.MustCompile(`inet (\d+\.\d+\.\d+\.\d+)/`).FindStringSubmatch(out)
+	if err != nil || m == nil {
+		t.Fatalf("P's management address: %v\n%s", err, out)
+	}
+	pMgmt := m[1]
+	txPackets := func() int {
+		out, err := l.HostCmd("PE1", 5*time.Second, "ip", "-s", "-o", "link", "show", "dev", "eth0")
+		f := regexp.MustCompile(`TX:\s+bytes\s+packets.*?\\\s+\d+\s+(\d+)`).FindStringSubmatch(out)
+		if err != nil || f == nil {
+			t.Fatalf("PE1 eth0 counters: %v\n%s", err, out)
+		}
+		n, _ := strconv.Atoi(f[1])
+		return n
+	}
+	before := txPackets()
+	for _, cmd := range []string{"ping -c 3 -t 200 " + pMgmt, "ping -vpn-instance red -c 3 -t 200 " + pMgmt} {
+		out, err := l.CLI("PE1", cmd)
+		if err != nil || !strings.Contains(out, "100.00% packet loss") || strings.Contains(out, "Reply from") {
+			t.Errorf("PE1 %s reached the management network: %v\n%s", cmd, err, out)
+		}
+	}
+	// Six echo requests (and their ARP) would show; allow one stray
+	// packet of the kernel's own.
+	if d := txPackets() - before; d > 1 {
+		t.Errorf("%d packets left PE1 through its management port", d)
+	}
+	// The control: from the container's own context (where eth0 lives) P's
+	// management address answers, so the pings above had a path to take.
+	if out, err := l.HostCmd("PE1", 10*time.Second, "ping", "-c", "1", "-W", "2", pMgmt); err != nil {
+		t.Errorf("control ping over the management network failed: %v\n%s", err, out)
 	}
 }
 
