@@ -26,16 +26,14 @@ func (o *ops) routingCommands() []cli.Command {
 		},
 		{
 			Views:   "any",
-			Syntax:  "display mpls lsp",
+			Syntax:  "display mpls lsp [verbose | include {dest:ip} {len:int<0-32>} | vpn-instance {vrf:vpn-name}]",
 			Display: true,
-			Help:    map[string]string{"mpls": "MPLS information", "lsp": "Label switched paths"},
-			Run: func(ctx context.Context, _ *cli.Args) (string, error) {
-				lsps, err := o.d.RIB.StaticLSPs(ctx, "")
-				if err != nil {
-					return "", ribError(err)
-				}
-				return rib.RenderMPLSLSP(rib.StaticLSPSection(lsps)), nil
+			Help: map[string]string{
+				"mpls": "MPLS information", "lsp": "Label switched paths", "verbose": "Detailed information",
+				"include": "The LSPs of one FEC", "dest": "Destination IP address", "len": "Mask length",
+				"vpn-instance": "The LSPs of a VPN instance", "vrf": "VPN instance name",
 			},
+			Run: o.runMPLSLSP,
 		},
 		{
 			Views:   "any",
@@ -55,6 +53,35 @@ func (o *ops) routingCommands() []cli.Command {
 			},
 		},
 	}
+}
+
+// runMPLSLSP prints the LSPs this router knows: the static ones for now
+// (LDP and BGP add their sections when they exist). A VPN instance has no
+// LSP of its own until BGP installs VPN labels, so only its header shows.
+func (o *ops) runMPLSLSP(ctx context.Context, a *cli.Args) (string, error) {
+	if name, ok := a.Value("vrf"); ok {
+		if _, err := o.instance(name); err != nil {
+			return "", err
+		}
+		return rib.RenderMPLSLSP(), nil
+	}
+	lsps, err := o.d.RIB.StaticLSPs(ctx, "")
+	if err != nil {
+		return "", ribError(err)
+	}
+	static := rib.StaticLSPSection(lsps)
+	if d, ok := a.Value("dest"); ok {
+		addr, err := netip.ParseAddr(d)
+		if err != nil {
+			return "", &cli.ArgError{Name: "dest"}
+		}
+		n, _ := strconv.Atoi(func() string { v, _ := a.Value("len"); return v }())
+		static = static.Only(netip.PrefixFrom(addr, n))
+	}
+	if a.Keyword("verbose") {
+		return rib.RenderMPLSLSPVerbose(static), nil
+	}
+	return rib.RenderMPLSLSP(static), nil
 }
 
 func (o *ops) runRoutingTable(ctx context.Context, a *cli.Args) (string, error) {

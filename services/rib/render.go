@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"vpnos/services/fibapi"
 )
 
 // TableOptions select the form of `display ip routing-table`.
@@ -270,6 +272,10 @@ type LSPRow struct {
 	InIf, OutIf    string // compact names, "-" for none
 	VRF            string
 	NotEstablished bool // printed with a leading '*'
+	// For verbose: the next hop ("" none), the router's role ("Ingress",
+	// "Transit", "Egress") and the label operation ("PUSH", "SWAP", "POP").
+	NextHop, LSRType, Operation string
+	InIfName, OutIfName         string // full interface names, "" for none
 }
 
 // LSPSection is one `LSP Information: <Title>` part of `display mpls lsp`
@@ -288,13 +294,73 @@ func StaticLSPSection(lsps []LSPStatus) LSPSection {
 			continue
 		}
 		in, out := l.labels()
-		s.Rows = append(s.Rows, LSPRow{
+		row := LSPRow{
 			FEC: l.fec(), InLabel: in, OutLabel: out,
-			InIf:  dashIf(CompactIfName(l.InInterface)),
-			OutIf: dashIf(CompactIfName(l.OutInterface)),
-		})
+			InIf:     dashIf(CompactIfName(l.InInterface)),
+			OutIf:    dashIf(CompactIfName(l.OutInterface)),
+			LSRType:  l.Role.String(),
+			InIfName: l.InInterface, OutIfName: l.OutInterface,
+		}
+		if l.NextHop.IsValid() {
+			row.NextHop = l.NextHop.String()
+		}
+		switch {
+		case l.Role == Ingress:
+			row.Operation = "PUSH"
+		case l.Role == Egress || l.OutLabel == fibapi.LabelImplicitNull:
+			row.Operation = "POP"
+		default:
+			row.Operation = "SWAP"
+		}
+		s.Rows = append(s.Rows, row)
 	}
 	return s
+}
+
+// Only keeps the rows of the section whose FEC is p (`display mpls lsp
+// include IP LEN`).
+func (s LSPSection) Only(p netip.Prefix) LSPSection {
+	out := LSPSection{Title: s.Title}
+	for _, r := range s.Rows {
+		if r.FEC == p.Masked().String() {
+			out.Rows = append(out.Rows, r)
+		}
+	}
+	return out
+}
+
+// RenderMPLSLSPVerbose prints `display mpls lsp verbose`: each LSP of each
+// section as a block of fields, numbered within its section.
+func RenderMPLSLSPVerbose(sections ...LSPSection) string {
+	var b strings.Builder
+	for _, s := range sections {
+		if len(s.Rows) == 0 {
+			continue
+		}
+		b.WriteString(dashes79 + "\n")
+		fmt.Fprintf(&b, "                 LSP Information: %s\n", s.Title)
+		b.WriteString(dashes79 + "\n")
+		for i, r := range s.Rows {
+			field := func(k, v string) {
+				if v == "" {
+					v = "-"
+				}
+				fmt.Fprintf(&b, "  %s:  %s\n", pad(k, 20), v)
+			}
+			b.WriteString("\n")
+			field("No", fmt.Sprint(i+1))
+			field("VrfIndex", r.VRF)
+			field("Fec", r.FEC)
+			field("Nexthop", r.NextHop)
+			field("In-Label", r.InLabel)
+			field("Out-Label", r.OutLabel)
+			field("In-Interface", r.InIfName)
+			field("Out-Interface", r.OutIfName)
+			field("LsrType", r.LSRType)
+			field("Label Operation", r.Operation)
+		}
+	}
+	return b.String()
 }
 
 // RenderMPLSLSP prints `display mpls lsp` with the given sections in order
