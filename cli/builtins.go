@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -72,15 +73,19 @@ func (e *Engine) builtins() []gospec {
 				r.out.WriteString(RenderVersion(s.e.sysname(), si, s.e.deps.Now()))
 				return r
 			}},
-		{views: "any", syntax: "display interface brief", display: true, help: map[string]string{
-			"interface": "Interface status and configuration", "brief": "Brief information of status and configuration"},
-			run: func(s *session, _ *matchResult) *result {
+		{views: "any", syntax: "display interface brief [{type:iftype}] [main]", display: true, help: map[string]string{
+			"interface": "Interface status and configuration", "brief": "Brief information of status and configuration",
+			"main": "Main interfaces only (there are no sub-interfaces yet)"},
+			run: func(s *session, m *matchResult) *result {
 				r := &result{}
 				var rows []InterfaceRow
 				if s.e.deps.Ports != nil {
 					rows = PortRows(s.e.deps.Ports())
 				}
 				rows = append(rows, s.e.loopbackRows()...)
+				if typ, ok := m.value("type"); ok {
+					rows = slices.DeleteFunc(rows, func(row InterfaceRow) bool { return !IsOfType(row.Name, typ) })
+				}
 				r.out.WriteString(RenderInterfaceBrief(rows))
 				return r
 			}},

@@ -162,6 +162,18 @@ func (e *Engine) goParam(name, typ, help string) (*param, error) {
 		p.match = func(_ *session, _ string, toks []token) (string, int) { return toks[0].text, 1 }
 		p.complete = vpnInstanceNames
 		p.hints = []hintRow{{"STRING<1-31>", help}}
+	case typ == "iftype":
+		// An interface type alone (display ... brief GigabitEthernet).
+		p.enum = ifTypes
+		p.match = func(_ *session, _ string, toks []token) (string, int) {
+			if t := ifType(toks[0].text); t != "" && !strings.ContainsAny(toks[0].text, "0123456789") {
+				return t, 1
+			}
+			return "", 0
+		}
+		for _, t := range ifTypes {
+			p.hints = append(p.hints, hintRow{t, t + " interface"})
+		}
 	case typ == "interface":
 		p.match = func(_ *session, _ string, toks []token) (string, int) { return parseIfName(toks) }
 		p.complete = func(*session) []string { return []string{"GigabitEthernet", "LoopBack"} }

@@ -474,7 +474,7 @@ func nextItems(s *session, line string, cmds []*command) (entries []helpEntry, c
 		case tParam:
 			if len(it.p.enum) > 0 {
 				for i, n := range it.p.enum {
-					if !strings.HasPrefix(n, low) || seen["k"+n] {
+					if !strings.HasPrefix(strings.ToLower(n), low) || seen["k"+n] {
 						continue
 					}
 					seen["k"+n] = true

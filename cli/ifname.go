@@ -39,6 +39,13 @@ func parseIfName(toks []token) (string, int) {
 	return typ + num, used
 }
 
+// IsOfType tells whether the interface name (canonical) is of type typ
+// (GigabitEthernet, LoopBack ...).
+func IsOfType(name, typ string) bool {
+	rest, ok := strings.CutPrefix(name, typ)
+	return ok && rest != "" && rest[0] >= '0' && rest[0] <= '9'
+}
+
 func ifType(letters string) string {
 	low := strings.ToLower(letters)
 	if low == "" {

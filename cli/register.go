@@ -22,7 +22,8 @@ type Command struct {
 	// word (one token), ip (IPv4 address), mask (length or dotted mask,
 	// given as a length), interface (canonical name), vpn-instance (an
 	// existing instance name), vpn-name (any word, Tab completes the
-	// existing instance names; the command checks it).
+	// existing instance names; the command checks it), iftype (an
+	// interface type alone, canonical: GigabitEthernet, LoopBack ...).
 	Syntax string
 	// Help describes keywords and parameters by name for '?'.
 	Help map[string]string

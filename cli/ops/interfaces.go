@@ -127,14 +127,24 @@ func (o *ops) interfaceCommands() []cli.Command {
 	return []cli.Command{
 		{
 			Views:   "any",
-			Syntax:  "display ip interface brief",
+			Syntax:  "display ip interface brief [{type:iftype} [{num:word}]]",
 			Display: true,
 			Help: map[string]string{
 				"ip": "IP information", "interface": "IP information of interfaces",
-				"brief": "Brief information of status and configuration",
+				"brief": "Brief information of status and configuration", "num": "Interface number",
 			},
-			Run: func(context.Context, *cli.Args) (string, error) {
-				return renderIPInterfaceBrief(o.interfaces(), o.d.VRP5), nil
+			Run: func(_ context.Context, a *cli.Args) (string, error) {
+				ifs := o.interfaces()
+				if typ, ok := a.Value("type"); ok {
+					num, one := a.Value("num")
+					ifs = slices.DeleteFunc(ifs, func(v ifView) bool {
+						return !cli.IsOfType(v.Name, typ) || one && v.Name != typ+num
+					})
+					if one && len(ifs) == 0 {
+						return "", errNoInterface
+					}
+				}
+				return renderIPInterfaceBrief(ifs, o.d.VRP5), nil
 			},
 		},
 		{
