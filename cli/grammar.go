@@ -49,6 +49,7 @@ const (
 	tOpt
 	tAlt
 	tSeq
+	tAny // [ a | b ] *: each alternative at most once, in any order
 )
 
 // tnode is a parsed syntax template.
@@ -59,7 +60,7 @@ type tnode struct {
 	kids   []*tnode // seq / opt body / alternatives
 }
 
-// parseTemplate parses "a b {x}... [c {y}] ( d | e ) <f>".
+// parseTemplate parses "a b {x}... [c {y}] ( d | e ) <f> [ g | h ] *".
 func parseTemplate(s string) (*tnode, error) {
 	toks := templateTokens(s)
 	pos := 0
@@ -122,7 +123,15 @@ func parseTSeq(toks []string, pos *int) (*tnode, error) {
 				return nil, fmt.Errorf("missing %s", want)
 			}
 			*pos++
-			if t == "[" {
+			switch {
+			case t == "[" && *pos < len(toks) && toks[*pos] == "*":
+				*pos++
+				alts := []*tnode{body}
+				if body.kind == tAlt {
+					alts = body.kids
+				}
+				body = &tnode{kind: tAny, kids: alts}
+			case t == "[":
 				body = &tnode{kind: tOpt, kids: []*tnode{body}}
 			}
 			seq.kids = append(seq.kids, body)
@@ -162,6 +171,26 @@ func expand(n *tnode) [][]*tnode {
 		for _, k := range n.kids {
 			out = append(out, expand(k)...)
 		}
+		return out
+	case tAny:
+		// Every ordered choice of distinct alternatives, none included.
+		var out [][]*tnode
+		used := make([]bool, len(n.kids))
+		var rec func(prefix []*tnode)
+		rec = func(prefix []*tnode) {
+			out = append(out, append([]*tnode(nil), prefix...))
+			for i, k := range n.kids {
+				if used[i] {
+					continue
+				}
+				used[i] = true
+				for _, e := range expand(k) {
+					rec(append(prefix[:len(prefix):len(prefix)], e...))
+				}
+				used[i] = false
+			}
+		}
+		rec(nil)
 		return out
 	case tSeq:
 		out := [][]*tnode{{}}

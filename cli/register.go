@@ -17,7 +17,8 @@ type Command struct {
 	// Views lists where the command exists: "user", "system", "sub" (every
 	// view below system), "config" (system and sub) or "any".
 	Views string
-	// Syntax is a template: keywords, [optional], ( a | b ) and parameters
+	// Syntax is a template: keywords, [optional], ( a | b ), [ a | b ] * (each
+	// at most once, in any order) and parameters
 	// {name:type} with type one of int<lo-hi>, text (rest of the line),
 	// word (one token), ip (IPv4 address), mask (length or dotted mask,
 	// given as a length), interface (canonical name), vpn-instance (an

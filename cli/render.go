@@ -180,6 +180,14 @@ func renderTemplate(cn *cnode, t *datastore.Tree, inst datastore.Path) (string, 
 			if !walk(n.kids[0]) || !hasValue(n.kids[0]) {
 				words = words[:save]
 			}
+		case tAny:
+			// Rendered in the template's order, each one that has a value.
+			for _, k := range n.kids {
+				save := len(words)
+				if !walk(k) || !hasValue(k) {
+					words = words[:save]
+				}
+			}
 		case tAlt:
 			save := len(words)
 			for _, k := range n.kids {
