@@ -89,26 +89,35 @@ func (e *Engine) builtins() []gospec {
 				r.out.WriteString(RenderInterfaceBrief(rows))
 				return r
 			}},
-		{views: "any", syntax: "display current-configuration [configuration {section:section}] [include-default]", display: true, help: map[string]string{
+		{views: "any", syntax: "display current-configuration [configuration {section:section} [{inst:word}]] [include-default]", display: true, help: map[string]string{
 			"current-configuration": "Current configuration", "configuration": "A section of the configuration",
-			"include-default": "Include default configuration"},
+			"inst": "Instance name (a VPN instance, a static LSP ...)", "include-default": "Include default configuration"},
 			run: func(s *session, m *matchResult) *result {
 				r := &result{}
 				sec, _ := m.value("section")
+				inst, one := m.value("inst")
 				r.out.WriteString(s.e.renderConfig(s.e.store.Running(), s.e.lastUpdate(), (&Args{m: m}).Keyword("include-default"),
-					func(l *rline) bool { return sec == "" || sectionOf(l.cn) == sec }))
+					func(l *rline) bool {
+						if sec != "" && sectionOf(l.cn) != sec {
+							return false
+						}
+						return !one || len(l.inst) > 0 && slices.Contains(l.inst.Last().Keys, inst)
+					}))
 				return r
 			}},
-		{views: "any", syntax: "display current-configuration interface [{name:interface}]", display: true, help: map[string]string{
-			"current-configuration": "Current configuration", "interface": "Configuration of interfaces", "name": "Interface type and number"},
+		{views: "any", syntax: "display current-configuration interface [ {name:interface} | {type:iftype} ] [include-default]", display: true, help: map[string]string{
+			"current-configuration": "Current configuration", "interface": "Configuration of interfaces", "name": "Interface type and number",
+			"include-default": "Include default configuration"},
 			run: func(s *session, m *matchResult) *result {
 				r := &result{}
 				name, one := m.value("name")
-				r.out.WriteString(s.e.renderConfig(s.e.store.Running(), s.e.lastUpdate(), false, func(l *rline) bool {
+				typ, ofType := m.value("type")
+				r.out.WriteString(s.e.renderConfig(s.e.store.Running(), s.e.lastUpdate(), (&Args{m: m}).Keyword("include-default"), func(l *rline) bool {
 					if l.cn.path != "/interfaces/interface" {
 						return false
 					}
-					return !one || l.inst.Last().Keys[0] == name
+					n := l.inst.Last().Keys[0]
+					return (!one || n == name) && (!ofType || IsOfType(n, typ))
 				}))
 				return r
 			}},
