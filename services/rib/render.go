@@ -329,6 +329,13 @@ func (s LSPSection) Only(p netip.Prefix) LSPSection {
 	return out
 }
 
+// lspSectionTitle writes the title lines of a `display mpls lsp` section.
+func lspSectionTitle(b *strings.Builder, title string) {
+	b.WriteString(dashes79 + "\n")
+	fmt.Fprintf(b, "                 LSP Information: %s\n", title)
+	b.WriteString(dashes79 + "\n")
+}
+
 // RenderMPLSLSPVerbose prints `display mpls lsp verbose`: each LSP of each
 // section as a block of fields, numbered within its section.
 func RenderMPLSLSPVerbose(sections ...LSPSection) string {
@@ -337,9 +344,7 @@ func RenderMPLSLSPVerbose(sections ...LSPSection) string {
 		if len(s.Rows) == 0 {
 			continue
 		}
-		b.WriteString(dashes79 + "\n")
-		fmt.Fprintf(&b, "                 LSP Information: %s\n", s.Title)
-		b.WriteString(dashes79 + "\n")
+		lspSectionTitle(&b, s.Title)
 		for i, r := range s.Rows {
 			field := func(k, v string) {
 				if v == "" {
@@ -373,9 +378,7 @@ func RenderMPLSLSP(sections ...LSPSection) string {
 		if len(s.Rows) == 0 {
 			continue
 		}
-		b.WriteString(dashes79 + "\n")
-		fmt.Fprintf(&b, "                 LSP Information: %s\n", s.Title)
-		b.WriteString(dashes79 + "\n")
+		lspSectionTitle(&b, s.Title)
 		b.WriteString("FEC                In/Out Label    In/Out IF                      Vrf Name\n")
 		for _, r := range s.Rows {
 			fec := r.FEC
