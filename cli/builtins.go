@@ -377,14 +377,13 @@ func (s *session) runCommit(m *matchResult) *result {
 		secs, _ = strconv.Atoi(v)
 	}
 	if errors.Is(err, datastore.ErrNoChange) {
-		if !s.e.trialPending() {
-			r.printf("Error: No configuration changes to commit for a trial.\n")
-			r.failed = true
-			return r
-		}
-		id = 0
+		id = 0 // only extends a pending trial
 	}
-	s.e.startTrial(id, secs, s.user)
+	if !s.e.startTrial(id, secs, s.user) {
+		r.printf("Error: No configuration changes to commit for a trial.\n")
+		r.failed = true
+		return r
+	}
 	r.printf("Info: The configuration rolls back in %d seconds unless a commit confirms it.\n", secs)
 	return r
 }

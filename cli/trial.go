@@ -26,18 +26,15 @@ type afterFunc func(d time.Duration, f func()) func() bool
 
 func realAfterFunc(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
 
-// trialPending reports whether a commit trial waits for confirmation.
-func (e *Engine) trialPending() bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.trial != nil
-}
-
 // startTrial arms (or re-arms) the trial timer after commit id (0: no new
-// commit, only a pending trial to extend).
-func (e *Engine) startTrial(id int, secs int, user string) {
+// commit, only a pending trial to extend). It reports false when there is
+// nothing to put on trial (no new commit and no pending trial).
+func (e *Engine) startTrial(id int, secs int, user string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if id == 0 && e.trial == nil {
+		return false
+	}
 	if e.trial != nil {
 		// A further trial commit extends the window; the rollback still
 		// goes back to before the first one.
@@ -47,6 +44,7 @@ func (e *Engine) startTrial(id int, secs int, user string) {
 	t := &trial{id: id, user: user, until: e.deps.Now().Add(time.Duration(secs) * time.Second)}
 	t.stop = e.after(time.Duration(secs)*time.Second, func() { e.expireTrial(t) })
 	e.trial = t
+	return true
 }
 
 // confirmTrial ends a pending trial, keeping its configuration. It reports
