@@ -82,8 +82,10 @@ func TestCommitTrial(t *testing.T) {
 	}
 
 	// Confirmed by a plain commit (nothing else to commit): it stays.
-	out = runTranscript(t, e, "system-view\nsysname KEPT\ncommit trial 60\ncommit\ncommit\n")
-	if strings.Count(out, "Info: The trial configuration is confirmed.") != 1 {
+	// A trial commit without changes extends the pending trial.
+	out = runTranscript(t, e, "system-view\nsysname KEPT\ncommit trial 60\ncommit trial 90\ncommit\ncommit\n")
+	if !strings.Contains(out, "Info: The configuration rolls back in 90 seconds unless a commit confirms it.") ||
+		strings.Count(out, "Info: The trial configuration is confirmed.") != 1 {
 		t.Fatalf("confirm output:\n%s", out)
 	}
 	if ds := ft.fire(); len(ds) != 0 || sysname() != "KEPT" {
