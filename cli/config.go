@@ -78,6 +78,11 @@ func (cn *cnode) leafFor(name string) *yang.Entry {
 	if cn.entry.Name == name && (cn.entry.IsLeaf() || cn.entry.IsLeafList()) {
 		return cn.entry
 	}
+	if cn.entry.IsLeaf() && cn.entry.Parent != nil {
+		// A leaf's command may also set sibling leaves (apply-label
+		// {mode} [static {label}]).
+		return cn.entry.Parent.Dir[name]
+	}
 	if cn.entry.Dir != nil {
 		return cn.entry.Dir[name]
 	}

@@ -89,6 +89,7 @@ func (ed *edit) apply() (datastore.Path, error) {
 				t.Set(target, v)
 			}
 		}
+		ed.setSiblings(target)
 		if h.post != nil {
 			if err := h.post(ed, target); err != nil {
 				return nil, err
@@ -188,6 +189,28 @@ func (ed *edit) setChildren(target datastore.Path) {
 			v = "true"
 		}
 		ed.tree.Set(p, v)
+	}
+}
+
+// setSiblings sets the sibling leaves a leaf's command names besides the
+// leaf itself (apply-label {mode} [static {label}]) from the line, and
+// removes those the line leaves out, or all of them on undo.
+func (ed *edit) setSiblings(target datastore.Path) {
+	e := ed.cn.entry
+	if e.Parent == nil {
+		return
+	}
+	for _, name := range templateNames(ed.cn.tmpl) {
+		l := e.Parent.Dir[name]
+		if name == e.Name || l == nil || !l.IsLeaf() {
+			continue
+		}
+		p := target.Parent().Child(name)
+		if v, ok := ed.m.value(name); ok && !ed.undo {
+			ed.tree.Set(p, v)
+		} else {
+			ed.tree.DeleteLeaf(p)
+		}
 	}
 }
 
@@ -353,7 +376,7 @@ func defaultHooks() map[string]hook {
 					return refuse("The route-distinguisher is not configured")
 				}
 				af := target.Parent()
-				for _, dep := range []string{"vpn-target", "apply-label", "import-route-policy", "export-route-policy", "tnl-policy"} {
+				for _, dep := range datastore.AFDependents() {
 					ed.tree.Delete(af.Child(dep))
 				}
 				return nil

@@ -146,6 +146,9 @@ func renderTemplate(cn *cnode, t *datastore.Tree, inst datastore.Path) (string, 
 				return inst.Last().Keys[i], true
 			}
 		}
+		if e.IsLeaf() {
+			return t.Get(inst.Parent().Child(name)) // a sibling leaf
+		}
 		return t.Get(inst.Child(name))
 	}
 	flag := func(name string) bool {

@@ -30,9 +30,17 @@ func defaultRules(_ *schema.Schema) []namedRule {
 		{"interface-addresses", ruleAddresses, false},
 		{"mpls-order", ruleMPLS, false},
 		{"static-lsp", ruleStaticLSP, false},
+		{"static-vpn-label", ruleStaticVPNLabel, false},
 		{"static-route", ruleStaticRoute, false},
 	}
 }
+
+// afDependents are the VRF AF settings that need its route distinguisher
+// (undo route-distinguisher removes them).
+var afDependents = []string{"vpn-target", "apply-label", "apply-label-static", "import-route-policy", "export-route-policy", "tnl-policy"}
+
+// AFDependents lists the VRF AF settings that need the route distinguisher.
+func AFDependents() []string { return afDependents }
 
 // vpnInstances returns the instance entries in creation order.
 func vpnInstances(t *Tree) []*Item { return t.Entries(pathVPN.Parent(), "vpn-instance") }
@@ -44,7 +52,7 @@ func ruleRDFirst(_, t *Tree) []error {
 		if _, ok := t.Get(af.Child("route-distinguisher")); ok {
 			continue
 		}
-		for _, dep := range []string{"vpn-target", "apply-label", "import-route-policy", "export-route-policy", "tnl-policy"} {
+		for _, dep := range afDependents {
 			if t.Exists(af.Child(dep)) {
 				errs = append(errs, ruleErr("The route-distinguisher of VPN instance %s must be configured before %s", vi.Path.Last().Keys[0], dep))
 				break
@@ -298,6 +306,37 @@ func ruleStaticLSP(_, t *Tree) []error {
 				inLabels[l] = name
 			}
 		}
+	}
+	return errs
+}
+
+// ruleStaticVPNLabel: a pinned instance label (apply-label per-instance
+// static L) needs the per-instance mode, and no other instance or static
+// LSP may use the same incoming label.
+func ruleStaticVPNLabel(_, t *Tree) []error {
+	var errs []error
+	used := map[string]string{}
+	for _, kind := range []string{"transit", "egress"} {
+		for _, e := range t.Entries(P("static-lsps"), kind) {
+			if l, ok := t.Get(e.Path.Child("in-label")); ok {
+				used[l] = "static LSP " + e.Path.Last().Keys[0]
+			}
+		}
+	}
+	for _, vi := range vpnInstances(t) {
+		name := vi.Path.Last().Keys[0]
+		af := vi.Path.Child("ipv4-family")
+		l, ok := t.Get(af.Child("apply-label-static"))
+		if !ok {
+			continue
+		}
+		if mode, set := t.Get(af.Child("apply-label")); set && mode != "per-instance" {
+			errs = append(errs, ruleErr("A static label needs apply-label per-instance (VPN instance %s)", name))
+		}
+		if other, dup := used[l]; dup {
+			errs = append(errs, ruleErr("VPN instance %s cannot use the static label %s: %s uses it", name, l, other))
+		}
+		used[l] = "VPN instance " + name
 	}
 	return errs
 }

@@ -102,6 +102,41 @@ func TestValidation(t *testing.T) {
 			t.Set(tr.Child("nexthop"), "1.1.1.2")
 		}, "5 is not in 16..1023"},
 		{"unknown node", func(t *Tree) { t.Set(P("nonsense"), "1") }, "unknown configuration node"},
+		{"static vpn label ok", func(t *Tree) {
+			t.SetPresence(redAF)
+			t.Set(redAF.Child("route-distinguisher"), "1:1")
+			t.Set(redAF.Child("apply-label-static"), "100")
+		}, ""},
+		{"static vpn label needs per-instance", func(t *Tree) {
+			t.SetPresence(redAF)
+			t.Set(redAF.Child("route-distinguisher"), "1:1")
+			t.Set(redAF.Child("apply-label"), "per-route")
+			t.Set(redAF.Child("apply-label-static"), "100")
+		}, "A static label needs apply-label per-instance (VPN instance red)"},
+		{"static vpn label needs rd", func(t *Tree) {
+			t.SetPresence(redAF)
+			t.Set(redAF.Child("apply-label-static"), "100")
+		}, "must be configured before apply-label-static"},
+		{"static vpn label range", func(t *Tree) {
+			t.SetPresence(redAF)
+			t.Set(redAF.Child("route-distinguisher"), "1:1")
+			t.Set(redAF.Child("apply-label-static"), "32784")
+		}, "not in 16..32783"},
+		{"static vpn label twice", func(t *Tree) {
+			for i, af := range []Path{redAF, blueAF} {
+				t.SetPresence(af)
+				t.Set(af.Child("route-distinguisher"), fmt.Sprintf("1:%d", i))
+				t.Set(af.Child("apply-label-static"), "100")
+			}
+		}, "VPN instance blue cannot use the static label 100: VPN instance red uses it"},
+		{"static vpn label of a static lsp", func(t *Tree) {
+			t.Set(P("mpls", "lsr-id"), "1.1.1.1")
+			t.SetPresence(P("mpls", "enable"))
+			t.Set(P("static-lsps", "egress", K("e1"), "in-label"), "100")
+			t.SetPresence(redAF)
+			t.Set(redAF.Child("route-distinguisher"), "1:1")
+			t.Set(redAF.Child("apply-label-static"), "100")
+		}, "VPN instance red cannot use the static label 100: static LSP e1 uses it"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -26,7 +26,7 @@ func TestLoadAndOrder(t *testing.T) {
 		want string
 	}{
 		{nil, "system vpn-instances mpls interfaces static-routes static-lsps"},
-		{[]string{"vpn-instances", "vpn-instance", "ipv4-family"}, "route-distinguisher apply-label import-route-policy export-route-policy tnl-policy vpn-target"},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family"}, "route-distinguisher apply-label apply-label-static import-route-policy export-route-policy tnl-policy vpn-target"},
 		{[]string{"interfaces", "interface"}, "name shutdown description vpn-instance ipv4 mpls mpls-ldp"},
 		{[]string{"static-routes", "vpn-route"}, "vpn-instance next-hop-vpn public prefix mask next-hop next-hop-address preference tag description"},
 	}
