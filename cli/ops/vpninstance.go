@@ -19,6 +19,7 @@ type vpnInstance struct {
 	RD                string
 	Export, Import    []string
 	LabelPolicy       string // per-instance, per-nexthop, per-route
+	StaticLabel       string // apply-label per-instance static L ("" none)
 	ImportPolicy      string
 	ExportPolicy      string
 	TunnelPolicy      string
@@ -41,6 +42,7 @@ func (o *ops) vpnInstances() []vpnInstance {
 			v.IPv4 = true
 			v.RD, _ = run.Get(af.Child("route-distinguisher"))
 			v.LabelPolicy, _ = run.Get(af.Child("apply-label"))
+			v.StaticLabel, _ = run.Get(af.Child("apply-label-static"))
 			if v.LabelPolicy == "" {
 				v.LabelPolicy = "per-instance"
 			}
@@ -195,7 +197,11 @@ func (o *ops) renderVPNInstanceVerbose(b *strings.Builder, v vpnInstance, ifs []
 		fmt.Fprintf(b, "  Import VPN Targets :  %s\n", strings.Join(v.Import, " "))
 	}
 	fmt.Fprintf(b, "  Label Policy : label %s\n", strings.ReplaceAll(v.LabelPolicy, "-", " "))
-	if v.LabelPolicy == "per-instance" && o.d.InstanceLabel != nil {
+	switch {
+	case v.LabelPolicy != "per-instance":
+	case v.StaticLabel != "":
+		fmt.Fprintf(b, "  Per-Instance Label : %s\n", v.StaticLabel)
+	case o.d.InstanceLabel != nil:
 		if l, ok := o.d.InstanceLabel(v.Name); ok {
 			fmt.Fprintf(b, "  Per-Instance Label : %d\n", l)
 		}
