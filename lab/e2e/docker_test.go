@@ -128,7 +128,10 @@ func TestDockerLine(t *testing.T) {
 	t.Cleanup(func() { labtest.CleanStale(t, prefix+"-dline") })
 	defaults := fmt.Sprintf("    image: %s\n    privileged: false\n    cap-add: [NET_ADMIN, NET_RAW, SYS_ADMIN]\n"+
 		"    exec: [\"cli -c 'display interface brief'\"]\n", image)
-	file := writeTopology(t, "dline.clab.yml", withMgmt(lineTopology(prefix+"-dline", 3, defaults), mgmtNet, mgmtSubnet))
+	text := withMgmt(lineTopology(prefix+"-dline", 3, defaults), mgmtNet, mgmtSubnet)
+	// r2 has a fixed management address, as containerlab's mgmt-ipv4 sets.
+	text = strings.Replace(text, "    r2:\n", "    r2:\n      mgmt-ipv4: 172.31.251.77\n", 1)
+	file := writeTopology(t, "dline.clab.yml", text)
 	l := labtest.Up(t, file, labtest.Options{Binary: bin, Runtime: runner.RuntimeDocker})
 	if !strings.Contains(l.UpOutput, "management network "+mgmtNet+" ("+mgmtSubnet+"): created") {
 		t.Errorf("up output does not say it created the management network:\n%s", l.UpOutput)
@@ -217,6 +220,9 @@ func TestDockerLine(t *testing.T) {
 		t.Errorf("inspect: %v\n%s", err, out)
 	}
 	checkMgmtPort(t, l, st, mgmtNet, mgmtSubnet)
+	if inspect, _ := l.Inspect(); !regexpMatch(`(?m)^r2\s+\S+\s+\S+\s+172\.31\.251\.77/24\s`, inspect) {
+		t.Errorf("r2 is not at its mgmt-ipv4 172.31.251.77:\n%s", inspect)
+	}
 
 	if err := l.Down(); err != nil {
 		t.Fatal(err)

@@ -271,6 +271,9 @@ func (b *dockerBackend) create(ctx context.Context, st *State, n *topology.Node,
 	}
 	if st.MgmtNetwork != "" {
 		args = append(args, "--network", st.MgmtNetwork)
+		if n.MgmtIPv4.IsValid() {
+			args = append(args, "--ip", n.MgmtIPv4.String())
+		}
 	}
 	args = append(args, n.Image)
 	if err := st.record(Step{Kind: StepContainer, Name: ns.Runtime, Node: n.Name}); err != nil {

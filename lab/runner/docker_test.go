@@ -282,3 +282,15 @@ func TestNetnsRefusesMgmt(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+func TestNetnsRefusesMgmtIPv4(t *testing.T) {
+	b := &netnsBackend{o: &Options{Binary: "/nonexistent"}}
+	topo := &topology.Topology{Name: "a", File: "/x/a.clab.yml", Nodes: []*topology.Node{
+		{Name: "r1"}, {Name: "r2", MgmtIPv4: netip.MustParseAddr("172.20.20.7"), MgmtLine: 9},
+	}}
+	err := b.check(context.Background(), topo)
+	if err == nil || !errors.Is(err, topology.ErrUnsupported) ||
+		!strings.HasPrefix(err.Error(), `/x/a.clab.yml:9: topology.nodes.r2.mgmt-ipv4: key "mgmt-ipv4" is not supported by the netns runtime`) {
+		t.Errorf("got %v", err)
+	}
+}

@@ -51,6 +51,12 @@ func (b *netnsBackend) check(ctx context.Context, t *topology.Topology) error {
 		return &topology.Error{File: t.File, Line: t.Mgmt.Line, Path: "mgmt", Unsupported: true,
 			Msg: `key "mgmt" is not supported by the netns runtime: it has no management network (nodes have no eth0); use --runtime docker, or remove mgmt from the file`}
 	}
+	for _, n := range t.Nodes {
+		if n.MgmtIPv4.IsValid() {
+			return &topology.Error{File: t.File, Line: n.MgmtLine, Path: "topology.nodes." + n.Name + ".mgmt-ipv4", Unsupported: true,
+				Msg: `key "mgmt-ipv4" is not supported by the netns runtime: it has no management network (nodes have no eth0); use --runtime docker, or remove mgmt-ipv4 from the file`}
+		}
+	}
 	if b.o.Binary == "" {
 		return fmt.Errorf("netns runtime: cannot find the vpnos executable")
 	}

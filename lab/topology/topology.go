@@ -94,6 +94,11 @@ type Node struct {
 	Labels     map[string]string
 	CapAdd     []string
 	Privileged bool
+	// MgmtIPv4 is the node's fixed address on the management network
+	// (mgmt-ipv4), invalid when the runtime picks one.
+	MgmtIPv4 netip.Addr
+	// MgmtLine is the line of mgmt-ipv4 in the file (for messages).
+	MgmtLine int
 	// Intfs are the node's data interfaces (eth1, eth3, ...) in number order.
 	Intfs []string
 }
@@ -233,7 +238,6 @@ var hints = map[string]string{
 	"mgmt.external-access": "the management network is a plain Docker bridge network",
 	"startup-config":       "bind a folder holding startup.cfg to /etc/vpnos/ instead",
 	"ports":                "reach the CLI with `vpnos lab cli` or `docker exec -it clab-LAB-NODE cli`",
-	"mgmt-ipv4":            "management addresses are assigned by the runtime",
 	"mgmt-ipv6":            "management addresses are assigned by the runtime",
 	"type":                 "kind linux has no types",
 	"cmd":                  "the image's entrypoint (vpnos boot) is always used",
@@ -368,15 +372,22 @@ type settings struct {
 	labels     map[string]string
 	capAdd     []string
 	privileged *bool
+	mgmtIPv4   netip.Addr // nodes only
+	mgmtLine   int
 }
 
 var nodeKeys = []string{"kind", "image", "binds", "env", "exec", "labels", "cap-add", "privileged"}
 
-func (p *parser) settings(n *yaml.Node, path string, allowKind bool) (*settings, error) {
+// settings reads the keys of topology.defaults (allowKind), a kind
+// (neither) or a node (allowKind and node: also mgmt-ipv4).
+func (p *parser) settings(n *yaml.Node, path string, allowKind, node bool) (*settings, error) {
 	s := &settings{}
 	allowed := nodeKeys
 	if !allowKind {
 		allowed = nodeKeys[1:]
+	}
+	if node {
+		allowed = append(append([]string(nil), allowed...), "mgmt-ipv4")
 	}
 	err := p.mapping(n, path, allowed, func(key string, k, v *yaml.Node, sub string) error {
 		var err error
@@ -412,6 +423,15 @@ func (p *parser) settings(n *yaml.Node, path string, allowKind bool) (*settings,
 			var x bool
 			if x, err = p.boolean(v, sub); err == nil {
 				s.privileged = &x
+			}
+		case "mgmt-ipv4":
+			var x string
+			if x, err = p.str(v, sub); err == nil {
+				a, perr := netip.ParseAddr(x)
+				if perr != nil || !a.Is4() {
+					return p.errAt(v, sub, "%q is not an IPv4 address", x)
+				}
+				s.mgmtIPv4, s.mgmtLine = a, v.Line
 			}
 		}
 		return err
@@ -477,14 +497,14 @@ func (p *parser) topologyFile(root *yaml.Node, t *Topology) error {
 		var err error
 		switch key {
 		case "defaults":
-			defaults, err = p.settings(v, path, true)
+			defaults, err = p.settings(v, path, true, false)
 		case "kinds":
 			err = p.mapping(v, path, nil, func(kind string, kk, kv *yaml.Node, kpath string) error {
 				if kind != "linux" {
 					return &Error{File: p.file, Line: kk.Line, Path: kpath,
 						Msg: fmt.Sprintf("kind %q is not supported by vpnos lab (only linux)", kind), Unsupported: true}
 				}
-				s, err := p.settings(kv, kpath, false)
+				s, err := p.settings(kv, kpath, false, false)
 				kinds[kind] = s
 				return err
 			})
@@ -508,11 +528,14 @@ func (p *parser) topologyFile(root *yaml.Node, t *Topology) error {
 		if err := checkName("node", name); err != nil {
 			return p.errAt(k, path, "%v", err)
 		}
-		s, err := p.settings(v, path, true)
+		s, err := p.settings(v, path, true, true)
 		if err != nil {
 			return err
 		}
 		n, err := p.merge(name, k, path, defaults, kinds, s, t.Dir)
+		if err == nil {
+			n.MgmtIPv4, n.MgmtLine = s.mgmtIPv4, s.mgmtLine
+		}
 		if err != nil {
 			return err
 		}
@@ -530,7 +553,45 @@ func (p *parser) topologyFile(root *yaml.Node, t *Topology) error {
 	for _, n := range t.Nodes {
 		sort.Slice(n.Intfs, func(i, j int) bool { return ifNum(n.Intfs[i]) < ifNum(n.Intfs[j]) })
 	}
+	return p.checkMgmtAddrs(t)
+}
+
+// checkMgmtAddrs: fixed management addresses lie inside the management
+// subnet, are not its network, gateway (the first address, Docker's) or
+// broadcast address, and no two nodes share one.
+func (p *parser) checkMgmtAddrs(t *Topology) error {
+	subnet, asked := t.Mgmt.Subnet()
+	if !asked {
+		subnet = netip.MustParsePrefix(DefaultMgmtSubnet)
+	}
+	seen := map[netip.Addr]string{}
+	for _, n := range t.Nodes {
+		a := n.MgmtIPv4
+		if !a.IsValid() {
+			continue
+		}
+		path := "topology.nodes." + n.Name + ".mgmt-ipv4"
+		at := &yaml.Node{Line: n.MgmtLine}
+		if !subnet.Contains(a) {
+			return p.errAt(at, path, "%s is outside the management subnet %s", a, subnet)
+		}
+		if a == subnet.Addr() || a == subnet.Addr().Next() || a == lastAddr(subnet) {
+			return p.errAt(at, path, "%s is the network, gateway or broadcast address of %s", a, subnet)
+		}
+		if other, dup := seen[a]; dup {
+			return p.errAt(at, path, "%s is already the address of node %s", a, other)
+		}
+		seen[a] = n.Name
+	}
 	return nil
+}
+
+// lastAddr is the broadcast address of an IPv4 prefix.
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().As4()
+	host := uint32(1)<<(32-p.Bits()) - 1
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) | host
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }
 
 // mgmtNetRE is what Docker accepts as a network name.

@@ -152,7 +152,12 @@ func TestRefused(t *testing.T) {
 		{"mgmt subnet too small", "name: a\nmgmt: {ipv4-subnet: 172.20.20.0/30}\ntopology:\n  nodes: {n: {kind: linux}}\n", `prefix length must be 8 to 29`, false},
 		{"mgmt subnet empty", "name: a\nmgmt: {ipv4-subnet: }\ntopology:\n  nodes: {n: {kind: linux}}\n", "mgmt.ipv4-subnet: must be a string", false},
 		{"mgmt duplicate key", "name: a\nmgmt:\n  network: a\n  network: b\ntopology:\n  nodes: {n: {kind: linux}}\n", "mgmt.network: duplicate key", false},
-		{"node mgmt-ipv4", "name: a\nmgmt: {network: x}\ntopology:\n  nodes: {n: {kind: linux, mgmt-ipv4: 172.20.20.5}}\n", `topology.nodes.n.mgmt-ipv4: key "mgmt-ipv4" is not supported`, true},
+		{"node mgmt-ipv4 outside", "name: a\nmgmt: {network: x}\ntopology:\n  nodes: {n: {kind: linux, mgmt-ipv4: 10.0.0.5}}\n", `t.clab.yml:4: topology.nodes.n.mgmt-ipv4: 10.0.0.5 is outside the management subnet 172.20.20.0/24`, false},
+		{"node mgmt-ipv4 gateway", "name: a\nmgmt: {ipv4-subnet: 10.9.0.0/16}\ntopology:\n  nodes: {n: {kind: linux, mgmt-ipv4: 10.9.0.1}}\n", `10.9.0.1 is the network, gateway or broadcast address of 10.9.0.0/16`, false},
+		{"node mgmt-ipv4 broadcast", "name: a\ntopology:\n  nodes: {n: {kind: linux, mgmt-ipv4: 172.20.20.255}}\n", `172.20.20.255 is the network, gateway or broadcast address`, false},
+		{"node mgmt-ipv4 twice", "name: a\ntopology:\n  nodes:\n    n: {kind: linux, mgmt-ipv4: 172.20.20.9}\n    m: {kind: linux, mgmt-ipv4: 172.20.20.9}\n", `topology.nodes.m.mgmt-ipv4: 172.20.20.9 is already the address of node n`, false},
+		{"node mgmt-ipv4 not ipv4", "name: a\ntopology:\n  nodes: {n: {kind: linux, mgmt-ipv4: \"3fff::5\"}}\n", `topology.nodes.n.mgmt-ipv4: "3fff::5" is not an IPv4 address`, false},
+		{"defaults mgmt-ipv4", "name: a\ntopology:\n  defaults: {mgmt-ipv4: 172.20.20.5}\n  nodes: {n: {kind: linux}}\n", `topology.defaults.mgmt-ipv4: key "mgmt-ipv4" is not supported`, true},
 		{"node mgmt-ipv6", "name: a\ntopology:\n  nodes: {n: {kind: linux, mgmt-ipv6: \"3fff::5\"}}\n", `topology.nodes.n.mgmt-ipv6: key "mgmt-ipv6" is not supported`, true},
 		{"node startup-config", "name: a\ntopology:\n  nodes:\n    n:\n      kind: linux\n      startup-config: x.cfg\n", `topology.nodes.n.startup-config: key "startup-config"`, true},
 		{"node ports", "name: a\ntopology:\n  nodes:\n    n: {kind: linux, ports: [\"80:80\"]}\n", `topology.nodes.n.ports`, true},
@@ -256,4 +261,21 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestNodeMgmtIPv4(t *testing.T) {
+	src := "name: a\nmgmt: {ipv4-subnet: 10.9.0.0/16}\ntopology:\n  nodes:\n    n: {kind: linux, mgmt-ipv4: 10.9.3.4}\n    m: {kind: linux}\n"
+	topo, err := Parse([]byte(src), "/x/t.clab.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range topo.Nodes {
+		want := ""
+		if n.Name == "n" {
+			want = "10.9.3.4"
+		}
+		if got := n.MgmtIPv4; (want == "") == got.IsValid() || (want != "" && got.String() != want) {
+			t.Errorf("node %s: MgmtIPv4 %v, want %q", n.Name, got, want)
+		}
+	}
 }
