@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -150,6 +151,26 @@ func (e *Engine) Open(ctx context.Context, req proto.Request) (mgmt.Session, pro
 	return s, s.resp(&result{})
 }
 
+// pathVTY is the user-interface vty 0 4 configuration.
+var pathVTY = datastore.P("user-interface", "vty")
+
+// VTYIdleTimeout is the idle timeout `user-interface vty 0 4` sets for SSH
+// sessions (idle-timeout MINUTES [SECONDS]; 0 0 is never), ok false when it
+// sets none.
+func (e *Engine) VTYIdleTimeout() (time.Duration, bool) {
+	run := e.store.Running()
+	m, ok := run.Get(pathVTY.Child("idle-timeout"))
+	if !ok {
+		return 0, false
+	}
+	mins, _ := strconv.Atoi(m)
+	secs := 0
+	if v, ok := run.Get(pathVTY.Child("idle-timeout-seconds")); ok {
+		secs, _ = strconv.Atoi(v)
+	}
+	return time.Duration(mins)*time.Minute + time.Duration(secs)*time.Second, true
+}
+
 func (e *Engine) newSession(req proto.Request) *session {
 	user := req.User
 	if user == "" {
@@ -160,6 +181,11 @@ func (e *Engine) newSession(req proto.Request) *session {
 		screen = DefaultScreenLength
 		if req.Height > 2 {
 			screen = req.Height - 1
+		}
+		if req.Source == "ssh" {
+			if v, ok := e.store.Running().Get(pathVTY.Child("screen-length")); ok {
+				screen, _ = strconv.Atoi(v)
+			}
 		}
 	}
 	return &session{e: e, user: user, cand: e.store.NewCandidate(), screen: screen, defScreen: screen, immediateMode: e.deps.CommitMode == "immediate"}

@@ -130,7 +130,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("ssh: %w", err)
 		}
-		d.Registry.Add("sshd", []string{"mgmt"}, sshd.Service(sshd.FromSettings(s, exe, d.Log.With("service", "sshd"))))
+		cfg := sshd.FromSettings(s, exe, d.Log.With("service", "sshd"))
+		cfg.SessionIdleTimeout = engine.VTYIdleTimeout
+		d.Registry.Add("sshd", []string{"mgmt"}, sshd.Service(cfg))
 	}
 	return d.Registry.Run(ctx)
 }

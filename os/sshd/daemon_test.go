@@ -487,6 +487,40 @@ func TestDaemonSSH(t *testing.T) {
 		if !strings.Contains(scr.Text(), "idle for too long") {
 			t.Fatalf("no idle message:\n%s", scr.Text())
 		}
+
+		// user-interface vty 0 4 sets the page length and the idle timeout
+		// of later SSH sessions, over the settings.
+		s, _ = c.NewSession()
+		cfg := "system-view; user-interface vty 0 4; screen-length 5; idle-timeout 0 4; commit"
+		if out, err := s.CombinedOutput(cfg); err != nil {
+			t.Fatalf("vty configuration: %v\n%s", err, out)
+		}
+		s, _ = c.NewSession()
+		if err := s.RequestPty("vt100", 40, 80, nil); err != nil {
+			t.Fatal(err)
+		}
+		in, _ := s.StdinPipe()
+		out, _ = s.StdoutPipe()
+		scr = NewScreen(out)
+		if err := s.Shell(); err != nil {
+			t.Fatal(err)
+		}
+		scr.Expect(t, 0, "<HUAWEI> ")
+		fmt.Fprint(in, "display current-configuration\r")
+		scr.Expect(t, 0, "---- More ----")
+		if got := strings.Count(scr.Text()[strings.Index(scr.Text(), "display current-configuration"):], "\n"); got > 7 {
+			t.Fatalf("%d lines before the pager, want a page of 5:\n%s", got, scr.Text())
+		}
+		fmt.Fprint(in, "q")
+		start = time.Now()
+		select {
+		case <-scr.eof:
+		case <-time.After(15 * time.Second):
+			t.Fatal("idle session not closed")
+		}
+		if el := time.Since(start); el < 3500*time.Millisecond {
+			t.Fatalf("idle session closed after %v, before the vty's 4 s timeout", el)
+		}
 	})
 }
 

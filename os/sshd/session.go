@@ -155,7 +155,7 @@ type process struct {
 // terminal, otherwise with pipes (exec, or a script on stdin).
 func (s *Server) start(sc *ssh.ServerConn, ch ssh.Channel, ptyReq *ptyRequest, size *pty.Winsize, command *string) (*process, error) {
 	args := append([]string{}, s.cfg.CLI[1:]...)
-	args = append(args, "--user", sc.User())
+	args = append(args, "--user", sc.User(), "--via", "ssh")
 	if command != nil && *command != "" {
 		args = append(args, "-c", *command)
 	}
@@ -177,6 +177,11 @@ func (s *Server) start(sc *ssh.ServerConn, ch ssh.Channel, ptyReq *ptyRequest, s
 		}
 		p.ptmx = ptmx
 		p.idle = s.cfg.IdleTimeout
+		if s.cfg.SessionIdleTimeout != nil {
+			if d, ok := s.cfg.SessionIdleTimeout(); ok {
+				p.idle = d
+			}
+		}
 		p.output.Add(1)
 		go func() {
 			defer p.output.Done()

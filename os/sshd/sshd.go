@@ -45,6 +45,10 @@ type Config struct {
 	AuthFailDelay time.Duration
 	// IdleTimeout closes interactive sessions without input for this long (0: never).
 	IdleTimeout time.Duration
+	// SessionIdleTimeout, when set, gives the idle timeout of each new
+	// session instead (the device configuration's user-interface vty), with
+	// ok false to keep IdleTimeout.
+	SessionIdleTimeout func() (d time.Duration, ok bool)
 
 	// CLI is the command line of the CLI process (the executable and its
 	// arguments up to, not including, the per-session ones: --user, -c).

@@ -16,12 +16,13 @@ import (
 
 func cmdCLI(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var c commonFlags
-	var command, socket, user *string
+	var command, socket, user, via *string
 	var echo *bool
 	if !c.parse("cli", args, stderr, func(fs *flag.FlagSet) {
 		command = fs.String("c", "", "commands to run, separated by ';'")
 		socket = fs.String("socket", "", "management socket (default <state-dir>/mgmt.sock)")
 		user = fs.String("user", "admin", "user name recorded for this session")
+		via = fs.String("via", "", "how the user came in (ssh: the SSH server runs the CLI)")
 		echo = fs.Bool("echo", false, "print each command after its prompt, as a terminal log")
 	}) {
 		return 2
@@ -38,7 +39,10 @@ func cmdCLI(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	source := "script"
-	if interactive {
+	switch {
+	case *via == "ssh":
+		source = "ssh"
+	case interactive:
 		source = "console"
 	}
 	cl, open, err := mgmt.Dial(ctx, path, proto.Request{User: *user, Interactive: interactive, Source: source})
