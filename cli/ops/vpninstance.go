@@ -94,7 +94,44 @@ func (o *ops) vpnInstanceCommands() []cli.Command {
 			"verbose": "Detailed information", "name": "VPN instance name",
 		},
 		Run: o.runDisplayVPNInstance,
+	}, {
+		Views:   "any",
+		Syntax:  "display ip vpn-instance {name:vpn-name} interface",
+		Display: true,
+		Help: map[string]string{
+			"ip": "IP information", "vpn-instance": "VPN instance information",
+			"name": "VPN instance name", "interface": "The interfaces bound to the instance",
+		},
+		Run: o.runDisplayVPNInstanceInterfaces,
 	}}
+}
+
+// runDisplayVPNInstanceInterfaces lists the interfaces bound to one
+// instance, continuation lines aligned under the first name.
+func (o *ops) runDisplayVPNInstanceInterfaces(_ context.Context, a *cli.Args) (string, error) {
+	name, _ := a.Value("name")
+	all := o.vpnInstances()
+	i := slices.IndexFunc(all, func(v vpnInstance) bool { return v.Name == name })
+	if i < 0 {
+		return "", errNoInstance
+	}
+	ifs := o.instanceInterfaces()[name]
+	var b strings.Builder
+	fmt.Fprintf(&b, " VPN-Instance Name and ID : %s, %d\n", name, all[i].ID)
+	fmt.Fprintf(&b, "  Interface Number : %d\n", len(ifs))
+	const lead = "  Interface list : "
+	for j, f := range ifs {
+		sep := ","
+		if j == len(ifs)-1 {
+			sep = ""
+		}
+		if j == 0 {
+			b.WriteString(lead + f.Name + sep + "\n")
+		} else {
+			b.WriteString(strings.Repeat(" ", len(lead)) + f.Name + sep + "\n")
+		}
+	}
+	return b.String(), nil
 }
 
 func (o *ops) runDisplayVPNInstance(_ context.Context, a *cli.Args) (string, error) {
