@@ -69,17 +69,30 @@ func Run(d Doer, prompt string, lines []string, w io.Writer, o Options) (failed 
 		if err != nil {
 			return failed, err
 		}
-		// Questions are answered by the next lines.
+		// Questions are answered by the next lines. Once the lines run
+		// out, the question is cancelled: "C", then "N" for the questions
+		// that only take yes or no; one that still asks ends the script.
+		unanswered := []string{"C", "N"}
 		for resp.Question != "" {
-			answer := "C" // nothing left to answer with: cancel
-			if i+1 < len(lines) {
+			var answer string
+			switch {
+			case i+1 < len(lines):
 				i++
 				answer = lines[i]
-			}
-			if o.Echo {
+			case len(unanswered) > 0:
+				answer, unanswered = unanswered[0], unanswered[1:]
+			default:
 				fmt.Fprint(w, resp.Output)
+				fmt.Fprintf(w, "%s\nError: No answer to the question above; the script ends here.\n", resp.Question)
+				return failed + 1, nil
+			}
+			// What came before the question (a warning) is shown in
+			// either mode; a terminal log also shows the question and
+			// its answer.
+			fmt.Fprint(w, resp.Output)
+			resp.Output = ""
+			if o.Echo {
 				fmt.Fprintf(w, "%s%s\n", resp.Question, answer)
-				resp.Output = ""
 			}
 			if resp, err = d.DoStream(proto.Request{Op: proto.OpAnswer, Line: answer}, live); err != nil {
 				return failed, err

@@ -1,0 +1,66 @@
+package script
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"vpnos/cli"
+	"vpnos/cli/proto"
+	"vpnos/os/mgmt"
+)
+
+// engineDoer runs a script against a real CLI engine session.
+type engineDoer struct{ s mgmt.Session }
+
+func (d engineDoer) DoStream(req proto.Request, _ func(string)) (proto.Response, error) {
+	return d.s.Handle(context.Background(), req), nil
+}
+
+// askForever is a session whose every answer is met by the same question.
+type askForever struct{ asked int }
+
+func (a *askForever) DoStream(proto.Request, func(string)) (proto.Response, error) {
+	a.asked++
+	return proto.Response{Question: "Continue?[Y/N]:"}, nil
+}
+
+func TestQuestions(t *testing.T) {
+	tests := []struct {
+		name   string
+		lines  []string
+		saved  bool
+		failed int
+		want   string
+	}{
+		{"answered", []string{"save", "y"}, true, 0, "Info: Save the configuration successfully."},
+		{"no answer left: cancelled", []string{"save"}, false, 0, "Warning: all configuration will be written to the device."},
+		// The next line is the answer: not one the question takes, so it is
+		// asked again, then cancelled once the lines run out.
+		{"a wrong answer, then none", []string{"system-view", "sysname X", "return", "display this"}, false, 0, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e, err := cli.New(cli.Deps{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			saved := false
+			e.SaveFunc = func(context.Context, string) error { saved = true; return nil }
+			s, open := e.Open(context.Background(), proto.Request{User: "t", Source: "script"})
+			var out strings.Builder
+			failed, err := Run(engineDoer{s}, open.Prompt, tc.lines, &out, Options{})
+			if err != nil || failed != tc.failed || saved != tc.saved || !strings.Contains(out.String(), tc.want) {
+				t.Fatalf("failed %d err %v saved %v:\n%s", failed, err, saved, out.String())
+			}
+		})
+	}
+	// A question that every answer brings back ends the script instead of
+	// looping.
+	a := &askForever{}
+	var out strings.Builder
+	failed, err := Run(a, "<X> ", []string{"reset"}, &out, Options{})
+	if err != nil || failed != 1 || a.asked != 3 || !strings.Contains(out.String(), "Error: No answer to the question above; the script ends here.") {
+		t.Fatalf("failed %d err %v asked %d:\n%s", failed, err, a.asked, out.String())
+	}
+}
