@@ -1,16 +1,13 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -329,36 +326,7 @@ func TestDockerDownAfterCrash(t *testing.T) {
 		"    env: {CLAB_INTFS: \"9\", VPNOS_INTERFACE_WAIT: \"60\"}\n", image)
 	file := writeTopology(t, "dcrash.clab.yml", withMgmt(lineTopology(lab, 2, defaults), mgmtNet, "172.31.252.0/24"))
 	work := t.TempDir()
-	up := exec.Command(bin, "lab", "up", "--runtime", "docker", "--workdir", work, "--timeout", "1m", file)
-	if err := up.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stateFile := filepath.Join(work, lab, runner.StateFile)
-	var st runner.State
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if b, err := os.ReadFile(stateFile); err == nil && json.Unmarshal(b, &st) == nil &&
-			len(st.Nodes) == 2 && st.Nodes[0].PID > 0 && st.Nodes[1].PID > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			up.Process.Kill()
-			up.Wait()
-			t.Fatal("up did not start the containers")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err := up.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	up.Wait()
-	st2, err := runner.Load(work, lab)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st2.Complete {
-		t.Fatal("state says complete")
-	}
+	st2 := crashUp(t, work, lab, file, 2, 60*time.Second, "--runtime", "docker")
 	if ok, label := dockerNetwork(t, mgmtNet); !ok || label != lab {
 		t.Fatalf("network %s: exists %v, label %q: the crash came too late or too early to test anything", mgmtNet, ok, label)
 	}

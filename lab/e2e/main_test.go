@@ -5,13 +5,18 @@ package e2e
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -154,3 +159,41 @@ func labMemory(t testing.TB, st *runner.State) (rssPerNode, pssPerNode float64) 
 }
 
 func regexpMatch(expr, s string) bool { return regexp.MustCompile(expr).MatchString(s) }
+
+// crashUp starts `vpnos lab up args... file`, waits until the state file
+// shows all n nodes started, kills up with SIGKILL (a crash halfway through
+// up: the nodes never get ready) and returns the state it left.
+func crashUp(t *testing.T, work, lab, file string, n int, wait time.Duration, args ...string) *runner.State {
+	t.Helper()
+	up := exec.Command(bin, append(append(append([]string{"lab", "up"}, args...), "--workdir", work, "--timeout", "1m"), file)...)
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stateFile := filepath.Join(work, lab, runner.StateFile)
+	deadline := time.Now().Add(wait)
+	for {
+		var st runner.State
+		if b, err := os.ReadFile(stateFile); err == nil && json.Unmarshal(b, &st) == nil && len(st.Nodes) == n &&
+			!slices.ContainsFunc(st.Nodes, func(ns runner.NodeState) bool { return ns.PID <= 0 }) {
+			break
+		}
+		if time.Now().After(deadline) {
+			up.Process.Kill()
+			up.Wait()
+			t.Fatal("up did not start the nodes")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := up.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	up.Wait()
+	st, err := runner.Load(work, lab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Complete {
+		t.Fatal("state says complete")
+	}
+	return st
+}

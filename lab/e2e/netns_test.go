@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -217,36 +215,7 @@ func TestNetnsDownAfterCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(work)
-	up := exec.Command(bin, "lab", "up", "--workdir", work, "--timeout", "1m", file)
-	if err := up.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stateFile := filepath.Join(work, prefix+"-crash", runner.StateFile)
-	var st runner.State
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if b, err := os.ReadFile(stateFile); err == nil && json.Unmarshal(b, &st) == nil &&
-			len(st.Nodes) == 3 && st.Nodes[2].PID > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			up.Process.Kill()
-			up.Wait()
-			t.Fatal("up did not start the nodes")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err := up.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	up.Wait()
-	st2, err := runner.Load(work, prefix+"-crash")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st2.Complete {
-		t.Fatal("state says complete")
-	}
+	st2 := crashUp(t, work, prefix+"-crash", file, 3, 20*time.Second)
 	var pids []int
 	for _, n := range st2.Nodes {
 		p, err := runner.NetnsPIDs(n.Runtime)
