@@ -63,6 +63,13 @@ func (e *Engine) builtins() []gospec {
 			"rollback": "Roll back the configuration", "to": "Roll back to a commit point",
 			"commit-id": "Undo this commit and every later one", "id": "Commit ID"},
 			run: (*session).runRollback},
+		{views: "any", syntax: "display clock", display: true, help: map[string]string{"clock": "System clock"},
+			run: func(s *session, _ *matchResult) *result {
+				r := &result{}
+				now := s.e.deps.Now().UTC()
+				r.printf("%s\n%s\nTime Zone(UTC) : UTC\n", now.Format("2006-01-02 15:04:05+00:00"), now.Weekday())
+				return r
+			}},
 		{views: "any", syntax: "display version", display: true, help: map[string]string{"version": "System version information"},
 			run: func(s *session, _ *matchResult) *result {
 				r := &result{}
