@@ -171,27 +171,9 @@ func TestDockerLine(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		links := nsLinks(t, h)
-		h.Close()
 		// lo, the management port eth0 from Docker, and the data links.
-		want := append([]string{"lo", "eth0"}, n.Intfs...)
-		if len(links) != len(want) {
-			t.Errorf("%s: links %v, want %v", n.Name, keys(links), want)
-		}
-		for _, ifc := range n.Intfs {
-			lk, ok := links[ifc]
-			if !ok {
-				t.Errorf("%s: no %s", n.Name, ifc)
-				continue
-			}
-			if lk.Type() != "veth" || lk.Attrs().MTU != runner.LinkMTU {
-				t.Errorf("%s %s: type %s mtu %d", n.Name, ifc, lk.Type(), lk.Attrs().MTU)
-			}
-			on, err := runner.TxChecksum(fmt.Sprintf("/proc/%d/ns/net", pid), ifc)
-			if err != nil || on {
-				t.Errorf("%s %s: tx checksum offload on=%v err=%v", n.Name, ifc, on, err)
-			}
-		}
+		links := checkNodeLinks(t, n, h, fmt.Sprintf("/proc/%d/ns/net", pid), "eth0")
+		h.Close()
 		// The host end of eth0 must go with the container.
 		if eth0, ok := links["eth0"]; ok && eth0.Attrs().ParentIndex > 0 {
 			peer := eth0.Attrs().ParentIndex // the peer's index in the host namespace

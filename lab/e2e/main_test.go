@@ -197,3 +197,31 @@ func crashUp(t *testing.T, work, lab, file string, n int, wait time.Duration, ar
 	}
 	return st
 }
+
+// checkNodeLinks checks that a node (namespace h, reachable at nsPath) has
+// exactly lo, the extra links (eth0 in Docker) and its data links, and that
+// the data links are veths of MTU runner.LinkMTU with TX checksum offload
+// off, as containerlab makes them. It returns the node's links.
+func checkNodeLinks(t *testing.T, n runner.NodeState, h netns.NsHandle, nsPath string, extra ...string) map[string]netlink.Link {
+	t.Helper()
+	links := nsLinks(t, h)
+	want := append(append([]string{"lo"}, extra...), n.Intfs...)
+	if len(links) != len(want) {
+		t.Errorf("%s: links %v, want %v", n.Name, keys(links), want)
+	}
+	for _, ifc := range n.Intfs {
+		lk, ok := links[ifc]
+		if !ok {
+			t.Errorf("%s: no %s", n.Name, ifc)
+			continue
+		}
+		if lk.Type() != "veth" || lk.Attrs().MTU != runner.LinkMTU {
+			t.Errorf("%s %s: type %s mtu %d", n.Name, ifc, lk.Type(), lk.Attrs().MTU)
+		}
+		on, err := runner.TxChecksum(nsPath, ifc)
+		if err != nil || on {
+			t.Errorf("%s %s: tx checksum offload on=%v err=%v", n.Name, ifc, on, err)
+		}
+	}
+	return links
+}

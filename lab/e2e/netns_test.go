@@ -102,25 +102,7 @@ func TestNetnsLine(t *testing.T) {
 		}
 		// The node sees only lo and its own links, has no route anywhere,
 		// and its links are MTU 9500 with TX checksum offload off.
-		links := nsLinks(t, h)
-		want := append([]string{"lo"}, n.Intfs...)
-		if len(links) != len(want) {
-			t.Errorf("%s: links %v, want %v", n.Name, keys(links), want)
-		}
-		for _, ifc := range n.Intfs {
-			lk, ok := links[ifc]
-			if !ok {
-				t.Errorf("%s: no %s", n.Name, ifc)
-				continue
-			}
-			if lk.Type() != "veth" || lk.Attrs().MTU != runner.LinkMTU {
-				t.Errorf("%s %s: type %s mtu %d", n.Name, ifc, lk.Type(), lk.Attrs().MTU)
-			}
-			on, err := runner.TxChecksum(runner.NetnsPath(n.Runtime), ifc)
-			if err != nil || on {
-				t.Errorf("%s %s: tx checksum offload on=%v err=%v", n.Name, ifc, on, err)
-			}
-		}
+		checkNodeLinks(t, n, h, runner.NetnsPath(n.Runtime))
 		if r := nsRoutes(t, h); len(r) != 0 {
 			t.Errorf("%s: routes %v, want none", n.Name, r)
 		}
