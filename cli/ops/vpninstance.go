@@ -111,9 +111,9 @@ func (o *ops) vpnInstanceCommands() []cli.Command {
 func (o *ops) runDisplayVPNInstanceInterfaces(_ context.Context, a *cli.Args) (string, error) {
 	name, _ := a.Value("name")
 	all := o.vpnInstances()
-	i := slices.IndexFunc(all, func(v vpnInstance) bool { return v.Name == name })
-	if i < 0 {
-		return "", errNoInstance
+	i, err := instanceIndex(all, name)
+	if err != nil {
+		return "", err
 	}
 	ifs := o.instanceInterfaces()[name]
 	var b strings.Builder
@@ -138,9 +138,9 @@ func (o *ops) runDisplayVPNInstance(_ context.Context, a *cli.Args) (string, err
 	all := o.vpnInstances()
 	shown := all
 	if name, ok := a.Value("name"); ok {
-		i := slices.IndexFunc(all, func(v vpnInstance) bool { return v.Name == name })
-		if i < 0 {
-			return "", errNoInstance
+		i, err := instanceIndex(all, name)
+		if err != nil {
+			return "", err
 		}
 		shown = all[i : i+1]
 	}
@@ -174,6 +174,15 @@ func (o *ops) runDisplayVPNInstance(_ context.Context, a *cli.Args) (string, err
 		o.renderVPNInstanceVerbose(&b, v, members[v.Name], now)
 	}
 	return b.String(), nil
+}
+
+// instanceIndex finds the instance name in all (errNoInstance if absent).
+func instanceIndex(all []vpnInstance, name string) (int, error) {
+	i := slices.IndexFunc(all, func(v vpnInstance) bool { return v.Name == name })
+	if i < 0 {
+		return 0, errNoInstance
+	}
+	return i, nil
 }
 
 // instanceInterfaces maps each VPN instance to its interfaces (sorted) and
