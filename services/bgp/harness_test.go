@@ -27,11 +27,14 @@ type harness struct {
 	// Collected since the last take*.
 	sent    map[PeerKey][][]byte
 	actions []Action
+	// reach answers WatchNextHop at once for these addresses.
+	reach map[netip.Addr]NextHopState
 }
 
 func newHarness(t testing.TB, cfg Config) *harness {
 	h := &harness{t: t, now: t0, conns: map[PeerKey]ConnID{}, locals: map[PeerKey]netip.Addr{},
-		as4: map[PeerKey]bool{}, next: 1, labels: label.New(), sent: map[PeerKey][][]byte{}}
+		as4: map[PeerKey]bool{}, next: 1, labels: label.New(), sent: map[PeerKey][][]byte{},
+		reach: map[netip.Addr]NextHopState{}}
 	h.s = NewSpeaker(h.labels)
 	h.step(SetConfig{Config: cfg})
 	return h
@@ -45,6 +48,18 @@ func (h *harness) step(evs ...Event) []Action {
 		}
 	}
 	h.actions = append(h.actions, acts...)
+	var answers []Event
+	for _, a := range acts {
+		if w, ok := a.(WatchNextHop); ok {
+			if st, ok := h.reach[w.Addr]; ok {
+				st.Instance, st.Addr = w.Instance, w.Addr
+				answers = append(answers, st)
+			}
+		}
+	}
+	if len(answers) > 0 {
+		acts = append(acts, h.step(answers...)...)
+	}
 	return acts
 }
 
