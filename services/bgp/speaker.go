@@ -90,6 +90,11 @@ type RefreshPeers struct {
 	Import, Export bool
 }
 
+// Shutdown stops every session with Cease / Administrative Shutdown (the
+// daemon is stopping); the configuration stays.
+type Shutdown struct{}
+
+func (Shutdown) event()      {}
 func (SetConfig) event()     {}
 func (Connected) event()     {}
 func (ConnectFailed) event() {}
@@ -397,6 +402,10 @@ func (s *Speaker) handle(ev Event) {
 		s.receive(e.Conn, e.Data)
 	case Tick:
 		// Timers run in tickSessions after every step.
+	case Shutdown:
+		for _, p := range s.selectPeers(nil) {
+			s.runFSM(p, evStop{Subcode: packet.SubAdminShutdown}, netip.Addr{})
+		}
 	case NextHopState:
 		s.nextHopState(e)
 	case RIBRoute:
