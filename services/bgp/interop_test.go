@@ -326,7 +326,6 @@ func TestInteropMalformedUpdates(t *testing.T) {
 	})
 }
 
-
 const gobgpRRClient = `[global.config]
   as = 65000
   router-id = "10.0.0.1"
