@@ -175,6 +175,7 @@ func (s *Speaker) newInstance(name string, vi *Instance) *instance {
 		in.imports = rtSet(cp.ImportRTs)
 	}
 	s.insts[name] = in
+	s.vpnList = nil
 	if vi != nil {
 		s.reimport(in)
 	}
@@ -185,6 +186,7 @@ func (s *Speaker) newInstance(name string, vi *Instance) *instance {
 func (s *Speaker) removeInstance(in *instance) {
 	in.dying = true
 	delete(s.insts, in.name)
+	s.vpnList = nil
 	s.dying = append(s.dying, in)
 	for _, k := range in.routes.sortedKeys() {
 		d := in.routes.dests[k]

@@ -31,6 +31,9 @@ func checkInvariants(s *Speaker) error {
 			return fmt.Errorf("instance %s left dirty", in.name)
 		}
 		for k, d := range in.routes.dests {
+			if d.mark != 0 {
+				return fmt.Errorf("destination %s of %s still marked", k, in.name)
+			}
 			if len(d.paths) == 0 {
 				return fmt.Errorf("empty destination %s kept in %s", k, in.name)
 			}

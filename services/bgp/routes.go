@@ -101,6 +101,9 @@ func (s *Speaker) removeVPN(k packet.VPNPrefix, probe *path) bool {
 
 // vpnInstances lists the VPN instances, sorted by name.
 func (s *Speaker) vpnInstances() []*instance {
+	if s.vpnList != nil {
+		return s.vpnList
+	}
 	out := make([]*instance, 0, len(s.insts))
 	for _, in := range s.insts {
 		if in.vpn != nil {
@@ -108,6 +111,7 @@ func (s *Speaker) vpnInstances() []*instance {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	s.vpnList = out
 	return out
 }
 
@@ -427,6 +431,7 @@ func (s *Speaker) nextHopState(e NextHopState) {
 }
 
 func touchUsing[K comparable](t *table[K], n *nexthop) {
+	// Map order does not matter: the lists are sorted before use.
 	for k, d := range t.dests {
 		for i := range d.paths {
 			if d.paths[i].nh == n {
@@ -444,19 +449,15 @@ func (s *Speaker) flush() {
 	for round := 0; round < 16; round++ {
 		work := false
 		for _, in := range s.instList() {
-			for _, k := range in.routes.takePending() {
+			for _, e := range in.routes.takePending() {
 				work = true
-				if d := in.routes.dests[k]; d != nil {
-					selectPaths(d, s.routerID, in.maxPaths())
-				}
-				s.exportRoute(in, k)
+				selectPaths(e.d, s.routerID, in.maxPaths())
+				s.exportRoute(in, e.k, e.d)
 			}
 		}
-		for _, k := range s.vpn.takePending() {
+		for _, e := range s.vpn.takePending() {
 			work = true
-			if d := s.vpn.dests[k]; d != nil {
-				selectPaths(d, s.routerID, 1)
-			}
+			selectPaths(e.d, s.routerID, 1)
 		}
 		if !work {
 			break
@@ -465,13 +466,10 @@ func (s *Speaker) flush() {
 	b := s.newBatch()
 	for _, in := range s.instList() {
 		groups := s.groupsOf(in.name, packet.IPv4Unicast)
-		for _, k := range in.routes.dirtyKeys() {
-			old := in.routes.dirty[k]
-			d := in.routes.dests[k]
-			var sel []path
-			if d != nil {
-				sel = d.selected()
-			}
+		dl := in.routes.takeDirty()
+		for _, e := range dl {
+			k, d, old := e.k, e.d, e.old
+			sel := d.selected()
 			s.installDiff(in, k, old, sel)
 			var ob, nb *path
 			if len(old) > 0 {
@@ -483,31 +481,29 @@ func (s *Speaker) flush() {
 			for _, g := range groups {
 				b.advertise(g, k, packet.VPNPrefix{}, ob, nb)
 			}
-			if d != nil && len(d.paths) == 0 {
+			if len(d.paths) == 0 {
 				delete(in.routes.dests, k)
 			}
 		}
-		clear(in.routes.dirty)
+		in.routes.recycle(dl)
 	}
 	vgroups := s.groupsOf(PublicInstance, packet.VPNv4)
-	for _, k := range s.vpn.dirtyKeys() {
-		old := s.vpn.dirty[k]
-		d := s.vpn.dests[k]
+	vdl := s.vpn.takeDirty()
+	for _, e := range vdl {
+		k, d, old := e.k, e.d, e.old
 		var ob, nb *path
 		if len(old) > 0 {
 			ob = &old[0]
 		}
-		if d != nil && d.nsel > 0 {
-			nb = &d.paths[0]
-		}
+		nb = d.best()
 		for _, g := range vgroups {
 			b.advertise(g, k.Prefix, k, ob, nb)
 		}
-		if d != nil && len(d.paths) == 0 {
+		if len(d.paths) == 0 {
 			delete(s.vpn.dests, k)
 		}
 	}
-	clear(s.vpn.dirty)
+	s.vpn.recycle(vdl)
 	for _, in := range s.dying {
 		s.freeInstanceLabels(in)
 	}

@@ -312,6 +312,8 @@ type Speaker struct {
 	conns map[ConnID]*peer
 	insts map[string]*instance
 	dying []*instance
+	// vpnList caches the VPN instances sorted by name (nil: rebuild).
+	vpnList []*instance
 	vpn   *table[packet.VPNPrefix]
 	attrs interner
 	nhs   map[nhKey]*nexthop

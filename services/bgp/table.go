@@ -205,7 +205,16 @@ func (p *path) ebgp() bool {
 type dest struct {
 	paths []path
 	nsel  uint8
+	mark  uint8 // markDirty, markPending
+	// one holds the first path: most destinations have a single path,
+	// and it comes with the destination in one allocation.
+	one [1]path
 }
+
+const (
+	markDirty   = 1 << iota // in the table's dirty list
+	markPending             // in the table's pending list
+)
 
 func (d *dest) selected() []path { return d.paths[:d.nsel] }
 
@@ -216,36 +225,72 @@ func (d *dest) best() *path {
 	return &d.paths[0]
 }
 
+// keyed is a destination with its key.
+type keyed[K comparable] struct {
+	k K
+	d *dest
+}
+
+// dirtyEntry is a changed destination with its selection before the first
+// change of the step.
+type dirtyEntry[K comparable] struct {
+	keyed[K]
+	old []path
+}
+
 // table is one RIB of destinations keyed by K (an IPv4 prefix or a
-// VPN-IPv4 prefix). dirty holds, for every destination changed since the
-// last flush, the selection before the first change.
+// VPN-IPv4 prefix). Destinations changed in a step are listed in dirty
+// (with their selection before the change) and, until their selection is
+// recomputed, in pending; marks on the destinations keep the lists free of
+// duplicates without a map lookup. A destination left without paths stays
+// in the map until the end of the step (flush), so pointers to it hold.
 type table[K comparable] struct {
 	dests   map[K]*dest
-	dirty   map[K][]path
-	pending []K // destinations whose selection must be recomputed
+	dirty   []dirtyEntry[K]
+	pending []keyed[K]
+	spare   []keyed[K] // the previous pending list, reused
 	less    func(a, b K) int
 }
 
 func newTable[K comparable](less func(a, b K) int) *table[K] {
-	return &table[K]{dests: map[K]*dest{}, dirty: map[K][]path{}, less: less}
+	return &table[K]{dests: map[K]*dest{}, less: less}
 }
 
-// takePending returns the destinations to recompute, sorted and unique.
-func (t *table[K]) takePending() []K {
+func (t *table[K]) sortKeyed(l []keyed[K]) {
+	slices.SortFunc(l, func(a, b keyed[K]) int { return t.less(a.k, b.k) })
+}
+
+// takePending returns the destinations to recompute, sorted, and clears
+// their pending marks.
+func (t *table[K]) takePending() []keyed[K] {
 	p := t.pending
-	t.pending = nil
-	slices.SortFunc(p, t.less)
-	return slices.Compact(p)
+	t.pending = t.spare[:0]
+	t.sortKeyed(p)
+	for _, e := range p {
+		e.d.mark &^= markPending
+	}
+	t.spare = p
+	return p
 }
 
-// dirtyKeys returns the changed destinations, sorted.
-func (t *table[K]) dirtyKeys() []K {
-	keys := make([]K, 0, len(t.dirty))
-	for k := range t.dirty {
-		keys = append(keys, k)
+// takeDirty returns the changed destinations, sorted, and clears their
+// dirty marks.
+func (t *table[K]) takeDirty() []dirtyEntry[K] {
+	dl := t.dirty
+	t.dirty = nil
+	slices.SortFunc(dl, func(a, b dirtyEntry[K]) int { return t.less(a.k, b.k) })
+	for _, e := range dl {
+		e.d.mark &^= markDirty
 	}
-	slices.SortFunc(keys, t.less)
-	return keys
+	return dl
+}
+
+// recycle keeps a processed dirty list's storage for the next step.
+func (t *table[K]) recycle(dl []dirtyEntry[K]) {
+	clear(dl)
+	if t.dirty == nil {
+		t.dirty = dl[:0]
+	}
 }
 
 // sortedKeys returns every destination, sorted.
@@ -272,16 +317,21 @@ func compareVPN(a, b packet.VPNPrefix) int {
 	return comparePrefix(a.Prefix, b.Prefix)
 }
 
-// touch records a destination's selection before its first change.
+// touch records a destination's selection before its first change and
+// queues it for recomputation.
 func (t *table[K]) touch(k K, d *dest) {
-	if _, ok := t.dirty[k]; !ok {
+	if d.mark&markDirty == 0 {
+		d.mark |= markDirty
 		var old []path
-		if d != nil && d.nsel > 0 {
+		if d.nsel > 0 {
 			old = slices.Clone(d.paths[:d.nsel])
 		}
-		t.dirty[k] = old
+		t.dirty = append(t.dirty, dirtyEntry[K]{keyed: keyed[K]{k, d}, old: old})
 	}
-	t.pending = append(t.pending, k)
+	if d.mark&markPending == 0 {
+		d.mark |= markPending
+		t.pending = append(t.pending, keyed[K]{k, d})
+	}
 }
 
 // upsert adds p or replaces the path with the same identity. It returns
@@ -290,7 +340,11 @@ func (t *table[K]) upsert(k K, p path) (old path, ok bool) {
 	d := t.dests[k]
 	if d == nil {
 		d = &dest{}
+		d.one[0] = p
+		d.paths = d.one[:1:1]
 		t.dests[k] = d
+		t.touch(k, d)
+		return path{}, false
 	}
 	t.touch(k, d)
 	for i := range d.paths {
@@ -299,6 +353,9 @@ func (t *table[K]) upsert(k K, p path) (old path, ok bool) {
 			d.paths[i] = p
 			return old, true
 		}
+	}
+	if len(d.paths) == 0 {
+		d.paths = d.one[:0:1]
 	}
 	d.paths = append(d.paths, p)
 	return path{}, false
@@ -319,7 +376,7 @@ func (t *table[K]) remove(k K, p *path) (old path, ok bool) {
 				d.nsel--
 			}
 			if len(d.paths) == 0 {
-				d.paths = nil
+				d.paths = d.one[:0:1]
 			}
 			return old, true
 		}

@@ -87,15 +87,15 @@ func exportable(p *path) bool {
 
 // exportRoute keeps the VPNv4 table in step with a VPN instance's best path
 // to k: exported with the instance's RD, export targets and label.
-func (s *Speaker) exportRoute(in *instance, k packet.Prefix) {
-	if in.vpn == nil {
+func (s *Speaker) exportRoute(in *instance, k packet.Prefix, d *dest) {
+	if in.vpn == nil || (in.exported == 0 && (len(in.vpn.ExportRTs) == 0 || in.dying)) {
 		return
 	}
 	vk := packet.VPNPrefix{RD: in.vpn.RD, Prefix: k}
 	probe := path{kind: kindExport}
 	cur := s.vpn.find(vk, &probe)
 	var best *path
-	if d := in.routes.dests[k]; d != nil && !in.dying {
+	if !in.dying {
 		best = d.best()
 	}
 	if !exportable(best) || len(in.vpn.ExportRTs) == 0 {
