@@ -314,9 +314,9 @@ type Speaker struct {
 	dying []*instance
 	// vpnList caches the VPN instances sorted by name (nil: rebuild).
 	vpnList []*instance
-	vpn   *table[packet.VPNPrefix]
-	attrs interner
-	nhs   map[nhKey]*nexthop
+	vpn     *table[packet.VPNPrefix]
+	attrs   interner
+	nhs     map[nhKey]*nexthop
 
 	groups map[groupKey]*group
 
