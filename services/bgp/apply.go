@@ -60,14 +60,21 @@ func (s *Speaker) setConfig(c Config) {
 			rebuild[name] = true
 		}
 	}
+	// Reflection settings shape what internal peers were sent: those
+	// sessions restart when they change.
+	reflectChanged := [2]bool{
+		old.Unicast.ClusterID != c.Unicast.ClusterID || old.Unicast.NoReflectBetweenClients != c.Unicast.NoReflectBetweenClients,
+		vpnv4Reflect(old.VPNv4) != vpnv4Reflect(c.VPNv4),
+	}
 	// Peers: removed or changed ones go first.
 	for _, k := range s.sortedPeerKeys() {
 		p := s.peers[k]
 		np, ok := want[k]
+		reflectReset := !p.ebgp && ((reflectChanged[0] && np.AF[packet.IPv4Unicast].Enabled) || (reflectChanged[1] && np.AF[packet.VPNv4].Enabled))
 		switch {
 		case !ok:
 			s.removePeer(p, packet.SubPeerDeconfigured)
-		case rebuild[k.Instance] || !samePeerConfig(p.cfg, np):
+		case rebuild[k.Instance] || !samePeerConfig(p.cfg, np) || reflectReset:
 			s.removePeer(p, packet.SubOtherConfigChange)
 		default:
 			p.cfg.Description = np.Description
@@ -139,6 +146,18 @@ func (s *Speaker) setConfig(c Config) {
 		}
 		s.addPeer(p)
 	}
+}
+
+// vpnv4Reflect is what of `ipv4-family vpnv4` shapes reflection.
+func vpnv4Reflect(a *VPNv4AF) [2]uint32 {
+	if a == nil {
+		return [2]uint32{}
+	}
+	b := uint32(0)
+	if a.NoReflectBetweenClients {
+		b = 1
+	}
+	return [2]uint32{a.ClusterID, b}
 }
 
 func sortedNames[V any](m map[string]V) []string {

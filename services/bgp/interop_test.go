@@ -4,12 +4,16 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netlink"
+
 	"vpnos/services/bgp/packet"
+	"vpnos/services/nsutil"
 )
 
 const frrPE = `hostname frr-pe
@@ -425,4 +429,74 @@ func TestInteropRedundantReflectors(t *testing.T) {
 		s2, f2 := vpnPaths(rr2)
 		return out + "\nrr1:\n" + s1 + "\nrr2:\n" + s2, len(f1) == 0 && len(f2) == 0 && !strings.Contains(out, "172.16.7.0/24")
 	})
+}
+
+func (l *netLab) route(ns, dst, gw string) {
+	l.tb.Helper()
+	l.do(ns, func() error {
+		_, n, err := net.ParseCIDR(dst)
+		if err != nil {
+			return err
+		}
+		return netlink.RouteAdd(&netlink.Route{Dst: n, Gw: net.ParseIP(gw)})
+	})
+}
+
+// An EBGP peer two hops away: unreachable at first (the session fails
+// inside its namespace and retries), Established once a route appears and
+// with ebgp-max-hop 2, never with the single-hop TTL of 1.
+func TestInteropReachabilityAndTTL(t *testing.T) {
+	needRoot(t, "ip", "/usr/lib/frr/bgpd", "vtysh")
+	l := newNetLab(t, "vb-pe", "vb-mid", "vb-ce")
+	l.veth("vb-pe", "vbpe", "10.0.16.1/30", "vb-mid", "vbm1", "10.0.16.2/30")
+	l.veth("vb-mid", "vbm2", "10.0.17.1/30", "vb-ce", "vbce", "10.0.17.2/30")
+	l.do("vb-mid", func() error { return nsutil.WriteSysctl("net/ipv4/ip_forward", "1") })
+	l.route("vb-ce", "10.0.16.0/30", "10.0.17.1")
+	l.bgpd("vb-ce", `hostname ce
+router bgp 64517
+ bgp router-id 10.0.17.2
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+ neighbor 10.0.16.1 remote-as 65000
+ neighbor 10.0.16.1 ebgp-multihop 2
+ address-family ipv4 unicast
+  network 172.17.0.0/16
+ exit-address-family
+!
+`)
+	rib := newFakeRIB()
+	svc := l.runService("pe", map[string]string{PublicInstance: "vb-pe"}, rib)
+	ce := key("", "10.0.17.2")
+	cfg := func(hops uint8) Config {
+		return Config{AS: 65000, RouterID: netip.MustParseAddr("10.0.16.1"), ConnectRetry: time.Second,
+			Peers: []Peer{{Addr: netip.MustParseAddr("10.0.17.2"), AS: 64517, PeerOptions: PeerOptions{EBGPMaxHop: hops}}}}
+	}
+	ctx := context.Background()
+	if err := svc.SetConfig(ctx, cfg(2)); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "the connection fails inside the namespace", 10*time.Second, func() (string, bool) {
+		s, m := peersState(svc)
+		return s, m[ce].State == Active && strings.Contains(m[ce].LastError, "unreachable")
+	})
+	l.route("vb-pe", "10.0.17.0/30", "10.0.16.2")
+	waitEstablished(t, svc, ce)
+	poll(t, "the CE's route", 10*time.Second, func() (string, bool) {
+		_, ok := rib.route(PublicInstance, "172.17.0.0/16")
+		return rib.dump(), ok
+	})
+	// TTL 1: our packets die at the middle router.
+	if err := svc.SetConfig(ctx, cfg(0)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if s, m := peersState(svc); m[ce].State == Established {
+			t.Fatalf("single-hop EBGP session established two hops away:\n%s", s)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, ok := rib.route(PublicInstance, "172.17.0.0/16"); ok {
+		t.Error("the CE's route outlived its session")
+	}
 }

@@ -243,3 +243,24 @@ func TestRedundantReflectorsDropWithdrawnRoutes(t *testing.T) {
 		checkLines(t, n.name+" after the withdrawal", n.vpnRoutes(), nil)
 	}
 }
+
+func TestReflectionSettingsResetInternalSessions(t *testing.T) {
+	h := upRR(t, nil)
+	h.step(SetConfig{Config: rrConfig(func(c *Config) { c.VPNv4.ClusterID = 9 })})
+	for _, k := range []PeerKey{c1, c2, c3, n1, n2} {
+		var note *packet.Notification
+		for _, m := range h.sent[k] {
+			if d, err := packet.Decode(m, packet.Options{AS4: true}); err == nil {
+				if n, ok := d.(*packet.Notification); ok {
+					note = n
+				}
+			}
+		}
+		if note == nil || note.Code != packet.ErrCease || note.Subcode != packet.SubOtherConfigChange {
+			t.Errorf("%s: sent %v, want Cease / Other Configuration Change", k, note)
+		}
+		if h.s.peers[k] == nil {
+			t.Errorf("%s: peer lost", k)
+		}
+	}
+}
