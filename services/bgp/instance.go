@@ -123,7 +123,9 @@ func (s *Service) Serve(ctx context.Context) error {
 			}
 		case <-timer.C:
 			s.run(Tick{})
-			s.openListeners()
+			if len(s.wantLn) > len(s.listeners) && !s.cfg.Now().Before(s.lnRetry) {
+				s.openListeners()
+			}
 		}
 	}
 }
