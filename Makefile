@@ -7,7 +7,7 @@ LAB       ?= lab/l3vpn/l3vpn.clab.yml
 # Packages whose tests need root, network namespaces or Docker run with a longer timeout.
 TESTFLAGS ?= -count=1 -timeout 25m
 
-.PHONY: build test image lab lab-down bench clean setup-test setup-lab
+.PHONY: build test image lab lab-down bench clean setup-test setup-lab fuzz
 
 build: bin/vpnos
 
@@ -26,6 +26,18 @@ setup-lab:
 test: setup-test build image
 	$(GO) vet ./...
 	$(GO) test $(TESTFLAGS) ./...
+	@$(MAKE) --no-print-directory fuzz
+
+# Every fuzz target runs for FUZZTIME, so that a target that fails at once
+# (and so fuzzes nothing) is noticed. Longer runs: make fuzz FUZZTIME=60s.
+FUZZTIME ?= 3s
+fuzz:
+	@set -e; for d in $$(grep -rl --include='*_test.go' '^func Fuzz' os cli services yang lab | xargs -n1 dirname | sort -u); do \
+	  for f in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$d/*_test.go); do \
+	    if out=$$($(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./$$d 2>&1); then echo "fuzz ok   ./$$d $$f"; \
+	    else echo "fuzz FAIL ./$$d $$f"; echo "$$out" | tail -40; exit 1; fi; \
+	  done; \
+	done
 
 image: bin/vpnos
 	docker build -q -t $(IMAGE) . >/dev/null
