@@ -55,9 +55,11 @@ func New(s *settings.Settings, log *slog.Logger) (*Daemon, error) {
 // Run runs until ctx ends.
 func (d *Daemon) Run(ctx context.Context) error {
 	s := d.Settings
-	if err := os.MkdirAll(s.StateDir, 0o755); err != nil {
-		return fmt.Errorf("state directory: %w", err)
+	release, err := LockState(s.StateDir, "daemon.lock")
+	if err != nil {
+		return fmt.Errorf("another vpnos daemon runs on this root: %w", err)
 	}
+	defer release()
 	d.Log.Info("vpnos daemon starting", "root", s.Root, "config_dir", s.ConfigDir, "state_dir", s.StateDir,
 		"backend", d.Backend, "mpls", d.Probe.MPLS, "vrf", d.Probe.VRF)
 
