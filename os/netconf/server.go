@@ -175,4 +175,6 @@ func (s *Server) Serve(ctx context.Context, rw io.ReadWriteCloser, user, remote 
 // errClosed is the end of a session by close-session.
 var errClosed = errors.New("session closed")
 
-func (s *Server) String() string { return fmt.Sprintf("netconf server (%d sessions)", len(s.sessionList())) }
+func (s *Server) String() string {
+	return fmt.Sprintf("netconf server (%d sessions)", len(s.sessionList()))
+}
