@@ -30,8 +30,11 @@ func kindOf(f *Node) filterKind {
 	return selectionNode
 }
 
+// nameMatch tells whether filter element f names data element d. A filter
+// element without a namespace, or left in the NETCONF base namespace of the
+// rpc around it (where no data node lives), matches any namespace.
 func nameMatch(f, d *Node) bool {
-	return f.Local == d.Local && (f.Space == "" || f.Space == d.Space)
+	return f.Local == d.Local && (f.Space == "" || f.Space == nsBase || f.Space == d.Space)
 }
 
 // FilterSubtree keeps the parts of data (top-level data elements) that the

@@ -146,7 +146,7 @@ func (f *filterSpec) wants(ns, name string) bool {
 		return true
 	}
 	for _, c := range f.subtree.Children {
-		if c.Local == name && (c.Space == "" || c.Space == ns) {
+		if c.Local == name && (c.Space == "" || c.Space == nsBase || c.Space == ns) {
 			return true
 		}
 	}
@@ -181,7 +181,7 @@ func (ss *session) get(ctx context.Context, op *Node) result {
 			// Only the parts the filter names (all when it names none).
 			var named []*Node
 			for _, c := range f.subtree.Children {
-				if c.Local == "state" && (c.Space == "" || c.Space == nsState) {
+				if c.Local == "state" && (c.Space == "" || c.Space == nsBase || c.Space == nsState) {
 					named = append(named, c.Children...)
 				}
 			}
