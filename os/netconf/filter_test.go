@@ -128,3 +128,43 @@ func TestGetState(t *testing.T) {
 func dataText(d *Node) string {
 	return strings.Replace(d.String(), `<data xmlns="`+nsBase+`"`, "<data", 1)
 }
+
+func TestXPathFilter(t *testing.T) {
+	s := testServer(t, Config{State: &fakeState{}})
+	c := dial(t, s, "admin", true)
+	c.ok(editCandidate(filterConfig))
+	c.ok("<commit/>")
+	xp := func(sel string) string {
+		return `<filter type="xpath" xmlns:vi="` + nsVI + `" xmlns:sys="` + nsSys + `" select="` + sel + `"/>`
+	}
+	vi := `<vpn-instances xmlns="` + nsVI + `">`
+	tests := []struct {
+		name, filter, want string
+	}{
+		{"a leaf with its ancestors and their keys", xp("/vi:vpn-instances/vi:vpn-instance[vi:name='blue']/vi:description"),
+			`<data>` + vi + `<vpn-instance><name>blue</name><description>Blue</description></vpn-instance></vpn-instances></data>`},
+		{"a whole entry", xp("/vi:vpn-instances/vi:vpn-instance[vi:name='red']/vi:ipv4-family/vi:vpn-target[vi:direction='import-extcommunity']"),
+			`<data>` + vi + `<vpn-instance><name>red</name><ipv4-family><vpn-target><value>65000:100</value><direction>import-extcommunity</direction></vpn-target></ipv4-family></vpn-instance></vpn-instances></data>`},
+		{"descendants by name, any namespace", xp("//route-distinguisher"),
+			`<data>` + vi + `<vpn-instance><name>red</name><ipv4-family><route-distinguisher>65000:1</route-distinguisher></ipv4-family></vpn-instance>` +
+				`<vpn-instance><name>blue</name><ipv4-family><route-distinguisher>65000:2</route-distinguisher></ipv4-family></vpn-instance></vpn-instances></data>`},
+		{"a text node selects its leaf", xp("/sys:system/sys:sysname/text()"),
+			`<data><system xmlns="` + nsSys + `"><sysname>PE1</sysname></system></data>`},
+		{"a prefix of another namespace selects nothing", xp("/sys:vpn-instances"), `<data/>`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := dataText(c.config("running", tc.filter)); got != tc.want {
+				t.Fatalf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+	// get: state too.
+	got := dataText(c.ok(`<get><filter type="xpath" xmlns:s="` + nsState + `" select="/s:state/s:vpn-instances/s:vpn-instance/s:label"/></get>`).Child(nsBase, "data"))
+	if want := `<data><state xmlns="` + nsState + `"><vpn-instances><vpn-instance><name>red</name><label>18</label></vpn-instance></vpn-instances></state></data>`; got != want {
+		t.Fatalf("get: got  %s\nwant %s", got, want)
+	}
+	for _, bad := range []string{xp("count(//vi:name)"), xp("/undeclared:x"), xp("///"), `<filter type="xpath"/>`} {
+		c.fail("<get-config><source><running/></source>"+bad+"</get-config>", map[bool]string{true: TagMissingAttribute, false: TagInvalidValue}[bad == `<filter type="xpath"/>`])
+	}
+}

@@ -106,7 +106,7 @@ func New(cfg Config) (*Server, error) {
 		s.confirm = newConfirmer(cfg.Store, cfg.Log)
 	}
 	s.caps = []string{CapBase10, CapBase11, CapCandidate, CapConfirmed10, CapConfirmed11, CapValidate10, CapValidate11,
-		CapRollbackOnError, CapWritableRunning}
+		CapRollbackOnError, CapWritableRunning, CapXPath}
 	for _, md := range m.Modules {
 		s.caps = append(s.caps, md.Capability())
 	}
