@@ -109,7 +109,7 @@ func TestGetState(t *testing.T) {
 	}
 	// A filter naming one part computes only that part.
 	st.calls = nil
-	got := dataText(c.ok(`<get><filter><state xmlns="` + nsState + `"><routing-tables><routing-table><instance>red</instance></routing-table></routing-tables></state></filter></get>`).Child(nsBase, "data"))
+	got := dataText(c.ok(`<get><filter><state xmlns="`+nsState+`"><routing-tables><routing-table><instance>red</instance></routing-table></routing-tables></state></filter></get>`).Child(nsBase, "data"))
 	want := `<data><state xmlns="` + nsState + `"><routing-tables><routing-table><instance>red</instance><route><destination>192.0.2.0/30</destination><protocol>Direct</protocol><preference>0</preference><cost>0</cost><flags>D</flags><next-hop>192.0.2.1</next-hop><interface>GigabitEthernet0/1/0</interface><active>true</active></route></routing-table></routing-tables></state></data>`
 	if got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
@@ -160,7 +160,7 @@ func TestXPathFilter(t *testing.T) {
 		})
 	}
 	// get: state too.
-	got := dataText(c.ok(`<get><filter type="xpath" xmlns:s="` + nsState + `" select="/s:state/s:vpn-instances/s:vpn-instance/s:label"/></get>`).Child(nsBase, "data"))
+	got := dataText(c.ok(`<get><filter type="xpath" xmlns:s="`+nsState+`" select="/s:state/s:vpn-instances/s:vpn-instance/s:label"/></get>`).Child(nsBase, "data"))
 	if want := `<data><state xmlns="` + nsState + `"><vpn-instances><vpn-instance><name>red</name><label>18</label></vpn-instance></vpn-instances></state></data>`; got != want {
 		t.Fatalf("get: got  %s\nwant %s", got, want)
 	}
