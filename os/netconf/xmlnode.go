@@ -52,6 +52,8 @@ func Parse(b []byte) (*Node, error) {
 	d.Strict = true
 	var root *Node
 	var stack []*Node
+	// texts gathers the character data of each open element.
+	var texts []*bytes.Buffer
 	count := 0
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: %s (byte %d)", ErrMalformed, fmt.Sprintf(format, a...), d.InputOffset())
@@ -119,6 +121,10 @@ func Parse(b []byte) (*Node, error) {
 				root = n
 			}
 			stack = append(stack, n)
+			if len(texts) < len(stack) {
+				texts = append(texts, &bytes.Buffer{})
+			}
+			texts[len(stack)-1].Reset()
 		case xml.EndElement:
 			if len(stack) == 0 {
 				return nil, bad("end element %s without a start", t.Name.Local)
@@ -126,6 +132,9 @@ func Parse(b []byte) (*Node, error) {
 			top := stack[len(stack)-1]
 			if sp, ok := top.resolve(t.Name.Space); !ok || sp != top.Space || t.Name.Local != top.Local {
 				return nil, bad("end element %s does not match %s", t.Name.Local, top.Local)
+			}
+			if tb := texts[len(stack)-1]; tb.Len() > 0 {
+				top.Text = tb.String()
 			}
 			stack = stack[:len(stack)-1]
 		case xml.CharData:
@@ -135,8 +144,7 @@ func Parse(b []byte) (*Node, error) {
 				}
 				continue
 			}
-			top := stack[len(stack)-1]
-			top.Text += string(t)
+			texts[len(stack)-1].Write(t)
 		case xml.Directive:
 			return nil, bad("document type declarations are not accepted")
 		case xml.ProcInst:
