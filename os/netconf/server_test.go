@@ -502,6 +502,10 @@ func TestMalformedAndProtocolErrors(t *testing.T) {
 	if e == nil || e.Child(nsBase, "error-tag").TrimText() != TagMalformedMessage || e.Child(nsBase, "error-type").TrimText() != TypeRPC {
 		t.Fatalf("unclosed rpc: %s", r)
 	}
+	// The message-id is read back from the broken text.
+	if id, _ := r.Attr("", "message-id"); id != "1" {
+		t.Fatalf("reply to malformed XML without the rpc's message-id: %s", r)
+	}
 	for _, bad := range []string{"<rpc", "not xml", "<a></b>", `<!DOCTYPE x [<!ENTITY y "z">]><rpc/>`, `<rpc message-id="1" xmlns="` + nsBase + `"><x:get/></rpc>`, "\x00\xff"} {
 		r := c.raw(bad)
 		if e := r.Child(nsBase, "rpc-error"); e == nil || e.Child(nsBase, "error-tag").TrimText() != TagMalformedMessage {

@@ -3,9 +3,11 @@ package netconf
 import (
 	"bytes"
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -195,7 +197,13 @@ func (ss *session) handle(ctx context.Context, msg []byte) error {
 			// malformed-message is new in base:1.1 (RFC 6241 Appendix A).
 			tag = TagOperationFailed
 		}
-		return ss.reply(nil, nil, Errors{rpcErr(TypeRPC, tag, err.Error())})
+		// The client can match the error to its request when the rpc's
+		// message-id can still be read.
+		var rpc *Node
+		if id, ok := scanMessageID(msg); ok {
+			rpc = &Node{Attrs: []xml.Attr{{Name: xml.Name{Local: "message-id"}, Value: id}}}
+		}
+		return ss.reply(rpc, nil, Errors{rpcErr(TypeRPC, tag, err.Error())})
 	}
 	if x.Local != "rpc" || x.Space != nsBase {
 		ss.countBad()
@@ -260,4 +268,22 @@ func (ss *session) reply(rpc *Node, data []*Node, errs Errors) error {
 	}
 	r.Write(&b, "")
 	return ss.w.WriteMessage(b.Bytes())
+}
+
+// messageIDRe finds the message-id of an rpc start tag in a document that
+// does not parse.
+var messageIDRe = regexp.MustCompile(`^\s*(?:<\?xml[^>]*\?>\s*)?<(?:[A-Za-z_][-.\w]*:)?rpc\s[^<>]*?\bmessage-id\s*=\s*(?:"([^"<&]*)"|'([^'<&]*)')`)
+
+func scanMessageID(msg []byte) (string, bool) {
+	if len(msg) > 4096 {
+		msg = msg[:4096]
+	}
+	m := messageIDRe.FindSubmatch(msg)
+	if m == nil {
+		return "", false
+	}
+	if m[1] != nil {
+		return string(m[1]), true
+	}
+	return string(m[2]), true
 }
