@@ -199,6 +199,25 @@ func TestDaemonPort830(t *testing.T) {
 	if got := cli("display configuration commit list"); !strings.Contains(got, "admin") {
 		t.Fatalf("commit list:\n%s", got)
 	}
+	// The README's ncclient example works as written (on this daemon's address).
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, example, ok := strings.Cut(string(readme), "With ncclient")
+	_, example, _ = strings.Cut(example, "```python\n")
+	example, _, ok2 := strings.Cut(example, "```")
+	if !ok || !ok2 || !strings.Contains(example, `host="clab-pe-pair-pe1", port=830`) {
+		t.Fatalf("no ncclient example in the README")
+	}
+	example = strings.Replace(example, `host="clab-pe-pair-pe1"`, `host="127.0.0.1"`, 1)
+	out, err = exec.Command("ip", "netns", "exec", e2eNetns, "/usr/bin/python3", "-c", example).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "<name>red</name>") || !strings.Contains(string(out), "<route-distinguisher>65000:1</route-distinguisher>") {
+		t.Fatalf("the README's ncclient example: %v\n%s", err, out)
+	}
+	if got := cli("display current-configuration configuration vpn-instance"); !strings.Contains(got, "ip vpn-instance red") {
+		t.Fatalf("the README example's instance is not in the CLI:\n%s", got)
+	}
 	if !strings.Contains(log.String(), "netconf session started") || !strings.Contains(log.String(), "session="+sid) {
 		t.Fatalf("the daemon log does not show NETCONF session %s", sid)
 	}
