@@ -70,7 +70,12 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[uint32]*session
 	stats    stats
+	// big admits one message larger than bigMessage at a time.
+	big chan struct{}
 }
+
+// bigMessage is the size above which messages are handled one at a time.
+const bigMessage = 1 << 20
 
 type stats struct {
 	sessions, badHellos, dropped atomic.Uint32
@@ -101,7 +106,7 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	s := &Server{cfg: cfg, store: cfg.Store, model: m, confirm: cfg.Confirmer, log: cfg.Log, started: time.Now(), sessions: map[uint32]*session{}}
+	s := &Server{cfg: cfg, store: cfg.Store, model: m, confirm: cfg.Confirmer, log: cfg.Log, started: time.Now(), sessions: map[uint32]*session{}, big: make(chan struct{}, 1)}
 	if s.confirm == nil {
 		s.confirm = newConfirmer(cfg.Store, cfg.Log)
 	}

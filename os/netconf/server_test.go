@@ -562,3 +562,32 @@ func TestGetSchema(t *testing.T) {
 		t.Fatalf("%d schemas listed, %d modules", n, len(s.model.Modules))
 	}
 }
+
+// Big documents are served one at a time, and each is served.
+func TestBigDocuments(t *testing.T) {
+	s := testServer(t, Config{})
+	var b strings.Builder
+	for i := 0; i < 8000; i++ {
+		fmt.Fprintf(&b, `<vpn-instance><name>big%d</name><description>%s</description></vpn-instance>`, i, strings.Repeat("x", 100))
+	}
+	edit := editCandidate(vpns(b.String()))
+	if len(edit) <= bigMessage {
+		t.Fatalf("the document is only %d bytes", len(edit))
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 3; i++ {
+		c := dial(t, s, "admin", true)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := c.rpc(edit)
+			if r.Child(nsBase, "ok") == nil {
+				t.Errorf("big edit: %.300s", r)
+			}
+			if got := strings.Count(c.config("candidate", "").String(), "<vpn-instance>"); got != 8000 {
+				t.Errorf("%d instances in the candidate", got)
+			}
+		}()
+	}
+	wg.Wait()
+}

@@ -189,6 +189,16 @@ func (ss *session) countBad() {
 
 // handle answers one message. It returns an error only to end the session.
 func (ss *session) handle(ctx context.Context, msg []byte) error {
+	if len(msg) > bigMessage {
+		// One big document at a time: parsing one takes several times its
+		// size in memory, and the daemon's memory is everyone's.
+		select {
+		case ss.srv.big <- struct{}{}:
+			defer func() { <-ss.srv.big }()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	x, err := Parse(msg)
 	if err != nil {
 		ss.countBad()

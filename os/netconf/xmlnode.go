@@ -40,7 +40,7 @@ var xmlLang = xml.Attr{Name: xml.Name{Space: nsXML, Local: "lang"}, Value: "en"}
 // Limits of a parsed document.
 const (
 	maxDepth    = 64
-	maxElements = 4 << 20
+	maxElements = 1 << 20
 )
 
 // ErrMalformed wraps every parse error of a message.
