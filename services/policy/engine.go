@@ -246,7 +246,9 @@ func Compile(c Config, prev *Set) *Set {
 	return s
 }
 
-func be32(b [4]byte) uint32 { return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) }
+func be32(b [4]byte) uint32 {
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
 
 // Config returns the configuration the set was compiled from. It must not
 // be modified.
