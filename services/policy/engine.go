@@ -115,6 +115,7 @@ type node struct {
 	paths     []*ASPathFilter
 	hasCost   bool
 	cost      uint32
+	match     Match // as configured (displays)
 	act       Apply
 	set       Attrs
 	matched   *atomic.Uint64
@@ -201,7 +202,7 @@ func Compile(c Config, prev *Set) *Set {
 			}
 		}
 		for _, n := range ns {
-			cn := node{seq: n.Seq, permit: n.Permit, act: n.Apply, matched: old[n.Seq]}
+			cn := node{seq: n.Seq, permit: n.Permit, match: n.Match, act: n.Apply, matched: old[n.Seq]}
 			if cn.matched == nil {
 				cn.matched = new(atomic.Uint64)
 			}
