@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"sync"
 	"time"
 
 	"vpnos/services/fibapi"
@@ -26,21 +27,24 @@ type ServiceConfig struct {
 	RetryInterval time.Duration
 }
 
-// ErrStopped is returned by calls made after the Service stopped.
-var ErrStopped = errors.New("rib service stopped")
-
 // Service owns a RIB in one goroutine (Serve). Every method is a message to
 // that goroutine and waits for its answer. Requests that arrive together are
 // applied together and programmed as one batch; a request returns after its
 // change was computed and handed to the Programmer. A Programmer error is
 // logged and the batch retried; it is not the caller's error.
+//
+// Serve may be run again after it returned (the registry restarts services):
+// the RIB keeps its state, and calls made while no Serve runs wait for the
+// next one (or for their context).
 type Service struct {
 	rib   *RIB
 	prog  fibapi.Programmer
 	log   *slog.Logger
 	retry time.Duration
 	reqs  chan request
-	done  chan struct{}
+
+	mu      sync.Mutex
+	serving bool
 }
 
 type request struct {
@@ -66,14 +70,28 @@ func NewService(cfg ServiceConfig) *Service {
 		log:   cfg.Logger,
 		retry: cfg.RetryInterval,
 		reqs:  make(chan request),
-		done:  make(chan struct{}),
 	}
 }
 
-// Serve runs the event loop until ctx ends. It programs the initial FIB
-// (the internal routes) at once.
+// ErrServing is returned by Serve when another Serve of the same Service runs.
+var ErrServing = errors.New("rib service is already serving")
+
+// Serve runs the event loop until ctx ends. It programs what is pending at
+// once (the internal routes at the first start; after a restart, a batch the
+// previous run could not finish).
 func (s *Service) Serve(ctx context.Context) error {
-	defer close(s.done)
+	s.mu.Lock()
+	if s.serving {
+		s.mu.Unlock()
+		return ErrServing
+	}
+	s.serving = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.serving = false
+		s.mu.Unlock()
+	}()
 	var retry <-chan time.Time
 	program := func() {
 		if s.flush(ctx) {
@@ -150,8 +168,6 @@ func (s *Service) do(ctx context.Context, mutate bool, fn func(*RIB) error) erro
 	case s.reqs <- r:
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-s.done:
-		return ErrStopped
 	}
 	select {
 	case err := <-r.reply:

@@ -178,18 +178,60 @@ func TestServiceRetriesFailedProgramming(t *testing.T) {
 	}
 }
 
-func TestServiceStopped(t *testing.T) {
+// A stopped Service serves again when Serve runs again (the registry
+// restarts services): the RIB keeps its state, calls made meanwhile wait, and
+// nothing panics.
+func TestServiceRestarts(t *testing.T) {
 	p := &recorder{t: t, fib: newFakeFIB()}
-	s, cancel := startService(t, p)
-	cancel()
-	<-s.done
-	if err := s.AddRoute(context.Background(), "", static("10.0.0.0/8", "eth3", 0)); !errors.Is(err, ErrStopped) {
-		t.Errorf("call after stop: %v", err)
+	s := NewService(ServiceConfig{Programmer: p, RetryInterval: 5 * time.Millisecond, Now: func() time.Time { return t0 }})
+	serve := func() (context.CancelFunc, chan error) {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Serve(ctx) }()
+		return cancel, done
 	}
-	ctx, c2 := context.WithCancel(context.Background())
-	c2()
-	s2 := NewService(ServiceConfig{Programmer: p})
-	if _, err := s2.Snapshot(ctx, ""); !errors.Is(err, context.Canceled) {
+	ctx := context.Background()
+	cancel, done := serve()
+	if err := s.SetInterface(ctx, port("eth3", "GigabitEthernet0/3/0", fibapi.Public, true, "198.51.100.1/30")); err != nil {
+		t.Fatal(err)
+	}
+	for run := 1; run <= 3; run++ {
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Fatalf("run %d: Serve returned %v", run, err)
+		}
+		// While stopped, a call waits (here until its deadline).
+		short, c := context.WithTimeout(ctx, 20*time.Millisecond)
+		err := s.AddRoute(short, fibapi.Public, static("10.0.0.0/8", "198.51.100.2", 0))
+		c()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("run %d: call while stopped: %v", run, err)
+		}
+		// A call made while stopped is answered once it serves again.
+		answered := make(chan error, 1)
+		go func() {
+			answered <- s.AddRoute(ctx, fibapi.Public, static(fmt.Sprintf("10.%d.0.0/16", run), "198.51.100.2", 0))
+		}()
+		cancel, done = serve()
+		if err := <-answered; err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		if got, _ := p.state(fibapi.Public, fmt.Sprintf("10.%d.0.0/16", run)); got != "fwd eth3>198.51.100.2" {
+			t.Fatalf("run %d: FIB %q", run, got)
+		}
+		if got, _ := p.state(fibapi.Public, "198.51.100.0/30"); got == "" {
+			t.Fatalf("run %d: the direct route was lost", run)
+		}
+	}
+	// Two loops never own one RIB.
+	if err := s.Serve(ctx); !errors.Is(err, ErrServing) {
+		t.Errorf("second concurrent Serve: %v", err)
+	}
+	cancel()
+	<-done
+	c2, cc := context.WithCancel(ctx)
+	cc()
+	if _, err := s.Snapshot(c2, fibapi.Public); !errors.Is(err, context.Canceled) {
 		t.Errorf("call with a cancelled context: %v", err)
 	}
 }
