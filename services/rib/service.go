@@ -10,16 +10,13 @@ import (
 	"time"
 
 	"vpnos/services/fibapi"
-	"vpnos/services/label"
 )
 
 // ServiceConfig configures a Service.
 type ServiceConfig struct {
 	// Programmer receives the FIB differences (required).
 	Programmer fibapi.Programmer
-	// Labels is the shared label manager (a private one if nil).
-	Labels *label.Manager
-	Logger *slog.Logger
+	Logger     *slog.Logger
 	// Now is the clock for route ages (time.Now if nil).
 	Now func() time.Time
 	// RetryInterval is how long to wait before programming again after the
@@ -65,7 +62,7 @@ func NewService(cfg ServiceConfig) *Service {
 		cfg.RetryInterval = time.Second
 	}
 	return &Service{
-		rib:   New(Options{Now: cfg.Now, Labels: cfg.Labels}),
+		rib:   New(Options{Now: cfg.Now}),
 		prog:  cfg.Programmer,
 		log:   cfg.Logger,
 		retry: cfg.RetryInterval,
@@ -237,15 +234,15 @@ func (s *Service) SyncRoutes(ctx context.Context, proto Protocol, routes map[str
 	return s.do(ctx, true, func(r *RIB) error { return r.SyncRoutes(proto, routes) })
 }
 
-// SetStaticLSPs replaces the static LSPs (see RIB.SetStaticLSPs).
-func (s *Service) SetStaticLSPs(ctx context.Context, lsps []StaticLSP) error {
-	return s.do(ctx, true, func(r *RIB) error { return r.SetStaticLSPs(lsps) })
+// SetLSPs replaces every LSP of owner (see RIB.SetLSPs).
+func (s *Service) SetLSPs(ctx context.Context, owner string, lsps []LSP) error {
+	return s.do(ctx, true, func(r *RIB) error { return r.SetLSPs(owner, lsps) })
 }
 
-// SetLabelEntries replaces the incoming-label entries of one owner (see
-// RIB.SetLabelEntries).
-func (s *Service) SetLabelEntries(ctx context.Context, owner string, entries []fibapi.LabelEntry) error {
-	return s.do(ctx, true, func(r *RIB) error { return r.SetLabelEntries(owner, entries) })
+// UpdateLSPs adds, replaces and removes some LSPs of owner (see
+// RIB.UpdateLSPs).
+func (s *Service) UpdateLSPs(ctx context.Context, owner string, set []LSP, del []string) error {
+	return s.do(ctx, true, func(r *RIB) error { return r.UpdateLSPs(owner, set, del) })
 }
 
 // Resync makes the next batch carry the whole FIB (after a forwarder restart).
@@ -260,11 +257,43 @@ func (s *Service) Snapshot(ctx context.Context, instance string) (Snapshot, erro
 	return snap, err
 }
 
-// StaticLSPs returns the static LSPs with their status ("" for all).
-func (s *Service) StaticLSPs(ctx context.Context, name string) ([]LSPStatus, error) {
+// LSPs returns the LSPs of owner ("" for all) with their state.
+func (s *Service) LSPs(ctx context.Context, owner string) ([]LSPStatus, error) {
 	var out []LSPStatus
-	err := s.do(ctx, false, func(r *RIB) (err error) { out, err = r.StaticLSPs(name); return err })
+	err := s.do(ctx, false, func(r *RIB) error { out = r.LSPs(owner); return nil })
 	return out, err
+}
+
+// TunnelTo tells whether an LSP carries traffic to addr (see RIB.TunnelTo).
+func (s *Service) TunnelTo(ctx context.Context, instance string, addr netip.Addr) (lsp LSPStatus, ok bool, err error) {
+	err = s.do(ctx, false, func(r *RIB) error { lsp, ok = r.TunnelTo(instance, addr); return nil })
+	return lsp, ok, err
+}
+
+// NexthopState is how the RIB reaches addr in an instance now (see
+// WatchNexthops to follow it).
+func (s *Service) NexthopState(ctx context.Context, instance string, addr netip.Addr) (Nexthop, error) {
+	var st Nexthop
+	err := s.do(ctx, false, func(r *RIB) error { st = r.NexthopState(instance, addr); return nil })
+	return st, err
+}
+
+// WatchNexthops returns a next-hop tracker (see NexthopWatch); Track adds
+// addresses to it.
+func (s *Service) WatchNexthops() *NexthopWatch {
+	return &NexthopWatch{box: newMailbox[NexthopKey, Nexthop](), tracked: map[NexthopKey]bool{},
+		run: func(ctx context.Context, fn func(*RIB) error) error { return s.do(ctx, false, fn) }}
+}
+
+// WatchRoutes returns a watch of the best routes of protos in an instance
+// (see RouteWatch); the current ones are delivered at once.
+func (s *Service) WatchRoutes(ctx context.Context, instance string, protos ...Protocol) (*RouteWatch, error) {
+	w := &RouteWatch{box: newMailbox[netip.Prefix, BestRoute](), instance: instance,
+		run: func(ctx context.Context, fn func(*RIB) error) error { return s.do(ctx, false, fn) }}
+	if err := s.do(ctx, false, func(r *RIB) error { return r.addRouteWatch(w, protos) }); err != nil {
+		return nil, err
+	}
+	return w, nil
 }
 
 // Instances lists the routing instances, public first.
