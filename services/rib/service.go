@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"vpnos/services/fibapi"
+	"vpnos/services/mailbox"
 )
 
 // ServiceConfig configures a Service.
@@ -281,14 +282,14 @@ func (s *Service) NexthopState(ctx context.Context, instance string, addr netip.
 // WatchNexthops returns a next-hop tracker (see NexthopWatch); Track adds
 // addresses to it.
 func (s *Service) WatchNexthops() *NexthopWatch {
-	return &NexthopWatch{box: newMailbox[NexthopKey, Nexthop](), tracked: map[NexthopKey]bool{},
+	return &NexthopWatch{box: mailbox.New[NexthopKey, Nexthop](nil), tracked: map[NexthopKey]bool{},
 		run: func(ctx context.Context, fn func(*RIB) error) error { return s.do(ctx, false, fn) }}
 }
 
 // WatchRoutes returns a watch of the best routes of protos in an instance
 // (see RouteWatch); the current ones are delivered at once.
 func (s *Service) WatchRoutes(ctx context.Context, instance string, protos ...Protocol) (*RouteWatch, error) {
-	w := &RouteWatch{box: newMailbox[netip.Prefix, BestRoute](), instance: instance,
+	w := &RouteWatch{box: mailbox.New[netip.Prefix, BestRoute](nil), instance: instance,
 		run: func(ctx context.Context, fn func(*RIB) error) error { return s.do(ctx, false, fn) }}
 	if err := s.do(ctx, false, func(r *RIB) error { return r.addRouteWatch(w, protos) }); err != nil {
 		return nil, err

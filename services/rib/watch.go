@@ -38,69 +38,10 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
-	"sync"
 
 	"vpnos/services/fibapi"
+	"vpnos/services/mailbox"
 )
-
-// mailbox keeps the latest value per key until the watcher takes it.
-type mailbox[K comparable, V any] struct {
-	mu      sync.Mutex
-	pending map[K]V
-	keys    []K
-	c       chan struct{}
-	closed  bool
-}
-
-func newMailbox[K comparable, V any]() *mailbox[K, V] {
-	return &mailbox[K, V]{pending: map[K]V{}, c: make(chan struct{}, 1)}
-}
-
-func (m *mailbox[K, V]) put(k K, v V) {
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return
-	}
-	if _, ok := m.pending[k]; !ok {
-		m.keys = append(m.keys, k)
-	}
-	m.pending[k] = v
-	m.mu.Unlock()
-	select {
-	case m.c <- struct{}{}:
-	default:
-	}
-}
-
-func (m *mailbox[K, V]) take() []V {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if len(m.keys) == 0 {
-		return nil
-	}
-	out := make([]V, 0, len(m.keys))
-	for _, k := range m.keys {
-		out = append(out, m.pending[k])
-	}
-	clear(m.pending)
-	m.keys = m.keys[:0]
-	return out
-}
-
-func (m *mailbox[K, V]) size() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.keys)
-}
-
-func (m *mailbox[K, V]) close() {
-	m.mu.Lock()
-	m.closed = true
-	clear(m.pending)
-	m.keys = nil
-	m.mu.Unlock()
-}
 
 // runner runs fn with the RIB: directly for a RIB, as a message to the
 // owner loop for a Service.
@@ -146,7 +87,7 @@ func sameNexthop(a, b Nexthop) bool {
 
 // NexthopWatch tracks addresses; see the package comment of watch.go.
 type NexthopWatch struct {
-	box *mailbox[NexthopKey, Nexthop]
+	box *mailbox.Mailbox[NexthopKey, Nexthop]
 	run runner
 	// Owned by the RIB's goroutine:
 	tracked map[NexthopKey]bool
@@ -154,11 +95,11 @@ type NexthopWatch struct {
 }
 
 // C signals that states are waiting to be taken.
-func (w *NexthopWatch) C() <-chan struct{} { return w.box.c }
+func (w *NexthopWatch) C() <-chan struct{} { return w.box.C() }
 
 // Take returns the states that changed since the last Take (the latest of
 // each address), in the order the addresses first changed.
-func (w *NexthopWatch) Take() []Nexthop { return w.box.take() }
+func (w *NexthopWatch) Take() []Nexthop { return w.box.Take() }
 
 // Track starts tracking addresses of an instance; their current state is
 // delivered at once. Tracking an address again changes nothing.
@@ -174,7 +115,7 @@ func (w *NexthopWatch) Untrack(ctx context.Context, instance string, addrs ...ne
 // Close stops the watch: nothing is delivered any more, and the RIB forgets
 // it.
 func (w *NexthopWatch) Close(ctx context.Context) error {
-	w.box.close()
+	w.box.Close()
 	return w.run(ctx, func(r *RIB) error {
 		if w.closed {
 			return nil
@@ -217,7 +158,7 @@ func sameNextHop(a, b NextHop) bool {
 
 // RouteWatch follows the best routes of some protocols in one instance.
 type RouteWatch struct {
-	box      *mailbox[netip.Prefix, BestRoute]
+	box      *mailbox.Mailbox[netip.Prefix, BestRoute]
 	run      runner
 	instance string
 	protos   [numProtocols]bool
@@ -227,15 +168,15 @@ type RouteWatch struct {
 }
 
 // C signals that routes are waiting to be taken.
-func (w *RouteWatch) C() <-chan struct{} { return w.box.c }
+func (w *RouteWatch) C() <-chan struct{} { return w.box.C() }
 
 // Take returns the routes that changed since the last Take (the latest of
 // each prefix), in the order the prefixes first changed.
-func (w *RouteWatch) Take() []BestRoute { return w.box.take() }
+func (w *RouteWatch) Take() []BestRoute { return w.box.Take() }
 
 // Close stops the watch.
 func (w *RouteWatch) Close(ctx context.Context) error {
-	w.box.close()
+	w.box.Close()
 	return w.run(ctx, func(r *RIB) error {
 		if !w.closed {
 			w.closed = true
@@ -295,7 +236,7 @@ func (ws *watchState) untrack(w *NexthopWatch, k NexthopKey) {
 // WatchNexthops returns a next-hop tracker of this RIB (used by the
 // goroutine that owns the RIB; see Service.WatchNexthops).
 func (r *RIB) WatchNexthops() *NexthopWatch {
-	return &NexthopWatch{box: newMailbox[NexthopKey, Nexthop](), tracked: map[NexthopKey]bool{},
+	return &NexthopWatch{box: mailbox.New[NexthopKey, Nexthop](nil), tracked: map[NexthopKey]bool{},
 		run: func(_ context.Context, fn func(*RIB) error) error { return fn(r) }}
 }
 
@@ -337,7 +278,7 @@ func (r *RIB) trackAddrs(w *NexthopWatch, instance string, addrs []netip.Addr, o
 			t.dirty = true
 		}
 		e.watchers = append(e.watchers, w)
-		w.box.put(k, cloneNexthop(e.last))
+		w.box.Put(k, cloneNexthop(e.last))
 	}
 	return nil
 }
@@ -381,7 +322,7 @@ func (r *RIB) nexthopState(k NexthopKey) Nexthop {
 // WatchRoutes returns a watch of the best routes of protos in an instance
 // (which may not exist yet); every current one is delivered at once.
 func (r *RIB) WatchRoutes(instance string, protos ...Protocol) (*RouteWatch, error) {
-	w := &RouteWatch{box: newMailbox[netip.Prefix, BestRoute](), instance: instance,
+	w := &RouteWatch{box: mailbox.New[netip.Prefix, BestRoute](nil), instance: instance,
 		run: func(_ context.Context, fn func(*RIB) error) error { return fn(r) }}
 	return w, r.addRouteWatch(w, protos)
 }
@@ -451,7 +392,7 @@ func (r *RIB) deliverWatches() {
 		}
 		e.last = st
 		for _, w := range e.watchers {
-			w.box.put(e.key, cloneNexthop(st))
+			w.box.Put(e.key, cloneNexthop(st))
 		}
 	}
 	clear(ws.nhQueue)
@@ -482,10 +423,10 @@ func (r *RIB) deliverRoute(w *RouteWatch, d *dest) {
 	case ok && had && sameBestRoute(old, br):
 	case ok:
 		w.sent[d.prefix] = br
-		w.box.put(d.prefix, br)
+		w.box.Put(d.prefix, br)
 	case had:
 		delete(w.sent, d.prefix)
-		w.box.put(d.prefix, BestRoute{Instance: d.inst.name, Prefix: d.prefix, Withdrawn: true})
+		w.box.Put(d.prefix, BestRoute{Instance: d.inst.name, Prefix: d.prefix, Withdrawn: true})
 	}
 }
 

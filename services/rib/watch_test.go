@@ -217,10 +217,10 @@ func TestWatchCoalesces(t *testing.T) {
 		r.Cost = uint32(i)
 		e.must(e.r.AddRoute(pub, r))
 		e.flush()
-		if n := nw.box.size(); n > 2 {
+		if n := nw.box.Len(); n > 2 {
 			t.Fatalf("next-hop mailbox holds %d values for 2 addresses", n)
 		}
-		if n := rw.box.size(); n > 1 {
+		if n := rw.box.Len(); n > 1 {
 			t.Fatalf("route mailbox holds %d values for 1 prefix", n)
 		}
 	}
@@ -288,10 +288,10 @@ func TestServiceWatches(t *testing.T) {
 		}
 	}
 done:
-	if n := idle.box.size(); n != 1 {
+	if n := idle.box.Len(); n != 1 {
 		t.Errorf("idle next-hop mailbox holds %d values", n)
 	}
-	if n := idleRoutes.box.size(); n > 256 {
+	if n := idleRoutes.box.Len(); n > 256 {
 		t.Errorf("idle route mailbox holds %d values for 256 prefixes", n)
 	}
 	st, err := s.NexthopState(ctx, pub, ip("10.0.0.1"))
@@ -419,14 +419,14 @@ func checkWatches(t testing.TB, b []byte) {
 		r.Commit()
 		batch++
 		fast.take()
-		if n := fast.nh.box.size(); n != 0 {
+		if n := fast.nh.box.Len(); n != 0 {
 			t.Fatalf("mailbox not empty after Take: %d", n)
 		}
 		want := truth(t, m.freshRIB(t))
 		if got, w := fast.model.dump(), want.dump(); !slices.Equal(got, w) {
 			t.Fatalf("after %d bytes the watcher's view differs from a fresh RIB's:\nwatcher: %q\nfresh:   %q", i, got, w)
 		}
-		if n := slow.nh.box.size(); n > len(watchAddrs) {
+		if n := slow.nh.box.Len(); n > len(watchAddrs) {
 			t.Fatalf("slow next-hop mailbox holds %d values for %d addresses", n, len(watchAddrs))
 		}
 		if batch%5 == 0 {
