@@ -52,9 +52,13 @@ func (d *Daemon) addRouting(ctx context.Context, engine *cli.Engine) (*routing, 
 	r.static = &static.Participant{RIB: r.rib, Labels: r.labels, Log: log.With("service", "static")}
 	r.vpnLabels = vrf.NewLabels(r.labels, r.rib, log.With("service", "vrf"))
 
+	r.vrf.SetLabels(r.vpnLabels)
+
+	// The labels participant comes before the vrf service, so that the
+	// instance events of a commit carry the labels it reserved.
 	store := engine.Store()
-	store.Register(r.vrf, vrf.Prefixes...)
 	store.Register(r.vpnLabels, vrf.LabelPrefixes...)
+	store.Register(r.vrf, vrf.Prefixes...)
 	store.Register(r.static, static.Prefixes...)
 
 	d.Registry.Add("forwarding", nil, func(ctx context.Context, ready func()) error {

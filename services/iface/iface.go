@@ -96,6 +96,19 @@ func (s *Service) Subscribe() <-chan Event {
 	return ch
 }
 
+// Unsubscribe stops the events of a channel Subscribe returned (a
+// subscriber that starts again, such as a restarted service, subscribes anew).
+func (s *Service) Unsubscribe(ch <-chan Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, c := range s.subs {
+		if c == ch {
+			s.subs = append(s.subs[:i], s.subs[i+1:]...)
+			return
+		}
+	}
+}
+
 // Ready is closed once start-up discovery is done (the wanted data links are
 // there, or the wait timed out). A Run after the first (a restart) finds it
 // closed: the ports it lists at once are the ones known.
