@@ -54,10 +54,7 @@ func (d *Daemon) addRouting(ctx context.Context, engine *cli.Engine) (*routing, 
 
 	r.vrf.SetLabels(r.vpnLabels)
 
-	// The labels participant comes before the vrf service, so that the
-	// instance events of a commit carry the labels it reserved.
 	store := engine.Store()
-	store.Register(r.vpnLabels, vrf.LabelPrefixes...)
 	store.Register(r.vrf, vrf.Prefixes...)
 	store.Register(r.static, static.Prefixes...)
 

@@ -116,11 +116,6 @@ func (e Event) String() string {
 	return fmt.Sprintf("interface %s exists=%v %v instance=%s up=%v %v", i.Name, i.Exists, i.Changes, i.Instance, i.Up, i.Addresses)
 }
 
-// LabelSource gives the instances' labels (*Labels implements it).
-type LabelSource interface {
-	InstanceLabel(instance string) (uint32, bool)
-}
-
 // Namespaces is implemented by hosts that keep a network namespace per
 // instance (*LinuxHost).
 type Namespaces interface {

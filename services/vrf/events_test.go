@@ -10,8 +10,14 @@ import (
 	"time"
 
 	"vpnos/services/iface"
+	"vpnos/services/label"
 	"vpnos/yang/datastore"
 )
+
+func (c *cfg) pin(vpn, l string) *cfg {
+	c.t.Set(datastore.P("vpn-instances", "vpn-instance", datastore.K(vpn), "ipv4-family", "apply-label-static"), l)
+	return c
+}
 
 func (c *cfg) af(vpn, rd string, targets ...string) *cfg {
 	af := datastore.P("vpn-instances", "vpn-instance", datastore.K(vpn), "ipv4-family")
@@ -25,10 +31,6 @@ func (c *cfg) af(vpn, rd string, targets ...string) *cfg {
 	}
 	return c
 }
-
-type fixedLabels map[string]uint32
-
-func (f fixedLabels) InstanceLabel(n string) (uint32, bool) { l, ok := f[n]; return l, ok }
 
 func eventStrings(evs []Event) []string {
 	var out []string
@@ -58,8 +60,7 @@ func TestSubscriptions(t *testing.T) {
 	fp := &fakePorts{ch: make(chan iface.Event, 4)}
 	fp.ports = ports("eth1", "eth2")
 	s := New(slog.New(slog.NewTextHandler(io.Discard, nil)), fakeHost{rec}, fakeSink{rec}, fp, iface.SlotStyle)
-	labels := fixedLabels{"red": 48000}
-	s.SetLabels(labels)
+	s.SetLabels(NewLabels(label.New(), &lspRecorder{}, nil))
 	early := s.Subscribe() // before the service runs: gets everything from the start
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -77,7 +78,15 @@ func TestSubscriptions(t *testing.T) {
 	// A VPN instance with an interface: the instance comes first.
 	c := newCfg().vpn("red").af("red", "65000:1", "65000:100 export-extcommunity", "65000:100 import-extcommunity").
 		bind("GigabitEthernet0/1/0", "red").addr("GigabitEthernet0/1/0", "192.0.2.1", "255.255.255.252")
-	s.Apply(ctx, &datastore.Change{New: c.t})
+	commit := func(c *cfg) {
+		t.Helper()
+		ch := &datastore.Change{ID: 1, New: c.t}
+		if err := s.Prepare(ctx, ch); err != nil {
+			t.Fatal(err)
+		}
+		s.Apply(ctx, ch)
+	}
+	commit(c)
 	red := []string{
 		"instance red exists=true [added] rd=65000:1 import=[65000:100] export=[65000:100] mode=per-instance label=48000",
 		"interface GigabitEthernet0/1/0 exists=true [addresses binding] instance=red up=true [192.0.2.1/30]",
@@ -93,22 +102,21 @@ func TestSubscriptions(t *testing.T) {
 		start[2],
 	})
 
-	// RD, targets and label change; the port goes down.
-	labels["red"] = 48001
-	c = newCfg().vpn("red").af("red", "65000:2", "65000:200 export-extcommunity").
+	// RD, targets and label change (pinned); the port goes down.
+	c = newCfg().vpn("red").af("red", "65000:2", "65000:200 export-extcommunity").pin("red", "500").
 		bind("GigabitEthernet0/1/0", "red").addr("GigabitEthernet0/1/0", "192.0.2.1", "255.255.255.252").shut("GigabitEthernet0/2/0")
-	s.Apply(ctx, &datastore.Change{New: c.t})
+	commit(c)
 	changed := []string{
-		"instance red exists=true [rd targets label] rd=65000:2 import=[] export=[65000:200] mode=per-instance label=48001",
+		"instance red exists=true [rd targets label] rd=65000:2 import=[] export=[65000:200] mode=per-instance label=500",
 		"interface GigabitEthernet0/2/0 exists=true [up-down] instance=_public_ up=false []",
 	}
 	waitEvents(t, early, changed)
 
 	// A slow subscriber (late has not taken since): the port went down and
 	// comes back up; it sees it up, with the flap recorded.
-	c = newCfg().vpn("red").af("red", "65000:2", "65000:200 export-extcommunity").
+	c = newCfg().vpn("red").af("red", "65000:2", "65000:200 export-extcommunity").pin("red", "500").
 		bind("GigabitEthernet0/1/0", "red").addr("GigabitEthernet0/1/0", "192.0.2.1", "255.255.255.252")
-	s.Apply(ctx, &datastore.Change{New: c.t})
+	commit(c)
 	waitEvents(t, late, []string{
 		changed[0],
 		"interface GigabitEthernet0/2/0 exists=true [up-down] instance=_public_ up=true []",
@@ -116,11 +124,10 @@ func TestSubscriptions(t *testing.T) {
 
 	// The instance goes: its interface leaves it first, then it is removed.
 	// The port vanishes too.
-	delete(labels, "red")
 	fp.mu.Lock()
 	fp.ports = ports("eth1")
 	fp.mu.Unlock()
-	s.Apply(ctx, &datastore.Change{New: newCfg().t})
+	commit(newCfg())
 	// (early had not taken GE0/2/0 coming back up: that is merged into its
 	// removal, and keeps its place.)
 	waitEvents(t, early, []string{

@@ -15,23 +15,21 @@ import (
 	"vpnos/yang/datastore"
 )
 
-// LabelPrefixes are the configuration paths of the VPN instances' labels.
-var LabelPrefixes = []string{"/vpn-instances"}
-
 // LSPSetter is what the labels participant needs of the RIB.
 type LSPSetter interface {
 	SetLSPs(ctx context.Context, owner string, lsps []rib.LSP) error
 }
 
-// Labels is the datastore participant of the VPN instances' own labels:
-// every instance whose IPv4 family allocates per instance (`apply-label
-// per-instance`, VRP8's default) holds one incoming label, the pinned one of
-// `apply-label per-instance static N` (static range) or else one the label
-// manager chooses (dynamic range). Prepare reserves (a pinned label another
-// owner holds, or no dynamic label left, refuses the commit), Apply programs
-// an egress LSP per instance (owner rib.OwnerVPNInstance) that pops the
-// label and looks the packet up in the instance, Abort gives back. BGP
-// advertises the instance's routes with InstanceLabel.
+// Labels are the VPN instances' own labels, part of the vrf service's
+// participant (see Service.SetLabels): every instance whose IPv4 family
+// allocates per instance (`apply-label per-instance`, VRP8's default) holds
+// one incoming label, the pinned one of `apply-label per-instance static N`
+// (static range) or else one the label manager chooses (dynamic range).
+// Prepare reserves (a pinned label another owner holds, or no dynamic label
+// left, refuses the commit), Apply programs an egress LSP per instance
+// (owner rib.OwnerVPNInstance) that pops the label and looks the packet up
+// in the instance, Abort gives back. BGP advertises the instance's routes
+// with InstanceLabel.
 type Labels struct {
 	Labels *label.Manager
 	RIB    LSPSetter

@@ -3,9 +3,11 @@ package vrf
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 
+	"vpnos/services/iface"
 	"vpnos/services/label"
 	"vpnos/services/rib"
 	"vpnos/yang/datastore"
@@ -39,6 +41,8 @@ type labelWorld struct {
 	p     *Labels
 }
 
+// newLabelWorld is a datastore with the vrf service (on fakes) as the owner
+// of the VPN instances, its labels taken from a label manager with ranges r.
 func newLabelWorld(t *testing.T, r label.Ranges) *labelWorld {
 	s, err := schema.Load()
 	if err != nil {
@@ -50,7 +54,15 @@ func newLabelWorld(t *testing.T, r label.Ranges) *labelWorld {
 	}
 	w := &labelWorld{t: t, store: datastore.New(s, nil), lm: lm, rib: &lspRecorder{}}
 	w.p = NewLabels(lm, w.rib, nil)
-	w.store.Register(w.p, LabelPrefixes...)
+	rec := &recorder{}
+	svc := New(slog.New(slog.DiscardHandler), fakeHost{rec}, fakeSink{rec}, &fakePorts{ch: make(chan iface.Event)}, iface.SlotStyle)
+	svc.SetLabels(w.p)
+	w.store.Register(svc, Prefixes...)
+	ctx, cancel := context.WithCancel(context.Background())
+	ready, done := make(chan struct{}), make(chan error, 1)
+	go func() { done <- svc.Run(ctx, nil, func() { close(ready) }) }()
+	<-ready
+	t.Cleanup(func() { cancel(); <-done })
 	return w
 }
 

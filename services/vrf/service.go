@@ -53,9 +53,10 @@ type Service struct {
 
 	cfgCh chan cfgReq
 
+	labels *Labels // the VPN instances' labels (nil: none)
+
 	mu         sync.Mutex // guards what follows, for readers and subscribers
 	have       Desired
-	labels     LabelSource
 	labelsHave map[string]uint32
 	subs       []*Subscription
 	started    bool // the public instance exists
@@ -73,26 +74,30 @@ func New(log *slog.Logger, host Host, sink Sink, ports PortSource, naming iface.
 		labelsHave: map[string]uint32{}}
 }
 
-// SetLabels gives the service the instances' labels, for the instance
-// events. The labels participant must be registered on the datastore before
-// the service, so that a commit's labels are applied when the service
-// applies the commit's instances.
-func (s *Service) SetLabels(l LabelSource) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.labels = l
-}
+// SetLabels makes the service reserve and program the VPN instances'
+// labels (see Labels) as part of its commits; the instance events carry
+// them. Call it before the service is registered on the datastore.
+func (s *Service) SetLabels(l *Labels) { s.labels = l }
 
 // Prefixes are the configuration paths the service owns.
 var Prefixes = []string{"/vpn-instances", "/interfaces"}
 
-// Prepare accepts every validated change: creating a namespace or binding a
-// port cannot be reserved ahead, and failures there are reported, not fatal.
-func (s *Service) Prepare(ctx context.Context, c *datastore.Change) error { return nil }
+// Prepare reserves the VPN instances' labels (see Labels); the rest cannot
+// be reserved ahead (creating a namespace, binding a port), and failures
+// there are reported, not fatal.
+func (s *Service) Prepare(ctx context.Context, c *datastore.Change) error {
+	if s.labels != nil {
+		return s.labels.Prepare(ctx, c)
+	}
+	return nil
+}
 
-// Apply hands the new running tree to the service and waits until it is
-// applied.
+// Apply makes the labels final and programs them, then hands the new
+// running tree to the service and waits until it is applied.
 func (s *Service) Apply(ctx context.Context, c *datastore.Change) {
+	if s.labels != nil {
+		s.labels.Apply(ctx, c)
+	}
 	req := cfgReq{tree: c.New, done: make(chan struct{})}
 	select {
 	case s.cfgCh <- req:
@@ -101,8 +106,12 @@ func (s *Service) Apply(ctx context.Context, c *datastore.Change) {
 	}
 }
 
-// Abort has nothing to undo.
-func (s *Service) Abort(ctx context.Context, c *datastore.Change) {}
+// Abort gives back the labels Prepare reserved.
+func (s *Service) Abort(ctx context.Context, c *datastore.Change) {
+	if s.labels != nil {
+		s.labels.Abort(ctx, c)
+	}
+}
 
 // State returns the applied state (for displays).
 func (s *Service) State() Desired {
