@@ -49,7 +49,7 @@ func ExampleService() {
 		NextHops: []rib.NextHop{{Gateway: netip.MustParseAddr("10.255.0.3"), Instance: fibapi.Public,
 			Labels: []uint32{48130}, Tunnel: true}}}))
 
-	nh, _ := svc.NexthopState(ctx, fibapi.Public, netip.MustParseAddr("10.255.0.3"))
+	nh, _ := svc.ResolveNexthop(ctx, fibapi.Public, netip.MustParseAddr("10.255.0.3"))
 	fmt.Printf("next hop 10.255.0.3: resolved %v via %s, tunnel %v (%s %s)\n", nh.Resolved, nh.Route, nh.Tunnel, nh.TunnelOwner, nh.TunnelName)
 	snap, _ := svc.Snapshot(ctx, "red")
 	for _, e := range snap.Routes {

@@ -271,18 +271,18 @@ func (s *Service) TunnelTo(ctx context.Context, instance string, addr netip.Addr
 	return lsp, ok, err
 }
 
-// NexthopState is how the RIB reaches addr in an instance now (see
+// ResolveNexthop is how the RIB reaches addr in an instance now (see
 // WatchNexthops to follow it).
-func (s *Service) NexthopState(ctx context.Context, instance string, addr netip.Addr) (Nexthop, error) {
-	var st Nexthop
-	err := s.do(ctx, false, func(r *RIB) error { st = r.NexthopState(instance, addr); return nil })
+func (s *Service) ResolveNexthop(ctx context.Context, instance string, addr netip.Addr) (NexthopState, error) {
+	var st NexthopState
+	err := s.do(ctx, false, func(r *RIB) error { st = r.ResolveNexthop(instance, addr); return nil })
 	return st, err
 }
 
 // WatchNexthops returns a next-hop tracker (see NexthopWatch); Track adds
 // addresses to it.
 func (s *Service) WatchNexthops() *NexthopWatch {
-	return &NexthopWatch{box: mailbox.New[NexthopKey, Nexthop](nil), tracked: map[NexthopKey]bool{},
+	return &NexthopWatch{box: mailbox.New[NexthopKey, NexthopState](nil), tracked: map[NexthopKey]bool{},
 		run: func(ctx context.Context, fn func(*RIB) error) error { return s.do(ctx, false, fn) }}
 }
 

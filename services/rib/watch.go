@@ -56,8 +56,8 @@ type NexthopKey struct {
 	Addr     netip.Addr
 }
 
-// Nexthop is how the RIB reaches a tracked address.
-type Nexthop struct {
+// NexthopState is how the RIB reaches a tracked address.
+type NexthopState struct {
 	NexthopKey
 	// Resolved: a forwarding route covers the address (not a blackhole, not
 	// one of the router's own addresses).
@@ -79,7 +79,7 @@ type Nexthop struct {
 	TunnelOwner, TunnelName string
 }
 
-func sameNexthop(a, b Nexthop) bool {
+func sameNexthop(a, b NexthopState) bool {
 	return a.NexthopKey == b.NexthopKey && a.Resolved == b.Resolved && a.Local == b.Local && a.Route == b.Route &&
 		a.Protocol == b.Protocol && a.Preference == b.Preference && a.Cost == b.Cost &&
 		slices.EqualFunc(a.Hops, b.Hops, sameHop) && a.Tunnel == b.Tunnel && a.TunnelOwner == b.TunnelOwner && a.TunnelName == b.TunnelName
@@ -87,7 +87,7 @@ func sameNexthop(a, b Nexthop) bool {
 
 // NexthopWatch tracks addresses; see the package comment of watch.go.
 type NexthopWatch struct {
-	box *mailbox.Mailbox[NexthopKey, Nexthop]
+	box *mailbox.Mailbox[NexthopKey, NexthopState]
 	run runner
 	// Owned by the RIB's goroutine:
 	tracked map[NexthopKey]bool
@@ -99,7 +99,7 @@ func (w *NexthopWatch) C() <-chan struct{} { return w.box.C() }
 
 // Take returns the states that changed since the last Take (the latest of
 // each address), in the order the addresses first changed.
-func (w *NexthopWatch) Take() []Nexthop { return w.box.Take() }
+func (w *NexthopWatch) Take() []NexthopState { return w.box.Take() }
 
 // Track starts tracking addresses of an instance; their current state is
 // delivered at once. Tracking an address again changes nothing.
@@ -206,7 +206,7 @@ type nhTracker struct {
 type nhEntry struct {
 	key      NexthopKey
 	watchers []*NexthopWatch
-	last     Nexthop
+	last     NexthopState
 	queued   bool
 }
 
@@ -236,7 +236,7 @@ func (ws *watchState) untrack(w *NexthopWatch, k NexthopKey) {
 // WatchNexthops returns a next-hop tracker of this RIB (used by the
 // goroutine that owns the RIB; see Service.WatchNexthops).
 func (r *RIB) WatchNexthops() *NexthopWatch {
-	return &NexthopWatch{box: mailbox.New[NexthopKey, Nexthop](nil), tracked: map[NexthopKey]bool{},
+	return &NexthopWatch{box: mailbox.New[NexthopKey, NexthopState](nil), tracked: map[NexthopKey]bool{},
 		run: func(_ context.Context, fn func(*RIB) error) error { return fn(r) }}
 }
 
@@ -283,19 +283,19 @@ func (r *RIB) trackAddrs(w *NexthopWatch, instance string, addrs []netip.Addr, o
 	return nil
 }
 
-func cloneNexthop(n Nexthop) Nexthop {
+func cloneNexthop(n NexthopState) NexthopState {
 	n.Hops = cloneHops(n.Hops)
 	return n
 }
 
-// NexthopState is how the RIB reaches addr in an instance now.
-func (r *RIB) NexthopState(instance string, addr netip.Addr) Nexthop {
+// ResolveNexthop is how the RIB reaches addr in an instance now.
+func (r *RIB) ResolveNexthop(instance string, addr netip.Addr) NexthopState {
 	r.settle()
 	return r.nexthopState(NexthopKey{instance, addr})
 }
 
-func (r *RIB) nexthopState(k NexthopKey) Nexthop {
-	st := Nexthop{NexthopKey: k}
+func (r *RIB) nexthopState(k NexthopKey) NexthopState {
+	st := NexthopState{NexthopKey: k}
 	in := r.instances[k.Instance]
 	if in == nil || in.deleted || !k.Addr.Is4() {
 		return st

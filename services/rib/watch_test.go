@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-func nhString(n Nexthop) string {
+func nhString(n NexthopState) string {
 	var hs []string
 	for _, h := range n.Hops {
 		s := h.Interface
@@ -119,7 +119,7 @@ func TestNexthopWatch(t *testing.T) {
 	if got, want := takeNH(w), []string{"blue 192.0.2.9 res=true local=false route=192.0.2.8/30 Direct/0/0 hops=GigabitEthernet0/2/0"}; !slices.Equal(got, want) {
 		t.Errorf("untracked and tracked: %q, want %q", got, want)
 	}
-	if st := e.r.NexthopState("blue", ip("192.0.2.9")); nhString(st) != "blue 192.0.2.9 res=true local=false route=192.0.2.8/30 Direct/0/0 hops=GigabitEthernet0/2/0" {
+	if st := e.r.ResolveNexthop("blue", ip("192.0.2.9")); nhString(st) != "blue 192.0.2.9 res=true local=false route=192.0.2.8/30 Direct/0/0 hops=GigabitEthernet0/2/0" {
 		t.Errorf("NexthopState = %s", nhString(st))
 	}
 	e.must(w.Close(ctx))
@@ -254,7 +254,7 @@ func TestServiceWatches(t *testing.T) {
 	if err := busy.Track(ctx, pub, ip("10.0.0.1")); err != nil {
 		t.Fatal(err)
 	}
-	seen := make(chan Nexthop, 1000)
+	seen := make(chan NexthopState, 1000)
 	stop := make(chan struct{})
 	go func() {
 		for {
@@ -294,7 +294,7 @@ done:
 	if n := idleRoutes.box.Len(); n > 256 {
 		t.Errorf("idle route mailbox holds %d values for 256 prefixes", n)
 	}
-	st, err := s.NexthopState(ctx, pub, ip("10.0.0.1"))
+	st, err := s.ResolveNexthop(ctx, pub, ip("10.0.0.1"))
 	if err != nil || st.Cost != 256 {
 		t.Errorf("NexthopState = %+v, %v", st, err)
 	}
