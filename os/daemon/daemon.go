@@ -109,8 +109,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := ops.Register(engine, ops.Deps{
 		RIB: r.rib, VRF: r.vrf, NS: r.host,
 		Counters: fwdCounters{fwd: r.fwd}, Ports: d.Ifaces,
-		VRP5: s.CommitMode == "immediate",
-		Log:  d.Log.With("service", "ops"),
+		InstanceLabel: r.vpnLabels.InstanceLabel,
+		VRP5:          s.CommitMode == "immediate",
+		Log:           d.Log.With("service", "ops"),
 	}); err != nil {
 		return fmt.Errorf("operational commands: %w", err)
 	}
