@@ -153,6 +153,9 @@ func Compile(c Config, prev *Set) *Set {
 			lo, hi := e.Range()
 			b := e.Prefix.Addr().As4()
 			bits := e.Prefix.Bits()
+			// A route shorter than the entry's prefix is never inside it
+			// (a validated entry has lo >= bits already).
+			lo = max(lo, bits)
 			var mask uint32
 			if bits > 0 {
 				mask = ^uint32(0) << (32 - bits)
@@ -168,6 +171,7 @@ func Compile(c Config, prev *Set) *Set {
 		for _, e := range es {
 			cs := slices.Clone(e.Communities)
 			slices.Sort(cs)
+			cs = slices.Compact(cs)
 			f.entries = append(f.entries, communityEntry{permit: e.Permit, internet: e.Internet, comms: cs})
 		}
 		s.communities[name] = f
