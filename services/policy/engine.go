@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"math/bits"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -101,6 +102,7 @@ type asPathEntry struct {
 type Policy struct {
 	name  string
 	nodes []node
+	index *nodeIndex // nil: walk every node
 }
 
 type node struct {
@@ -246,6 +248,7 @@ func Compile(c Config, prev *Set) *Set {
 			p.nodes = append(p.nodes, cn)
 		}
 		slices.SortFunc(p.nodes, func(a, b node) int { return cmpU32(a.seq, b.seq) })
+		p.buildIndex()
 		s.policies[name] = p
 	}
 	return s
@@ -309,20 +312,39 @@ func (p *Policy) Name() string { return p.name }
 // r's slices are never modified.
 func (p *Policy) Evaluate(r Route) Result {
 	var ev evalCtx
+	if p.index != nil {
+		c := p.index.candidates(r.Prefix)
+		for w, word := range c {
+			for word != 0 {
+				i := w*64 + bits.TrailingZeros64(word)
+				word &= word - 1
+				if res, done := p.nodes[i].decide(&r, &ev); done {
+					return res
+				}
+			}
+		}
+		return Result{Node: -1}
+	}
 	for i := range p.nodes {
-		n := &p.nodes[i]
-		if !n.matches(&r, &ev) {
-			continue
+		if res, done := p.nodes[i].decide(&r, &ev); done {
+			return res
 		}
-		n.matched.Add(1)
-		if !n.permit {
-			return Result{Node: int(n.seq)}
-		}
-		res := Result{Permit: true, Route: r, Set: n.set, Node: int(n.seq)}
-		n.apply(&res.Route)
-		return res
 	}
 	return Result{Node: -1}
+}
+
+// decide evaluates one node: done when it matched (and so decided).
+func (n *node) decide(r *Route, ev *evalCtx) (Result, bool) {
+	if !n.matches(r, ev) {
+		return Result{}, false
+	}
+	n.matched.Add(1)
+	if !n.permit {
+		return Result{Node: int(n.seq)}, true
+	}
+	res := Result{Permit: true, Route: *r, Set: n.set, Node: int(n.seq)}
+	n.apply(&res.Route)
+	return res, true
 }
 
 // evalCtx holds what one evaluation computes at most once.

@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -351,5 +353,57 @@ func TestNodeCounters(t *testing.T) {
 	st = Compile(cfg, s).PolicyState("p")
 	if st[0].Nodes[1].Matched != 1 || st[0].Nodes[2].Matched != 0 {
 		t.Fatalf("carried %+v", st)
+	}
+}
+
+// TestIndexAgreesWithWalk: the node index gives the outcome of a plain
+// walk over every node, for random policies of prefix-list nodes (permit
+// and deny entries, ranges, lists that do not exist, nodes without a
+// prefix clause) and random routes.
+func TestIndexAgreesWithWalk(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	randPrefix := func() netip.Prefix {
+		l := rng.IntN(33)
+		return netip.PrefixFrom(addr(uint32(10)<<24|rng.Uint32()>>uint(8+rng.IntN(8))), l).Masked()
+	}
+	for trial := range 200 {
+		c := Config{PrefixLists: map[string][]PrefixEntry{}, Policies: map[string][]Node{}}
+		for l := range 8 {
+			var es []PrefixEntry
+			for i := range 1 + rng.IntN(4) {
+				p := randPrefix()
+				ge, le := -1, -1
+				if rng.IntN(2) == 0 {
+					ge = p.Bits() + rng.IntN(33-p.Bits())
+				}
+				if rng.IntN(2) == 0 {
+					le = max(ge, p.Bits()) + rng.IntN(33-max(ge, p.Bits()))
+				}
+				es = append(es, PrefixEntry{Index: uint32(i + 1), Permit: rng.IntN(3) > 0, Prefix: p, GE: ge, LE: le})
+			}
+			c.PrefixLists[fmt.Sprint("l", l)] = es
+		}
+		var nodes []Node
+		for i := range 1 + rng.IntN(40) {
+			n := Node{Seq: uint32(rng.IntN(1000)*64 + i), Permit: rng.IntN(2) == 0}
+			if rng.IntN(5) > 0 {
+				n.Match.IPPrefix = fmt.Sprint("l", rng.IntN(10)) // l8, l9 do not exist
+			}
+			nodes = append(nodes, n)
+		}
+		c.Policies["p"] = nodes
+		indexed := Compile(c, nil).Policy("p")
+		walked := Compile(c, nil).Policy("p")
+		walked.index = nil
+		if indexed.index == nil {
+			t.Fatal("no index")
+		}
+		for range 300 {
+			r := Route{Prefix: randPrefix()}
+			a, b := indexed.Evaluate(r), walked.Evaluate(r)
+			if a.Permit != b.Permit || a.Node != b.Node {
+				t.Fatalf("trial %d, %v: index %v@%d, walk %v@%d", trial, r.Prefix, a.Permit, a.Node, b.Permit, b.Node)
+			}
+		}
 	}
 }
