@@ -16,8 +16,6 @@ import (
 
 	"vpnos/cli/proto"
 	"vpnos/lab/topology"
-	"vpnos/os/mgmt"
-	"vpnos/os/settings"
 )
 
 // ConfigMount is where a node's configuration folder is bound in the image.
@@ -85,7 +83,7 @@ func (b *netnsBackend) check(ctx context.Context, t *topology.Topology) error {
 		if netnsExists(name) {
 			return fmt.Errorf("node %s: network namespace %s already exists (another lab of the same name?)", n.Name, name)
 		}
-		sock := filepath.Join(dir, n.Name, "var/lib/vpnos/mgmt.sock")
+		sock := filepath.Join(dir, n.Name, "var/lib/vpnos", proto.SocketName)
 		if len(sock) > 107 {
 			return fmt.Errorf("node %s: socket path %s is longer than 107 bytes; use a shorter --workdir", n.Name, sock)
 		}
@@ -152,7 +150,7 @@ func (b *netnsBackend) create(ctx context.Context, st *State, n *topology.Node, 
 		return fmt.Errorf("node %s: %w", n.Name, err)
 	}
 	st.mu.Lock()
-	ns.Root, ns.Log, ns.ConfigDir, ns.Env = root, filepath.Join(root, "boot.log"), dir, nodeEnv(n)
+	ns.Root, ns.Log, ns.ConfigDir, ns.Env = root, filepath.Join(root, "boot.log"), dir, nodeEnv(n, root)
 	st.mu.Unlock()
 	if err := st.record(Step{Kind: StepNetns, Name: ns.Runtime, Node: n.Name}); err != nil {
 		return err
@@ -164,12 +162,16 @@ func (b *netnsBackend) create(ctx context.Context, st *State, n *topology.Node, 
 }
 
 // nodeEnv is the environment of a node process: a PATH, the node's env and
-// CLAB_INTFS, as a container would have them.
-func nodeEnv(n *topology.Node) []string {
+// CLAB_INTFS, as a container would have them, and the node's state
+// directory under its root (VPNOS_STATE_DIR, unless the node's env sets
+// it), so that the runner knows where the node's management socket is
+// whatever the node's vpnos.yaml says.
+func nodeEnv(n *topology.Node, root string) []string {
 	env := map[string]string{
-		"PATH":       "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"HOME":       "/root",
-		"CLAB_INTFS": strconv.Itoa(len(n.Intfs)),
+		"PATH":            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOME":            "/root",
+		"CLAB_INTFS":      strconv.Itoa(len(n.Intfs)),
+		"VPNOS_STATE_DIR": filepath.Join(root, "var/lib/vpnos"),
 	}
 	for k, v := range n.Env {
 		env[k] = v
@@ -218,12 +220,16 @@ func (b *netnsBackend) start(ctx context.Context, st *State, n *topology.Node, n
 	return nil
 }
 
-func (b *netnsBackend) socket(ns *NodeState) (string, error) {
-	s, err := settings.Load(settings.Options{Root: ns.Root, ConfigDir: ns.ConfigDir, Env: ns.Env})
-	if err != nil {
-		return "", err
+// socket is the node's management socket, in the state directory nodeEnv
+// gave it.
+func (b *netnsBackend) socket(ns *NodeState) string {
+	for _, kv := range ns.Env {
+		if v, ok := strings.CutPrefix(kv, "VPNOS_STATE_DIR="); ok {
+			return filepath.Join(v, proto.SocketName)
+		}
 	}
-	return s.SocketPath(), nil
+	// A lab brought up before nodeEnv set it: the default under the root.
+	return filepath.Join(ns.Root, "var/lib/vpnos", proto.SocketName)
 }
 
 func (b *netnsBackend) probe(ctx context.Context, ns *NodeState) error {
@@ -237,13 +243,10 @@ func (b *netnsBackend) probe(ctx context.Context, ns *NodeState) error {
 		default:
 		}
 	}
-	path, err := b.socket(ns)
-	if err != nil {
-		return fatalError{err}
-	}
+	path := b.socket(ns)
 	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	cl, open, err := mgmt.Dial(dctx, path, proto.Request{User: "lab", Source: "script"})
+	cl, open, err := proto.Dial(dctx, path, proto.Request{User: "lab", Source: "script"})
 	if err != nil {
 		return err
 	}

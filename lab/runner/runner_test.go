@@ -77,10 +77,19 @@ func TestNodeConfigDir(t *testing.T) {
 
 func TestNodeEnv(t *testing.T) {
 	n := &topology.Node{Env: map[string]string{"VPNOS_SSH_PORT": "2222", "PATH": "/x"}, Intfs: []string{"eth1", "eth2"}}
-	got := nodeEnv(n)
-	want := []string{"CLAB_INTFS=2", "HOME=/root", "PATH=/x", "VPNOS_SSH_PORT=2222"}
+	got := nodeEnv(n, "/w/l/PE1")
+	want := []string{"CLAB_INTFS=2", "HOME=/root", "PATH=/x", "VPNOS_SSH_PORT=2222", "VPNOS_STATE_DIR=/w/l/PE1/var/lib/vpnos"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %q", got)
+	}
+	b := &netnsBackend{}
+	if s := b.socket(&NodeState{Root: "/w/l/PE1", Env: got}); s != "/w/l/PE1/var/lib/vpnos/mgmt.sock" {
+		t.Errorf("socket %q", s)
+	}
+	// The node's own env may move its state directory; the socket follows.
+	n.Env["VPNOS_STATE_DIR"] = "/s"
+	if s := b.socket(&NodeState{Root: "/w/l/PE1", Env: nodeEnv(n, "/w/l/PE1")}); s != "/s/mgmt.sock" {
+		t.Errorf("socket %q", s)
 	}
 }
 
