@@ -13,8 +13,12 @@ func TestValidate(t *testing.T) {
 		t.SetPresence(datastore.P("mpls", "enable"))
 	}
 	lsp := func(kind, name string) datastore.Path { return datastore.P("static-lsps", kind, datastore.K(name)) }
-	route := func(keys ...string) datastore.Path { return datastore.P("static-routes", "route", datastore.K(keys...)) }
-	vpnRoute := func(keys ...string) datastore.Path { return datastore.P("static-routes", "vpn-route", datastore.K(keys...)) }
+	route := func(keys ...string) datastore.Path {
+		return datastore.P("static-routes", "route", datastore.K(keys...))
+	}
+	vpnRoute := func(keys ...string) datastore.Path {
+		return datastore.P("static-routes", "vpn-route", datastore.K(keys...))
+	}
 	tests := []struct {
 		name string
 		edit func(*datastore.Tree)
