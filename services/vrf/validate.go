@@ -93,21 +93,22 @@ func validateInstances(c *datastore.Change) []*datastore.RuleError {
 }
 
 // rdInPlace refuses changing a route distinguisher in one step: the old one
-// is removed first (in the candidate: undo; in running: undo and commit),
-// because every route of the instance was advertised with it. A rollback
-// may jump across the rule.
+// is removed first, because every route of the instance was advertised with
+// it. Against running (Old) that takes a commit of its own; within a
+// candidate (Prev, an RD not committed yet) an undo. A rollback may jump
+// across the rule.
 func rdInPlace(c *datastore.Change, rdPath datastore.Path, name, rd string) *datastore.RuleError {
 	if c.Rollback {
 		return nil
 	}
-	if c.Prev != nil {
-		if was, had := c.Prev.Get(rdPath); had && was != rd {
-			return datastore.Refuse(rdPath, "The route-distinguisher cannot be changed; undo the current one (%s) first", was)
-		}
-	}
 	if c.Old != nil {
 		if was, had := c.Old.Get(rdPath); had && was != rd {
 			return datastore.Refuse(rdPath, "The route-distinguisher of VPN instance %s cannot be changed from %s to %s; remove it and commit first", name, was, rd)
+		}
+	}
+	if c.Prev != nil {
+		if was, had := c.Prev.Get(rdPath); had && was != rd {
+			return datastore.Refuse(rdPath, "The route-distinguisher cannot be changed; undo the current one (%s) first", was)
 		}
 	}
 	return nil
