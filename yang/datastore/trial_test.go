@@ -174,3 +174,27 @@ func TestTrialAbortAndRefusal(t *testing.T) {
 		t.Fatalf("the aborted trial's timer fired: %d commits", n)
 	}
 }
+
+// A confirmation racing the real timer: either the commit confirms the
+// trial and its configuration stays, or the timer won and rolled it back
+// before; never both.
+func TestTrialConfirmRacesTimer(t *testing.T) {
+	ctx := context.Background()
+	for i := 0; i < 50; i++ {
+		s := newStore(t)
+		commitSysname(t, s, "TRIAL", time.Duration(i%5)*100*time.Microsecond+time.Microsecond)
+		r, err := s.NewCandidate().CommitWith(ctx, CommitOptions{User: "bob"})
+		if !errors.Is(err, ErrNoChange) {
+			t.Fatal(err)
+		}
+		_, pending := s.PendingTrial()
+		switch {
+		case pending:
+			t.Fatalf("run %d: neither confirmed nor expired", i)
+		case r.Confirmed && sysname(s) != "TRIAL":
+			t.Fatalf("run %d: confirmed, and rolled back", i)
+		case !r.Confirmed && sysname(s) != "":
+			t.Fatalf("run %d: expired, and not rolled back", i)
+		}
+	}
+}
