@@ -150,7 +150,7 @@ func (b *netnsBackend) create(ctx context.Context, st *State, n *topology.Node, 
 		return fmt.Errorf("node %s: %w", n.Name, err)
 	}
 	st.mu.Lock()
-	ns.Root, ns.Log, ns.ConfigDir, ns.Env = root, filepath.Join(root, "boot.log"), dir, nodeEnv(n, root)
+	ns.Root, ns.Log, ns.ConfigDir, ns.Env = root, filepath.Join(root, "boot.log"), dir, nodeEnv(n)
 	st.mu.Unlock()
 	if err := st.record(Step{Kind: StepNetns, Name: ns.Runtime, Node: n.Name}); err != nil {
 		return err
@@ -162,16 +162,12 @@ func (b *netnsBackend) create(ctx context.Context, st *State, n *topology.Node, 
 }
 
 // nodeEnv is the environment of a node process: a PATH, the node's env and
-// CLAB_INTFS, as a container would have them, and the node's state
-// directory under its root (VPNOS_STATE_DIR, unless the node's env sets
-// it), so that the runner knows where the node's management socket is
-// whatever the node's vpnos.yaml says.
-func nodeEnv(n *topology.Node, root string) []string {
+// CLAB_INTFS, as a container would have them.
+func nodeEnv(n *topology.Node) []string {
 	env := map[string]string{
-		"PATH":            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"HOME":            "/root",
-		"CLAB_INTFS":      strconv.Itoa(len(n.Intfs)),
-		"VPNOS_STATE_DIR": filepath.Join(root, "var/lib/vpnos"),
+		"PATH":       "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOME":       "/root",
+		"CLAB_INTFS": strconv.Itoa(len(n.Intfs)),
 	}
 	for k, v := range n.Env {
 		env[k] = v
@@ -220,16 +216,19 @@ func (b *netnsBackend) start(ctx context.Context, st *State, n *topology.Node, n
 	return nil
 }
 
-// socket is the node's management socket, in the state directory nodeEnv
-// gave it.
-func (b *netnsBackend) socket(ns *NodeState) string {
+// socket is the node's management socket: what Options.NodeSocket reads
+// from the node's settings, or by default the one in the state directory
+// under the node's root (or in VPNOS_STATE_DIR of its environment).
+func (b *netnsBackend) socket(ns *NodeState) (string, error) {
+	if b.o.NodeSocket != nil {
+		return b.o.NodeSocket(ns.Root, ns.ConfigDir, ns.Env)
+	}
 	for _, kv := range ns.Env {
 		if v, ok := strings.CutPrefix(kv, "VPNOS_STATE_DIR="); ok {
-			return filepath.Join(v, proto.SocketName)
+			return filepath.Join(v, proto.SocketName), nil
 		}
 	}
-	// A lab brought up before nodeEnv set it: the default under the root.
-	return filepath.Join(ns.Root, "var/lib/vpnos", proto.SocketName)
+	return filepath.Join(ns.Root, "var/lib/vpnos", proto.SocketName), nil
 }
 
 func (b *netnsBackend) probe(ctx context.Context, ns *NodeState) error {
@@ -243,7 +242,10 @@ func (b *netnsBackend) probe(ctx context.Context, ns *NodeState) error {
 		default:
 		}
 	}
-	path := b.socket(ns)
+	path, err := b.socket(ns)
+	if err != nil {
+		return fatalError{err}
+	}
 	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	cl, open, err := proto.Dial(dctx, path, proto.Request{User: "lab", Source: "script"})

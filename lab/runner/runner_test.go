@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -77,19 +78,26 @@ func TestNodeConfigDir(t *testing.T) {
 
 func TestNodeEnv(t *testing.T) {
 	n := &topology.Node{Env: map[string]string{"VPNOS_SSH_PORT": "2222", "PATH": "/x"}, Intfs: []string{"eth1", "eth2"}}
-	got := nodeEnv(n, "/w/l/PE1")
-	want := []string{"CLAB_INTFS=2", "HOME=/root", "PATH=/x", "VPNOS_SSH_PORT=2222", "VPNOS_STATE_DIR=/w/l/PE1/var/lib/vpnos"}
+	got := nodeEnv(n)
+	want := []string{"CLAB_INTFS=2", "HOME=/root", "PATH=/x", "VPNOS_SSH_PORT=2222"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %q", got)
 	}
-	b := &netnsBackend{}
-	if s := b.socket(&NodeState{Root: "/w/l/PE1", Env: got}); s != "/w/l/PE1/var/lib/vpnos/mgmt.sock" {
-		t.Errorf("socket %q", s)
+}
+
+func TestNodeSocket(t *testing.T) {
+	b := &netnsBackend{o: &Options{}}
+	if s, err := b.socket(&NodeState{Root: "/w/l/PE1"}); err != nil || s != "/w/l/PE1/var/lib/vpnos/mgmt.sock" {
+		t.Errorf("default socket %q %v", s, err)
 	}
-	// The node's own env may move its state directory; the socket follows.
-	n.Env["VPNOS_STATE_DIR"] = "/s"
-	if s := b.socket(&NodeState{Root: "/w/l/PE1", Env: nodeEnv(n, "/w/l/PE1")}); s != "/s/mgmt.sock" {
-		t.Errorf("socket %q", s)
+	if s, _ := b.socket(&NodeState{Root: "/w/l/PE1", Env: []string{"VPNOS_STATE_DIR=/s"}}); s != "/s/mgmt.sock" {
+		t.Errorf("socket in the environment's state directory: %q", s)
+	}
+	b.o.NodeSocket = func(root, configDir string, env []string) (string, error) {
+		return "", errors.New("settings: log_level: \"loud\"")
+	}
+	if _, err := b.socket(&NodeState{Root: "/w/l/PE1"}); err == nil {
+		t.Error("the settings' refusal is lost")
 	}
 }
 

@@ -15,7 +15,9 @@ import (
 )
 
 var (
-	vi     = func(name string) datastore.Path { return datastore.P("vpn-instances", "vpn-instance", datastore.K(name)) }
+	vi = func(name string) datastore.Path {
+		return datastore.P("vpn-instances", "vpn-instance", datastore.K(name))
+	}
 	ifc    = func(name string) datastore.Path { return datastore.P("interfaces", "interface", datastore.K(name)) }
 	lsp    = func(kind, name string) datastore.Path { return datastore.P("static-lsps", kind, datastore.K(name)) }
 	ipAddr = func(ifname, ip string) datastore.Path {
