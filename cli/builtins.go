@@ -395,7 +395,7 @@ func (s *session) runCommit(m *matchResult) *result {
 // runAbortTrial rolls back a pending commit trial at once.
 func (s *session) runAbortTrial(_ *matchResult) *result {
 	r := &result{}
-	err := s.e.store.AbortTrial(s.ctx(), s.user)
+	err := s.e.store.AbortTrial(s.ctx(), s.user, nil)
 	switch {
 	case errors.Is(err, datastore.ErrNoTrial):
 		r.printf("Error: No commit trial is pending.\n")

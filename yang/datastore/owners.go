@@ -109,13 +109,17 @@ func ownershipErrors(regs []registration, owner func(string) int, ops []Op) []*R
 				continue
 			}
 			seen[regs[i].what] = true
-			errs = append(errs, Refuse(op.Path, "%s is not supported yet", regs[i].what))
+			e := Refuse(op.Path, "%s is not supported yet", regs[i].what)
+			e.Unsupported = true
+			errs = append(errs, e)
 		default:
 			if seen[sp] {
 				continue
 			}
 			seen[sp] = true
-			errs = append(errs, Refuse(op.Path, "The configuration %s is not supported", sp))
+			e := Refuse(op.Path, "The configuration %s is not supported", sp)
+			e.Unsupported = true
+			errs = append(errs, e)
 		}
 	}
 	return errs

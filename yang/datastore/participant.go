@@ -83,6 +83,9 @@ func (ValidateFunc) Abort(context.Context, *Change) {}
 type RuleError struct {
 	Path Path
 	Msg  string
+	// Unsupported marks the datastore's refusal of a node no service
+	// supports (NETCONF's operation-not-supported).
+	Unsupported bool
 }
 
 func (e *RuleError) Error() string { return e.Msg }

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"vpnos/yang/schema"
@@ -19,6 +20,8 @@ type Record struct {
 	User        string
 	Time        time.Time
 	Description string
+	// Interface is the front end of the commit ("netconf"; "" for the CLI).
+	Interface string
 	// Before and After are the running trees around the commit.
 	Before, After *Tree
 }
@@ -52,6 +55,7 @@ type Store struct {
 	regs       []registration
 	ownerCache map[string]int
 	journal    Journal
+	locks      lockTable
 }
 
 // New makes an empty store on schema s. Nobody owns anything yet: every
@@ -100,6 +104,10 @@ type Candidate struct {
 	version int
 	tree    *Tree
 	gen     int
+	// origin, dirty and ref serve the locks (lock.go).
+	origin Origin
+	dirty  atomic.Bool
+	ref    *candidateRef
 }
 
 // Gen changes whenever the candidate is replaced, rebased or discarded
@@ -109,7 +117,9 @@ func (c *Candidate) Gen() int { return c.gen }
 // NewCandidate starts a candidate on the current running tree.
 func (s *Store) NewCandidate() *Candidate {
 	r, v := s.snapshot()
-	return &Candidate{store: s, base: r, version: v, tree: r.Clone()}
+	c := &Candidate{store: s, base: r, version: v, tree: r.Clone()}
+	s.locks.track(c)
+	return c
 }
 
 // Sync rebases the candidate if running changed since it was taken.
@@ -135,7 +145,12 @@ func (c *Candidate) Base() *Tree { return c.base }
 func (c *Candidate) Replace(t *Tree) { c.tree = t; c.gen++ }
 
 // Dirty reports whether the candidate differs from its base.
-func (c *Candidate) Dirty() bool { return !c.tree.Equal(c.base) }
+// The answer is kept for the candidate lock (see Store.Lock).
+func (c *Candidate) Dirty() bool {
+	d := !c.tree.Equal(c.base)
+	c.dirty.Store(d)
+	return d
+}
 
 // Changes lists the candidate's differences from running.
 func (c *Candidate) Changes() []Op { return Diff(c.base, c.tree) }
@@ -145,6 +160,7 @@ func (c *Candidate) Discard() {
 	r, v := c.store.snapshot()
 	c.base, c.version, c.tree = r, v, r.Clone()
 	c.gen++
+	c.dirty.Store(false)
 }
 
 // ValidationError lists every problem found in a candidate.
@@ -158,7 +174,8 @@ func (e *ValidationError) Error() string {
 	return strings.Join(s, "; ")
 }
 
-// Validate checks t, the configuration that would replace old: the schema
+// Validate checks t, the configuration that would replace old (nil: an
+// empty tree): the schema
 // (types, ranges, patterns, keys, leafrefs, mandatory leaves), the
 // ownership of every node the change creates or modifies, and the rules of
 // every participant. It returns every problem, sorted by text.
@@ -174,7 +191,11 @@ func (s *Store) ValidateEdit(old, prev, t *Tree) []error {
 }
 
 // validate checks c.New; c.Paths is ignored (each participant gets its own).
+// A nil Old is an empty tree.
 func (s *Store) validate(c *Change) []error {
+	if c.Old == nil {
+		c.Old = NewTree()
+	}
 	errs := validateSchema(s.Schema, c.New)
 	regs, owner := s.owners()
 	ops := Diff(c.Old, c.New)
@@ -221,8 +242,12 @@ func (c *Candidate) Commit(ctx context.Context, user, description string) (int, 
 }
 
 // commitTree commits next (a candidate tree based on running version
-// version, whose base was base) under commitMu.
+// version, whose base was base) under commitMu. The locks other sessions
+// hold refuse it unless ctx carries their origin (or WithoutLocks).
 func (s *Store) commitTree(ctx context.Context, base *Tree, version int, next *Tree, user, desc string, rollback bool) (int, *Tree, error) {
+	if err := s.CheckLocks(ctx); err != nil {
+		return 0, s.Running(), err
+	}
 	old, v := s.snapshot()
 	if version != v {
 		// Another session committed since the candidate was rebased.
@@ -274,7 +299,7 @@ func (s *Store) commitTree(ctx context.Context, base *Tree, version int, next *T
 	s.running = next
 	s.version++
 	s.nextID++
-	rec := Record{ID: id, User: user, Time: s.Now(), Description: desc, Before: old, After: next}
+	rec := Record{ID: id, User: user, Time: s.Now(), Description: desc, Interface: OriginFrom(ctx).Interface, Before: old, After: next}
 	s.log = append(s.log, rec)
 	if len(s.log) > MaxLog {
 		s.log = s.log[len(s.log)-MaxLog:]

@@ -13,13 +13,15 @@ import (
 const DefaultTrial = 600 * time.Second
 
 // TrialUser is the user of the commit that rolls a trial back (when it
-// runs out or is aborted).
+// runs out, is aborted, or its session ends).
 const TrialUser = "trial"
 
 // ErrNoTrial is returned by AbortTrial when no commit trial is pending.
 var ErrNoTrial = errors.New("no commit trial is pending")
 
-// CommitOptions says how to commit a candidate.
+// CommitOptions says how to commit a candidate. Who commits is the origin
+// the context carries (WithOrigin; none: a CLI session or the startup
+// file, session 0).
 type CommitOptions struct {
 	User        string
 	Description string
@@ -32,6 +34,13 @@ type CommitOptions struct {
 	// commit without changes only extends a pending trial; with none
 	// pending it returns ErrNoChange.
 	Trial time.Duration
+	// Persist, with Trial, gives the trial a token: it outlives its
+	// session, and only a commit naming the token (PersistID) confirms,
+	// extends or aborts it (RFC 6241 §8.4.5.1). Without it a trial belongs
+	// to its session: only that session's commits confirm or extend it.
+	Persist string
+	// PersistID names the pending trial's token (nil: not given).
+	PersistID *string
 }
 
 // CommitResult says what a commit did.
@@ -48,33 +57,82 @@ type CommitResult struct {
 type Trial struct {
 	// ID is the trial's first commit: the rollback restores running as it
 	// was before it.
-	ID       int
-	User     string // who started the trial
-	Deadline time.Time
+	ID int
+	// Holder started the trial (its session, user and front end).
+	Holder     Origin
+	Persistent bool // it has a persist token
+	Deadline   time.Time
 }
 
-// trial is the pending trial with its rollback target and timer.
+// TrialError refuses a commit or an abort that may not act on the pending
+// trial: it belongs to another session, or needs its persist token, or a
+// persist-id names no pending trial.
+type TrialError struct {
+	// Holder started the pending trial (zero when none is pending).
+	Holder Origin
+	// BadPersistID: the persist-id given names no pending trial.
+	BadPersistID bool
+	Msg          string
+}
+
+func (e *TrialError) Error() string { return e.Msg }
+
+// trial is the pending trial with its rollback target, token and timer.
 type trial struct {
 	Trial
-	before *Tree
-	stop   func() bool
+	persist string
+	before  *Tree
+	stop    func() bool
+}
+
+// mayAct checks that the origin o (giving persistID or not) may confirm,
+// extend or abort the pending trial t.
+func mayAct(t *trial, o Origin, persistID *string) error {
+	switch {
+	case persistID != nil && (t.persist == "" || *persistID != t.persist):
+		return &TrialError{Holder: t.Holder, BadPersistID: true, Msg: fmt.Sprintf("no commit trial with the persist-id %q is pending", *persistID)}
+	case persistID != nil:
+		return nil
+	case t.persist != "":
+		return &TrialError{Holder: t.Holder, Msg: fmt.Sprintf("a commit trial of %s with a persist token is pending: give its persist-id", t.Holder)}
+	case t.Holder.Session != o.Session:
+		return &TrialError{Holder: t.Holder, Msg: fmt.Sprintf("a commit trial of %s is pending", t.Holder)}
+	}
+	return nil
 }
 
 // CommitWith commits the candidate. A plain commit (no Trial) confirms a
 // pending trial, with or without changes: without changes it returns
-// ErrNoChange and the result says whether it confirmed. On an error other
-// than ErrNoChange, running, the pending trial and the candidate stay as
-// they were.
+// ErrNoChange and the result says whether it confirmed. While a trial is
+// pending, only its session (or, for a persistent trial, a commit naming
+// its token) may commit: others get a *TrialError. On an error other than
+// ErrNoChange, running, the pending trial and the candidate stay as they
+// were.
 func (c *Candidate) CommitWith(ctx context.Context, o CommitOptions) (CommitResult, error) {
 	s := c.store
 	c.Sync()
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
+	origin := OriginFrom(ctx)
+	if s.trial != nil {
+		if err := mayAct(s.trial, origin, o.PersistID); err != nil {
+			return CommitResult{}, err
+		}
+	} else if o.PersistID != nil {
+		return CommitResult{}, &TrialError{BadPersistID: true, Msg: fmt.Sprintf("no commit trial with the persist-id %q is pending", *o.PersistID)}
+	}
 	var res CommitResult
 	var err error
 	var old *Tree
 	if len(c.Changes()) == 0 {
 		err = ErrNoChange
+		if s.trial != nil {
+			// Confirming or extending a trial is a change of running's fate:
+			// another session's lock refuses it.
+			if lerr := s.CheckLocks(ctx); lerr != nil {
+				return CommitResult{}, lerr
+			}
+		}
 	} else {
 		res.ID, old, err = s.commitTree(ctx, c.base, c.version, c.tree, o.User, o.Description, false)
 		if err != nil && !errors.Is(err, ErrNoChange) {
@@ -91,24 +149,28 @@ func (c *Candidate) CommitWith(ctx context.Context, o CommitOptions) (CommitResu
 	if res.ID == 0 && s.trial == nil {
 		return res, ErrNoChange
 	}
-	t := s.armLocked(res.ID, old, o)
+	t := s.armLocked(res.ID, old, origin, o)
 	res.Trial = &t
 	return res, nil
 }
 
 // armLocked starts a trial after commit id (whose running before was
 // before), or extends the pending one.
-func (s *Store) armLocked(id int, before *Tree, o CommitOptions) Trial {
+func (s *Store) armLocked(id int, before *Tree, origin Origin, o CommitOptions) Trial {
 	first := s.trial
 	if first != nil {
 		first.stop()
 	} else {
-		first = &trial{Trial: Trial{ID: id, User: o.User}, before: before}
+		first = &trial{Trial: Trial{ID: id, Holder: origin}, before: before}
 	}
-	t := &trial{Trial: Trial{ID: first.ID, User: first.User, Deadline: s.Now().Add(o.Trial)}, before: first.before}
+	if first.Holder.User == "" {
+		first.Holder.User = o.User
+	}
+	t := &trial{Trial: Trial{ID: first.ID, Holder: first.Holder, Persistent: o.Persist != "", Deadline: s.Now().Add(o.Trial)},
+		persist: o.Persist, before: first.before}
 	t.stop = s.AfterFunc(o.Trial, func() { s.expire(t) })
 	s.setTrial(t)
-	s.Log.Info("commit trial pending", "commit", t.ID, "user", o.User, "until", t.Deadline)
+	s.Log.Info("commit trial pending", "commit", t.ID, "holder", t.Holder.String(), "until", t.Deadline, "persistent", t.Persistent)
 	return t.Trial
 }
 
@@ -128,14 +190,6 @@ func (s *Store) PendingTrial() (Trial, bool) {
 	return s.trial.Trial, true
 }
 
-// ConfirmTrial ends a pending trial, keeping its configuration, as a plain
-// commit does. It reports whether one was pending.
-func (s *Store) ConfirmTrial(user string) bool {
-	s.commitMu.Lock()
-	defer s.commitMu.Unlock()
-	return s.confirmLocked(user)
-}
-
 func (s *Store) confirmLocked(user string) bool {
 	t := s.trial
 	if t == nil {
@@ -148,17 +202,36 @@ func (s *Store) confirmLocked(user string) bool {
 }
 
 // AbortTrial rolls a pending trial back now (a commit by TrialUser), or
-// returns ErrNoTrial. user is who asked, for the log.
-func (s *Store) AbortTrial(ctx context.Context, user string) error {
+// returns ErrNoTrial. The origin in ctx must be the trial's session, or
+// persistID its token (else a *TrialError). user is who asked, for the log.
+func (s *Store) AbortTrial(ctx context.Context, user string, persistID *string) error {
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
 	t := s.trial
 	if t == nil {
 		return ErrNoTrial
 	}
+	if err := mayAct(t, OriginFrom(ctx), persistID); err != nil {
+		return err
+	}
 	t.stop()
 	s.setTrial(nil)
 	return s.rollbackTrialLocked(ctx, t, "aborted by "+user)
+}
+
+// EndSession rolls back the pending trial of a session that ends, unless
+// it has a persist token (RFC 6241 §8.4.1). Session 0 (the CLI's) never
+// ends: its trials run until confirmed, aborted or out of time.
+func (s *Store) EndSession(ctx context.Context, session uint32) {
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	t := s.trial
+	if t == nil || session == 0 || t.Holder.Session != session || t.persist != "" {
+		return
+	}
+	t.stop()
+	s.setTrial(nil)
+	_ = s.rollbackTrialLocked(ctx, t, "its session ended")
 }
 
 // expire rolls back a trial nobody confirmed in time.
@@ -172,13 +245,16 @@ func (s *Store) expire(t *trial) {
 	_ = s.rollbackTrialLocked(context.Background(), t, "the trial time ran out")
 }
 
-// rollbackTrialLocked restores running as it was before the trial.
+// rollbackTrialLocked restores running as it was before the trial. It is
+// the system's own commit: no session's lock holds it back, and its record
+// names the trial's front end.
 func (s *Store) rollbackTrialLocked(ctx context.Context, t *trial, why string) error {
+	ctx = WithoutLocks(WithOrigin(ctx, t.Holder))
 	base, version := s.snapshot()
 	_, _, err := s.commitTree(ctx, base, version, t.before, TrialUser, fmt.Sprintf("rollback to %d", t.ID), true)
 	switch {
 	case err == nil:
-		s.Log.Warn("trial configuration rolled back", "commit", t.ID, "user", t.User, "why", why)
+		s.Log.Warn("trial configuration rolled back", "commit", t.ID, "holder", t.Holder.String(), "why", why)
 	case errors.Is(err, ErrNoChange):
 		err = nil
 	default:

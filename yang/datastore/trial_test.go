@@ -148,7 +148,7 @@ func TestTrialConfirmed(t *testing.T) {
 func TestTrialAbortAndRefusal(t *testing.T) {
 	ctx := context.Background()
 	s, clk := trialStore(t)
-	if err := s.AbortTrial(ctx, "alice"); !errors.Is(err, ErrNoTrial) {
+	if err := s.AbortTrial(ctx, "alice", nil); !errors.Is(err, ErrNoTrial) {
 		t.Fatalf("abort without trial: %v", err)
 	}
 	commitSysname(t, s, "KEPT", 0)
@@ -163,7 +163,7 @@ func TestTrialAbortAndRefusal(t *testing.T) {
 	if !ok || !tr.Deadline.Equal(clk.Now().Add(time.Minute)) {
 		t.Fatalf("pending trial after a refusal: %+v %v", tr, ok)
 	}
-	if err := s.AbortTrial(ctx, "alice"); err != nil {
+	if err := s.AbortTrial(ctx, "alice", nil); err != nil {
 		t.Fatal(err)
 	}
 	if sysname(s) != "KEPT" || s.Commits()[0].User != TrialUser {
@@ -196,5 +196,64 @@ func TestTrialConfirmRacesTimer(t *testing.T) {
 		case !r.Confirmed && sysname(s) != "":
 			t.Fatalf("run %d: expired, and not rolled back", i)
 		}
+	}
+}
+
+// A trial belongs to its session: another session's commits are refused
+// while it is pending; with a persist token it outlives its session and
+// only the token acts on it; a session that ends takes its trial back.
+func TestTrialSessions(t *testing.T) {
+	s, _ := trialStore(t)
+	a := WithOrigin(context.Background(), Origin{Session: 7, User: "alice", Interface: "netconf"})
+	b := WithOrigin(context.Background(), Origin{Session: 8, User: "bob", Interface: "netconf"})
+	cli := context.Background()
+	edit := func(ctx context.Context, name string, o CommitOptions) (CommitResult, error) {
+		c := s.NewCandidate()
+		c.Tree().Set(P("system", "sysname"), name)
+		return c.CommitWith(ctx, o)
+	}
+	if _, err := edit(a, "A", CommitOptions{User: "alice", Trial: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	var te *TrialError
+	for _, ctx := range []context.Context{b, cli} {
+		if _, err := edit(ctx, "X", CommitOptions{User: "x"}); !errors.As(err, &te) || te.Holder.Session != 7 {
+			t.Fatalf("another session committed during a trial: %v", err)
+		}
+	}
+	if err := s.AbortTrial(b, "bob", nil); !errors.As(err, &te) {
+		t.Fatalf("another session aborted the trial: %v", err)
+	}
+	// The session ends: its trial goes, recorded as its front end's.
+	s.EndSession(cli, 8)
+	if sysname(s) != "A" {
+		t.Fatal("another session's end took the trial back")
+	}
+	s.EndSession(cli, 7)
+	if sysname(s) != "" || s.Commits()[0].Interface != "netconf" || s.Commits()[0].User != TrialUser {
+		t.Fatalf("ended session's trial: %q %+v", sysname(s), s.Commits()[0])
+	}
+
+	// A persistent trial outlives its session; its token confirms it.
+	if _, err := edit(a, "P", CommitOptions{User: "alice", Trial: time.Minute, Persist: "tok"}); err != nil {
+		t.Fatal(err)
+	}
+	s.EndSession(cli, 7)
+	if sysname(s) != "P" {
+		t.Fatal("a persistent trial ended with its session")
+	}
+	wrong, right := "nope", "tok"
+	if _, err := s.NewCandidate().CommitWith(a, CommitOptions{User: "alice"}); !errors.As(err, &te) {
+		t.Fatalf("its own session confirmed without the token: %v", err)
+	}
+	if _, err := s.NewCandidate().CommitWith(b, CommitOptions{User: "bob", PersistID: &wrong}); !errors.As(err, &te) || !te.BadPersistID {
+		t.Fatalf("a wrong token: %v", err)
+	}
+	r, err := s.NewCandidate().CommitWith(b, CommitOptions{User: "bob", PersistID: &right})
+	if !errors.Is(err, ErrNoChange) || !r.Confirmed {
+		t.Fatalf("the token confirms: %+v %v", r, err)
+	}
+	if _, err := s.NewCandidate().CommitWith(b, CommitOptions{User: "bob", PersistID: &right}); !errors.As(err, &te) || !te.BadPersistID {
+		t.Fatalf("a token of no pending trial: %v", err)
 	}
 }
