@@ -30,7 +30,7 @@ import (
 	"vpnos/cli/proto"
 )
 
-// Session is the daemon side of the session (a *mgmt.Client).
+// Session is the daemon side of the session (a *proto.Client).
 type Session interface {
 	Do(req proto.Request) (proto.Response, error)
 }
@@ -101,7 +101,7 @@ func Run(sess Session, open proto.Response) error {
 }
 
 // streamer is a session that can print a command's output while it runs
-// and stop it (a *mgmt.Client).
+// and stop it (a *proto.Client).
 type streamer interface {
 	DoStream(req proto.Request, out func(string)) (proto.Response, error)
 	Interrupt() error

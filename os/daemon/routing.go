@@ -10,7 +10,6 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"vpnos/cli"
 	"vpnos/cli/ops"
 	"vpnos/services/forwarding"
 	"vpnos/services/iface"
@@ -18,6 +17,7 @@ import (
 	"vpnos/services/rib"
 	"vpnos/services/static"
 	"vpnos/services/vrf"
+	"vpnos/yang/datastore"
 )
 
 // routing is the forwarding plane and the services that feed it.
@@ -32,9 +32,9 @@ type routing struct {
 }
 
 // addRouting builds the forwarder, the RIB, the routing instances and the
-// static configuration, registers them as datastore participants (before
-// the startup configuration is replayed) and as services.
-func (d *Daemon) addRouting(ctx context.Context, engine *cli.Engine) (*routing, error) {
+// static configuration, and adds them to the registry as services. The
+// caller registers the participants on the datastore (services/owners).
+func (d *Daemon) addRouting(ctx context.Context, store *datastore.Store) (*routing, error) {
 	log := d.Log
 	ensureWritableSysctl(log)
 	if err := ensureTunDevice(); err != nil {
@@ -53,10 +53,6 @@ func (d *Daemon) addRouting(ctx context.Context, engine *cli.Engine) (*routing, 
 	r.vpnLabels = vrf.NewLabels(r.labels, r.rib, log.With("service", "vrf"))
 
 	r.vrf.SetLabels(r.vpnLabels)
-
-	store := engine.Store()
-	store.Register(r.vrf, vrf.Prefixes...)
-	store.Register(r.static, static.Prefixes...)
 
 	d.Registry.Add("forwarding", nil, func(ctx context.Context, ready func()) error {
 		ready()

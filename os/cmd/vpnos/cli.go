@@ -11,7 +11,6 @@ import (
 
 	"vpnos/cli/proto"
 	"vpnos/cli/script"
-	"vpnos/os/mgmt"
 )
 
 func cmdCLI(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -45,7 +44,7 @@ func cmdCLI(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case interactive:
 		source = "console"
 	}
-	cl, open, err := mgmt.Dial(ctx, path, proto.Request{User: *user, Interactive: interactive, Source: source})
+	cl, open, err := proto.Dial(ctx, path, proto.Request{User: *user, Interactive: interactive, Source: source})
 	if err != nil {
 		fmt.Fprintln(stderr, "Error: The routing daemon does not answer:", err)
 		fmt.Fprintln(stderr, "Info: It may still be starting (it waits for the CLAB_INTFS links); its log tells why otherwise (docker logs NODE).")
@@ -112,7 +111,7 @@ func cmdHealth(args []string, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	cl, _, err := mgmt.Dial(ctx, s.SocketPath(), proto.Request{User: "health", Source: "health"})
+	cl, _, err := proto.Dial(ctx, s.SocketPath(), proto.Request{User: "health", Source: "health"})
 	if err != nil {
 		fmt.Fprintln(stderr, "vpnos health:", err)
 		return 1

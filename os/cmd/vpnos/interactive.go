@@ -6,11 +6,10 @@ import (
 
 	"vpnos/cli/proto"
 	"vpnos/cli/term"
-	"vpnos/os/mgmt"
 )
 
 // runInteractive runs the go-prompt front end (cli/term) on the terminal.
-func runInteractive(cl *mgmt.Client, open proto.Response, stdin io.Reader, stdout, stderr io.Writer) int {
+func runInteractive(cl *proto.Client, open proto.Response, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err := term.Run(cl, open); err != nil {
 		fmt.Fprintln(stderr, "\nvpnos cli:", err)
 		return 1
