@@ -127,6 +127,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.Log.Info("management socket ready", "path", srv.Path)
 		return srv.Serve(ctx)
 	})
+	// One count of failed logins for every server that takes passwords, so
+	// that guesses spread over SSH and NETCONF meet the same limits.
+	logins := sshd.NewLimiter(sshd.Limits{})
 	if s.SSHPort != 0 {
 		exe, err := os.Executable()
 		if err != nil {
@@ -134,6 +137,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		cfg := sshd.FromSettings(s, exe, d.Log.With("service", "sshd"))
 		cfg.SessionIdleTimeout = engine.VTYIdleTimeout
+		cfg.Auth.Limiter = logins
 		d.Registry.Add("sshd", []string{"mgmt"}, sshd.Service(cfg))
 	}
 	return d.Registry.Run(ctx)

@@ -7,10 +7,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"time"
 
 	"vpnos/cli/proto"
 	"vpnos/cli/script"
+	"vpnos/cli/term"
 	"vpnos/os/mgmt"
 )
 
@@ -36,6 +38,22 @@ func cmdCLI(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		path = s.SocketPath()
 	}
 	interactive := *command == "" && isTerminal(stdin)
+	if *via == "ssh" {
+		// A crash must not show the client the program's insides.
+		debug.SetTraceback("none")
+	}
+	var tty *term.Terminal
+	if interactive {
+		// Raw mode first: a key typed while the daemon is reached stays a
+		// key (Ctrl+C, Ctrl+\ would otherwise kill the session).
+		t, err := term.Open(stdin.(*os.File), stdout)
+		if err != nil {
+			fmt.Fprintln(stderr, "vpnos cli:", err)
+			return 1
+		}
+		tty = t
+		defer tty.Close()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	source := "script"
@@ -47,6 +65,9 @@ func cmdCLI(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	cl, open, err := mgmt.Dial(ctx, path, proto.Request{User: *user, Interactive: interactive, Source: source})
 	if err != nil {
+		if tty != nil {
+			tty.Close()
+		}
 		fmt.Fprintln(stderr, "Error: The routing daemon does not answer:", err)
 		fmt.Fprintln(stderr, "Info: It may still be starting (it waits for the CLAB_INTFS links); its log tells why otherwise (docker logs NODE).")
 		return 1
@@ -59,7 +80,7 @@ func cmdCLI(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if interactive {
-		return runInteractive(cl, open, stdin, stdout, stderr)
+		return runInteractive(tty, cl, open, stderr)
 	}
 	var lines []string
 	if *command != "" {
