@@ -298,7 +298,6 @@ func TestScrapligo(t *testing.T) {
 	}
 }
 
-
 // firstDiff shows where two texts part.
 func firstDiff(got, want string) string {
 	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
