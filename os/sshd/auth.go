@@ -45,9 +45,11 @@ type Auth struct {
 	lim  *Limiter
 	keys map[string]bool // from AuthorizedKeys, by wire form
 
-	mu       sync.Mutex
-	fileKeys map[string]bool
-	fileStat fileStamp
+	mu         sync.Mutex
+	fileKeys   map[string]bool
+	fileStat   fileStamp
+	refused    int       // connections refused since refusedLog
+	refusedLog time.Time // when a refusal was last logged as a warning
 }
 
 type fileStamp struct {
@@ -144,7 +146,7 @@ func (a *Auth) Handshake(c net.Conn, conf *ssh.ServerConfig) (*ssh.ServerConn, <
 	release, ok := a.lim.Admit(time.Now(), src)
 	if !ok {
 		c.Close()
-		a.log.Debug("ssh connection refused", "remote", c.RemoteAddr().String(), "err", ErrTooManyPending)
+		a.refusedConn(c.RemoteAddr())
 		return nil, nil, nil, ErrTooManyPending
 	}
 	defer release()
@@ -161,17 +163,42 @@ func (a *Auth) Handshake(c net.Conn, conf *ssh.ServerConfig) (*ssh.ServerConn, <
 	return sc, chans, reqs, nil
 }
 
-// sourceOf is the address failures are counted by: the IP address, without
-// the port.
+// refusedConn logs a connection refused for the limits on connections
+// that have not logged in: the first at once, then at most one line a
+// minute with the number refused meanwhile.
+func (a *Auth) refusedConn(remote net.Addr) {
+	a.mu.Lock()
+	a.refused++
+	now := time.Now()
+	if now.Sub(a.refusedLog) < time.Minute {
+		a.mu.Unlock()
+		a.log.Debug("ssh connection refused", "remote", remote.String(), "err", ErrTooManyPending)
+		return
+	}
+	n := a.refused
+	a.refused, a.refusedLog = 0, now
+	a.mu.Unlock()
+	lim := a.lim.Limits()
+	a.log.Warn("ssh connections refused: too many waiting to log in", "remote", remote.String(), "refused", n,
+		"per_address", lim.PendingPerSource, "overall", lim.PendingOverall)
+}
+
+// sourceOf is the address failures are counted by: the IPv4 address, or
+// the /64 of an IPv6 address (one host usually holds a whole /64).
 func sourceOf(addr net.Addr) string {
+	var ip net.IP
 	if ta, ok := addr.(*net.TCPAddr); ok {
-		return ta.IP.String()
+		ip = ta.IP
+	} else if host, _, err := net.SplitHostPort(addr.String()); err == nil {
+		ip = net.ParseIP(host)
 	}
-	host, _, err := net.SplitHostPort(addr.String())
-	if err != nil {
+	switch {
+	case ip == nil:
 		return addr.String()
+	case ip.To4() != nil:
+		return ip.To4().String()
 	}
-	return host
+	return (&net.IPNet{IP: ip.Mask(net.CIDRMask(64, 128)), Mask: net.CIDRMask(64, 128)}).String()
 }
 
 var errLogin = errors.New("wrong user name or password")

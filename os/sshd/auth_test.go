@@ -171,7 +171,7 @@ func TestDaemonPasswordGuessing(t *testing.T) {
 		t.Fatalf("%d passwords checked, want the limit of 5:\n%s", n, l)
 	}
 	for _, want := range []string{`msg="ssh logins from an address blocked" proc=daemon service=sshd address=127.0.0.1 failures=5`,
-		`msg="ssh login refused"`} {
+		`msg="ssh login refused"`, `msg="ssh connections refused: too many waiting to log in"`} {
 		if !strings.Contains(l, want) {
 			t.Fatalf("log lacks %q:\n%s", want, l)
 		}
@@ -185,5 +185,22 @@ func TestDaemonPasswordGuessing(t *testing.T) {
 	c.Close()
 	if err != nil || !bytes.Contains(out, []byte("VRP (R) software")) {
 		t.Fatalf("exec after a key login: %v\n%s", err, out)
+	}
+}
+
+func TestSourceOf(t *testing.T) {
+	for _, tc := range []struct {
+		addr net.Addr
+		want string
+	}{
+		{&net.TCPAddr{IP: net.ParseIP("192.0.2.7"), Port: 5}, "192.0.2.7"},
+		{&net.TCPAddr{IP: net.ParseIP("::ffff:192.0.2.7"), Port: 5}, "192.0.2.7"},
+		{&net.TCPAddr{IP: net.ParseIP("2001:db8:1:2:aaaa::1"), Port: 5}, "2001:db8:1:2::/64"},
+		{&net.TCPAddr{IP: net.ParseIP("2001:db8:1:2:bbbb::9"), Port: 6}, "2001:db8:1:2::/64"},
+		{&net.UnixAddr{Name: "@x", Net: "unix"}, "@x"},
+	} {
+		if got := sourceOf(tc.addr); got != tc.want {
+			t.Errorf("sourceOf(%v) = %q, want %q", tc.addr, got, tc.want)
+		}
 	}
 }
