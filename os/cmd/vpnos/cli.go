@@ -29,14 +29,6 @@ func cmdCLI(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}) {
 		return 2
 	}
-	path := *socket
-	if path == "" {
-		s, ok := c.settings("cli", stderr)
-		if !ok {
-			return 1
-		}
-		path = s.SocketPath()
-	}
 	interactive := *command == "" && isTerminal(stdin)
 	if *via == "ssh" {
 		// A crash must not show the client the program's insides.
@@ -53,6 +45,17 @@ func cmdCLI(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		tty = t
 		defer tty.Close()
+	}
+	path := *socket
+	if path == "" {
+		s, ok := c.settings("cli", stderr)
+		if !ok {
+			if tty != nil {
+				tty.Close()
+			}
+			return 1
+		}
+		path = s.SocketPath()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
