@@ -3,6 +3,7 @@ module vpnos
 go 1.26.0
 
 require (
+	github.com/antchfx/xpath v1.3.9
 	github.com/c-bata/go-prompt v0.2.6
 	github.com/creack/pty v1.1.24
 	github.com/mattn/go-runewidth v0.0.9

@@ -14,6 +14,7 @@ import (
 	"vpnos/cli"
 	"vpnos/cli/ops"
 	"vpnos/os/mgmt"
+	"vpnos/os/netconf"
 	"vpnos/os/persist"
 	"vpnos/os/probe"
 	"vpnos/os/registry"
@@ -108,8 +109,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := ops.Register(engine, ops.Deps{
 		RIB: r.rib, VRF: r.vrf, NS: r.host,
 		Counters: fwdCounters{fwd: r.fwd}, Ports: d.Ifaces,
-		VRP5: s.CommitMode == "immediate",
-		Log:  d.Log.With("service", "ops"),
+		InstanceLabel: r.vpnLabels.InstanceLabel,
+		VRP5:          s.CommitMode == "immediate",
+		Log:           d.Log.With("service", "ops"),
 	}); err != nil {
 		return fmt.Errorf("operational commands: %w", err)
 	}
@@ -139,6 +141,24 @@ func (d *Daemon) Run(ctx context.Context) error {
 		cfg.SessionIdleTimeout = engine.VTYIdleTimeout
 		cfg.Auth.Limiter = logins
 		d.Registry.Add("sshd", []string{"mgmt"}, sshd.Service(cfg))
+	}
+	if s.NetconfPort != 0 {
+		// NETCONF over SSH: the same datastore as the CLI, the same host key
+		// and credentials as SSH.
+		log := d.Log.With("service", "netconf")
+		srv, err := netconf.New(netconf.Config{
+			Store: engine.Store(),
+			State: &netconfState{store: engine.Store(), vrf: r.vrf, ports: d.Ifaces, counters: fwdCounters{fwd: r.fwd}, rib: r.rib},
+			Log:   log,
+			// An idle session (which may hold a lock) ends as SSH ones do.
+			IdleTimeout: time.Duration(s.IdleTimeout) * time.Second,
+		})
+		if err != nil {
+			return fmt.Errorf("netconf: %w", err)
+		}
+		ncfg := netconf.SSHConfig(s, srv, log)
+		ncfg.Auth.Limiter = logins
+		d.Registry.Add("netconf", []string{"mgmt"}, sshd.Service(ncfg))
 	}
 	return d.Registry.Run(ctx)
 }

@@ -9,22 +9,27 @@ import (
 )
 
 // readmeBlock returns the one fenced block of the given language in the
-// project README.
-func readmeBlock(t *testing.T, lang string) string {
+// project README that holds mark.
+func readmeBlock(t *testing.T, lang, mark string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	parts := strings.Split(string(b), "\n```"+lang+"\n")
-	if len(parts) != 2 {
-		t.Fatalf("README has %d ```%s blocks, want 1", len(parts)-1, lang)
+	var found []string
+	for _, part := range strings.Split(string(b), "\n```"+lang+"\n")[1:] {
+		end := strings.Index(part, "\n```\n")
+		if end < 0 {
+			t.Fatalf("a ```%s block of the README does not end", lang)
+		}
+		if block := part[:end+1]; strings.Contains(block, mark) {
+			found = append(found, block)
+		}
 	}
-	end := strings.Index(parts[1], "\n```\n")
-	if end < 0 {
-		t.Fatalf("the ```%s block of the README does not end", lang)
+	if len(found) != 1 {
+		t.Fatalf("README has %d ```%s blocks with %q, want 1", len(found), lang, mark)
 	}
-	return parts[1][:end+1]
+	return found[0]
 }
 
 const readmeNetns = "va-readme"
@@ -65,7 +70,7 @@ func TestReadmeExamples(t *testing.T) {
 	}
 
 	py := filepath.Join(t.TempDir(), "example.py")
-	if err := os.WriteFile(py, []byte(node(readmeBlock(t, "python"))), 0o644); err != nil {
+	if err := os.WriteFile(py, []byte(node(readmeBlock(t, "python", "from netmiko import"))), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out := run("netmiko", "/usr/bin/python3", py)
@@ -78,7 +83,7 @@ func TestReadmeExamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(node(readmeBlock(t, "go"))), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(node(readmeBlock(t, "go", "github.com/scrapli/scrapligo"))), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(t.TempDir(), "example")
