@@ -2,6 +2,8 @@ package term
 
 import (
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	runewidth "github.com/mattn/go-runewidth"
 )
@@ -121,7 +123,7 @@ func (e *lineEditor) key(k []byte) (out string, act editAction) {
 	if k[0] < 0x20 || k[0] == 0x7f {
 		return "", actNone // other control keys and escape sequences
 	}
-	ins := []rune(s)
+	ins := printable(s)
 	if room := maxLine - len(e.buf); len(ins) > room {
 		ins = ins[:max(room, 0)]
 	}
@@ -133,6 +135,20 @@ func (e *lineEditor) key(k []byte) (out string, act editAction) {
 	nb = append(nb, ins...)
 	nb = append(nb, e.buf[e.pos:]...)
 	return e.set(nb, e.pos+len(ins)), actNone
+}
+
+// printable keeps the runes of typed text that a terminal shows as they
+// are: C1 controls (U+0080-U+009F, which some terminals read as ESC
+// sequences), other non-printing runes and bytes that are not UTF-8 are
+// dropped, so that echoing input never sends a control sequence.
+func printable(s string) []rune {
+	out := make([]rune, 0, len(s))
+	for _, r := range s {
+		if r != utf8.RuneError && unicode.IsPrint(r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // walk moves through the history: -1 to older lines, +1 to newer ones.

@@ -44,6 +44,7 @@ func TestLineEditor(t *testing.T) {
 		{"ctrl+c", nil, []string{"dis", "\x03"}, "dis", "dis", 3, actClear},
 		{"other control keys and sequences are ignored", nil, []string{"a", "\x07", "\x1b[1;5C", "\x1bOP", "b"}, "ab", "ab", 2, actNone},
 		{"wide runes take two columns", nil, []string{"a漢", "\x7f"}, "a漢\b\b  \b\b", "a", 1, actNone},
+		{"C1 controls and broken UTF-8 are not echoed", nil, []string{"a\u009b31m\xff\u200bb"}, "a31mb", "a31mb", 5, actNone},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var e lineEditor
@@ -117,6 +118,48 @@ func TestLineEditorScreen(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzLineEditor feeds any input, cut into keys as the console cuts it:
+// the editor never writes a control character other than backspace, never
+// backs up past the start of the line, and the cursor on the screen stays
+// where the editor has it.
+func FuzzLineEditor(f *testing.F) {
+	for _, s := range []string{"display version\r", "ab\x7f\x1b[D\x1b[Dx\x15", "\x1b[A\x1b[Bq\t?\x03", "a漢\x1b[D\x17\xc2\x9b"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var e lineEditor
+		e.remember("display current-configuration")
+		e.remember("漢字 sysname")
+		e.reset()
+		col := 0
+		for len(b) > 0 {
+			var k []byte
+			k, b = splitKey(b)
+			out, act := e.key(k)
+			for _, r := range out {
+				switch {
+				case r == '\b':
+					col--
+				case r < 0x20 || (r >= 0x7f && r <= 0x9f):
+					t.Fatalf("control %q written for key %q", r, k)
+				default:
+					col += width([]rune{r})
+				}
+				if col < 0 {
+					t.Fatalf("backed up past the start of the line for key %q", k)
+				}
+			}
+			if want := width(e.buf[:e.pos]); col != want {
+				t.Fatalf("after key %q the screen cursor is at %d, the editor's at %d", k, col, want)
+			}
+			if act == actEnter || act == actClear {
+				e.reset()
+				col = 0
+			}
+		}
+	})
 }
 
 func TestLineEditorLimits(t *testing.T) {
