@@ -16,7 +16,6 @@ import (
 
 	"vpnos/cli"
 	"vpnos/cli/proto"
-	"vpnos/os/mgmt"
 	"vpnos/services/diag"
 	"vpnos/services/fibapi"
 	"vpnos/services/iface"
@@ -180,14 +179,14 @@ func newWorld(t testing.TB, mode string) *world {
 			MAC: net.HardwareAddr{0x02, 0x00, 0x5e, 0x10, 0x00, byte(i)}, MTU: 1500, AdminUp: true, OperUp: i != 4,
 		})
 	}
-	e, err := cli.New(cli.Deps{Sysname: "PE1", CommitMode: mode, Now: w.clock, Ports: w.Ports})
+	// The routing policies are applied (the displays show the applied set).
+	w.policy = policy.New(nil)
+	e, err := cli.New(cli.Deps{Sysname: "PE1", CommitMode: mode, Now: w.clock, Ports: w.Ports, Store: testStoreWith(t, w.policy)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.Store().Now = w.clock
 	w.e = e
-	w.policy = policy.New(nil)
-	e.Store().Register(w.policy, policy.Prefixes...)
 	d := Deps{RIB: w, VRF: w, NS: w, Counters: w, Ports: w, Now: w.clock, VRP5: mode == "immediate",
 		InstanceLabel: w.instanceLabel, Policy: w.policy}
 	if err := register(e, d, fakeTools); err != nil {
@@ -205,7 +204,7 @@ func newWorld(t testing.TB, mode string) *world {
 func runTranscript(t testing.TB, w *world, input string) string {
 	ctx := context.Background()
 	var b strings.Builder
-	var s mgmt.Session
+	var s proto.Session
 	s, resp := w.e.Open(ctx, proto.Request{Op: proto.OpOpen, User: "test", Interactive: true})
 	defer s.Close()
 	prompt := resp.Prompt
@@ -281,7 +280,7 @@ func BenchmarkReplayCost(b *testing.B) {
 	text := bigConfig()
 	replay := func(withOps bool) time.Duration {
 		w := &world{t: b, now: epoch}
-		e, err := cli.New(cli.Deps{Sysname: "PE1", Now: w.clock})
+		e, err := cli.New(cli.Deps{Sysname: "PE1", Now: w.clock, Store: testStore(b)})
 		if err != nil {
 			b.Fatal(err)
 		}

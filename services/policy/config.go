@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -155,23 +154,14 @@ type ASPathAction struct {
 	ASNs     []uint32
 }
 
-// Problem is a refusal of a configuration node: its path and a sentence in
-// VRP's style, without "Error: " and without the final period.
-type Problem struct {
-	Path datastore.Path
-	Msg  string
-}
-
-func (p Problem) Error() string { return p.Msg }
-
 // reader gathers problems while a tree is read.
 type reader struct {
 	t        *datastore.Tree
-	problems []Problem
+	problems []*datastore.RuleError
 }
 
 func (r *reader) refuse(p datastore.Path, format string, a ...any) {
-	r.problems = append(r.problems, Problem{Path: p, Msg: fmt.Sprintf(format, a...)})
+	r.problems = append(r.problems, datastore.Refuse(p, format, a...))
 }
 
 func (r *reader) get(p datastore.Path) (string, bool) { return r.t.Get(p) }
@@ -207,7 +197,7 @@ func index(it *datastore.Item) uint32 {
 // problems are the values a schema cannot refuse on its own: prefix length
 // ranges, community and route target values, AS numbers and regular
 // expressions; a node with a problem is left out of the configuration.
-func FromTree(t *datastore.Tree) (Config, []Problem) {
+func FromTree(t *datastore.Tree) (Config, []*datastore.RuleError) {
 	r := &reader{t: t}
 	c := Config{
 		PrefixLists:         map[string][]PrefixEntry{},
@@ -464,8 +454,13 @@ func (r *reader) node(it *datastore.Item) (Node, bool) {
 const maxApplyASNs = 10
 
 // Validate returns the refusals of the routing-policy rules for the
-// configuration t (pure).
-func Validate(t *datastore.Tree) []Problem {
-	_, problems := FromTree(t)
+// configuration c leads to (pure; see datastore.Validator). The rules read
+// only this package's nodes, so a change that leaves them as running has
+// them (running was validated) is not read again.
+func Validate(c *datastore.Change) []*datastore.RuleError {
+	if len(c.Paths) == 0 && c.Old != nil {
+		return nil
+	}
+	_, problems := FromTree(c.New)
 	return problems
 }

@@ -145,7 +145,7 @@ func TestValidate(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			b := newTB()
 			c.build(b)
-			problems := Validate(b.t)
+			problems := Validate(&datastore.Change{New: b.t})
 			switch {
 			case c.want == "" && len(problems) > 0:
 				t.Fatalf("refused: %v", problems)

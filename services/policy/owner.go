@@ -42,6 +42,9 @@ func New(log *slog.Logger) *Owner {
 // and evaluate it from any goroutine.
 func (o *Owner) Current() *Set { return o.cur.Load() }
 
+// Validate checks a change (see datastore.Validator and Validate).
+func (o *Owner) Validate(c *datastore.Change) []*datastore.RuleError { return Validate(c) }
+
 // Prepare compiles the new configuration; it refuses one that breaks a
 // rule (Validate normally refused it before).
 func (o *Owner) Prepare(ctx context.Context, c *datastore.Change) error {

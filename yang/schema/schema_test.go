@@ -67,6 +67,12 @@ func TestCheckValue(t *testing.T) {
 		{[]string{"static-routes", "route", "preference"}, "0", "", false},
 		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "apply-label"}, "per-route", "per-route", true},
 		{[]string{"vpn-instances", "vpn-instance", "name"}, strings.Repeat("a", 32), "", false},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "route-distinguisher"}, "65000:1", "65000:1", true},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "route-distinguisher"}, "0:0", "", false},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "route-distinguisher"}, "70000:70000", "", false},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "vpn-target", "value"}, "10.0.0.1:7", "10.0.0.1:7", true},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "vpn-target", "value"}, "0:0", "", false},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "vpn-target", "value"}, "10.0.0.1:70000", "", false},
 	}
 	for _, tc := range tests {
 		got, err := s.CheckValue(s.Find(tc.path...), tc.in)
@@ -94,6 +100,21 @@ func TestYanglint(t *testing.T) {
 		out, err := exec.Command(bin, "-p", dir, f).CombinedOutput()
 		if err != nil || len(out) > 0 {
 			t.Errorf("yanglint %s: %v\n%s", filepath.Base(f), err, out)
+		}
+	}
+}
+
+func TestCheckRD(t *testing.T) {
+	for _, tc := range []struct {
+		in string
+		ok bool
+	}{
+		{"65000:100", true}, {"10.255.0.1:1", true}, {"4200000000:1", true}, {"4200000000:70000", false},
+		{"1.2:3", true}, {"0:0", false}, {"0.0:0", false}, {"1:", false}, {"a:1", false}, {"1.2.3:4", false},
+		{"65535:4294967295", true}, {"65535:4294967296", false},
+	} {
+		if err := CheckRD(tc.in); (err == nil) != tc.ok {
+			t.Errorf("%s: %v", tc.in, err)
 		}
 	}
 }
