@@ -109,7 +109,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	sys := system.New()
-	if err := owners.Register(store, owners.Set{System: sys, VRF: r.vrf, MPLS: mpls.New(), Static: r.static, Policy: r.policy}); err != nil {
+	if err := owners.Register(store, owners.Set{System: sys, VRF: r.vrf, MPLS: mpls.New(), Static: r.static, Policy: r.policy, BGP: r.bgpPart}); err != nil {
 		return err
 	}
 	if err := store.CheckOwners(); err != nil {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 
+	"vpnos/services/bgp"
 	"vpnos/services/mpls"
 	"vpnos/services/policy"
 	"vpnos/services/static"
@@ -19,13 +20,14 @@ import (
 )
 
 // Set holds the participant of each owner. Prepare runs in this order:
-// system, vrf, mpls, static, policy.
+// system, vrf, mpls, static, policy, bgp.
 type Set struct {
 	System datastore.Participant // /system, /user-interface (services/system)
 	VRF    datastore.Participant // /vpn-instances, /interfaces (services/vrf)
 	MPLS   datastore.Participant // /mpls, /interfaces/interface/mpls (services/mpls)
 	Static datastore.Participant // /static-routes, /static-lsps (services/static)
 	Policy datastore.Participant // /ip-prefixes, the filters, /route-policies (services/policy)
+	BGP    datastore.Participant // /bgp (services/bgp)
 }
 
 // Unsupported are the configuration nodes that the YANG modules define and
@@ -43,7 +45,7 @@ var Unsupported = []struct {
 // Unsupported. The caller then checks the whole registration with
 // Store.CheckOwners (other services may register their own modules first).
 func Register(s *datastore.Store, set Set) error {
-	if set.System == nil || set.VRF == nil || set.MPLS == nil || set.Static == nil || set.Policy == nil {
+	if set.System == nil || set.VRF == nil || set.MPLS == nil || set.Static == nil || set.Policy == nil || set.BGP == nil {
 		return errors.New("owners: every member of the set is needed")
 	}
 	s.Register(set.System, system.Prefixes...)
@@ -51,6 +53,7 @@ func Register(s *datastore.Store, set Set) error {
 	s.Register(set.MPLS, mpls.Prefixes...)
 	s.Register(set.Static, static.Prefixes...)
 	s.Register(set.Policy, policy.Prefixes...)
+	s.Register(set.BGP, bgp.Prefixes...)
 	for _, u := range Unsupported {
 		s.Unsupported(u.What, u.Prefixes...)
 	}
@@ -68,6 +71,7 @@ func Checking() Set {
 		MPLS:   mpls.New(),
 		Static: datastore.ValidateFunc(static.Validate),
 		Policy: policy.New(nil),
+		BGP:    datastore.ValidateFunc(bgp.Validate),
 	}
 }
 
