@@ -136,6 +136,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		Counters: fwdCounters{fwd: r.fwd}, Ports: d.Ifaces,
 		InstanceLabel: r.vpnLabels.InstanceLabel,
 		Policy:        r.policy,
+		BGPControl:    r.bgp,
 		VRP5:          s.CommitMode == "immediate",
 		Log:           d.Log.With("service", "ops"),
 	}); err != nil {

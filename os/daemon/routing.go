@@ -63,6 +63,8 @@ func (d *Daemon) addRouting(ctx context.Context, store *datastore.Store) (*routi
 
 	r.vrf.SetLabels(r.vpnLabels)
 
+	d.addBGP(r, store)
+
 	d.Registry.Add("forwarding", nil, func(ctx context.Context, ready func()) error {
 		ready()
 		return fwd.Run(ctx)

@@ -655,3 +655,69 @@ func toRIBRoute(rt *Route) rib.Route {
 	}
 	return out
 }
+
+// The Runner answers for the current run's Service (the displays and the
+// reset and refresh commands hold the Runner, which outlives a restart).
+
+// Peers returns the peers' state.
+func (r *Runner) Peers(ctx context.Context) ([]PeerSnapshot, error) {
+	svc, err := r.service()
+	if err != nil {
+		return nil, err
+	}
+	return svc.Peers(ctx)
+}
+
+// Routes returns an instance's BGP table.
+func (r *Runner) Routes(ctx context.Context, instance string, filter netip.Prefix) ([]RouteSnapshot, error) {
+	svc, err := r.service()
+	if err != nil {
+		return nil, err
+	}
+	return svc.Routes(ctx, instance, filter)
+}
+
+// VPNRoutes returns the VPNv4 table.
+func (r *Runner) VPNRoutes(ctx context.Context, filter netip.Prefix) ([]RouteSnapshot, error) {
+	svc, err := r.service()
+	if err != nil {
+		return nil, err
+	}
+	return svc.VPNRoutes(ctx, filter)
+}
+
+// Stats counts a table.
+func (r *Runner) Stats(ctx context.Context, instance string, vpn bool) (TableStats, error) {
+	svc, err := r.service()
+	if err != nil {
+		return TableStats{}, err
+	}
+	return svc.Stats(ctx, instance, vpn)
+}
+
+// InstanceLabel returns the label a VPN instance advertises.
+func (r *Runner) InstanceLabel(ctx context.Context, instance string) (uint32, error) {
+	svc, err := r.service()
+	if err != nil {
+		return 0, err
+	}
+	return svc.InstanceLabel(ctx, instance)
+}
+
+// Reset restarts sessions (all when peers is nil): `reset bgp`.
+func (r *Runner) Reset(ctx context.Context, peers []PeerKey) error {
+	svc, err := r.service()
+	if err != nil {
+		return err
+	}
+	return svc.Reset(ctx, peers)
+}
+
+// Refresh is `refresh bgp ... import|export`.
+func (r *Runner) Refresh(ctx context.Context, peers []PeerKey, importRoutes, exportRoutes bool) error {
+	svc, err := r.service()
+	if err != nil {
+		return err
+	}
+	return svc.Refresh(ctx, peers, importRoutes, exportRoutes)
+}
