@@ -171,9 +171,13 @@ func TestFromTreeRefusals(t *testing.T) {
 		{"connect-interface in another instance", func(b *tree) {
 			b.set(bgpInst.Child("peer", "10.255.0.3"), "connect-interface", "GigabitEthernet0/1/0")
 		}, "/bgp/instance[65000]/peer[10.255.0.3]/connect-interface", "is not in the peer's routing instance"},
-		{"import-route ospf without a process", func(b *tree) { b.t.Delete(bgpInst.Child("ipv4-unicast").Child("import-route", "ospf").Child("process-id")) },
+		{"import-route ospf without a process", func(b *tree) {
+			b.t.Delete(bgpInst.Child("ipv4-unicast").Child("import-route", "ospf").Child("process-id"))
+		},
 			"/bgp/instance[65000]/ipv4-unicast/import-route[ospf]", "import-route ospf needs the OSPF process ID"},
-		{"network not on its mask", func(b *tree) { b.set(bgpInst.Child("ipv4-unicast").Child("network", "10.1.1.1"), "mask", "255.255.255.0") },
+		{"network not on its mask", func(b *tree) {
+			b.set(bgpInst.Child("ipv4-unicast").Child("network", "10.1.1.1"), "mask", "255.255.255.0")
+		},
 			"/bgp/instance[65000]/ipv4-unicast/network[10.1.1.1]", "does not match the mask"},
 		{"no router ID", func(b *tree) {
 			for _, ifc := range []string{"LoopBack0", "LoopBack5", "GigabitEthernet0/1/0"} {
