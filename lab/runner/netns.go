@@ -293,7 +293,9 @@ func (b *netnsBackend) remove(ctx context.Context, st *State, s Step) error {
 }
 
 func (b *netnsBackend) prepare(ctx context.Context, st *State, t *topology.Topology) error {
-	return nil // nodes share nothing: no management network
+	// Nodes share nothing (no management network); /run/netns must be a
+	// mount point of its own before their namespaces are mounted there.
+	return ensureNetnsDir()
 }
 
 func (b *netnsBackend) status(ctx context.Context, st *State, ns *NodeState) (string, string) {

@@ -49,8 +49,34 @@ func withNetns(ns netns.NsHandle, fn func() error) error {
 	return ferr
 }
 
+// ensureNetnsDir makes /run/netns a shared mount point, as `ip netns add`
+// does, before the runner mounts namespaces under it. Were it a plain
+// folder, the first `ip netns add` on the host after `lab up` would
+// bind-mount /run/netns onto itself: every namespace mount under it is
+// copied into the new mount and the originals stay below it, out of reach,
+// so removing a lab namespace fails with "device or resource busy" and the
+// namespace lives on.
+func ensureNetnsDir() error {
+	if err := os.MkdirAll(netnsDir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", netnsDir, err)
+	}
+	for made := false; ; made = true {
+		err := unix.Mount("", netnsDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, unix.EINVAL) || made {
+			return fmt.Errorf("make %s a shared mount: %w", netnsDir, err)
+		}
+		// EINVAL: not a mount point yet.
+		if err := unix.Mount(netnsDir, netnsDir, "none", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("make %s a mount point: %w", netnsDir, err)
+		}
+	}
+}
+
 // createNamedNetns creates /run/netns/name and sets its loopback up. It fails
-// if the name exists.
+// if the name exists. ensureNetnsDir must have run.
 func createNamedNetns(name string) error {
 	if _, err := os.Stat(filepath.Join(netnsDir, name)); err == nil {
 		return fmt.Errorf("network namespace %s already exists", name)
@@ -190,10 +216,24 @@ func deleteNamedNetns(name string) error {
 		}
 		h.Close()
 	}
-	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("unmount %s: %w", path, err)
+	// A namespace mounted twice on the same file (or a copy stacked on it)
+	// needs one unmount per layer; EINVAL says none is left.
+	for i := 0; ; i++ {
+		err := unix.Unmount(path, unix.MNT_DETACH)
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("unmount %s: %w", path, err)
+		}
+		if i == 16 {
+			return fmt.Errorf("unmount %s: still mounted after %d unmounts", path, i+1)
+		}
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if errors.Is(err, unix.EBUSY) {
+			return fmt.Errorf("remove %s: %w (a copy of %s mounted over itself hides the namespace's mount: a lab started before %s was a mount point; `umount %s` once nothing else uses it)", path, err, netnsDir, netnsDir, netnsDir)
+		}
 		return fmt.Errorf("remove %s: %w", path, err)
 	}
 	return nil
