@@ -58,6 +58,9 @@ type Options struct {
 	Log          *slog.Logger
 	// Out receives progress lines for the user (default: discarded).
 	Out io.Writer
+	// Terminal says Out is a terminal: progress lines are rewritten in
+	// place as nodes come up; otherwise each phase prints one line.
+	Terminal bool
 }
 
 func (o *Options) defaults() {
@@ -130,6 +133,10 @@ type backend interface {
 	logs(ctx context.Context, ns *NodeState) string
 	// createParallelism is how many nodes create may make at once.
 	createParallelism() int
+	// nodeStep is the journal step of the node create makes.
+	nodeStep(ns *NodeState) Step
+	// startLog is the end of the node's log, short, read while it starts.
+	startLog(ctx context.Context, ns *NodeState) string
 }
 
 func newBackend(runtime string, o *Options) (backend, error) {
@@ -182,12 +189,26 @@ func Up(ctx context.Context, t *topology.Topology, o Options) (*State, error) {
 	if err := be.prepare(ctx, st, t); err != nil {
 		return fail(err)
 	}
-	// 2. nodes
+	// 2. nodes, journalled together before the first is made (one write of
+	// the state, not one per node; down skips what was never made)
+	steps := make([]Step, len(st.Nodes))
+	for i := range st.Nodes {
+		steps[i] = be.nodeStep(&st.Nodes[i])
+	}
+	if err := st.record(steps...); err != nil {
+		return fail(err)
+	}
+	prog := newProgress(o.Out, o.Terminal, "nodes created", len(t.Nodes))
 	if err := forEachNode(ctx, t, st, be.createParallelism(), func(n *topology.Node, ns *NodeState) error {
-		return be.create(ctx, st, n, ns)
+		err := be.create(ctx, st, n, ns)
+		if err == nil {
+			prog.add(1)
+		}
+		return err
 	}); err != nil {
 		return fail(err)
 	}
+	prog.done("")
 	if err := st.save(); err != nil {
 		return fail(err)
 	}
@@ -205,20 +226,25 @@ func Up(ctx context.Context, t *topology.Topology, o Options) (*State, error) {
 		}
 		handles[st.Nodes[i].Name] = h
 	}
+	prog = newProgress(o.Out, o.Terminal, "links wired", len(t.Links))
+	w := newWirer(handles)
+	defer w.close()
 	for _, l := range t.Links {
-		if err := wireVeth(handles[l.A.Node], l.A.Iface, handles[l.B.Node], l.B.Iface); err != nil {
+		if err := w.wire(l.A, l.B); err != nil {
 			return fail(fmt.Errorf("link %s <-> %s: %w", l.A, l.B, err))
 		}
 		st.Links = append(st.Links, LinkState{A: l.A.String(), B: l.B.String()})
+		prog.add(1)
 	}
 	if err := st.save(); err != nil {
 		return fail(err)
 	}
 	// The kernel reports carrier a moment after both ends are up (linkwatch);
 	// wait for it so that the nodes find their ports up.
-	if err := waitLinksUp(ctx, handles, t.Links, 5*time.Second); err != nil {
+	if err := w.waitUp(ctx, t.Links, 5*time.Second); err != nil {
 		fmt.Fprintf(o.Out, "warning: %v\n", err)
 	}
+	prog.done("")
 	// 4. start
 	if err := forEachNode(ctx, t, st, 1, func(n *topology.Node, ns *NodeState) error {
 		return be.start(ctx, st, n, ns)
@@ -229,11 +255,7 @@ func Up(ctx context.Context, t *topology.Topology, o Options) (*State, error) {
 		return fail(err)
 	}
 	// 5. wait until every CLI answers
-	rctx, cancel := context.WithTimeout(ctx, o.ReadyTimeout)
-	defer cancel()
-	if err := forEachNode(rctx, t, st, len(t.Nodes), func(n *topology.Node, ns *NodeState) error {
-		return waitReady(rctx, be, ns)
-	}); err != nil {
+	if err := waitAllReady(ctx, be, st, &o); err != nil {
 		return fail(err)
 	}
 	fmt.Fprintf(o.Out, "all %d nodes ready in %.1fs\n", len(t.Nodes), time.Since(start).Seconds())
@@ -282,32 +304,134 @@ func indent(s string) string {
 	return b.String()
 }
 
-func waitReady(ctx context.Context, be backend, ns *NodeState) error {
+// nodeWait is what waitAllReady knows about one node.
+type nodeWait struct {
+	ns    *NodeState
+	ready time.Duration // since the wait began; 0 while not ready
+	last  error         // the last probe's answer
+}
+
+// waitAllReady waits until every node's CLI answers, up to o.ReadyTimeout,
+// counting ready nodes as it goes. Each node is polled on its own, with a
+// delay growing to 200 ms; a probe of a node that is not listening yet costs
+// a file lookup. When the deadline passes, the error names the nodes still
+// not ready, the slowest first, with what their last probe and log said.
+func waitAllReady(ctx context.Context, be backend, st *State, o *Options) error {
+	rctx, cancel := context.WithTimeout(ctx, o.ReadyTimeout)
+	defer cancel()
+	prog := newProgress(o.Out, o.Terminal, "nodes ready", len(st.Nodes))
+	waits := make([]nodeWait, len(st.Nodes))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errs := make([]error, len(st.Nodes))
+	begin := time.Now()
+	for i := range st.Nodes {
+		waits[i].ns = &st.Nodes[i]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = waitReady(rctx, be, waits[i].ns, func(err error) {
+				mu.Lock()
+				waits[i].last = err
+				mu.Unlock()
+			})
+			if errs[i] == nil {
+				mu.Lock()
+				waits[i].ready = time.Since(begin)
+				mu.Unlock()
+				prog.add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	var failed []error
+	for _, err := range errs {
+		var fatal fatalError
+		if errors.As(err, &fatal) {
+			failed = append(failed, err)
+		}
+	}
+	if len(failed) > 0 {
+		prog.done("")
+		return errors.Join(failed...)
+	}
+	if n := prog.count(); n < len(st.Nodes) {
+		prog.done("")
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return notReadyError(rctx, be, waits, o.ReadyTimeout)
+	}
+	slow := waits[0]
+	for _, w := range waits[1:] {
+		if w.ready > slow.ready {
+			slow = w
+		}
+	}
+	prog.done(fmt.Sprintf("(slowest %s: %.1fs)", slow.ns.Name, slow.ready.Seconds()))
+	return nil
+}
+
+// notReadyError names the nodes not ready at the deadline: up to 5, with the
+// answer of their last probe and the last line of their log.
+func notReadyError(ctx context.Context, be backend, waits []nodeWait, timeout time.Duration) error {
+	var late []nodeWait
+	for _, w := range waits {
+		if w.ready == 0 {
+			late = append(late, w)
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d of %d nodes not ready after %s:", len(late), len(waits), timeout)
+	for i, w := range late {
+		if i == 5 {
+			fmt.Fprintf(&b, "\n  ... and %d more", len(late)-i)
+			break
+		}
+		fmt.Fprintf(&b, "\n  %s: CLI does not answer (last: %v)", w.ns.Name, w.last)
+		if line := lastLine(be.logs(context.WithoutCancel(ctx), w.ns)); line != "" {
+			fmt.Fprintf(&b, "; log: %s", line)
+		}
+	}
+	return errors.New(b.String())
+}
+
+// lastLine is the last non-empty line of s.
+func lastLine(s string) string {
+	s = strings.TrimRight(s, "\n")
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	return strings.TrimSpace(s)
+}
+
+// waitReady polls one node until its CLI answers, it fails for good, or ctx
+// ends; seen gets every probe's answer.
+func waitReady(ctx context.Context, be backend, ns *NodeState, seen func(error)) error {
 	delay := 20 * time.Millisecond
-	var last error
-	nextLog := time.Now().Add(time.Second)
+	nextLog := time.Now().Add(2 * time.Second)
 	for {
 		err := be.probe(ctx, ns)
 		if err == nil {
 			return nil
 		}
+		seen(err)
 		var fatal fatalError
 		if errors.As(err, &fatal) {
-			return fmt.Errorf("node %s: %w", ns.Name, err)
+			return fatalError{fmt.Errorf("node %s: %w", ns.Name, err)}
 		}
-		last = err
 		if time.Now().After(nextLog) {
 			// A daemon that refuses to start (missing capabilities) is
 			// restarted by its supervisor for ever: say why at once
 			// instead of waiting for the deadline.
-			nextLog = time.Now().Add(time.Second)
-			if why := startRefusal(be.logs(ctx, ns)); why != "" {
-				return fmt.Errorf("node %s: the daemon refuses to start: %s", ns.Name, why)
+			nextLog = time.Now().Add(2 * time.Second)
+			if why := startRefusal(be.startLog(ctx, ns)); why != "" {
+				return fatalError{fmt.Errorf("node %s: the daemon refuses to start: %s", ns.Name, why)}
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("node %s: CLI does not answer: %w (last: %v)", ns.Name, ctx.Err(), last)
+			return ctx.Err()
 		case <-time.After(delay):
 		}
 		if delay < 200*time.Millisecond {
@@ -389,7 +513,15 @@ func Down(ctx context.Context, st *State, o Options) error {
 func down(ctx context.Context, st *State, be backend, o *Options) error {
 	var errs []error
 	var mu sync.Mutex
-	for _, phase := range removalPhases(st.Steps) {
+	for i, phase := range removalPhases(st.Steps) {
+		if r, ok := be.(nodeRemover); ok && i == 0 {
+			prog := newProgress(o.Out, o.Terminal, "nodes removed", len(phase))
+			if err := r.removeNodes(ctx, st, phase, prog); err != nil {
+				errs = append(errs, err)
+			}
+			prog.done("")
+			continue
+		}
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, 8)
 		for _, s := range phase {
@@ -415,6 +547,12 @@ func down(ctx context.Context, st *State, be backend, o *Options) error {
 	}
 	o.Log.Info("lab down", "lab", st.Lab)
 	return nil
+}
+
+// nodeRemover is a backend that removes all of a lab's nodes at once
+// (cheaper than one at a time); prog counts the nodes removed.
+type nodeRemover interface {
+	removeNodes(ctx context.Context, st *State, steps []Step, prog *progress) error
 }
 
 // removalPhases orders journalled steps for down: newest first, nodes

@@ -83,6 +83,7 @@ func cmdLab(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		opts: runner.Options{
 			Runtime: *rt, Workdir: *workdir, ReadyTimeout: *timeout,
 			Log: newLogger(stderr, "warn").With("proc", "lab"), Out: stdout,
+			Terminal: isTerminalOut(stdout),
 		},
 	}
 	ctx, cancel := signalContext()
