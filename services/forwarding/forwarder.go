@@ -386,11 +386,21 @@ var (
 	ringQuietFrames = 100
 )
 
+// Ticks of the forwarding loop: every tickBusy while frames flow, a port is
+// on its ring or a neighbour is being resolved; every tickIdle otherwise.
+const (
+	tickBusy = 100 * time.Millisecond
+	tickIdle = time.Second
+)
+
 // adaptRx moves ports between recvmmsg and their ring as their traffic asks
-// (each tick, from Run; f.mu is held).
-func (f *Forwarder) adaptRx() {
+// (each tick, from Run; f.mu is held); since is the time since the last
+// tick. It tells whether a port received frames or is on its ring.
+func (f *Forwarder) adaptRx(since time.Duration) (busy bool) {
 	for _, p := range f.ports {
-		n := p.rxFrames
+		// frames per tickBusy
+		n := int(int64(p.rxFrames) * int64(tickBusy) / int64(max(since, tickBusy)))
+		busy = busy || p.rxFrames > 0 || p.rx != nil
 		p.rxFrames = 0
 		if !p.switchable {
 			continue
@@ -406,6 +416,7 @@ func (f *Forwarder) adaptRx() {
 			p.quiet = 0
 		}
 	}
+	return busy
 }
 
 // switchRx moves a port's receiving onto a new socket, with a ring or
@@ -931,8 +942,9 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	}
 	events := make([]unix.EpollEvent, 128)
 	var lastTick time.Time
+	wait := tickBusy
 	for ctx.Err() == nil {
-		n, err := unix.EpollWait(f.epfd, events, 100)
+		n, err := unix.EpollWait(f.epfd, events, int(wait/time.Millisecond))
 		if err != nil {
 			if errors.Is(err, unix.EINTR) {
 				continue
@@ -966,11 +978,20 @@ func (f *Forwarder) Run(ctx context.Context) error {
 				f.readTap(now, p)
 			}
 		}
-		if now.Sub(lastTick) >= 100*time.Millisecond {
+		if n > 0 {
+			wait = tickBusy
+		}
+		if since := now.Sub(lastTick); since >= tickBusy {
 			lastTick = now
 			f.dp.Tick(now, f)
 			f.flush()
-			f.adaptRx()
+			busy := f.adaptRx(since)
+			// An idle forwarder wakes once a second, not ten times: with
+			// hundreds of lab nodes on a host the wake-ups add up.
+			wait = tickIdle
+			if busy || n > 0 || f.dp.Resolving() {
+				wait = tickBusy
+			}
 		}
 		f.mu.Unlock()
 	}
