@@ -438,6 +438,25 @@ func NetnsPIDs(name string) ([]int, error) {
 	return livePids(pidsInNetns(ino)), nil
 }
 
+// NetnsProcs lists the live processes of each named network namespace
+// (missing ones are left out), from one pass over /proc.
+func NetnsProcs(names []string) map[string][]int {
+	byIno := map[uint64]string{}
+	set := map[uint64]bool{}
+	for _, n := range names {
+		if ino, err := netnsInode(filepath.Join(netnsDir, n)); err == nil {
+			byIno[ino], set[ino] = n, true
+		}
+	}
+	out := map[string][]int{}
+	for ino, pids := range netnsProcs(set) {
+		if live := livePids(pids); len(live) > 0 {
+			out[byIno[ino]] = live
+		}
+	}
+	return out
+}
+
 // NetnsPath is the file of a named network namespace.
 func NetnsPath(name string) string { return filepath.Join(netnsDir, name) }
 

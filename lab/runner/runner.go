@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -53,9 +54,13 @@ type Options struct {
 	Binary string
 	// Docker is the docker CLI (default "docker").
 	Docker string
-	// ReadyTimeout bounds the wait for every node's CLI to answer (default 120 s).
+	// ReadyTimeout bounds the wait for a node's CLI to answer, from the
+	// node's start (default 120 s).
 	ReadyTimeout time.Duration
-	Log          *slog.Logger
+	// StartWindow is how many nodes may be starting (started, not ready)
+	// at once (default 4 per CPU).
+	StartWindow int
+	Log         *slog.Logger
 	// Out receives progress lines for the user (default: discarded).
 	Out io.Writer
 	// Terminal says Out is a terminal: progress lines are rewritten in
@@ -80,6 +85,9 @@ func (o *Options) defaults() {
 	}
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = 120 * time.Second
+	}
+	if o.StartWindow <= 0 {
+		o.StartWindow = 4 * runtime.NumCPU()
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -245,17 +253,17 @@ func Up(ctx context.Context, t *topology.Topology, o Options) (*State, error) {
 		fmt.Fprintf(o.Out, "warning: %v\n", err)
 	}
 	prog.done("")
-	// 4. start
-	if err := forEachNode(ctx, t, st, 1, func(n *topology.Node, ns *NodeState) error {
-		return be.start(ctx, st, n, ns)
+	// 4. start the nodes and wait until every CLI answers
+	nodes := map[string]*topology.Node{}
+	for _, n := range t.Nodes {
+		nodes[n.Name] = n
+	}
+	if err := startAll(ctx, be, st, &o, func(ns *NodeState) error {
+		return be.start(ctx, st, nodes[ns.Name], ns)
 	}); err != nil {
 		return fail(err)
 	}
 	if err := st.save(); err != nil {
-		return fail(err)
-	}
-	// 5. wait until every CLI answers
-	if err := waitAllReady(ctx, be, st, &o); err != nil {
 		return fail(err)
 	}
 	fmt.Fprintf(o.Out, "all %d nodes ready in %.1fs\n", len(t.Nodes), time.Since(start).Seconds())
@@ -304,91 +312,143 @@ func indent(s string) string {
 	return b.String()
 }
 
-// nodeWait is what waitAllReady knows about one node.
+// nodeWait is what startAll knows about one node.
 type nodeWait struct {
-	ns    *NodeState
-	ready time.Duration // since the wait began; 0 while not ready
-	last  error         // the last probe's answer
+	ns      *NodeState
+	started time.Time     // zero until started
+	ready   time.Duration // from start to the first answer; 0 while not ready
+	last    error         // the last probe's answer
 }
 
-// waitAllReady waits until every node's CLI answers, up to o.ReadyTimeout,
-// counting ready nodes as it goes. Each node is polled on its own, with a
-// delay growing to 200 ms; a probe of a node that is not listening yet costs
-// a file lookup. When the deadline passes, the error names the nodes still
-// not ready, the slowest first, with what their last probe and log said.
-func waitAllReady(ctx context.Context, be backend, st *State, o *Options) error {
-	rctx, cancel := context.WithTimeout(ctx, o.ReadyTimeout)
+// startAll starts the nodes in order and waits until every CLI answers,
+// counting ready nodes as it goes. At most o.StartWindow nodes are starting
+// at once (started, not ready yet): hundreds of daemons starting together
+// only contend for the CPU and the kernel's locks, so each took longer the
+// more there were. Each node has o.ReadyTimeout from its start to answer;
+// it is polled on its own, with a delay growing to 200 ms, and a probe of a
+// node not listening yet costs a file lookup. When a node's deadline
+// passes, the error names the nodes still not ready, the slowest first,
+// with what their last probe and log said.
+func startAll(ctx context.Context, be backend, st *State, o *Options, start func(*NodeState) error) error {
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	prog := newProgress(o.Out, o.Terminal, "nodes ready", len(st.Nodes))
 	waits := make([]nodeWait, len(st.Nodes))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	errs := make([]error, len(st.Nodes))
-	begin := time.Now()
+	var failed []error
+	var lastSave time.Time
+	fail := func(err error) {
+		mu.Lock()
+		failed = append(failed, err)
+		mu.Unlock()
+		cancel()
+	}
+	window := make(chan struct{}, o.StartWindow)
 	for i := range st.Nodes {
-		waits[i].ns = &st.Nodes[i]
+		ns := &st.Nodes[i]
+		waits[i].ns = ns
+		select {
+		case window <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		if err := start(ns); err != nil {
+			fail(err)
+			break
+		}
+		begin := time.Now()
+		mu.Lock()
+		waits[i].started = begin
+		if time.Since(lastSave) > 200*time.Millisecond {
+			// The started processes are in the journal soon, not once per node.
+			lastSave = time.Now()
+			if err := st.save(); err != nil {
+				mu.Unlock()
+				fail(err)
+				break
+			}
+		}
+		mu.Unlock()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = waitReady(rctx, be, waits[i].ns, func(err error) {
+			rctx, rcancel := context.WithTimeout(ctx, o.ReadyTimeout)
+			defer rcancel()
+			err := waitReady(rctx, be, ns, func(err error) {
 				mu.Lock()
 				waits[i].last = err
 				mu.Unlock()
 			})
-			if errs[i] == nil {
+			<-window
+			switch {
+			case err == nil:
 				mu.Lock()
 				waits[i].ready = time.Since(begin)
 				mu.Unlock()
 				prog.add(1)
+			case ctx.Err() != nil: // another node failed
+			case rctx.Err() != nil:
+				fail(errNodeLate)
+			default:
+				fail(err)
 			}
 		}()
 	}
 	wg.Wait()
-	var failed []error
-	for _, err := range errs {
-		var fatal fatalError
-		if errors.As(err, &fatal) {
-			failed = append(failed, err)
+	if len(failed) == 0 && ctx.Err() == nil {
+		slow := waits[0]
+		for _, w := range waits[1:] {
+			if w.ready > slow.ready {
+				slow = w
+			}
+		}
+		prog.done(fmt.Sprintf("(slowest %s: %.1fs)", slow.ns.Name, slow.ready.Seconds()))
+		return nil
+	}
+	prog.done("")
+	var errs []error
+	late := false
+	for _, err := range failed {
+		if err == errNodeLate {
+			late = true
+		} else {
+			errs = append(errs, err)
 		}
 	}
-	if len(failed) > 0 {
-		prog.done("")
-		return errors.Join(failed...)
+	if late {
+		errs = append(errs, notReadyError(ctx, be, waits, o.ReadyTimeout))
 	}
-	if n := prog.count(); n < len(st.Nodes) {
-		prog.done("")
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return notReadyError(rctx, be, waits, o.ReadyTimeout)
+	if len(errs) == 0 {
+		return context.Cause(ctx)
 	}
-	slow := waits[0]
-	for _, w := range waits[1:] {
-		if w.ready > slow.ready {
-			slow = w
-		}
-	}
-	prog.done(fmt.Sprintf("(slowest %s: %.1fs)", slow.ns.Name, slow.ready.Seconds()))
-	return nil
+	return errors.Join(errs...)
 }
 
-// notReadyError names the nodes not ready at the deadline: up to 5, with the
-// answer of their last probe and the last line of their log.
+// errNodeLate: a node did not answer within ReadyTimeout of its start.
+var errNodeLate = errors.New("node not ready in time")
+
+// notReadyError names the started nodes not ready when one's deadline
+// passed, the longest started first: up to 5, with the answer of their last
+// probe and the last line of their log.
 func notReadyError(ctx context.Context, be backend, waits []nodeWait, timeout time.Duration) error {
 	var late []nodeWait
 	for _, w := range waits {
-		if w.ready == 0 {
+		if w.ready == 0 && !w.started.IsZero() {
 			late = append(late, w)
 		}
 	}
+	sort.SliceStable(late, func(i, j int) bool { return late[i].started.Before(late[j].started) })
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d of %d nodes not ready after %s:", len(late), len(waits), timeout)
+	fmt.Fprintf(&b, "%d of %d nodes not ready (each has %s from its start to answer):", len(late), len(waits), timeout)
 	for i, w := range late {
 		if i == 5 {
 			fmt.Fprintf(&b, "\n  ... and %d more", len(late)-i)
 			break
 		}
-		fmt.Fprintf(&b, "\n  %s: CLI does not answer (last: %v)", w.ns.Name, w.last)
+		fmt.Fprintf(&b, "\n  %s: CLI does not answer after %.1fs (last: %v)", w.ns.Name, time.Since(w.started).Seconds(), w.last)
 		if line := lastLine(be.logs(context.WithoutCancel(ctx), w.ns)); line != "" {
 			fmt.Fprintf(&b, "; log: %s", line)
 		}

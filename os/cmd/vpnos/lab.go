@@ -35,7 +35,8 @@ flags:
                           node, no Docker needed (default); docker: containers
                           clab-LAB-NODE from the node image
   --workdir DIR           parent of the lab folders (default /run/vpnos/lab)
-  --timeout D             (up) how long to wait for the nodes (default 2m)
+  --timeout D             (up) how long a node may take to answer once started
+                          (default 2m)
   --format table|json     (inspect) output format
   -t FILE                 the topology file, as with containerlab
 `
@@ -59,7 +60,7 @@ func cmdLab(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	rt := fs.String("runtime", runner.RuntimeNetns, "netns or docker")
 	workdir := fs.String("workdir", os.Getenv("VPNOS_LAB_WORKDIR"), "parent of the lab folders")
-	timeout := fs.Duration("timeout", 2*time.Minute, "how long up waits for the nodes")
+	timeout := fs.Duration("timeout", 2*time.Minute, "how long a node may take to answer once started")
 	topo := fs.String("t", "", "topology file")
 	format := fs.String("format", "table", "inspect output: table or json")
 	fs.Usage = func() { fmt.Fprint(stderr, labUsage) }
