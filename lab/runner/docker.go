@@ -44,6 +44,9 @@ type dockerBackend struct {
 	// replace it); nil runs o.Docker.
 	run func(ctx context.Context, args ...string) (string, error)
 
+	inspectOnce sync.Once
+	inspected   map[string]containerStatus // status: the lab's containers
+
 	netMu    sync.Mutex   // serializes making sure the management network exists
 	subnet   netip.Prefix // the management subnet prepare asked for
 	explicit bool         // the file asked for subnet
@@ -464,29 +467,60 @@ func (b *dockerBackend) removeNetwork(ctx context.Context, name string) error {
 }
 
 // status reports the container's state and its address on the management
-// network (Docker's default bridge for labs journalled before there was one).
-func (b *dockerBackend) status(ctx context.Context, st *State, ns *NodeState) (string, string) {
-	net := st.MgmtNetwork
-	if net == "" {
-		net = "bridge"
-	}
-	out, err := b.docker(ctx, "container", "inspect", "--format",
-		`{{.State.Status}} {{with index .NetworkSettings.Networks "`+net+`"}}{{.IPAddress}}/{{.IPPrefixLen}}{{end}}`, ns.Runtime)
-	if err != nil {
+// network (Docker's default bridge for labs journalled before there was one),
+// from one `docker container inspect` of all the lab's containers.
+func (b *dockerBackend) status(ctx context.Context, st *State, ns *NodeState, probe bool) (string, string) {
+	c, ok := b.inspectAll(ctx, st)[ns.Runtime]
+	if !ok {
 		return "missing", "-"
 	}
-	f := strings.Fields(out)
-	state, addr := "unknown", "-"
-	if len(f) > 0 {
-		state = f[0]
-	}
-	if len(f) > 1 && !strings.HasPrefix(f[1], "/") {
-		addr = f[1]
-	}
-	if state == "running" && b.probe(ctx, ns) == nil {
-		state = "ready"
+	state, addr := c.state, c.addr
+	if state == "running" && c.pid > 0 {
+		n := *ns
+		n.PID = c.pid
+		if !probe || b.probe(ctx, &n) == nil {
+			state = "ready"
+		}
 	}
 	return state, addr
+}
+
+// containerStatus is what status needs of one container.
+type containerStatus struct {
+	state, addr string
+	pid         int
+}
+
+// inspectAll inspects every container of the lab at once (on the first
+// call): container name -> status. Missing containers are left out.
+func (b *dockerBackend) inspectAll(ctx context.Context, st *State) map[string]containerStatus {
+	b.inspectOnce.Do(func() {
+		net := st.MgmtNetwork
+		if net == "" {
+			net = "bridge"
+		}
+		args := []string{"container", "inspect", "--format",
+			`{{.Name}} {{.State.Status}} {{.State.Pid}} {{with index .NetworkSettings.Networks "` + net + `"}}{{.IPAddress}}/{{.IPPrefixLen}}{{end}}`}
+		for _, n := range st.Nodes {
+			args = append(args, n.Runtime)
+		}
+		// Missing containers make docker fail, after it printed the others.
+		out, _ := b.docker(ctx, args...)
+		b.inspected = map[string]containerStatus{}
+		for _, line := range strings.Split(out, "\n") {
+			f := strings.Fields(line)
+			if len(f) < 3 {
+				continue
+			}
+			c := containerStatus{state: f[1], addr: "-"}
+			c.pid, _ = strconv.Atoi(f[2])
+			if len(f) > 3 && !strings.HasPrefix(f[3], "/") {
+				c.addr = f[3]
+			}
+			b.inspected[strings.TrimPrefix(f[0], "/")] = c
+		}
+	})
+	return b.inspected
 }
 
 func (b *dockerBackend) startLog(ctx context.Context, ns *NodeState) string {

@@ -370,13 +370,16 @@ func (b *netnsBackend) prepare(ctx context.Context, st *State, t *topology.Topol
 	return ensureNetnsDir()
 }
 
-func (b *netnsBackend) status(ctx context.Context, st *State, ns *NodeState) (string, string) {
+func (b *netnsBackend) status(ctx context.Context, st *State, ns *NodeState, probe bool) (string, string) {
 	ino, err := netnsInode(filepath.Join(netnsDir, ns.Runtime))
 	if err != nil {
 		return "missing", "-"
 	}
 	if len(livePids(b.procsOf(st, ino))) == 0 {
 		return "stopped", "-"
+	}
+	if !probe {
+		return "ready", "-"
 	}
 	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()

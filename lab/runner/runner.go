@@ -135,8 +135,9 @@ type backend interface {
 	startCmd(ns *NodeState, cmd *exec.Cmd) error
 	// remove deletes one journalled object if it still exists.
 	remove(ctx context.Context, st *State, s Step) error
-	// status reports a node's state and management address.
-	status(ctx context.Context, st *State, ns *NodeState) (state, mgmt string)
+	// status reports a node's state and management address; a running
+	// node is "ready" if its CLI answers (probe), or without asking.
+	status(ctx context.Context, st *State, ns *NodeState, probe bool) (state, mgmt string)
 	// logs returns the node's log (tail) for dumps.
 	logs(ctx context.Context, ns *NodeState) string
 	// createParallelism is how many nodes create may make at once.
@@ -641,6 +642,16 @@ type NodeStatus struct {
 
 // Inspect reports every node of a lab.
 func Inspect(ctx context.Context, st *State, o Options) ([]NodeStatus, error) {
+	return inspect(ctx, st, o, true)
+}
+
+// InspectUp reports every node of a lab Up has just brought up: a running
+// node is ready (Up saw its CLI answer), without asking it again.
+func InspectUp(ctx context.Context, st *State, o Options) ([]NodeStatus, error) {
+	return inspect(ctx, st, o, false)
+}
+
+func inspect(ctx context.Context, st *State, o Options, probe bool) ([]NodeStatus, error) {
 	o.defaults()
 	be, err := newBackend(st.Runtime, &o)
 	if err != nil {
@@ -661,7 +672,7 @@ func Inspect(ctx context.Context, st *State, o Options) ([]NodeStatus, error) {
 		go func() {
 			defer wg.Done()
 			ns := &st.Nodes[i]
-			state, mgmt := be.status(ctx, st, ns)
+			state, mgmt := be.status(ctx, st, ns, probe)
 			links := peers[ns.Name]
 			sort.Strings(links)
 			out[i] = NodeStatus{Node: ns.Name, Name: ns.Runtime, State: state, Mgmt: mgmt, Links: links, Runtime: st.Runtime}

@@ -37,11 +37,13 @@ func (f *fakeBackend) cli(*NodeState, bool, []string) *exec.Cmd                 
 func (f *fakeBackend) execCmd(*NodeState, []string) *exec.Cmd                           { return nil }
 func (f *fakeBackend) startCmd(*NodeState, *exec.Cmd) error                             { return nil }
 func (f *fakeBackend) remove(context.Context, *State, Step) error                       { return nil }
-func (f *fakeBackend) status(context.Context, *State, *NodeState) (string, string)      { return "", "" }
-func (f *fakeBackend) logs(context.Context, *NodeState) string                          { return f.log }
-func (f *fakeBackend) startLog(context.Context, *NodeState) string                      { return f.log }
-func (f *fakeBackend) createParallelism() int                                           { return 1 }
-func (f *fakeBackend) nodeStep(ns *NodeState) Step                                      { return Step{Kind: StepNetns, Name: ns.Runtime} }
+func (f *fakeBackend) status(context.Context, *State, *NodeState, bool) (string, string) {
+	return "", ""
+}
+func (f *fakeBackend) logs(context.Context, *NodeState) string     { return f.log }
+func (f *fakeBackend) startLog(context.Context, *NodeState) string { return f.log }
+func (f *fakeBackend) createParallelism() int                      { return 1 }
+func (f *fakeBackend) nodeStep(ns *NodeState) Step                 { return Step{Kind: StepNetns, Name: ns.Runtime} }
 
 func (f *fakeBackend) start(ctx context.Context, st *State, n *topology.Node, ns *NodeState) error {
 	f.mu.Lock()

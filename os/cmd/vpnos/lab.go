@@ -152,7 +152,7 @@ func (l *labCmd) up(ctx context.Context, pos []string) error {
 	if err != nil {
 		return err
 	}
-	if err := l.table(ctx, st); err != nil {
+	if err := l.table(ctx, st, runner.InspectUp); err != nil {
 		return err
 	}
 	fmt.Fprintln(l.stdout)
@@ -229,11 +229,12 @@ func (l *labCmd) inspect(ctx context.Context, pos []string) error {
 			Nodes    []runner.NodeStatus `json:"nodes"`
 		}{st.Lab, st.Runtime, st.Dir, st.Complete, rows})
 	}
-	return l.table(ctx, st)
+	return l.table(ctx, st, runner.Inspect)
 }
 
-func (l *labCmd) table(ctx context.Context, st *runner.State) error {
-	rows, err := runner.Inspect(ctx, st, l.opts)
+// table prints the lab's nodes as inspect finds them.
+func (l *labCmd) table(ctx context.Context, st *runner.State, inspect func(context.Context, *runner.State, runner.Options) ([]runner.NodeStatus, error)) error {
+	rows, err := inspect(ctx, st, l.opts)
 	if err != nil {
 		return err
 	}
