@@ -2,10 +2,13 @@ package cli
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/openconfig/goyang/pkg/yang"
 
+	"vpnos/services/vrf"
 	"vpnos/yang/datastore"
 	"vpnos/yang/schema"
 )
@@ -74,7 +77,7 @@ func (ed *edit) apply() (datastore.Path, error) {
 				t.Delete(target)
 			}
 		} else {
-			v, ok := m.value(e.Name)
+			v, ok := m.joined(e.Name)
 			if !ok {
 				switch e.Type.Kind {
 				case yang.Ybool:
@@ -106,6 +109,13 @@ func (ed *edit) apply() (datastore.Path, error) {
 			vals := m.values(k)
 			if len(vals) == 0 {
 				vals = defaultExpand(e.Dir[k])
+			}
+			if step, ok := schema.Ext(e.Dir[k], "auto-index"); ok && len(vals) == 0 {
+				v, err := ed.autoIndex(parent, k, combos, step)
+				if err != nil {
+					return nil, err
+				}
+				vals = v
 			}
 			vals = expandValues(e.Dir[k], vals)
 			if len(vals) == 0 {
@@ -176,7 +186,7 @@ func (ed *edit) setChildren(target datastore.Path) {
 			continue
 		}
 		p := target.Child(name)
-		v, ok := ed.m.value(name)
+		v, ok := ed.m.joined(name)
 		if !ok {
 			if l.IsLeaf() {
 				ed.tree.DeleteLeaf(p)
@@ -206,12 +216,69 @@ func (ed *edit) setSiblings(target datastore.Path) {
 			continue
 		}
 		p := target.Parent().Child(name)
-		if v, ok := ed.m.value(name); ok && !ed.undo {
+		if v, ok := ed.m.joined(name); ok && !ed.undo {
 			ed.tree.Set(p, v)
 		} else {
 			ed.tree.DeleteLeaf(p)
 		}
 	}
+}
+
+// autoIndex gives the key k a command left out (vcli:auto-index): the key
+// of an entry that holds exactly what the command says, or else the
+// highest value among the entries that share the keys before k plus step
+// (step for the first).
+func (ed *edit) autoIndex(parent datastore.Path, k string, combos [][]string, step string) ([]string, error) {
+	e := ed.cn.entry
+	inc, err := strconv.ParseUint(step, 10, 32)
+	if err != nil || inc == 0 {
+		return nil, fmt.Errorf("%s: bad vcli:auto-index %q", ed.cn.path, step)
+	}
+	keys := schema.Keys(e)
+	pos := slices.Index(keys, k)
+	var out []string
+	for _, c := range combos {
+		var max uint64
+		same := ""
+		for _, it := range ed.tree.Entries(parent, e.Name) {
+			ks := it.Path.Last().Keys
+			if !slices.Equal(ks[:pos], c) {
+				continue
+			}
+			if n, err := strconv.ParseUint(ks[pos], 10, 64); err == nil && n > max {
+				max = n
+			}
+			if same == "" && ed.holds(it.Path, keys) {
+				same = ks[pos]
+			}
+		}
+		if same != "" {
+			out = append(out, same)
+			continue
+		}
+		v := strconv.FormatUint(max+inc, 10)
+		if _, err := ed.s.e.schema.CheckValue(e.Dir[k], v); err != nil {
+			return nil, refuse("No %s is left after %d; give one", k, max)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// holds reports whether the entry at p holds exactly the values the
+// command names (its other parameters and flags).
+func (ed *edit) holds(p datastore.Path, keys []string) bool {
+	for _, name := range templateNames(ed.cn.tmpl) {
+		if slices.Contains(keys, name) {
+			continue
+		}
+		cur, has := ed.tree.Get(p.Child(name))
+		v, given := ed.m.joined(name)
+		if has != given || (given && cur != v && !(cur == "" && v == "")) {
+			return false
+		}
+	}
+	return true
 }
 
 func templateNames(t *tnode) []string {
@@ -299,7 +366,13 @@ func (ed *edit) undoList(parent datastore.Path, h hook) error {
 	return nil
 }
 
-// defaultHooks are the Go rules that act while a line is edited.
+// defaultHooks are VRP's edit cascades (undo route-distinguisher removes
+// what needs it, undo ip vpn-instance unbinds its interfaces, a new primary
+// address replaces the old one) and the refusals of command forms that
+// have no counterpart in the configuration tree (undo of what is not
+// configured, undo of a physical interface, a port that is not there).
+// Whether a configuration is acceptable is not decided here: the
+// datastore's owners decide it for every front end (see runConfig).
 func defaultHooks() map[string]hook {
 	return map[string]hook{
 		"/interfaces/interface": {pre: func(ed *edit, target datastore.Path) error {
@@ -309,9 +382,6 @@ func defaultHooks() map[string]hook {
 					return refuse("The physical interface %s cannot be deleted", name)
 				}
 				return nil
-			}
-			if strings.HasPrefix(name, "MEth") {
-				return refuse("The management interface %s cannot be configured", name)
 			}
 			if strings.HasPrefix(name, "GigabitEthernet") && !strings.Contains(name, ".") && ed.s.e.deps.Ports != nil {
 				if _, exists := ed.tree.Get(target); !exists && !ed.s.e.portExists(name) {
@@ -329,9 +399,6 @@ func defaultHooks() map[string]hook {
 					return &parseErrorWrap{kind: errWrongParam, name: "name"}
 				}
 			}
-			return nil
-		}, post: func(ed *edit, target datastore.Path) error {
-			pruneInterfaces(ed.tree)
 			return nil
 		}},
 		"/interfaces/interface/vpn-instance": {
@@ -370,32 +437,22 @@ func defaultHooks() map[string]hook {
 			return nil
 		}},
 		"/vpn-instances/vpn-instance/ipv4-family/route-distinguisher": {pre: func(ed *edit, target datastore.Path) error {
-			cur, had := ed.tree.Get(target)
-			if ed.undo {
-				if !had {
-					return refuse("The route-distinguisher is not configured")
-				}
-				af := target.Parent()
-				for _, dep := range datastore.AFDependents() {
-					ed.tree.Delete(af.Child(dep))
-				}
+			if !ed.undo {
 				return nil
 			}
-			v, _ := ed.m.value("route-distinguisher")
-			if err := datastore.CheckRD(v); err != nil {
-				return &parseErrorWrap{kind: errWrongParam, name: "route-distinguisher"}
+			if _, had := ed.tree.Get(target); !had {
+				return refuse("The route-distinguisher is not configured")
 			}
-			if had && cur != v {
-				return refuse("The route-distinguisher cannot be changed; undo the current one (%s) first", cur)
+			// undo route-distinguisher removes what needs it.
+			af := target.Parent()
+			for _, dep := range vrf.RDDependents {
+				ed.tree.Delete(af.Child(dep))
 			}
 			return nil
 		}},
 		"/vpn-instances/vpn-instance/ipv4-family/vpn-target": {pre: func(ed *edit, target datastore.Path) error {
 			if ed.undo {
 				return nil
-			}
-			if err := datastore.CheckRD(target.Last().Keys[0]); err != nil {
-				return &parseErrorWrap{kind: errWrongParam, name: "value", value: target.Last().Keys[0]}
 			}
 			if ed.s.immediateMode {
 				// VRP5 reports the assignment per direction, once per line.
@@ -448,9 +505,6 @@ func defaultHooks() map[string]hook {
 		"/vpn-instances/vpn-instance": {pre: func(ed *edit, target datastore.Path) error {
 			name := target.Last().Keys[0]
 			if !ed.undo {
-				if name == "_public_" {
-					return &parseErrorWrap{kind: errWrongParam, name: "name"}
-				}
 				return nil
 			}
 			// Deleting an instance unbinds its interfaces (wiping their IP

@@ -10,7 +10,6 @@ import (
 
 	"github.com/openconfig/goyang/pkg/yang"
 
-	"vpnos/os/version"
 	"vpnos/yang/datastore"
 	"vpnos/yang/schema"
 )
@@ -166,6 +165,17 @@ func renderTemplate(cn *cnode, t *datastore.Tree, inst datastore.Path) (string, 
 			if !ok {
 				return false
 			}
+			if n.back > 0 && len(words) >= n.back {
+				// ( rt {rt} )...: each value after its keywords.
+				kws := append([]string(nil), words[len(words)-n.back:]...)
+				for i, x := range strings.Fields(v) {
+					if i > 0 {
+						words = append(words, kws...)
+					}
+					words = append(words, x)
+				}
+				break
+			}
 			words = append(words, v)
 		case tFlag:
 			if !flag(n.word) {
@@ -270,9 +280,9 @@ func (e *Engine) renderConfig(t *datastore.Tree, updated time.Time, defaults boo
 	var b strings.Builder
 	if e.deps.CommitMode == "immediate" {
 		// VRP5 starts with the version in brackets.
-		fmt.Fprintf(&b, "[%s]\n", version.VRP)
+		fmt.Fprintf(&b, "[%s]\n", VRPVersion)
 	} else {
-		fmt.Fprintf(&b, "!Software Version %s\n", version.VRP)
+		fmt.Fprintf(&b, "!Software Version %s\n", VRPVersion)
 	}
 	if !updated.IsZero() && e.deps.CommitMode != "immediate" {
 		fmt.Fprintf(&b, "!Last configuration was updated at %s\n", updated.UTC().Format("2006-01-02 15:04:05+00:00"))

@@ -34,9 +34,8 @@ type RIB interface {
 	// Snapshot copies an instance's routing table (fibapi.Public for the
 	// public instance); rib.ErrNoInstance if it does not exist.
 	Snapshot(ctx context.Context, instance string) (rib.Snapshot, error)
-	// StaticLSPs lists the static LSPs ("" for all); rib.ErrNoLSP for an
-	// unknown name.
-	StaticLSPs(ctx context.Context, name string) ([]rib.LSPStatus, error)
+	// LSPs lists the LSPs of an owner (rib.OwnerStatic...; "" for all).
+	LSPs(ctx context.Context, owner string) ([]rib.LSPStatus, error)
 	// Lookup finds the FIB entry towards addr (the tools' source address).
 	Lookup(ctx context.Context, instance string, addr netip.Addr) (rib.LookupResult, bool, error)
 }
@@ -81,6 +80,8 @@ type Deps struct {
 	Counters Counters
 	// Ports adds MAC addresses and MTUs to `display interface`.
 	Ports Ports
+	// Policy adds display route-policy and display ip ip-prefix.
+	Policy Policies
 	// InstanceLabel returns the per-instance VPN label of an instance, when
 	// one is allocated (`display ip vpn-instance verbose`).
 	InstanceLabel func(instance string) (uint32, bool)
@@ -145,6 +146,7 @@ func (o *ops) commands() []cli.Command {
 	out = append(out, o.interfaceCommands()...)
 	out = append(out, o.vpnInstanceCommands()...)
 	out = append(out, o.toolCommands()...)
+	out = append(out, o.policyCommands()...)
 	return out
 }
 

@@ -16,10 +16,10 @@ import (
 
 	"vpnos/cli"
 	"vpnos/cli/proto"
-	"vpnos/os/mgmt"
 	"vpnos/services/diag"
 	"vpnos/services/fibapi"
 	"vpnos/services/iface"
+	"vpnos/services/policy"
 	"vpnos/services/rib"
 	"vpnos/services/static"
 	"vpnos/services/vrf"
@@ -38,6 +38,7 @@ type world struct {
 	now      time.Time
 	counters map[string]PortCounters
 	nsCalls  []string
+	policy   *policy.Owner
 }
 
 func (w *world) clock() time.Time { w.now = w.now.Add(time.Second); return w.now }
@@ -77,39 +78,52 @@ func (w *world) rib() *rib.RIB {
 		}
 	}
 	for _, in := range st.Interfaces {
-		name := in.Kernel
-		if in.Loopback || name == "" {
-			name = in.Name
-		}
-		if err := r.SetInterface(rib.Port{Name: name, VRPName: in.Name, Instance: in.Instance, Up: in.Present && in.Up,
+		if err := r.SetInterface(rib.Port{Name: in.Name, Kernel: in.Kernel, Instance: in.Instance, Up: in.Present && in.Up,
 			Loopback: in.Loopback, Addresses: in.Addresses}); err != nil {
 			w.t.Fatal(err)
 		}
 	}
 	run := w.e.Store().Running()
-	routes, err := static.Routes(run, iface.SlotStyle)
+	routes, err := static.Routes(run)
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	if err := r.SyncRoutes(rib.Static, routes); err != nil {
 		w.t.Fatal(err)
 	}
-	lsps, err := static.LSPs(run, iface.SlotStyle)
+	lsps, err := static.LSPs(run)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	if err := r.SetStaticLSPs(lsps); err != nil {
+	if err := r.SetLSPs(rib.OwnerStatic, lsps); err != nil {
+		w.t.Fatal(err)
+	}
+	var vpn []rib.LSP
+	for _, n := range st.Instances {
+		if l, ok := w.instanceLabel(n); ok {
+			vpn = append(vpn, rib.LSP{Name: n, Role: rib.Egress, Instance: n, InLabel: l})
+		}
+	}
+	if err := r.SetLSPs(rib.OwnerVPNInstance, vpn); err != nil {
 		w.t.Fatal(err)
 	}
 	return r
+}
+
+// instanceLabel stands in for the VPN instances' labels: red has 48120.
+func (w *world) instanceLabel(name string) (uint32, bool) {
+	if name == "red" {
+		return 48120, true
+	}
+	return 0, false
 }
 
 func (w *world) Snapshot(_ context.Context, instance string) (rib.Snapshot, error) {
 	return w.rib().Snapshot(instance)
 }
 
-func (w *world) StaticLSPs(_ context.Context, name string) ([]rib.LSPStatus, error) {
-	return w.rib().StaticLSPs(name)
+func (w *world) LSPs(_ context.Context, owner string) ([]rib.LSPStatus, error) {
+	return w.rib().LSPs(owner), nil
 }
 
 func (w *world) Lookup(_ context.Context, instance string, addr netip.Addr) (rib.LookupResult, bool, error) {
@@ -165,19 +179,16 @@ func newWorld(t testing.TB, mode string) *world {
 			MAC: net.HardwareAddr{0x02, 0x00, 0x5e, 0x10, 0x00, byte(i)}, MTU: 1500, AdminUp: true, OperUp: i != 4,
 		})
 	}
-	e, err := cli.New(cli.Deps{Sysname: "PE1", CommitMode: mode, Now: w.clock, Ports: w.Ports})
+	// The routing policies are applied (the displays show the applied set).
+	w.policy = policy.New(nil)
+	e, err := cli.New(cli.Deps{Sysname: "PE1", CommitMode: mode, Now: w.clock, Ports: w.Ports, Store: testStoreWith(t, w.policy)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.Store().Now = w.clock
 	w.e = e
 	d := Deps{RIB: w, VRF: w, NS: w, Counters: w, Ports: w, Now: w.clock, VRP5: mode == "immediate",
-		InstanceLabel: func(name string) (uint32, bool) {
-			if name == "red" {
-				return 48120, true
-			}
-			return 0, false
-		}}
+		InstanceLabel: w.instanceLabel, Policy: w.policy}
 	if err := register(e, d, fakeTools); err != nil {
 		t.Fatal(err)
 	}
@@ -187,11 +198,13 @@ func newWorld(t testing.TB, mode string) *world {
 // runTranscript feeds lines to one session and returns the screen: a line
 // ending in '?' asks for help, one ending in "<TAB>" lists the completion
 // candidates, "@ns" prints the namespaces the tools
-// entered since the last "@ns".
+// entered since the last "@ns", "@evaluate POLICY PREFIX" runs the applied
+// route-policy on a route (as BGP would) and "@ip-prefix LIST PREFIX" the
+// prefix list (as peer ip-prefix would), printing the outcome.
 func runTranscript(t testing.TB, w *world, input string) string {
 	ctx := context.Background()
 	var b strings.Builder
-	var s mgmt.Session
+	var s proto.Session
 	s, resp := w.e.Open(ctx, proto.Request{Op: proto.OpOpen, User: "test", Interactive: true})
 	defer s.Close()
 	prompt := resp.Prompt
@@ -200,6 +213,16 @@ func runTranscript(t testing.TB, w *world, input string) string {
 		case line == "@ns":
 			fmt.Fprintf(&b, "--- namespaces: %s\n", strings.Join(w.nsCalls, " "))
 			w.nsCalls = nil
+			continue
+		case strings.HasPrefix(line, "@evaluate "), strings.HasPrefix(line, "@ip-prefix "):
+			f := strings.Fields(line)
+			p := netip.MustParsePrefix(f[2])
+			if f[0] == "@ip-prefix" {
+				fmt.Fprintf(&b, "--- ip-prefix %s %s: permit %v\n", f[1], p, w.policy.Current().PermitPrefix(f[1], p))
+				continue
+			}
+			res := w.policy.Current().Evaluate(f[1], policy.Route{Prefix: p, LocalPref: 100})
+			fmt.Fprintf(&b, "--- route-policy %s %s: permit %v node %d local-preference %d cost %d\n", f[1], p, res.Permit, res.Node, res.Route.LocalPref, res.Route.Cost)
 			continue
 		case strings.HasSuffix(line, "?"):
 			resp = s.Handle(ctx, proto.Request{Op: proto.OpHelp, Line: strings.TrimSuffix(line, "?")})
@@ -257,7 +280,7 @@ func BenchmarkReplayCost(b *testing.B) {
 	text := bigConfig()
 	replay := func(withOps bool) time.Duration {
 		w := &world{t: b, now: epoch}
-		e, err := cli.New(cli.Deps{Sysname: "PE1", Now: w.clock})
+		e, err := cli.New(cli.Deps{Sysname: "PE1", Now: w.clock, Store: testStore(b)})
 		if err != nil {
 			b.Fatal(err)
 		}

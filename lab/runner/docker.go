@@ -18,6 +18,7 @@ import (
 
 	"github.com/vishvananda/netns"
 
+	"vpnos/cli/proto"
 	"vpnos/lab/topology"
 )
 
@@ -297,9 +298,9 @@ func (b *dockerBackend) create(ctx context.Context, st *State, n *topology.Node,
 		}
 	}
 	args = append(args, n.Image)
-	sock := filepath.Join(containerStateDir, mgmtSocketName)
+	sock := filepath.Join(containerStateDir, proto.SocketName)
 	if dir := n.Env["VPNOS_STATE_DIR"]; dir != "" {
-		sock = filepath.Join(dir, mgmtSocketName)
+		sock = filepath.Join(dir, proto.SocketName)
 	}
 	st.mu.Lock()
 	ns.Socket = sock

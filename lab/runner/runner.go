@@ -66,6 +66,12 @@ type Options struct {
 	// Terminal says Out is a terminal: progress lines are rewritten in
 	// place as nodes come up; otherwise each phase prints one line.
 	Terminal bool
+	// NodeSocket, when set, reads the settings of a netns node (its root,
+	// config folder and environment) and returns its management socket, or
+	// why the settings are unusable: the node then fails at once with that
+	// reason. vpnos lab sets it to the daemon's settings loader. By default
+	// the socket is the one in the state directory under the node's root.
+	NodeSocket func(root, configDir string, env []string) (string, error)
 }
 
 func (o *Options) defaults() {

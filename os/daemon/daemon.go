@@ -14,13 +14,19 @@ import (
 	"vpnos/cli"
 	"vpnos/cli/ops"
 	"vpnos/os/mgmt"
+	"vpnos/os/netconf"
 	"vpnos/os/persist"
 	"vpnos/os/probe"
 	"vpnos/os/registry"
 	"vpnos/os/settings"
 	"vpnos/os/sshd"
+	"vpnos/os/version"
 	"vpnos/services/iface"
+	"vpnos/services/mpls"
+	"vpnos/services/owners"
+	"vpnos/services/system"
 	"vpnos/yang/datastore"
+	"vpnos/yang/schema"
 )
 
 // Daemon is the routing daemon.
@@ -30,6 +36,9 @@ type Daemon struct {
 	Probe    probe.Result
 	Backend  string
 	Started  time.Time
+	// Schema is the configuration schema: the embedded YANG modules (a test
+	// may replace it before Run).
+	Schema *schema.Schema
 
 	Ifaces   *iface.Service
 	Registry *registry.Registry
@@ -47,6 +56,9 @@ func New(s *settings.Settings, log *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	d.Backend = backend
+	if d.Schema, err = schema.Load(); err != nil {
+		return nil, err
+	}
 	d.Ifaces = iface.New(log.With("service", "iface"), iface.Naming(s.InterfaceNaming))
 	d.Registry = registry.New(log)
 	return d, nil
@@ -55,9 +67,11 @@ func New(s *settings.Settings, log *slog.Logger) (*Daemon, error) {
 // Run runs until ctx ends.
 func (d *Daemon) Run(ctx context.Context) error {
 	s := d.Settings
-	if err := os.MkdirAll(s.StateDir, 0o755); err != nil {
-		return fmt.Errorf("state directory: %w", err)
+	release, err := LockState(s.StateDir, "daemon.lock")
+	if err != nil {
+		return fmt.Errorf("another vpnos daemon runs on this root: %w", err)
 	}
+	defer release()
 	d.Log.Info("vpnos daemon starting", "root", s.Root, "config_dir", s.ConfigDir, "state_dir", s.StateDir,
 		"backend", d.Backend, "mpls", d.Probe.MPLS, "vrf", d.Probe.VRF)
 
@@ -74,31 +88,45 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return d.Ifaces.Run(ctx, want, wait)
 	})
 
-	engine := cli.NewEngine(cli.Deps{
-		Sysname: s.Sysname,
-		System: func() cli.SystemInfo {
-			return cli.SystemInfo{Started: d.Started, Probe: d.Probe, Backend: d.Backend}
-		},
-		Ports:      d.Ifaces.Ports,
-		CommitMode: s.CommitMode,
-		Log:        d.Log.With("service", "cli"),
-	})
-	// startup.cfg: `save` writes it (crash-safe), and it is loaded once the
-	// interfaces are known, before the management socket opens. Services
-	// that own configuration must be registered on engine.Store() before
-	// Registry.Run (or be added to the "startup" dependencies), or they miss
-	// the startup commit.
+	// The datastore is the one owner of configuration semantics: the
+	// services register on it as participants for their paths, before the
+	// startup configuration is committed (Registry.Run), and every node of
+	// the schema has an owner or is marked unsupported, or the daemon does
+	// not start. The CLI (and the startup file through it) only translate.
 	// The commit log outlives the daemon: records of earlier runs come back
 	// before the startup configuration is committed.
+	store := datastore.New(d.Schema, d.Log.With("service", "datastore"))
 	journal := datastore.FileJournal{Dir: filepath.Join(s.StateDir, "commits")}
 	recs, err := journal.Load()
 	if err != nil {
 		d.Log.Warn("commit records", "err", err)
 	}
-	engine.Store().RestoreLog(recs)
-	engine.Store().SetJournal(journal)
+	store.RestoreLog(recs)
+	store.SetJournal(journal)
 
-	r, err := d.addRouting(ctx, engine)
+	r, err := d.addRouting(ctx, store)
+	if err != nil {
+		return err
+	}
+	sys := system.New()
+	if err := owners.Register(store, owners.Set{System: sys, VRF: r.vrf, MPLS: mpls.New(), Static: r.static, Policy: r.policy}); err != nil {
+		return err
+	}
+	if err := store.CheckOwners(); err != nil {
+		return fmt.Errorf("configuration schema: %w", err)
+	}
+	platform := d.Probe.Summary()
+	engine, err := cli.New(cli.Deps{
+		Sysname: s.Sysname,
+		System: func() cli.SystemInfo {
+			return cli.SystemInfo{Started: d.Started, Version: version.Version, Revision: version.Revision(),
+				Kernel: d.Probe.Kernel, Platform: platform, Backend: d.Backend}
+		},
+		Ports:      d.Ifaces.Ports,
+		Store:      store,
+		CommitMode: s.CommitMode,
+		Log:        d.Log.With("service", "cli"),
+	})
 	if err != nil {
 		return err
 	}
@@ -106,8 +134,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := ops.Register(engine, ops.Deps{
 		RIB: r.rib, VRF: r.vrf, NS: r.host,
 		Counters: fwdCounters{fwd: r.fwd}, Ports: d.Ifaces,
-		VRP5: s.CommitMode == "immediate",
-		Log:  d.Log.With("service", "ops"),
+		InstanceLabel: r.vpnLabels.InstanceLabel,
+		Policy:        r.policy,
+		VRP5:          s.CommitMode == "immediate",
+		Log:           d.Log.With("service", "ops"),
 	}); err != nil {
 		return fmt.Errorf("operational commands: %w", err)
 	}
@@ -125,14 +155,36 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.Log.Info("management socket ready", "path", srv.Path)
 		return srv.Serve(ctx)
 	})
+	// One count of failed logins for every server that takes passwords, so
+	// that guesses spread over SSH and NETCONF meet the same limits.
+	logins := sshd.NewLimiter(sshd.Limits{})
 	if s.SSHPort != 0 {
 		exe, err := os.Executable()
 		if err != nil {
 			return fmt.Errorf("ssh: %w", err)
 		}
 		cfg := sshd.FromSettings(s, exe, d.Log.With("service", "sshd"))
-		cfg.SessionIdleTimeout = engine.VTYIdleTimeout
+		cfg.SessionIdleTimeout = sys.IdleTimeout
+		cfg.Auth.Limiter = logins
 		d.Registry.Add("sshd", []string{"mgmt"}, sshd.Service(cfg))
+	}
+	if s.NetconfPort != 0 {
+		// NETCONF over SSH: the same datastore as the CLI, the same host key
+		// and credentials as SSH.
+		log := d.Log.With("service", "netconf")
+		srv, err := netconf.New(netconf.Config{
+			Store: engine.Store(),
+			State: &netconfState{store: engine.Store(), vrf: r.vrf, ports: d.Ifaces, counters: fwdCounters{fwd: r.fwd}, rib: r.rib},
+			Log:   log,
+			// An idle session (which may hold a lock) ends as SSH ones do.
+			IdleTimeout: time.Duration(s.IdleTimeout) * time.Second,
+		})
+		if err != nil {
+			return fmt.Errorf("netconf: %w", err)
+		}
+		ncfg := netconf.SSHConfig(s, srv, log)
+		ncfg.Auth.Limiter = logins
+		d.Registry.Add("netconf", []string{"mgmt"}, sshd.Service(ncfg))
 	}
 	return d.Registry.Run(ctx)
 }

@@ -10,30 +10,35 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"vpnos/cli"
 	"vpnos/cli/ops"
 	"vpnos/services/forwarding"
 	"vpnos/services/iface"
 	"vpnos/services/label"
+	"vpnos/services/policy"
 	"vpnos/services/rib"
 	"vpnos/services/static"
 	"vpnos/services/vrf"
+	"vpnos/yang/datastore"
 )
 
 // routing is the forwarding plane and the services that feed it.
 type routing struct {
-	fwd    *forwarding.Forwarder
-	rib    *rib.Service
-	labels *label.Manager
-	host   *vrf.LinuxHost
-	vrf    *vrf.Service
-	static *static.Participant
+	fwd       *forwarding.Forwarder
+	rib       *rib.Service
+	labels    *label.Manager
+	host      *vrf.LinuxHost
+	vrf       *vrf.Service
+	static    *static.Participant
+	vpnLabels *vrf.Labels
+	// policy holds the applied routing policies (BGP and OSPF evaluate
+	// them, the displays show them).
+	policy *policy.Owner
 }
 
 // addRouting builds the forwarder, the RIB, the routing instances and the
-// static configuration, registers them as datastore participants (before
-// the startup configuration is replayed) and as services.
-func (d *Daemon) addRouting(ctx context.Context, engine *cli.Engine) (*routing, error) {
+// static configuration, and adds them to the registry as services. The
+// caller registers the participants on the datastore (services/owners).
+func (d *Daemon) addRouting(ctx context.Context, store *datastore.Store) (*routing, error) {
 	log := d.Log
 	ensureWritableSysctl(log)
 	if err := ensureTunDevice(); err != nil {
@@ -44,15 +49,15 @@ func (d *Daemon) addRouting(ctx context.Context, engine *cli.Engine) (*routing, 
 		return nil, fmt.Errorf("forwarding: %w", err)
 	}
 	r := &routing{fwd: fwd, labels: label.New()}
-	r.rib = rib.NewService(rib.ServiceConfig{Programmer: fwd, Labels: r.labels, Logger: log.With("service", "rib")})
+	r.rib = rib.NewService(rib.ServiceConfig{Programmer: fwd, Logger: log.With("service", "rib")})
 	r.host = vrf.NewLinuxHost(log.With("service", "vrf"), &attacher{fwd: fwd, attached: map[string]bool{}})
 	naming := iface.Naming(d.Settings.InterfaceNaming)
 	r.vrf = vrf.New(log.With("service", "vrf"), r.host, ribSink{rib: r.rib, log: log.With("service", "vrf")}, d.Ifaces, naming)
-	r.static = &static.Participant{RIB: r.rib, Naming: naming}
+	r.static = &static.Participant{RIB: r.rib, Labels: r.labels, Log: log.With("service", "static")}
+	r.vpnLabels = vrf.NewLabels(r.labels, r.rib, log.With("service", "vrf"))
+	r.policy = policy.New(log.With("service", "policy"))
 
-	store := engine.Store()
-	store.Register(r.vrf, vrf.Prefixes...)
-	store.Register(r.static, static.Prefixes...)
+	r.vrf.SetLabels(r.vpnLabels)
 
 	d.Registry.Add("forwarding", nil, func(ctx context.Context, ready func()) error {
 		ready()
@@ -67,6 +72,9 @@ func (d *Daemon) addRouting(ctx context.Context, engine *cli.Engine) (*routing, 
 		return r.vrf.Run(ctx, store.Running(), func() {
 			if err := r.static.Load(ctx, store.Running()); err != nil {
 				log.Error("static configuration", "err", err)
+			}
+			if err := r.vpnLabels.Load(ctx); err != nil {
+				log.Error("VPN instance labels", "err", err)
 			}
 			ready()
 		})

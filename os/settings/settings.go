@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/spf13/viper"
+
+	"vpnos/cli/proto"
 )
 
 // Settings are the daemon's own settings (not the device configuration).
@@ -32,10 +34,10 @@ type Settings struct {
 	AuthorizedKeys []string `mapstructure:"authorized_keys"`
 
 	SSHPort int `mapstructure:"ssh_port"` // 0 disables
-	// SSHListen is the address SSH listens on ("": every address of the
-	// daemon's own network namespace, i.e. the management side).
+	// SSHListen is the address SSH and NETCONF listen on ("": every address
+	// of the daemon's own network namespace, i.e. the management side).
 	SSHListen   string `mapstructure:"ssh_listen"`
-	NetconfPort int    `mapstructure:"netconf_port"` // 0 disables
+	NetconfPort int    `mapstructure:"netconf_port"` // NETCONF over SSH; 0 disables
 	// IdleTimeout of SSH sessions, in seconds (0: none).
 	IdleTimeout int `mapstructure:"idle_timeout"`
 
@@ -58,7 +60,7 @@ type Options struct {
 }
 
 // SocketPath is the management socket.
-func (s *Settings) SocketPath() string { return filepath.Join(s.StateDir, "mgmt.sock") }
+func (s *Settings) SocketPath() string { return filepath.Join(s.StateDir, proto.SocketName) }
 
 // StartupPath is the saved device configuration.
 func (s *Settings) StartupPath() string { return filepath.Join(s.ConfigDir, "startup.cfg") }

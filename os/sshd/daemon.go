@@ -31,16 +31,41 @@ func FromSettings(s *settings.Settings, exe string, log *slog.Logger) Config {
 			env = append(env, kv)
 		}
 	}
+	cfg := BaseConfig(s, s.SSHPort, log)
+	cfg.IdleTimeout = time.Duration(s.IdleTimeout) * time.Second
+	cfg.CLI = cli
+	cfg.Env = env
+	return cfg
+}
+
+// BaseConfig is what every SSH server of the daemon shares (the CLI's on
+// ssh_port, NETCONF's on netconf_port): the listening address on the
+// management side, the host key in the state directory and the
+// credentials of the settings.
+func BaseConfig(s *settings.Settings, port int, log *slog.Logger) Config {
 	return Config{
-		Addr:           net.JoinHostPort(s.SSHListen, strconv.Itoa(s.SSHPort)),
-		HostKeyPath:    filepath.Join(s.StateDir, HostKeyFile),
-		Username:       s.Username,
-		Password:       s.Password,
-		AuthorizedKeys: s.AuthorizedKeys,
-		IdleTimeout:    time.Duration(s.IdleTimeout) * time.Second,
-		CLI:            cli,
-		Env:            env,
-		Log:            log,
+		Addr:        net.JoinHostPort(s.SSHListen, strconv.Itoa(port)),
+		HostKeyPath: filepath.Join(s.StateDir, HostKeyFile),
+		Auth:        AuthFromSettings(s, log),
+		Log:         log,
+	}
+}
+
+// AuthorizedKeysFile is the name of the authorized_keys file in the
+// settings folder.
+const AuthorizedKeysFile = "authorized_keys"
+
+// AuthFromSettings is who may log in, from the settings: the user name, the
+// password, the authorized_keys lines of vpnos.yaml and the authorized_keys
+// file of the settings folder. Set Limiter to share one failure count
+// between servers (SSH and NETCONF).
+func AuthFromSettings(s *settings.Settings, log *slog.Logger) AuthConfig {
+	return AuthConfig{
+		Username:           s.Username,
+		Password:           s.Password,
+		AuthorizedKeys:     s.AuthorizedKeys,
+		AuthorizedKeysFile: filepath.Join(s.ConfigDir, AuthorizedKeysFile),
+		Log:                log,
 	}
 }
 

@@ -3,7 +3,9 @@ package sshd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"sync"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/creack/pty"
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/sys/unix"
 )
 
 // Request payloads (RFC 4254 §6.2, §6.5, §6.7).
@@ -40,6 +43,18 @@ type exitStatus struct {
 	Status uint32
 }
 
+type subsystemRequest struct {
+	Name string
+}
+
+// remoteHost is the address of a client without its port.
+func remoteHost(a net.Addr) string {
+	if h, _, err := net.SplitHostPort(a.String()); err == nil {
+		return h
+	}
+	return a.String()
+}
+
 // clampSize keeps a terminal size within what a PTY takes.
 func clampSize(v uint32) uint16 {
 	if v > 0xffff {
@@ -57,6 +72,7 @@ func (s *Server) session(ctx context.Context, sc *ssh.ServerConn, ch ssh.Channel
 		ptyReq  *ptyRequest
 		size    = &pty.Winsize{Rows: 24, Cols: 80}
 		running *process
+		sub     string // the subsystem served, if any
 		done    = make(chan uint32, 1)
 	)
 	for {
@@ -65,6 +81,10 @@ func (s *Server) session(ctx context.Context, sc *ssh.ServerConn, ch ssh.Channel
 			if !ok {
 				if running != nil {
 					running.stop()
+					<-done
+				}
+				if sub != "" {
+					ch.Close() // the subsystem's reads end
 					<-done
 				}
 				return
@@ -96,7 +116,7 @@ func (s *Server) session(ctx context.Context, sc *ssh.ServerConn, ch ssh.Channel
 				// Nothing from the client's environment reaches the CLI.
 				req.Reply(true, nil)
 			case "shell", "exec":
-				if running != nil {
+				if running != nil || sub != "" || len(s.cfg.CLI) == 0 {
 					req.Reply(false, nil)
 					continue
 				}
@@ -118,19 +138,43 @@ func (s *Server) session(ctx context.Context, sc *ssh.ServerConn, ch ssh.Channel
 				req.Reply(true, nil)
 				running = p
 				go func() { done <- p.wait() }()
+			case "subsystem":
+				var sr subsystemRequest
+				if err := ssh.Unmarshal(req.Payload, &sr); err != nil || running != nil || sub != "" {
+					req.Reply(false, nil)
+					continue
+				}
+				h := s.cfg.Subsystems[sr.Name]
+				if h == nil {
+					s.log.Debug("ssh subsystem not served", "user", sc.User(), "remote", sc.RemoteAddr().String(), "subsystem", sr.Name)
+					req.Reply(false, nil)
+					continue
+				}
+				req.Reply(true, nil)
+				sub = sr.Name
+				peer := Peer{User: sc.User(), Remote: remoteHost(sc.RemoteAddr())}
+				go func() {
+					h(ctx, ch, peer)
+					done <- 0
+				}()
 			default:
-				// subsystem (NETCONF has its own port), x11, agent and port
-				// forwarding are not served.
+				// x11, agent and port forwarding are not served.
 				req.Reply(false, nil)
 			}
 		case code := <-done:
 			_, _ = ch.SendRequest("exit-status", false, ssh.Marshal(exitStatus{Status: code}))
-			s.log.Debug("ssh session ended", "user", sc.User(), "remote", sc.RemoteAddr().String(),
-				"status", code, "idle_timeout", running.timedOut.Load())
+			if running != nil {
+				s.log.Debug("ssh session ended", "user", sc.User(), "remote", sc.RemoteAddr().String(),
+					"status", code, "idle_timeout", running.timedOut.Load())
+			}
 			return
 		case <-ctx.Done():
 			if running != nil {
 				running.stop()
+				<-done
+			}
+			if sub != "" {
+				ch.Close()
 				<-done
 			}
 			return
@@ -171,7 +215,7 @@ func (s *Server) start(sc *ssh.ServerConn, ch ssh.Channel, ptyReq *ptyRequest, s
 			term = "vt100"
 		}
 		cmd.Env = append(cmd.Env, "TERM="+term)
-		ptmx, err := pty.StartWithSize(cmd, size)
+		ptmx, err := startOnPTY(cmd, size)
 		if err != nil {
 			return nil, err
 		}
@@ -217,6 +261,52 @@ func (s *Server) start(sc *ssh.ServerConn, ch ssh.Channel, ptyReq *ptyRequest, s
 		}()
 	}
 	return p, nil
+}
+
+// startOnPTY starts cmd on a new PTY that is already in raw mode: keys the
+// client sends before the CLI has set up its terminal (Ctrl+C, Ctrl+\,
+// Ctrl+Z) are plain input and never become signals, and nothing is echoed
+// but what the CLI writes. Output processing stays on ("\n" is sent as
+// "\r\n").
+func startOnPTY(cmd *exec.Cmd, size *pty.Winsize) (*os.File, error) {
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer tty.Close()
+	if err := setRaw(int(tty.Fd())); err != nil {
+		ptmx.Close()
+		return nil, fmt.Errorf("terminal: %w", err)
+	}
+	if err := pty.Setsize(ptmx, size); err != nil {
+		ptmx.Close()
+		return nil, fmt.Errorf("terminal: %w", err)
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	// A session of its own, with the PTY as its controlling terminal (fd 0).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := cmd.Start(); err != nil {
+		ptmx.Close()
+		return nil, err
+	}
+	return ptmx, nil
+}
+
+// setRaw turns off every input transformation, echo and the keys that make
+// signals (ISIG), as cli/term does for the whole session.
+func setRaw(fd int) error {
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return err
+	}
+	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	t.Cflag &^= unix.CSIZE | unix.PARENB
+	t.Cflag |= unix.CS8
+	t.Oflag |= unix.OPOST | unix.ONLCR
+	t.Cc[unix.VMIN] = 1
+	t.Cc[unix.VTIME] = 0
+	return unix.IoctlSetTermios(fd, unix.TCSETS, t)
 }
 
 // input counts client input as activity.

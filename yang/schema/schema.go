@@ -248,6 +248,11 @@ func (s *Schema) checkType(t *yang.YangType, v string) (string, error) {
 				return "", fmt.Errorf("%q does not match %s", v, p)
 			}
 		}
+		if check := typeChecks[t.Name]; check != nil {
+			if err := check(v); err != nil {
+				return "", err
+			}
+		}
 		return v, nil
 	case yang.Yenum:
 		if t.Enum != nil && t.Enum.IsDefined(v) {

@@ -25,7 +25,7 @@ func TestLoadAndOrder(t *testing.T) {
 		path []string
 		want string
 	}{
-		{nil, "system vpn-instances mpls interfaces static-routes static-lsps user-interface"},
+		{nil, "system vpn-instances mpls interfaces ip-prefixes community-filters extcommunity-filters as-path-filters route-policies static-routes static-lsps user-interface"},
 		{[]string{"vpn-instances", "vpn-instance", "ipv4-family"}, "route-distinguisher apply-label apply-label-static import-route-policy export-route-policy tnl-policy vpn-target"},
 		{[]string{"interfaces", "interface"}, "name shutdown description vpn-instance ipv4 mpls mpls-ldp"},
 		{[]string{"static-routes", "vpn-route"}, "vpn-instance next-hop-vpn public prefix mask next-hop next-hop-address preference tag description"},
@@ -59,7 +59,7 @@ func TestCheckValue(t *testing.T) {
 		{[]string{"mpls", "lsr-id"}, "10.255.0.1", "10.255.0.1", true},
 		{[]string{"mpls", "lsr-id"}, "10.255.0.256", "", false},
 		{[]string{"static-lsps", "transit", "in-label"}, "0100", "100", true},
-		{[]string{"static-lsps", "transit", "in-label"}, "1024", "", false},
+		{[]string{"static-lsps", "transit", "in-label"}, "32784", "", false},
 		{[]string{"static-lsps", "ingress", "out-label"}, "3", "3", true},
 		{[]string{"static-lsps", "ingress", "out-label"}, "5", "", false},
 		{[]string{"static-routes", "route", "next-hop"}, "LoopBack0", "LoopBack0", true},
@@ -67,6 +67,12 @@ func TestCheckValue(t *testing.T) {
 		{[]string{"static-routes", "route", "preference"}, "0", "", false},
 		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "apply-label"}, "per-route", "per-route", true},
 		{[]string{"vpn-instances", "vpn-instance", "name"}, strings.Repeat("a", 32), "", false},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "route-distinguisher"}, "65000:1", "65000:1", true},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "route-distinguisher"}, "0:0", "", false},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "route-distinguisher"}, "70000:70000", "", false},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "vpn-target", "value"}, "10.0.0.1:7", "10.0.0.1:7", true},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "vpn-target", "value"}, "0:0", "", false},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "vpn-target", "value"}, "10.0.0.1:70000", "", false},
 	}
 	for _, tc := range tests {
 		got, err := s.CheckValue(s.Find(tc.path...), tc.in)
@@ -94,6 +100,21 @@ func TestYanglint(t *testing.T) {
 		out, err := exec.Command(bin, "-p", dir, f).CombinedOutput()
 		if err != nil || len(out) > 0 {
 			t.Errorf("yanglint %s: %v\n%s", filepath.Base(f), err, out)
+		}
+	}
+}
+
+func TestCheckRD(t *testing.T) {
+	for _, tc := range []struct {
+		in string
+		ok bool
+	}{
+		{"65000:100", true}, {"10.255.0.1:1", true}, {"4200000000:1", true}, {"4200000000:70000", false},
+		{"1.2:3", true}, {"0:0", false}, {"0.0:0", false}, {"1:", false}, {"a:1", false}, {"1.2.3:4", false},
+		{"65535:4294967295", true}, {"65535:4294967296", false},
+	} {
+		if err := CheckRD(tc.in); (err == nil) != tc.ok {
+			t.Errorf("%s: %v", tc.in, err)
 		}
 	}
 }
