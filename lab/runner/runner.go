@@ -404,6 +404,15 @@ func startAll(ctx context.Context, be backend, st *State, o *Options, start func
 			}
 		}()
 	}
+	if ctx.Err() == nil {
+		// Every node is started: the journal shows all their processes.
+		mu.Lock()
+		err := st.save()
+		mu.Unlock()
+		if err != nil {
+			fail(err)
+		}
+	}
 	wg.Wait()
 	if len(failed) == 0 && ctx.Err() == nil {
 		slow := waits[0]
