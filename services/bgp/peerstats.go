@@ -42,10 +42,10 @@ func (c *MsgCounts) count(now time.Time, msg []byte) {
 // counters: messages by type, and when and from where the session last
 // changed state. The speaker feeds it as messages pass and states change.
 type peerStats struct {
-	in, out    MsgCounts
-	since      time.Time // of the current state
-	prev       State     // the state before the current one
-	changed    bool      // prev is set
+	in, out MsgCounts
+	since   time.Time // of the current state
+	prev    State     // the state before the current one
+	changed bool      // prev is set
 }
 
 func (st *peerStats) received(now time.Time, msg []byte) { st.in.count(now, msg) }
