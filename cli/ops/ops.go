@@ -85,6 +85,9 @@ type Deps struct {
 	// InstanceLabel returns the per-instance VPN label of an instance, when
 	// one is allocated (`display ip vpn-instance verbose`).
 	InstanceLabel func(instance string) (uint32, bool)
+	// BGP adds the BGP displays, and the label BGP advertises an instance
+	// with to `display ip vpn-instance verbose` (nil: BGP is not running).
+	BGP BGP
 	// VRP5 selects the VRP5 layouts where they differ (the engine's
 	// "immediate" commit mode).
 	VRP5 bool
@@ -147,6 +150,7 @@ func (o *ops) commands() []cli.Command {
 	out = append(out, o.vpnInstanceCommands()...)
 	out = append(out, o.toolCommands()...)
 	out = append(out, o.policyCommands()...)
+	out = append(out, o.bgpCommands()...)
 	return out
 }
 
