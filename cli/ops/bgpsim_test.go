@@ -305,7 +305,6 @@ func mustRT(s string) packet.ExtCommunity {
 	return r
 }
 
-
 // peVPN is a PE's instances red (per-instance label) and blue (per-route).
 func peVPN(n int) []bgp.Instance {
 	direct := &bgp.UnicastAF{Imports: []bgp.ImportRoute{{Protocol: bgp.ProtoDirect}}}
