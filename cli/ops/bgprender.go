@@ -694,7 +694,7 @@ func bgpEntry(b *strings.Builder, r bgp.RouteSnapshot, p bgp.PathSnapshot, vpn b
 		parts = append(parts, "select")
 	}
 	parts = append(parts, "pre 255")
-	if p.Internal && !p.Local {
+	if p.Internal && !p.Local && p.Usable {
 		parts = append(parts, fmt.Sprintf("IGP cost %d", p.IGPCost))
 	}
 	fmt.Fprintf(b, " %s\n", strings.Join(parts, ", "))
