@@ -301,13 +301,21 @@ func (s *Speaker) advertisedTo(inst string, f packet.Family, k packet.Prefix, d 
 			if !m.up {
 				continue
 			}
-			if _, ok := s.outFor(d.best(), g, m, isDef, b); ok {
+			if s.advertises(d.best(), g, m, isDef, k, b) {
 				out = append(out, m.key)
 			}
 		}
 	}
 	slices.SortFunc(out, comparePeerKey)
 	return out
+}
+
+// advertises tells whether the update group g sends path p for prefix k
+// to its member to, as the advertisement decides it (outFor).
+func (s *Speaker) advertises(p *path, g *group, to *peer, isDef bool, k packet.Prefix, b *batch) bool {
+	_ = k // the prefix export filters will need
+	_, ok := s.outFor(p, g, to, isDef, b)
+	return ok
 }
 
 // PeerRouteCounts are a peer's routes in one family.
@@ -351,20 +359,20 @@ func (s *Speaker) PeerRoutes(k PeerKey) (unicast, vpnv4 PeerRouteCounts) {
 		sentDef := false
 		for k, d := range p.inst.routes.dests {
 			isDef := k == defaultPrefix
-			if _, ok := s.outFor(d.best(), g, p, isDef, b); ok {
+			if s.advertises(d.best(), g, p, isDef, k, b) {
 				unicast.Advertised++
 				sentDef = sentDef || isDef
 			}
 		}
 		if g.key.defRoute && !sentDef {
-			if _, ok := s.outFor(nil, g, p, true, b); ok {
+			if s.advertises(nil, g, p, true, defaultPrefix, b) {
 				unicast.Advertised++
 			}
 		}
 	}
 	if g := p.groups[1]; g != nil {
-		for _, d := range s.vpn.dests {
-			if _, ok := s.outFor(d.best(), g, p, false, b); ok {
+		for k, d := range s.vpn.dests {
+			if s.advertises(d.best(), g, p, false, k.Prefix, b) {
 				vpnv4.Advertised++
 			}
 		}
