@@ -59,3 +59,22 @@ func TestBGPTranscripts(t *testing.T) {
 		return out.String()
 	})
 }
+
+// The label display ip vpn-instance verbose shows is the one BGP
+// advertises the instance with, before the instances' own participant's.
+func TestVPNInstanceLabelFromBGP(t *testing.T) {
+	ref := newRefNet(t, bgpEpoch)
+	for _, c := range []struct {
+		node *bgpNode
+		want string
+	}{
+		{ref.pe1, "  Per-Instance Label : 48000\n"}, // BGP's
+		{nil, "  Per-Instance Label : 48120\n"},     // the participant's (fake: red has 48120)
+	} {
+		w := newWorldWith(t, "two-stage", c.node)
+		out := runTranscript(t, w, "system-view\nip vpn-instance red\nipv4-family\nroute-distinguisher 10.255.0.1:1\ncommit\nreturn\ndisplay ip vpn-instance verbose red\n")
+		if !strings.Contains(out, c.want) {
+			t.Errorf("want %q in:\n%s", c.want, out)
+		}
+	}
+}

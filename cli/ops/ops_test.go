@@ -215,7 +215,7 @@ func newWorldWith(t testing.TB, mode string, node *bgpNode) *world {
 	d := Deps{RIB: w, VRF: w, NS: w, Counters: w, Ports: w, Now: w.clock, VRP5: mode == "immediate",
 		InstanceLabel: w.instanceLabel, Policy: w.policy}
 	if node != nil {
-		w.bgp, d.BGP, d.InstanceLabel = node, node, nil
+		w.bgp, d.BGP = node, node
 		w.now = node.net.now
 		d.Now = func() time.Time { return node.net.now }
 	}
