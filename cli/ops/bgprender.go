@@ -275,7 +275,9 @@ func RenderBGPPeersVerbose(sum bgp.Summary, peers []BGPPeerDetail, vpn bool, now
 		fmt.Fprintf(&b, "%sBGP last state: %s\n", in, p.PrevState)
 		fmt.Fprintf(&b, "%sBGP Peer Up count: %d\n", in, p.EstablishedCnt)
 		c := d.Unicast
-		if vpn {
+		if vpn && p.Key.Instance == bgp.PublicInstance {
+			// The VPNv4 peers' VPNv4 routes; a VPN instance's peers
+			// have their instance's IPv4 routes.
 			c = d.VPNv4
 		}
 		fmt.Fprintf(&b, "%sReceived total routes: %d\n", in, c.Received)
