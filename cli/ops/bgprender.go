@@ -441,10 +441,10 @@ func splitRD(routes []bgp.RouteSnapshot) [][]bgp.RouteSnapshot {
 }
 
 // RenderBGPVPNTable prints `display bgp vpnv4 all routing-table`: the
-// VPNv4 table by RD, then the VPN instances' tables (§4.7). With rdOnly
-// (`route-distinguisher RD routing-table`), only the RD blocks; with no
-// VPNv4 routes and instances only (`vpn-instance NAME routing-table`),
-// only the instances.
+// VPNv4 table by RD, then the VPN instances' tables (§4.7), under the
+// total of the VPNv4 table (all). The other forms pass only what they show
+// and all false: `route-distinguisher RD routing-table` the RD's routes,
+// `vpn-instance NAME routing-table` the one instance.
 func RenderBGPVPNTable(sum bgp.Summary, vpn []bgp.RouteSnapshot, insts []BGPInstanceTable, all bool) string {
 	if sum.AS == 0 {
 		return ""
