@@ -614,8 +614,9 @@ func (c *Core) removeIface(i *iface) {
 	a := i.area
 	a.ifaces = slices.DeleteFunc(a.ifaces, func(x *iface) bool { return x == i })
 	if len(a.ifaces) == 0 && !c.configuredArea(a.id) {
-		// Its LSAs go with it; our own are flushed by origination first.
-		c.origDirty = true
+		// An area nothing refers to any more goes with its database
+		// (there is nobody left in it to flush our LSAs to).
+		delete(c.areas, a.id)
 	}
 	c.origDirty = true
 	c.spfDirty = true

@@ -23,8 +23,18 @@ type sim struct {
 	// drop, when set, decides whether a packet is lost.
 	drop func(from *simPort, to *simPort, p *packet.Packet) bool
 	log  []string
-	// sent counts packets by type.
-	sent map[packet.Type]int
+	// sent counts packets by type; record keeps them when set.
+	sent    map[packet.Type]int
+	record  bool
+	packets [][]byte
+	// inputs records the events of one router (inputsOf) with their time.
+	inputsOf *simRouter
+	inputs   []timedEvent
+}
+
+type timedEvent struct {
+	at time.Time
+	ev Event
 }
 
 type simRouter struct {
@@ -149,6 +159,9 @@ func (s *sim) apply(r *simRouter) {
 }
 
 func (s *sim) step(r *simRouter, ev Event) {
+	if r == s.inputsOf {
+		s.inputs = append(s.inputs, timedEvent{s.now, ev})
+	}
 	acts := r.core.Step(s.now, ev)
 	for _, a := range acts {
 		switch a := a.(type) {
@@ -180,6 +193,9 @@ func (s *sim) send(r *simRouter, a Send) {
 		s.t.Errorf("%s sends %d bytes on MTU %d", r.name, len(a.Data), from.cfg.MTU)
 	}
 	s.sent[p.Type]++
+	if s.record {
+		s.packets = append(s.packets, a.Data)
+	}
 	if from.seg == nil || !from.cfg.Up {
 		return
 	}
