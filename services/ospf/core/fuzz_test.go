@@ -71,4 +71,3 @@ func FuzzReceive(f *testing.F) {
 		_ = c.Snapshot(now)
 	})
 }
-
