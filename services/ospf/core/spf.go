@@ -159,7 +159,7 @@ func (h *vheap) Pop() any {
 func (c *Core) runSPF() {
 	c.lastSPF = c.now
 	c.spfRuns++
-	rt := &routingTable{nets: map[netip.Prefix]*Route{}, routers: map[ID][]*routerRoute{}}
+	rt := &routingTable{nets: make(map[netip.Prefix]*Route, len(c.routes)), routers: map[ID][]*routerRoute{}}
 	active := c.activeAreas()
 	for _, a := range active {
 		a.spfRuns++
@@ -181,12 +181,16 @@ func (c *Core) runSPF() {
 	}
 	c.externalRoutes(rt)
 	c.rt = rt
-	routes := make([]Route, 0, len(rt.nets))
+	ptrs := make([]*Route, 0, len(rt.nets))
 	for _, r := range rt.nets {
 		r.NextHops = c.limitPaths(r.NextHops)
-		routes = append(routes, *r)
+		ptrs = append(ptrs, r)
 	}
-	slices.SortFunc(routes, func(a, b Route) int { return comparePrefix(a.Prefix, b.Prefix) })
+	slices.SortFunc(ptrs, func(a, b *Route) int { return comparePrefix(a.Prefix, b.Prefix) })
+	routes := make([]Route, len(ptrs))
+	for k, r := range ptrs {
+		routes[k] = *r
+	}
 	if !c.sentAny || !routesEqual(routes, c.routes) {
 		c.sentAny = true
 		c.routes = routes
@@ -255,7 +259,7 @@ func (c *Core) spfArea(a *area, rt *routingTable) {
 		rl, _ := e.lsa.Body.(*packet.RouterLSA)
 		return rl
 	}
-	verts := map[vkey]*vertex{}
+	verts := make(map[vkey]*vertex, len(a.db))
 	root := &vertex{key: vkey{vRouter, rid}, rl: c.routerBody(a)}
 	verts[root.key] = root
 	h := &vheap{}
@@ -458,7 +462,8 @@ func (c *Core) nextHops(a *area, root, v, w *vertex, link packet.RouterLink) ([]
 		}
 		return sortNextHops(out), nil
 	}
-	return slices.Clone(v.nhs), nil
+	// Next-hop slices are never modified once built: sharing is safe.
+	return v.nhs, nil
 }
 
 // addIntra adds an intra-area route, keeping the cheapest (equal costs
@@ -467,7 +472,6 @@ func addIntra(rt *routingTable, r *Route) {
 	if len(r.NextHops) == 0 {
 		return
 	}
-	r.NextHops = sortNextHops(slices.Clone(r.NextHops))
 	old := rt.nets[r.Prefix]
 	switch {
 	case old == nil || r.Cost < old.Cost:
@@ -544,7 +548,7 @@ func (c *Core) interArea(a *area, rt *routingTable) {
 		if old != nil && old.Type == IntraArea {
 			continue
 		}
-		r := &Route{Prefix: p, Type: InterArea, Area: a.id, Cost: cost, AdvRouter: k.AdvRouter, NextHops: sortNextHops(slices.Clone(br.nhs))}
+		r := &Route{Prefix: p, Type: InterArea, Area: a.id, Cost: cost, AdvRouter: k.AdvRouter, NextHops: br.nhs}
 		switch {
 		case old == nil || cost < old.Cost:
 			rt.nets[p] = r
@@ -589,12 +593,13 @@ func (c *Core) externalRoutes(rt *routingTable) {
 				}
 				nhs = append(nhs, nh)
 			}
+			nhs = sortNextHops(nhs)
 		}
 		if len(nhs) == 0 {
 			continue
 		}
 		r := &Route{Prefix: p, Type: External1, Cost: dist + x.Metric, ForwardCost: dist, Tag: x.Tag,
-			AdvRouter: k.AdvRouter, NextHops: sortNextHops(slices.Clone(nhs))}
+			AdvRouter: k.AdvRouter, NextHops: nhs}
 		if x.Type2 {
 			r.Type, r.Cost = External2, x.Metric
 		}
