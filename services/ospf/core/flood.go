@@ -41,12 +41,18 @@ func (c *Core) recvLSU(n *neighbor, u *packet.LSUpdate) {
 		if cur != nil {
 			cmp = compareInstances(h, cur.header(c.now))
 		}
+		requested := false
+		if req, ok := n.reqs[k]; ok && compareInstances(h, req) >= 0 {
+			// An answer to our request, not flooding: MinLSArrival
+			// does not hold it back, nor the next flooded instance.
+			requested = true
+		}
 		switch {
 		case cmp > 0:
-			if cur != nil && cur.fromFlood && c.now.Sub(cur.installed) < c.cfg.MinLSArrival {
+			if !requested && cur != nil && cur.fromFlood && c.now.Sub(cur.installed) < c.cfg.MinLSArrival {
 				continue
 			}
-			e := c.install(a, db, l, true)
+			e := c.install(a, db, l, !requested)
 			if isMaxAge {
 				e.maxAgeFlooded = true
 			}

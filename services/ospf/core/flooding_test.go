@@ -291,3 +291,33 @@ func TestBadLSAChecksum(t *testing.T) {
 		t.Errorf("BadLSA %d", r1.core.Counters().BadLSA)
 	}
 }
+
+// An update answering our request is not held back by MinLSArrival, even
+// when a flooded copy came in just before, and a newer instance right
+// behind it in the same update is taken too (FRR sends both when it
+// re-originates while answering): Loading ends at once.
+func TestRequestAnswerBypassesMinLSArrival(t *testing.T) {
+	s, r1, _ := pair(t)
+	mk := func(seq int32, metric uint32) *packet.LSA {
+		return packet.NewLSA(packet.LSAHeader{Options: packet.OptE, Type: packet.LSAExternal, ID: rid("172.16.7.0"), AdvRouter: rid("9.9.9.9"), Seq: seq},
+			&packet.ExternalLSA{Mask: packet.MaskID(24), Metric: metric})
+	}
+	recv := func(ls ...*packet.LSA) {
+		p := &packet.Packet{Header: packet.Header{Type: packet.TypeLSUpdate, RouterID: rid("2.2.2.2")}, Body: &packet.LSUpdate{LSAs: ls}}
+		s.step(r1, Receive{Iface: "eth1", Src: addr("10.0.12.2"), Dst: packet.AllSPFRouters, Data: p.Marshal()})
+	}
+	base := packet.InitialSequenceNumber + 10
+	recv(mk(base, 1)) // flooded just now
+	n := r1.core.ifaces["eth1"].nbrs[addr("10.0.12.2")]
+	n.state = NbrLoading
+	c := r1.core
+	c.addRequest(n, mk(base+1, 2).LSAHeader)
+	s.advance(100 * time.Millisecond)
+	recv(mk(base+1, 2), mk(base+2, 3))
+	if l := extLSA(r1, s.now, "172.16.7.0"); l == nil || l.Seq != base+2 {
+		t.Fatalf("database has %+v", l)
+	}
+	if n.state != NbrFull {
+		t.Fatalf("neighbour %v", n.state)
+	}
+}
