@@ -20,9 +20,10 @@ type Snapshot struct {
 	External []LSASnapshot
 	Routes   []Route
 	Counters Counters
-	// MinLSInterval and MinLSArrival as configured.
+	// MinLSInterval, MinLSArrival and SPFHold as configured.
 	MinLSInterval time.Duration
 	MinLSArrival  time.Duration
+	SPFHold       time.Duration
 }
 
 // AreaSnapshot is one area.
@@ -128,6 +129,7 @@ func (c *Core) Snapshot(now time.Time) Snapshot {
 		Counters:      c.counters,
 		MinLSInterval: c.cfg.MinLSInterval,
 		MinLSArrival:  c.cfg.MinLSArrival,
+		SPFHold:       c.cfg.SPFHold,
 	}
 	for _, a := range c.sortedAreas() {
 		if len(a.ifaces) == 0 && len(a.db) == 0 && !c.configuredArea(a.id) {
