@@ -323,6 +323,7 @@ func (in *Instance) restart(st *state) {
 		st.routerID = DefaultRouterID(in.sortedIfs(st))
 	}
 	st.core = core.New(in.coreConfig(st))
+	st.started = in.d.Now()
 	in.d.Log.Info("OSPF process started", "router-id", st.routerID)
 	in.sync(st)
 }

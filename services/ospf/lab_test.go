@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"vpnos/services/fibapi"
 	"vpnos/services/ospf/packet"
 	"vpnos/services/rib"
 )
@@ -477,4 +476,3 @@ func fast(t NetworkType, cost uint16, prio *uint8, names ...string) []InterfaceS
 	return out
 }
 
-var _ = fibapi.Public

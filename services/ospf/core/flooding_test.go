@@ -321,3 +321,75 @@ func TestRequestAnswerBypassesMinLSArrival(t *testing.T) {
 		t.Fatalf("neighbour %v", n.state)
 	}
 }
+
+// Acknowledgements of flooded LSAs are delayed (about a second) and
+// several go in one packet.
+func TestDelayedAcks(t *testing.T) {
+	s, r1, r2 := pair(t)
+	var acks []*packet.LSAck
+	var ackTimes []time.Duration
+	start := s.now
+	s.drop = func(from, to *simPort, p *packet.Packet) bool {
+		if from.r == r1 && p.Type == packet.TypeLSAck {
+			acks = append(acks, p.Body.(*packet.LSAck))
+			ackTimes = append(ackTimes, s.now.Sub(start))
+		}
+		return false
+	}
+	s.step(r2, SetExternal{Routes: []External{{Prefix: pfx("172.16.0.0/24"), Metric: 1}, {Prefix: pfx("172.16.1.0/24"), Metric: 1}}})
+	s.drain()
+	if len(acks) != 0 {
+		t.Fatal("acknowledged at once")
+	}
+	s.advance(1500 * time.Millisecond)
+	if len(acks) != 1 || len(acks[0].LSAs) < 2 || ackTimes[0] < time.Second {
+		t.Fatalf("%d acks at %v", len(acks), ackTimes)
+	}
+}
+
+// The DR flushes its network LSA when its last adjacency goes
+// (premature aging): it disappears from the other routers' databases.
+func TestNetworkLSAFlushed(t *testing.T) {
+	s, rs := broadcastSegment(t, 1, 1, 1)
+	r1, r2, r3 := rs[0], rs[1], rs[2]
+	s.start()
+	s.until(80*time.Second, "adjacencies", func() bool { return s.allFull() && r1.route("3.3.3.3/32") != nil })
+	hasNet := func(r *simRouter) bool {
+		for _, l := range r.core.Snapshot(s.now).Areas[0].LSAs {
+			if l.Type == packet.LSANetwork && l.AdvRouter == rid("3.3.3.3") {
+				return true
+			}
+		}
+		return false
+	}
+	if !hasNet(r1) {
+		t.Fatal("no network LSA from the DR")
+	}
+	// r1 and r2 leave the segment: r3 stays DR alone and flushes.
+	s.setUp(r1.ports["eth1"], false)
+	s.setUp(r2.ports["eth1"], false)
+	s.until(60*time.Second, "network LSA flushed at the DR", func() bool { return !hasNet(r3) })
+}
+
+// An own LSA found at MaxSequenceNumber (from an earlier life) is flushed
+// first, then originated again from InitialSequenceNumber (RFC 2328
+// 12.1.6).
+func TestSequenceWrap(t *testing.T) {
+	s, r1, r2 := pair(t)
+	// r2 pretends r1 once originated this external with the last number.
+	l := packet.NewLSA(packet.LSAHeader{Options: packet.OptE, Type: packet.LSAExternal, ID: rid("172.16.8.0"), AdvRouter: rid("1.1.1.1"), Seq: packet.MaxSequenceNumber},
+		&packet.ExternalLSA{Mask: packet.MaskID(24), Metric: 1})
+	p := &packet.Packet{Header: packet.Header{Type: packet.TypeLSUpdate, RouterID: rid("2.2.2.2")}, Body: &packet.LSUpdate{LSAs: []*packet.LSA{l}}}
+	s.step(r1, SetExternal{Routes: []External{{Prefix: pfx("172.16.8.0/24"), Metric: 5}}})
+	s.drain()
+	s.advance(6 * time.Second)
+	s.step(r1, Receive{Iface: "eth1", Src: addr("10.0.12.2"), Dst: packet.AllSPFRouters, Data: p.Marshal()})
+	s.drain()
+	s.until(30*time.Second, "originated again from the initial number", func() bool {
+		l := extLSA(r2, s.now, "172.16.8.0")
+		return l != nil && l.Seq == packet.InitialSequenceNumber && l.Age < packet.MaxAge && r2.route("172.16.8.0/24") != nil
+	})
+	if rt := r2.route("172.16.8.0/24"); rt.Cost != 6 {
+		t.Errorf("route %+v", rt)
+	}
+}

@@ -3,7 +3,6 @@ package core
 import (
 	"net/netip"
 	"slices"
-	"time"
 
 	"vpnos/services/ospf/packet"
 )
@@ -350,4 +349,3 @@ func (c *Core) flushLSA(a *area, db lsdb, e *lsaEntry) {
 	c.spfDirty = true
 }
 
-var _ = time.Second

@@ -1,7 +1,6 @@
 package core
 
 import (
-	"net/netip"
 	"testing"
 	"time"
 
@@ -339,4 +338,3 @@ func TestLoopbackAndSilentInterfaces(t *testing.T) {
 	}
 }
 
-var _ = netip.Addr{}
