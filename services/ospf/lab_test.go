@@ -475,4 +475,3 @@ func fast(t NetworkType, cost uint16, prio *uint8, names ...string) []InterfaceS
 	}
 	return out
 }
-

@@ -348,4 +348,3 @@ func (c *Core) flushLSA(a *area, db lsdb, e *lsaEntry) {
 	c.flood(a, ne, nil, nil)
 	c.spfDirty = true
 }
-

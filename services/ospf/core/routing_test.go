@@ -337,4 +337,3 @@ func TestLoopbackAndSilentInterfaces(t *testing.T) {
 		t.Errorf("silent interface sent %d hellos (joined %v)", st.HelloOut, silent.groups)
 	}
 }
-
