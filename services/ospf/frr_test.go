@@ -20,8 +20,9 @@ func frrConf(rid string, ifaces map[string]string, router string) string {
 	return s + "router ospf\n ospf router-id " + rid + "\n" + router
 }
 
-// Our process and FRR's ospfd on a point-to-point link: Full, loopbacks
-// and externals both ways, in the RIB of each.
+// Our process and FRR's ospfd on a point-to-point link with simple
+// password authentication: Full, loopbacks and externals both ways, in the
+// RIB of each.
 func TestLabFRRPointToPoint(t *testing.T) {
 	l := newLab(t, "p2p")
 	n1 := l.node("r1", "10.255.1.1")
@@ -29,14 +30,16 @@ func TestLabFRRPointToPoint(t *testing.T) {
 	l.link(n1, "eth1", "10.1.12.1/30", n2, "eth1", "10.1.12.2/30")
 	// An extra connected network for FRR to redistribute.
 	l.run("ip", "-n", n2, "addr", "add", "172.16.2.1/24", "dev", "lo")
-	f := l.startFRR(n2, frrConf("10.255.1.2", map[string]string{"eth1": " ip ospf network point-to-point\n ip ospf cost 10\n"},
+	f := l.startFRR(n2, frrConf("10.255.1.2", map[string]string{"eth1": " ip ospf network point-to-point\n ip ospf cost 10\n ip ospf authentication\n ip ospf authentication-key vpnos1\n"},
 		" network 10.1.12.0/30 area 0\n network 10.255.1.2/32 area 0\n redistribute connected\n"))
+	settings := fast(NetworkP2P, 10, nil, "eth1")
+	settings[0].Password = "vpnos1"
 	o := l.startOurs(n1, Config{
 		Process:    1,
 		RouterID:   netip.MustParseAddr("10.255.1.1"),
 		Areas:      []Area{{ID: 0, Networks: []Network{net4("10.1.12.0", "0.0.0.3"), net4("10.255.1.1", "0.0.0.0")}}},
 		Imports:    []Import{{Protocol: "static", Type: 2, Cost: 30}},
-		Interfaces: fast(NetworkP2P, 10, nil, "eth1"),
+		Interfaces: settings,
 	}, []Interface{port("eth1", "10.1.12.1/30"), loopback("10.255.1.1")})
 	if err := o.in.SetRedistributed(l.ctx, []RedistRoute{{Prefix: p4("172.16.1.0/24"), Protocol: "static"}}); err != nil {
 		t.Fatal(err)
