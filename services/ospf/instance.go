@@ -24,6 +24,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"vpnos/services/fibapi"
@@ -111,6 +112,8 @@ type state struct {
 	started  time.Time
 	lastSync []rib.Route
 	syncer   *syncer
+	// resync: a socket went stale (its device was re-created); reopen.
+	resync bool
 }
 
 // recvQueue bounds the received packets waiting for the owner goroutine.
@@ -413,6 +416,12 @@ func (in *Instance) step(st *state, ev core.Event) {
 			}
 			if err := c.Send(a.Dst, src, a.Data); err != nil {
 				in.d.Log.Debug("send failed", "interface", a.Iface, "dst", a.Dst, "err", err)
+				if errors.Is(err, syscall.ENODEV) || errors.Is(err, syscall.ENXIO) {
+					// The device went away under the socket: open a new one.
+					_ = c.Close()
+					delete(st.conns, a.Iface)
+					st.resync = true
+				}
 			}
 		case core.Join:
 			if c := st.conns[a.Iface]; c != nil {
@@ -435,6 +444,10 @@ func (in *Instance) step(st *state, ev core.Event) {
 			in.d.Log.Log(context.Background(), lvl, "neighbour state change", "interface", a.Iface,
 				"neighbour", a.RouterID, "address", a.Addr, "from", a.From, "to", a.To, "event", a.Event)
 		}
+	}
+	if st.resync {
+		st.resync = false
+		in.sync(st)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -23,6 +24,10 @@ type memSockets struct {
 	net  *memNet
 	segs map[string]string // interface -> segment
 	addr map[string]netip.Addr
+
+	mu    sync.Mutex
+	opens int
+	stale bool // the next Send fails with ENODEV
 }
 
 type memConn struct {
@@ -36,6 +41,9 @@ type memConn struct {
 }
 
 func (m *memSockets) Open(ifname string, deliver func(Packet)) (Conn, error) {
+	m.mu.Lock()
+	m.opens++
+	m.mu.Unlock()
 	c := &memConn{s: m, ifname: ifname, seg: m.segs[ifname], deliver: deliver, groups: map[netip.Addr]bool{}}
 	m.net.mu.Lock()
 	m.net.ports[c.seg] = append(m.net.ports[c.seg], c)
@@ -44,6 +52,13 @@ func (m *memSockets) Open(ifname string, deliver func(Packet)) (Conn, error) {
 }
 
 func (c *memConn) Send(dst, src netip.Addr, payload []byte) error {
+	c.s.mu.Lock()
+	stale := c.s.stale
+	c.s.stale = false
+	c.s.mu.Unlock()
+	if stale {
+		return syscall.ENODEV
+	}
 	c.s.net.mu.Lock()
 	peers := slices.Clone(c.s.net.ports[c.seg])
 	c.s.net.mu.Unlock()
@@ -162,7 +177,7 @@ func TestInstancePair(t *testing.T) {
 		go in.Run(ctx)
 		return in, socks
 	}
-	in1, _ := mk("10.255.0.1", "", "10.0.12.1", sink1, nil)
+	in1, socks1 := mk("10.255.0.1", "", "10.0.12.1", sink1, nil)
 	in2, _ := mk("10.255.0.2", "red", "10.0.12.2", sink2, []Import{{Protocol: "static", Type: 1, Cost: 10}})
 	ifs := func(addr, lo string) []Interface {
 		return []Interface{
@@ -215,6 +230,17 @@ func TestInstancePair(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, "back", func() bool { return sink1.find(fibapi.Public, "10.255.0.2/32") != nil })
+	// The device is re-created under the socket: the next send fails with
+	// ENODEV and the socket is opened again.
+	socks1.mu.Lock()
+	opens := socks1.opens
+	socks1.stale = true
+	socks1.mu.Unlock()
+	eventually(t, 5*time.Second, "socket reopened", func() bool {
+		socks1.mu.Lock()
+		defer socks1.mu.Unlock()
+		return socks1.opens == opens+1 && !socks1.stale
+	})
 	// Reset: the adjacency restarts and comes back.
 	if err := in2.Reset(ctx); err != nil {
 		t.Fatal(err)
