@@ -10,8 +10,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -68,12 +70,7 @@ func newLab(t *testing.T, name string) *lab {
 		for _, f := range l.frrs {
 			f.stop()
 		}
-		out, _ := exec.Command("ip", "netns", "list").Output()
-		for _, line := range strings.Split(string(out), "\n") {
-			if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], l.prefix) {
-				exec.Command("ip", "netns", "del", f[0]).Run()
-			}
-		}
+		l.removeNamespaces()
 		if os.Getenv("VO_KEEP") == "" {
 			os.RemoveAll(dir)
 		} else {
@@ -81,13 +78,27 @@ func newLab(t *testing.T, name string) *lab {
 		}
 	})
 	// Leftovers of an earlier run of this test go first.
+	l.removeNamespaces()
+	return l
+}
+
+// removeNamespaces deletes this test's namespaces (by their prefix), after
+// killing what still runs in them (FRR daemons of a run that was killed).
+func (l *lab) removeNamespaces() {
 	out, _ := exec.Command("ip", "netns", "list").Output()
 	for _, line := range strings.Split(string(out), "\n") {
-		if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], l.prefix) {
-			exec.Command("ip", "netns", "del", f[0]).Run()
+		f := strings.Fields(line)
+		if len(f) == 0 || !strings.HasPrefix(f[0], l.prefix) {
+			continue
 		}
+		pids, _ := exec.Command("ip", "netns", "pids", f[0]).Output()
+		for _, pid := range strings.Fields(string(pids)) {
+			if n, err := strconv.Atoi(pid); err == nil && n > 1 && n != os.Getpid() {
+				syscall.Kill(n, syscall.SIGKILL)
+			}
+		}
+		exec.Command("ip", "netns", "del", f[0]).Run()
 	}
-	return l
 }
 
 func (l *lab) run(args ...string) string {
