@@ -475,13 +475,13 @@ func (c *Core) recvHello(i *iface, src netip.Addr, rid ID, h *packet.Hello) {
 	if i.cfg.Type != Broadcast || n.state < Nbr2Way {
 		return
 	}
-	me := packet.IDFromAddr(src)
+	self := packet.IDFromAddr(src) // the neighbour declares itself with its address
 	var events []ifEvent
 	if n.priority != oldPrio {
 		events = append(events, evNeighborChange)
 	}
-	declDR, wasDR := n.dr == me, oldDR == me
-	declBDR, wasBDR := n.bdr == me, oldBDR == me
+	declDR, wasDR := n.dr == self, oldDR == self
+	declBDR, wasBDR := n.bdr == self, oldBDR == self
 	if declDR && n.bdr == 0 && i.state == IfWaiting {
 		events = append(events, evBackupSeen)
 	} else if declDR != wasDR {
