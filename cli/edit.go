@@ -108,6 +108,9 @@ func (ed *edit) apply() (datastore.Path, error) {
 				vals = defaultExpand(e.Dir[k])
 			}
 			vals = expandValues(e.Dir[k], vals)
+			if d, ok := schema.Ext(e, "key-default"); ok && len(vals) == 0 && len(keys) == 1 {
+				vals = []string{d}
+			}
 			if len(vals) == 0 {
 				return nil, refuse("The key %s is missing", k)
 			}
@@ -127,8 +130,11 @@ func (ed *edit) apply() (datastore.Path, error) {
 					return nil, err
 				}
 			}
+			// Entering the view of an existing entry keeps what the line
+			// leaves out (ospf 1 keeps its router ID).
+			keep := cn.view != nil && t.Exists(target)
 			t.SetPresence(target)
-			ed.setChildren(target)
+			ed.setChildren(target, keep)
 			if h.post != nil {
 				if err := h.post(ed, target); err != nil {
 					return nil, err
@@ -148,7 +154,7 @@ func (ed *edit) apply() (datastore.Path, error) {
 			t.Delete(target)
 		} else {
 			t.SetPresence(target)
-			ed.setChildren(target)
+			ed.setChildren(target, false)
 		}
 		if h.post != nil {
 			if err := h.post(ed, target); err != nil {
@@ -160,8 +166,9 @@ func (ed *edit) apply() (datastore.Path, error) {
 }
 
 // setChildren sets the non-key leaves named in the command and removes
-// those of the template that were not given (the command replaces them).
-func (ed *edit) setChildren(target datastore.Path) {
+// those of the template that were not given (the command replaces them),
+// unless keep says to leave those alone.
+func (ed *edit) setChildren(target datastore.Path, keep bool) {
 	e := ed.cn.entry
 	keys := map[string]bool{}
 	for _, k := range schema.Keys(e) {
@@ -177,6 +184,9 @@ func (ed *edit) setChildren(target datastore.Path) {
 		}
 		p := target.Child(name)
 		v, ok := ed.m.value(name)
+		if !ok && keep {
+			continue
+		}
 		if !ok {
 			if l.IsLeaf() {
 				ed.tree.DeleteLeaf(p)
