@@ -6,10 +6,13 @@ import (
 	"math/bits"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	"vpnos/services/ospf/core"
 	"vpnos/services/ospf/packet"
+	"vpnos/yang/datastore"
+	"vpnos/yang/schema"
 )
 
 // ID is an OSPF area or router ID (a dotted quad; areas may be written as
@@ -412,4 +415,329 @@ func (c Config) externals(routes []RedistRoute) []core.External {
 		}
 	}
 	return out
+}
+
+// Paths of the configuration the OSPF participant owns.
+var (
+	pathOSPF       = datastore.P("ospf")
+	pathInterfaces = datastore.P("interfaces")
+)
+
+// Prefixes are the schema paths the OSPF participant owns.
+var Prefixes = []string{"/ospf", "/interfaces/interface/ospf"}
+
+// Problem is a refusal of the OSPF rules: the node it is about and a
+// sentence in VRP's style (without "Error: " and the final period).
+type Problem struct {
+	Path datastore.Path
+	Msg  string
+}
+
+func (p *Problem) Error() string { return p.Msg }
+
+func refuse(p datastore.Path, format string, a ...any) *Problem {
+	return &Problem{Path: p, Msg: fmt.Sprintf(format, a...)}
+}
+
+// Settings is what the OSPF configuration of a tree asks for: every
+// process, and the primary address of each interface (which OSPF runs on;
+// the routing instances report addresses without saying which is primary).
+type Settings struct {
+	Processes []Config
+	Primary   map[string]netip.Prefix
+}
+
+// Process returns the configuration of process id.
+func (s Settings) Process(id uint32) (Config, bool) {
+	for _, c := range s.Processes {
+		if c.Process == id {
+			return c, true
+		}
+	}
+	return Config{}, false
+}
+
+// treeInterface is an interface as the configuration describes it.
+type treeInterface struct {
+	name     string
+	path     datastore.Path
+	instance string // "" for the public instance
+	primary  netip.Prefix
+	settings InterfaceSettings
+	enable   *uint32 // ospf enable PROCESS
+	hasOSPF  bool
+}
+
+func readInterfaces(t *datastore.Tree, probs *[]*Problem) []treeInterface {
+	var out []treeInterface
+	for _, it := range t.Entries(pathInterfaces, "interface") {
+		name := it.Path.Last().Keys[0]
+		ti := treeInterface{name: name, path: it.Path}
+		ti.instance, _ = t.Get(it.Path.Child("vpn-instance"))
+		for _, a := range t.Entries(it.Path.Child("ipv4"), "address") {
+			if _, sub := t.Get(a.Path.Child("sub")); sub {
+				continue
+			}
+			ip, err := netip.ParseAddr(a.Path.Last().Keys[0])
+			mask, _ := t.Get(a.Path.Child("mask"))
+			n, ok := datastore.MaskLen(mask)
+			if err == nil && ok {
+				ti.primary = netip.PrefixFrom(ip, n)
+			}
+		}
+		base := it.Path.Child("ospf")
+		s := InterfaceSettings{Name: name}
+		if v, ok := t.Get(base.Child("cost")); ok {
+			n, _ := strconv.ParseUint(v, 10, 16)
+			s.Cost = uint16(n)
+			ti.hasOSPF = true
+		}
+		if v, ok := t.Get(base.Child("network-type")); ok {
+			ti.hasOSPF = true
+			switch v {
+			case "p2p":
+				s.NetworkType = NetworkP2P
+			case "broadcast":
+				s.NetworkType = NetworkBroadcast
+			}
+		}
+		if v, ok := t.Get(base.Child("timer-hello")); ok {
+			n, _ := strconv.ParseUint(v, 10, 16)
+			s.HelloInterval = uint16(n)
+			ti.hasOSPF = true
+		}
+		if v, ok := t.Get(base.Child("timer-dead")); ok {
+			n, _ := strconv.ParseUint(v, 10, 32)
+			s.DeadInterval = uint32(n)
+			ti.hasOSPF = true
+		}
+		if v, ok := t.Get(base.Child("dr-priority")); ok {
+			n, _ := strconv.ParseUint(v, 10, 8)
+			p := uint8(n)
+			s.Priority = &p
+			ti.hasOSPF = true
+		}
+		if t.Exists(base.Child("enable")) {
+			ti.hasOSPF = true
+			pv, _ := t.Get(base.Child("enable").Child("process"))
+			av, _ := t.Get(base.Child("enable").Child("area"))
+			pid, err1 := strconv.ParseUint(pv, 10, 32)
+			area, err2 := packet.ParseID(av)
+			if err1 == nil && err2 == nil {
+				p := uint32(pid)
+				ti.enable = &p
+				s.EnableArea = &area
+			}
+		}
+		if am := base.Child("authentication-mode"); t.Exists(am) {
+			ti.hasOSPF = true
+			if v, ok := t.Get(am.Child("plain")); ok {
+				s.Password = v
+			} else if v, ok := t.Get(am.Child("cipher")); ok {
+				pw, err := schema.PlainPassword(v)
+				switch {
+				case err != nil:
+					*probs = append(*probs, refuse(am.Child("cipher"), "The cipher password of interface %s is not valid", name))
+				case len(pw) > 8:
+					*probs = append(*probs, refuse(am.Child("cipher"), "The simple authentication password of interface %s is longer than 8 characters", name))
+				default:
+					s.Password = pw
+				}
+			}
+		}
+		hello, dead := uint32(s.HelloInterval), s.DeadInterval
+		if hello == 0 {
+			hello = 10
+		}
+		if dead != 0 && dead <= hello {
+			*probs = append(*probs, refuse(base.Child("timer-dead"), "The dead interval %d of interface %s must be greater than its hello interval %d", dead, name, hello))
+			s.DeadInterval = 0
+		}
+		ti.settings = s
+		out = append(out, ti)
+	}
+	return out
+}
+
+// FromTree reads the OSPF configuration of a tree: every process, sorted by
+// process ID, with the OSPF settings of the interfaces of its routing
+// instance, and the refusals of the OSPF rules. Pure.
+func FromTree(t *datastore.Tree) (Settings, []*Problem) {
+	var probs []*Problem
+	ifs := readInterfaces(t, &probs)
+	set := Settings{Primary: map[string]netip.Prefix{}}
+	for _, ti := range ifs {
+		if ti.primary.IsValid() {
+			set.Primary[ti.name] = ti.primary
+		}
+	}
+	procs := map[uint32]bool{}
+	for _, pe := range t.Entries(pathOSPF, "process") {
+		id, err := strconv.ParseUint(pe.Path.Last().Keys[0], 10, 32)
+		if err != nil || id == 0 {
+			continue // the schema refuses it
+		}
+		c := Config{Process: uint32(id)}
+		procs[c.Process] = true
+		if v, ok := t.Get(pe.Path.Child("router-id")); ok {
+			a, err := netip.ParseAddr(v)
+			if err == nil && a.IsUnspecified() {
+				probs = append(probs, refuse(pe.Path.Child("router-id"), "The router ID of OSPF process %d cannot be 0.0.0.0", id))
+			} else if err == nil {
+				c.RouterID = a
+			}
+		}
+		if v, ok := t.Get(pe.Path.Child("vpn-instance")); ok {
+			c.VPNInstance = v
+			vi := datastore.P("vpn-instances", "vpn-instance", datastore.K(v))
+			if t.Exists(vi) && !t.Exists(vi.Child("ipv4-family")) {
+				probs = append(probs, refuse(pe.Path.Child("vpn-instance"), "The IPv4 address family of VPN instance %s must be enabled before OSPF process %d runs in it", v, id))
+			}
+		}
+		if v, ok := t.Get(pe.Path.Child("bandwidth-reference")); ok {
+			n, _ := strconv.ParseUint(v, 10, 32)
+			c.BandwidthReference = uint32(n)
+		}
+		_, c.SilentAll = t.Get(pe.Path.Child("silent-all"))
+		for _, s := range t.Entries(pe.Path, "silent-interface") {
+			c.SilentInterfaces = append(c.SilentInterfaces, s.Path.Last().Keys[0])
+		}
+		for _, ir := range t.Entries(pe.Path, "import-route") {
+			im := Import{Protocol: ir.Path.Last().Keys[0], Type: 2}
+			if v, ok := t.Get(ir.Path.Child("cost")); ok {
+				n, _ := strconv.ParseUint(v, 10, 32)
+				im.Cost, im.CostSet = uint32(n), true
+			}
+			if v, ok := t.Get(ir.Path.Child("type")); ok {
+				im.Type, _ = strconv.Atoi(v)
+			}
+			if v, ok := t.Get(ir.Path.Child("tag")); ok {
+				n, _ := strconv.ParseUint(v, 10, 32)
+				im.Tag, im.TagSet = uint32(n), true
+			}
+			c.Imports = append(c.Imports, im)
+		}
+		slices.SortFunc(c.Imports, func(a, b Import) int { return strings.Compare(a.Protocol, b.Protocol) })
+		nets := map[Network]ID{}
+		for _, ae := range t.Entries(pe.Path, "area") {
+			id, err := packet.ParseID(ae.Path.Last().Keys[0])
+			if err != nil {
+				continue
+			}
+			a := Area{ID: id}
+			if t.Exists(ae.Path.Child("stub")) {
+				a.Stub = true
+				_, a.NoSummary = t.Get(ae.Path.Child("stub").Child("no-summary"))
+				if id == core.Backbone {
+					probs = append(probs, refuse(ae.Path.Child("stub"), "The backbone area cannot be a stub area"))
+					a.Stub, a.NoSummary = false, false
+				}
+			}
+			if v, ok := t.Get(ae.Path.Child("default-cost")); ok {
+				n, _ := strconv.ParseUint(v, 10, 32)
+				a.DefaultCost = uint32(n)
+			}
+			for _, ne := range t.Entries(ae.Path, "network") {
+				k := ne.Path.Last().Keys
+				addr, err1 := netip.ParseAddr(k[0])
+				wc, err2 := netip.ParseAddr(k[1])
+				if err1 != nil || err2 != nil {
+					continue
+				}
+				n := Network{Address: addr, Wildcard: wc}
+				if other, dup := nets[n]; dup {
+					probs = append(probs, refuse(ne.Path, "The network %s %s of OSPF process %d is already in area %v", k[0], k[1], c.Process, other))
+					continue
+				}
+				nets[n] = id
+				a.Networks = append(a.Networks, n)
+			}
+			c.Areas = append(c.Areas, a)
+		}
+		for _, ti := range ifs {
+			if ti.instance != c.VPNInstance || !ti.hasOSPF {
+				continue
+			}
+			s := ti.settings
+			if ti.enable == nil || *ti.enable != c.Process {
+				s.EnableArea = nil
+			}
+			c.Interfaces = append(c.Interfaces, s)
+		}
+		if err := c.Validate(); err != nil {
+			probs = append(probs, refuse(pe.Path, "OSPF process %d: %s", c.Process, strings.TrimPrefix(err.Error(), ErrConfig.Error()+": ")))
+			continue
+		}
+		set.Processes = append(set.Processes, c)
+	}
+	slices.SortFunc(set.Processes, func(a, b Config) int { return cmpUint32(a.Process, b.Process) })
+	// ospf enable names a process of the interface's own instance.
+	for _, ti := range ifs {
+		if ti.enable == nil {
+			continue
+		}
+		p := ti.path.Child("ospf").Child("enable").Child("process")
+		c, ok := set.Process(*ti.enable)
+		switch {
+		case !ok && !procs[*ti.enable]:
+			probs = append(probs, refuse(p, "The OSPF process %d does not exist", *ti.enable))
+		case ok && c.VPNInstance != ti.instance:
+			probs = append(probs, refuse(p, "The OSPF process %d does not run in the instance of interface %s", *ti.enable, ti.name))
+		}
+	}
+	// An interface runs in one process at most.
+	for _, ti := range ifs {
+		if !ti.primary.IsValid() {
+			continue
+		}
+		in := Interface{Name: ti.name, Addresses: []netip.Prefix{ti.primary}}
+		var claims []uint32
+		for _, c := range set.Processes {
+			if c.VPNInstance != ti.instance {
+				continue
+			}
+			if ti.enable != nil && *ti.enable != c.Process {
+				continue // ospf enable puts it into that process only
+			}
+			if _, ok := c.areaOf(in); ok {
+				claims = append(claims, c.Process)
+			}
+		}
+		if len(claims) > 1 {
+			probs = append(probs, refuse(ti.path, "The interface %s cannot run in OSPF process %d: it already runs in OSPF process %d", ti.name, claims[1], claims[0]))
+		}
+	}
+	return set, probs
+}
+
+// transitions refuses what cannot change in place between two trees: the
+// VPN instance of a process.
+func transitions(old, new *datastore.Tree) []*Problem {
+	if old == nil {
+		return nil
+	}
+	var probs []*Problem
+	for _, pe := range new.Entries(pathOSPF, "process") {
+		was := old.Item(pe.Path)
+		if was == nil {
+			continue
+		}
+		a, _ := old.Get(pe.Path.Child("vpn-instance"))
+		b, _ := new.Get(pe.Path.Child("vpn-instance"))
+		if a != b {
+			id := pe.Path.Last().Keys[0]
+			probs = append(probs, refuse(pe.Path.Child("vpn-instance"), "The VPN instance of OSPF process %s cannot be changed; undo ospf %s first", id, id))
+		}
+	}
+	return probs
+}
+
+func cmpUint32(a, b uint32) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
