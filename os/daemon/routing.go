@@ -15,6 +15,7 @@ import (
 	"vpnos/services/forwarding"
 	"vpnos/services/iface"
 	"vpnos/services/label"
+	"vpnos/services/ospf"
 	"vpnos/services/rib"
 	"vpnos/services/static"
 	"vpnos/services/vrf"
@@ -29,6 +30,7 @@ type routing struct {
 	vrf       *vrf.Service
 	static    *static.Participant
 	vpnLabels *vrf.Labels
+	ospf      *ospf.Service
 }
 
 // addRouting builds the forwarder, the RIB, the routing instances and the
@@ -57,6 +59,7 @@ func (d *Daemon) addRouting(ctx context.Context, engine *cli.Engine) (*routing, 
 	store := engine.Store()
 	store.Register(r.vrf, vrf.Prefixes...)
 	store.Register(r.static, static.Prefixes...)
+	d.addOSPF(r, store)
 
 	d.Registry.Add("forwarding", nil, func(ctx context.Context, ready func()) error {
 		ready()
