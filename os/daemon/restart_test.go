@@ -31,7 +31,8 @@ const (
 // the registry, and serves again: after each restart the CLI answers, a
 // commit reaches the RIB through the vrf and static services, the displays
 // show the routes and the labels (static LSP, pinned VPN label), SSH
-// answers, and the forwarder carries a ping to a host on a port.
+// answers, the forwarder carries a ping to a host on a port, and OSPF is
+// Full with FRR's ospfd on that host, whose loopback is an OSPF route.
 //
 // The daemon runs in this test binary, started again inside a network
 // namespace of its own (ip netns exec), with a veth port towards a host
@@ -66,6 +67,19 @@ func TestEveryServiceRestarts(t *testing.T) {
 	run("ip", "-n", restartHostNS, "route", "add", "default", "via", "192.0.2.1")
 	run("ip", "-n", restartNS, "link", "set", "eth1", "up")
 	run("ip", "-n", restartNS, "link", "set", "lo", "up")
+	run("ip", "-n", restartHostNS, "addr", "add", "10.99.99.99/32", "dev", "lo")
+	stopFRR := startOSPFd(t, restartHostNS, `hostname host
+interface vpr1
+ ip ospf network point-to-point
+ ip ospf hello-interval 1
+ ip ospf dead-interval 4
+!
+router ospf
+ ospf router-id 10.99.99.99
+ network 192.0.2.0/30 area 0
+ network 10.99.99.99/32 area 0
+`)
+	defer stopFRR()
 
 	cmd := exec.Command("ip", "netns", "exec", restartNS, os.Args[0], "-test.run=^TestEveryServiceRestarts$", "-test.v", "-test.timeout=4m")
 	cmd.Env = append(os.Environ(), restartHelper+"=1", "CLAB_INTFS=1")
@@ -95,9 +109,17 @@ mpls
 interface GigabitEthernet0/1/0
  undo shutdown
  ip address 192.0.2.1 255.255.255.252
+ ospf network-type p2p
+ ospf timer hello 1
+ ospf timer dead 4
 #
 interface LoopBack0
  ip address 10.255.0.1 255.255.255.255
+#
+ospf 1 router-id 10.255.0.1
+ area 0.0.0.0
+  network 192.0.2.0 0.0.0.3
+  network 10.255.0.1 0.0.0.0
 #
 ip route-static 10.9.0.0 255.255.0.0 192.0.2.2
 #
@@ -232,6 +254,13 @@ func restartHelperMain(t *testing.T) {
 			}
 			return contains(out, "Per-Instance Label : 500")
 		})
+		waitFor("OSPF", func() error {
+			out, err := cliRun("display ospf peer brief", "display ip routing-table 10.99.99.99 32")
+			if err != nil {
+				return err
+			}
+			return contains(out, "10.99.99.99      Full", "10.99.99.99/32    OSPF   10   1")
+		})
 		waitFor("SSH", sshAnswers)
 		// The forwarder carries the router's ping to the host and back.
 		waitFor("a ping through the forwarder", func() error {
@@ -246,7 +275,7 @@ func restartHelperMain(t *testing.T) {
 	waitFor("the daemon", func() error { _, err := cliRun("display version"); return err })
 	serves(0)
 	names := d.Registry.Names()
-	for _, want := range []string{"iface", "forwarding", "rib", "vrf", "startup", "mgmt", "sshd"} {
+	for _, want := range []string{"iface", "forwarding", "rib", "vrf", "ospf", "startup", "mgmt", "sshd"} {
 		if !strings.Contains(" "+strings.Join(names, " ")+" ", " "+want+" ") {
 			t.Fatalf("the daemon registers %v, without %s", names, want)
 		}
@@ -284,4 +313,60 @@ func (s *syncLog) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// startOSPFd runs FRR's zebra and ospfd in namespace ns with the given
+// ospfd configuration; the returned function stops them.
+func startOSPFd(t *testing.T, ns, conf string) func() {
+	t.Helper()
+	const frr = "/usr/lib/frr"
+	if _, err := os.Stat(filepath.Join(frr, "ospfd")); err != nil {
+		t.Fatalf("FRR is not installed (apt-get install frr): %v", err)
+	}
+	dir, err := os.MkdirTemp("", "vo-restart-frr-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o777) // FRR runs as user frr
+	var procs []*exec.Cmd
+	stop := func() {
+		for k := len(procs) - 1; k >= 0; k-- {
+			procs[k].Process.Kill()
+			procs[k].Wait()
+		}
+		if t.Failed() {
+			for _, d := range []string{"zebra", "ospfd"} {
+				b, _ := os.ReadFile(filepath.Join(dir, d+".log"))
+				t.Logf("%s log:\n%s", d, b)
+			}
+		}
+		os.RemoveAll(dir)
+	}
+	for _, f := range []struct{ name, text string }{{"zebra.conf", ""}, {"ospfd.conf", conf}} {
+		if err := os.WriteFile(filepath.Join(dir, f.name), []byte(f.text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{"zebra", "ospfd"} {
+		cmd := exec.Command("ip", "netns", "exec", ns, filepath.Join(frr, d), "-u", "frr", "-g", "frr", "-P", "0",
+			"-f", filepath.Join(dir, d+".conf"), "--vty_socket", dir, "-i", filepath.Join(dir, d+".pid"),
+			"-z", filepath.Join(dir, "zserv.api"), "--log", "file:"+filepath.Join(dir, d+".log"))
+		if err := cmd.Start(); err != nil {
+			stop()
+			t.Fatalf("start %s: %v", d, err)
+		}
+		procs = append(procs, cmd)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if _, err := os.Stat(filepath.Join(dir, d+".vty")); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				stop()
+				t.Fatalf("%s in %s did not start", d, ns)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return stop
 }
