@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"vpnos/cli/proto"
+	"vpnos/lab/labtest"
 	"vpnos/os/mgmt"
 	"vpnos/os/settings"
 )
@@ -68,7 +69,7 @@ func TestEveryServiceRestarts(t *testing.T) {
 	run("ip", "-n", restartNS, "link", "set", "eth1", "up")
 	run("ip", "-n", restartNS, "link", "set", "lo", "up")
 	run("ip", "-n", restartHostNS, "addr", "add", "10.99.99.99/32", "dev", "lo")
-	stopFRR := startOSPFd(t, restartHostNS, `hostname host
+	labtest.StartFRR(t, restartHostNS, map[string]string{"ospfd": `hostname host
 interface vpr1
  ip ospf network point-to-point
  ip ospf hello-interval 1
@@ -78,8 +79,7 @@ router ospf
  ospf router-id 10.99.99.99
  network 192.0.2.0/30 area 0
  network 10.99.99.99/32 area 0
-`)
-	defer stopFRR()
+`})
 
 	cmd := exec.Command("ip", "netns", "exec", restartNS, os.Args[0], "-test.run=^TestEveryServiceRestarts$", "-test.v", "-test.timeout=4m")
 	cmd.Env = append(os.Environ(), restartHelper+"=1", "CLAB_INTFS=1")
@@ -313,60 +313,4 @@ func (s *syncLog) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-// startOSPFd runs FRR's zebra and ospfd in namespace ns with the given
-// ospfd configuration; the returned function stops them.
-func startOSPFd(t *testing.T, ns, conf string) func() {
-	t.Helper()
-	const frr = "/usr/lib/frr"
-	if _, err := os.Stat(filepath.Join(frr, "ospfd")); err != nil {
-		t.Fatalf("FRR is not installed (apt-get install frr): %v", err)
-	}
-	dir, err := os.MkdirTemp("", "vo-restart-frr-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(dir, 0o777) // FRR runs as user frr
-	var procs []*exec.Cmd
-	stop := func() {
-		for k := len(procs) - 1; k >= 0; k-- {
-			procs[k].Process.Kill()
-			procs[k].Wait()
-		}
-		if t.Failed() {
-			for _, d := range []string{"zebra", "ospfd"} {
-				b, _ := os.ReadFile(filepath.Join(dir, d+".log"))
-				t.Logf("%s log:\n%s", d, b)
-			}
-		}
-		os.RemoveAll(dir)
-	}
-	for _, f := range []struct{ name, text string }{{"zebra.conf", ""}, {"ospfd.conf", conf}} {
-		if err := os.WriteFile(filepath.Join(dir, f.name), []byte(f.text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, d := range []string{"zebra", "ospfd"} {
-		cmd := exec.Command("ip", "netns", "exec", ns, filepath.Join(frr, d), "-u", "frr", "-g", "frr", "-P", "0",
-			"-f", filepath.Join(dir, d+".conf"), "--vty_socket", dir, "-i", filepath.Join(dir, d+".pid"),
-			"-z", filepath.Join(dir, "zserv.api"), "--log", "file:"+filepath.Join(dir, d+".log"))
-		if err := cmd.Start(); err != nil {
-			stop()
-			t.Fatalf("start %s: %v", d, err)
-		}
-		procs = append(procs, cmd)
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			if _, err := os.Stat(filepath.Join(dir, d+".vty")); err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				stop()
-				t.Fatalf("%s in %s did not start", d, ns)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	return stop
 }
