@@ -5,8 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
-	"vpnos/os/version"
 	"vpnos/yang/datastore"
 )
 
@@ -177,12 +177,13 @@ func (s *session) leave(depth int) *result {
 		r := &result{}
 		switch strings.ToLower(a) {
 		case "y", "yes":
-			if _, err := s.cand.Commit(s.ctx(), s.user, ""); err != nil && !errors.Is(err, datastore.ErrNoChange) {
+			// Committing on the way out is a commit: it confirms a trial.
+			res, err := s.cand.CommitWith(s.ctx(), datastore.CommitOptions{User: s.user})
+			if err != nil && !errors.Is(err, datastore.ErrNoChange) {
 				printCommitError(r, err)
 				return r
 			}
-			if s.e.confirmTrial() {
-				// Committing on the way out is a commit: it confirms.
+			if res.Confirmed {
 				r.printf("Info: The trial configuration is confirmed.\n")
 			}
 			s.stack = nil
@@ -274,7 +275,7 @@ func (s *session) runDisplayThis(m *matchResult) *result {
 	f := s.stack[len(s.stack)-1]
 	opener := s.e.openerOf(f.v)
 	if s.e.deps.CommitMode == "immediate" {
-		r.printf("[%s]\n", version.VRP)
+		r.printf("[%s]\n", VRPVersion)
 	}
 	r.printf("#\n")
 	if opener != nil {
@@ -360,54 +361,49 @@ func (s *session) runCommitList(_ *matchResult) *result {
 }
 
 // runCommit commits the candidate. A plain commit also confirms a pending
-// commit trial; commit trial starts (or extends) one.
+// commit trial; commit trial starts (or extends) one. The trial and its
+// timer are the datastore's (NETCONF's confirmed commit shares them).
 func (s *session) runCommit(m *matchResult) *result {
 	r := &result{}
-	desc, _ := m.value("text")
-	trial := (&Args{m: m}).Keyword("trial")
-	if trial && desc == "" {
-		desc = "commit trial" // so that the commit list tells it apart
-	}
-	id, err := s.cand.Commit(s.ctx(), s.user, desc)
-	if err != nil && !errors.Is(err, datastore.ErrNoChange) {
-		printCommitError(r, err)
-		return r
-	}
-	if !trial {
-		if s.e.confirmTrial() {
-			r.printf("Info: The trial configuration is confirmed.\n")
+	o := datastore.CommitOptions{User: s.user}
+	o.Description, _ = m.value("text")
+	if (&Args{m: m}).Keyword("trial") {
+		if o.Description == "" {
+			o.Description = "commit trial" // so that the commit list tells it apart
 		}
-		return r
+		o.Trial = datastore.DefaultTrial
+		if v, ok := m.value("secs"); ok {
+			secs, _ := strconv.Atoi(v)
+			o.Trial = time.Duration(secs) * time.Second
+		}
 	}
-	secs := DefaultTrial
-	if v, ok := m.value("secs"); ok {
-		secs, _ = strconv.Atoi(v)
-	}
-	if errors.Is(err, datastore.ErrNoChange) {
-		id = 0 // only extends a pending trial
-	}
-	if !s.e.startTrial(id, secs, s.user) {
+	res, err := s.cand.CommitWith(s.ctx(), o)
+	switch {
+	case o.Trial > 0 && errors.Is(err, datastore.ErrNoChange):
 		r.printf("Error: No configuration changes to commit for a trial.\n")
 		r.failed = true
-		return r
+	case err != nil && !errors.Is(err, datastore.ErrNoChange):
+		printCommitError(r, err)
+	case o.Trial > 0:
+		r.printf("Info: The configuration rolls back in %d seconds unless a commit confirms it.\n", int(o.Trial/time.Second))
+	case res.Confirmed:
+		r.printf("Info: The trial configuration is confirmed.\n")
 	}
-	r.printf("Info: The configuration rolls back in %d seconds unless a commit confirms it.\n", secs)
 	return r
 }
 
 // runAbortTrial rolls back a pending commit trial at once.
 func (s *session) runAbortTrial(_ *matchResult) *result {
 	r := &result{}
-	t := s.e.takeTrial(nil)
-	if t == nil {
+	err := s.e.store.AbortTrial(s.ctx(), s.user, nil)
+	switch {
+	case errors.Is(err, datastore.ErrNoTrial):
 		r.printf("Error: No commit trial is pending.\n")
 		r.failed = true
-		return r
-	}
-	if err := s.e.rollbackTrial(s.ctx(), t, "abort trial by "+s.user); err != nil {
+	case err != nil:
 		printCommitError(r, err)
-		return r
+	default:
+		r.printf("Info: The trial configuration is rolled back.\n")
 	}
-	r.printf("Info: The trial configuration is rolled back.\n")
 	return r
 }

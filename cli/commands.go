@@ -207,16 +207,18 @@ func (s *session) runConfig(cn *cnode, undo bool, m *matchResult) *result {
 		s.errs = errSet(store.Validate(s.cand.Base(), tree))
 	}
 	oldErrs := s.errs
+	// The owners' rules about transitions (an RD is not changed in place)
+	// hold from the candidate before the line as from running.
+	prev := tree.Clone()
 	ed := &edit{s: s, cn: cn, m: m, undo: undo, tree: tree, base: s.stack[len(s.stack)-1].path}
 	target, err := ed.apply()
-	if err == nil {
-		pruneInterfaces(tree)
-	}
 	if err != nil {
 		tree.Revert(cp)
 		return editError(err, m)
 	}
-	newErrs := store.Validate(s.cand.Base(), tree)
+	// Validated before empty port entries are pruned: entering a port's
+	// view is an edit of that port (the management port is refused there).
+	newErrs := store.ValidateEdit(s.cand.Base(), prev, tree)
 	for _, err := range newErrs {
 		if !oldErrs[err.Error()] {
 			tree.Revert(cp)
@@ -225,6 +227,7 @@ func (s *session) runConfig(cn *cnode, undo bool, m *matchResult) *result {
 			return r
 		}
 	}
+	pruneInterfaces(tree)
 	s.errs, s.errsGen = errSet(newErrs), s.cand.Gen()
 	for _, l := range ed.info {
 		r.printf("%s\n", l)

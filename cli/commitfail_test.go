@@ -11,6 +11,8 @@ import (
 
 type refuser struct{ prepared, applied, aborted int }
 
+func (r *refuser) Validate(*datastore.Change) []*datastore.RuleError { return nil }
+
 func (r *refuser) Prepare(_ context.Context, c *datastore.Change) error {
 	r.prepared++
 	for _, p := range c.Paths {
@@ -30,7 +32,7 @@ func (r *refuser) Abort(context.Context, *datastore.Change) { r.aborted++ }
 func TestFailedCommitChangesNothing(t *testing.T) {
 	e := testEngine(t, "two-stage")
 	ref := &refuser{}
-	e.Store().Register(ref, "/interfaces")
+	e.Store().Register(ref, "/interfaces/interface/description")
 	out := runTranscript(t, e, strings.Join([]string{
 		"system-view", "interface LoopBack0", "description fine", "commit",
 		"description refuse me", "ip address 10.0.0.1 32", "commit",

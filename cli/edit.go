@@ -6,6 +6,7 @@ import (
 
 	"github.com/openconfig/goyang/pkg/yang"
 
+	"vpnos/services/vrf"
 	"vpnos/yang/datastore"
 	"vpnos/yang/schema"
 )
@@ -309,7 +310,13 @@ func (ed *edit) undoList(parent datastore.Path, h hook) error {
 	return nil
 }
 
-// defaultHooks are the Go rules that act while a line is edited.
+// defaultHooks are VRP's edit cascades (undo route-distinguisher removes
+// what needs it, undo ip vpn-instance unbinds its interfaces, a new primary
+// address replaces the old one) and the refusals of command forms that
+// have no counterpart in the configuration tree (undo of what is not
+// configured, undo of a physical interface, a port that is not there).
+// Whether a configuration is acceptable is not decided here: the
+// datastore's owners decide it for every front end (see runConfig).
 func defaultHooks() map[string]hook {
 	return map[string]hook{
 		"/interfaces/interface": {pre: func(ed *edit, target datastore.Path) error {
@@ -319,9 +326,6 @@ func defaultHooks() map[string]hook {
 					return refuse("The physical interface %s cannot be deleted", name)
 				}
 				return nil
-			}
-			if strings.HasPrefix(name, "MEth") {
-				return refuse("The management interface %s cannot be configured", name)
 			}
 			if strings.HasPrefix(name, "GigabitEthernet") && !strings.Contains(name, ".") && ed.s.e.deps.Ports != nil {
 				if _, exists := ed.tree.Get(target); !exists && !ed.s.e.portExists(name) {
@@ -340,9 +344,6 @@ func defaultHooks() map[string]hook {
 				}
 			}
 			return nil
-		}, post: func(ed *edit, target datastore.Path) error {
-			pruneInterfaces(ed.tree)
-			return nil
 		}},
 		"/interfaces/interface/vpn-instance": {
 			pre: func(ed *edit, target datastore.Path) error {
@@ -354,7 +355,10 @@ func defaultHooks() map[string]hook {
 				if !ed.undo && had && old == v {
 					return nil
 				}
-				if ed.tree.Delete(target.Parent().Child("ipv4")) {
+				// OSPF on the interface belongs to a process of the old
+				// instance.
+				ospfOn := ed.tree.Delete(target.Parent().Child("ospf").Child("enable"))
+				if ed.tree.Delete(target.Parent().Child("ipv4")) || ospfOn {
 					if ed.s.immediateMode {
 						ed.info = append(ed.info, "Info: All IPv4 related configurations on this interface are removed!",
 							"Info: All IPv6 related configurations on this interface are removed!")
@@ -380,32 +384,22 @@ func defaultHooks() map[string]hook {
 			return nil
 		}},
 		"/vpn-instances/vpn-instance/ipv4-family/route-distinguisher": {pre: func(ed *edit, target datastore.Path) error {
-			cur, had := ed.tree.Get(target)
-			if ed.undo {
-				if !had {
-					return refuse("The route-distinguisher is not configured")
-				}
-				af := target.Parent()
-				for _, dep := range datastore.AFDependents() {
-					ed.tree.Delete(af.Child(dep))
-				}
+			if !ed.undo {
 				return nil
 			}
-			v, _ := ed.m.value("route-distinguisher")
-			if err := datastore.CheckRD(v); err != nil {
-				return &parseErrorWrap{kind: errWrongParam, name: "route-distinguisher"}
+			if _, had := ed.tree.Get(target); !had {
+				return refuse("The route-distinguisher is not configured")
 			}
-			if had && cur != v {
-				return refuse("The route-distinguisher cannot be changed; undo the current one (%s) first", cur)
+			// undo route-distinguisher removes what needs it.
+			af := target.Parent()
+			for _, dep := range vrf.RDDependents {
+				ed.tree.Delete(af.Child(dep))
 			}
 			return nil
 		}},
 		"/vpn-instances/vpn-instance/ipv4-family/vpn-target": {pre: func(ed *edit, target datastore.Path) error {
 			if ed.undo {
 				return nil
-			}
-			if err := datastore.CheckRD(target.Last().Keys[0]); err != nil {
-				return &parseErrorWrap{kind: errWrongParam, name: "value", value: target.Last().Keys[0]}
 			}
 			if ed.s.immediateMode {
 				// VRP5 reports the assignment per direction, once per line.
@@ -458,9 +452,6 @@ func defaultHooks() map[string]hook {
 		"/vpn-instances/vpn-instance": {pre: func(ed *edit, target datastore.Path) error {
 			name := target.Last().Keys[0]
 			if !ed.undo {
-				if name == "_public_" {
-					return &parseErrorWrap{kind: errWrongParam, name: "name"}
-				}
 				return nil
 			}
 			// Deleting an instance unbinds its interfaces (wiping their IP
@@ -476,9 +467,34 @@ func defaultHooks() map[string]hook {
 					ed.tree.Delete(r.Path)
 				}
 			}
+			// And its OSPF processes.
+			for _, p := range ed.tree.Entries(datastore.P("ospf"), "process") {
+				if v, _ := ed.tree.Get(p.Path.Child("vpn-instance")); v == name {
+					deleteOSPFProcess(ed.tree, p.Path)
+				}
+			}
+			return nil
+		}},
+		"/ospf/process": {pre: func(ed *edit, target datastore.Path) error {
+			if ed.undo {
+				deleteOSPFProcess(ed.tree, target)
+			}
 			return nil
 		}},
 	}
+}
+
+// deleteOSPFProcess removes an OSPF process and the interfaces' ospf
+// enable of it.
+func deleteOSPFProcess(t *datastore.Tree, p datastore.Path) {
+	id := p.Last().Keys[0]
+	for _, ifc := range t.Entries(datastore.P("interfaces"), "interface") {
+		en := ifc.Path.Child("ospf").Child("enable")
+		if v, _ := t.Get(en.Child("process")); v == id {
+			t.Delete(en)
+		}
+	}
+	t.Delete(p)
 }
 
 // parseErrorWrap lets a hook report a wrong parameter at the value's column.

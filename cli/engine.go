@@ -10,6 +10,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -18,7 +19,6 @@ import (
 	"time"
 
 	"vpnos/cli/proto"
-	"vpnos/os/mgmt"
 	"vpnos/services/iface"
 	"vpnos/yang/datastore"
 	"vpnos/yang/schema"
@@ -33,7 +33,8 @@ type Deps struct {
 	// interfaces can be configured.
 	Ports func() []iface.Port
 	Now   func() time.Time
-	// Store is the datastore; New makes one when nil.
+	// Store is the datastore the daemon made, with the services that own
+	// the configuration registered on it (required).
 	Store *datastore.Store
 	// CommitMode is "two-stage" (VRP8, default) or "immediate" (VRP5).
 	CommitMode string
@@ -43,7 +44,7 @@ type Deps struct {
 // DefaultScreenLength is the page length of interactive sessions.
 const DefaultScreenLength = 24
 
-// Engine creates CLI sessions; it implements mgmt.Engine.
+// Engine creates CLI sessions; it implements proto.Engine.
 type Engine struct {
 	// SaveFunc writes the configuration text for `save`; the daemon sets it.
 	SaveFunc func(ctx context.Context, text string) error
@@ -56,15 +57,14 @@ type Engine struct {
 	user   *view
 	hooks  map[string]hook
 
-	mu       sync.Mutex
-	sessions int
-	trial    *trial    // a pending commit trial (guarded by mu)
-	after    afterFunc // timers of commit trial
+	mu sync.Mutex // guards the command lists while Register adds to them
 }
 
-// New makes an engine over deps.Store (or a new store on the embedded
-// schema).
+// New makes an engine over deps.Store.
 func New(d Deps) (*Engine, error) {
+	if d.Store == nil {
+		return nil, errors.New("cli: no datastore")
+	}
 	if d.Now == nil {
 		d.Now = time.Now
 	}
@@ -77,19 +77,7 @@ func New(d Deps) (*Engine, error) {
 	if d.CommitMode == "" {
 		d.CommitMode = "two-stage"
 	}
-	e := &Engine{deps: d, hooks: defaultHooks(), after: realAfterFunc}
-	if d.Store != nil {
-		e.store = d.Store
-		e.schema = d.Store.Schema
-	} else {
-		sc, err := schema.Load()
-		if err != nil {
-			return nil, fmt.Errorf("cli: %w", err)
-		}
-		e.schema = sc
-		e.store = datastore.New(sc, d.Log.With("component", "datastore"))
-		e.store.Now = d.Now
-	}
+	e := &Engine{deps: d, hooks: defaultHooks(), store: d.Store, schema: d.Store.Schema}
 	sys, views, err := buildViews(e.schema)
 	if err != nil {
 		return nil, fmt.Errorf("cli: %w", err)
@@ -100,16 +88,6 @@ func New(d Deps) (*Engine, error) {
 		return nil, fmt.Errorf("cli: %w", err)
 	}
 	return e, nil
-}
-
-// NewEngine is New for the embedded schema, which is tested to load; it
-// panics only if the binary was built with broken modules.
-func NewEngine(d Deps) *Engine {
-	e, err := New(d)
-	if err != nil {
-		panic(err)
-	}
-	return e
 }
 
 // Store is the datastore; services register as participants on it.
@@ -146,30 +124,13 @@ func (e *Engine) CurrentConfig() string {
 }
 
 // Open starts a session.
-func (e *Engine) Open(ctx context.Context, req proto.Request) (mgmt.Session, proto.Response) {
+func (e *Engine) Open(ctx context.Context, req proto.Request) (proto.Session, proto.Response) {
 	s := e.newSession(req)
 	return s, s.resp(&result{})
 }
 
 // pathVTY is the user-interface vty 0 4 configuration.
 var pathVTY = datastore.P("user-interface", "vty")
-
-// VTYIdleTimeout is the idle timeout `user-interface vty 0 4` sets for SSH
-// sessions (idle-timeout MINUTES [SECONDS]; 0 0 is never), ok false when it
-// sets none.
-func (e *Engine) VTYIdleTimeout() (time.Duration, bool) {
-	run := e.store.Running()
-	m, ok := run.Get(pathVTY.Child("idle-timeout"))
-	if !ok {
-		return 0, false
-	}
-	mins, _ := strconv.Atoi(m)
-	secs := 0
-	if v, ok := run.Get(pathVTY.Child("idle-timeout-seconds")); ok {
-		secs, _ = strconv.Atoi(v)
-	}
-	return time.Duration(mins)*time.Minute + time.Duration(secs)*time.Second, true
-}
 
 func (e *Engine) newSession(req proto.Request) *session {
 	user := req.User

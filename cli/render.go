@@ -10,7 +10,6 @@ import (
 
 	"github.com/openconfig/goyang/pkg/yang"
 
-	"vpnos/os/version"
 	"vpnos/yang/datastore"
 	"vpnos/yang/schema"
 )
@@ -270,9 +269,9 @@ func (e *Engine) renderConfig(t *datastore.Tree, updated time.Time, defaults boo
 	var b strings.Builder
 	if e.deps.CommitMode == "immediate" {
 		// VRP5 starts with the version in brackets.
-		fmt.Fprintf(&b, "[%s]\n", version.VRP)
+		fmt.Fprintf(&b, "[%s]\n", VRPVersion)
 	} else {
-		fmt.Fprintf(&b, "!Software Version %s\n", version.VRP)
+		fmt.Fprintf(&b, "!Software Version %s\n", VRPVersion)
 	}
 	if !updated.IsZero() && e.deps.CommitMode != "immediate" {
 		fmt.Fprintf(&b, "!Last configuration was updated at %s\n", updated.UTC().Format("2006-01-02 15:04:05+00:00"))

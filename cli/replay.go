@@ -26,21 +26,30 @@ func (e *Engine) Replay(ctx context.Context, text string) ([]LineError, error) {
 // current-configuration prints it) into running as one commit by user.
 // Lines that fail are reported with their line numbers and the rest still
 // loads. A line starting at column 0 is run in the system view; indented
-// lines run in the view the previous lines entered. If the whole text does
-// not commit (the first pass checks syntax and types per line and the
-// semantic rules once, at the commit), each line is committed on its own
-// instead, so that everything valid still loads and the refused lines are
-// named.
+// lines run in the view the previous lines entered.
+//
+// The first pass checks syntax and types per line and the owners' rules
+// once, at the commit. If that commit is refused, a second pass checks
+// every line as an interactive session does (the datastore's rules refuse
+// the lines that break them) and commits what is left, once. Only if a
+// service still refuses that commit (a resource it cannot reserve), each
+// line is committed on its own, so that everything valid still loads and
+// the refused lines are named.
 func (e *Engine) ReplayAs(ctx context.Context, text, user string) ([]LineError, error) {
 	if user == "" {
 		user = "startup"
 	}
 	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
-	run := func(immediate bool) ([]LineError, *session) {
+	const (
+		fast = iota
+		checked
+		immediate
+	)
+	run := func(mode int) ([]LineError, *session) {
 		s := e.newSession(proto.Request{User: user})
 		s.stack = []frame{{v: e.system}}
-		s.immediate = immediate
-		s.fastLoad = !immediate
+		s.immediate = mode == immediate
+		s.fastLoad = mode == fast
 		s.preconfig = true
 		s.reqCtx = ctx
 		var errs []LineError
@@ -65,17 +74,23 @@ func (e *Engine) ReplayAs(ctx context.Context, text, user string) ([]LineError, 
 		}
 		return errs, s
 	}
-	errs, s := run(false)
-	if !s.cand.Dirty() {
-		return errs, nil
+	for _, mode := range []int{fast, checked} {
+		errs, s := run(mode)
+		if !s.cand.Dirty() {
+			return errs, nil
+		}
+		_, err := s.cand.Commit(ctx, user, "configuration file")
+		if err == nil || errors.Is(err, datastore.ErrNoChange) {
+			e.logAbsent(s)
+			return errs, nil
+		}
+		if mode == fast {
+			e.deps.Log.Info("configuration file does not commit as a whole; checking it line by line", "err", err)
+		} else {
+			e.deps.Log.Warn("configuration file does not commit; committing it line by line", "err", err)
+		}
 	}
-	_, err := s.cand.Commit(ctx, user, "configuration file")
-	if err == nil || errors.Is(err, datastore.ErrNoChange) {
-		e.logAbsent(s)
-		return errs, nil
-	}
-	e.deps.Log.Warn("configuration file does not commit as a whole; loading it line by line", "err", err)
-	errs, s = run(true)
+	errs, s := run(immediate)
 	e.logAbsent(s)
 	return errs, nil
 }

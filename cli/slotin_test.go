@@ -7,6 +7,7 @@ import (
 	"testing/fstest"
 	"vpnos/lab/golden"
 
+	"vpnos/services/owners"
 	"vpnos/yang/datastore"
 	"vpnos/yang/modules"
 	"vpnos/yang/schema"
@@ -30,7 +31,16 @@ func TestNewModuleSlotsIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A new module needs an owner: here, the sample's rules (none) own
+	// /bgp, as a protocol service would; the rest is owned as in the daemon.
 	st := datastore.New(sc, nil)
+	if err := owners.Register(st, owners.Checking()); err != nil {
+		t.Fatal(err)
+	}
+	st.Register(datastore.ValidateFunc(func(*datastore.Change) []*datastore.RuleError { return nil }), "/bgp")
+	if err := st.CheckOwners(); err != nil {
+		t.Fatal(err)
+	}
 	clock := testEngine(t, "").deps.Now
 	st.Now = clock
 	e, err := New(Deps{Store: st, Now: clock})

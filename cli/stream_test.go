@@ -8,12 +8,14 @@ import (
 	"testing"
 
 	"vpnos/cli/proto"
-	"vpnos/os/mgmt"
 )
 
 func TestStreamingCommand(t *testing.T) {
-	e := NewEngine(Deps{Sysname: "PE1"})
-	err := e.Register(Command{
+	e, err := New(Deps{Sysname: "PE1", Store: testStore(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = e.Register(Command{
 		Views: "any", Syntax: "count {n:int<1-9>}", Display: true,
 		Stream: func(ctx context.Context, a *Args, w io.Writer) error {
 			v, _ := a.Value("n")
@@ -29,7 +31,7 @@ func TestStreamingCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	sess, _ := e.Open(context.Background(), proto.Request{})
-	st, ok := sess.(mgmt.Streamer)
+	st, ok := sess.(proto.Streamer)
 	if !ok {
 		t.Fatal("engine sessions must stream")
 	}

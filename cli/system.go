@@ -6,16 +6,22 @@ import (
 	"strings"
 	"time"
 
-	"vpnos/os/probe"
-	"vpnos/os/version"
 	"vpnos/services/iface"
 )
 
-// SystemInfo is what display version shows.
+// VRPVersion is the VRP version string the CLI shows (display version,
+// the first line of display current-configuration).
+const VRPVersion = "V100R001C00"
+
+// SystemInfo is what display version shows; the daemon fills it in.
 type SystemInfo struct {
-	Started time.Time
-	Probe   probe.Result
-	Backend string // forwarding backend in use
+	Started  time.Time
+	Version  string // the vpnos release
+	Revision string // the source revision it was built from
+	Kernel   string
+	// Platform is one line per host capability (MPLS, VRF, namespaces...).
+	Platform []string
+	Backend  string // forwarding backend in use
 }
 
 // RenderVersion renders `display version`.
@@ -26,13 +32,13 @@ func RenderVersion(sysname string, si SystemInfo, now time.Time) string {
 	mins := int(up.Minutes()) % 60
 	var b strings.Builder
 	b.WriteString("vpnos Versatile Routing Platform Software\n")
-	fmt.Fprintf(&b, "VRP (R) software, Version 8.200 (vpnos %s)\n", version.VRP)
-	fmt.Fprintf(&b, "Build: vpnos %s, revision %s, %s\n", version.Version, version.Revision(), runtime.Version())
+	fmt.Fprintf(&b, "VRP (R) software, Version 8.200 (vpnos %s)\n", VRPVersion)
+	fmt.Fprintf(&b, "Build: vpnos %s, revision %s, %s\n", si.Version, si.Revision, runtime.Version())
 	fmt.Fprintf(&b, "vpnos %s uptime is %d days, %d hours, %d minutes\n", sysname, days, hours, mins)
 	b.WriteString("- - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -\n")
 	b.WriteString("Host platform:\n")
-	fmt.Fprintf(&b, "  Kernel          : %s\n", si.Probe.Kernel)
-	for _, l := range si.Probe.Summary() {
+	fmt.Fprintf(&b, "  Kernel          : %s\n", si.Kernel)
+	for _, l := range si.Platform {
 		b.WriteString("  " + l + "\n")
 	}
 	fmt.Fprintf(&b, "  Forwarding      : %s\n", si.Backend)

@@ -10,6 +10,8 @@ import (
 
 	"vpnos/cli/proto"
 	"vpnos/services/iface"
+	"vpnos/services/owners"
+	"vpnos/yang/datastore"
 )
 
 var testEpoch = time.Date(2026, 11, 22, 1, 0, 0, 0, time.UTC)
@@ -19,7 +21,10 @@ func testEngine(t testing.TB, mode string) *Engine {
 	t.Helper()
 	now := testEpoch
 	clock := func() time.Time { now = now.Add(time.Second); return now }
+	st := testStore(t)
+	st.Now = clock
 	e, err := New(Deps{
+		Store:      st,
 		Sysname:    "HUAWEI",
 		CommitMode: mode,
 		Now:        clock,
@@ -35,8 +40,18 @@ func testEngine(t testing.TB, mode string) *Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.store.Now = clock
 	return e
+}
+
+// testStore is a datastore where the services' rules own the
+// configuration, as in the daemon (without their effects).
+func testStore(t testing.TB) *datastore.Store {
+	t.Helper()
+	st, err := owners.NewStore(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // runTranscript feeds input lines to sessions and returns the screen.

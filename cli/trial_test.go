@@ -9,7 +9,7 @@ import (
 	"vpnos/yang/datastore"
 )
 
-// fakeTimers replaces the engine's timers: fire runs the pending ones.
+// fakeTimers replaces the datastore's timers: fire runs the pending ones.
 type fakeTimers struct {
 	mu     sync.Mutex
 	timers []*fakeTimer
@@ -58,7 +58,7 @@ func (ft *fakeTimers) fire() []time.Duration {
 func TestCommitTrial(t *testing.T) {
 	e := testEngine(t, "two-stage")
 	ft := &fakeTimers{}
-	e.after = ft.after
+	e.store.AfterFunc = ft.after
 	sysname := func() string { v, _ := e.store.Running().Get(pSysname); return v }
 
 	// Unconfirmed: the trial's configuration goes away when time runs out,

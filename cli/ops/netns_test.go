@@ -107,7 +107,7 @@ func TestPingThroughInstance(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	e, err := cli.New(cli.Deps{Sysname: "PE1"})
+	e, err := cli.New(cli.Deps{Sysname: "PE1", Store: testStore(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

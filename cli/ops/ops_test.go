@@ -16,7 +16,6 @@ import (
 
 	"vpnos/cli"
 	"vpnos/cli/proto"
-	"vpnos/os/mgmt"
 	"vpnos/services/diag"
 	"vpnos/services/fibapi"
 	"vpnos/services/iface"
@@ -178,7 +177,7 @@ func newWorld(t testing.TB, mode string) *world {
 			MAC: net.HardwareAddr{0x02, 0x00, 0x5e, 0x10, 0x00, byte(i)}, MTU: 1500, AdminUp: true, OperUp: i != 4,
 		})
 	}
-	e, err := cli.New(cli.Deps{Sysname: "PE1", CommitMode: mode, Now: w.clock, Ports: w.Ports})
+	e, err := cli.New(cli.Deps{Sysname: "PE1", CommitMode: mode, Now: w.clock, Ports: w.Ports, Store: testStore(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +198,7 @@ func newWorld(t testing.TB, mode string) *world {
 func runTranscript(t testing.TB, w *world, input string) string {
 	ctx := context.Background()
 	var b strings.Builder
-	var s mgmt.Session
+	var s proto.Session
 	s, resp := w.e.Open(ctx, proto.Request{Op: proto.OpOpen, User: "test", Interactive: true})
 	defer s.Close()
 	prompt := resp.Prompt
@@ -265,7 +264,7 @@ func BenchmarkReplayCost(b *testing.B) {
 	text := bigConfig()
 	replay := func(withOps bool) time.Duration {
 		w := &world{t: b, now: epoch}
-		e, err := cli.New(cli.Deps{Sysname: "PE1", Now: w.clock})
+		e, err := cli.New(cli.Deps{Sysname: "PE1", Now: w.clock, Store: testStore(b)})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -7,6 +7,10 @@
 // The client sends a Request and reads exactly one Response for it.
 package proto
 
+// SocketName is the management socket's file name in the daemon's state
+// directory.
+const SocketName = "mgmt.sock"
+
 // Ops a client may send.
 const (
 	OpOpen     = "open"     // start a session; first request on a connection

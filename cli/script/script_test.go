@@ -7,11 +7,10 @@ import (
 
 	"vpnos/cli"
 	"vpnos/cli/proto"
-	"vpnos/os/mgmt"
 )
 
 // engineDoer runs a script against a real CLI engine session.
-type engineDoer struct{ s mgmt.Session }
+type engineDoer struct{ s proto.Session }
 
 func (d engineDoer) DoStream(req proto.Request, _ func(string)) (proto.Response, error) {
 	return d.s.Handle(context.Background(), req), nil
@@ -41,7 +40,7 @@ func TestQuestions(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e, err := cli.New(cli.Deps{})
+			e, err := cli.New(cli.Deps{Store: testStore(t)})
 			if err != nil {
 				t.Fatal(err)
 			}

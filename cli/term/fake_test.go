@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"vpnos/cli/proto"
-	"vpnos/os/mgmt"
 )
 
 // fakeEngine is a small, deterministic stand-in for the VRP engine behind the
@@ -22,7 +21,7 @@ type kw struct {
 	param      string                                             // a value follows, with this hint
 }
 
-func (e fakeEngine) Open(ctx context.Context, req proto.Request) (mgmt.Session, proto.Response) {
+func (e fakeEngine) Open(ctx context.Context, req proto.Request) (proto.Session, proto.Response) {
 	s := &fakeSession{sysname: "HUAWEI"}
 	return s, s.resp("")
 }

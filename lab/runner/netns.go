@@ -16,8 +16,6 @@ import (
 
 	"vpnos/cli/proto"
 	"vpnos/lab/topology"
-	"vpnos/os/mgmt"
-	"vpnos/os/settings"
 )
 
 // ConfigMount is where a node's configuration folder is bound in the image.
@@ -85,7 +83,7 @@ func (b *netnsBackend) check(ctx context.Context, t *topology.Topology) error {
 		if netnsExists(name) {
 			return fmt.Errorf("node %s: network namespace %s already exists (another lab of the same name?)", n.Name, name)
 		}
-		sock := filepath.Join(dir, n.Name, "var/lib/vpnos/mgmt.sock")
+		sock := filepath.Join(dir, n.Name, "var/lib/vpnos", proto.SocketName)
 		if len(sock) > 107 {
 			return fmt.Errorf("node %s: socket path %s is longer than 107 bytes; use a shorter --workdir", n.Name, sock)
 		}
@@ -218,12 +216,19 @@ func (b *netnsBackend) start(ctx context.Context, st *State, n *topology.Node, n
 	return nil
 }
 
+// socket is the node's management socket: what Options.NodeSocket reads
+// from the node's settings, or by default the one in the state directory
+// under the node's root (or in VPNOS_STATE_DIR of its environment).
 func (b *netnsBackend) socket(ns *NodeState) (string, error) {
-	s, err := settings.Load(settings.Options{Root: ns.Root, ConfigDir: ns.ConfigDir, Env: ns.Env})
-	if err != nil {
-		return "", err
+	if b.o.NodeSocket != nil {
+		return b.o.NodeSocket(ns.Root, ns.ConfigDir, ns.Env)
 	}
-	return s.SocketPath(), nil
+	for _, kv := range ns.Env {
+		if v, ok := strings.CutPrefix(kv, "VPNOS_STATE_DIR="); ok {
+			return filepath.Join(v, proto.SocketName), nil
+		}
+	}
+	return filepath.Join(ns.Root, "var/lib/vpnos", proto.SocketName), nil
 }
 
 func (b *netnsBackend) probe(ctx context.Context, ns *NodeState) error {
@@ -243,7 +248,7 @@ func (b *netnsBackend) probe(ctx context.Context, ns *NodeState) error {
 	}
 	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	cl, open, err := mgmt.Dial(dctx, path, proto.Request{User: "lab", Source: "script"})
+	cl, open, err := proto.Dial(dctx, path, proto.Request{User: "lab", Source: "script"})
 	if err != nil {
 		return err
 	}

@@ -58,6 +58,12 @@ type Options struct {
 	Log          *slog.Logger
 	// Out receives progress lines for the user (default: discarded).
 	Out io.Writer
+	// NodeSocket, when set, reads the settings of a netns node (its root,
+	// config folder and environment) and returns its management socket, or
+	// why the settings are unusable: the node then fails at once with that
+	// reason. vpnos lab sets it to the daemon's settings loader. By default
+	// the socket is the one in the state directory under the node's root.
+	NodeSocket func(root, configDir string, env []string) (string, error)
 }
 
 func (o *Options) defaults() {

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -81,6 +82,22 @@ func TestNodeEnv(t *testing.T) {
 	want := []string{"CLAB_INTFS=2", "HOME=/root", "PATH=/x", "VPNOS_SSH_PORT=2222"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %q", got)
+	}
+}
+
+func TestNodeSocket(t *testing.T) {
+	b := &netnsBackend{o: &Options{}}
+	if s, err := b.socket(&NodeState{Root: "/w/l/PE1"}); err != nil || s != "/w/l/PE1/var/lib/vpnos/mgmt.sock" {
+		t.Errorf("default socket %q %v", s, err)
+	}
+	if s, _ := b.socket(&NodeState{Root: "/w/l/PE1", Env: []string{"VPNOS_STATE_DIR=/s"}}); s != "/s/mgmt.sock" {
+		t.Errorf("socket in the environment's state directory: %q", s)
+	}
+	b.o.NodeSocket = func(root, configDir string, env []string) (string, error) {
+		return "", errors.New("settings: log_level: \"loud\"")
+	}
+	if _, err := b.socket(&NodeState{Root: "/w/l/PE1"}); err == nil {
+		t.Error("the settings' refusal is lost")
 	}
 }
 

@@ -20,8 +20,13 @@ import (
 	"vpnos/os/registry"
 	"vpnos/os/settings"
 	"vpnos/os/sshd"
+	"vpnos/os/version"
 	"vpnos/services/iface"
+	"vpnos/services/mpls"
+	"vpnos/services/owners"
+	"vpnos/services/system"
 	"vpnos/yang/datastore"
+	"vpnos/yang/schema"
 )
 
 // Daemon is the routing daemon.
@@ -31,6 +36,9 @@ type Daemon struct {
 	Probe    probe.Result
 	Backend  string
 	Started  time.Time
+	// Schema is the configuration schema: the embedded YANG modules (a test
+	// may replace it before Run).
+	Schema *schema.Schema
 
 	Ifaces   *iface.Service
 	Registry *registry.Registry
@@ -48,6 +56,9 @@ func New(s *settings.Settings, log *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	d.Backend = backend
+	if d.Schema, err = schema.Load(); err != nil {
+		return nil, err
+	}
 	d.Ifaces = iface.New(log.With("service", "iface"), iface.Naming(s.InterfaceNaming))
 	d.Registry = registry.New(log)
 	return d, nil
@@ -77,31 +88,45 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return d.Ifaces.Run(ctx, want, wait)
 	})
 
-	engine := cli.NewEngine(cli.Deps{
-		Sysname: s.Sysname,
-		System: func() cli.SystemInfo {
-			return cli.SystemInfo{Started: d.Started, Probe: d.Probe, Backend: d.Backend}
-		},
-		Ports:      d.Ifaces.Ports,
-		CommitMode: s.CommitMode,
-		Log:        d.Log.With("service", "cli"),
-	})
-	// startup.cfg: `save` writes it (crash-safe), and it is loaded once the
-	// interfaces are known, before the management socket opens. Services
-	// that own configuration must be registered on engine.Store() before
-	// Registry.Run (or be added to the "startup" dependencies), or they miss
-	// the startup commit.
+	// The datastore is the one owner of configuration semantics: the
+	// services register on it as participants for their paths, before the
+	// startup configuration is committed (Registry.Run), and every node of
+	// the schema has an owner or is marked unsupported, or the daemon does
+	// not start. The CLI (and the startup file through it) only translate.
 	// The commit log outlives the daemon: records of earlier runs come back
 	// before the startup configuration is committed.
+	store := datastore.New(d.Schema, d.Log.With("service", "datastore"))
 	journal := datastore.FileJournal{Dir: filepath.Join(s.StateDir, "commits")}
 	recs, err := journal.Load()
 	if err != nil {
 		d.Log.Warn("commit records", "err", err)
 	}
-	engine.Store().RestoreLog(recs)
-	engine.Store().SetJournal(journal)
+	store.RestoreLog(recs)
+	store.SetJournal(journal)
 
-	r, err := d.addRouting(ctx, engine)
+	r, err := d.addRouting(ctx, store)
+	if err != nil {
+		return err
+	}
+	sys := system.New()
+	if err := owners.Register(store, owners.Set{System: sys, VRF: r.vrf, MPLS: mpls.New(), Static: r.static, OSPF: r.ospfPart}); err != nil {
+		return err
+	}
+	if err := store.CheckOwners(); err != nil {
+		return fmt.Errorf("configuration schema: %w", err)
+	}
+	platform := d.Probe.Summary()
+	engine, err := cli.New(cli.Deps{
+		Sysname: s.Sysname,
+		System: func() cli.SystemInfo {
+			return cli.SystemInfo{Started: d.Started, Version: version.Version, Revision: version.Revision(),
+				Kernel: d.Probe.Kernel, Platform: platform, Backend: d.Backend}
+		},
+		Ports:      d.Ifaces.Ports,
+		Store:      store,
+		CommitMode: s.CommitMode,
+		Log:        d.Log.With("service", "cli"),
+	})
 	if err != nil {
 		return err
 	}
@@ -130,13 +155,17 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.Log.Info("management socket ready", "path", srv.Path)
 		return srv.Serve(ctx)
 	})
+	// One count of failed logins for every server that takes passwords, so
+	// that guesses spread over SSH and NETCONF meet the same limits.
+	logins := sshd.NewLimiter(sshd.Limits{})
 	if s.SSHPort != 0 {
 		exe, err := os.Executable()
 		if err != nil {
 			return fmt.Errorf("ssh: %w", err)
 		}
 		cfg := sshd.FromSettings(s, exe, d.Log.With("service", "sshd"))
-		cfg.SessionIdleTimeout = engine.VTYIdleTimeout
+		cfg.SessionIdleTimeout = sys.IdleTimeout
+		cfg.Auth.Limiter = logins
 		d.Registry.Add("sshd", []string{"mgmt"}, sshd.Service(cfg))
 	}
 	if s.NetconfPort != 0 {
@@ -153,7 +182,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("netconf: %w", err)
 		}
-		d.Registry.Add("netconf", []string{"mgmt"}, sshd.Service(netconf.SSHConfig(s, srv, log)))
+		ncfg := netconf.SSHConfig(s, srv, log)
+		ncfg.Auth.Limiter = logins
+		d.Registry.Add("netconf", []string{"mgmt"}, sshd.Service(ncfg))
 	}
 	return d.Registry.Run(ctx)
 }

@@ -8,8 +8,9 @@ import (
 	"vpnos/yang/datastore"
 )
 
-// addOSPF makes the OSPF service, registers its participant on the
-// datastore and the service in the registry (after the RIB and the
+// addOSPF makes the OSPF service and its participant (the caller registers
+// it on the datastore with the other owners) and adds the service to the
+// registry (after the RIB and the
 // instances: it subscribes to the vrf service and hands its routes to the
 // RIB).
 func (d *Daemon) addOSPF(r *routing, store *datastore.Store) {
@@ -31,8 +32,7 @@ func (d *Daemon) addOSPF(r *routing, store *datastore.Store) {
 		Log: d.Log.With("service", "ospf"),
 	})
 	part := &ospf.Participant{Service: svc, Log: d.Log.With("service", "ospf")}
-	store.Register(part, ospf.Prefixes...)
-	r.ospf = svc
+	r.ospf, r.ospfPart = svc, part
 	d.Registry.Add("ospf", []string{"rib", "vrf"}, func(ctx context.Context, ready func()) error {
 		// A restarted service starts from the running configuration.
 		part.Load(store.Running())

@@ -16,7 +16,6 @@ import (
 
 	"vpnos/cli/proto"
 	"vpnos/lab/labtest"
-	"vpnos/os/mgmt"
 	"vpnos/os/settings"
 )
 
@@ -170,7 +169,7 @@ func restartHelperMain(t *testing.T) {
 	cliRun := func(lines ...string) (string, error) {
 		cctx, c := context.WithTimeout(ctx, 20*time.Second)
 		defer c()
-		cl, _, err := mgmt.Dial(cctx, s.SocketPath(), proto.Request{User: "test", Source: "script"})
+		cl, _, err := proto.Dial(cctx, s.SocketPath(), proto.Request{User: "test", Source: "script"})
 		if err != nil {
 			return "", err
 		}

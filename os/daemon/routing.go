@@ -10,7 +10,6 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"vpnos/cli"
 	"vpnos/cli/ops"
 	"vpnos/services/forwarding"
 	"vpnos/services/iface"
@@ -19,6 +18,7 @@ import (
 	"vpnos/services/rib"
 	"vpnos/services/static"
 	"vpnos/services/vrf"
+	"vpnos/yang/datastore"
 )
 
 // routing is the forwarding plane and the services that feed it.
@@ -31,12 +31,13 @@ type routing struct {
 	static    *static.Participant
 	vpnLabels *vrf.Labels
 	ospf      *ospf.Service
+	ospfPart  *ospf.Participant
 }
 
 // addRouting builds the forwarder, the RIB, the routing instances and the
-// static configuration, registers them as datastore participants (before
-// the startup configuration is replayed) and as services.
-func (d *Daemon) addRouting(ctx context.Context, engine *cli.Engine) (*routing, error) {
+// static configuration, and adds them to the registry as services. The
+// caller registers the participants on the datastore (services/owners).
+func (d *Daemon) addRouting(ctx context.Context, store *datastore.Store) (*routing, error) {
 	log := d.Log
 	ensureWritableSysctl(log)
 	if err := ensureTunDevice(); err != nil {
@@ -56,9 +57,6 @@ func (d *Daemon) addRouting(ctx context.Context, engine *cli.Engine) (*routing, 
 
 	r.vrf.SetLabels(r.vpnLabels)
 
-	store := engine.Store()
-	store.Register(r.vrf, vrf.Prefixes...)
-	store.Register(r.static, static.Prefixes...)
 	d.addOSPF(r, store)
 
 	d.Registry.Add("forwarding", nil, func(ctx context.Context, ready func()) error {

@@ -1,7 +1,8 @@
 // Package mgmt serves the management socket: a unix stream socket carrying
-// newline-delimited JSON (see cli/proto). Each connection is one CLI session,
-// owned by the daemon; the front end (the `vpnos cli` process, the SSH
-// server) only moves lines and screens.
+// newline-delimited JSON (see cli/proto, which also holds the client and
+// the session interfaces). Each connection is one CLI session, owned by the
+// daemon; the front end (the `vpnos cli` process, the SSH server) only
+// moves lines and screens.
 package mgmt
 
 import (
@@ -14,37 +15,16 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 
 	"vpnos/cli/proto"
 	"vpnos/os/serve"
 )
 
-// Session is one CLI session inside the daemon.
-type Session interface {
-	// Handle answers one request. It must not block for long.
-	Handle(ctx context.Context, req proto.Request) proto.Response
-	// Close ends the session (discarding anything uncommitted).
-	Close()
-}
-
-// Streamer is a session whose commands print as they run (ping, tracert):
-// out is called with each piece of output before the final response, and
-// ctx is cancelled when the user interrupts.
-type Streamer interface {
-	HandleStream(ctx context.Context, req proto.Request, out func(string)) proto.Response
-}
-
-// Engine creates sessions; the VRP language engine implements it.
-type Engine interface {
-	Open(ctx context.Context, req proto.Request) (Session, proto.Response)
-}
-
 // Server accepts connections on a unix socket.
 type Server struct {
 	Path   string
-	Engine Engine
+	Engine proto.Engine
 	Log    *slog.Logger
 
 	mu sync.Mutex
@@ -85,7 +65,7 @@ func (s *Server) Serve(ctx context.Context) error {
 func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 	defer c.Close()
 	enc := json.NewEncoder(c)
-	var sess Session
+	var sess proto.Session
 	defer func() {
 		if sess != nil {
 			sess.Close()
@@ -158,8 +138,8 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 // run handles one request. A streaming session's exec prints partial
 // output as it comes, and an interrupt arriving meanwhile cancels it; other
 // requests arriving meanwhile are returned to be handled afterwards.
-func (s *Server) run(ctx context.Context, sess Session, req proto.Request, enc *json.Encoder, reqs <-chan proto.Request) (proto.Response, []proto.Request) {
-	st, ok := sess.(Streamer)
+func (s *Server) run(ctx context.Context, sess proto.Session, req proto.Request, enc *json.Encoder, reqs <-chan proto.Request) (proto.Response, []proto.Request) {
+	st, ok := sess.(proto.Streamer)
 	if !ok || (req.Op != proto.OpExec && req.Op != proto.OpAnswer) {
 		return s.handle(ctx, sess, req), nil
 	}
@@ -194,7 +174,7 @@ func (s *Server) run(ctx context.Context, sess Session, req proto.Request, enc *
 }
 
 // open and handle contain a panic in the engine to the session that raised it.
-func (s *Server) open(ctx context.Context, req proto.Request) (sess Session, resp proto.Response) {
+func (s *Server) open(ctx context.Context, req proto.Request) (sess proto.Session, resp proto.Response) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.Log.Error("cli session open panicked", "panic", p)
@@ -204,7 +184,7 @@ func (s *Server) open(ctx context.Context, req proto.Request) (sess Session, res
 	return s.Engine.Open(ctx, req)
 }
 
-func (s *Server) handle(ctx context.Context, sess Session, req proto.Request) (resp proto.Response) {
+func (s *Server) handle(ctx context.Context, sess proto.Session, req proto.Request) (resp proto.Response) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.Log.Error("cli command panicked", "op", req.Op, "line", req.Line, "panic", p)
@@ -214,7 +194,7 @@ func (s *Server) handle(ctx context.Context, sess Session, req proto.Request) (r
 	return sess.Handle(ctx, req)
 }
 
-func (s *Server) handleStream(ctx context.Context, st Streamer, req proto.Request, out func(string)) (resp proto.Response) {
+func (s *Server) handleStream(ctx context.Context, st proto.Streamer, req proto.Request, out func(string)) (resp proto.Response) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.Log.Error("cli command panicked", "op", req.Op, "line", req.Line, "panic", p)
@@ -222,81 +202,4 @@ func (s *Server) handleStream(ctx context.Context, st Streamer, req proto.Reques
 		}
 	}()
 	return st.HandleStream(ctx, req, out)
-}
-
-// Client is one session seen from a front end.
-type Client struct {
-	conn net.Conn
-	r    *bufio.Reader
-	wmu  sync.Mutex
-	enc  *json.Encoder
-}
-
-// Dial connects to the daemon and opens a session.
-func Dial(ctx context.Context, path string, open proto.Request) (*Client, proto.Response, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", path)
-	if err != nil {
-		return nil, proto.Response{}, fmt.Errorf("connect to vpnos daemon at %s: %w", path, err)
-	}
-	cl := &Client{conn: c, r: bufio.NewReaderSize(c, 64<<10), enc: json.NewEncoder(c)}
-	open.Op = proto.OpOpen
-	resp, err := cl.Do(open)
-	if err != nil {
-		c.Close()
-		return nil, resp, err
-	}
-	return cl, resp, nil
-}
-
-// Do sends one request and waits for its response; partial output of a
-// running command is gathered into the response's Output.
-func (c *Client) Do(req proto.Request) (proto.Response, error) {
-	var early strings.Builder
-	resp, err := c.DoStream(req, func(out string) { early.WriteString(out) })
-	resp.Output = early.String() + resp.Output
-	return resp, err
-}
-
-// DoStream sends one request; partial output is handed to out as it
-// arrives, and the final response is returned.
-func (c *Client) DoStream(req proto.Request, out func(string)) (proto.Response, error) {
-	if err := c.send(req); err != nil {
-		return proto.Response{}, err
-	}
-	for {
-		line, err := c.r.ReadBytes('\n')
-		if err != nil {
-			return proto.Response{}, fmt.Errorf("mgmt receive: %w", err)
-		}
-		var resp proto.Response
-		if err := json.Unmarshal(line, &resp); err != nil {
-			return proto.Response{}, fmt.Errorf("mgmt decode: %w", err)
-		}
-		if !resp.More {
-			return resp, nil
-		}
-		if out != nil {
-			out(resp.Output)
-		}
-	}
-}
-
-// Interrupt stops the command running on the session (Ctrl+C). It is safe
-// to call while another goroutine waits in DoStream.
-func (c *Client) Interrupt() error { return c.send(proto.Request{Op: proto.OpInterrupt}) }
-
-func (c *Client) send(req proto.Request) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if err := c.enc.Encode(req); err != nil {
-		return fmt.Errorf("mgmt send: %w", err)
-	}
-	return nil
-}
-
-// Close ends the session.
-func (c *Client) Close() error {
-	_, _ = c.Do(proto.Request{Op: proto.OpClose})
-	return c.conn.Close()
 }

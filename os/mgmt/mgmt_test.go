@@ -17,7 +17,7 @@ type echoEngine struct{ opened int }
 
 type echoSession struct{ n int }
 
-func (e *echoEngine) Open(ctx context.Context, req proto.Request) (Session, proto.Response) {
+func (e *echoEngine) Open(ctx context.Context, req proto.Request) (proto.Session, proto.Response) {
 	e.opened++
 	return &echoSession{}, proto.Response{Prompt: "<" + req.User + "> "}
 }
@@ -45,7 +45,7 @@ func TestServer(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx) }()
 
-	cl, open, err := Dial(ctx, path, proto.Request{User: "alice"})
+	cl, open, err := proto.Dial(ctx, path, proto.Request{User: "alice"})
 	if err != nil {
 		t.Fatal(err)
 	}

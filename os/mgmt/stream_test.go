@@ -18,7 +18,7 @@ type tickEngine struct{}
 
 type tickSession struct{}
 
-func (tickEngine) Open(ctx context.Context, req proto.Request) (Session, proto.Response) {
+func (tickEngine) Open(ctx context.Context, req proto.Request) (proto.Session, proto.Response) {
 	return tickSession{}, proto.Response{Prompt: "> "}
 }
 
@@ -57,7 +57,7 @@ func TestStreamingAndInterrupt(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go srv.Serve(ctx)
-	cl, _, err := Dial(ctx, path, proto.Request{})
+	cl, _, err := proto.Dial(ctx, path, proto.Request{})
 	if err != nil {
 		t.Fatal(err)
 	}

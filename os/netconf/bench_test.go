@@ -10,7 +10,6 @@ import (
 
 	"vpnos/os/netconf"
 	"vpnos/yang/datastore"
-	"vpnos/yang/schema"
 )
 
 // benchInstances is how many VPN instances the benchmarks configure.
@@ -96,15 +95,11 @@ func bigCLI(n int) string {
 func BenchmarkEditCommit1000(b *testing.B) {
 	edit := bigEdit(benchInstances)
 	text := bigCLI(benchInstances)
-	sc, err := schema.Load()
-	if err != nil {
-		b.Fatal(err)
-	}
 	ctx := context.Background()
 	var editT, getT, cliT time.Duration
 	var replyBytes int
 	for b.Loop() {
-		srv, err := netconf.New(netconf.Config{Store: datastore.New(sc, nil), MaxMessage: 64 << 20})
+		srv, err := netconf.New(netconf.Config{Store: ownedStore(b), MaxMessage: 64 << 20})
 		if err != nil {
 			b.Fatal(err)
 		}

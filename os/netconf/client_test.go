@@ -9,20 +9,13 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"vpnos/yang/datastore"
-	"vpnos/yang/schema"
 )
 
 // testServer is a server over a fresh datastore.
 func testServer(t testing.TB, cfg Config) *Server {
 	t.Helper()
 	if cfg.Store == nil {
-		sc, err := schema.Load()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Store = datastore.New(sc, nil)
+		cfg.Store = ownedStore(t)
 	}
 	s, err := New(cfg)
 	if err != nil {

@@ -33,7 +33,7 @@ func testPorts() []iface.Port {
 
 func newEngine(t testing.TB, mode string) *cli.Engine {
 	t.Helper()
-	e, err := cli.New(cli.Deps{Sysname: "HUAWEI", CommitMode: mode, Ports: testPorts})
+	e, err := cli.New(cli.Deps{Sysname: "HUAWEI", CommitMode: mode, Ports: testPorts, Store: ownedStore(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

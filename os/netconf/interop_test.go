@@ -15,7 +15,6 @@ import (
 	"vpnos/os/netconf"
 	"vpnos/os/sshd"
 	"vpnos/yang/datastore"
-	"vpnos/yang/schema"
 )
 
 // device is a CLI engine and a NETCONF server over one datastore, with
@@ -29,11 +28,8 @@ type device struct {
 
 func newDevice(t *testing.T) *device {
 	t.Helper()
-	sc, err := schema.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := &device{store: datastore.New(sc, nil)}
+	d := &device{store: ownedStore(t)}
+	var err error
 	if d.engine, err = cli.New(cli.Deps{Sysname: "HUAWEI", Store: d.store, Ports: testPorts}); err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +38,7 @@ func newDevice(t *testing.T) *device {
 	}
 	ss, err := sshd.New(sshd.Config{
 		Addr: "127.0.0.1:0", HostKeyPath: filepath.Join(t.TempDir(), "hostkey"),
-		Username: "admin", Password: "admin", AuthFailDelay: time.Millisecond,
+		Auth:       sshd.AuthConfig{Username: "admin", Password: "admin", FailDelay: time.Millisecond},
 		Subsystems: map[string]sshd.Subsystem{"netconf": d.srv.Subsystem},
 	})
 	if err != nil {
@@ -122,15 +118,19 @@ func TestNcclient(t *testing.T) {
 	if !strings.Contains(list, "admin") {
 		t.Errorf("commit list:\n%s", list)
 	}
-	var netconfCommits int
+	// The commit and the confirmed commit by admin, and the confirmed
+	// commit's rollback by the datastore's trial user, all over NETCONF.
+	var byAdmin, rolledBack int
 	for _, r := range d.store.Commits() {
-		if r.Interface == "netconf" && r.User == "admin" {
-			netconfCommits++
+		switch {
+		case r.Interface == "netconf" && r.User == "admin":
+			byAdmin++
+		case r.Interface == "netconf" && r.User == datastore.TrialUser:
+			rolledBack++
 		}
 	}
-	// The commit, the confirmed commit and its rollback.
-	if netconfCommits != 3 {
-		t.Errorf("%d commits by admin over netconf: %+v", netconfCommits, d.store.Commits())
+	if byAdmin != 2 || rolledBack != 1 {
+		t.Errorf("%d commits by admin and %d rollbacks over netconf: %+v", byAdmin, rolledBack, d.store.Commits())
 	}
 
 	// yanglint checks the data against the modules get-schema gave.

@@ -512,6 +512,17 @@ func (ss *session) mapErr(err error) Errors {
 // validationError is one problem the datastore found.
 func (m *Model) validationError(err error) *RPCError {
 	e := rpcErr(TypeApplication, TagOperationFailed, err.Error())
+	var re *datastore.RuleError
+	if errors.As(err, &re) {
+		// An owner's refusal (or the datastore's, of a node nobody
+		// supports): its node and its sentence.
+		if re.Unsupported {
+			e.Tag = TagOperationNotSupported
+		}
+		m.setPath(e, re.Path)
+		e.Message = re.Msg
+		return e
+	}
 	var mr *datastore.MissingRef
 	if errors.As(err, &mr) {
 		e.Tag, e.AppTag = TagDataMissing, "instance-required"

@@ -108,7 +108,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, store: cfg.Store, model: m, confirm: cfg.Confirmer, log: cfg.Log, started: time.Now(), sessions: map[uint32]*session{}, big: make(chan struct{}, 1)}
 	if s.confirm == nil {
-		s.confirm = newConfirmer(cfg.Store, cfg.Log)
+		s.confirm = newConfirmer(cfg.Store)
 	}
 	s.caps = []string{CapBase10, CapBase11, CapCandidate, CapConfirmed10, CapConfirmed11, CapValidate10, CapValidate11,
 		CapRollbackOnError, CapWritableRunning, CapXPath}

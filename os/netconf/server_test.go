@@ -269,12 +269,13 @@ type refuser struct{}
 func (refuser) Prepare(context.Context, *datastore.Change) error {
 	return errors.New("no labels left for VPN instance red")
 }
-func (refuser) Apply(context.Context, *datastore.Change) {}
-func (refuser) Abort(context.Context, *datastore.Change) {}
+func (refuser) Apply(context.Context, *datastore.Change)          {}
+func (refuser) Validate(*datastore.Change) []*datastore.RuleError { return nil }
+func (refuser) Abort(context.Context, *datastore.Change)          {}
 
 func TestRefusedCommitChangesNothing(t *testing.T) {
 	s := testServer(t, Config{})
-	s.store.Register(refuser{}, "/vpn-instances")
+	s.store.Register(refuser{}, "/vpn-instances/vpn-instance")
 	c := dial(t, s, "admin", true)
 	before := s.store.Running()
 	commits := len(s.store.Commits())
@@ -410,13 +411,12 @@ func (fa *fakeAfter) fire() []time.Duration {
 }
 
 func TestConfirmedCommit(t *testing.T) {
-	sc := testServer(t, Config{}).store.Schema
-	store := datastore.New(sc, nil)
+	// The confirmed commit is the datastore's commit trial: its timer is
+	// the store's.
+	store := ownedStore(t)
 	fa := &fakeAfter{}
-	cf := newConfirmer(store, nil)
-	cf.log = testServer(t, Config{Store: store}).log
-	cf.after = fa.after
-	s := testServer(t, Config{Store: store, Confirmer: cf})
+	store.AfterFunc = fa.after
+	s := testServer(t, Config{Store: store})
 	has := func(name string) bool {
 		_, ok := store.Running().Get(datastore.P("vpn-instances", "vpn-instance", datastore.K(name)))
 		return ok
@@ -590,4 +590,26 @@ func TestBigDocuments(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// The owners' refusals reach a NETCONF client with the node they are
+// about: a rule of the vrf service, and a node no service supports yet.
+func TestOwnersRefusals(t *testing.T) {
+	s := testServer(t, Config{})
+	c := dial(t, s, "admin", true)
+	c.ok(editCandidate(vpns(vpnXML("red", "65000:1"))))
+	c.ok("<commit/>")
+	c.ok(editCandidate(vpns(vpnXML("blue", "65000:1"))))
+	e := c.fail("<commit/>", TagOperationFailed)
+	want := "error-type=application error-tag=operation-failed error-path=/vi:vpn-instances/vi:vpn-instance[vi:name='blue']/vi:ipv4-family/vi:route-distinguisher error-message=The route-distinguisher 65000:1 of VPN instance blue is already used by VPN instance red"
+	if got := errText(e); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	c.ok("<discard-changes/>")
+	c.ok(editCandidate(`<mpls xmlns="` + nsMPLS + `"><lsr-id>10.255.0.1</lsr-id><enable/><ldp/></mpls>`))
+	e = c.fail("<validate><source><candidate/></source></validate>", TagOperationNotSupported)
+	want = "error-type=application error-tag=operation-not-supported error-path=/mpls:mpls/mpls:ldp error-message=MPLS LDP is not supported yet"
+	if got := errText(e); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
 }

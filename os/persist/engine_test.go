@@ -54,7 +54,7 @@ return
 	if err := os.WriteFile(path, []byte(startup), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	e, err := cli.New(cli.Deps{})
+	e, err := cli.New(cli.Deps{Store: testStore(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ return
 	if err := f.Save(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
-	e2, _ := cli.New(cli.Deps{})
+	e2, _ := cli.New(cli.Deps{Store: testStore(t)})
 	rep, err = Boot(ctx, f, replayInto(e2), log)
 	if err != nil || len(rep.Errors) != 0 {
 		t.Fatalf("reload: %v %+v", err, rep.Errors)

@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/spf13/viper"
+
+	"vpnos/cli/proto"
 )
 
 // Settings are the daemon's own settings (not the device configuration).
@@ -58,7 +60,7 @@ type Options struct {
 }
 
 // SocketPath is the management socket.
-func (s *Settings) SocketPath() string { return filepath.Join(s.StateDir, "mgmt.sock") }
+func (s *Settings) SocketPath() string { return filepath.Join(s.StateDir, proto.SocketName) }
 
 // StartupPath is the saved device configuration.
 func (s *Settings) StartupPath() string { return filepath.Join(s.ConfigDir, "startup.cfg") }

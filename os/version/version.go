@@ -8,8 +8,6 @@ var (
 	Version = "0.1.0-dev"
 	// Commit is the source revision; filled from the build info when not set.
 	Commit = ""
-	// VRP is the VRP-style version string shown by display version.
-	VRP = "V100R001C00"
 )
 
 // Revision returns the commit, from -ldflags or the Go build info.

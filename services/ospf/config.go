@@ -426,17 +426,8 @@ var (
 // Prefixes are the schema paths the OSPF participant owns.
 var Prefixes = []string{"/ospf", "/interfaces/interface/ospf"}
 
-// Problem is a refusal of the OSPF rules: the node it is about and a
-// sentence in VRP's style (without "Error: " and the final period).
-type Problem struct {
-	Path datastore.Path
-	Msg  string
-}
-
-func (p *Problem) Error() string { return p.Msg }
-
-func refuse(p datastore.Path, format string, a ...any) *Problem {
-	return &Problem{Path: p, Msg: fmt.Sprintf(format, a...)}
+func refuse(p datastore.Path, format string, a ...any) *datastore.RuleError {
+	return datastore.Refuse(p, format, a...)
 }
 
 // Settings is what the OSPF configuration of a tree asks for: every
@@ -468,7 +459,7 @@ type treeInterface struct {
 	hasOSPF  bool
 }
 
-func readInterfaces(t *datastore.Tree, probs *[]*Problem) []treeInterface {
+func readInterfaces(t *datastore.Tree, probs *[]*datastore.RuleError) []treeInterface {
 	var out []treeInterface
 	for _, it := range t.Entries(pathInterfaces, "interface") {
 		name := it.Path.Last().Keys[0]
@@ -562,8 +553,8 @@ func readInterfaces(t *datastore.Tree, probs *[]*Problem) []treeInterface {
 // FromTree reads the OSPF configuration of a tree: every process, sorted by
 // process ID, with the OSPF settings of the interfaces of its routing
 // instance, and the refusals of the OSPF rules. Pure.
-func FromTree(t *datastore.Tree) (Settings, []*Problem) {
-	var probs []*Problem
+func FromTree(t *datastore.Tree) (Settings, []*datastore.RuleError) {
+	var probs []*datastore.RuleError
 	ifs := readInterfaces(t, &probs)
 	set := Settings{Primary: map[string]netip.Prefix{}}
 	for _, ti := range ifs {
@@ -712,11 +703,11 @@ func FromTree(t *datastore.Tree) (Settings, []*Problem) {
 
 // transitions refuses what cannot change in place between two trees: the
 // VPN instance of a process.
-func transitions(old, new *datastore.Tree) []*Problem {
+func transitions(old, new *datastore.Tree) []*datastore.RuleError {
 	if old == nil {
 		return nil
 	}
-	var probs []*Problem
+	var probs []*datastore.RuleError
 	for _, pe := range new.Entries(pathOSPF, "process") {
 		was := old.Item(pe.Path)
 		if was == nil {

@@ -189,11 +189,11 @@ func TestFromTreeRefusals(t *testing.T) {
 func TestTransitions(t *testing.T) {
 	old := mkTree(t, base...)
 	moved := mkTree(t, append(append([]string{}, base...), "ospf/process[2]/vpn-instance = blue", "vpn-instances/vpn-instance[blue]/ipv4-family")...)
-	probs := Problems(old, moved)
+	probs := transitions(old, moved)
 	if len(probs) != 1 || probs[0].Msg != "The VPN instance of OSPF process 2 cannot be changed; undo ospf 2 first" {
 		t.Fatalf("got %v", probs)
 	}
-	if probs := Problems(nil, moved); len(probs) != 0 {
+	if probs := transitions(nil, moved); len(probs) != 0 {
 		t.Fatalf("a new process refused: %v", probs)
 	}
 }

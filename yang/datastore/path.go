@@ -1,7 +1,9 @@
 // Package datastore holds the configuration: a running tree, one candidate
-// per session, diff, validation against the YANG schema plus semantic rules
-// written in Go, and the commit protocol with the services (participants)
-// that own parts of the tree.
+// per session, diff, validation against the YANG schema, and the commit
+// protocol with the services (participants) that own the tree's nodes and
+// hold their rules (see Participant, Store.Register, Store.CheckOwners),
+// commit trials (CommitWith, AbortTrial) and the commit log. It holds no
+// rule of a particular service.
 package datastore
 
 import (

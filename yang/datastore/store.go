@@ -14,29 +14,6 @@ import (
 	"vpnos/yang/schema"
 )
 
-// Change is what a participant gets at commit time: the whole old and new
-// running trees and the changed paths under the participant's prefixes.
-type Change struct {
-	ID    int
-	User  string
-	Old   *Tree
-	New   *Tree
-	Paths []Path
-}
-
-// Participant is a service that owns part of the configuration.
-// Prepare may refuse (every participant is then aborted and nothing
-// changes); Apply cannot fail; Abort undoes what Prepare reserved.
-type Participant interface {
-	Prepare(ctx context.Context, c *Change) error
-	Apply(ctx context.Context, c *Change)
-	Abort(ctx context.Context, c *Change)
-}
-
-// Rule is a semantic check on a whole candidate tree (old is the running
-// tree it would replace). It returns one error per violation.
-type Rule func(old, new *Tree) []error
-
 // Record is one entry of the commit log.
 type Record struct {
 	ID          int
@@ -55,63 +32,42 @@ const FirstCommitID = 1000000001
 // MaxLog is how many commits the log keeps.
 const MaxLog = 100
 
-// Store is the datastore: running, the commit log and the participants.
+// Store is the datastore: running, the commit log, the participants that
+// own the configuration, and a pending commit trial.
 type Store struct {
 	Schema *schema.Schema
 	Log    *slog.Logger
-	// Now gives the time of commits (tests set it).
-	Now func() time.Time
+	// Now gives the time of commits and trial deadlines; AfterFunc runs f
+	// after d and returns what stops it (the trial timer). Tests replace
+	// both before the first commit.
+	Now       func() time.Time
+	AfterFunc func(d time.Duration, f func()) (stop func() bool)
 
+	// commitMu serializes commits, rollbacks and the trial's state.
 	commitMu sync.Mutex
-	mu       sync.Mutex
-	running  *Tree
-	version  int
-	log      []Record
-	nextID   int
-	parts    []registration
-	rules    []namedRule
-	journal  Journal
-	locks    lockTable
+	trial    *trial // guarded by commitMu and mu
+
+	mu         sync.Mutex
+	running    *Tree
+	version    int
+	log        []Record
+	nextID     int
+	regs       []registration
+	ownerCache map[string]int
+	journal    Journal
+	locks      lockTable
 }
 
-type registration struct {
-	prefixes []string
-	p        Participant
-}
-
-type namedRule struct {
-	name string
-	r    Rule
-	// skipOnRollback: the rule guards edits, not states (a rollback may
-	// legitimately jump across it).
-	skipOnRollback bool
-}
-
-// New makes an empty store with the default semantic rules.
+// New makes an empty store on schema s. Nobody owns anything yet: every
+// change is refused until participants register (see Register).
 func New(s *schema.Schema, log *slog.Logger) *Store {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	st := &Store{Schema: s, Log: log, Now: time.Now, running: NewTree(), nextID: FirstCommitID}
-	st.rules = defaultRules(s)
-	return st
+	return &Store{Schema: s, Log: log, Now: time.Now, AfterFunc: realAfterFunc, running: NewTree(), nextID: FirstCommitID}
 }
 
-// Register routes changes under the schema path prefixes (e.g.
-// "/interfaces/interface/ipv4") to p. A participant is called once per
-// commit that touches any of its prefixes, in registration order.
-func (s *Store) Register(p Participant, prefixes ...string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.parts = append(s.parts, registration{prefixes: prefixes, p: p})
-}
-
-// AddRule adds a semantic validation rule.
-func (s *Store) AddRule(name string, r Rule) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.rules = append(s.rules, namedRule{name: name, r: r})
-}
+func realAfterFunc(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
 
 // Running returns the running tree; it must not be modified.
 func (s *Store) Running() *Tree {
@@ -218,22 +174,58 @@ func (e *ValidationError) Error() string {
 	return strings.Join(s, "; ")
 }
 
-// Validate checks a tree against the schema and every semantic rule.
-func (s *Store) Validate(old, t *Tree) []error { return s.validate(old, t, false) }
+// Validate checks t, the configuration that would replace old (nil: an
+// empty tree): the schema
+// (types, ranges, patterns, keys, leafrefs, mandatory leaves), the
+// ownership of every node the change creates or modifies, and the rules of
+// every participant. It returns every problem, sorted by text.
+func (s *Store) Validate(old, t *Tree) []error {
+	return s.validate(&Change{Old: old, New: t})
+}
 
-func (s *Store) validate(old, t *Tree, rollback bool) []error {
-	errs := validateSchema(s.Schema, t)
-	s.mu.Lock()
-	rules := append([]namedRule(nil), s.rules...)
-	s.mu.Unlock()
-	for _, r := range rules {
-		if rollback && r.skipOnRollback {
+// ValidateEdit is Validate for one edit of a candidate: prev is the
+// candidate before the edit, t after it, old is running. Participants'
+// rules about transitions hold from prev as from old.
+func (s *Store) ValidateEdit(old, prev, t *Tree) []error {
+	return s.validate(&Change{Old: old, Prev: prev, New: t})
+}
+
+// validate checks c.New; c.Paths is ignored (each participant gets its own).
+// A nil Old is an empty tree.
+func (s *Store) validate(c *Change) []error {
+	if c.Old == nil {
+		c.Old = NewTree()
+	}
+	errs := validateSchema(s.Schema, c.New)
+	regs, owner := s.owners()
+	ops := Diff(c.Old, c.New)
+	for _, e := range ownershipErrors(regs, owner, ops) {
+		errs = append(errs, e)
+	}
+	mine := pathsByOwner(regs, owner, ChangedPaths(c.Old, ops))
+	for i, r := range regs {
+		if r.p == nil {
 			continue
 		}
-		errs = append(errs, r.r(old, t)...)
+		pc := *c
+		pc.Paths = mine[i]
+		for _, e := range r.p.Validate(&pc) {
+			errs = append(errs, e)
+		}
 	}
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 	return errs
+}
+
+// pathsByOwner groups changed paths by the index of their owner.
+func pathsByOwner(regs []registration, owner func(string) int, paths []Path) map[int][]Path {
+	out := map[int][]Path{}
+	for _, p := range paths {
+		if i := owner(p.SchemaString()); i >= 0 && regs[i].p != nil {
+			out[i] = append(out[i], p)
+		}
+	}
+	return out
 }
 
 // ErrNoChange is returned by Commit when the candidate holds no change.
@@ -241,26 +233,20 @@ var ErrNoChange = errors.New("no configuration change")
 
 // Commit validates the candidate and hands the changes to the participants;
 // on success it becomes running and gets a commit id. On any failure
-// running is unchanged and the candidate keeps its changes.
+// running is unchanged and the candidate keeps its changes. A commit also
+// confirms a pending commit trial, even when it holds no change (it then
+// returns ErrNoChange); see CommitWith to learn whether it did.
 func (c *Candidate) Commit(ctx context.Context, user, description string) (int, error) {
-	c.Sync()
-	ops := c.Changes()
-	if len(ops) == 0 {
-		return 0, ErrNoChange
-	}
-	id, err := c.store.commit(ctx, c.base, c.version, c.tree, user, description, false)
-	if err != nil {
-		return 0, err
-	}
-	c.Discard()
-	return id, nil
+	r, err := c.CommitWith(ctx, CommitOptions{User: user, Description: description})
+	return r.ID, err
 }
 
-func (s *Store) commit(ctx context.Context, base *Tree, version int, next *Tree, user, desc string, rollback bool) (int, error) {
-	s.commitMu.Lock()
-	defer s.commitMu.Unlock()
+// commitTree commits next (a candidate tree based on running version
+// version, whose base was base) under commitMu. The locks other sessions
+// hold refuse it unless ctx carries their origin (or WithoutLocks).
+func (s *Store) commitTree(ctx context.Context, base *Tree, version int, next *Tree, user, desc string, rollback bool) (int, *Tree, error) {
 	if err := s.CheckLocks(ctx); err != nil {
-		return 0, err
+		return 0, s.Running(), err
 	}
 	old, v := s.snapshot()
 	if version != v {
@@ -275,40 +261,34 @@ func (s *Store) commit(ctx context.Context, base *Tree, version int, next *Tree,
 		// A rollback target is an older tree: keep creation order moving on.
 		next.next = old.next
 	}
-	if errs := s.validate(old, next, rollback); len(errs) > 0 {
-		return 0, &ValidationError{Errs: errs}
+	if errs := s.validate(&Change{User: user, Old: old, New: next, Rollback: rollback}); len(errs) > 0 {
+		return 0, old, &ValidationError{Errs: errs}
 	}
 	ops := Diff(old, next)
 	if len(ops) == 0 {
-		return 0, ErrNoChange
+		return 0, old, ErrNoChange
 	}
-	paths := ChangedPaths(old, ops)
+	regs, owner := s.owners()
+	mine := pathsByOwner(regs, owner, ChangedPaths(old, ops))
 	s.mu.Lock()
 	id := s.nextID
-	parts := append([]registration(nil), s.parts...)
 	s.mu.Unlock()
 	type called struct {
 		p Participant
 		c *Change
 	}
 	var prepared []called
-	for _, reg := range parts {
-		var mine []Path
-		for _, p := range paths {
-			if matchPrefix(p.SchemaString(), reg.prefixes) {
-				mine = append(mine, p)
-			}
-		}
-		if len(mine) == 0 {
+	for i, reg := range regs {
+		if len(mine[i]) == 0 {
 			continue
 		}
-		ch := &Change{ID: id, User: user, Old: old, New: next, Paths: mine}
+		ch := &Change{ID: id, User: user, Old: old, New: next, Paths: mine[i], Rollback: rollback}
 		if err := reg.p.Prepare(ctx, ch); err != nil {
-			for i := len(prepared) - 1; i >= 0; i-- {
-				prepared[i].p.Abort(ctx, prepared[i].c)
+			for j := len(prepared) - 1; j >= 0; j-- {
+				prepared[j].p.Abort(ctx, prepared[j].c)
 			}
 			s.Log.Warn("commit refused by a service", "user", user, "err", err)
-			return 0, fmt.Errorf("commit refused: %w", err)
+			return 0, old, fmt.Errorf("commit refused: %w", err)
 		}
 		prepared = append(prepared, called{reg.p, ch})
 	}
@@ -332,17 +312,7 @@ func (s *Store) commit(ctx context.Context, base *Tree, version int, next *Tree,
 		}
 	}
 	s.Log.Info("configuration committed", "id", id, "user", user, "changes", len(ops))
-	return id, nil
-}
-
-func matchPrefix(schemaPath string, prefixes []string) bool {
-	for _, pre := range prefixes {
-		pre = strings.TrimSuffix(pre, "/")
-		if pre == "" || schemaPath == pre || strings.HasPrefix(schemaPath, pre+"/") {
-			return true
-		}
-	}
-	return false
+	return id, old, nil
 }
 
 // Rollback restores running to what it was just before commit id was made
@@ -359,8 +329,11 @@ func (s *Store) Rollback(ctx context.Context, id int, user string) (int, error) 
 	if target == nil {
 		return 0, fmt.Errorf("the commit ID %d does not exist", id)
 	}
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
 	base, version := s.snapshot()
-	return s.commit(ctx, base, version, target, user, fmt.Sprintf("rollback to %d", id), true)
+	id2, _, err := s.commitTree(ctx, base, version, target, user, fmt.Sprintf("rollback to %d", id), true)
+	return id2, err
 }
 
 // LoadRunning replaces running without participants or log (tests, or a

@@ -11,13 +11,21 @@ import (
 	"vpnos/yang/schema"
 )
 
+// newStore is a store on the embedded schema where an owner that accepts
+// everything owns every top-level node.
 func newStore(t *testing.T) *Store {
 	t.Helper()
-	s, err := schema.Load()
+	sc, err := schema.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(s, nil)
+	s := New(sc, nil)
+	var tops []string
+	for _, e := range sc.Children(sc.Root) {
+		tops = append(tops, "/"+e.Name)
+	}
+	s.Register(ValidateFunc(func(*Change) []*RuleError { return nil }), tops...)
+	return s
 }
 
 var (
@@ -30,10 +38,20 @@ var (
 )
 
 type recorder struct {
-	name    string
-	fail    error
-	calls   []string
-	applied [][]string
+	name      string
+	fail      error
+	refuse    *RuleError // Validate's answer
+	calls     []string
+	applied   [][]string
+	validated []*Change
+}
+
+func (r *recorder) Validate(c *Change) []*RuleError {
+	r.validated = append(r.validated, c)
+	if r.refuse != nil {
+		return []*RuleError{r.refuse}
+	}
+	return nil
 }
 
 func (r *recorder) Prepare(_ context.Context, c *Change) error {
@@ -51,6 +69,9 @@ func (r *recorder) Apply(_ context.Context, c *Change) {
 func (r *recorder) Abort(_ context.Context, c *Change) { r.calls = append(r.calls, "abort") }
 
 func TestValidation(t *testing.T) {
+	// The generic datastore checks the schema only: types, ranges,
+	// patterns, keys, leafrefs, mandatory leaves and presence. The rules
+	// of services live with their owners (services/vrf, static, mpls).
 	tests := []struct {
 		name string
 		edit func(*Tree)
@@ -62,81 +83,28 @@ func TestValidation(t *testing.T) {
 			t.Set(redAF.Child("route-distinguisher"), "10.255.0.1:1")
 			t.SetPresence(redAF.Child("vpn-target", "65000:100", "export-extcommunity"))
 		}, ""},
-		{"vpn-target needs rd", func(t *Tree) {
-			t.SetPresence(redAF)
-			t.SetPresence(redAF.Child("vpn-target", "65000:100", "export-extcommunity"))
-		}, "must be configured before vpn-target"},
-		{"rd unique", func(t *Tree) {
-			t.SetPresence(redAF)
-			t.SetPresence(blueAF)
-			t.Set(redAF.Child("route-distinguisher"), "1:1")
-			t.Set(blueAF.Child("route-distinguisher"), "1:1")
-		}, "already used by VPN instance red"},
 		{"rd 0:0", func(t *Tree) { t.SetPresence(redAF); t.Set(redAF.Child("route-distinguisher"), "0:0") }, "not a valid route distinguisher"},
 		{"rd big", func(t *Tree) { t.SetPresence(redAF); t.Set(redAF.Child("route-distinguisher"), "70000:70000") }, "not a valid route distinguisher"},
+		{"rt 0:0", func(t *Tree) {
+			t.SetPresence(redAF)
+			t.SetPresence(redAF.Child("vpn-target", "0:0", "export-extcommunity"))
+		}, "not a valid route distinguisher"},
 		{"binding needs instance", func(t *Tree) { t.Set(ge1.Child("vpn-instance"), "green") }, "vpn instance green does not exist"},
 		{"binding ok", func(t *Tree) { t.SetPresence(red); t.Set(ge1.Child("vpn-instance"), "red") }, ""},
-		{"/32 on GE", func(t *Tree) {
-			t.Set(ge1.Child("ipv4").Child("address", "192.0.2.1").Child("mask"), "255.255.255.255")
-		}, "LoopBack interfaces only"},
-		{"/32 on loopback", func(t *Tree) {
-			t.Set(lo0.Child("ipv4").Child("address", "10.255.0.1").Child("mask"), "255.255.255.255")
-		}, ""},
 		{"mask missing", func(t *Tree) { t.SetPresence(lo0.Child("ipv4").Child("address", "10.255.0.1")) }, "mandatory mask is missing"},
 		{"bad mask", func(t *Tree) { t.Set(ge1.Child("ipv4").Child("address", "192.0.2.1").Child("mask"), "255.0.255.0") }, "not a contiguous mask"},
-		{"overlap", func(t *Tree) {
-			t.Set(ge1.Child("ipv4").Child("address", "192.0.2.1").Child("mask"), "255.255.255.252")
-			t.Set(lo0.Child("ipv4").Child("address", "192.0.2.2").Child("mask"), "255.255.255.0")
-		}, "conflicts with"},
-		{"mpls needs lsr-id", func(t *Tree) { t.SetPresence(P("mpls", "enable")) }, "LSR ID must be configured"},
-		{"ldp needs mpls", func(t *Tree) { t.SetPresence(P("mpls", "ldp")) }, "before MPLS LDP"},
-		{"mpls ok", func(t *Tree) { t.Set(P("mpls", "lsr-id"), "1.1.1.1"); t.SetPresence(P("mpls", "enable")) }, ""},
-		{"if mpls needs global", func(t *Tree) { t.Set(ge1.Child("mpls"), "") }, "enabled globally before it is enabled on"},
 		{"bad type", func(t *Tree) { t.Set(P("mpls", "lsr-id"), "1.2.3") }, "does not match"},
 		{"range", func(t *Tree) {
-			t.Set(P("mpls", "lsr-id"), "1.1.1.1")
-			t.SetPresence(P("mpls", "enable"))
 			tr := P("static-lsps", "transit", K("t1"))
 			t.Set(tr.Child("in-label"), "5")
 			t.Set(tr.Child("out-label"), "3")
 			t.Set(tr.Child("nexthop"), "1.1.1.2")
 		}, "5 is not in 16..32783"},
 		{"unknown node", func(t *Tree) { t.Set(P("nonsense"), "1") }, "unknown configuration node"},
-		{"static vpn label ok", func(t *Tree) {
-			t.SetPresence(redAF)
-			t.Set(redAF.Child("route-distinguisher"), "1:1")
-			t.Set(redAF.Child("apply-label-static"), "100")
-		}, ""},
-		{"static vpn label needs per-instance", func(t *Tree) {
-			t.SetPresence(redAF)
-			t.Set(redAF.Child("route-distinguisher"), "1:1")
-			t.Set(redAF.Child("apply-label"), "per-route")
-			t.Set(redAF.Child("apply-label-static"), "100")
-		}, "A static label needs apply-label per-instance (VPN instance red)"},
-		{"static vpn label needs rd", func(t *Tree) {
-			t.SetPresence(redAF)
-			t.Set(redAF.Child("apply-label-static"), "100")
-		}, "must be configured before apply-label-static"},
 		{"static vpn label range", func(t *Tree) {
 			t.SetPresence(redAF)
-			t.Set(redAF.Child("route-distinguisher"), "1:1")
 			t.Set(redAF.Child("apply-label-static"), "32784")
 		}, "not in 16..32783"},
-		{"static vpn label twice", func(t *Tree) {
-			for i, af := range []Path{redAF, blueAF} {
-				t.SetPresence(af)
-				t.Set(af.Child("route-distinguisher"), fmt.Sprintf("1:%d", i))
-				t.Set(af.Child("apply-label-static"), "100")
-			}
-		}, "VPN instance blue cannot use the static label 100: VPN instance red uses it"},
-		{"static vpn label of a static lsp", func(t *Tree) {
-			t.Set(P("mpls", "lsr-id"), "1.1.1.1")
-			t.SetPresence(P("mpls", "enable"))
-			t.Set(P("static-lsps", "egress", K("e1"), "in-label"), "100")
-			t.SetPresence(redAF)
-			t.Set(redAF.Child("route-distinguisher"), "1:1")
-			t.Set(redAF.Child("apply-label-static"), "100")
-		}, "VPN instance red cannot use the static label 100: static LSP e1 uses it"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -162,7 +130,11 @@ func TestValidation(t *testing.T) {
 
 func TestCommitParticipantsAndRollback(t *testing.T) {
 	ctx := context.Background()
-	s := newStore(t)
+	sc, err := schema.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(sc, nil)
 	ifs := &recorder{name: "iface"}
 	vrf := &recorder{name: "vrf"}
 	s.Register(ifs, "/interfaces")
@@ -178,13 +150,26 @@ func TestCommitParticipantsAndRollback(t *testing.T) {
 	if len(ifs.calls) != 0 || strings.Join(vrf.calls, ",") != "prepare,apply" {
 		t.Fatalf("routing: ifs %v vrf %v", ifs.calls, vrf.calls)
 	}
+	// Every participant validates every change, with the changed paths it
+	// owns (none for iface here).
+	if len(ifs.validated) != 1 || len(ifs.validated[0].Paths) != 0 || len(vrf.validated) != 1 || len(vrf.validated[0].Paths) != 3 {
+		t.Fatalf("validate calls: ifs %+v vrf %+v", ifs.validated, vrf.validated)
+	}
+	// The longest registered prefix owns a node: the binding belongs to
+	// vrf, the interface entry to iface.
 	c.Tree().Set(ge1.Child("vpn-instance"), "red")
 	id2, err := c.Commit(ctx, "alice", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ifs.calls) != 2 || len(vrf.calls) != 4 {
-		t.Fatalf("both owners must see the binding: %v %v", ifs.calls, vrf.calls)
+		t.Fatalf("both owners must see their part: %v %v", ifs.calls, vrf.calls)
+	}
+	if got := strings.Join(ifs.applied[0], " "); got != ge1.String() {
+		t.Fatalf("iface applied %q", got)
+	}
+	if got := strings.Join(vrf.applied[1], " "); got != ge1.Child("vpn-instance").String() {
+		t.Fatalf("vrf applied %q", got)
 	}
 	// A failing prepare aborts everyone and changes nothing.
 	before := s.Running()
@@ -219,35 +204,6 @@ func TestCommitParticipantsAndRollback(t *testing.T) {
 	}
 	if _, err := s.Rollback(ctx, 5, "bob"); err == nil {
 		t.Fatal("rollback to unknown id")
-	}
-}
-
-func TestRDInPlace(t *testing.T) {
-	ctx := context.Background()
-	s := newStore(t)
-	c := s.NewCandidate()
-	c.Tree().SetPresence(redAF)
-	c.Tree().Set(redAF.Child("route-distinguisher"), "1:1")
-	id1, err := c.Commit(ctx, "a", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Tree().Set(redAF.Child("route-distinguisher"), "1:2")
-	if _, err := c.Commit(ctx, "a", ""); err == nil || !strings.Contains(err.Error(), "cannot be changed from 1:1 to 1:2") {
-		t.Fatalf("in-place change: %v", err)
-	}
-	c.Tree().Delete(redAF.Child("route-distinguisher"))
-	if _, err := c.Commit(ctx, "a", ""); err != nil {
-		t.Fatal(err)
-	}
-	c.Tree().Set(redAF.Child("route-distinguisher"), "1:2")
-	if _, err := c.Commit(ctx, "a", ""); err != nil {
-		t.Fatal(err)
-	}
-	// Rolling back to the state before the first commit and again to 1:1
-	// jumps across the rule.
-	if _, err := s.Rollback(ctx, id1+1, "a"); err != nil {
-		t.Fatalf("rollback across an RD change: %v", err)
 	}
 }
 
@@ -313,19 +269,4 @@ func randomTree(rng *rand.Rand) *Tree {
 		}
 	}
 	return t
-}
-
-func TestCheckRD(t *testing.T) {
-	for _, tc := range []struct {
-		in string
-		ok bool
-	}{
-		{"65000:100", true}, {"10.255.0.1:1", true}, {"4200000000:1", true}, {"4200000000:70000", false},
-		{"1.2:3", true}, {"0:0", false}, {"0.0:0", false}, {"1:", false}, {"a:1", false}, {"1.2.3:4", false},
-		{"65535:4294967295", true}, {"65535:4294967296", false},
-	} {
-		if err := CheckRD(tc.in); (err == nil) != tc.ok {
-			t.Errorf("%s: %v", tc.in, err)
-		}
-	}
 }

@@ -265,6 +265,11 @@ func (s *Schema) checkType(t *yang.YangType, v string) (string, error) {
 				return "", fmt.Errorf("%q does not match %s", v, p)
 			}
 		}
+		if check := typeChecks[t.Name]; check != nil {
+			if err := check(v); err != nil {
+				return "", err
+			}
+		}
 		if canon := typeCanons[t.Name]; canon != nil {
 			return canon(v)
 		}

@@ -81,6 +81,12 @@ func TestCheckValue(t *testing.T) {
 		{[]string{"interfaces", "interface", "ospf", "authentication-mode", "cipher"}, CipherPassword("abc"), CipherPassword("abc"), true},
 		{[]string{"interfaces", "interface", "ospf", "authentication-mode", "cipher"}, "%^%#!!%^%#", "", false},
 		{[]string{"interfaces", "interface", "ospf", "authentication-mode", "cipher"}, strings.Repeat("x", 17), "", false},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "route-distinguisher"}, "65000:1", "65000:1", true},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "route-distinguisher"}, "0:0", "", false},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "route-distinguisher"}, "70000:70000", "", false},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "vpn-target", "value"}, "10.0.0.1:7", "10.0.0.1:7", true},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "vpn-target", "value"}, "0:0", "", false},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "vpn-target", "value"}, "10.0.0.1:70000", "", false},
 	}
 	for _, tc := range tests {
 		got, err := s.CheckValue(s.Find(tc.path...), tc.in)
@@ -126,6 +132,21 @@ func TestCipherPassword(t *testing.T) {
 	for _, bad := range []string{"", "%^%#", "%^%#%^%#", "%^%#abc", "plain", "%^%#" + strings.Repeat("QUJD", 10) + "%^%#"} {
 		if _, err := PlainPassword(bad); err == nil {
 			t.Errorf("%q: taken as a cipher password", bad)
+		}
+	}
+}
+
+func TestCheckRD(t *testing.T) {
+	for _, tc := range []struct {
+		in string
+		ok bool
+	}{
+		{"65000:100", true}, {"10.255.0.1:1", true}, {"4200000000:1", true}, {"4200000000:70000", false},
+		{"1.2:3", true}, {"0:0", false}, {"0.0:0", false}, {"1:", false}, {"a:1", false}, {"1.2.3:4", false},
+		{"65535:4294967295", true}, {"65535:4294967296", false},
+	} {
+		if err := CheckRD(tc.in); (err == nil) != tc.ok {
+			t.Errorf("%s: %v", tc.in, err)
 		}
 	}
 }

@@ -7,11 +7,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"time"
 
 	"vpnos/cli/proto"
 	"vpnos/cli/script"
-	"vpnos/os/mgmt"
+	"vpnos/cli/term"
 )
 
 func cmdCLI(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -27,15 +28,34 @@ func cmdCLI(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}) {
 		return 2
 	}
+	interactive := *command == "" && isTerminal(stdin)
+	if *via == "ssh" {
+		// A crash must not show the client the program's insides.
+		debug.SetTraceback("none")
+	}
+	var tty *term.Terminal
+	if interactive {
+		// Raw mode first: a key typed while the daemon is reached stays a
+		// key (Ctrl+C, Ctrl+\ would otherwise kill the session).
+		t, err := term.Open(stdin.(*os.File), stdout)
+		if err != nil {
+			fmt.Fprintln(stderr, "vpnos cli:", err)
+			return 1
+		}
+		tty = t
+		defer tty.Close()
+	}
 	path := *socket
 	if path == "" {
 		s, ok := c.settings("cli", stderr)
 		if !ok {
+			if tty != nil {
+				tty.Close()
+			}
 			return 1
 		}
 		path = s.SocketPath()
 	}
-	interactive := *command == "" && isTerminal(stdin)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	source := "script"
@@ -45,8 +65,11 @@ func cmdCLI(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case interactive:
 		source = "console"
 	}
-	cl, open, err := mgmt.Dial(ctx, path, proto.Request{User: *user, Interactive: interactive, Source: source})
+	cl, open, err := proto.Dial(ctx, path, proto.Request{User: *user, Interactive: interactive, Source: source})
 	if err != nil {
+		if tty != nil {
+			tty.Close()
+		}
 		fmt.Fprintln(stderr, "Error: The routing daemon does not answer:", err)
 		fmt.Fprintln(stderr, "Info: It may still be starting (it waits for the CLAB_INTFS links); its log tells why otherwise (docker logs NODE).")
 		return 1
@@ -59,7 +82,7 @@ func cmdCLI(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if interactive {
-		return runInteractive(cl, open, stdin, stdout, stderr)
+		return runInteractive(tty, cl, open, stderr)
 	}
 	var lines []string
 	if *command != "" {
@@ -112,7 +135,7 @@ func cmdHealth(args []string, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	cl, _, err := mgmt.Dial(ctx, s.SocketPath(), proto.Request{User: "health", Source: "health"})
+	cl, _, err := proto.Dial(ctx, s.SocketPath(), proto.Request{User: "health", Source: "health"})
 	if err != nil {
 		fmt.Fprintln(stderr, "vpnos health:", err)
 		return 1

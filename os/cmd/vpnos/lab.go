@@ -17,6 +17,7 @@ import (
 
 	"vpnos/lab/runner"
 	"vpnos/lab/topology"
+	"vpnos/os/settings"
 )
 
 const labUsage = `usage: vpnos lab <command> [flags] FILE.clab.yml [args]
@@ -83,6 +84,7 @@ func cmdLab(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		opts: runner.Options{
 			Runtime: *rt, Workdir: *workdir, ReadyTimeout: *timeout,
 			Log: newLogger(stderr, "warn").With("proc", "lab"), Out: stdout,
+			NodeSocket: nodeSocket,
 		},
 	}
 	ctx, cancel := signalContext()
@@ -297,4 +299,14 @@ func (l *labCmd) exec(pos []string) int {
 		return 2
 	}
 	return l.run(pos[0], false, []string{"-c", strings.Join(pos[1:], " ")})
+}
+
+// nodeSocket reads a netns node's settings as its daemon will, for the lab
+// runner: the node's management socket, or why its settings are unusable.
+func nodeSocket(root, configDir string, env []string) (string, error) {
+	s, err := settings.Load(settings.Options{Root: root, ConfigDir: configDir, Env: env})
+	if err != nil {
+		return "", err
+	}
+	return s.SocketPath(), nil
 }

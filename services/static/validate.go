@@ -1,0 +1,93 @@
+package static
+
+import (
+	"net/netip"
+
+	"vpnos/yang/datastore"
+)
+
+// The rules of the static configuration (/static-routes and /static-lsps).
+// Validate is pure: the CLI, the startup file and NETCONF meet the same
+// refusals.
+
+// Validate checks the configuration of a change (see datastore.Validator).
+func (p *Participant) Validate(c *datastore.Change) []*datastore.RuleError { return Validate(c) }
+
+// Validate returns the refusals of the static route and static LSP rules.
+func Validate(c *datastore.Change) []*datastore.RuleError {
+	return append(validateLSPs(c.New), validateRoutes(c.New)...)
+}
+
+func validateLSPs(t *datastore.Tree) []*datastore.RuleError {
+	var errs []*datastore.RuleError
+	base := datastore.P("static-lsps")
+	mplsOn := t.Exists(datastore.P("mpls", "enable"))
+	inLabels := map[string]string{}
+	fecs := map[netip.Prefix]string{}
+	for _, kind := range []string{"ingress", "transit", "egress"} {
+		for _, e := range t.Entries(base, kind) {
+			name := e.Path.Last().Keys[0]
+			if !mplsOn {
+				errs = append(errs, datastore.Refuse(e.Path, "MPLS must be enabled globally before static LSP %s", name))
+			}
+			if kind != "egress" {
+				_, nh := t.Get(e.Path.Child("nexthop"))
+				_, oif := t.Get(e.Path.Child("outgoing-interface"))
+				if !nh && !oif {
+					errs = append(errs, datastore.Refuse(e.Path, "The static LSP %s needs a next hop or an outgoing interface", name))
+				}
+			}
+			if kind == "ingress" {
+				dst, _ := t.Get(e.Path.Child("destination"))
+				mask, _ := t.Get(e.Path.Child("mask"))
+				a, err := netip.ParseAddr(dst)
+				n, ok := datastore.MaskLen(mask)
+				if err != nil || !ok {
+					continue // the schema refuses it
+				}
+				fec := netip.PrefixFrom(a, n).Masked()
+				if other, dup := fecs[fec]; dup {
+					errs = append(errs, datastore.Refuse(e.Path.Child("destination"), "The destination %s %s of static LSP %s is already used by static LSP %s", dst, mask, name, other))
+				}
+				fecs[fec] = name
+			}
+			if l, ok := t.Get(e.Path.Child("in-label")); ok {
+				if other, dup := inLabels[l]; dup {
+					errs = append(errs, datastore.Refuse(e.Path.Child("in-label"), "The in-label %s of static LSP %s is already used by static LSP %s", l, name, other))
+				}
+				inLabels[l] = name
+			}
+		}
+	}
+	return errs
+}
+
+func validateRoutes(t *datastore.Tree) []*datastore.RuleError {
+	var errs []*datastore.RuleError
+	base := datastore.P("static-routes")
+	for _, list := range []string{"route", "vpn-route"} {
+		for _, e := range t.Entries(base, list) {
+			keys := e.Path.Last().Keys
+			nh := keys[len(keys)-1]
+			pfx, mask := keys[len(keys)-3], keys[len(keys)-2]
+			_, nhErr := netip.ParseAddr(nh)
+			if _, ok := t.Get(e.Path.Child("next-hop-address")); ok && nhErr == nil {
+				errs = append(errs, datastore.Refuse(e.Path, "The route %s %s: a next-hop address follows an interface only", pfx, mask))
+			}
+			nhVPN, viaVPN := t.Get(e.Path.Child("next-hop-vpn"))
+			_, viaPublic := t.Get(e.Path.Child("public"))
+			if (viaVPN || viaPublic) && nhErr != nil {
+				errs = append(errs, datastore.Refuse(e.Path, "The route %s %s: a next hop in another instance must be an address", pfx, mask))
+			}
+			if list == "vpn-route" && viaVPN && nhVPN == keys[0] {
+				errs = append(errs, datastore.Refuse(e.Path, "The route %s %s: the next hop is in the route's own VPN instance; give it without vpn-instance", pfx, mask))
+			}
+			if a, err := netip.ParseAddr(pfx); err == nil {
+				if l, ok := datastore.MaskLen(mask); ok && netip.PrefixFrom(a, l).Masked().Addr() != a {
+					errs = append(errs, datastore.Refuse(e.Path, "The destination address %s and mask %s do not match", pfx, mask))
+				}
+			}
+		}
+	}
+	return errs
+}
