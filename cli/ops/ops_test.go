@@ -165,7 +165,11 @@ func fakeFailure(tool string, dest, src netip.Addr) error {
 	return fmt.Errorf("%s: socket: %w", tool, errors.New("operation not permitted"))
 }
 
-func newWorld(t testing.TB, mode string) *world {
+func newWorld(t testing.TB, mode string) *world { return newWorldWith(t, mode, nil) }
+
+// newWorldWith is newWorld with Deps changed by more before the commands
+// are registered.
+func newWorldWith(t testing.TB, mode string, more func(*Deps)) *world {
 	t.Helper()
 	w := &world{t: t, now: epoch, counters: map[string]PortCounters{
 		"eth1": {RxPackets: 1200, RxBytes: 98765, RxDrops: 3, TxPackets: 1100, TxBytes: 87654, TxDrops: 1},
@@ -185,6 +189,9 @@ func newWorld(t testing.TB, mode string) *world {
 	w.e = e
 	d := Deps{RIB: w, VRF: w, NS: w, Counters: w, Ports: w, Now: w.clock, VRP5: mode == "immediate",
 		InstanceLabel: w.instanceLabel}
+	if more != nil {
+		more(&d)
+	}
 	if err := register(e, d, fakeTools); err != nil {
 		t.Fatal(err)
 	}
