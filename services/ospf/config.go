@@ -431,11 +431,9 @@ func refuse(p datastore.Path, format string, a ...any) *datastore.RuleError {
 }
 
 // Settings is what the OSPF configuration of a tree asks for: every
-// process, and the primary address of each interface (which OSPF runs on;
-// the routing instances report addresses without saying which is primary).
+// process.
 type Settings struct {
 	Processes []Config
-	Primary   map[string]netip.Prefix
 }
 
 // Process returns the configuration of process id.
@@ -556,12 +554,7 @@ func readInterfaces(t *datastore.Tree, probs *[]*datastore.RuleError) []treeInte
 func FromTree(t *datastore.Tree) (Settings, []*datastore.RuleError) {
 	var probs []*datastore.RuleError
 	ifs := readInterfaces(t, &probs)
-	set := Settings{Primary: map[string]netip.Prefix{}}
-	for _, ti := range ifs {
-		if ti.primary.IsValid() {
-			set.Primary[ti.name] = ti.primary
-		}
-	}
+	var set Settings
 	procs := map[uint32]bool{}
 	for _, pe := range t.Entries(pathOSPF, "process") {
 		id, err := strconv.ParseUint(pe.Path.Last().Keys[0], 10, 32)
@@ -645,8 +638,11 @@ func FromTree(t *datastore.Tree) (Settings, []*datastore.RuleError) {
 			}
 			c.Areas = append(c.Areas, a)
 		}
+		// The settings of every interface: the process applies those of
+		// the interfaces of its instance (an interface that moves to
+		// another instance moves without a change of OSPF configuration).
 		for _, ti := range ifs {
-			if ti.instance != c.VPNInstance || !ti.hasOSPF {
+			if !ti.hasOSPF {
 				continue
 			}
 			s := ti.settings

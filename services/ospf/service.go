@@ -256,7 +256,7 @@ func (l *loop) reconcile() {
 			p.cfg = c
 		}
 		l.watchImports(p)
-		ifs := l.interfaces(c, set)
+		ifs := l.interfaces(c)
 		if !slices.EqualFunc(ifs, p.sent, sameInterface) {
 			if err := p.inst.SetInterfaces(l.ctx, ifs); err == nil {
 				p.sent = ifs
@@ -275,9 +275,9 @@ func sortedIDs(m map[uint32]Config) []uint32 {
 	return out
 }
 
-// interfaces lists the interfaces of c's instance as the process sees them:
-// the primary address first.
-func (l *loop) interfaces(c Config, set Settings) []Interface {
+// interfaces lists the interfaces of c's instance as the process sees them
+// (the vrf service reports the primary address first).
+func (l *loop) interfaces(c Config) []Interface {
 	var out []Interface
 	for _, n := range sortedKeys(l.ifs) {
 		vi := l.ifs[n]
@@ -285,11 +285,6 @@ func (l *loop) interfaces(c Config, set Settings) []Interface {
 			continue
 		}
 		i := Interface{Name: vi.Name, VRPName: vi.Name, Up: vi.Up, Loopback: vi.Loopback, Addresses: slices.Clone(vi.Addresses)}
-		if p, ok := set.Primary[vi.Name]; ok {
-			if k := slices.Index(i.Addresses, p); k > 0 {
-				i.Addresses = append(append([]netip.Prefix{p}, i.Addresses[:k]...), i.Addresses[k+1:]...)
-			}
-		}
 		if vi.Kernel != "" && l.s.d.MTU != nil {
 			i.MTU = l.s.d.MTU(vi.Kernel)
 		}

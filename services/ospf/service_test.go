@@ -254,7 +254,7 @@ func coreConfig(rid string, lo string) Settings {
 		Areas:    []Area{{ID: 0, Networks: []Network{net4("10.1.12.0", "0.0.0.3"), net4(lo, "0.0.0.0")}}},
 		Interfaces: []InterfaceSettings{{Name: "GigabitEthernet0/1/0", NetworkType: NetworkP2P,
 			HelloInterval: 1, DeadInterval: 4}},
-	}}, Primary: map[string]netip.Prefix{}}
+	}}}
 }
 
 // Two services, each a router: their processes start when the instance

@@ -1,7 +1,6 @@
 package ospf
 
 import (
-	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -89,8 +88,12 @@ func TestFromTree(t *testing.T) {
 	if len(probs) > 0 {
 		t.Fatalf("refused: %v", probs)
 	}
-	hello1 := uint16(1)
-	_ = hello1
+	// Every process has the settings of every interface; it applies those
+	// of the interfaces of its instance.
+	settings := []InterfaceSettings{
+		{Name: "GigabitEthernet0/1/0", Password: "pw"},
+		{Name: "GigabitEthernet0/3/0", Cost: 7, NetworkType: NetworkP2P, HelloInterval: 1, Priority: u8(0)},
+	}
 	want := []Config{
 		{
 			Process: 1, RouterID: a4("10.255.0.1"), BandwidthReference: 10000,
@@ -100,24 +103,16 @@ func TestFromTree(t *testing.T) {
 			},
 			SilentInterfaces: []string{"LoopBack0"},
 			Imports:          []Import{{Protocol: "direct", Type: 2}, {Protocol: "static", Type: 1, Cost: 20, CostSet: true}},
-			Interfaces:       []InterfaceSettings{{Name: "GigabitEthernet0/3/0", Cost: 7, NetworkType: NetworkP2P, HelloInterval: 1, Priority: u8(0)}},
+			Interfaces:       settings,
 		},
 		{
 			Process: 2, VPNInstance: "red",
 			Areas:      []Area{{ID: 0, Networks: []Network{net4("192.0.2.0", "0.0.0.3")}}},
-			Interfaces: []InterfaceSettings{{Name: "GigabitEthernet0/1/0", Password: "pw"}},
+			Interfaces: settings,
 		},
 	}
 	if !reflect.DeepEqual(set.Processes, want) {
 		t.Errorf("processes:\n got %+v\nwant %+v", set.Processes, want)
-	}
-	primary := map[string]netip.Prefix{
-		"GigabitEthernet0/1/0": p4("192.0.2.1/30"),
-		"GigabitEthernet0/3/0": p4("198.51.100.1/30"),
-		"LoopBack0":            p4("10.255.0.1/32"),
-	}
-	if !reflect.DeepEqual(set.Primary, primary) {
-		t.Errorf("primary addresses %v", set.Primary)
 	}
 }
 
@@ -138,8 +133,8 @@ func TestFromTreeEnableAndCipher(t *testing.T) {
 		t.Errorf("settings %+v", got)
 	}
 	c2, _ := set.Process(2)
-	if len(c2.Interfaces) != 1 {
-		t.Errorf("process 2 has the settings of interfaces outside its instance: %+v", c2.Interfaces)
+	if s := c2.settings("GigabitEthernet0/2/0"); s.EnableArea != nil {
+		t.Errorf("process 2 has process 1's ospf enable: %+v", s)
 	}
 }
 
