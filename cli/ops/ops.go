@@ -88,6 +88,8 @@ type Deps struct {
 	// InstanceLabel returns the per-instance VPN label of an instance, when
 	// one is allocated (`display ip vpn-instance verbose`).
 	InstanceLabel func(instance string) (uint32, bool)
+	// OSPF adds the OSPF displays and reset ospf.
+	OSPF OSPF
 	// VRP5 selects the VRP5 layouts where they differ (the engine's
 	// "immediate" commit mode).
 	VRP5 bool
@@ -150,6 +152,7 @@ func (o *ops) commands() []cli.Command {
 	out = append(out, o.interfaceCommands()...)
 	out = append(out, o.vpnInstanceCommands()...)
 	out = append(out, o.toolCommands()...)
+	out = append(out, o.ospfCommands()...)
 	out = append(out, o.policyCommands()...)
 	return out
 }

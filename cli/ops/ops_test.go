@@ -190,6 +190,13 @@ func newWorld(t testing.TB, mode string) *world {
 // none).
 func newWorldWith(t testing.TB, mode string, node *bgpNode) *world {
 	t.Helper()
+	return newWorldMore(t, mode, node, nil)
+}
+
+// newWorldMore is newWorldWith with Deps changed by more before the
+// commands are registered.
+func newWorldMore(t testing.TB, mode string, node *bgpNode, more func(*Deps)) *world {
+	t.Helper()
 	w := &world{t: t, now: epoch, counters: map[string]PortCounters{
 		"eth1": {RxPackets: 1200, RxBytes: 98765, RxDrops: 3, TxPackets: 1100, TxBytes: 87654, TxDrops: 1},
 		"eth3": {RxPackets: 5, RxBytes: 420},
@@ -218,6 +225,9 @@ func newWorldWith(t testing.TB, mode string, node *bgpNode) *world {
 		w.bgp, d.BGP = node, node
 		w.now = node.net.now
 		d.Now = func() time.Time { return node.net.now }
+	}
+	if more != nil {
+		more(&d)
 	}
 	if err := register(e, d, fakeTools); err != nil {
 		t.Fatal(err)
