@@ -186,6 +186,7 @@ func (c *Core) closeSession(p *peer, st *packet.Status, reason string) {
 		}
 	}
 	c.emit(SessionChanged{Peer: p.ldpID(), State: NonExistent, Reason: reason})
+	c.maybeDial(p)
 }
 
 func (c *Core) pduReceived(e PDUReceived) {
