@@ -513,3 +513,15 @@ func (c *Core) flushAll() {
 		c.flush(p)
 	}
 }
+
+// RunningInterfaces lists the interfaces Hellos run on (names), sorted.
+func (c *Core) RunningInterfaces() []string {
+	var out []string
+	for name, s := range c.ifaces {
+		if s.running {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
