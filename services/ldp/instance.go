@@ -2,7 +2,9 @@ package ldp
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"time"
@@ -92,6 +94,9 @@ func (i *Instance) arm(t *time.Timer) {
 
 // step runs the core and carries its actions out.
 func (i *Instance) step(ev Event) {
+	if i.log.Enabled(context.Background(), slog.LevelDebug) {
+		i.log.Debug("ldp: event", "type", fmt.Sprintf("%T", ev), "event", debugEvent(ev))
+	}
 	for _, a := range i.core.Step(i.now(), ev) {
 		switch a := a.(type) {
 		case SendHello:
@@ -167,4 +172,14 @@ func (i *Instance) LSPs(ctx context.Context) ([]LSP, error) {
 	var out []LSP
 	err := i.call(ctx, func() { out = i.core.LSPs() })
 	return out, err
+}
+
+func debugEvent(ev Event) string {
+	switch e := ev.(type) {
+	case PDUReceived:
+		return fmt.Sprintf("conn %d %s", e.Conn, hex.EncodeToString(e.Data))
+	case HelloReceived:
+		return fmt.Sprintf("%s from %v", e.Interface, e.Src)
+	}
+	return fmt.Sprintf("%+v", ev)
 }
