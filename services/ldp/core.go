@@ -51,7 +51,10 @@ type Core struct {
 	ifaces map[string]*ifState
 	routes map[netip.Prefix]Route
 	peers  map[netip.Addr]*peer
-	conns  map[ConnID]*conn
+	// peerOrder caches sortedPeers (peers are only added and deleted,
+	// so a length change tells it is stale).
+	peerOrder []*peer
+	conns     map[ConnID]*conn
 	fecs   map[netip.Prefix]*fec
 	// addrOwner maps the addresses operational peers advertised to them.
 	addrOwner map[netip.Addr]*peer
@@ -60,7 +63,7 @@ type Core struct {
 	pendingFree map[uint32]int
 	// lsps are the LSPs as last reported; changed are the FECs to compare.
 	lsps    map[netip.Prefix]LSP
-	changed map[netip.Prefix]struct{}
+	changed []netip.Prefix
 	// myAddrs are the addresses advertised in Address messages.
 	myAddrs []netip.Addr
 
@@ -159,7 +162,6 @@ func New(alloc Allocator) *Core {
 		addrOwner:   map[netip.Addr]*peer{},
 		pendingFree: map[uint32]int{},
 		lsps:        map[netip.Prefix]LSP{},
-		changed:     map[netip.Prefix]struct{}{},
 	}
 }
 
@@ -304,9 +306,15 @@ func (c *Core) tick() {
 	c.sendDueHellos()
 }
 
+// sortedPeers returns the peers ordered by LSR ID. The slice is cached
+// until the peer set changes; callers must not keep or modify it.
 func (c *Core) sortedPeers() []*peer {
+	if c.peerOrder != nil && len(c.peerOrder) == len(c.peers) {
+		return c.peerOrder
+	}
 	ps := slices.Collect(maps.Values(c.peers))
 	slices.SortFunc(ps, func(a, b *peer) int { return a.id.Compare(b.id) })
+	c.peerOrder = ps
 	return ps
 }
 

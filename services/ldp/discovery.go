@@ -91,6 +91,7 @@ func (c *Core) helloReceived(e HelloReceived) {
 			withdrawn: map[fecLabel]bool{},
 		}
 		c.peers[id] = p
+		c.peerOrder = nil
 	}
 	// Hold time: the smaller of the two proposals (0 asks for the default,
 	// 0xffff is infinite).
@@ -125,4 +126,5 @@ func (c *Core) maybeDial(p *peer) {
 func (c *Core) removePeer(p *peer, code packet.StatusCode, reason string) {
 	c.closeSession(p, &packet.Status{Code: code}, reason)
 	delete(c.peers, p.id)
+	c.peerOrder = nil
 }

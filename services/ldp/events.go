@@ -118,6 +118,7 @@ type Send struct {
 type Close struct{ Conn ConnID }
 
 // LSPsChanged reports LSPs added or changed (Set) and removed (Delete).
+// The LSPs are the receiver's to read, not to modify.
 type LSPsChanged struct {
 	Set    []LSP
 	Delete []netip.Prefix

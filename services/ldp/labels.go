@@ -127,7 +127,7 @@ func (c *Core) downstream(pfx netip.Prefix, r Route) []Hop {
 // recompute brings one FEC up to date: its local label (advertised or
 // withdrawn) and its LSP.
 func (c *Core) recompute(pfx netip.Prefix) {
-	c.changed[pfx] = struct{}{}
+	c.changed = append(c.changed, pfx)
 	var egress, ingress bool
 	var hops []Hop
 	if r, ok := c.routes[pfx]; ok && c.cfg.Enabled && pfx.Addr().Is4() {
@@ -356,12 +356,13 @@ func (c *Core) labelRequest(p *peer, m *packet.LabelRequest) {
 	}
 }
 
-// lspOf returns the LSP of a FEC, if it has one.
+// lspOf returns the LSP of a FEC, if it has one; its NextHops share the
+// FEC's slice (clone before keeping it).
 func lspOf(f *fec) (LSP, bool) {
 	if f == nil {
 		return LSP{}, false
 	}
-	l := LSP{FEC: f.prefix, Local: f.local, Egress: f.egress, Ingress: f.ingress, NextHops: slices.Clone(f.hops)}
+	l := LSP{FEC: f.prefix, Local: f.local, Egress: f.egress, Ingress: f.ingress, NextHops: f.hops}
 	if f.egress {
 		return l, true
 	}
@@ -377,11 +378,17 @@ func (c *Core) flushLSPs() {
 		return
 	}
 	var ch LSPsChanged
-	for _, pfx := range sortedPrefixes(maps.Keys(c.changed)) {
+	order := c.changed
+	if len(order) > 1 {
+		slices.SortFunc(order, comparePrefix)
+		order = slices.Compact(order)
+	}
+	for _, pfx := range order {
 		l, ok := lspOf(c.fecs[pfx])
 		old, had := c.lsps[pfx]
 		switch {
 		case ok && (!had || !old.Equal(l)):
+			l.NextHops = slices.Clone(l.NextHops)
 			c.lsps[pfx] = l
 			ch.Set = append(ch.Set, l)
 		case !ok && had:
@@ -389,7 +396,7 @@ func (c *Core) flushLSPs() {
 			ch.Delete = append(ch.Delete, pfx)
 		}
 	}
-	clear(c.changed)
+	c.changed = c.changed[:0]
 	if len(ch.Set) > 0 || len(ch.Delete) > 0 {
 		c.emit(ch)
 	}

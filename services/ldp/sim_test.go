@@ -91,7 +91,18 @@ type sim struct {
 	// filter may drop a delivery (return false).
 	filter func(d delivery) bool
 	steps  int
+	// complete counts the loopback LSPs that are usable: an ingress LSP
+	// with next hops, or the egress of the own loopback.
+	complete int
 }
+
+func complete(l LSP) bool {
+	return l.FEC.Bits() == 32 && (l.Egress || (l.Ingress && len(l.NextHops) > 0))
+}
+
+// converged reports whether every router has a usable LSP to every
+// loopback (cheaper than fullLSPs; assumes only loopbacks are /32).
+func (s *sim) converged() bool { return s.complete == len(s.order)*len(s.order) }
 
 func newSim(tb testing.TB) *sim {
 	return &sim{tb: tb, now: t0, nodes: map[string]*simNode{}, links: map[simEnd][]simEnd{}, conns: map[ConnID]*simConn{}, record: true}
@@ -215,9 +226,18 @@ func (s *sim) route(n *simNode, a Action) {
 		}
 	case LSPsChanged:
 		for _, l := range a.Set {
+			if old, ok := n.lsps[l.FEC]; ok && complete(old) {
+				s.complete--
+			}
+			if complete(l) {
+				s.complete++
+			}
 			n.lsps[l.FEC] = l
 		}
 		for _, p := range a.Delete {
+			if complete(n.lsps[p]) {
+				s.complete--
+			}
 			delete(n.lsps, p)
 		}
 	case SessionChanged:
