@@ -55,7 +55,7 @@ type Core struct {
 	// so a length change tells it is stale).
 	peerOrder []*peer
 	conns     map[ConnID]*conn
-	fecs   map[netip.Prefix]*fec
+	fecs      map[netip.Prefix]*fec
 	// addrOwner maps the addresses operational peers advertised to them.
 	addrOwner map[netip.Addr]*peer
 	// pendingFree counts the Label Releases still awaited for allocated
