@@ -223,26 +223,37 @@ func (n *Net) write(tc *tcpConn) {
 func (n *Net) Send(id ConnID, pdus [][]byte) {
 	n.mu.Lock()
 	tc := n.conns[id]
+	queued := true
+	if tc != nil {
+		// Under the lock: Close (from a reader too) cannot close the queue
+		// meanwhile.
+		select {
+		case tc.out <- pdus:
+		default:
+			queued = false
+		}
+	}
 	n.mu.Unlock()
-	if tc == nil {
+	if tc == nil || queued {
 		return
 	}
-	select {
-	case tc.out <- pdus:
-	default:
-		n.log.Warn("ldp: send queue full, closing", "conn", id)
-		n.Close(id)
+	n.log.Warn("ldp: send queue full, closing", "conn", id)
+	n.Close(id)
+	// Send runs on the owner goroutine, which also drains the events:
+	// report from another goroutine.
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
 		n.post(ConnClosed{Conn: id, Err: errors.New("send queue full")})
-	}
+	}()
 }
 
 // Close implements Network.
 func (n *Net) Close(id ConnID) {
 	n.mu.Lock()
-	tc := n.conns[id]
-	delete(n.conns, id)
-	n.mu.Unlock()
-	if tc != nil {
+	defer n.mu.Unlock()
+	if tc := n.conns[id]; tc != nil {
+		delete(n.conns, id)
 		tc.once.Do(func() { close(tc.out) })
 	}
 }
