@@ -105,11 +105,10 @@ func (c *Core) downstream(pfx netip.Prefix, r Route) []Hop {
 		if !nh.Gateway.IsValid() {
 			continue
 		}
-		if nh.Interface != "" {
-			// Labelled packets only leave through an LDP interface.
-			if s := c.ifaceByName(nh.Interface); s == nil || !s.running {
-				continue
-			}
+		// Labelled packets only leave through an LDP interface (so a
+		// recursive next hop, without an interface, makes no LSP).
+		if s := c.ifaceByName(nh.Interface); nh.Interface == "" || s == nil || !s.running {
+			continue
 		}
 		p := c.addrOwner[nh.Gateway]
 		if p == nil || p.state != Operational {

@@ -206,7 +206,9 @@ type NextHop struct {
 	// Gateway is the next-hop router (invalid for a directly attached
 	// route: this router is then the egress of the FEC).
 	Gateway netip.Addr
-	// Interface is the outgoing interface (Interface.Name).
+	// Interface is the outgoing interface (Interface.Name or VRPName).
+	// Next hops must be resolved: an LSP only leaves through an LDP
+	// interface towards a directly connected gateway.
 	Interface string
 }
 
