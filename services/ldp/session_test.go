@@ -690,3 +690,28 @@ func TestUndoMplsLdp(t *testing.T) {
 		t.Fatal("connection accepted while disabled")
 	}
 }
+
+// TestInterfaceDown: the only interface to a peer goes down; the
+// adjacency goes at once and the session ends (Shutdown).
+func TestInterfaceDown(t *testing.T) {
+	r := newRig(t, nil)
+	r.passive()
+	r.step(PDUReceived{Conn: 7, Data: pduFrom("10.255.0.9",
+		&packet.Address{MsgID: 1, Family: packet.AFIPv4, Addrs: []netip.Addr{addr("10.0.12.2")}},
+		&packet.LabelMapping{MsgID: 2, FEC: packet.FECOf(pfx("10.255.0.9/32")), Label: 3})})
+	if len(r.c.LSPs()) != 2 {
+		t.Fatalf("LSPs %+v", r.c.LSPs())
+	}
+	r.ifs[1].Up = false
+	acts := r.step(InterfacesChanged{Interfaces: r.ifs})
+	nt := filterType[*packet.Notification](sentTo(t, acts, 7))
+	if len(nt) != 1 || nt[0].Status.Code != packet.StatusShutdown || !closes(acts, 7) {
+		t.Fatalf("%+v", acts)
+	}
+	if l := r.c.LSPs(); len(l) != 1 || !l[0].Egress {
+		t.Fatalf("LSPs %+v", l)
+	}
+	if got := r.c.RunningInterfaces(); len(got) != 0 {
+		t.Fatalf("running %v", got)
+	}
+}
