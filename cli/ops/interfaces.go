@@ -202,13 +202,6 @@ func vpnCell(name string) string {
 	return name
 }
 
-func pad(s string, w int) string {
-	if len(s) >= w {
-		return s + " "
-	}
-	return s + strings.Repeat(" ", w-len(s))
-}
-
 // renderIPInterfaceBrief prints `display ip interface brief` (reference
 // §4.3). Protocol is up when the interface is up and has an address
 // (LoopBack and NULL0: spoofing, always up unless shut down).

@@ -64,7 +64,7 @@ func (vethAttacher) RemoveInstance(context.Context, string) error { return nil }
 type noRoutes struct{}
 
 func (noRoutes) Snapshot(context.Context, string) (rib.Snapshot, error) { return rib.Snapshot{}, nil }
-func (noRoutes) StaticLSPs(context.Context, string) ([]rib.LSPStatus, error) {
+func (noRoutes) LSPs(context.Context, string) ([]rib.LSPStatus, error) {
 	return nil, nil
 }
 func (noRoutes) Lookup(context.Context, string, netip.Addr) (rib.LookupResult, bool, error) {

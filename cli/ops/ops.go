@@ -34,9 +34,8 @@ type RIB interface {
 	// Snapshot copies an instance's routing table (fibapi.Public for the
 	// public instance); rib.ErrNoInstance if it does not exist.
 	Snapshot(ctx context.Context, instance string) (rib.Snapshot, error)
-	// StaticLSPs lists the static LSPs ("" for all); rib.ErrNoLSP for an
-	// unknown name.
-	StaticLSPs(ctx context.Context, name string) ([]rib.LSPStatus, error)
+	// LSPs lists the LSPs of an owner (rib.OwnerStatic...; "" for all).
+	LSPs(ctx context.Context, owner string) ([]rib.LSPStatus, error)
 	// Lookup finds the FIB entry towards addr (the tools' source address).
 	Lookup(ctx context.Context, instance string, addr netip.Addr) (rib.LookupResult, bool, error)
 }

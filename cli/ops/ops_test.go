@@ -77,39 +77,52 @@ func (w *world) rib() *rib.RIB {
 		}
 	}
 	for _, in := range st.Interfaces {
-		name := in.Kernel
-		if in.Loopback || name == "" {
-			name = in.Name
-		}
-		if err := r.SetInterface(rib.Port{Name: name, VRPName: in.Name, Instance: in.Instance, Up: in.Present && in.Up,
+		if err := r.SetInterface(rib.Port{Name: in.Name, Kernel: in.Kernel, Instance: in.Instance, Up: in.Present && in.Up,
 			Loopback: in.Loopback, Addresses: in.Addresses}); err != nil {
 			w.t.Fatal(err)
 		}
 	}
 	run := w.e.Store().Running()
-	routes, err := static.Routes(run, iface.SlotStyle)
+	routes, err := static.Routes(run)
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	if err := r.SyncRoutes(rib.Static, routes); err != nil {
 		w.t.Fatal(err)
 	}
-	lsps, err := static.LSPs(run, iface.SlotStyle)
+	lsps, err := static.LSPs(run)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	if err := r.SetStaticLSPs(lsps); err != nil {
+	if err := r.SetLSPs(rib.OwnerStatic, lsps); err != nil {
+		w.t.Fatal(err)
+	}
+	var vpn []rib.LSP
+	for _, n := range st.Instances {
+		if l, ok := w.instanceLabel(n); ok {
+			vpn = append(vpn, rib.LSP{Name: n, Role: rib.Egress, Instance: n, InLabel: l})
+		}
+	}
+	if err := r.SetLSPs(rib.OwnerVPNInstance, vpn); err != nil {
 		w.t.Fatal(err)
 	}
 	return r
+}
+
+// instanceLabel stands in for the VPN instances' labels: red has 48120.
+func (w *world) instanceLabel(name string) (uint32, bool) {
+	if name == "red" {
+		return 48120, true
+	}
+	return 0, false
 }
 
 func (w *world) Snapshot(_ context.Context, instance string) (rib.Snapshot, error) {
 	return w.rib().Snapshot(instance)
 }
 
-func (w *world) StaticLSPs(_ context.Context, name string) ([]rib.LSPStatus, error) {
-	return w.rib().StaticLSPs(name)
+func (w *world) LSPs(_ context.Context, owner string) ([]rib.LSPStatus, error) {
+	return w.rib().LSPs(owner), nil
 }
 
 func (w *world) Lookup(_ context.Context, instance string, addr netip.Addr) (rib.LookupResult, bool, error) {
@@ -172,12 +185,7 @@ func newWorld(t testing.TB, mode string) *world {
 	e.Store().Now = w.clock
 	w.e = e
 	d := Deps{RIB: w, VRF: w, NS: w, Counters: w, Ports: w, Now: w.clock, VRP5: mode == "immediate",
-		InstanceLabel: func(name string) (uint32, bool) {
-			if name == "red" {
-				return 48120, true
-			}
-			return 0, false
-		}}
+		InstanceLabel: w.instanceLabel}
 	if err := register(e, d, fakeTools); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package ops
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"strconv"
 
 	"vpnos/cli"
@@ -10,7 +11,7 @@ import (
 )
 
 // routingCommands: display ip routing-table, display mpls lsp, display mpls
-// static-lsp. The layouts are the RIB's renderers.
+// static-lsp, rendered from the RIB's snapshots (ribrender.go).
 func (o *ops) routingCommands() []cli.Command {
 	return []cli.Command{
 		{
@@ -44,44 +45,53 @@ func (o *ops) routingCommands() []cli.Command {
 				"name": "Static LSP name", "verbose": "Detailed information",
 			},
 			Run: func(ctx context.Context, a *cli.Args) (string, error) {
-				name, _ := a.Value("name")
-				lsps, err := o.d.RIB.StaticLSPs(ctx, name)
+				all, err := o.d.RIB.LSPs(ctx, rib.OwnerStatic)
 				if err != nil {
 					return "", ribError(err)
 				}
-				return rib.RenderStaticLSPs(lsps, a.Keyword("verbose")), nil
+				lsps := staticLSPs(all)
+				if name, ok := a.Value("name"); ok {
+					lsps = slices.DeleteFunc(lsps, func(l staticLSP) bool { return l.Name != name })
+					if len(lsps) == 0 {
+						return "", errNoLSP
+					}
+				}
+				return renderStaticLSPs(lsps, a.Keyword("verbose")), nil
 			},
 		},
 	}
 }
 
-// runMPLSLSP prints the LSPs this router knows: the static ones for now
-// (LDP and BGP add their sections when they exist). A VPN instance has no
-// LSP of its own until BGP installs VPN labels, so only its header shows.
+// runMPLSLSP prints the LSPs this router knows, by owner: LDP, static, and
+// the VPN labels (BGP LSP). With vpn-instance, only the LSPs of that
+// instance (its VPN labels).
 func (o *ops) runMPLSLSP(ctx context.Context, a *cli.Args) (string, error) {
-	if name, ok := a.Value("vrf"); ok {
-		if _, err := o.instance(name); err != nil {
-			return "", err
-		}
-		return rib.RenderMPLSLSP(), nil
-	}
-	lsps, err := o.d.RIB.StaticLSPs(ctx, "")
+	all, err := o.d.RIB.LSPs(ctx, "")
 	if err != nil {
 		return "", ribError(err)
 	}
-	static := rib.StaticLSPSection(lsps)
+	if name, ok := a.Value("vrf"); ok {
+		inst, err := o.instance(name)
+		if err != nil {
+			return "", err
+		}
+		all = slices.DeleteFunc(all, func(l rib.LSPStatus) bool { return l.Instance != inst })
+	}
+	sections := lspSections(all)
 	if d, ok := a.Value("dest"); ok {
 		addr, err := netip.ParseAddr(d)
 		if err != nil {
 			return "", &cli.ArgError{Name: "dest"}
 		}
 		n, _ := strconv.Atoi(func() string { v, _ := a.Value("len"); return v }())
-		static = static.Only(netip.PrefixFrom(addr, n))
+		for i := range sections {
+			sections[i] = sections[i].only(netip.PrefixFrom(addr, n))
+		}
 	}
 	if a.Keyword("verbose") {
-		return rib.RenderMPLSLSPVerbose(static), nil
+		return renderMPLSLSPVerbose(sections...), nil
 	}
-	return rib.RenderMPLSLSP(static), nil
+	return renderMPLSLSP(sections...), nil
 }
 
 func (o *ops) runRoutingTable(ctx context.Context, a *cli.Args) (string, error) {
@@ -109,5 +119,5 @@ func (o *ops) runRoutingTable(ctx context.Context, a *cli.Args) (string, error) 
 			snap = snap.Match(addr)
 		}
 	}
-	return rib.RenderRoutingTable(snap, rib.TableOptions{Verbose: a.Keyword("verbose"), VRP5: o.d.VRP5}), nil
+	return renderRoutingTable(snap, tableOptions{Verbose: a.Keyword("verbose"), VRP5: o.d.VRP5}), nil
 }

@@ -169,4 +169,70 @@ func testVPNInstances(t *testing.T, rt string) {
 			"PE2-PE1": {"-/-", "101/201", "GigabitEthernet0/2/0/GigabitEthernet0/1/0", "Up"},
 		}), 5*time.Second)
 	})
+
+	// Last, as it changes the configuration: a packet arriving at a PE with
+	// the pinned label of a VPN instance (apply-label per-instance static N)
+	// is forwarded in that instance. Until BGP installs VPN routes, static
+	// configuration stands in for it: red's route to the far site resolves
+	// through a public route whose static LSP's label P swaps to the far
+	// PE's pinned label of red.
+	t.Run("pinned-vpn-label", func(t *testing.T) {
+		const (
+			cea, cec     = "172.16.1.1", "172.16.3.1"
+			toPE2, toPE1 = 1000, 1001 // red's labels on PE2 and PE1
+		)
+		configure(t, l, "PE1",
+			"ip route-static 172.16.3.0 255.255.255.0 198.51.100.2",
+			"static-lsp ingress red-to-pe2 destination 172.16.3.0 24 nexthop 198.51.100.2 out-label 300",
+			"ip route-static vpn-instance red 172.16.3.0 255.255.255.0 172.16.3.1 public")
+		configure(t, l, "PE2",
+			"ip route-static 172.16.1.0 255.255.255.0 198.51.100.5",
+			"static-lsp ingress red-to-pe1 destination 172.16.1.0 24 nexthop 198.51.100.5 out-label 301",
+			"ip route-static vpn-instance red 172.16.1.0 255.255.255.0 172.16.1.1 public")
+		configure(t, l, "P",
+			fmt.Sprintf("static-lsp transit red-to-pe2 in-label 300 nexthop 198.51.100.6 out-label %d", toPE2),
+			fmt.Sprintf("static-lsp transit red-to-pe1 in-label 301 nexthop 198.51.100.1 out-label %d", toPE1))
+		pe2In := startCapture(t, l, "PE2", "eth3")
+		pe1In := startCapture(t, l, "PE1", "eth3")
+		ceD := startCapture(t, l, "CE-D", "eth1")
+		defer pe2In.close()
+		defer pe1In.close()
+		defer ceD.close()
+		request := func(label uint32) func(frame) bool {
+			return func(f frame) bool {
+				return icmpBetween(cea, cec, icmpEcho)(f) && len(f.Labels) == 1 && f.Labels[0].Label == label
+			}
+		}
+		reply := func(label uint32) func(frame) bool {
+			return func(f frame) bool {
+				return icmpBetween(cec, cea, icmpReply)(f) && len(f.Labels) == 1 && f.Labels[0].Label == label
+			}
+		}
+		// The labels reach PE2, which has no entry for them yet: dropped.
+		l.WaitCLI(t, "PE1", "display mpls static-lsp red-to-pe2", labtest.Regexp(`(?m) Up$`), 10*time.Second)
+		l.WaitCLI(t, "P", "display mpls static-lsp red-to-pe2", labtest.Regexp(`(?m) Up$`), 10*time.Second)
+		pingFails(t, l, "CE-A", "ping -c 1 -t 300 -a "+cea+" "+cec)
+		pe2In.wait(t, "echo requests labelled "+fmt.Sprint(toPE2), 1, request(toPE2), 2*time.Second)
+
+		// Pinned, the labels are reserved and programmed: the echo crosses
+		// the core in red and comes back.
+		configure(t, l, "PE2", "ip vpn-instance red", "ipv4-family", fmt.Sprintf("apply-label per-instance static %d", toPE2))
+		configure(t, l, "PE1", "ip vpn-instance red", "ipv4-family", fmt.Sprintf("apply-label per-instance static %d", toPE1))
+		l.WaitCLI(t, "PE2", "display mpls lsp", labtest.Regexp(fmt.Sprintf(`(?m)^-/- +%d/NULL +-/- +red$`, toPE2)), 10*time.Second)
+		l.WaitCLI(t, "PE2", "display ip vpn-instance verbose red", labtest.Regexp(fmt.Sprintf(`Per-Instance Label : %d\n`, toPE2)), 5*time.Second)
+		pe2In.reset()
+		pe1In.reset()
+		pingOK(t, l, "CE-A", "ping -c 3 -a "+cea+" "+cec, cec)
+		pe2In.wait(t, "echo requests labelled "+fmt.Sprint(toPE2), 3, request(toPE2), 2*time.Second)
+		pe1In.wait(t, "echo replies labelled "+fmt.Sprint(toPE1), 3, reply(toPE1), 2*time.Second)
+		// Blue's site with the same LAN saw none of it.
+		if n := len(ceD.match(func(f frame) bool { return f.HasIP && f.Proto == 1 })); n != 0 {
+			t.Errorf("%d ICMP packets reached CE-D (blue)", n)
+		}
+		// A label that another owner holds cannot be pinned.
+		out, _ := l.CLI("PE2", "system-view; static-lsp egress taken in-label 1002; commit; ip vpn-instance blue; ipv4-family; apply-label per-instance static 1002; commit")
+		if !strings.Contains(out, "Error: VPN instance blue cannot use the static label 1002: static LSP taken uses it.") {
+			t.Errorf("pinning a taken label:\n%s", out)
+		}
+	})
 }

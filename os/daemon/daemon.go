@@ -14,6 +14,7 @@ import (
 	"vpnos/cli"
 	"vpnos/cli/ops"
 	"vpnos/os/mgmt"
+	"vpnos/os/netconf"
 	"vpnos/os/persist"
 	"vpnos/os/probe"
 	"vpnos/os/registry"
@@ -55,9 +56,11 @@ func New(s *settings.Settings, log *slog.Logger) (*Daemon, error) {
 // Run runs until ctx ends.
 func (d *Daemon) Run(ctx context.Context) error {
 	s := d.Settings
-	if err := os.MkdirAll(s.StateDir, 0o755); err != nil {
-		return fmt.Errorf("state directory: %w", err)
+	release, err := LockState(s.StateDir, "daemon.lock")
+	if err != nil {
+		return fmt.Errorf("another vpnos daemon runs on this root: %w", err)
 	}
+	defer release()
 	d.Log.Info("vpnos daemon starting", "root", s.Root, "config_dir", s.ConfigDir, "state_dir", s.StateDir,
 		"backend", d.Backend, "mpls", d.Probe.MPLS, "vrf", d.Probe.VRF)
 
@@ -106,8 +109,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := ops.Register(engine, ops.Deps{
 		RIB: r.rib, VRF: r.vrf, NS: r.host,
 		Counters: fwdCounters{fwd: r.fwd}, Ports: d.Ifaces,
-		VRP5: s.CommitMode == "immediate",
-		Log:  d.Log.With("service", "ops"),
+		InstanceLabel: r.vpnLabels.InstanceLabel,
+		VRP5:          s.CommitMode == "immediate",
+		Log:           d.Log.With("service", "ops"),
 	}); err != nil {
 		return fmt.Errorf("operational commands: %w", err)
 	}
@@ -133,6 +137,22 @@ func (d *Daemon) Run(ctx context.Context) error {
 		cfg := sshd.FromSettings(s, exe, d.Log.With("service", "sshd"))
 		cfg.SessionIdleTimeout = engine.VTYIdleTimeout
 		d.Registry.Add("sshd", []string{"mgmt"}, sshd.Service(cfg))
+	}
+	if s.NetconfPort != 0 {
+		// NETCONF over SSH: the same datastore as the CLI, the same host key
+		// and credentials as SSH.
+		log := d.Log.With("service", "netconf")
+		srv, err := netconf.New(netconf.Config{
+			Store: engine.Store(),
+			State: &netconfState{store: engine.Store(), vrf: r.vrf, ports: d.Ifaces, counters: fwdCounters{fwd: r.fwd}, rib: r.rib},
+			Log:   log,
+			// An idle session (which may hold a lock) ends as SSH ones do.
+			IdleTimeout: time.Duration(s.IdleTimeout) * time.Second,
+		})
+		if err != nil {
+			return fmt.Errorf("netconf: %w", err)
+		}
+		d.Registry.Add("netconf", []string{"mgmt"}, sshd.Service(netconf.SSHConfig(s, srv, log)))
 	}
 	return d.Registry.Run(ctx)
 }

@@ -22,12 +22,13 @@ import (
 
 // routing is the forwarding plane and the services that feed it.
 type routing struct {
-	fwd    *forwarding.Forwarder
-	rib    *rib.Service
-	labels *label.Manager
-	host   *vrf.LinuxHost
-	vrf    *vrf.Service
-	static *static.Participant
+	fwd       *forwarding.Forwarder
+	rib       *rib.Service
+	labels    *label.Manager
+	host      *vrf.LinuxHost
+	vrf       *vrf.Service
+	static    *static.Participant
+	vpnLabels *vrf.Labels
 }
 
 // addRouting builds the forwarder, the RIB, the routing instances and the
@@ -44,11 +45,14 @@ func (d *Daemon) addRouting(ctx context.Context, engine *cli.Engine) (*routing, 
 		return nil, fmt.Errorf("forwarding: %w", err)
 	}
 	r := &routing{fwd: fwd, labels: label.New()}
-	r.rib = rib.NewService(rib.ServiceConfig{Programmer: fwd, Labels: r.labels, Logger: log.With("service", "rib")})
+	r.rib = rib.NewService(rib.ServiceConfig{Programmer: fwd, Logger: log.With("service", "rib")})
 	r.host = vrf.NewLinuxHost(log.With("service", "vrf"), &attacher{fwd: fwd, attached: map[string]bool{}})
 	naming := iface.Naming(d.Settings.InterfaceNaming)
 	r.vrf = vrf.New(log.With("service", "vrf"), r.host, ribSink{rib: r.rib, log: log.With("service", "vrf")}, d.Ifaces, naming)
-	r.static = &static.Participant{RIB: r.rib, Naming: naming}
+	r.static = &static.Participant{RIB: r.rib, Labels: r.labels, Log: log.With("service", "static")}
+	r.vpnLabels = vrf.NewLabels(r.labels, r.rib, log.With("service", "vrf"))
+
+	r.vrf.SetLabels(r.vpnLabels)
 
 	store := engine.Store()
 	store.Register(r.vrf, vrf.Prefixes...)
@@ -67,6 +71,9 @@ func (d *Daemon) addRouting(ctx context.Context, engine *cli.Engine) (*routing, 
 		return r.vrf.Run(ctx, store.Running(), func() {
 			if err := r.static.Load(ctx, store.Running()); err != nil {
 				log.Error("static configuration", "err", err)
+			}
+			if err := r.vpnLabels.Load(ctx); err != nil {
+				log.Error("VPN instance labels", "err", err)
 			}
 			ready()
 		})

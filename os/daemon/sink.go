@@ -15,13 +15,6 @@ type ribSink struct {
 	log *slog.Logger
 }
 
-func ribPortName(in vrf.Interface) string {
-	if in.Loopback || in.Kernel == "" {
-		return in.Name
-	}
-	return in.Kernel
-}
-
 func (s ribSink) InstanceAdded(ctx context.Context, name string) {
 	if err := s.rib.AddInstance(ctx, name); err != nil {
 		s.log.Error("rib: add instance", "instance", name, "err", err)
@@ -35,7 +28,7 @@ func (s ribSink) InstanceRemoved(ctx context.Context, name string) {
 }
 
 func (s ribSink) InterfaceChanged(ctx context.Context, in vrf.Interface) {
-	p := rib.Port{Name: ribPortName(in), VRPName: in.Name, Instance: in.Instance, Up: in.Present && in.Up,
+	p := rib.Port{Name: in.Name, Kernel: in.Kernel, Instance: in.Instance, Up: in.Present && in.Up,
 		Loopback: in.Loopback, Addresses: in.Addresses}
 	if err := s.rib.SetInterface(ctx, p); err != nil {
 		s.log.Error("rib: interface", "interface", in.Name, "err", err)
@@ -43,7 +36,7 @@ func (s ribSink) InterfaceChanged(ctx context.Context, in vrf.Interface) {
 }
 
 func (s ribSink) InterfaceRemoved(ctx context.Context, in vrf.Interface) {
-	if err := s.rib.DelInterface(ctx, ribPortName(in)); err != nil {
+	if err := s.rib.DelInterface(ctx, in.Name); err != nil {
 		s.log.Error("rib: remove interface", "interface", in.Name, "err", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"unicode/utf8"
 )
 
 // LineError is one startup line the configuration engine refused.
@@ -52,11 +53,34 @@ func Boot(ctx context.Context, f *File, replay ReplayFunc, log *slog.Logger) (Re
 		return rep, fmt.Errorf("load %s: %w", f.Path, err)
 	}
 	rep.Errors = lineErrs
-	for _, le := range lineErrs {
-		log.Error("startup configuration line refused", "path", f.Path, "line", le.Line, "text", le.Text, "err", le.Message)
+	for i, le := range lineErrs {
+		if i == MaxLoggedLines {
+			log.Error("more startup configuration lines refused; not logged one by one", "path", f.Path, "count", len(lineErrs)-i)
+			break
+		}
+		log.Error("startup configuration line refused", "path", f.Path, "line", le.Line, "text", clip(le.Text), "err", clip(le.Message))
 	}
 	log.Info("startup configuration loaded", "path", f.Path, "source", string(src), "lines", rep.Lines, "refused", len(lineErrs))
 	return rep, nil
+}
+
+// MaxLoggedLines is how many refused startup lines are logged one by one; a
+// file of junk must not fill the disk with its own log.
+const MaxLoggedLines = 100
+
+// maxLoggedText is how much of a refused line is logged.
+const maxLoggedText = 200
+
+// clip shortens text for the log, saying how long it was.
+func clip(s string) string {
+	if len(s) <= maxLoggedText {
+		return s
+	}
+	cut := maxLoggedText
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s... (%d bytes)", s[:cut], len(s))
 }
 
 // Service is the daemon service that loads the startup configuration once,

@@ -211,6 +211,22 @@ func (f *File) removeStaleBackup() {
 	}
 }
 
+// removeTemps removes the temporary files of a save that was killed before
+// its rename (.startup.cfg.tmp-*, .startup.cfg.bak.tmp-*): nothing refers to
+// them, and they would stay forever. Load calls it; only one daemon uses a
+// configuration folder at a time (the state lock), so no save is under way.
+func (f *File) removeTemps() {
+	for _, target := range []string{f.Path, f.BackupPath()} {
+		pat := filepath.Join(filepath.Dir(target), "."+filepath.Base(target)+".tmp-*")
+		names, _ := filepath.Glob(pat)
+		for _, n := range names {
+			if err := os.Remove(n); err == nil {
+				f.Log.Info("removed the temporary file of an interrupted save", "path", n)
+			}
+		}
+	}
+}
+
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
@@ -239,6 +255,7 @@ func (f *File) Load(ctx context.Context) (string, Source, error) {
 	if err := ctx.Err(); err != nil {
 		return "", SourceNone, err
 	}
+	f.removeTemps()
 	main, mainErr := os.ReadFile(f.Path)
 	if mainErr != nil && !errors.Is(mainErr, fs.ErrNotExist) {
 		return "", SourceNone, fmt.Errorf("load %s: %w", f.Path, mainErr)

@@ -394,3 +394,64 @@ func TestBootReportsLines(t *testing.T) {
 		t.Fatalf("missing file: %+v, %v", rep, err)
 	}
 }
+
+// A save killed before its rename leaves a temporary file; the next load
+// removes it (and only such files).
+func TestLoadRemovesTempsOfInterruptedSave(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "startup.cfg")
+	if err := os.WriteFile(path, []byte(oldCfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	temps := []string{".startup.cfg.tmp-123", ".startup.cfg.bak.tmp-9"}
+	keep := []string{"notes.txt", ".other.tmp-1"}
+	for _, n := range append(append([]string{}, temps...), keep...) {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	text, src, err := New(path, nil).Load(context.Background())
+	if err != nil || src != SourceMain || text != oldCfg {
+		t.Fatalf("load: %q %v %v", text, src, err)
+	}
+	for _, n := range temps {
+		if _, err := os.Stat(filepath.Join(dir, n)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s still there (%v)", n, err)
+		}
+	}
+	for _, n := range keep {
+		if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
+			t.Errorf("%s removed: %v", n, err)
+		}
+	}
+}
+
+// A file of junk is logged line by line only up to a bound, each line
+// clipped: the log does not grow with the file.
+func TestBootLogIsBounded(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "startup.cfg")
+	var b strings.Builder
+	long := strings.Repeat("x", 100000)
+	for i := 0; i < 1000; i++ {
+		b.WriteString("junk " + long + "\n")
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logBuf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logBuf, nil))
+	rep, err := Boot(context.Background(), New(path, log), refuse("junk"), log)
+	if err != nil || len(rep.Errors) != 1000 {
+		t.Fatalf("report %d errors, %v", len(rep.Errors), err)
+	}
+	if n := strings.Count(logBuf.String(), "line refused"); n != MaxLoggedLines {
+		t.Fatalf("%d refused lines logged one by one, want %d", n, MaxLoggedLines)
+	}
+	if !strings.Contains(logBuf.String(), "count=900") {
+		t.Fatalf("no summary of the lines not logged:\n%.500s", logBuf.String())
+	}
+	if logBuf.Len() > MaxLoggedLines*(maxLoggedText+400)+1000 {
+		t.Fatalf("log is %d bytes for a %d-byte file", logBuf.Len(), b.Len())
+	}
+}

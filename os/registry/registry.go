@@ -1,10 +1,13 @@
 // Package registry starts the daemon's services in dependency order, keeps a
 // panic inside the service that raised it, and restarts that service with
-// backoff, while the others go on.
+// backoff, while the others go on. Restart stops one service on purpose (it
+// is started again at once); every service must therefore be able to run
+// again after its RunFunc returned.
 package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -25,6 +28,11 @@ type entry struct {
 	ready    chan struct{}
 	once     sync.Once
 	restarts int
+	// runs counts the runs that reported ready; cancel stops the current
+	// run (nil between runs); restart asks for an immediate restart.
+	runs    int
+	cancel  context.CancelFunc
+	restart bool
 }
 
 // Registry holds services.
@@ -105,6 +113,49 @@ func (r *Registry) Restarts(name string) int {
 	return 0
 }
 
+// ReadyRuns returns how many runs of the service reported ready: it grows by
+// one each time a restarted service serves again.
+func (r *Registry) ReadyRuns(name string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e, ok := r.entries[name]; ok {
+		return e.runs
+	}
+	return 0
+}
+
+// ErrUnknown is returned by Restart for a name that was never added.
+var ErrUnknown = errors.New("no such service")
+
+// ErrNotRunning is returned by Restart for a service that is not running
+// (not started yet, or between two runs).
+var ErrNotRunning = errors.New("service is not running")
+
+// Restart stops the current run of the named service (its context is
+// cancelled) and starts it again at once, without backoff. The services that
+// depend on it keep running; they must cope with its calls waiting meanwhile.
+func (r *Registry) Restart(name string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.entries[name]
+	if !ok {
+		return fmt.Errorf("restart %q: %w", name, ErrUnknown)
+	}
+	if e.cancel == nil {
+		return fmt.Errorf("restart %q: %w", name, ErrNotRunning)
+	}
+	e.restart = true
+	e.cancel()
+	return nil
+}
+
+// Names lists the services in the order they were added.
+func (r *Registry) Names() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.order...)
+}
+
 // Ready returns a channel closed when the named service is ready.
 func (r *Registry) Ready(name string) <-chan struct{} {
 	r.mu.Lock()
@@ -151,7 +202,13 @@ func (r *Registry) supervise(ctx context.Context, e *entry) {
 		}
 		r.mu.Lock()
 		e.restarts++
+		asked := e.restart
+		e.restart = false
 		r.mu.Unlock()
+		if asked {
+			r.log.Info("service restarted on request", "service", e.name)
+			continue
+		}
 		r.log.Error("service stopped; restarting", "service", e.name, "err", err, "backoff", backoff)
 		if time.Since(started) > 30*time.Second {
 			backoff = r.MinBackoff
@@ -167,13 +224,31 @@ func (r *Registry) supervise(ctx context.Context, e *entry) {
 	}
 }
 
-func (r *Registry) runOnce(ctx context.Context, e *entry) (err error) {
+func (r *Registry) runOnce(parent context.Context, e *entry) (err error) {
+	ctx, cancel := context.WithCancel(parent)
+	r.mu.Lock()
+	e.cancel = cancel
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		e.cancel = nil
+		r.mu.Unlock()
+		cancel()
+	}()
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
 		}
 	}()
-	err = e.run(ctx, func() { e.once.Do(func() { close(e.ready) }) })
+	var readyOnce sync.Once
+	err = e.run(ctx, func() {
+		readyOnce.Do(func() {
+			r.mu.Lock()
+			e.runs++
+			r.mu.Unlock()
+			e.once.Do(func() { close(e.ready) })
+		})
+	})
 	if err == nil && ctx.Err() == nil {
 		err = fmt.Errorf("returned early")
 	}

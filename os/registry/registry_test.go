@@ -123,3 +123,56 @@ func TestPanicIsContainedAndServiceRestarted(t *testing.T) {
 		t.Fatalf("restarts flaky=%d steady=%d steady runs=%d", r.Restarts("flaky"), r.Restarts("steady"), other.Load())
 	}
 }
+
+// Restart stops one run on purpose and the service serves again at once,
+// while the others go on; a service that is not running cannot be restarted.
+func TestRestartOnRequest(t *testing.T) {
+	r := New(quiet())
+	r.MinBackoff = time.Hour // a restart on request never waits for backoff
+	var runs, other atomic.Int32
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r.Add("svc", nil, func(ctx context.Context, ready func()) error {
+		runs.Add(1)
+		ready()
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	r.Add("other", []string{"svc"}, func(ctx context.Context, ready func()) error {
+		other.Add(1)
+		ready()
+		<-ctx.Done()
+		return nil
+	})
+	if err := r.Restart("svc"); !errors.Is(err, ErrNotRunning) {
+		t.Fatalf("restart before Run: %v", err)
+	}
+	if err := r.Restart("nope"); !errors.Is(err, ErrUnknown) {
+		t.Fatalf("restart of an unknown service: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { _ = r.Run(ctx); close(done) }()
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(3 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	waitFor("both ready", func() bool { return r.ReadyRuns("svc") == 1 && r.ReadyRuns("other") == 1 })
+	for i := 2; i <= 4; i++ {
+		waitFor("svc running", func() bool { return r.Restart("svc") == nil })
+		waitFor("svc ready again", func() bool { return r.ReadyRuns("svc") == i })
+	}
+	cancel()
+	<-done
+	if runs.Load() != 4 || r.Restarts("svc") != 3 || other.Load() != 1 || r.Restarts("other") != 0 {
+		t.Fatalf("svc runs=%d restarts=%d, other runs=%d restarts=%d", runs.Load(), r.Restarts("svc"), other.Load(), r.Restarts("other"))
+	}
+	if got := strings.Join(r.Names(), " "); got != "svc other" {
+		t.Errorf("Names = %q", got)
+	}
+}

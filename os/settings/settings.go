@@ -32,10 +32,10 @@ type Settings struct {
 	AuthorizedKeys []string `mapstructure:"authorized_keys"`
 
 	SSHPort int `mapstructure:"ssh_port"` // 0 disables
-	// SSHListen is the address SSH listens on ("": every address of the
-	// daemon's own network namespace, i.e. the management side).
+	// SSHListen is the address SSH and NETCONF listen on ("": every address
+	// of the daemon's own network namespace, i.e. the management side).
 	SSHListen   string `mapstructure:"ssh_listen"`
-	NetconfPort int    `mapstructure:"netconf_port"` // 0 disables
+	NetconfPort int    `mapstructure:"netconf_port"` // NETCONF over SSH; 0 disables
 	// IdleTimeout of SSH sessions, in seconds (0: none).
 	IdleTimeout int `mapstructure:"idle_timeout"`
 

@@ -31,15 +31,24 @@ func FromSettings(s *settings.Settings, exe string, log *slog.Logger) Config {
 			env = append(env, kv)
 		}
 	}
+	cfg := BaseConfig(s, s.SSHPort, log)
+	cfg.IdleTimeout = time.Duration(s.IdleTimeout) * time.Second
+	cfg.CLI = cli
+	cfg.Env = env
+	return cfg
+}
+
+// BaseConfig is what every SSH server of the daemon shares (the CLI's on
+// ssh_port, NETCONF's on netconf_port): the listening address on the
+// management side, the host key in the state directory and the
+// credentials of the settings.
+func BaseConfig(s *settings.Settings, port int, log *slog.Logger) Config {
 	return Config{
-		Addr:           net.JoinHostPort(s.SSHListen, strconv.Itoa(s.SSHPort)),
+		Addr:           net.JoinHostPort(s.SSHListen, strconv.Itoa(port)),
 		HostKeyPath:    filepath.Join(s.StateDir, HostKeyFile),
 		Username:       s.Username,
 		Password:       s.Password,
 		AuthorizedKeys: s.AuthorizedKeys,
-		IdleTimeout:    time.Duration(s.IdleTimeout) * time.Second,
-		CLI:            cli,
-		Env:            env,
 		Log:            log,
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"sync"
@@ -40,6 +41,18 @@ type exitStatus struct {
 	Status uint32
 }
 
+type subsystemRequest struct {
+	Name string
+}
+
+// remoteHost is the address of a client without its port.
+func remoteHost(a net.Addr) string {
+	if h, _, err := net.SplitHostPort(a.String()); err == nil {
+		return h
+	}
+	return a.String()
+}
+
 // clampSize keeps a terminal size within what a PTY takes.
 func clampSize(v uint32) uint16 {
 	if v > 0xffff {
@@ -57,6 +70,7 @@ func (s *Server) session(ctx context.Context, sc *ssh.ServerConn, ch ssh.Channel
 		ptyReq  *ptyRequest
 		size    = &pty.Winsize{Rows: 24, Cols: 80}
 		running *process
+		sub     string // the subsystem served, if any
 		done    = make(chan uint32, 1)
 	)
 	for {
@@ -65,6 +79,10 @@ func (s *Server) session(ctx context.Context, sc *ssh.ServerConn, ch ssh.Channel
 			if !ok {
 				if running != nil {
 					running.stop()
+					<-done
+				}
+				if sub != "" {
+					ch.Close() // the subsystem's reads end
 					<-done
 				}
 				return
@@ -96,7 +114,7 @@ func (s *Server) session(ctx context.Context, sc *ssh.ServerConn, ch ssh.Channel
 				// Nothing from the client's environment reaches the CLI.
 				req.Reply(true, nil)
 			case "shell", "exec":
-				if running != nil {
+				if running != nil || sub != "" || len(s.cfg.CLI) == 0 {
 					req.Reply(false, nil)
 					continue
 				}
@@ -118,19 +136,43 @@ func (s *Server) session(ctx context.Context, sc *ssh.ServerConn, ch ssh.Channel
 				req.Reply(true, nil)
 				running = p
 				go func() { done <- p.wait() }()
+			case "subsystem":
+				var sr subsystemRequest
+				if err := ssh.Unmarshal(req.Payload, &sr); err != nil || running != nil || sub != "" {
+					req.Reply(false, nil)
+					continue
+				}
+				h := s.cfg.Subsystems[sr.Name]
+				if h == nil {
+					s.log.Debug("ssh subsystem not served", "user", sc.User(), "remote", sc.RemoteAddr().String(), "subsystem", sr.Name)
+					req.Reply(false, nil)
+					continue
+				}
+				req.Reply(true, nil)
+				sub = sr.Name
+				peer := Peer{User: sc.User(), Remote: remoteHost(sc.RemoteAddr())}
+				go func() {
+					h(ctx, ch, peer)
+					done <- 0
+				}()
 			default:
-				// subsystem (NETCONF has its own port), x11, agent and port
-				// forwarding are not served.
+				// x11, agent and port forwarding are not served.
 				req.Reply(false, nil)
 			}
 		case code := <-done:
 			_, _ = ch.SendRequest("exit-status", false, ssh.Marshal(exitStatus{Status: code}))
-			s.log.Debug("ssh session ended", "user", sc.User(), "remote", sc.RemoteAddr().String(),
-				"status", code, "idle_timeout", running.timedOut.Load())
+			if running != nil {
+				s.log.Debug("ssh session ended", "user", sc.User(), "remote", sc.RemoteAddr().String(),
+					"status", code, "idle_timeout", running.timedOut.Load())
+			}
 			return
 		case <-ctx.Done():
 			if running != nil {
 				running.stop()
+				<-done
+			}
+			if sub != "" {
+				ch.Close()
 				<-done
 			}
 			return

@@ -3,6 +3,9 @@
 // session that hangs or crashes never touches the daemon; `exec` requests
 // (`ssh pe1 'display version'`) run the same CLI without a terminal.
 //
+// The same server serves SSH subsystems instead of the CLI (NETCONF on its
+// own port: Config.Subsystems), with the same host key and credentials.
+//
 // Authentication is by the password and the public keys in the settings.
 // A wrong password is refused after a delay (one second by default) and
 // logged with the remote address. The ed25519 host key is created on first
@@ -55,8 +58,21 @@ type Config struct {
 	CLI []string
 	// Env is the environment of the CLI process (TERM is added per session).
 	Env []string
+	// Subsystems serve SSH subsystem requests by name ("netconf"). A server
+	// without a CLI serves only these.
+	Subsystems map[string]Subsystem
 
 	Log *slog.Logger
+}
+
+// Subsystem serves one session channel of a subsystem until the channel
+// or ctx ends.
+type Subsystem func(ctx context.Context, ch ssh.Channel, peer Peer)
+
+// Peer is the authenticated client of a session.
+type Peer struct {
+	User   string
+	Remote string // the client's address (host only)
 }
 
 // Server is the SSH server.
@@ -80,8 +96,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.AuthFailDelay == 0 {
 		cfg.AuthFailDelay = time.Second
 	}
-	if len(cfg.CLI) == 0 {
-		return nil, errors.New("sshd: no CLI command")
+	if len(cfg.CLI) == 0 && len(cfg.Subsystems) == 0 {
+		return nil, errors.New("sshd: no CLI command and no subsystem")
 	}
 	signer, created, err := LoadOrCreateHostKey(cfg.HostKeyPath)
 	if err != nil {
@@ -225,9 +241,14 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 	}
 }
 
+var hostKeyMu sync.Mutex
+
 // LoadOrCreateHostKey reads the ed25519 host key at path, or creates one
 // (mode 0600, written atomically) when there is none.
 func LoadOrCreateHostKey(path string) (signer ssh.Signer, created bool, err error) {
+	// Servers of one daemon (SSH, NETCONF) share the key: one creates it.
+	hostKeyMu.Lock()
+	defer hostKeyMu.Unlock()
 	b, err := os.ReadFile(path)
 	if err == nil {
 		signer, err := ssh.ParsePrivateKey(b)

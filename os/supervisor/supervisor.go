@@ -124,8 +124,11 @@ func (s *state) start() (int, error) {
 	cmd.Stdin = nil
 	cmd.Stdout = os.Stdout
 	cmd.Stderr = os.Stderr
-	// Own process group, so a stop reaches the daemon's children too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Own process group, so a stop reaches the daemon's children too. The
+	// daemon gets SIGTERM when the supervisor dies (killed, not stopped):
+	// a daemon without its supervisor would hold the node's state while a
+	// new supervisor starts another one on the same root.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		return 0, err
 	}

@@ -52,7 +52,11 @@ func TestMain(m *testing.M) {
 		if os.Getenv("VPNOS_TEST_IGNORE_TERM") != "" {
 			signalIgnoreTerm()
 		}
-		select {}
+		// Sleep rather than select{}: with no other goroutine the runtime
+		// would end a bare select{} at once as a deadlock.
+		for {
+			time.Sleep(time.Hour)
+		}
 	case "grandchild":
 		_ = os.WriteFile(os.Getenv("VPNOS_TEST_ORPHAN")+".pid", []byte(strconv.Itoa(os.Getpid())), 0o644)
 		time.Sleep(200 * time.Millisecond)
@@ -208,4 +212,20 @@ func TestReapsOrphans(t *testing.T) {
 func pidExists(pid int) bool {
 	_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
 	return err == nil
+}
+
+// A supervisor killed outright takes its daemon with it: a new supervisor on
+// the same root must not find the old daemon still holding the node.
+func TestDaemonDiesWithSupervisor(t *testing.T) {
+	s := startSupervisor(t)
+	child := s.nextChild(t, 5*time.Second)
+	time.Sleep(100 * time.Millisecond)
+	if !alive(child) {
+		t.Fatalf("daemon %d is not running", child)
+	}
+	if err := s.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = s.cmd.Process.Wait()
+	waitFor(t, 3*time.Second, fmt.Sprintf("daemon %d to end with its supervisor", child), func() bool { return !alive(child) })
 }

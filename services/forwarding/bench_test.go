@@ -129,9 +129,9 @@ func newBenchPath(b *testing.B, pfx string, user, ring bool) *benchPath {
 			b.Fatal(err)
 		}
 		err := f.Program(ctx, fibapi.Batch{Routes: []fibapi.Route{
-			{Prefix: mustPrefix("10.1.0.0/24"), NextHops: []fibapi.NextHop{{Port: "r0"}}},
-			{Prefix: mustPrefix("10.2.0.0/24"), NextHops: []fibapi.NextHop{{Port: "r1"}}},
-			{Prefix: mustPrefix("10.3.0.0/16"), NextHops: []fibapi.NextHop{{Port: "r1", Gateway: mustAddr("10.2.0.2")}}},
+			{Instance: fibapi.Public, Prefix: mustPrefix("10.1.0.0/24"), NextHops: []fibapi.NextHop{{Port: "r0"}}},
+			{Instance: fibapi.Public, Prefix: mustPrefix("10.2.0.0/24"), NextHops: []fibapi.NextHop{{Port: "r1"}}},
+			{Instance: fibapi.Public, Prefix: mustPrefix("10.3.0.0/16"), NextHops: []fibapi.NextHop{{Port: "r1", Gateway: mustAddr("10.2.0.2")}}},
 		}})
 		if err != nil {
 			b.Fatal(err)

@@ -231,9 +231,12 @@ func (f *Forwarder) PortAddrs(name string) []netip.Prefix {
 // ingress filter drops every frame after the packet socket has its copy
 // (and, should tc be unavailable, IPv6, forwarding and ARP replies are
 // disabled on it). DetachPort removes the filter.
+// errNoInstanceName: instances are named; the public one is fibapi.Public.
+var errNoInstanceName = fmt.Errorf("forwarding: an instance without a name (the public instance is %s)", fibapi.Public)
+
 func (f *Forwarder) AttachPort(ctx context.Context, name, instance, instanceNS string) error {
 	if instance == "" {
-		instance = fibapi.Public
+		return errNoInstanceName
 	}
 	f.mu.Lock()
 	_, exists := f.ports[name]
@@ -399,7 +402,7 @@ const InstanceTap = "fwd0"
 // in that kernel with a lower metric win.
 func (f *Forwarder) AddInstance(ctx context.Context, instance, instanceNS string) error {
 	if instance == "" {
-		instance = fibapi.Public
+		return errNoInstanceName
 	}
 	f.mu.Lock()
 	_, exists := f.insts[instance]
@@ -464,7 +467,7 @@ func (f *Forwarder) AddInstance(ctx context.Context, instance, instanceNS string
 // default route through it).
 func (f *Forwarder) RemoveInstance(ctx context.Context, instance string) error {
 	if instance == "" {
-		instance = fibapi.Public
+		return errNoInstanceName
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -605,7 +608,7 @@ func (f *Forwarder) DetachPort(ctx context.Context, name string) error {
 // neighbours.
 func (f *Forwarder) MovePort(ctx context.Context, name, instance, instanceNS string) error {
 	if instance == "" {
-		instance = fibapi.Public
+		return errNoInstanceName
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

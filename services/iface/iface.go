@@ -46,6 +46,8 @@ type Service struct {
 	ports map[string]Port
 	subs  []chan Event
 	ready chan struct{}
+	// readyOnce closes ready once, across runs (Run may run again).
+	readyOnce sync.Once
 }
 
 // New creates the service.
@@ -94,8 +96,22 @@ func (s *Service) Subscribe() <-chan Event {
 	return ch
 }
 
+// Unsubscribe stops the events of a channel Subscribe returned (a
+// subscriber that starts again, such as a restarted service, subscribes anew).
+func (s *Service) Unsubscribe(ch <-chan Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, c := range s.subs {
+		if c == ch {
+			s.subs = append(s.subs[:i], s.subs[i+1:]...)
+			return
+		}
+	}
+}
+
 // Ready is closed once start-up discovery is done (the wanted data links are
-// there, or the wait timed out).
+// there, or the wait timed out). A Run after the first (a restart) finds it
+// closed: the ports it lists at once are the ones known.
 func (s *Service) Ready() <-chan struct{} { return s.ready }
 
 // Run watches netlink until ctx ends. want is the number of data links to wait
@@ -123,10 +139,12 @@ func (s *Service) Run(ctx context.Context, want int, wait time.Duration) error {
 	for _, l := range links {
 		s.update(l, false)
 	}
-	readyOnce := sync.OnceFunc(func() {
-		close(s.ready)
-		s.log.Info("interface discovery done", "data_links", s.dataLinks(), "wanted", want)
-	})
+	readyOnce := func() {
+		s.readyOnce.Do(func() {
+			close(s.ready)
+			s.log.Info("interface discovery done", "data_links", s.dataLinks(), "wanted", want)
+		})
+	}
 	if s.dataLinks() >= want {
 		readyOnce()
 	}

@@ -3,15 +3,24 @@
 // per-route VPN labels) never collide.
 //
 // Two ranges are kept apart, as on VRP8:
-//   - the static range (16–1023 by default): labels chosen by the operator
-//     (static-lsp transit/egress in-labels). They are reserved by value and
-//     refused when another owner already holds them.
+//   - the static range (16–32783, VRP8's): labels chosen by the operator
+//     (static-lsp transit/egress in-labels, `apply-label per-instance static
+//     N`). They are reserved by value and refused when another owner already
+//     holds them. The YANG types of those leaves carry the same range (a test
+//     keeps them equal); the check that counts is Reserve's.
 //   - the dynamic range (48000 up to the top of the 20-bit label space by
 //     default): labels the router chooses for LDP FECs and BGP VPN routes.
 //
 // Every label in use carries an owner tag (for example "static-lsp:lsp1",
 // "ldp", "bgp:vpn-instance:red"); freeing checks the tag, and FreeOwner frees
 // everything an owner holds, which is what a protocol does when it stops.
+//
+// Every owner tag carries a kind and a name ("static-lsp:lsp1",
+// "vpn-instance:red"); Describe turns it into the words of an error message.
+//
+// Configuration asks for labels only from a participant's Prepare, through a
+// Txn (see txn.go): Prepare reserves and may fail, Apply commits, Abort gives
+// everything back, so a refused commit leaves the labels as they were.
 //
 // A Manager is safe for concurrent use.
 package label
@@ -20,13 +29,14 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 )
 
 // Default ranges.
 const (
 	StaticMin  = 16
-	StaticMax  = 1023
+	StaticMax  = 32783
 	DynamicMin = 48000
 	// MaxLabel is the largest 20-bit label value.
 	MaxLabel = 1<<20 - 1
@@ -48,7 +58,7 @@ type Ranges struct {
 	DynamicMin, DynamicMax uint32
 }
 
-// DefaultRanges are VRP8's: static 16–1023, dynamic 48000 and above.
+// DefaultRanges are VRP8's: static 16–32783, dynamic 48000 and above.
 func DefaultRanges() Ranges {
 	return Ranges{StaticMin: StaticMin, StaticMax: StaticMax, DynamicMin: DynamicMin, DynamicMax: MaxLabel}
 }
@@ -64,6 +74,51 @@ func (r Ranges) validate() error {
 			r.StaticMin, r.StaticMax, r.DynamicMin, r.DynamicMax, ErrOutOfRange)
 	}
 	return nil
+}
+
+// InUseError says which owner holds a label another owner asked for
+// (errors.Is(err, ErrInUse) holds).
+type InUseError struct {
+	Label  uint32
+	Holder string
+}
+
+func (e *InUseError) Error() string {
+	return fmt.Sprintf("label %d is held by %s: %v", e.Label, e.Holder, ErrInUse)
+}
+
+// Unwrap makes errors.Is(err, ErrInUse) true.
+func (e *InUseError) Unwrap() error { return ErrInUse }
+
+// Owner builds an owner tag from a kind and a name ("static-lsp", "lsp1").
+func Owner(kind, name string) string { return kind + ":" + name }
+
+// Owner kinds of the tags vpnos uses.
+const (
+	KindStaticLSP   = "static-lsp"
+	KindVPNInstance = "vpn-instance"
+	KindLDP         = "ldp"
+	KindBGP         = "bgp"
+)
+
+// Describe turns an owner tag into words for an error message
+// ("static-lsp:a" -> "static LSP a", "vpn-instance:red" -> "VPN instance red").
+func Describe(owner string) string {
+	kind, name, _ := strings.Cut(owner, ":")
+	switch kind {
+	case KindStaticLSP:
+		return "static LSP " + name
+	case KindVPNInstance:
+		return "VPN instance " + name
+	case KindLDP:
+		return "LDP"
+	case KindBGP:
+		if name != "" {
+			return "BGP (" + name + ")"
+		}
+		return "BGP"
+	}
+	return owner
 }
 
 // Allocation is one label in use.
@@ -122,7 +177,7 @@ func (m *Manager) Reserve(l uint32, owner string) error {
 		if cur == owner {
 			return nil
 		}
-		return fmt.Errorf("label %d is held by %s: %w", l, cur, ErrInUse)
+		return &InUseError{Label: l, Holder: cur}
 	}
 	m.owners[l] = owner
 	return nil

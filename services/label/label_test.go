@@ -18,10 +18,10 @@ func TestReserve(t *testing.T) {
 		{"same owner again", 100, "static-lsp:a", nil},
 		{"taken", 100, "static-lsp:b", ErrInUse},
 		{"low edge", 16, "static-lsp:b", nil},
-		{"high edge", 1023, "static-lsp:c", nil},
+		{"high edge", 32783, "static-lsp:c", nil},
 		{"reserved 3", 3, "static-lsp:d", ErrOutOfRange},
 		{"below range", 15, "static-lsp:d", ErrOutOfRange},
-		{"above range", 1024, "static-lsp:d", ErrOutOfRange},
+		{"above range", 32784, "static-lsp:d", ErrOutOfRange},
 		{"dynamic", 48000, "static-lsp:d", ErrOutOfRange},
 		{"no owner", 200, "", ErrNoOwner},
 	}

@@ -42,11 +42,11 @@ func BenchmarkInsert1M(b *testing.B) {
 
 		start = time.Now()
 		r := New(Options{})
-		if err := r.SetInterface(Port{Name: "eth3", Up: true, Addresses: []netip.Prefix{netip.MustParsePrefix("198.51.100.1/30")}}); err != nil {
+		if err := r.SetInterface(Port{Name: ge3, Kernel: "eth3", Instance: pub, Up: true, Addresses: []netip.Prefix{netip.MustParsePrefix("198.51.100.1/30")}}); err != nil {
 			b.Fatal(err)
 		}
 		for _, rt := range routes {
-			if err := r.AddRoute("", rt); err != nil {
+			if err := r.AddRoute(pub, rt); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -84,12 +84,15 @@ func BenchmarkReresolve1M(b *testing.B) {
 	const n = 1_000_000
 	routes := benchRoutes(n)
 	r := New(Options{})
-	port := func(name string, up bool) Port {
-		return Port{Name: name, Up: up, Addresses: []netip.Prefix{netip.MustParsePrefix("198.51.100.1/30")}}
+	port := func(kernel string, up bool) Port {
+		return Port{Name: "GigabitEthernet0/" + kernel[3:] + "/0", Kernel: kernel, Instance: pub, Up: up,
+			Addresses: []netip.Prefix{netip.MustParsePrefix("198.51.100.1/30")}}
 	}
-	_ = r.SetInterface(port("eth3", true))
+	if err := r.SetInterface(port("eth3", true)); err != nil {
+		b.Fatal(err)
+	}
 	for _, rt := range routes {
-		_ = r.AddRoute("", rt)
+		_ = r.AddRoute(pub, rt)
 	}
 	r.Compute()
 	r.Commit()

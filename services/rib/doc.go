@@ -1,7 +1,17 @@
 // Package rib is the routing information base of every routing instance (the
-// public instance "_public_" and one per VPN instance) and the static LSPs.
-// It computes the FIB: fully resolved fibapi.Route and fibapi.LabelEntry
-// values, handed to a fibapi.Programmer as differences only.
+// public instance fibapi.Public and one per VPN instance) and of the LSPs of
+// every owner (static, LDP, BGP, the VPN instances' labels). It computes the
+// FIB: fully resolved fibapi.Route and fibapi.LabelEntry values, handed to a
+// fibapi.Programmer as differences only.
+//
+// # Names
+//
+// Interfaces are named by their VRP names ("GigabitEthernet0/1/0",
+// "LoopBack0"; case ignored) in everything the RIB takes and gives (Port,
+// NextHop, LSP, Hop, snapshots, watches); kernel names ("eth1") appear only
+// in the fibapi batches handed to the forwarder. Instances are named, the
+// public one fibapi.Public: "" is no instance (except NextHop.Instance,
+// where "" means the route's own).
 //
 // # Layers
 //
@@ -12,8 +22,11 @@
 //   - Service owns a RIB in one goroutine (Serve). Its methods take a
 //     context.Context first, are messages to that goroutine, and return after
 //     the change was programmed; calls arriving together share one batch.
-//   - RenderRoutingTable, RenderStaticLSPs and RenderMPLSLSP print the VRP
-//     displays from snapshots (Snapshot, StaticLSPs).
+//     Serve may run again after it returned (the registry restarts it).
+//   - Snapshot, LSPs and Lookup copy typed state out; cli/ops renders the VRP
+//     displays from them.
+//   - Watches (watch.go) deliver next-hop states and best routes to
+//     protocols without blocking the owner loop.
 //
 // # Selection
 //
@@ -51,12 +64,13 @@
 // 127.255.255.255/32 and 255.255.255.255/32 on InLoopBack0, a VPN instance
 // 255.255.255.255/32. Down interfaces withdraw theirs.
 //
-// # Static LSPs and the IP routing table
+// # LSPs and the IP routing table
 //
-// See lsp.go: an Up ingress LSP replaces the FIB entry of its FEC prefix
-// (the IP route stays in the routing table and in displays), so plain IP
-// traffic to the FEC and everything resolved through it (static routes,
-// BGP routes, VPN routes with their inner label) is labelled. Transit and
-// egress LSPs become incoming-label entries (explicit null arriving at an
-// egress is the forwarder's: it pops it and looks up in the port's instance).
+// See lsp.go: LSPs are keyed by owner and follow the route of their FEC. An
+// Up ingress LSP replaces the FIB entry of its FEC prefix (the IP route
+// stays in the routing table and in displays), so plain IP traffic to the
+// FEC and everything resolved through it (static routes, BGP routes, VPN
+// routes with their inner label) is labelled. Transit and egress LSPs become
+// incoming-label entries (explicit null arriving at an egress is the
+// forwarder's: it pops it and looks up in the port's instance).
 package rib

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"vpnos/services/fibapi"
-	"vpnos/services/label"
 	"vpnos/services/rib"
 )
 
@@ -29,7 +28,6 @@ func ExampleService() {
 	defer cancel()
 	svc := rib.NewService(rib.ServiceConfig{
 		Programmer: printer{},
-		Labels:     label.New(),
 		Now:        func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) },
 	})
 	go svc.Serve(ctx)
@@ -40,34 +38,31 @@ func ExampleService() {
 		}
 	}
 	must(svc.AddInstance(ctx, "red"))
-	must(svc.SetInterface(ctx, rib.Port{Name: "eth3", VRPName: "GigabitEthernet0/3/0", Up: true,
+	must(svc.SetInterface(ctx, rib.Port{Name: "GigabitEthernet0/3/0", Kernel: "eth3", Instance: fibapi.Public, Up: true,
 		Addresses: []netip.Prefix{netip.MustParsePrefix("198.51.100.1/30")}}))
-	must(svc.AddRoute(ctx, "", rib.Route{Prefix: netip.MustParsePrefix("10.255.0.3/32"), Protocol: rib.Static,
+	must(svc.AddRoute(ctx, fibapi.Public, rib.Route{Prefix: netip.MustParsePrefix("10.255.0.3/32"), Protocol: rib.Static,
 		NextHops: []rib.NextHop{{Gateway: netip.MustParseAddr("198.51.100.2")}}}))
-	must(svc.SetStaticLSPs(ctx, []rib.StaticLSP{{Name: "to-pe2", Role: rib.Ingress,
-		FEC: netip.MustParsePrefix("10.255.0.3/32"), NextHop: netip.MustParseAddr("198.51.100.2"), OutLabel: 100}}))
+	must(svc.SetLSPs(ctx, rib.OwnerStatic, []rib.LSP{{Name: "to-pe2", Role: rib.Ingress, Instance: fibapi.Public,
+		FEC: netip.MustParsePrefix("10.255.0.3/32"), Explicit: true,
+		Out: []rib.LSPOut{{Gateway: netip.MustParseAddr("198.51.100.2"), Label: 100}}}}))
 	must(svc.AddRoute(ctx, "red", rib.Route{Prefix: netip.MustParsePrefix("172.16.3.0/24"), Protocol: rib.IBGP,
 		NextHops: []rib.NextHop{{Gateway: netip.MustParseAddr("10.255.0.3"), Instance: fibapi.Public,
 			Labels: []uint32{48130}, Tunnel: true}}}))
 
+	nh, _ := svc.ResolveNexthop(ctx, fibapi.Public, netip.MustParseAddr("10.255.0.3"))
+	fmt.Printf("next hop 10.255.0.3: resolved %v via %s, tunnel %v (%s %s)\n", nh.Resolved, nh.Route, nh.Tunnel, nh.TunnelOwner, nh.TunnelName)
 	snap, _ := svc.Snapshot(ctx, "red")
-	fmt.Print(rib.RenderRoutingTable(snap, rib.TableOptions{}))
-	lsps, _ := svc.StaticLSPs(ctx, "")
-	fmt.Print(rib.RenderStaticLSPs(lsps, false))
+	for _, e := range snap.Routes {
+		fmt.Println(e.Prefix, e.Protocol, e.Flags(), e.NextHop, e.Interface, e.OutLabels)
+	}
+	lsps, _ := svc.LSPs(ctx, rib.OwnerStatic)
+	for _, l := range lsps {
+		fmt.Println(l.Owner, l.Name, l.Role, l.Up, l.Hops[0].Interface, l.Hops[0].Labels)
+	}
 	// Output:
 	// program red 172.16.3.0/24 via eth3 198.51.100.2 labels [100 48130]
-	// Route Flags: R - relay, D - download to fib, T - to vpn-instance, B - black hole route
-	// ------------------------------------------------------------------------------
-	// Routing Table: red
-	//          Destinations : 2        Routes : 2
-	//
-	// Destination/Mask    Proto  Pre  Cost     Flags NextHop         Interface
-	//
-	//    172.16.3.0/24    IBGP   255  0        RD    10.255.0.3      GigabitEthernet0/3/0
-	// 255.255.255.255/32  Direct 0    0        D     127.0.0.1       InLoopBack0
-	// TOTAL          : 1              STATIC LSP(S)
-	// UP             : 1              STATIC LSP(S)
-	// DOWN           : 0              STATIC LSP(S)
-	// Name               FEC                I/O Label    I/O If                      Status
-	// to-pe2             10.255.0.3/32      NULL/100     -/GigabitEthernet0/3/0      Up
+	// next hop 10.255.0.3: resolved true via 10.255.0.3/32, tunnel true (static to-pe2)
+	// 172.16.3.0/24 IBGP RD 10.255.0.3 GigabitEthernet0/3/0 [100 48130]
+	// 255.255.255.255/32 Direct D 127.0.0.1 InLoopBack0 []
+	// static to-pe2 Ingress true GigabitEthernet0/3/0 [100]
 }

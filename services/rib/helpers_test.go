@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"vpnos/services/fibapi"
-	"vpnos/services/label"
 )
 
 var t0 = time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
@@ -166,14 +165,12 @@ type env struct {
 	r     *RIB
 	fib   *fakeFIB
 	clock *fakeClock
-	lm    *label.Manager
 	last  fibapi.Batch
 }
 
 func newEnv(t *testing.T) *env {
 	c := &fakeClock{now: t0}
-	lm := label.New()
-	e := &env{t: t, r: New(Options{Now: c.Now, Labels: lm}), fib: newFakeFIB(), clock: c, lm: lm}
+	e := &env{t: t, r: New(Options{Now: c.Now}), fib: newFakeFIB(), clock: c}
 	e.flush()
 	return e
 }
@@ -197,8 +194,16 @@ func (e *env) must(err error) {
 func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
 func ip(s string) netip.Addr    { return netip.MustParseAddr(s) }
 
-func port(name, vrp, inst string, up bool, addrs ...string) Port {
-	p := Port{Name: name, VRPName: vrp, Instance: inst, Up: up, Loopback: strings.HasPrefix(vrp, "LoopBack")}
+// pub is the public instance.
+const pub = fibapi.Public
+
+// port is an interface: kernel name (ignored for a LoopBack), VRP name,
+// instance, state, addresses.
+func port(kernel, name, inst string, up bool, addrs ...string) Port {
+	p := Port{Name: name, Kernel: kernel, Instance: inst, Up: up, Loopback: strings.HasPrefix(name, "LoopBack")}
+	if p.Loopback {
+		p.Kernel = ""
+	}
 	for _, a := range addrs {
 		p.Addresses = append(p.Addresses, pfx(a))
 	}
@@ -242,8 +247,8 @@ func pe1(t *testing.T) *env {
 	e := newEnv(t)
 	e.must(e.r.AddInstance("red"))
 	e.must(e.r.SetInterface(port("eth1", "GigabitEthernet0/1/0", "red", true, "192.0.2.1/30")))
-	e.must(e.r.SetInterface(port("eth3", "GigabitEthernet0/3/0", "", true, "198.51.100.1/30")))
-	e.must(e.r.SetInterface(port("lo0", "LoopBack0", "", true, "10.255.0.1/32")))
+	e.must(e.r.SetInterface(port("eth3", "GigabitEthernet0/3/0", pub, true, "198.51.100.1/30")))
+	e.must(e.r.SetInterface(port("lo0", "LoopBack0", pub, true, "10.255.0.1/32")))
 	e.flush()
 	return e
 }

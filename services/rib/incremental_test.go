@@ -3,7 +3,6 @@ package rib
 import (
 	"fmt"
 	"math/rand/v2"
-	"net/netip"
 	"slices"
 	"testing"
 
@@ -16,7 +15,7 @@ import (
 type opsModel struct {
 	ports  map[string]Port
 	routes map[string]map[RouteID]Route // instance -> routes
-	lsps   map[string]StaticLSP
+	lsps   map[string]map[string]LSP    // owner -> name -> LSP
 }
 
 func byteAt(b []byte, i *int) int {
@@ -28,11 +27,43 @@ func byteAt(b []byte, i *int) int {
 	return v
 }
 
+var modelOwners = []string{OwnerStatic, OwnerLDP, OwnerBGP, OwnerVPNInstance}
+
+// modelLSPs are the LSPs each owner may have (in-labels never collide
+// between owners: which of two claimants gets a label depends on the order
+// of calls, which a fresh RIB does not repeat).
+var modelLSPs = map[string][]LSP{
+	OwnerStatic: {
+		ingress("i0", "10.0.0.0/16", "192.168.1.2", 100),
+		ingress("i1", "10.1.0.0/16", "192.168.2.3", 3),
+		{Name: "i2", Role: Ingress, Instance: pub, FEC: pfx("10.2.0.0/16"), Explicit: true, Out: []LSPOut{{Interface: ge2, Label: 0}}},
+		transit("t0", 200, "192.168.1.5", 300),
+		{Name: "t1", Role: Transit, Instance: pub, InLabel: 201, InInterface: ge2, Explicit: true, Out: []LSPOut{{Interface: ge1, Gateway: ip("192.168.1.5"), Label: 3}}},
+		{Name: "e0", Role: Egress, Instance: pub, InLabel: 202, InInterface: ge1, Explicit: true},
+	},
+	OwnerLDP: {
+		{Name: "f0", Role: Ingress, Instance: pub, FEC: pfx("10.0.0.0/16"), Out: []LSPOut{{Gateway: ip("192.168.1.2"), Label: 48001}, {Gateway: ip("192.168.2.2"), Label: 3}}},
+		{Name: "f1", Role: Ingress, Instance: pub, FEC: pfx("10.1.0.0/16"), Out: []LSPOut{{Gateway: ip("192.168.2.3"), Label: 48002}}},
+		{Name: "f3", Role: Ingress, Instance: pub, FEC: pfx("10.3.0.0/16"), Out: []LSPOut{{Interface: ge2, Label: 48003}}},
+		{Name: "t0", Role: Transit, Instance: pub, FEC: pfx("10.0.0.0/16"), InLabel: 48100, Out: []LSPOut{{Gateway: ip("192.168.1.2"), Label: 48001}, {Gateway: ip("192.168.1.3"), Label: 48011}}},
+		{Name: "t1", Role: Transit, Instance: pub, FEC: pfx("172.16.1.0/24"), InLabel: 48101, Out: []LSPOut{{Gateway: ip("10.1.1.1"), Label: 48021}}},
+		{Name: "e0", Role: Egress, Instance: pub, FEC: pfx("10.255.0.1/32"), InLabel: 48102},
+	},
+	OwnerBGP: {
+		{Name: "lu", Role: Ingress, Instance: pub, FEC: pfx("172.16.0.0/24"), Out: []LSPOut{{Gateway: ip("10.0.0.1"), Label: 60000}}},
+		{Name: "ce", Role: Egress, Instance: "red", FEC: pfx("10.0.0.0/16"), InLabel: 60100},
+		{Name: "ce2", Role: Egress, Instance: "red", FEC: pfx("10.2.0.0/16"), InLabel: 60101},
+	},
+	OwnerVPNInstance: {
+		{Name: "red", Role: Egress, Instance: "red", InLabel: 300},
+	},
+}
+
 var modelPorts = []Port{
-	port("eth1", "GigabitEthernet0/1/0", "", true, "192.168.1.1/24"),
-	port("eth2", "GigabitEthernet0/2/0", "", true, "192.168.2.1/24"),
+	port("eth1", "GigabitEthernet0/1/0", pub, true, "192.168.1.1/24"),
+	port("eth2", "GigabitEthernet0/2/0", pub, true, "192.168.2.1/24"),
 	port("eth3", "GigabitEthernet0/3/0", "red", true, "192.168.3.1/24"),
-	port("lo0", "LoopBack0", "", true, "10.255.0.1/32"),
+	port("lo0", "LoopBack0", pub, true, "10.255.0.1/32"),
 }
 
 // genRoute builds a route from the stream. Routes are layered so they cannot
@@ -44,12 +75,12 @@ func genRoute(b []byte, i *int) (string, Route) {
 	x, y, pref := byteAt(b, i)%4, byteAt(b, i)%4, uint32(byteAt(b, i)%3)*10
 	switch layer {
 	case 0:
-		inst := ""
+		inst := pub
 		gw := fmt.Sprintf("192.168.%d.%d", 1+y%2, 2+x)
 		r := static(fmt.Sprintf("10.%d.0.0/16", x), gw, 60+pref)
 		switch y {
 		case 2:
-			r.NextHops[0] = NextHop{Interface: "eth2"}
+			r.NextHops[0] = NextHop{Interface: "GigabitEthernet0/2/0"}
 		case 3:
 			inst = "red"
 			r = static(fmt.Sprintf("10.%d.0.0/16", x), "192.168.3.9", 60+pref)
@@ -63,14 +94,14 @@ func genRoute(b []byte, i *int) (string, Route) {
 		if x == 3 {
 			r.Protocol, r.Cost = OSPFASE, pref
 		}
-		return "", r
+		return pub, r
 	default:
 		r := Route{Prefix: pfx(fmt.Sprintf("100.64.%d.0/24", x)), Protocol: IBGP, Key: fmt.Sprint(y % 2),
 			NextHops: []NextHop{{Gateway: ip(fmt.Sprintf("10.%d.0.1", y)), Instance: fibapi.Public,
 				Labels: []uint32{48000 + uint32(x)}, Tunnel: y%2 == 0}}}
 		inst := "red"
 		if x == 0 {
-			inst = ""
+			inst = pub
 			r.NextHops[0].Instance = ""
 		}
 		return inst, r
@@ -101,25 +132,19 @@ func (m *opsModel) step(t testing.TB, r *RIB, b []byte, i *int) {
 		if err := r.SetInterface(p); err != nil {
 			t.Fatal(err)
 		}
-	case 4: // static LSPs: a subset of a fixed list
+	case 4: // one owner's LSPs: a subset of a fixed list
+		owner := modelOwners[byteAt(b, i)%len(modelOwners)]
 		mask := byteAt(b, i)
-		all := []StaticLSP{
-			ingress("i0", "10.0.0.0/16", "192.168.1.2", 100),
-			ingress("i1", "10.1.0.0/16", "192.168.2.3", 3),
-			{Name: "i2", Role: Ingress, FEC: pfx("10.2.0.0/16"), OutInterface: "eth2", OutLabel: 0},
-			{Name: "t0", Role: Transit, InLabel: 200, NextHop: ip("192.168.1.5"), OutLabel: 300},
-			{Name: "t1", Role: Transit, InLabel: 201, InInterface: "eth2", OutInterface: "eth1", NextHop: ip("192.168.1.5"), OutLabel: 3},
-			{Name: "e0", Role: Egress, InLabel: 202, InInterface: "eth1"},
-		}
-		clear(m.lsps)
-		var set []StaticLSP
+		all := modelLSPs[owner]
+		var set []LSP
+		m.lsps[owner] = map[string]LSP{}
 		for k, l := range all {
 			if mask&(1<<k) != 0 {
 				set = append(set, l)
-				m.lsps[l.Name] = l
+				m.lsps[owner][l.Name] = l
 			}
 		}
-		if err := r.SetStaticLSPs(set); err != nil {
+		if err := r.SetLSPs(owner, set); err != nil {
 			t.Fatal(err)
 		}
 	case 5: // remove every static route of a prefix
@@ -138,8 +163,17 @@ func (m *opsModel) step(t testing.TB, r *RIB, b []byte, i *int) {
 	}
 }
 
-// fresh builds a RIB from the model in one go.
+// fresh builds a RIB from the model in one go and returns its FIB.
 func (m *opsModel) fresh(t testing.TB) *fakeFIB {
+	r := m.freshRIB(t)
+	f := newFakeFIB()
+	f.apply(t, r.Compute())
+	r.Commit()
+	return f
+}
+
+// freshRIB builds a RIB from the model in one go.
+func (m *opsModel) freshRIB(t testing.TB) *RIB {
 	r := New(Options{})
 	if err := r.AddInstance("red"); err != nil {
 		t.Fatal(err)
@@ -149,12 +183,14 @@ func (m *opsModel) fresh(t testing.TB) *fakeFIB {
 			t.Fatal(err)
 		}
 	}
-	var lsps []StaticLSP
-	for _, n := range sortedKeys(m.lsps) {
-		lsps = append(lsps, m.lsps[n])
-	}
-	if err := r.SetStaticLSPs(lsps); err != nil {
-		t.Fatal(err)
+	for _, owner := range sortedKeys(m.lsps) {
+		var lsps []LSP
+		for _, n := range sortedKeys(m.lsps[owner]) {
+			lsps = append(lsps, m.lsps[owner][n])
+		}
+		if err := r.SetLSPs(owner, lsps); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, inst := range sortedKeys(m.routes) {
 		ids := make([]RouteID, 0, len(m.routes[inst]))
@@ -176,10 +212,7 @@ func (m *opsModel) fresh(t testing.TB) *fakeFIB {
 			}
 		}
 	}
-	f := newFakeFIB()
-	f.apply(t, r.Compute())
-	r.Commit()
-	return f
+	return r
 }
 
 func cmpString(a, b string) int {
@@ -205,7 +238,7 @@ func fibDump(f *fakeFIB) []string {
 }
 
 func checkIncremental(t testing.TB, b []byte) {
-	m := &opsModel{ports: map[string]Port{}, routes: map[string]map[RouteID]Route{}, lsps: map[string]StaticLSP{}}
+	m := &opsModel{ports: map[string]Port{}, routes: map[string]map[RouteID]Route{}, lsps: map[string]map[string]LSP{}}
 	r := New(Options{})
 	if err := r.AddInstance("red"); err != nil {
 		t.Fatal(err)
@@ -234,18 +267,39 @@ func checkIncremental(t testing.TB, b []byte) {
 		}
 		r.Commit()
 	}
-	// Displays never fail on any state.
+	// Snapshots never fail on any state, and agree with a fresh RIB's.
+	fresh := m.freshRIB(t)
 	for _, inst := range r.Instances() {
 		s, err := r.Snapshot(inst)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_ = RenderRoutingTable(s, TableOptions{Verbose: true})
+		f, _ := fresh.Snapshot(inst)
+		if got, want := snapRows(s), snapRows(f); !slices.Equal(got, want) {
+			t.Fatalf("snapshot of %s differs from a fresh one:\nincremental: %q\nfresh:       %q", inst, got, want)
+		}
 	}
-	st, _ := r.StaticLSPs("")
-	_ = RenderStaticLSPs(st, true)
-	_ = RenderMPLSLSP(StaticLSPSection(st))
-	_ = netip.Addr{}
+	if got, want := lspRows(r.LSPs("")), lspRows(fresh.LSPs("")); !slices.Equal(got, want) {
+		t.Fatalf("LSP states differ from a fresh RIB's:\nincremental: %q\nfresh:       %q", got, want)
+	}
+}
+
+// snapRows prints a snapshot without ages.
+func snapRows(s Snapshot) []string {
+	var out []string
+	for _, e := range s.Routes {
+		e.Age = 0
+		out = append(out, fmt.Sprintf("%+v", e))
+	}
+	return out
+}
+
+func lspRows(ls []LSPStatus) []string {
+	var out []string
+	for _, l := range ls {
+		out = append(out, fmt.Sprintf("%s %s up=%v carrying=%v hops=%v pop=%s", l.Owner, l.Name, l.Up, l.Carrying, l.Hops, l.PopInstance))
+	}
+	return out
 }
 
 func TestIncrementalMatchesFresh(t *testing.T) {

@@ -2,23 +2,20 @@ package rib
 
 import (
 	"fmt"
-
 	"net/netip"
 	"slices"
 	"strings"
-	"vpnos/services/fibapi"
 )
 
-// SetInterface adds or updates an interface: its instance, state and
-// addresses. While it is up, each address adds its direct routes (the
-// subnet, the host /32 and the subnet broadcast /32; a LoopBack /32 adds one
-// route); going down withdraws them, and routes and LSPs through the
-// interface become unusable.
+// SetInterface adds or updates an interface (keyed by its VRP name): its
+// kernel name, instance, state and addresses. While it is up, each address
+// adds its direct routes (the subnet, the host /32 and the subnet broadcast
+// /32; a LoopBack /32 adds one route); going down withdraws them, and routes
+// and LSPs through the interface become unusable.
 func (r *RIB) SetInterface(p Port) error {
 	if p.Name == "" {
 		return fmt.Errorf("%w: interface without a name", ErrBadRoute)
 	}
-	p.Instance = normInstance(p.Instance)
 	if _, err := r.inst(p.Instance); err != nil {
 		return err
 	}
@@ -27,41 +24,44 @@ func (r *RIB) SetInterface(p Port) error {
 			return fmt.Errorf("%w: interface %s address %v is not IPv4", ErrBadRoute, p.Name, a)
 		}
 	}
-	if p.VRPName == "" {
-		p.VRPName = p.Name
+	if p.Up && !p.Loopback && p.Kernel == "" {
+		return fmt.Errorf("%w: port %s is up without a kernel name", ErrBadRoute, p.Name)
+	}
+	if k, ok := r.portFold[strings.ToLower(p.Name)]; ok && k != p.Name {
+		return fmt.Errorf("%w: interface %s is already known as %s", ErrBadRoute, p.Name, k)
 	}
 	p.Addresses = slices.Clone(p.Addresses)
 	old := r.ports[p.Name]
 	if old != nil {
-		if old.Up == p.Up && old.Instance == p.Instance && old.VRPName == p.VRPName && old.Loopback == p.Loopback &&
+		if old.Up == p.Up && old.Instance == p.Instance && old.Kernel == p.Kernel && old.Loopback == p.Loopback &&
 			slices.Equal(old.Addresses, p.Addresses) {
 			return nil
 		}
 		r.removeDirect(old)
-		delete(r.portByVRP, strings.ToLower(old.VRPName))
 		r.interfaceChanged(old)
 	}
 	np := p
 	r.ports[p.Name] = &np
-	r.portByVRP[strings.ToLower(p.VRPName)] = p.Name
+	r.portFold[strings.ToLower(p.Name)] = p.Name
 	r.addDirect(&np)
 	r.interfaceChanged(&np)
 	return nil
 }
 
-// DelInterface removes an interface (and its direct routes).
+// DelInterface removes an interface (and its direct routes); the name is
+// its VRP name, case ignored.
 func (r *RIB) DelInterface(name string) {
-	old := r.ports[name]
+	old := r.lookupPort(name)
 	if old == nil {
 		return
 	}
 	r.removeDirect(old)
-	delete(r.ports, name)
-	delete(r.portByVRP, strings.ToLower(old.VRPName))
+	delete(r.ports, old.Name)
+	delete(r.portFold, strings.ToLower(old.Name))
 	r.interfaceChanged(old)
 }
 
-// Interfaces returns the interfaces, sorted by kernel name.
+// Interfaces returns the interfaces, sorted by name.
 func (r *RIB) Interfaces() []Port {
 	out := make([]Port, 0, len(r.ports))
 	for _, n := range sortedKeys(r.ports) {
@@ -73,12 +73,10 @@ func (r *RIB) Interfaces() []Port {
 }
 
 func (r *RIB) interfaceChanged(p *Port) {
-	for _, n := range []string{p.Name, p.VRPName} {
-		if m := r.ifDeps[strings.ToLower(n)]; m != nil {
-			r.markAll(m)
-		}
+	if m := r.ifDeps[strings.ToLower(p.Name)]; m != nil {
+		r.markAll(m)
 	}
-	r.lspsChanged()
+	r.interfaceLSPs()
 }
 
 type directRoute struct {
@@ -90,23 +88,23 @@ type directRoute struct {
 func directRoutes(p *Port) []directRoute {
 	var out []directRoute
 	seen := map[netip.Prefix]bool{}
-	add := func(pfx netip.Prefix, kind string, local bool, disp netip.Addr) {
+	add := func(pfx netip.Prefix, kind string, local, redist bool, disp netip.Addr) {
 		if seen[pfx] {
 			return
 		}
 		seen[pfx] = true
-		out = append(out, directRoute{pfx, p.Name + " " + kind, directInfo{port: p.Name, local: local, display: disp}})
+		out = append(out, directRoute{pfx, p.Name + " " + kind, directInfo{port: p.Name, local: local, redist: redist, display: disp}})
 	}
 	for _, a := range p.Addresses {
 		host := netip.PrefixFrom(a.Addr(), 32)
 		if a.Bits() == 32 {
-			add(host, "host "+a.Addr().String(), true, loopback127)
+			add(host, "host "+a.Addr().String(), true, true, loopback127)
 			continue
 		}
-		add(a.Masked(), "subnet "+a.Addr().String(), p.Loopback, a.Addr())
-		add(host, "host "+a.Addr().String(), true, loopback127)
+		add(a.Masked(), "subnet "+a.Addr().String(), p.Loopback, true, a.Addr())
+		add(host, "host "+a.Addr().String(), true, false, loopback127)
 		if a.Bits() <= 30 {
-			add(netip.PrefixFrom(lastAddr(a), 32), "broadcast "+a.Addr().String(), true, loopback127)
+			add(netip.PrefixFrom(lastAddr(a), 32), "broadcast "+a.Addr().String(), true, false, loopback127)
 		}
 	}
 	return out
@@ -130,7 +128,7 @@ func (r *RIB) addDirect(p *Port) {
 	for _, dr := range directRoutes(p) {
 		info := dr.info
 		if !info.local {
-			info.hops = []fibapi.NextHop{{Port: info.port}}
+			info.hops = []Hop{{Interface: info.port}}
 		}
 		r.addRoute(in, &route{
 			Route:  Route{Prefix: dr.prefix, Protocol: Direct, Key: dr.key},

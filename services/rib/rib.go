@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"vpnos/services/fibapi"
-	"vpnos/services/label"
 )
 
 // maxVisits bounds how often one destination is recomputed in one Compute.
@@ -29,18 +28,15 @@ const InLoopBack0 = "InLoopBack0"
 type Options struct {
 	// Now is the clock for route ages (time.Now if nil).
 	Now func() time.Time
-	// Labels reserves static LSP in-labels; if nil, a private manager is used.
-	Labels *label.Manager
 }
 
 // RIB holds every routing instance. It is not safe for concurrent use
 // (Service serialises access); all methods are deterministic.
 type RIB struct {
 	now       func() time.Time
-	labels    *label.Manager
 	instances map[string]*instance
-	ports     map[string]*Port  // by kernel name
-	portByVRP map[string]string // lower-case VRP name -> kernel name
+	ports     map[string]*Port  // by VRP name as given to SetInterface
+	portFold  map[string]string // lower-case VRP name -> VRP name
 	// track: next-hop addresses resolved recursively, per instance of the
 	// next hop, with the destinations that depend on them.
 	track map[string]*tracker
@@ -55,18 +51,22 @@ type RIB struct {
 	oldBest          []*route
 	oldVias, newVias []*dest
 
-	lsps         map[string]*lspState // by name
-	ingressFEC   map[netip.Prefix]*lspState
-	ingressOrder []netip.Prefix // keys of ingressFEC, sorted
-	lspDirty     bool
+	lsps      map[string]map[string]*lspState // by owner, then name
+	lspFEC    map[fecKey]*fecEntry            // the LSPs following each FEC
+	ifLSPs    []*lspState                     // LSPs that name interfaces (explicit next hops, in-interfaces)
+	ilm       map[uint32]*lspState            // in-label -> the LSP programming it
+	ilmWait   map[uint32][]*lspState          // in-label -> LSPs waiting for it (another holds it)
+	lspDirty  []*lspState                     // LSPs whose label entry must be recomputed
+	egressAll bool                            // every egress LSP must be recomputed (instances changed)
 	// byProto indexes the routes protocols added, per instance; synced holds
 	// the last SyncRoutes input per protocol (for instances created later).
 	byProto     map[Protocol]map[string]map[RouteID]struct{}
 	synced      map[Protocol]map[string][]Route
-	extLabels   map[string]map[uint32]fibapi.LabelEntry // SetLabelEntries, by owner
-	labelWant   map[uint32]fibapi.LabelEntry
-	labelHW     map[uint32]fibapi.LabelEntry
+	labelWant   map[uint32]labelEntry
+	labelHW     map[uint32]labelEntry
 	labelChange map[uint32]bool
+
+	watches *watchState
 
 	// What the last Compute handed out, applied by Commit.
 	computed       []computedRoute
@@ -83,7 +83,7 @@ type computedRoute struct {
 type fibEntry struct {
 	set  bool
 	kind fibapi.RouteKind
-	hops []fibapi.NextHop
+	hops []Hop
 }
 
 func sameFIB(a, b fibEntry) bool {
@@ -91,7 +91,7 @@ func sameFIB(a, b fibEntry) bool {
 }
 
 type computedLabel struct {
-	entry   fibapi.LabelEntry
+	entry   labelEntry
 	present bool
 }
 
@@ -139,18 +139,19 @@ type route struct {
 }
 
 type directInfo struct {
-	port    string // kernel name ("" for InLoopBack0)
+	port    string // interface ("" for InLoopBack0)
 	local   bool
+	redist  bool // an interface subnet or a /32 address: what import-route direct takes
 	display netip.Addr
-	hops    []fibapi.NextHop // the attached next hop of a subnet route
+	hops    []Hop // the attached next hop of a subnet route
 }
 
 type path struct {
 	ok   bool
 	drop bool
-	hops []fibapi.NextHop
+	hops []Hop
 	via  *dest
-	port string // kernel name of the first outgoing port, for displays
+	port string // the first outgoing interface, for displays
 }
 
 type tracker struct {
@@ -163,28 +164,26 @@ type tracker struct {
 func New(o Options) *RIB {
 	r := &RIB{
 		now:         o.Now,
-		labels:      o.Labels,
 		instances:   map[string]*instance{},
 		ports:       map[string]*Port{},
-		portByVRP:   map[string]string{},
+		portFold:    map[string]string{},
 		track:       map[string]*tracker{},
 		ifDeps:      map[string]*depSet{},
-		lsps:        map[string]*lspState{},
-		ingressFEC:  map[netip.Prefix]*lspState{},
-		labelWant:   map[uint32]fibapi.LabelEntry{},
-		labelHW:     map[uint32]fibapi.LabelEntry{},
+		lsps:        map[string]map[string]*lspState{},
+		lspFEC:      map[fecKey]*fecEntry{},
+		ilm:         map[uint32]*lspState{},
+		ilmWait:     map[uint32][]*lspState{},
+		labelWant:   map[uint32]labelEntry{},
+		labelHW:     map[uint32]labelEntry{},
 		labelChange: map[uint32]bool{},
 		byProto:     map[Protocol]map[string]map[RouteID]struct{}{},
 		synced:      map[Protocol]map[string][]Route{},
-		extLabels:   map[string]map[uint32]fibapi.LabelEntry{},
 
 		computedLabels: map[uint32]computedLabel{},
+		watches:        newWatchState(),
 	}
 	if r.now == nil {
 		r.now = time.Now
-	}
-	if r.labels == nil {
-		r.labels = label.New()
 	}
 	_ = r.AddInstance(fibapi.Public)
 	return r
@@ -202,9 +201,14 @@ func (r *RIB) Instances() []string {
 	return append([]string{fibapi.Public}, out...)
 }
 
+// errNoName: the public instance is fibapi.Public, never "".
+var errNoName = fmt.Errorf("an instance without a name (the public instance is %s): %w", fibapi.Public, ErrNoInstance)
+
 // AddInstance creates a routing instance (idempotent).
 func (r *RIB) AddInstance(name string) error {
-	name = normInstance(name)
+	if name == "" {
+		return errNoName
+	}
 	in := r.instances[name]
 	if in != nil && !in.deleted {
 		return nil
@@ -230,7 +234,7 @@ func (r *RIB) AddInstance(name string) error {
 		})
 	}
 	for _, name := range sortedKeys(r.ports) {
-		if p := r.ports[name]; normInstance(p.Instance) == in.name {
+		if p := r.ports[name]; p.Instance == in.name {
 			r.addDirect(p)
 		}
 	}
@@ -239,12 +243,12 @@ func (r *RIB) AddInstance(name string) error {
 			_ = r.AddRoute(in.name, rt) // validated by SyncRoutes
 		}
 	}
+	r.instancesChanged()
 	return nil
 }
 
 // DelInstance removes a VPN instance and all its routes.
 func (r *RIB) DelInstance(name string) error {
-	name = normInstance(name)
 	if name == fibapi.Public {
 		return fmt.Errorf("the public instance cannot be deleted: %w", ErrBadRoute)
 	}
@@ -262,13 +266,17 @@ func (r *RIB) DelInstance(name string) error {
 		d.routes = nil
 		r.enqueue(d)
 	}
+	r.instancesChanged()
 	return nil
 }
 
 func (r *RIB) inst(name string) (*instance, error) {
-	in := r.instances[normInstance(name)]
+	if name == "" {
+		return nil, errNoName
+	}
+	in := r.instances[name]
 	if in == nil || in.deleted {
-		return nil, fmt.Errorf("%s: %w", normInstance(name), ErrNoInstance)
+		return nil, fmt.Errorf("%s: %w", name, ErrNoInstance)
 	}
 	return in, nil
 }
@@ -289,9 +297,6 @@ func (r *RIB) AddRoute(instance string, rt Route) error {
 	}
 	for i := range rt.NextHops {
 		nh := &rt.NextHops[i]
-		if nh.Instance != "" {
-			nh.Instance = normInstance(nh.Instance)
-		}
 		if strings.EqualFold(nh.Interface, Null0) {
 			rt.Blackhole = true
 		}
@@ -320,7 +325,7 @@ func sameInput(a, b *Route) bool {
 }
 
 func sameDirect(a, b *directInfo) bool {
-	return a.port == b.port && a.local == b.local && a.display == b.display
+	return a.port == b.port && a.local == b.local && a.redist == b.redist && a.display == b.display
 }
 
 func (r *RIB) addRoute(in *instance, rt *route) {
@@ -429,8 +434,11 @@ func (r *RIB) SyncRoutes(proto Protocol, routes map[string][]Route) error {
 			}
 			m[rt.ID()] = true
 		}
-		want[normInstance(inst)] = m
-		keep[normInstance(inst)] = append(keep[normInstance(inst)], rts...)
+		if inst == "" {
+			return errNoName
+		}
+		want[inst] = m
+		keep[inst] = append(keep[inst], rts...)
 	}
 	r.synced[proto] = keep
 	if r.byProto[proto] == nil {
@@ -602,17 +610,11 @@ func (r *RIB) markAll(s *depSet) {
 }
 
 // propagate marks the destinations whose recursive next hops fall inside d,
-// and the FEC routes of ingress LSPs whose next hop d covers.
+// the LSPs whose explicit next hop d covers, and the watches it concerns.
 func (r *RIB) propagate(d *dest) {
-	if d.inst.name == fibapi.Public && len(r.ingressFEC) > 0 {
-		for _, fec := range r.ingressOrder {
-			l := r.ingressFEC[fec]
-			if l.NextHop.IsValid() && d.prefix.Contains(l.NextHop) {
-				if fd := d.inst.dests[fec]; fd != nil {
-					r.enqueue(fd)
-				}
-			}
-		}
+	r.watchTouch(d)
+	if len(r.ifLSPs) > 0 {
+		r.explicitCovered(d)
 	}
 	t := r.track[d.inst.name]
 	if t == nil || len(t.deps) == 0 {
@@ -637,10 +639,8 @@ func (r *RIB) propagate(d *dest) {
 // to date with the changes made so far.
 func (r *RIB) settle() {
 	r.run()
-	if r.lspDirty {
-		r.computeLabels()
-		r.lspDirty = false
-	}
+	r.computeLabels()
+	r.deliverWatches()
 }
 
 // run processes queued destinations until nothing changes any more.
@@ -670,12 +670,12 @@ func appendVias(dst []*dest, best []*route) []*dest {
 	return dst
 }
 
-func sameHop(a, b fibapi.NextHop) bool {
-	return a.Port == b.Port && a.Gateway == b.Gateway && slices.Equal(a.Labels, b.Labels)
+func sameHop(a, b Hop) bool {
+	return a.Interface == b.Interface && a.Gateway == b.Gateway && slices.Equal(a.Labels, b.Labels)
 }
 
-func cmpHop(a, b fibapi.NextHop) int {
-	if c := strings.Compare(a.Port, b.Port); c != 0 {
+func cmpHop(a, b Hop) int {
+	if c := strings.Compare(a.Interface, b.Interface); c != 0 {
 		return c
 	}
 	if c := a.Gateway.Compare(b.Gateway); c != 0 {
@@ -727,17 +727,24 @@ func (r *RIB) dropDest(d *dest) {
 	}
 }
 
+// lookupPort finds an interface by VRP name, ignoring case.
 func (r *RIB) lookupPort(name string) *Port {
 	if p := r.ports[name]; p != nil {
 		return p
 	}
-	if k, ok := r.portByVRP[strings.ToLower(name)]; ok {
+	if k, ok := r.portFold[strings.ToLower(name)]; ok {
 		return r.ports[k]
 	}
-	if p := r.ports[strings.ToLower(name)]; p != nil {
-		return p
-	}
 	return nil
+}
+
+// kernel is the kernel name of an interface for the forwarder (the name
+// itself if the RIB does not know it, which no computed entry does).
+func (r *RIB) kernel(name string) string {
+	if p := r.ports[name]; p != nil && p.Kernel != "" {
+		return p.Kernel
+	}
+	return name
 }
 
 func (r *RIB) resolve(d *dest, rt *route, looping bool) {
@@ -808,7 +815,7 @@ func (r *RIB) resolveInterface(d *dest, nh NextHop) path {
 		return p
 	}
 	p.ok, p.port = true, port.Name
-	p.hops = []fibapi.NextHop{{Port: port.Name, Gateway: nh.Gateway, Labels: slices.Clone(nh.Labels)}}
+	p.hops = []Hop{{Interface: port.Name, Gateway: nh.Gateway, Labels: slices.Clone(nh.Labels)}}
 	if len(nh.Labels) == 0 {
 		p.hops[0].Labels = nil
 	}
@@ -864,10 +871,10 @@ func (r *RIB) resolveRecursive(d *dest, nh NextHop) path {
 		if len(h.Labels)+len(nh.Labels) > 0 {
 			labels = append(slices.Clone(h.Labels), nh.Labels...)
 		}
-		p.hops = append(p.hops, fibapi.NextHop{Port: h.Port, Gateway: g, Labels: labels})
+		p.hops = append(p.hops, Hop{Interface: h.Interface, Gateway: g, Labels: labels})
 	}
 	if len(p.hops) > 0 {
-		p.port = p.hops[0].Port
+		p.port = p.hops[0].Interface
 	}
 	return p
 }
@@ -931,45 +938,10 @@ func (r *RIB) selectBest(d *dest) {
 
 func (r *RIB) computeWant(d *dest) {
 	d.lsp = nil
-	if len(d.best) == 0 {
-		d.want = fibEntry{}
-	} else {
-		w := fibEntry{set: true, kind: d.best[0].kind}
-		if w.kind == fibapi.Forward && len(d.best) == 1 && len(d.best[0].paths) == 1 {
-			// One path: share its next hops (never modified once built).
-			if p := d.best[0].paths[0]; p.ok && !p.drop {
-				w.hops = p.hops
-			}
-		} else if w.kind == fibapi.Forward {
-			for _, rt := range d.best {
-				for _, p := range rt.paths {
-					if p.ok && !p.drop {
-						w.hops = append(w.hops, p.hops...)
-					}
-				}
-			}
-			slices.SortFunc(w.hops, cmpHop)
-			w.hops = slices.CompactFunc(w.hops, sameHop)
-		}
-		if w.kind == fibapi.Forward && len(w.hops) == 0 {
-			w = fibEntry{} // never hand out a forward entry without next hops
-		}
-		d.want = w
-	}
-	if d.inst.name == fibapi.Public {
-		if l := r.ingressFEC[d.prefix]; l != nil {
-			up := false
-			if d.want.set && d.want.kind == fibapi.Forward {
-				if hop, ok := r.lspOutHop(l.StaticLSP); ok {
-					up = true
-					if l.OutLabel != fibapi.LabelImplicitNull {
-						hop.Labels = []uint32{l.OutLabel}
-					}
-					d.want.hops = []fibapi.NextHop{hop}
-					d.lsp = l
-				}
-			}
-			l.up = up
+	d.want = r.ipEntry(d)
+	if len(r.lspFEC) > 0 {
+		if fe := r.lspFEC[fecKey{d.inst.name, d.prefix}]; fe != nil {
+			r.fecChanged(d, fe)
 		}
 	}
 }
@@ -994,7 +966,8 @@ func (r *RIB) Compute() fibapi.Batch {
 			}
 		}
 	}
-	// The batch gets its own copy of next hops and labels, in two slabs.
+	// The batch gets its own copy of next hops and labels, in two slabs; the
+	// next hops name kernel ports (the forwarder's spelling).
 	hops := make([]fibapi.NextHop, 0, nhops)
 	labels := make([]uint32, 0, nlabels)
 	for _, d := range r.touched {
@@ -1004,12 +977,13 @@ func (r *RIB) Compute() fibapi.Batch {
 			w := fibapi.Route{Instance: d.inst.name, Prefix: d.prefix, Kind: d.want.kind}
 			start := len(hops)
 			for _, h := range d.want.hops {
+				fh := fibapi.NextHop{Port: r.kernel(h.Interface), Gateway: h.Gateway}
 				ls := len(labels)
 				labels = append(labels, h.Labels...)
 				if len(h.Labels) > 0 {
-					h.Labels = labels[ls:len(labels):len(labels)]
+					fh.Labels = labels[ls:len(labels):len(labels)]
 				}
-				hops = append(hops, h)
+				hops = append(hops, fh)
 			}
 			w.NextHops = hops[start:len(hops):len(hops)]
 			if len(w.NextHops) == 0 {
@@ -1026,7 +1000,7 @@ func (r *RIB) Compute() fibapi.Batch {
 		r.computedLabels[l] = computedLabel{w, ok}
 		switch {
 		case ok && (!had || !sameLabel(w, h)):
-			b.Labels = append(b.Labels, w)
+			b.Labels = append(b.Labels, r.fibLabel(w))
 		case !ok && had:
 			b.DeleteLabels = append(b.DeleteLabels, l)
 		}
@@ -1036,12 +1010,15 @@ func (r *RIB) Compute() fibapi.Batch {
 	return b
 }
 
-func cloneRoute(r fibapi.Route) fibapi.Route {
-	r.NextHops = slices.Clone(r.NextHops)
-	for i := range r.NextHops {
-		r.NextHops[i].Labels = slices.Clone(r.NextHops[i].Labels)
+func cloneHops(hs []Hop) []Hop {
+	if len(hs) == 0 {
+		return nil
 	}
-	return r
+	out := slices.Clone(hs)
+	for i := range out {
+		out[i].Labels = slices.Clone(out[i].Labels)
+	}
+	return out
 }
 
 // Commit records that the last Compute's batch reached the forwarder.

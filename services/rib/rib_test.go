@@ -46,23 +46,23 @@ func TestDirectRoutes(t *testing.T) {
 	}
 
 	// Interface down withdraws its direct routes, and only them.
-	e.must(e.r.SetInterface(port("eth3", "GigabitEthernet0/3/0", "", false, "198.51.100.1/30")))
+	e.must(e.r.SetInterface(port("eth3", "GigabitEthernet0/3/0", pub, false, "198.51.100.1/30")))
 	b := e.flush()
 	if got, want := batchString(b), []string{"-_public_ 198.51.100.0/30", "-_public_ 198.51.100.1/32", "-_public_ 198.51.100.3/32"}; !slices.Equal(got, want) {
 		t.Errorf("down batch = %q, want %q", got, want)
 	}
 	// And up brings them back.
-	e.must(e.r.SetInterface(port("eth3", "GigabitEthernet0/3/0", "", true, "198.51.100.1/30")))
+	e.must(e.r.SetInterface(port("eth3", "GigabitEthernet0/3/0", pub, true, "198.51.100.1/30")))
 	if got := batchString(e.flush()); len(got) != 3 {
 		t.Errorf("up batch = %q", got)
 	}
 	// Same state again: nothing to program.
-	e.must(e.r.SetInterface(port("eth3", "GigabitEthernet0/3/0", "", true, "198.51.100.1/30")))
+	e.must(e.r.SetInterface(port("eth3", "GigabitEthernet0/3/0", pub, true, "198.51.100.1/30")))
 	if b := e.flush(); !b.Empty() {
 		t.Errorf("unchanged interface gave batch %q", batchString(b))
 	}
 	// A /31 has no broadcast route.
-	e.must(e.r.SetInterface(port("eth4", "GigabitEthernet0/4/0", "", true, "203.0.113.0/31")))
+	e.must(e.r.SetInterface(port("eth4", "GigabitEthernet0/4/0", pub, true, "203.0.113.0/31")))
 	if got := batchString(e.flush()); !slices.Equal(got, []string{"+_public_ 203.0.113.0/31 fwd eth4", "+_public_ 203.0.113.0/32 local"}) {
 		t.Errorf("/31 batch = %q", got)
 	}
@@ -99,15 +99,15 @@ func TestSelection(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.must(e.r.SetInterface(port("eth3", "GigabitEthernet0/3/0", "", true, "198.51.100.1/30")))
-			e.must(e.r.SetInterface(port("eth4", "GigabitEthernet0/4/0", "", true, "198.51.100.5/30")))
+			e.must(e.r.SetInterface(port("eth3", "GigabitEthernet0/3/0", pub, true, "198.51.100.1/30")))
+			e.must(e.r.SetInterface(port("eth4", "GigabitEthernet0/4/0", pub, true, "198.51.100.5/30")))
 			for _, x := range tc.routes {
 				r := static("172.16.0.0/16", x.gw, x.pref)
 				r.Protocol, r.Cost = x.proto, x.cost
 				if x.proto == OSPF || x.proto == OSPFASE {
-					r.NextHops[0].Interface = map[string]string{"198.51.100.2": "eth3", "198.51.100.6": "eth4"}[x.gw]
+					r.NextHops[0].Interface = map[string]string{"198.51.100.2": ge3, "198.51.100.6": ge4}[x.gw]
 				}
-				e.must(e.r.AddRoute("", r))
+				e.must(e.r.AddRoute(pub, r))
 			}
 			e.flush()
 			if got := e.fib.get(fibapi.Public, "172.16.0.0/16"); got != tc.want {
@@ -130,13 +130,13 @@ func TestRecursion(t *testing.T) {
 	e := pe1(t)
 	// Chain: 172.16.0.0/16 via 10.9.9.9 -> 10.9.0.0/16 via 10.8.8.8 ->
 	// 10.8.0.0/16 via 198.51.100.2 (connected).
-	e.must(e.r.AddRoute("", static("172.16.0.0/16", "10.9.9.9", 0)))
-	e.must(e.r.AddRoute("", static("10.9.0.0/16", "10.8.8.8", 0)))
+	e.must(e.r.AddRoute(pub, static("172.16.0.0/16", "10.9.9.9", 0)))
+	e.must(e.r.AddRoute(pub, static("10.9.0.0/16", "10.8.8.8", 0)))
 	e.flush()
 	if got := e.fib.get(fibapi.Public, "172.16.0.0/16"); got != "" {
 		t.Fatalf("unresolvable chain installed: %q", got)
 	}
-	e.must(e.r.AddRoute("", static("10.8.0.0/16", "198.51.100.2", 0)))
+	e.must(e.r.AddRoute(pub, static("10.8.0.0/16", "198.51.100.2", 0)))
 	b := e.flush()
 	for _, p := range []string{"172.16.0.0/16", "10.9.0.0/16", "10.8.0.0/16"} {
 		if got := e.fib.get(fibapi.Public, p); got != "fwd eth3>198.51.100.2" {
@@ -147,9 +147,9 @@ func TestRecursion(t *testing.T) {
 		t.Errorf("batch %q", batchString(b))
 	}
 	// A more specific route for an intermediate next hop: re-resolution.
-	e.must(e.r.SetInterface(port("eth4", "GigabitEthernet0/4/0", "", true, "198.51.100.5/30")))
+	e.must(e.r.SetInterface(port("eth4", "GigabitEthernet0/4/0", pub, true, "198.51.100.5/30")))
 	e.flush()
-	e.must(e.r.AddRoute("", static("10.8.8.0/24", "198.51.100.6", 0)))
+	e.must(e.r.AddRoute(pub, static("10.8.8.0/24", "198.51.100.6", 0)))
 	b = e.flush()
 	if got, want := batchString(b), []string{
 		"+_public_ 10.8.8.0/24 fwd eth4>198.51.100.6",
@@ -159,18 +159,18 @@ func TestRecursion(t *testing.T) {
 		t.Errorf("re-resolution batch = %q, want %q", got, want)
 	}
 	// Withdrawing it goes back; withdrawing the base of the chain removes all.
-	e.must(e.r.DelRoute("", static("10.8.8.0/24", "198.51.100.6", 0).ID()))
+	e.must(e.r.DelRoute(pub, static("10.8.8.0/24", "198.51.100.6", 0).ID()))
 	e.flush()
 	if got := e.fib.get(fibapi.Public, "172.16.0.0/16"); got != "fwd eth3>198.51.100.2" {
 		t.Errorf("after withdrawal: %q", got)
 	}
-	e.must(e.r.DelRoute("", static("10.8.0.0/16", "198.51.100.2", 0).ID()))
+	e.must(e.r.DelRoute(pub, static("10.8.0.0/16", "198.51.100.2", 0).ID()))
 	b = e.flush()
 	if got, want := batchString(b), []string{"-_public_ 10.8.0.0/16", "-_public_ 10.9.0.0/16", "-_public_ 172.16.0.0/16"}; !slices.Equal(got, want) {
 		t.Errorf("chain withdrawal batch = %q, want %q", got, want)
 	}
 	// The routes stay in the RIB, invalid, and come back with their base.
-	s, _ := e.r.Snapshot("")
+	s, _ := e.r.Snapshot(pub)
 	n := 0
 	for _, r := range s.Routes {
 		if r.Protocol == Static {
@@ -184,9 +184,9 @@ func TestRecursion(t *testing.T) {
 		t.Errorf("%d static routes in the snapshot, want 2", n)
 	}
 	// The interface carrying the base going down invalidates the chain too.
-	e.must(e.r.AddRoute("", static("10.8.0.0/16", "198.51.100.2", 0)))
+	e.must(e.r.AddRoute(pub, static("10.8.0.0/16", "198.51.100.2", 0)))
 	e.flush()
-	e.must(e.r.SetInterface(port("eth3", "GigabitEthernet0/3/0", "", false, "198.51.100.1/30")))
+	e.must(e.r.SetInterface(port("eth3", "GigabitEthernet0/3/0", pub, false, "198.51.100.1/30")))
 	e.flush()
 	for _, p := range []string{"172.16.0.0/16", "10.9.0.0/16", "10.8.0.0/16"} {
 		if got := e.fib.get(fibapi.Public, p); got != "" {
@@ -244,9 +244,9 @@ func TestRecursionLoops(t *testing.T) {
 			// Both insertion orders must give the same result.
 			for _, order := range [][]Route{tc.routes, reversed(tc.routes)} {
 				e := newEnv(t)
-				e.must(e.r.SetInterface(port("eth3", "GigabitEthernet0/3/0", "", true, "198.51.100.1/30")))
+				e.must(e.r.SetInterface(port("eth3", "GigabitEthernet0/3/0", pub, true, "198.51.100.1/30")))
 				for _, r := range order {
-					e.must(e.r.AddRoute("", r))
+					e.must(e.r.AddRoute(pub, r))
 				}
 				e.flush()
 				for p, w := range tc.want {
@@ -256,7 +256,7 @@ func TestRecursionLoops(t *testing.T) {
 				}
 				// Withdrawing everything leaves only the direct routes.
 				for _, r := range order {
-					e.must(e.r.DelRoute("", r.ID()))
+					e.must(e.r.DelRoute(pub, r.ID()))
 				}
 				e.flush()
 				if n := len(e.fib.routes); n != 7 {
@@ -280,18 +280,18 @@ func TestStaticRouteForms(t *testing.T) {
 	e.must(e.r.AddRoute(red, static("172.16.11.0/24", "192.0.2.2", 0)))
 	e.must(e.r.AddRoute(red, static("172.16.12.0/24", "GigabitEthernet0/1/0", 0)))
 	r := static("172.16.13.0/24", "192.0.2.2", 30)
-	r.NextHops[0].Interface = "eth1"
+	r.NextHops[0].Interface = "GigabitEthernet0/1/0"
 	e.must(e.r.AddRoute(red, r))
-	e.must(e.r.AddRoute("", static("192.168.0.0/16", "NULL0", 0)))
-	e.must(e.r.AddRoute("", static("192.169.0.0/16", "LoopBack0", 0)))
-	pub := static("10.20.0.0/16", "198.51.100.2", 0)
-	pub.NextHops[0].Instance = fibapi.Public
-	e.must(e.r.AddRoute(red, pub))
+	e.must(e.r.AddRoute(pub, static("192.168.0.0/16", "NULL0", 0)))
+	e.must(e.r.AddRoute(pub, static("192.169.0.0/16", "LoopBack0", 0)))
+	viaPub := static("10.20.0.0/16", "198.51.100.2", 0)
+	viaPub.NextHops[0].Instance = fibapi.Public
+	e.must(e.r.AddRoute(red, viaPub))
 	toRed := static("10.30.0.0/16", "192.0.2.2", 0)
 	toRed.NextHops[0].Instance = red
-	e.must(e.r.AddRoute("", toRed))
+	e.must(e.r.AddRoute(pub, toRed))
 	e.flush()
-	s, _ := e.r.Snapshot("")
+	s, _ := e.r.Snapshot(pub)
 	if m := s.Exact(pfx("10.30.0.0/16")); len(m.Routes) != 1 || m.Routes[0].Flags() != "RDT" {
 		t.Errorf("public route into red: %+v", m.Routes)
 	}
@@ -310,8 +310,8 @@ func TestStaticRouteForms(t *testing.T) {
 	}
 	// Instances are isolated: a red next hop does not resolve in public,
 	// and a public route cannot leave through a red interface.
-	e.must(e.r.AddRoute("", static("172.16.14.0/24", "192.0.2.2", 0)))
-	e.must(e.r.AddRoute("", static("172.16.15.0/24", "GigabitEthernet0/1/0", 0)))
+	e.must(e.r.AddRoute(pub, static("172.16.14.0/24", "192.0.2.2", 0)))
+	e.must(e.r.AddRoute(pub, static("172.16.15.0/24", "GigabitEthernet0/1/0", 0)))
 	e.flush()
 	if got := e.fib.get(fibapi.Public, "172.16.14.0/24"); got != "" {
 		t.Errorf("public route resolved through red: %q", got)
@@ -322,12 +322,12 @@ func TestStaticRouteForms(t *testing.T) {
 	// Bad input.
 	for _, bad := range []Route{
 		{Prefix: pfx("10.0.0.0/8"), Protocol: Static},
-		{Prefix: pfx("10.0.0.0/8"), Protocol: Direct, NextHops: []NextHop{{Interface: "eth1"}}},
-		{Prefix: pfx("10.0.0.0/8"), Protocol: Static, Preference: 300, NextHops: []NextHop{{Interface: "eth1"}}},
-		{Prefix: netip_Prefix6(), Protocol: Static, NextHops: []NextHop{{Interface: "eth1"}}},
+		{Prefix: pfx("10.0.0.0/8"), Protocol: Direct, NextHops: []NextHop{{Interface: "GigabitEthernet0/1/0"}}},
+		{Prefix: pfx("10.0.0.0/8"), Protocol: Static, Preference: 300, NextHops: []NextHop{{Interface: "GigabitEthernet0/1/0"}}},
+		{Prefix: netip_Prefix6(), Protocol: Static, NextHops: []NextHop{{Interface: "GigabitEthernet0/1/0"}}},
 		{Prefix: pfx("10.0.0.0/8"), Protocol: Static, NextHops: []NextHop{{Gateway: ip("10.1.1.1"), Labels: []uint32{5}}}},
 	} {
-		if err := e.r.AddRoute("", bad); !errors.Is(err, ErrBadRoute) {
+		if err := e.r.AddRoute(pub, bad); !errors.Is(err, ErrBadRoute) {
 			t.Errorf("AddRoute(%+v) = %v, want ErrBadRoute", bad, err)
 		}
 	}
@@ -336,7 +336,7 @@ func TestStaticRouteForms(t *testing.T) {
 	}
 	// DelRoutes removes every static route of a prefix.
 	e.must(e.r.AddRoute(red, static("172.16.11.0/24", "192.0.2.2", 70)))
-	e.must(e.r.AddRoute(red, static("172.16.11.0/24", "eth1", 0)))
+	e.must(e.r.AddRoute(red, static("172.16.11.0/24", "GigabitEthernet0/1/0", 0)))
 	if n, err := e.r.DelRoutes(red, Static, pfx("172.16.11.0/24")); err != nil || n != 2 {
 		t.Errorf("DelRoutes = %d, %v (a repeated route replaces the old one: want 2)", n, err)
 	}
@@ -348,27 +348,27 @@ func TestStaticRouteForms(t *testing.T) {
 
 func TestBatchOnlyDifferences(t *testing.T) {
 	e := pe1(t)
-	e.must(e.r.AddRoute("", static("10.0.0.0/8", "198.51.100.2", 0)))
+	e.must(e.r.AddRoute(pub, static("10.0.0.0/8", "198.51.100.2", 0)))
 	if got := batchString(e.flush()); !slices.Equal(got, []string{"+_public_ 10.0.0.0/8 fwd eth3>198.51.100.2"}) {
 		t.Errorf("add: %q", got)
 	}
 	// Re-adding the same route: nothing.
-	e.must(e.r.AddRoute("", static("10.0.0.0/8", "198.51.100.2", 0)))
+	e.must(e.r.AddRoute(pub, static("10.0.0.0/8", "198.51.100.2", 0)))
 	if b := e.flush(); !b.Empty() {
 		t.Errorf("re-add: %q", batchString(b))
 	}
 	// A worse route to the same prefix: RIB changes, FIB does not.
-	e.must(e.r.AddRoute("", static("10.0.0.0/8", "198.51.100.3", 100)))
+	e.must(e.r.AddRoute(pub, static("10.0.0.0/8", "198.51.100.3", 100)))
 	if b := e.flush(); !b.Empty() {
 		t.Errorf("backup route: %q", batchString(b))
 	}
 	// Replacing the preference of the backup to win: one replace.
-	e.must(e.r.AddRoute("", static("10.0.0.0/8", "eth3", 10)))
+	e.must(e.r.AddRoute(pub, static("10.0.0.0/8", "GigabitEthernet0/3/0", 10)))
 	if got := batchString(e.flush()); !slices.Equal(got, []string{"+_public_ 10.0.0.0/8 fwd eth3"}) {
 		t.Errorf("better route: %q", got)
 	}
 	// Compute without Commit: the next Compute repeats the change.
-	e.must(e.r.DelRoute("", static("10.0.0.0/8", "eth3", 10).ID()))
+	e.must(e.r.DelRoute(pub, static("10.0.0.0/8", "GigabitEthernet0/3/0", 10).ID()))
 	b1 := batchString(e.r.Compute())
 	b2 := batchString(e.r.Compute())
 	if !slices.Equal(b1, b2) || len(b1) != 1 {
@@ -379,10 +379,10 @@ func TestBatchOnlyDifferences(t *testing.T) {
 		t.Errorf("after commit: %q", batchString(b))
 	}
 	// A change made between Compute and Commit is not lost.
-	e.must(e.r.AddRoute("", static("10.1.0.0/16", "198.51.100.2", 0)))
+	e.must(e.r.AddRoute(pub, static("10.1.0.0/16", "198.51.100.2", 0)))
 	b := e.r.Compute()
 	e.fib.apply(t, b)
-	e.must(e.r.AddRoute("", static("10.2.0.0/16", "198.51.100.2", 0)))
+	e.must(e.r.AddRoute(pub, static("10.2.0.0/16", "198.51.100.2", 0)))
 	e.r.Commit()
 	if got := batchString(e.flush()); !slices.Equal(got, []string{"+_public_ 10.2.0.0/16 fwd eth3>198.51.100.2"}) {
 		t.Errorf("change after Compute: %q", got)
@@ -398,23 +398,23 @@ func TestBatchOnlyDifferences(t *testing.T) {
 func TestSyncRoutes(t *testing.T) {
 	e := pe1(t)
 	// A static route added before the first sync is replaced by it.
-	e.must(e.r.AddRoute("", static("10.77.0.0/16", "198.51.100.2", 0)))
+	e.must(e.r.AddRoute(pub, static("10.77.0.0/16", "198.51.100.2", 0)))
 	e.flush()
 	cfg := map[string][]Route{
-		"":    {static("10.0.0.0/8", "198.51.100.2", 0), static("10.1.0.0/16", "198.51.100.2", 0)},
+		pub:   {static("10.0.0.0/8", "198.51.100.2", 0), static("10.1.0.0/16", "198.51.100.2", 0)},
 		"red": {static("172.16.0.0/16", "192.0.2.2", 0)},
 	}
 	e.must(e.r.SyncRoutes(Static, cfg))
 	if b := e.flush(); len(b.Routes) != 3 || len(b.DeleteRoutes) != 1 {
 		t.Fatalf("first sync: %q", batchString(b))
 	}
-	cfg = map[string][]Route{"": {static("10.0.0.0/8", "198.51.100.2", 0)}}
+	cfg = map[string][]Route{pub: {static("10.0.0.0/8", "198.51.100.2", 0)}}
 	e.must(e.r.SyncRoutes(Static, cfg))
 	if got, want := batchString(e.flush()), []string{"-_public_ 10.1.0.0/16", "-red 172.16.0.0/16"}; !slices.Equal(got, want) {
 		t.Errorf("second sync: %q, want %q", got, want)
 	}
 	// Routes of an instance that does not exist yet wait for it.
-	cfg[""] = append(cfg[""], static("10.9.0.0/16", "198.51.100.2", 0))
+	cfg[pub] = append(cfg[pub], static("10.9.0.0/16", "198.51.100.2", 0))
 	cfg["blue"] = []Route{static("172.17.0.0/16", "GigabitEthernet0/2/0", 0)}
 	e.must(e.r.SyncRoutes(Static, cfg))
 	if got := batchString(e.flush()); !slices.Equal(got, []string{"+_public_ 10.9.0.0/16 fwd eth3>198.51.100.2"}) {
@@ -426,13 +426,13 @@ func TestSyncRoutes(t *testing.T) {
 		t.Errorf("instance created after the sync: %q", batchString(got))
 	}
 	// Other protocols' routes are untouched by a static sync.
-	e.must(e.r.AddRoute("", ospf("10.50.0.0/16", "198.51.100.2", "eth3", 5)))
+	e.must(e.r.AddRoute(pub, ospf("10.50.0.0/16", "198.51.100.2", ge3, 5)))
 	e.must(e.r.SyncRoutes(Static, nil))
 	e.flush()
 	if e.fib.get(fibapi.Public, "10.50.0.0/16") == "" || e.fib.get(fibapi.Public, "10.0.0.0/8") != "" || e.fib.get("blue", "172.17.0.0/16") != "" {
 		t.Errorf("empty static sync: %q", fibDump(e.fib))
 	}
-	if err := e.r.SyncRoutes(Static, map[string][]Route{"": {{Prefix: pfx("10.0.0.0/8"), Protocol: Static}}}); !errors.Is(err, ErrBadRoute) {
+	if err := e.r.SyncRoutes(Static, map[string][]Route{pub: {{Prefix: pfx("10.0.0.0/8"), Protocol: Static}}}); !errors.Is(err, ErrBadRoute) {
 		t.Errorf("invalid route: %v", err)
 	}
 }
@@ -464,7 +464,7 @@ func TestInstanceLifecycle(t *testing.T) {
 
 func TestLookup(t *testing.T) {
 	e := pe1(t)
-	e.must(e.r.AddRoute("", static("0.0.0.0/0", "198.51.100.2", 0)))
+	e.must(e.r.AddRoute(pub, static("0.0.0.0/0", "198.51.100.2", 0)))
 	// A route of red leaked into the public instance.
 	leak := static("10.99.0.0/16", "198.51.100.2", 0)
 	leak.NextHops[0].Instance = fibapi.Public
@@ -477,9 +477,9 @@ func TestLookup(t *testing.T) {
 		source     string
 		kind       fibapi.RouteKind
 	}{
-		{"", "8.8.8.8", true, "0.0.0.0/0", "198.51.100.1", fibapi.Forward},
-		{"", "198.51.100.2", true, "198.51.100.0/30", "198.51.100.1", fibapi.Forward},
-		{"", "10.255.0.1", true, "10.255.0.1/32", "10.255.0.1", fibapi.Local},
+		{pub, "8.8.8.8", true, "0.0.0.0/0", "198.51.100.1", fibapi.Forward},
+		{pub, "198.51.100.2", true, "198.51.100.0/30", "198.51.100.1", fibapi.Forward},
+		{pub, "10.255.0.1", true, "10.255.0.1/32", "10.255.0.1", fibapi.Local},
 		{"red", "192.0.2.2", true, "192.0.2.0/30", "192.0.2.1", fibapi.Forward},
 		{"red", "8.8.8.8", false, "", "", 0},
 		// It leaves through a public port: no address of red to suggest.
@@ -505,13 +505,13 @@ func TestLookup(t *testing.T) {
 // through the level below. Loop detection must not walk it exponentially.
 func TestDeepECMPChain(t *testing.T) {
 	e := pe1(t)
-	e.must(e.r.SetInterface(port("eth4", "GigabitEthernet0/4/0", "", true, "198.51.100.9/30")))
-	e.must(e.r.AddRoute("", static("10.0.0.0/16", "198.51.100.2", 0)))
-	e.must(e.r.AddRoute("", static("10.0.0.0/16", "198.51.100.10", 0)))
+	e.must(e.r.SetInterface(port("eth4", "GigabitEthernet0/4/0", pub, true, "198.51.100.9/30")))
+	e.must(e.r.AddRoute(pub, static("10.0.0.0/16", "198.51.100.2", 0)))
+	e.must(e.r.AddRoute(pub, static("10.0.0.0/16", "198.51.100.10", 0)))
 	const depth = 30
 	for k := 1; k <= depth; k++ {
 		for _, h := range []string{"1", "2"} {
-			e.must(e.r.AddRoute("", static(fmt.Sprintf("10.%d.0.0/16", k), fmt.Sprintf("10.%d.0.%s", k-1, h), 0)))
+			e.must(e.r.AddRoute(pub, static(fmt.Sprintf("10.%d.0.0/16", k), fmt.Sprintf("10.%d.0.%s", k-1, h), 0)))
 		}
 	}
 	e.flush()
@@ -519,10 +519,10 @@ func TestDeepECMPChain(t *testing.T) {
 		t.Errorf("top of the chain: %q", got)
 	}
 	// Closing the chain into a loop at the bottom: everything goes.
-	if _, err := e.r.DelRoutes("", Static, pfx("10.0.0.0/16")); err != nil {
+	if _, err := e.r.DelRoutes(pub, Static, pfx("10.0.0.0/16")); err != nil {
 		t.Fatal(err)
 	}
-	e.must(e.r.AddRoute("", static("10.0.0.0/16", fmt.Sprintf("10.%d.0.1", depth), 0)))
+	e.must(e.r.AddRoute(pub, static("10.0.0.0/16", fmt.Sprintf("10.%d.0.1", depth), 0)))
 	e.flush()
 	if n := len(e.fib.routes); n != 15 {
 		t.Errorf("a looped chain left %d FIB routes, want the 15 direct ones", n)

@@ -6,19 +6,18 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"sync"
 	"time"
 
 	"vpnos/services/fibapi"
-	"vpnos/services/label"
+	"vpnos/services/mailbox"
 )
 
 // ServiceConfig configures a Service.
 type ServiceConfig struct {
 	// Programmer receives the FIB differences (required).
 	Programmer fibapi.Programmer
-	// Labels is the shared label manager (a private one if nil).
-	Labels *label.Manager
-	Logger *slog.Logger
+	Logger     *slog.Logger
 	// Now is the clock for route ages (time.Now if nil).
 	Now func() time.Time
 	// RetryInterval is how long to wait before programming again after the
@@ -26,21 +25,24 @@ type ServiceConfig struct {
 	RetryInterval time.Duration
 }
 
-// ErrStopped is returned by calls made after the Service stopped.
-var ErrStopped = errors.New("rib service stopped")
-
 // Service owns a RIB in one goroutine (Serve). Every method is a message to
 // that goroutine and waits for its answer. Requests that arrive together are
 // applied together and programmed as one batch; a request returns after its
 // change was computed and handed to the Programmer. A Programmer error is
 // logged and the batch retried; it is not the caller's error.
+//
+// Serve may be run again after it returned (the registry restarts services):
+// the RIB keeps its state, and calls made while no Serve runs wait for the
+// next one (or for their context).
 type Service struct {
 	rib   *RIB
 	prog  fibapi.Programmer
 	log   *slog.Logger
 	retry time.Duration
 	reqs  chan request
-	done  chan struct{}
+
+	mu      sync.Mutex
+	serving bool
 }
 
 type request struct {
@@ -61,19 +63,33 @@ func NewService(cfg ServiceConfig) *Service {
 		cfg.RetryInterval = time.Second
 	}
 	return &Service{
-		rib:   New(Options{Now: cfg.Now, Labels: cfg.Labels}),
+		rib:   New(Options{Now: cfg.Now}),
 		prog:  cfg.Programmer,
 		log:   cfg.Logger,
 		retry: cfg.RetryInterval,
 		reqs:  make(chan request),
-		done:  make(chan struct{}),
 	}
 }
 
-// Serve runs the event loop until ctx ends. It programs the initial FIB
-// (the internal routes) at once.
+// ErrServing is returned by Serve when another Serve of the same Service runs.
+var ErrServing = errors.New("rib service is already serving")
+
+// Serve runs the event loop until ctx ends. It programs what is pending at
+// once (the internal routes at the first start; after a restart, a batch the
+// previous run could not finish).
 func (s *Service) Serve(ctx context.Context) error {
-	defer close(s.done)
+	s.mu.Lock()
+	if s.serving {
+		s.mu.Unlock()
+		return ErrServing
+	}
+	s.serving = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.serving = false
+		s.mu.Unlock()
+	}()
 	var retry <-chan time.Time
 	program := func() {
 		if s.flush(ctx) {
@@ -150,8 +166,6 @@ func (s *Service) do(ctx context.Context, mutate bool, fn func(*RIB) error) erro
 	case s.reqs <- r:
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-s.done:
-		return ErrStopped
 	}
 	select {
 	case err := <-r.reply:
@@ -221,15 +235,15 @@ func (s *Service) SyncRoutes(ctx context.Context, proto Protocol, routes map[str
 	return s.do(ctx, true, func(r *RIB) error { return r.SyncRoutes(proto, routes) })
 }
 
-// SetStaticLSPs replaces the static LSPs (see RIB.SetStaticLSPs).
-func (s *Service) SetStaticLSPs(ctx context.Context, lsps []StaticLSP) error {
-	return s.do(ctx, true, func(r *RIB) error { return r.SetStaticLSPs(lsps) })
+// SetLSPs replaces every LSP of owner (see RIB.SetLSPs).
+func (s *Service) SetLSPs(ctx context.Context, owner string, lsps []LSP) error {
+	return s.do(ctx, true, func(r *RIB) error { return r.SetLSPs(owner, lsps) })
 }
 
-// SetLabelEntries replaces the incoming-label entries of one owner (see
-// RIB.SetLabelEntries).
-func (s *Service) SetLabelEntries(ctx context.Context, owner string, entries []fibapi.LabelEntry) error {
-	return s.do(ctx, true, func(r *RIB) error { return r.SetLabelEntries(owner, entries) })
+// UpdateLSPs adds, replaces and removes some LSPs of owner (see
+// RIB.UpdateLSPs).
+func (s *Service) UpdateLSPs(ctx context.Context, owner string, set []LSP, del []string) error {
+	return s.do(ctx, true, func(r *RIB) error { return r.UpdateLSPs(owner, set, del) })
 }
 
 // Resync makes the next batch carry the whole FIB (after a forwarder restart).
@@ -244,11 +258,43 @@ func (s *Service) Snapshot(ctx context.Context, instance string) (Snapshot, erro
 	return snap, err
 }
 
-// StaticLSPs returns the static LSPs with their status ("" for all).
-func (s *Service) StaticLSPs(ctx context.Context, name string) ([]LSPStatus, error) {
+// LSPs returns the LSPs of owner ("" for all) with their state.
+func (s *Service) LSPs(ctx context.Context, owner string) ([]LSPStatus, error) {
 	var out []LSPStatus
-	err := s.do(ctx, false, func(r *RIB) (err error) { out, err = r.StaticLSPs(name); return err })
+	err := s.do(ctx, false, func(r *RIB) error { out = r.LSPs(owner); return nil })
 	return out, err
+}
+
+// TunnelTo tells whether an LSP carries traffic to addr (see RIB.TunnelTo).
+func (s *Service) TunnelTo(ctx context.Context, instance string, addr netip.Addr) (lsp LSPStatus, ok bool, err error) {
+	err = s.do(ctx, false, func(r *RIB) error { lsp, ok = r.TunnelTo(instance, addr); return nil })
+	return lsp, ok, err
+}
+
+// ResolveNexthop is how the RIB reaches addr in an instance now (see
+// WatchNexthops to follow it).
+func (s *Service) ResolveNexthop(ctx context.Context, instance string, addr netip.Addr) (NexthopState, error) {
+	var st NexthopState
+	err := s.do(ctx, false, func(r *RIB) error { st = r.ResolveNexthop(instance, addr); return nil })
+	return st, err
+}
+
+// WatchNexthops returns a next-hop tracker (see NexthopWatch); Track adds
+// addresses to it.
+func (s *Service) WatchNexthops() *NexthopWatch {
+	return &NexthopWatch{box: mailbox.New[NexthopKey, NexthopState](nil), tracked: map[NexthopKey]bool{},
+		run: func(ctx context.Context, fn func(*RIB) error) error { return s.do(ctx, false, fn) }}
+}
+
+// WatchRoutes returns a watch of the best routes of protos in an instance
+// (see RouteWatch); the current ones are delivered at once.
+func (s *Service) WatchRoutes(ctx context.Context, instance string, protos ...Protocol) (*RouteWatch, error) {
+	w := &RouteWatch{box: mailbox.New[netip.Prefix, BestRoute](nil), instance: instance,
+		run: func(ctx context.Context, fn func(*RIB) error) error { return s.do(ctx, false, fn) }}
+	if err := s.do(ctx, false, func(r *RIB) error { return r.addRouteWatch(w, protos) }); err != nil {
+		return nil, err
+	}
+	return w, nil
 }
 
 // Instances lists the routing instances, public first.

@@ -61,11 +61,11 @@ func TestServiceProgramsDifferences(t *testing.T) {
 	if err := s.AddInstance(ctx, "red"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetInterface(ctx, port("eth3", "GigabitEthernet0/3/0", "", true, "198.51.100.1/30")); err != nil {
+	if err := s.SetInterface(ctx, port("eth3", "GigabitEthernet0/3/0", pub, true, "198.51.100.1/30")); err != nil {
 		t.Fatal(err)
 	}
 	_, n0 := p.state("", "")
-	if err := s.AddRoute(ctx, "", static("10.0.0.0/8", "198.51.100.2", 0)); err != nil {
+	if err := s.AddRoute(ctx, pub, static("10.0.0.0/8", "198.51.100.2", 0)); err != nil {
 		t.Fatal(err)
 	}
 	got, n1 := p.state(fibapi.Public, "10.0.0.0/8")
@@ -79,14 +79,14 @@ func TestServiceProgramsDifferences(t *testing.T) {
 		t.Errorf("last batch %q: want only the new route", last)
 	}
 	// A query does not program anything.
-	snap, err := s.Snapshot(ctx, "")
+	snap, err := s.Snapshot(ctx, pub)
 	if err != nil || len(snap.Routes) == 0 {
 		t.Fatalf("Snapshot: %v", err)
 	}
 	if _, n := p.state("", ""); n != n1 {
 		t.Errorf("a query programmed a batch")
 	}
-	res, ok, err := s.Lookup(ctx, "", ip("10.1.2.3"))
+	res, ok, err := s.Lookup(ctx, pub, ip("10.1.2.3"))
 	if err != nil || !ok || res.Prefix != pfx("10.0.0.0/8") || res.Source != ip("198.51.100.1") {
 		t.Errorf("Lookup = %+v, %v, %v", res, ok, err)
 	}
@@ -97,13 +97,16 @@ func TestServiceProgramsDifferences(t *testing.T) {
 	if err := s.Do(ctx, func(*RIB) error { panic("bug") }); err == nil {
 		t.Error("a panic inside the loop was not reported")
 	}
-	// Static LSPs through the service.
-	if err := s.SetStaticLSPs(ctx, []StaticLSP{{Name: "e", Role: Egress, InLabel: 100}}); err != nil {
+	// LSPs through the service.
+	if err := s.SetLSPs(ctx, OwnerStatic, []LSP{egress("e", 100)}); err != nil {
 		t.Fatal(err)
 	}
-	st, err := s.StaticLSPs(ctx, "e")
-	if err != nil || len(st) != 1 || !st[0].Up {
-		t.Errorf("StaticLSPs = %+v, %v", st, err)
+	if err := s.UpdateLSPs(ctx, OwnerStatic, []LSP{egress("f", 101)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.LSPs(ctx, OwnerStatic)
+	if err != nil || len(st) != 2 || !st[0].Up || !st[1].Up {
+		t.Errorf("LSPs = %+v, %v", st, err)
 	}
 	p.mu.Lock()
 	_, hasLabel := p.fib.labels[100]
@@ -120,7 +123,7 @@ func TestServiceBatchesConcurrentCalls(t *testing.T) {
 	p := &recorder{t: t, fib: newFakeFIB()}
 	s, _ := startService(t, p)
 	ctx := context.Background()
-	if err := s.SetInterface(ctx, port("eth3", "GigabitEthernet0/3/0", "", true, "198.51.100.1/30")); err != nil {
+	if err := s.SetInterface(ctx, port("eth3", "GigabitEthernet0/3/0", pub, true, "198.51.100.1/30")); err != nil {
 		t.Fatal(err)
 	}
 	_, before := p.state("", "")
@@ -131,7 +134,7 @@ func TestServiceBatchesConcurrentCalls(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			r := static(fmt.Sprintf("10.%d.%d.0/24", i/256, i%256), "198.51.100.2", 0)
-			if err := s.AddRoute(ctx, "", r); err != nil {
+			if err := s.AddRoute(ctx, pub, r); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -154,10 +157,10 @@ func TestServiceRetriesFailedProgramming(t *testing.T) {
 	p := &recorder{t: t, fib: newFakeFIB(), fail: 3}
 	s, _ := startService(t, p)
 	ctx := context.Background()
-	if err := s.SetInterface(ctx, port("eth3", "GigabitEthernet0/3/0", "", true, "198.51.100.1/30")); err != nil {
+	if err := s.SetInterface(ctx, port("eth3", "GigabitEthernet0/3/0", pub, true, "198.51.100.1/30")); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AddRoute(ctx, "", static("10.0.0.0/8", "198.51.100.2", 0)); err != nil {
+	if err := s.AddRoute(ctx, pub, static("10.0.0.0/8", "198.51.100.2", 0)); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -178,18 +181,60 @@ func TestServiceRetriesFailedProgramming(t *testing.T) {
 	}
 }
 
-func TestServiceStopped(t *testing.T) {
+// A stopped Service serves again when Serve runs again (the registry
+// restarts services): the RIB keeps its state, calls made meanwhile wait, and
+// nothing panics.
+func TestServiceRestarts(t *testing.T) {
 	p := &recorder{t: t, fib: newFakeFIB()}
-	s, cancel := startService(t, p)
-	cancel()
-	<-s.done
-	if err := s.AddRoute(context.Background(), "", static("10.0.0.0/8", "eth3", 0)); !errors.Is(err, ErrStopped) {
-		t.Errorf("call after stop: %v", err)
+	s := NewService(ServiceConfig{Programmer: p, RetryInterval: 5 * time.Millisecond, Now: func() time.Time { return t0 }})
+	serve := func() (context.CancelFunc, chan error) {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Serve(ctx) }()
+		return cancel, done
 	}
-	ctx, c2 := context.WithCancel(context.Background())
-	c2()
-	s2 := NewService(ServiceConfig{Programmer: p})
-	if _, err := s2.Snapshot(ctx, ""); !errors.Is(err, context.Canceled) {
+	ctx := context.Background()
+	cancel, done := serve()
+	if err := s.SetInterface(ctx, port("eth3", "GigabitEthernet0/3/0", fibapi.Public, true, "198.51.100.1/30")); err != nil {
+		t.Fatal(err)
+	}
+	for run := 1; run <= 3; run++ {
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Fatalf("run %d: Serve returned %v", run, err)
+		}
+		// While stopped, a call waits (here until its deadline).
+		short, c := context.WithTimeout(ctx, 20*time.Millisecond)
+		err := s.AddRoute(short, fibapi.Public, static("10.0.0.0/8", "198.51.100.2", 0))
+		c()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("run %d: call while stopped: %v", run, err)
+		}
+		// A call made while stopped is answered once it serves again.
+		answered := make(chan error, 1)
+		go func() {
+			answered <- s.AddRoute(ctx, fibapi.Public, static(fmt.Sprintf("10.%d.0.0/16", run), "198.51.100.2", 0))
+		}()
+		cancel, done = serve()
+		if err := <-answered; err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		if got, _ := p.state(fibapi.Public, fmt.Sprintf("10.%d.0.0/16", run)); got != "fwd eth3>198.51.100.2" {
+			t.Fatalf("run %d: FIB %q", run, got)
+		}
+		if got, _ := p.state(fibapi.Public, "198.51.100.0/30"); got == "" {
+			t.Fatalf("run %d: the direct route was lost", run)
+		}
+	}
+	// Two loops never own one RIB.
+	if err := s.Serve(ctx); !errors.Is(err, ErrServing) {
+		t.Errorf("second concurrent Serve: %v", err)
+	}
+	cancel()
+	<-done
+	c2, cc := context.WithCancel(ctx)
+	cc()
+	if _, err := s.Snapshot(c2, fibapi.Public); !errors.Is(err, context.Canceled) {
 		t.Errorf("call with a cancelled context: %v", err)
 	}
 }

@@ -38,9 +38,10 @@ type RouteEntry struct {
 	// stack pushed on the FIB path (outer first).
 	Labels    []uint32
 	OutLabels []uint32
-	// Tunnel names the LSP the traffic takes ("" for none).
-	Tunnel string
-	Age    time.Duration
+	// TunnelOwner and TunnelName name the LSP the traffic takes (its owner,
+	// OwnerStatic..., and name; "" for none).
+	TunnelOwner, TunnelName string
+	Age                     time.Duration
 }
 
 // Flags renders the flag letters (R, D, T, B, in the legend's order).
@@ -157,12 +158,9 @@ func (r *RIB) Snapshot(instance string) (Snapshot, error) {
 	return s, nil
 }
 
-func (r *RIB) vrpName(port string) string {
+func vrpName(port string) string {
 	if port == "" {
 		return InLoopBack0
-	}
-	if p := r.ports[port]; p != nil {
-		return p.VRPName
 	}
 	return port
 }
@@ -183,13 +181,13 @@ func (r *RIB) entries(d *dest, rt *route, now time.Time) []RouteEntry {
 		Age:          time.Duration(now.UnixNano() - rt.since),
 	}
 	if active && d.lsp != nil {
-		base.Tunnel = "static-lsp " + d.lsp.Name
+		base.TunnelOwner, base.TunnelName = d.lsp.owner, d.lsp.Name
 	}
 	switch {
 	case rt.direct != nil:
 		e := base
 		e.NextHop = rt.direct.display
-		e.Interface = r.vrpName(rt.direct.port)
+		e.Interface = vrpName(rt.direct.port)
 		e.Local = rt.direct.local
 		if active && d.want.set && len(d.want.hops) > 0 {
 			e.OutLabels = slices.Clone(d.want.hops[0].Labels)
@@ -211,7 +209,7 @@ func (r *RIB) entries(d *dest, rt *route, now time.Time) []RouteEntry {
 			e.Valid = p.ok
 			e.Blackhole = p.drop
 			if p.port != "" {
-				e.Interface = r.vrpName(p.port)
+				e.Interface = vrpName(p.port)
 			}
 			if p.drop && p.port == "" {
 				e.Interface = Null0
@@ -231,7 +229,7 @@ func (r *RIB) entries(d *dest, rt *route, now time.Time) []RouteEntry {
 				e.OutLabels = slices.Clone(p.hops[0].Labels)
 			}
 			if p.via != nil && p.via.lsp != nil {
-				e.Tunnel = "static-lsp " + p.via.lsp.Name
+				e.TunnelOwner, e.TunnelName = p.via.lsp.owner, p.via.lsp.Name
 			}
 			if active && d.lsp != nil && d.want.set && len(d.want.hops) > 0 {
 				e.OutLabels = slices.Clone(d.want.hops[0].Labels)
@@ -250,7 +248,7 @@ type LookupResult struct {
 	Prefix   netip.Prefix
 	Protocol Protocol
 	Kind     fibapi.RouteKind
-	NextHops []fibapi.NextHop
+	NextHops []Hop
 	// Source is the address of the outgoing interface (the first next hop's),
 	// or the destination itself for a local address: the source ping and
 	// tracert use when none is given. It is invalid when the route leaves
@@ -265,27 +263,21 @@ func (r *RIB) Lookup(instance string, addr netip.Addr) (LookupResult, bool) {
 		return LookupResult{}, false
 	}
 	r.settle()
-	for l := 32; l >= 0; l-- {
-		if in.lenCount[l] == 0 {
-			continue
-		}
-		d := in.dests[netip.PrefixFrom(addr, l).Masked()]
-		if d == nil || !d.want.set {
-			continue
-		}
-		res := LookupResult{Prefix: d.prefix, Protocol: d.best[0].Protocol, Kind: d.want.kind, NextHops: cloneRoute(fibapi.Route{NextHops: d.want.hops}).NextHops}
-		switch {
-		case d.want.kind == fibapi.Local:
-			res.Source = addr
-		case len(d.want.hops) > 0:
-			// A route leaked from another instance leaves through a port of
-			// that instance, whose address is not the router's in this one:
-			// then no source is suggested.
-			if p := r.ports[d.want.hops[0].Port]; p != nil && len(p.Addresses) > 0 && normInstance(p.Instance) == in.name {
-				res.Source = p.Addresses[0].Addr()
-			}
-		}
-		return res, true
+	d := r.longest(in, addr, nil)
+	if d == nil {
+		return LookupResult{}, false
 	}
-	return LookupResult{}, false
+	res := LookupResult{Prefix: d.prefix, Protocol: d.best[0].Protocol, Kind: d.want.kind, NextHops: cloneHops(d.want.hops)}
+	switch {
+	case d.want.kind == fibapi.Local:
+		res.Source = addr
+	case len(d.want.hops) > 0:
+		// A route leaked from another instance leaves through a port of
+		// that instance, whose address is not the router's in this one:
+		// then no source is suggested.
+		if p := r.ports[d.want.hops[0].Interface]; p != nil && len(p.Addresses) > 0 && p.Instance == in.name {
+			res.Source = p.Addresses[0].Addr()
+		}
+	}
+	return res, true
 }

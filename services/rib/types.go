@@ -58,13 +58,15 @@ type NextHop struct {
 	// Gateway is the next-hop address. Without Interface it is resolved
 	// recursively through the best covering route of Instance (flag R).
 	Gateway netip.Addr
-	// Interface names the outgoing interface (kernel or VRP name, as given to
-	// SetInterface; "NULL0" makes a blackhole). With Interface the next hop
-	// is not recursive: the route is usable while the interface is up.
+	// Interface names the outgoing interface by its VRP name
+	// ("GigabitEthernet0/1/0", "LoopBack0", "NULL0" for a blackhole; case is
+	// ignored). With Interface the next hop is not recursive: the route is
+	// usable while the interface is up.
 	Interface string
-	// Instance is where Gateway is resolved: "" is the route's own instance,
-	// fibapi.Public ("_public_") the public one (a VPN static route with a
-	// public next hop, a BGP VPN route whose next hop is the remote PE).
+	// Instance is where Gateway is resolved: "" is the route's own instance;
+	// otherwise an instance name, fibapi.Public for the public one (a VPN
+	// static route with a public next hop, a BGP VPN route whose next hop is
+	// the remote PE).
 	Instance string
 	// Labels are pushed below the labels of the path to Gateway, outermost
 	// first (a BGP VPN route carries its VPN label here). Implicit null (3)
@@ -73,6 +75,15 @@ type NextHop struct {
 	// Tunnel requires the path to Gateway to be an LSP (a VPN route needs a
 	// tunnel to the remote PE); without one the next hop is unresolved.
 	Tunnel bool
+}
+
+// Hop is a resolved next hop: the outgoing interface (VRP name), the
+// directly connected gateway (invalid for an attached destination, which is
+// resolved on the interface) and the labels pushed, outermost first.
+type Hop struct {
+	Interface string
+	Gateway   netip.Addr
+	Labels    []uint32
 }
 
 // Route is a route a protocol hands to the RIB.
@@ -135,12 +146,14 @@ func deriveKey(r Route) string {
 
 // Port is an interface as the RIB sees it.
 type Port struct {
-	// Name is the kernel name ("eth1"); it is the key, and what fibapi next
-	// hops carry.
+	// Name is the VRP name ("GigabitEthernet0/1/0", "LoopBack0"): the
+	// interface's identity in the RIB, what next hops, LSPs, watches and
+	// snapshots name. Lookups ignore case.
 	Name string
-	// VRPName is the name displays print ("GigabitEthernet0/1/0").
-	VRPName string
-	// Instance is the routing instance ("" or "_public_" for public).
+	// Kernel is the port's kernel name ("eth1"), used only in what is handed
+	// to the forwarder (fibapi batches); "" for LoopBacks.
+	Kernel string
+	// Instance is the routing instance (fibapi.Public or a VPN instance).
 	Instance string
 	Up       bool
 	// Loopback ports (LoopBackN) only add host routes.
@@ -150,10 +163,10 @@ type Port struct {
 	Addresses []netip.Prefix
 }
 
-// LSPRole is the role of this router on a static LSP.
+// LSPRole is the role of this router on an LSP.
 type LSPRole uint8
 
-// Static LSP roles.
+// LSP roles.
 const (
 	Ingress LSPRole = iota
 	Transit
@@ -172,35 +185,13 @@ func (r LSPRole) String() string {
 	return "Unknown"
 }
 
-// StaticLSP is one `static-lsp ingress|transit|egress` command.
-type StaticLSP struct {
-	Name string
-	Role LSPRole
-	// FEC is the destination (ingress only).
-	FEC netip.Prefix
-	// NextHop and/or OutInterface (ingress, transit).
-	NextHop      netip.Addr
-	OutInterface string
-	// InInterface is optional (transit, egress).
-	InInterface string
-	InLabel     uint32 // transit, egress
-	OutLabel    uint32 // ingress, transit
-}
-
 // Errors.
 var (
 	ErrNoInstance = errors.New("no such routing instance")
 	ErrBadRoute   = errors.New("invalid route")
-	ErrBadLSP     = errors.New("invalid static LSP")
+	ErrBadLSP     = errors.New("invalid LSP")
 	ErrExists     = errors.New("already exists")
 )
-
-func normInstance(s string) string {
-	if s == "" {
-		return fibapi.Public
-	}
-	return s
-}
 
 // validOutLabel: explicit null, implicit null, or an ordinary label.
 func validOutLabel(l uint32) bool {

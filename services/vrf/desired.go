@@ -35,19 +35,40 @@ type Interface struct {
 	Up bool
 }
 
+// InstanceInfo is the configuration of a VPN instance that protocols need.
+type InstanceInfo struct {
+	// IPv4 says the instance has an IPv4 address family (`ipv4-family`).
+	IPv4 bool
+	// RD is the route distinguisher ("" until configured).
+	RD string
+	// ImportRT and ExportRT are the route targets, as configured.
+	ImportRT, ExportRT []string
+	// LabelMode is "per-instance" (the default), "per-route" or
+	// "per-nexthop" ("" without an IPv4 family).
+	LabelMode string
+}
+
+func (a InstanceInfo) equal(b InstanceInfo) bool {
+	return a.IPv4 == b.IPv4 && a.RD == b.RD && a.LabelMode == b.LabelMode &&
+		slices.Equal(a.ImportRT, b.ImportRT) && slices.Equal(a.ExportRT, b.ExportRT)
+}
+
 // Desired is the whole wanted state.
 type Desired struct {
-	Instances  []string             // VPN instances in creation order (public is implicit)
-	Interfaces map[string]Interface // by VRP name
+	Instances  []string                // VPN instances in creation order (public is implicit)
+	Info       map[string]InstanceInfo // by VPN instance
+	Interfaces map[string]Interface    // by VRP name
 }
 
 // FromConfig computes the wanted state from the running configuration and
 // the discovered ports.
 func FromConfig(t *datastore.Tree, ports []iface.Port, naming iface.Naming) Desired {
-	d := Desired{Interfaces: map[string]Interface{}}
+	d := Desired{Interfaces: map[string]Interface{}, Info: map[string]InstanceInfo{}}
 	if t != nil {
 		for _, it := range t.Entries(datastore.P("vpn-instances"), "vpn-instance") {
-			d.Instances = append(d.Instances, it.Path.Last().Keys[0])
+			name := it.Path.Last().Keys[0]
+			d.Instances = append(d.Instances, name)
+			d.Info[name] = instanceInfo(t, it.Path)
 		}
 	}
 	// Every discovered data port exists, configured or not.
@@ -95,6 +116,33 @@ func FromConfig(t *datastore.Tree, ports []iface.Port, naming iface.Naming) Desi
 		d.Interfaces[name] = in
 	}
 	return d
+}
+
+func instanceInfo(t *datastore.Tree, p datastore.Path) InstanceInfo {
+	var info InstanceInfo
+	af := p.Child("ipv4-family")
+	if !t.Exists(af) {
+		return info
+	}
+	info.IPv4 = true
+	info.RD, _ = t.Get(af.Child("route-distinguisher"))
+	info.LabelMode = "per-instance"
+	if v, ok := t.Get(af.Child("apply-label")); ok && v != "" {
+		info.LabelMode = v
+	}
+	for _, rt := range t.Entries(af, "vpn-target") {
+		k := rt.Path.Last().Keys
+		if len(k) != 2 {
+			continue
+		}
+		switch k[1] {
+		case "export-extcommunity":
+			info.ExportRT = append(info.ExportRT, k[0])
+		case "import-extcommunity":
+			info.ImportRT = append(info.ImportRT, k[0])
+		}
+	}
+	return info
 }
 
 func sortPrefixes(p []netip.Prefix) {

@@ -39,6 +39,7 @@ type Sink interface {
 type PortSource interface {
 	Ports() []iface.Port
 	Subscribe() <-chan iface.Event
+	Unsubscribe(<-chan iface.Event)
 }
 
 // Service owns the instances. One goroutine (Run) owns the state; config
@@ -52,8 +53,13 @@ type Service struct {
 
 	cfgCh chan cfgReq
 
-	mu   sync.Mutex // guards have for readers
-	have Desired
+	labels *Labels // the VPN instances' labels (nil: none)
+
+	mu         sync.Mutex // guards what follows, for readers and subscribers
+	have       Desired
+	labelsHave map[string]uint32
+	subs       []*Subscription
+	started    bool // the public instance exists
 }
 
 type cfgReq struct {
@@ -64,19 +70,34 @@ type cfgReq struct {
 // New makes the service.
 func New(log *slog.Logger, host Host, sink Sink, ports PortSource, naming iface.Naming) *Service {
 	return &Service{log: log, host: host, sink: sink, ports: ports, naming: naming,
-		cfgCh: make(chan cfgReq), have: Desired{Interfaces: map[string]Interface{}}}
+		cfgCh: make(chan cfgReq), have: Desired{Interfaces: map[string]Interface{}, Info: map[string]InstanceInfo{}},
+		labelsHave: map[string]uint32{}}
 }
+
+// SetLabels makes the service reserve and program the VPN instances'
+// labels (see Labels) as part of its commits; the instance events carry
+// them. Call it before the service is registered on the datastore.
+func (s *Service) SetLabels(l *Labels) { s.labels = l }
 
 // Prefixes are the configuration paths the service owns.
 var Prefixes = []string{"/vpn-instances", "/interfaces"}
 
-// Prepare accepts every validated change: creating a namespace or binding a
-// port cannot be reserved ahead, and failures there are reported, not fatal.
-func (s *Service) Prepare(ctx context.Context, c *datastore.Change) error { return nil }
+// Prepare reserves the VPN instances' labels (see Labels); the rest cannot
+// be reserved ahead (creating a namespace, binding a port), and failures
+// there are reported, not fatal.
+func (s *Service) Prepare(ctx context.Context, c *datastore.Change) error {
+	if s.labels != nil {
+		return s.labels.Prepare(ctx, c)
+	}
+	return nil
+}
 
-// Apply hands the new running tree to the service and waits until it is
-// applied.
+// Apply makes the labels final and programs them, then hands the new
+// running tree to the service and waits until it is applied.
 func (s *Service) Apply(ctx context.Context, c *datastore.Change) {
+	if s.labels != nil {
+		s.labels.Apply(ctx, c)
+	}
 	req := cfgReq{tree: c.New, done: make(chan struct{})}
 	select {
 	case s.cfgCh <- req:
@@ -85,14 +106,23 @@ func (s *Service) Apply(ctx context.Context, c *datastore.Change) {
 	}
 }
 
-// Abort has nothing to undo.
-func (s *Service) Abort(ctx context.Context, c *datastore.Change) {}
+// Abort gives back the labels Prepare reserved.
+func (s *Service) Abort(ctx context.Context, c *datastore.Change) {
+	if s.labels != nil {
+		s.labels.Abort(ctx, c)
+	}
+}
 
 // State returns the applied state (for displays).
 func (s *Service) State() Desired {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d := Desired{Instances: slices.Clone(s.have.Instances), Interfaces: make(map[string]Interface, len(s.have.Interfaces))}
+	d := Desired{Instances: slices.Clone(s.have.Instances), Interfaces: make(map[string]Interface, len(s.have.Interfaces)),
+		Info: make(map[string]InstanceInfo, len(s.have.Info))}
+	for k, v := range s.have.Info {
+		v.ImportRT, v.ExportRT = slices.Clone(v.ImportRT), slices.Clone(v.ExportRT)
+		d.Info[k] = v
+	}
 	for k, v := range s.have.Interfaces {
 		v.Addresses = slices.Clone(v.Addresses)
 		d.Interfaces[k] = v
@@ -101,13 +131,16 @@ func (s *Service) State() Desired {
 }
 
 // Run creates the public instance, then applies config and port changes
-// until ctx ends. initial is the running configuration at start (may be nil).
+// until ctx ends. initial is the running configuration at start (may be
+// nil). Run may run again after it returned (a restart): it goes on from
+// the state it applied.
 func (s *Service) Run(ctx context.Context, initial *datastore.Tree, ready func()) error {
 	if err := s.host.CreateInstance(ctx, fibapi.Public); err != nil {
 		return fmt.Errorf("vrf: public instance: %w", err)
 	}
 	s.sink.InstanceAdded(ctx, fibapi.Public)
 	events := s.ports.Subscribe()
+	defer s.ports.Unsubscribe(events)
 	tree := initial
 	s.reconcile(ctx, tree)
 	ready()
@@ -181,7 +214,19 @@ func (s *Service) reconcile(ctx context.Context, tree *datastore.Tree) {
 		}
 	}
 	s.mu.Lock()
-	s.have = want
+	labels := map[string]uint32{}
+	if s.labels != nil {
+		for _, n := range want.Instances {
+			if l, ok := s.labels.InstanceLabel(n); ok {
+				labels[n] = l
+			}
+		}
+	}
+	publicNew := !s.started
+	s.started = true
+	haveLabels := s.labelsHave
+	s.have, s.labelsHave = want, labels
+	s.events(have, haveLabels, publicNew)
 	s.mu.Unlock()
 }
 

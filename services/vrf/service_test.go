@@ -83,7 +83,8 @@ func (p *fakePorts) Ports() []iface.Port {
 	defer p.mu.Unlock()
 	return append([]iface.Port(nil), p.ports...)
 }
-func (p *fakePorts) Subscribe() <-chan iface.Event { return p.ch }
+func (p *fakePorts) Subscribe() <-chan iface.Event  { return p.ch }
+func (p *fakePorts) Unsubscribe(<-chan iface.Event) {}
 func (p *fakePorts) set(ps []iface.Port) {
 	p.mu.Lock()
 	p.ports = ps

@@ -92,6 +92,7 @@ type recordJSON struct {
 	User        string    `json:"user"`
 	Time        time.Time `json:"time"`
 	Description string    `json:"description,omitempty"`
+	Interface   string    `json:"interface,omitempty"`
 	Before      *Tree     `json:"before"`
 	After       *Tree     `json:"after"`
 }
@@ -111,7 +112,7 @@ func (j FileJournal) Append(r Record) error {
 	if err := os.MkdirAll(j.Dir, 0o755); err != nil {
 		return fmt.Errorf("commit journal: %w", err)
 	}
-	b, err := json.Marshal(recordJSON{ID: r.ID, User: r.User, Time: r.Time, Description: r.Description, Before: r.Before, After: r.After})
+	b, err := json.Marshal(recordJSON{ID: r.ID, User: r.User, Time: r.Time, Description: r.Description, Interface: r.Interface, Before: r.Before, After: r.After})
 	if err != nil {
 		return fmt.Errorf("commit journal: %w", err)
 	}
@@ -180,7 +181,7 @@ func (j FileJournal) Load() ([]Record, error) {
 			errs = append(errs, fmt.Errorf("commit record %s is damaged", j.file(id)))
 			continue
 		}
-		out = append(out, Record{ID: rj.ID, User: rj.User, Time: rj.Time, Description: rj.Description, Before: rj.Before, After: rj.After})
+		out = append(out, Record{ID: rj.ID, User: rj.User, Time: rj.Time, Description: rj.Description, Interface: rj.Interface, Before: rj.Before, After: rj.After})
 	}
 	if len(errs) > 0 {
 		return out, fmt.Errorf("commit journal: %w", errors.Join(errs...))

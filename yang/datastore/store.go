@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"vpnos/yang/schema"
@@ -42,6 +43,8 @@ type Record struct {
 	User        string
 	Time        time.Time
 	Description string
+	// Interface is the front end of the commit ("netconf"; "" for the CLI).
+	Interface string
 	// Before and After are the running trees around the commit.
 	Before, After *Tree
 }
@@ -68,6 +71,7 @@ type Store struct {
 	parts    []registration
 	rules    []namedRule
 	journal  Journal
+	locks    lockTable
 }
 
 type registration struct {
@@ -144,6 +148,10 @@ type Candidate struct {
 	version int
 	tree    *Tree
 	gen     int
+	// origin, dirty and ref serve the locks (lock.go).
+	origin Origin
+	dirty  atomic.Bool
+	ref    *candidateRef
 }
 
 // Gen changes whenever the candidate is replaced, rebased or discarded
@@ -153,7 +161,9 @@ func (c *Candidate) Gen() int { return c.gen }
 // NewCandidate starts a candidate on the current running tree.
 func (s *Store) NewCandidate() *Candidate {
 	r, v := s.snapshot()
-	return &Candidate{store: s, base: r, version: v, tree: r.Clone()}
+	c := &Candidate{store: s, base: r, version: v, tree: r.Clone()}
+	s.locks.track(c)
+	return c
 }
 
 // Sync rebases the candidate if running changed since it was taken.
@@ -179,7 +189,12 @@ func (c *Candidate) Base() *Tree { return c.base }
 func (c *Candidate) Replace(t *Tree) { c.tree = t; c.gen++ }
 
 // Dirty reports whether the candidate differs from its base.
-func (c *Candidate) Dirty() bool { return !c.tree.Equal(c.base) }
+// The answer is kept for the candidate lock (see Store.Lock).
+func (c *Candidate) Dirty() bool {
+	d := !c.tree.Equal(c.base)
+	c.dirty.Store(d)
+	return d
+}
 
 // Changes lists the candidate's differences from running.
 func (c *Candidate) Changes() []Op { return Diff(c.base, c.tree) }
@@ -189,6 +204,7 @@ func (c *Candidate) Discard() {
 	r, v := c.store.snapshot()
 	c.base, c.version, c.tree = r, v, r.Clone()
 	c.gen++
+	c.dirty.Store(false)
 }
 
 // ValidationError lists every problem found in a candidate.
@@ -243,6 +259,9 @@ func (c *Candidate) Commit(ctx context.Context, user, description string) (int, 
 func (s *Store) commit(ctx context.Context, base *Tree, version int, next *Tree, user, desc string, rollback bool) (int, error) {
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
+	if err := s.CheckLocks(ctx); err != nil {
+		return 0, err
+	}
 	old, v := s.snapshot()
 	if version != v {
 		// Another session committed since the candidate was rebased.
@@ -300,7 +319,7 @@ func (s *Store) commit(ctx context.Context, base *Tree, version int, next *Tree,
 	s.running = next
 	s.version++
 	s.nextID++
-	rec := Record{ID: id, User: user, Time: s.Now(), Description: desc, Before: old, After: next}
+	rec := Record{ID: id, User: user, Time: s.Now(), Description: desc, Interface: OriginFrom(ctx).Interface, Before: old, After: next}
 	s.log = append(s.log, rec)
 	if len(s.log) > MaxLog {
 		s.log = s.log[len(s.log)-MaxLog:]

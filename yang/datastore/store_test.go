@@ -100,7 +100,7 @@ func TestValidation(t *testing.T) {
 			t.Set(tr.Child("in-label"), "5")
 			t.Set(tr.Child("out-label"), "3")
 			t.Set(tr.Child("nexthop"), "1.1.1.2")
-		}, "5 is not in 16..1023"},
+		}, "5 is not in 16..32783"},
 		{"unknown node", func(t *Tree) { t.Set(P("nonsense"), "1") }, "unknown configuration node"},
 		{"static vpn label ok", func(t *Tree) {
 			t.SetPresence(redAF)

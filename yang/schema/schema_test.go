@@ -59,7 +59,7 @@ func TestCheckValue(t *testing.T) {
 		{[]string{"mpls", "lsr-id"}, "10.255.0.1", "10.255.0.1", true},
 		{[]string{"mpls", "lsr-id"}, "10.255.0.256", "", false},
 		{[]string{"static-lsps", "transit", "in-label"}, "0100", "100", true},
-		{[]string{"static-lsps", "transit", "in-label"}, "1024", "", false},
+		{[]string{"static-lsps", "transit", "in-label"}, "32784", "", false},
 		{[]string{"static-lsps", "ingress", "out-label"}, "3", "3", true},
 		{[]string{"static-lsps", "ingress", "out-label"}, "5", "", false},
 		{[]string{"static-routes", "route", "next-hop"}, "LoopBack0", "LoopBack0", true},

@@ -16,6 +16,15 @@ func cmdBoot(args []string, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(stderr, os.Getenv("VPNOS_LOG_LEVEL")).With("proc", "boot")
+	// One supervisor per root: a second one would start a second daemon.
+	if s, ok := c.settings("boot", stderr); ok {
+		release, err := daemon.LockState(s.StateDir, "boot.lock")
+		if err != nil {
+			fmt.Fprintln(stderr, "vpnos boot: another vpnos boot runs on this root:", err)
+			return 1
+		}
+		defer release()
+	}
 	self, err := os.Executable()
 	if err != nil {
 		fmt.Fprintln(stderr, "vpnos boot:", err)

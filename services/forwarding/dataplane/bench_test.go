@@ -33,9 +33,9 @@ func benchDataplane(b *testing.B) (*Dataplane, int) {
 	for i := 0; i < 1_000_000; i++ {
 		v := r.Uint32()
 		pfx := netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), 16+r.IntN(9)).Masked()
-		batch.Routes = append(batch.Routes, fibapi.Route{Prefix: pfx, NextHops: nh})
+		batch.Routes = append(batch.Routes, fibapi.Route{Instance: public, Prefix: pfx, NextHops: nh})
 	}
-	batch.Routes = append(batch.Routes, fibapi.Route{Prefix: p("0.0.0.0/0"), NextHops: nh})
+	batch.Routes = append(batch.Routes, fibapi.Route{Instance: public, Prefix: p("0.0.0.0/0"), NextHops: nh})
 	if err := d.Program(batch); err != nil {
 		b.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func program1M() fibapi.Batch {
 	for i := range batch.Routes {
 		v := r.Uint32()
 		pfx := netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), 16+r.IntN(9)).Masked()
-		batch.Routes[i] = fibapi.Route{Prefix: pfx, NextHops: nh}
+		batch.Routes[i] = fibapi.Route{Instance: public, Prefix: pfx, NextHops: nh}
 	}
 	return batch
 }

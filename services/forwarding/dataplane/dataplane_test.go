@@ -325,7 +325,7 @@ func TestICMPSourceSkipsSpecialLocals(t *testing.T) {
 	if err := f.d.SetPortAddrs("eth2", []netip.Prefix{p("10.2.0.1/24")}); err != nil {
 		t.Fatal(err)
 	}
-	f.program(fibapi.Batch{DeleteRoutes: []fibapi.Route{{Prefix: p("10.1.0.1/32")}, {Prefix: p("10.2.0.1/32")}}, Routes: []fibapi.Route{
+	f.program(fibapi.Batch{DeleteRoutes: []fibapi.Route{{Instance: public, Prefix: p("10.1.0.1/32")}, {Instance: public, Prefix: p("10.2.0.1/32")}}, Routes: []fibapi.Route{
 		{Instance: public, Prefix: p("127.0.0.1/32"), Kind: fibapi.Local},
 		{Instance: public, Prefix: p("10.2.0.255/32"), Kind: fibapi.Local},
 		{Instance: public, Prefix: p("255.255.255.255/32"), Kind: fibapi.Local},
@@ -780,12 +780,12 @@ func TestFromInstance(t *testing.T) {
 
 func TestProgramValidation(t *testing.T) {
 	bad := []fibapi.Batch{
-		{Routes: []fibapi.Route{{Prefix: p("::/0"), Kind: fibapi.Drop}}},
-		{Routes: []fibapi.Route{{Prefix: p("10.0.0.0/8")}}},
-		{Routes: []fibapi.Route{{Prefix: p("10.0.0.0/8"), NextHops: []fibapi.NextHop{{Port: ""}}}}},
-		{Routes: []fibapi.Route{{Prefix: p("10.0.0.0/8"), NextHops: []fibapi.NextHop{{Port: "eth1", Labels: []uint32{1 << 20}}}}}},
-		{Routes: []fibapi.Route{{Prefix: p("10.0.0.0/8"), NextHops: []fibapi.NextHop{{Port: "eth1", Gateway: a("::1")}}}}},
-		{Routes: []fibapi.Route{{Prefix: p("10.0.0.0/8"), Kind: 9}}},
+		{Routes: []fibapi.Route{{Instance: public, Prefix: p("::/0"), Kind: fibapi.Drop}}},
+		{Routes: []fibapi.Route{{Instance: public, Prefix: p("10.0.0.0/8")}}},
+		{Routes: []fibapi.Route{{Instance: public, Prefix: p("10.0.0.0/8"), NextHops: []fibapi.NextHop{{Port: ""}}}}},
+		{Routes: []fibapi.Route{{Instance: public, Prefix: p("10.0.0.0/8"), NextHops: []fibapi.NextHop{{Port: "eth1", Labels: []uint32{1 << 20}}}}}},
+		{Routes: []fibapi.Route{{Instance: public, Prefix: p("10.0.0.0/8"), NextHops: []fibapi.NextHop{{Port: "eth1", Gateway: a("::1")}}}}},
+		{Routes: []fibapi.Route{{Instance: public, Prefix: p("10.0.0.0/8"), Kind: 9}}},
 		{Labels: []fibapi.LabelEntry{{InLabel: 3, Op: fibapi.PopLookup}}},
 		{Labels: []fibapi.LabelEntry{{InLabel: 16, Op: fibapi.Swap}}},
 		{Labels: []fibapi.LabelEntry{{InLabel: 16, Op: 7}}},
@@ -793,7 +793,7 @@ func TestProgramValidation(t *testing.T) {
 	}
 	for i, b := range bad {
 		f := newFixture(t)
-		good := fibapi.Route{Prefix: p("10.77.0.0/16"), Kind: fibapi.Drop}
+		good := fibapi.Route{Instance: public, Prefix: p("10.77.0.0/16"), Kind: fibapi.Drop}
 		b.Routes = append([]fibapi.Route{good}, b.Routes...)
 		if err := f.d.Program(b); err == nil {
 			t.Errorf("batch %d accepted", i)
@@ -804,12 +804,12 @@ func TestProgramValidation(t *testing.T) {
 	}
 	// Replace and delete.
 	f := newFixture(t)
-	f.program(fibapi.Batch{Routes: []fibapi.Route{{Prefix: p("10.9.0.0/16"), Kind: fibapi.Drop}}})
-	f.program(fibapi.Batch{Routes: []fibapi.Route{{Prefix: p("10.9.0.0/16"), NextHops: []fibapi.NextHop{{Port: "eth2", Gateway: a("10.2.0.2")}}}}})
+	f.program(fibapi.Batch{Routes: []fibapi.Route{{Instance: public, Prefix: p("10.9.0.0/16"), Kind: fibapi.Drop}}})
+	f.program(fibapi.Batch{Routes: []fibapi.Route{{Instance: public, Prefix: p("10.9.0.0/16"), NextHops: []fibapi.NextHop{{Port: "eth2", Gateway: a("10.2.0.2")}}}}})
 	if out := f.in(f.eth1, ethFrame(mac1, hostA, packet.EtherTypeIPv4, udp("10.1.0.2", "10.9.0.1", 64, 1))); len(out) != 1 {
 		t.Fatal("replaced route not used")
 	}
-	f.program(fibapi.Batch{DeleteRoutes: []fibapi.Route{{Prefix: p("10.9.0.0/16")}}, DeleteLabels: []uint32{55}})
+	f.program(fibapi.Batch{DeleteRoutes: []fibapi.Route{{Instance: public, Prefix: p("10.9.0.0/16")}}, DeleteLabels: []uint32{55}})
 	out := f.in(f.eth1, ethFrame(mac1, hostA, packet.EtherTypeIPv4, udp("10.1.0.2", "10.9.0.1", 64, 1)))
 	if len(out) != 1 {
 		t.Fatal("no unreachable after delete")
@@ -824,14 +824,14 @@ func TestProgramValidation(t *testing.T) {
 func TestApplyInSteps(t *testing.T) {
 	var b fibapi.Batch
 	for i := 0; i < 50; i++ {
-		b.Routes = append(b.Routes, fibapi.Route{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 50, byte(i), 0}), 24), Kind: fibapi.Drop})
+		b.Routes = append(b.Routes, fibapi.Route{Instance: public, Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 50, byte(i), 0}), 24), Kind: fibapi.Drop})
 	}
-	b.Labels = []fibapi.LabelEntry{{InLabel: 77, Op: fibapi.PopLookup}}
+	b.Labels = []fibapi.LabelEntry{{InLabel: 77, Op: fibapi.PopLookup, Instance: public}}
 	one, stepped := newFixture(t), newFixture(t)
 	for _, f := range []*fixture{one, stepped} {
-		f.program(fibapi.Batch{Routes: []fibapi.Route{{Prefix: p("10.9.0.0/16"), Kind: fibapi.Drop}, {Prefix: p("10.50.3.0/24"), Kind: fibapi.Drop}}})
+		f.program(fibapi.Batch{Routes: []fibapi.Route{{Instance: public, Prefix: p("10.9.0.0/16"), Kind: fibapi.Drop}, {Instance: public, Prefix: p("10.50.3.0/24"), Kind: fibapi.Drop}}})
 	}
-	b.DeleteRoutes = []fibapi.Route{{Prefix: p("10.9.0.0/16")}, {Prefix: p("10.50.3.0/24")}}
+	b.DeleteRoutes = []fibapi.Route{{Instance: public, Prefix: p("10.9.0.0/16")}, {Instance: public, Prefix: p("10.50.3.0/24")}}
 	if err := one.d.Program(b); err != nil {
 		t.Fatal(err)
 	}
@@ -904,10 +904,13 @@ func TestMovePort(t *testing.T) {
 	if err := f.d.RemovePort("eth2"); err == nil {
 		t.Fatal("removed twice")
 	}
-	if _, err := f.d.AddPort("eth1", mac1, 0, ""); err == nil {
+	if _, err := f.d.AddPort("eth1", mac1, 0, public); err == nil {
 		t.Fatal("duplicate port")
 	}
-	id, err := f.d.AddPort("eth9", mac2, 0, "")
+	if _, err := f.d.AddPort("eth8", mac1, 0, ""); err == nil {
+		t.Fatal("a port in no instance")
+	}
+	id, err := f.d.AddPort("eth9", mac2, 0, public)
 	if err != nil || id != f.eth2 {
 		t.Fatalf("id %d not reused: %v", id, err)
 	}
@@ -929,8 +932,8 @@ func FuzzProcess(f *testing.F) {
 	d.SetNeighbour(t0, "eth2", a("10.2.0.2"), hostB, rec)
 	err := d.Program(fibapi.Batch{
 		Routes: []fibapi.Route{
-			{Prefix: p("0.0.0.0/0"), NextHops: []fibapi.NextHop{{Port: "eth2", Gateway: a("10.2.0.2"), Labels: []uint32{100, 200}}, {Port: "eth2", Gateway: a("10.2.0.3")}}},
-			{Prefix: p("10.1.0.0/24"), NextHops: []fibapi.NextHop{{Port: "eth1"}}},
+			{Instance: public, Prefix: p("0.0.0.0/0"), NextHops: []fibapi.NextHop{{Port: "eth2", Gateway: a("10.2.0.2"), Labels: []uint32{100, 200}}, {Port: "eth2", Gateway: a("10.2.0.3")}}},
+			{Instance: public, Prefix: p("10.1.0.0/24"), NextHops: []fibapi.NextHop{{Port: "eth1"}}},
 			{Instance: vpnA, Prefix: p("0.0.0.0/0"), NextHops: []fibapi.NextHop{{Port: "eth3"}}},
 		},
 		Labels: []fibapi.LabelEntry{

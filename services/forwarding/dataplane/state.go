@@ -167,10 +167,9 @@ func New(cfg Config) *Dataplane {
 	}
 }
 
+// instance returns an instance by name, made on first use (callers check
+// that the name is not empty: the public instance is fibapi.Public).
 func (d *Dataplane) instance(name string) *instance {
-	if name == "" {
-		name = fibapi.Public
-	}
 	in := d.instances[name]
 	if in == nil {
 		in = &instance{name: name, table: lpm.New(), routes: make([]route, 1), local: make(map[uint32]struct{})}
@@ -184,6 +183,9 @@ var ErrPort = errors.New("dataplane: port")
 
 // AddPort adds a physical port bound to instance and returns its id.
 func (d *Dataplane) AddPort(name string, mac packet.MAC, mtu int, instance string) (int, error) {
+	if instance == "" {
+		return 0, fmt.Errorf("%w %s: no instance (the public instance is %s)", ErrPort, name, fibapi.Public)
+	}
 	if _, ok := d.ports[name]; ok {
 		return 0, fmt.Errorf("%w %s already exists", ErrPort, name)
 	}
@@ -252,6 +254,9 @@ func (d *Dataplane) SetPortInstance(name, instance string) error {
 	p := d.ports[name]
 	if p == nil {
 		return fmt.Errorf("%w %s not found", ErrPort, name)
+	}
+	if instance == "" {
+		return fmt.Errorf("%w %s: no instance (the public instance is %s)", ErrPort, name, fibapi.Public)
 	}
 	d.unbind(p)
 	d.bind(p, instance)
@@ -424,6 +429,9 @@ func Prepare(b fibapi.Batch) (*Prepared, error) {
 		if !r.Prefix.IsValid() || !r.Prefix.Addr().Is4() {
 			return nil, fmt.Errorf("route %v in %q: not an IPv4 prefix", r.Prefix, r.Instance)
 		}
+		if r.Instance == "" {
+			return nil, fmt.Errorf("route %v in no instance (the public instance is %s)", r.Prefix, fibapi.Public)
+		}
 		if r.Kind > fibapi.Unreachable {
 			return nil, fmt.Errorf("route %v: unknown kind %d", r.Prefix, r.Kind)
 		}
@@ -439,6 +447,9 @@ func Prepare(b fibapi.Batch) (*Prepared, error) {
 	for _, r := range b.DeleteRoutes {
 		if !r.Prefix.IsValid() || !r.Prefix.Addr().Is4() {
 			return nil, fmt.Errorf("delete route %v: not an IPv4 prefix", r.Prefix)
+		}
+		if r.Instance == "" {
+			return nil, fmt.Errorf("delete route %v in no instance (the public instance is %s)", r.Prefix, fibapi.Public)
 		}
 	}
 	p.ilm = make([]*ilmEntry, len(b.Labels))
@@ -459,7 +470,7 @@ func Prepare(b fibapi.Batch) (*Prepared, error) {
 			e.nhs = nhs
 		case fibapi.PopLookup:
 			if e.inst == "" {
-				e.inst = fibapi.Public
+				return nil, fmt.Errorf("label %d: pop into no instance", l.InLabel)
 			}
 		default:
 			return nil, fmt.Errorf("label %d: unknown operation %d", l.InLabel, l.Op)

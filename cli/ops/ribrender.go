@@ -1,4 +1,7 @@
-package rib
+package ops
+
+// The VRP layouts of the RIB's snapshots: display ip routing-table, display
+// mpls static-lsp, display mpls lsp.
 
 import (
 	"fmt"
@@ -7,10 +10,11 @@ import (
 	"time"
 
 	"vpnos/services/fibapi"
+	"vpnos/services/rib"
 )
 
-// TableOptions select the form of `display ip routing-table`.
-type TableOptions struct {
+// tableOptions select the form of `display ip routing-table`.
+type tableOptions struct {
 	Verbose bool
 	// VRP5 selects the VRP5 layout (title `Routing Tables: Public`, legend R
 	// and D only, wider columns); the default is VRP8's.
@@ -37,11 +41,11 @@ func addrOrZero(a netip.Addr) string {
 	return a.String()
 }
 
-// RenderRoutingTable prints `display ip routing-table [vpn-instance NAME]
+// renderRoutingTable prints `display ip routing-table [vpn-instance NAME]
 // [verbose]` from a snapshot. Without Verbose only active routes are shown
 // (one row per next hop; an equal-cost path adds a row with a blank
 // destination); with Verbose every route, active or not, gets a block.
-func RenderRoutingTable(s Snapshot, o TableOptions) string {
+func renderRoutingTable(s rib.Snapshot, o tableOptions) string {
 	var b strings.Builder
 	if o.VRP5 {
 		b.WriteString("Route Flags: R - relay, D - download to fib\n")
@@ -51,7 +55,7 @@ func RenderRoutingTable(s Snapshot, o TableOptions) string {
 	b.WriteString(dashes78 + "\n")
 	name := s.Instance
 	if o.VRP5 {
-		if name == "_public_" {
+		if name == fibapi.Public {
 			name = "Public"
 		}
 		fmt.Fprintf(&b, "Routing Tables: %s\n", name)
@@ -60,9 +64,9 @@ func RenderRoutingTable(s Snapshot, o TableOptions) string {
 	}
 	rows := s.Routes
 	if !o.Verbose {
-		rows = s.Filter(func(e RouteEntry) bool { return e.Active }).Routes
+		rows = s.Filter(func(e rib.RouteEntry) bool { return e.Active }).Routes
 	}
-	dests, routes := Snapshot{Routes: rows}.Counts(false)
+	dests, routes := rib.Snapshot{Routes: rows}.Counts(false)
 	fmt.Fprintf(&b, "         Destinations : %s Routes : %d\n\n", pad(fmt.Sprint(dests), 8), routes)
 	if o.Verbose {
 		renderVerbose(&b, rows)
@@ -93,8 +97,8 @@ func RenderRoutingTable(s Snapshot, o TableOptions) string {
 	return b.String()
 }
 
-// FormatAge prints a route age as VRP does: 00h05m12s, or 3d04h05m past a day.
-func FormatAge(d time.Duration) string {
+// formatAge prints a route age as VRP does: 00h05m12s, or 3d04h05m past a day.
+func formatAge(d time.Duration) string {
 	if d < 0 {
 		d = 0
 	}
@@ -116,7 +120,7 @@ func labelList(ls []uint32) string {
 	return strings.Join(parts, " ")
 }
 
-func routeState(e RouteEntry) string {
+func routeState(e rib.RouteEntry) string {
 	var s string
 	switch {
 	case !e.Valid:
@@ -137,17 +141,17 @@ func routeState(e RouteEntry) string {
 	return s
 }
 
-func priority(p Protocol) string {
+func priority(p rib.Protocol) string {
 	switch p {
-	case Direct:
+	case rib.Direct:
 		return "high"
-	case IBGP, EBGP:
+	case rib.IBGP, rib.EBGP:
 		return "low"
 	}
 	return "medium"
 }
 
-func renderVerbose(b *strings.Builder, rows []RouteEntry) {
+func renderVerbose(b *strings.Builder, rows []rib.RouteEntry) {
 	kv := func(k1, v1, k2, v2 string) {
 		line := fmt.Sprintf("%13s: %s%10s: %s", k1, pad(v1, 19), k2, v2)
 		b.WriteString(strings.TrimRight(line, " ") + "\n")
@@ -157,27 +161,35 @@ func renderVerbose(b *strings.Builder, rows []RouteEntry) {
 		kv("Protocol", e.Protocol.String(), "Process ID", "0")
 		kv("Preference", fmt.Sprint(e.Preference), "Cost", fmt.Sprint(e.Cost))
 		neighbour := "0.0.0.0"
-		if e.Protocol == IBGP || e.Protocol == EBGP {
+		if e.Protocol == rib.IBGP || e.Protocol == rib.EBGP {
 			neighbour = addrOrZero(e.NextHop)
 		}
 		kv("NextHop", addrOrZero(e.NextHop), "Neighbour", neighbour)
-		kv("State", routeState(e), "Age", FormatAge(e.Age))
+		kv("State", routeState(e), "Age", formatAge(e.Age))
 		kv("Tag", fmt.Sprint(e.Tag), "Priority", priority(e.Protocol))
 		kv("Label", labelList(e.Labels), "QoSInfo", "0x0")
 		kv("IndirectID", "0x0", "Instance", "")
 		kv("RelayNextHop", addrOrZero(e.RelayNextHop), "Interface", e.Interface)
 		tunnel := "0x0"
-		if e.Tunnel != "" {
-			tunnel = e.Tunnel
+		if e.TunnelName != "" {
+			tunnel = tunnelName(e.TunnelOwner, e.TunnelName)
 		}
 		kv("TunnelID", tunnel, "Flags", e.Flags())
 		b.WriteString("\n")
 	}
 }
 
-// CompactIfName shortens an interface name the way compact VRP tables do
+// tunnelName names an LSP in the TunnelID field ("static-lsp NAME").
+func tunnelName(owner, name string) string {
+	if owner == rib.OwnerStatic {
+		return "static-lsp " + name
+	}
+	return owner + " " + name
+}
+
+// compactIfName shortens an interface name the way compact VRP tables do
 // (GigabitEthernet0/3/0 -> GE0/3/0, LoopBack0 -> Loop0).
-func CompactIfName(s string) string {
+func compactIfName(s string) string {
 	for _, p := range [...][2]string{
 		{"GigabitEthernet", "GE"}, {"InLoopBack", "InLoop"}, {"LoopBack", "Loop"}, {"Ethernet", "Eth"},
 	} {
@@ -195,19 +207,48 @@ func dashIf(s string) string {
 	return s
 }
 
-func (l LSPStatus) labels() (in, out string) {
+// staticLSP is a static LSP as its displays show it.
+type staticLSP struct {
+	Name                      string
+	Role                      rib.LSPRole
+	FEC                       netip.Prefix
+	InLabel, OutLabel         uint32
+	NextHop                   netip.Addr
+	InInterface, OutInterface string // "" for none
+	Up                        bool
+}
+
+// staticLSPs turns the RIB's static LSPs into what the displays show: the
+// outgoing interface is the configured one, else the one of the connected
+// subnet of the next hop.
+func staticLSPs(all []rib.LSPStatus) []staticLSP {
+	var out []staticLSP
+	for _, l := range all {
+		if l.Owner != rib.OwnerStatic {
+			continue
+		}
+		s := staticLSP{Name: l.Name, Role: l.Role, FEC: l.FEC, InLabel: l.InLabel, InInterface: l.InInterface, Up: l.Up}
+		if len(l.Out) > 0 {
+			s.OutLabel, s.NextHop, s.OutInterface = l.Out[0].Label, l.Out[0].Gateway, l.OutInterface
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func (l staticLSP) labels() (in, out string) {
 	in, out = "NULL", "NULL"
-	if l.Role != Ingress {
+	if l.Role != rib.Ingress {
 		in = fmt.Sprint(l.InLabel)
 	}
-	if l.Role != Egress {
+	if l.Role != rib.Egress {
 		out = fmt.Sprint(l.OutLabel)
 	}
 	return in, out
 }
 
-func (l LSPStatus) fec() string {
-	if l.Role == Ingress {
+func (l staticLSP) fec() string {
+	if l.Role == rib.Ingress {
 		return l.FEC.String()
 	}
 	return "-/-"
@@ -220,8 +261,8 @@ func upDown(up bool) string {
 	return "Down"
 }
 
-// RenderStaticLSPs prints `display mpls static-lsp [NAME] [verbose]`.
-func RenderStaticLSPs(lsps []LSPStatus, verbose bool) string {
+// renderStaticLSPs prints `display mpls static-lsp [NAME] [verbose]`.
+func renderStaticLSPs(lsps []staticLSP, verbose bool) string {
 	var b strings.Builder
 	up := 0
 	for _, l := range lsps {
@@ -264,8 +305,8 @@ func RenderStaticLSPs(lsps []LSPStatus, verbose bool) string {
 	return b.String()
 }
 
-// LSPRow is one row of `display mpls lsp`.
-type LSPRow struct {
+// lspRow is one row of `display mpls lsp`.
+type lspRow struct {
 	FEC            string // "10.255.0.3/32", or "-/-"
 	InLabel        string // "NULL", "3", "48061"
 	OutLabel       string
@@ -278,49 +319,106 @@ type LSPRow struct {
 	InIfName, OutIfName         string // full interface names, "" for none
 }
 
-// LSPSection is one `LSP Information: <Title>` part of `display mpls lsp`
+// lspSection is one `LSP Information: <Title>` part of `display mpls lsp`
 // (Title "LDP LSP", "STATIC LSP", "BGP LSP").
-type LSPSection struct {
+type lspSection struct {
 	Title string
-	Rows  []LSPRow
+	Rows  []lspRow
 }
 
-// StaticLSPSection turns static LSPs into the rows of `display mpls lsp`
-// (only LSPs that are up, as VRP lists established LSPs).
-func StaticLSPSection(lsps []LSPStatus) LSPSection {
-	s := LSPSection{Title: "STATIC LSP"}
-	for _, l := range lsps {
+// sectionTitle is the section an owner's LSPs are listed in.
+func sectionTitle(owner string) string {
+	switch owner {
+	case rib.OwnerStatic:
+		return "STATIC LSP"
+	case rib.OwnerLDP:
+		return "LDP LSP"
+	case rib.OwnerBGP, rib.OwnerVPNInstance:
+		return "BGP LSP"
+	}
+	return strings.ToUpper(owner) + " LSP"
+}
+
+// lspSections turns the RIB's LSPs into the sections of `display mpls lsp`,
+// LDP first, then static, then BGP (VPN labels), as VRP lists them. Only
+// LSPs that are up are listed (VRP lists established LSPs); an LSP with
+// several next hops (ECMP) gives a row per next hop.
+func lspSections(all []rib.LSPStatus) []lspSection {
+	order := []string{"LDP LSP", "STATIC LSP", "BGP LSP"}
+	rows := map[string][]lspRow{}
+	for _, l := range all {
 		if !l.Up {
 			continue
 		}
-		in, out := l.labels()
-		row := LSPRow{
-			FEC: l.fec(), InLabel: in, OutLabel: out,
-			InIf:     dashIf(CompactIfName(l.InInterface)),
-			OutIf:    dashIf(CompactIfName(l.OutInterface)),
-			LSRType:  l.Role.String(),
-			InIfName: l.InInterface, OutIfName: l.OutInterface,
+		title := sectionTitle(l.Owner)
+		if !slicesContains(order, title) {
+			order = append(order, title)
 		}
-		if l.NextHop.IsValid() {
-			row.NextHop = l.NextHop.String()
+		base := lspRow{FEC: "-/-", InLabel: "NULL", OutLabel: "NULL", InIf: "-", OutIf: "-",
+			LSRType: l.Role.String(), InIfName: l.InInterface}
+		if l.FEC.IsValid() && (l.Role == rib.Ingress || l.Owner != rib.OwnerStatic) {
+			base.FEC = l.FEC.String()
+		}
+		if l.Role != rib.Ingress {
+			base.InLabel = fmt.Sprint(l.InLabel)
+		}
+		base.InIf = dashIf(compactIfName(l.InInterface))
+		if l.Instance != fibapi.Public {
+			base.VRF = l.Instance
 		}
 		switch {
-		case l.Role == Ingress:
-			row.Operation = "PUSH"
-		case l.Role == Egress || l.OutLabel == fibapi.LabelImplicitNull:
-			row.Operation = "POP"
+		case l.Role == rib.Ingress:
+			base.Operation = "PUSH"
+		case l.Role == rib.Egress:
+			base.Operation = "POP"
 		default:
-			row.Operation = "SWAP"
+			base.Operation = "SWAP"
 		}
-		s.Rows = append(s.Rows, row)
+		if len(l.Hops) == 0 {
+			rows[title] = append(rows[title], base)
+			continue
+		}
+		for _, h := range l.Hops {
+			row := base
+			row.OutIf, row.OutIfName = dashIf(compactIfName(h.Interface)), h.Interface
+			if h.Gateway.IsValid() {
+				row.NextHop = h.Gateway.String()
+			}
+			// The label this router puts on: the innermost one it pushes
+			// or swaps to; none for implicit null (a pop).
+			if n := len(h.Labels); n > 0 && l.Role != rib.Egress {
+				row.OutLabel = fmt.Sprint(h.Labels[n-1])
+			} else if l.Role != rib.Egress {
+				row.OutLabel = "3"
+				if l.Role == rib.Transit {
+					row.Operation = "POP"
+				}
+			}
+			rows[title] = append(rows[title], row)
+		}
 	}
-	return s
+	var out []lspSection
+	for _, t := range order {
+		if len(rows[t]) > 0 {
+			out = append(out, lspSection{Title: t, Rows: rows[t]})
+		}
+	}
+	return out
 }
 
-// Only keeps the rows of the section whose FEC is p (`display mpls lsp
+func slicesContains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// only keeps the rows of the section whose FEC is p (`display mpls lsp
 // include IP LEN`).
-func (s LSPSection) Only(p netip.Prefix) LSPSection {
-	out := LSPSection{Title: s.Title}
+func (s lspSection) only(p netip.Prefix) lspSection {
+	out := lspSection{Title: s.Title}
 	for _, r := range s.Rows {
 		if r.FEC == p.Masked().String() {
 			out.Rows = append(out.Rows, r)
@@ -336,9 +434,9 @@ func lspSectionTitle(b *strings.Builder, title string) {
 	b.WriteString(dashes79 + "\n")
 }
 
-// RenderMPLSLSPVerbose prints `display mpls lsp verbose`: each LSP of each
+// renderMPLSLSPVerbose prints `display mpls lsp verbose`: each LSP of each
 // section as a block of fields, numbered within its section.
-func RenderMPLSLSPVerbose(sections ...LSPSection) string {
+func renderMPLSLSPVerbose(sections ...lspSection) string {
 	var b strings.Builder
 	for _, s := range sections {
 		if len(s.Rows) == 0 {
@@ -368,9 +466,9 @@ func RenderMPLSLSPVerbose(sections ...LSPSection) string {
 	return b.String()
 }
 
-// RenderMPLSLSP prints `display mpls lsp` with the given sections in order
+// renderMPLSLSP prints `display mpls lsp` with the given sections in order
 // (LDP first when it exists, then static). Sections without rows are left out.
-func RenderMPLSLSP(sections ...LSPSection) string {
+func renderMPLSLSP(sections ...lspSection) string {
 	var b strings.Builder
 	b.WriteString("Flag after Out IF: (I) - RLFA Iterated LSP, (I*) - Normal and RLFA Iterated LSP\n")
 	b.WriteString("Flag after LDP FRR: (L) - Logic FRR LSP\n")

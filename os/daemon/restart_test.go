@@ -1,0 +1,287 @@
+package daemon
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"vpnos/cli/proto"
+	"vpnos/os/mgmt"
+	"vpnos/os/settings"
+)
+
+// The namespaces of TestEveryServiceRestarts: the daemon's, and a host on
+// its port eth1 (GigabitEthernet0/1/0).
+const (
+	restartNS     = "vp-restart"
+	restartHostNS = "vp-restart-h"
+	restartHelper = "VPNOS_TEST_RESTART_HELPER"
+)
+
+// Every service the daemon registers can be stopped and started again by
+// the registry, and serves again: after each restart the CLI answers, a
+// commit reaches the RIB through the vrf and static services, the displays
+// show the routes and the labels (static LSP, pinned VPN label), SSH
+// answers, and the forwarder carries a ping to a host on a port.
+//
+// The daemon runs in this test binary, started again inside a network
+// namespace of its own (ip netns exec), with a veth port towards a host
+// namespace.
+func TestEveryServiceRestarts(t *testing.T) {
+	if os.Getenv(restartHelper) != "" {
+		restartHelperMain(t)
+		return
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces")
+	}
+	run := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	cleanup := func() {
+		for _, ns := range []string{restartNS, restartHostNS} {
+			_ = exec.Command("ip", "netns", "del", ns).Run()
+		}
+	}
+	cleanup()
+	t.Cleanup(cleanup)
+	run("ip", "netns", "add", restartNS)
+	run("ip", "netns", "add", restartHostNS)
+	run("ip", "link", "add", "eth1", "netns", restartNS, "type", "veth", "peer", "name", "vpr1", "netns", restartHostNS)
+	run("ip", "-n", restartHostNS, "addr", "add", "192.0.2.2/30", "dev", "vpr1")
+	run("ip", "-n", restartHostNS, "link", "set", "vpr1", "up")
+	run("ip", "-n", restartHostNS, "link", "set", "lo", "up")
+	run("ip", "-n", restartHostNS, "route", "add", "default", "via", "192.0.2.1")
+	run("ip", "-n", restartNS, "link", "set", "eth1", "up")
+	run("ip", "-n", restartNS, "link", "set", "lo", "up")
+
+	cmd := exec.Command("ip", "netns", "exec", restartNS, os.Args[0], "-test.run=^TestEveryServiceRestarts$", "-test.v", "-test.timeout=4m")
+	cmd.Env = append(os.Environ(), restartHelper+"=1", "CLAB_INTFS=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "\n--- PASS: TestEveryServiceRestarts") {
+		t.Fatalf("the daemon in %s: %v\n%s", restartNS, err, out)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.Contains(l, "restarted and serves again") {
+			t.Log(strings.TrimSpace(l))
+		}
+	}
+}
+
+const restartStartup = `#
+sysname RESTART
+#
+ip vpn-instance red
+ ipv4-family
+  route-distinguisher 65000:1
+  apply-label per-instance static 500
+#
+mpls lsr-id 10.255.0.1
+#
+mpls
+#
+interface GigabitEthernet0/1/0
+ undo shutdown
+ ip address 192.0.2.1 255.255.255.252
+#
+interface LoopBack0
+ ip address 10.255.0.1 255.255.255.255
+#
+ip route-static 10.9.0.0 255.255.0.0 192.0.2.2
+#
+static-lsp egress from-far in-label 100
+#
+return
+`
+
+// restartHelperMain runs inside the daemon's namespace.
+func restartHelperMain(t *testing.T) {
+	root := t.TempDir()
+	cfgDir := filepath.Join(root, "etc", "vpnos")
+	if err := os.MkdirAll(cfgDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cfgDir, "startup.cfg"), []byte(restartStartup), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const sshPort = 2222
+	s, err := settings.Load(settings.Options{Root: root, Env: []string{
+		fmt.Sprintf("VPNOS_SSH_PORT=%d", sshPort), "VPNOS_NETCONF_PORT=0", "VPNOS_INTERFACE_WAIT=5",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logBuf syncLog
+	log := slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	d, err := New(s, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Registry.MinBackoff = 10 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Error("the daemon did not stop")
+		}
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", logBuf.String())
+		}
+	}()
+
+	cliRun := func(lines ...string) (string, error) {
+		cctx, c := context.WithTimeout(ctx, 20*time.Second)
+		defer c()
+		cl, _, err := mgmt.Dial(cctx, s.SocketPath(), proto.Request{User: "test", Source: "script"})
+		if err != nil {
+			return "", err
+		}
+		defer cl.Close()
+		var b strings.Builder
+		for _, l := range lines {
+			resp, err := cl.Do(proto.Request{Op: proto.OpExec, Line: l})
+			if err != nil {
+				return b.String(), err
+			}
+			b.WriteString(resp.Output)
+			if resp.Failed {
+				return b.String(), fmt.Errorf("%q failed: %s", l, resp.Output)
+			}
+		}
+		return b.String(), nil
+	}
+	// waitFor polls until check passes on the CLI's output.
+	waitFor := func(what string, check func() error) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			err := check()
+			if err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %v", what, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	contains := func(out string, want ...string) error {
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				return fmt.Errorf("no %q in:\n%s", w, out)
+			}
+		}
+		return nil
+	}
+	sshAnswers := func() error {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", sshPort), 2*time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, "SSH-2.0-") {
+			return fmt.Errorf("SSH banner %q: %v", line, err)
+		}
+		return nil
+	}
+	serves := func(step int) {
+		t.Helper()
+		// A commit goes through the datastore, the vrf and static services
+		// and the RIB, and shows in the routing table.
+		route := fmt.Sprintf("ip route-static 10.%d.0.0 255.255.0.0 192.0.2.2", 100+step)
+		waitFor("a commit", func() error {
+			_, err := cliRun("system-view", route, "commit", "return")
+			return err
+		})
+		waitFor("the routing table", func() error {
+			out, err := cliRun("display ip routing-table")
+			if err != nil {
+				return err
+			}
+			return contains(out, "10.9.0.0/16", fmt.Sprintf("10.%d.0.0/16", 100+step), "192.0.2.0/30", "10.255.0.1/32")
+		})
+		waitFor("the LSPs", func() error {
+			out, err := cliRun("display mpls lsp")
+			if err != nil {
+				return err
+			}
+			return contains(out, "100/NULL", "500/NULL")
+		})
+		waitFor("the VPN instance's label", func() error {
+			out, err := cliRun("display ip vpn-instance verbose red")
+			if err != nil {
+				return err
+			}
+			return contains(out, "Per-Instance Label : 500")
+		})
+		waitFor("SSH", sshAnswers)
+		// The forwarder carries the router's ping to the host and back.
+		waitFor("a ping through the forwarder", func() error {
+			out, err := cliRun("ping -c 1 -t 500 192.0.2.2")
+			if err != nil {
+				return err
+			}
+			return contains(out, "1 packet(s) received")
+		})
+	}
+
+	waitFor("the daemon", func() error { _, err := cliRun("display version"); return err })
+	serves(0)
+	names := d.Registry.Names()
+	for _, want := range []string{"iface", "forwarding", "rib", "vrf", "startup", "mgmt", "sshd"} {
+		if !strings.Contains(" "+strings.Join(names, " ")+" ", " "+want+" ") {
+			t.Fatalf("the daemon registers %v, without %s", names, want)
+		}
+	}
+	for i, name := range names {
+		runs := d.Registry.ReadyRuns(name)
+		waitFor("restart "+name, func() error { return d.Registry.Restart(name) })
+		waitFor(name+" serving again", func() error {
+			if n := d.Registry.ReadyRuns(name); n <= runs {
+				return fmt.Errorf("%d runs ready, was %d", n, runs)
+			}
+			return nil
+		})
+		serves(i + 1)
+		t.Logf("%s restarted and serves again", name)
+	}
+	if strings.Contains(logBuf.String(), "panic") {
+		t.Errorf("a service panicked:\n%s", logBuf.String())
+	}
+}
+
+// syncLog is a log buffer written by many goroutines.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncLog) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncLog) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
