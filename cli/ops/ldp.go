@@ -13,21 +13,12 @@ import (
 	"time"
 
 	"vpnos/services/ldp"
-	"vpnos/services/rib"
 )
 
 var (
 	ldpDashes78 = " " + strings.Repeat("-", 78) + "\n"
 	ldpDashes79 = " " + strings.Repeat("-", 79) + "\n"
 )
-
-// col left-aligns s in w columns, always leaving at least one space.
-func col(s string, w int) string {
-	if len(s) >= w {
-		return s + " "
-	}
-	return s + strings.Repeat(" ", w-len(s))
-}
 
 // ssnAge prints a duration as DDDD:HH:MM.
 func ssnAge(d time.Duration) string {
@@ -44,9 +35,9 @@ func onOff(b bool) string {
 
 // kv prints two "Key : value" pairs on one line (or one when k2 is empty).
 func kv(b *strings.Builder, k1, v1, k2, v2 string) {
-	line := " " + col(k1, 24) + ": " + v1
+	line := " " + pad(k1, 24) + ": " + v1
 	if k2 != "" {
-		line = " " + col(k1, 24) + ": " + col(v1, 14) + col(k2, 22) + ": " + v2
+		line = " " + pad(k1, 24) + ": " + pad(v1, 14) + pad(k2, 22) + ": " + v2
 	}
 	b.WriteString(strings.TrimRight(line, " ") + "\n")
 }
@@ -120,8 +111,8 @@ func RenderLDPSessions(s ldp.Snapshot, verbose bool, peer netip.Addr) string {
 	b.WriteString(" PeerID             Status      LAM  SsnRole  SsnAge      KASent/Rcv\n")
 	b.WriteString(ldpDashes78)
 	for _, ss := range sessions {
-		line := " " + col(ss.Peer.String(), 19) + col(ss.State.String(), 12) + col("DU", 5) + col(ss.Role(), 9) +
-			col(ssnAge(ss.Age), 12) + fmt.Sprintf("%d/%d", ss.KeepAliveSent, ss.KeepAliveReceived)
+		line := " " + pad(ss.Peer.String(), 19) + pad(ss.State.String(), 12) + pad("DU", 5) + pad(ss.Role(), 9) +
+			pad(ssnAge(ss.Age), 12) + fmt.Sprintf("%d/%d", ss.KeepAliveSent, ss.KeepAliveReceived)
 		b.WriteString(line + "\n")
 	}
 	b.WriteString(ldpDashes78)
@@ -130,11 +121,11 @@ func RenderLDPSessions(s ldp.Snapshot, verbose bool, peer netip.Addr) string {
 }
 
 func renderSessionVerbose(b *strings.Builder, s ldp.Snapshot, ss ldp.SessionState) {
-	field := func(k, v string) { b.WriteString(strings.TrimRight(" "+col(k, 35)+": "+v, " ") + "\n") }
+	field := func(k, v string) { b.WriteString(strings.TrimRight(" "+pad(k, 35)+": "+v, " ") + "\n") }
 	pair := func(k1, v1, k2, v2 string) {
-		line := " " + col(k1, 16) + ": " + v1
+		line := " " + pad(k1, 16) + ": " + v1
 		if k2 != "" {
-			line = " " + col(k1, 16) + ": " + col(v1, 23) + col(k2, 15) + ": " + v2
+			line = " " + pad(k1, 16) + ": " + pad(v1, 23) + pad(k2, 15) + ": " + v2
 		}
 		b.WriteString(strings.TrimRight(line, " ") + "\n")
 	}
@@ -201,7 +192,7 @@ func RenderLDPPeers(s ldp.Snapshot) string {
 			if i == 0 {
 				id, tr = ss.Peer.String(), ss.Transport.String()
 			}
-			b.WriteString(strings.TrimRight(" "+col(id, 23)+col(tr, 19)+d, " ") + "\n")
+			b.WriteString(strings.TrimRight(" "+pad(id, 23)+pad(tr, 19)+d, " ") + "\n")
 		}
 	}
 	b.WriteString(ldpDashes78)
@@ -219,8 +210,8 @@ func RenderLDPAdjacencies(s ldp.Snapshot) string {
 	b.WriteString(" SN    SourceAddr      PeerID          VrfID  AdjAge(DDDD:HH:MM)  RcvHello  Type\n")
 	b.WriteString(ldpDashes78)
 	for i, a := range s.Adjacencies {
-		b.WriteString(" " + col(fmt.Sprint(i+1), 6) + col(a.Source.String(), 16) + col(a.Peer.LSRID.String(), 16) +
-			col("0", 7) + col(ssnAge(a.Age), 20) + col(fmt.Sprint(a.HellosReceived), 10) + "L\n")
+		b.WriteString(" " + pad(fmt.Sprint(i+1), 6) + pad(a.Source.String(), 16) + pad(a.Peer.LSRID.String(), 16) +
+			pad("0", 7) + pad(ssnAge(a.Age), 20) + pad(fmt.Sprint(a.HellosReceived), 10) + "L\n")
 	}
 	b.WriteString(ldpDashes78)
 	fmt.Fprintf(&b, " TOTAL: %d Adjacency(s) Found.\n", len(s.Adjacencies))
@@ -249,7 +240,7 @@ func RenderLDPLSPs(s ldp.Snapshot, only netip.Prefix) string {
 	b.WriteString(ldpDashes79)
 	normal, liberal := 0, 0
 	row := func(mark, fec, labels, up, nh, out string) {
-		b.WriteString(strings.TrimRight(mark+col(fec, 19)+col(labels, 15)+col(up, 16)+col(nh, 17)+out, " ") + "\n")
+		b.WriteString(strings.TrimRight(mark+pad(fec, 19)+pad(labels, 15)+pad(up, 16)+pad(nh, 17)+out, " ") + "\n")
 	}
 	for _, f := range s.FECs {
 		if only.IsValid() && f.FEC != only.Masked() {
@@ -272,7 +263,7 @@ func RenderLDPLSPs(s ldp.Snapshot, only netip.Prefix) string {
 			}
 		default:
 			for _, h := range f.NextHops {
-				out := rib.CompactIfName(h.VRPName)
+				out := compactIfName(h.VRPName)
 				if f.Ingress {
 					row(" ", fec, "NULL/"+fmt.Sprint(h.Out), "-", h.Gateway.String(), out)
 					normal++
@@ -304,20 +295,22 @@ func RenderLDPLSPs(s ldp.Snapshot, only netip.Prefix) string {
 	return b.String()
 }
 
-// LDPLSPSection turns LDP's LSPs into the `LDP LSP` section of `display
-// mpls lsp`: the egress of own FECs (3/NULL), ingress rows (NULL/out) and
-// transit rows (in/out), one per next hop.
-func LDPLSPSection(s ldp.Snapshot) rib.LSPSection {
-	sec := rib.LSPSection{Title: "LDP LSP"}
+// ldpLSPSection turns LDP's state into the `LDP LSP` section of `display
+// mpls lsp` as VRP prints it: the egress of own FECs (3/NULL, which the
+// RIB's LSPs do not hold: implicit null programs nothing), ingress rows
+// (NULL/out) and transit rows (in/out), one per next hop. lspSections
+// builds the same rows from the RIB's programmed LSPs, without the egress.
+func ldpLSPSection(s ldp.Snapshot) lspSection {
+	sec := lspSection{Title: "LDP LSP"}
 	for _, f := range s.FECs {
 		fec := f.FEC.String()
 		if f.Egress {
-			sec.Rows = append(sec.Rows, rib.LSPRow{FEC: fec, InLabel: labelText(f.Local), OutLabel: "NULL",
+			sec.Rows = append(sec.Rows, lspRow{FEC: fec, InLabel: labelText(f.Local), OutLabel: "NULL",
 				InIf: "-", OutIf: "-", LSRType: "Egress", Operation: "POP"})
 			continue
 		}
 		for _, h := range f.NextHops {
-			r := rib.LSPRow{FEC: fec, OutLabel: fmt.Sprint(h.Out), InIf: "-", OutIf: rib.CompactIfName(h.VRPName),
+			r := lspRow{FEC: fec, OutLabel: fmt.Sprint(h.Out), InIf: "-", OutIf: compactIfName(h.VRPName),
 				NextHop: h.Gateway.String(), OutIfName: h.VRPName}
 			if f.Ingress {
 				in := r
@@ -364,8 +357,8 @@ func RenderMPLSInterfaces(ifs []MPLSInterface) string {
 		if i.Up {
 			st = "Up"
 		}
-		b.WriteString(" " + col(rib.CompactIfName(i.Name), 25) + col(st, 10) + col("Dis", 10) + col(fmt.Sprint(i.LSPs), 11) +
-			col("0", 13) + fmt.Sprint(i.MTU) + "\n")
+		b.WriteString(" " + pad(compactIfName(i.Name), 25) + pad(st, 10) + pad("Dis", 10) + pad(fmt.Sprint(i.LSPs), 11) +
+			pad("0", 13) + fmt.Sprint(i.MTU) + "\n")
 	}
 	return b.String()
 }

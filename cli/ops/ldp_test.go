@@ -9,7 +9,6 @@ import (
 	"vpnos/lab/golden"
 	"vpnos/services/ldp"
 	"vpnos/services/ldp/packet"
-	"vpnos/services/rib"
 )
 
 // pe1LDP is PE1 of the reference's example network: LoopBack0 10.255.0.1,
@@ -70,8 +69,8 @@ func TestLDPRenderers(t *testing.T) {
 }
 
 func renderMPLSLSPBoth(s ldp.Snapshot) string {
-	sec := LDPLSPSection(s)
-	return rib.RenderMPLSLSP(sec) + "\n" + rib.RenderMPLSLSPVerbose(sec)
+	sec := ldpLSPSection(s)
+	return renderMPLSLSP(sec) + "\n" + renderMPLSLSPVerbose(sec)
 }
 
 // TestLDPLSPTableMatchesReference: the rows of display mpls ldp lsp for the

@@ -522,14 +522,14 @@ func (c *Core) flushAll() {
 	}
 }
 
-// RunningInterfaces lists the interfaces Hellos run on (names), sorted.
-func (c *Core) RunningInterfaces() []string {
-	var out []string
-	for name, s := range c.ifaces {
-		if s.running {
-			out = append(out, name)
+// RunningInterfaces lists the interfaces Hellos run on, by name, with
+// their devices, ordered by name.
+func (c *Core) RunningInterfaces() (names, devices []string) {
+	for _, name := range slices.Sorted(maps.Keys(c.ifaces)) {
+		if s := c.ifaces[name]; s.running {
+			names = append(names, name)
+			devices = append(devices, s.device())
 		}
 	}
-	slices.Sort(out)
-	return out
+	return names, devices
 }

@@ -20,8 +20,11 @@ type Instance struct {
 	core   *Core
 	reqs   chan func()
 	done   chan struct{}
-	// running are the interfaces the network runs Hellos on.
-	running []string
+	// running are the devices the network runs Hellos on, and byDevice
+	// the interface name of each.
+	running  []string
+	byDevice map[string]string
+	byName   map[string]string
 }
 
 // Options configure an Instance.
@@ -97,10 +100,18 @@ func (i *Instance) step(ev Event) {
 	if i.log.Enabled(context.Background(), slog.LevelDebug) {
 		i.log.Debug("ldp: event", "type", fmt.Sprintf("%T", ev), "event", debugEvent(ev))
 	}
+	if h, ok := ev.(HelloReceived); ok {
+		name, known := i.byDevice[h.Interface]
+		if !known {
+			return
+		}
+		h.Interface = name
+		ev = h
+	}
 	for _, a := range i.core.Step(i.now(), ev) {
 		switch a := a.(type) {
 		case SendHello:
-			i.net.SendHello(a.Interface, a.Src, a.Data)
+			i.net.SendHello(i.device(a.Interface), a.Src, a.Data)
 		case Dial:
 			i.net.Dial(a.Peer, a.Local, a.Remote)
 		case Send:
@@ -115,10 +126,37 @@ func (i *Instance) step(ev Event) {
 			i.log.Info("ldp: session", "peer", a.Peer.String(), "state", a.State.String(), "reason", a.Reason)
 		}
 	}
-	if run := i.core.RunningInterfaces(); !slices.Equal(run, i.running) {
-		i.running = run
-		i.net.SetInterfaces(run)
+	i.syncInterfaces()
+}
+
+// syncInterfaces hands the network the devices Hellos run on.
+func (i *Instance) syncInterfaces() {
+	names, devs := i.core.RunningInterfaces()
+	if slices.Equal(devs, i.running) && len(names) == len(i.byName) {
+		same := true
+		for k, n := range names {
+			same = same && i.byName[n] == devs[k]
+		}
+		if same {
+			return
+		}
 	}
+	i.running = devs
+	i.byDevice, i.byName = map[string]string{}, map[string]string{}
+	for k, n := range names {
+		i.byDevice[devs[k]] = n
+		i.byName[n] = devs[k]
+	}
+	i.net.SetInterfaces(devs)
+}
+
+// device is the device of an interface that runs Hellos.
+func (i *Instance) device(name string) string {
+	i.syncInterfaces()
+	if d, ok := i.byName[name]; ok {
+		return d
+	}
+	return name
 }
 
 // call runs f on the owner goroutine.

@@ -83,8 +83,8 @@ func TestInstance(t *testing.T) {
 		t.Fatalf("no LSR ID accepted: %v", err)
 	}
 	ifs := []Interface{
-		{Name: "lo", Up: true, Addrs: []netip.Prefix{pfx("10.255.0.5/32")}},
-		{Name: "eth1", VRPName: "GigabitEthernet0/1/0", Up: true, Addrs: []netip.Prefix{pfx("10.0.12.1/30")}},
+		{Name: "LoopBack0", Device: "lo", Up: true, Addrs: []netip.Prefix{pfx("10.255.0.5/32")}},
+		{Name: "GigabitEthernet0/1/0", Device: "eth1", Up: true, Addrs: []netip.Prefix{pfx("10.0.12.1/30")}},
 	}
 	must := func(err error) {
 		t.Helper()
@@ -93,7 +93,7 @@ func TestInstance(t *testing.T) {
 		}
 	}
 	must(inst.SetInterfaces(bg, ifs))
-	must(inst.UpdateRoutes(bg, RoutesChanged{Full: true, Set: []Route{{Prefix: pfx("10.255.0.5/32"), NextHops: []NextHop{{Interface: "lo"}}}}}))
+	must(inst.UpdateRoutes(bg, RoutesChanged{Full: true, Set: []Route{{Prefix: pfx("10.255.0.5/32"), NextHops: []NextHop{{Interface: "LoopBack0"}}}}}))
 	must(inst.SetConfig(bg, Config{Enabled: true, LSRID: addr("10.255.0.5"), Interfaces: []InterfaceConfig{{Name: "GigabitEthernet0/1/0"}}}))
 	fn.mu.Lock()
 	if len(fn.ifaces) != 1 || fn.ifaces[0] != "eth1" || len(fn.hellos) != 1 {
@@ -101,7 +101,9 @@ func TestInstance(t *testing.T) {
 	}
 	fn.mu.Unlock()
 
-	// A peer with the higher address connects.
+	// A peer with the higher address connects (the network names the
+	// device).
+	fn.events <- HelloReceived{Interface: "eth9", Src: addr("10.0.12.9"), Data: helloPDU("10.255.0.8", 15, "10.255.0.8")}
 	fn.events <- HelloReceived{Interface: "eth1", Src: addr("10.0.12.2"), Data: helloPDU("10.255.0.9", 15, "10.255.0.9")}
 	fn.events <- ConnAccepted{Conn: 1, Remote: netip.MustParseAddrPort("10.255.0.9:4000")}
 	fn.events <- PDUReceived{Conn: 1, Data: pduFrom("10.255.0.9", initFrom("", 45))}
@@ -115,8 +117,8 @@ func TestInstance(t *testing.T) {
 			break
 		}
 	}
-	if len(snap.Sessions) != 1 || snap.Sessions[0].State != Operational {
-		t.Fatalf("sessions %+v", snap.Sessions)
+	if len(snap.Sessions) != 1 || snap.Sessions[0].State != Operational || snap.Adjacencies[0].Interface != "GigabitEthernet0/1/0" {
+		t.Fatalf("sessions %+v adjacencies %+v", snap.Sessions, snap.Adjacencies)
 	}
 	l, err := inst.LSPs(bg)
 	must(err)

@@ -6,7 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"vpnos/services/fibapi"
 	"vpnos/services/ldp/packet"
+	"vpnos/services/rib"
 )
 
 func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
@@ -40,24 +42,29 @@ func TestLineConverges(t *testing.T) {
 	if !eg.Egress || eg.Local != packet.LabelImplicitNull || len(eg.NextHops) != 0 {
 		t.Errorf("egress %+v", eg)
 	}
-	if _, ok := eg.LabelEntry(); ok {
-		t.Errorf("implicit-null egress programs a label entry")
+	if r := eg.RIBLSPs(); len(r) != 0 {
+		t.Errorf("implicit-null egress programs %+v", r)
 	}
 	if !transit.Ingress || !transit.Transit() || len(transit.NextHops) != 1 || transit.NextHops[0].Out != packet.LabelImplicitNull ||
 		transit.NextHops[0].Gateway != addr("10.0.0.6") || transit.NextHops[0].Interface != "east" || transit.NextHops[0].Peer != n[2].lsrID {
 		t.Errorf("transit %+v", transit)
 	}
-	if e, ok := transit.LabelEntry(); !ok || e.InLabel != transit.Local || len(e.NextHops) != 1 || len(e.NextHops[0].Labels) != 0 {
-		t.Errorf("transit entry %+v (PHP pops)", e)
+	// r1 is ingress and transit: two RIB LSPs, the transit one popping
+	// (PHP: r2 advertised implicit null).
+	wantOut := []rib.LSPOut{{Gateway: addr("10.0.0.6"), Label: 3}}
+	if r := transit.RIBLSPs(); len(r) != 2 || r[0].Role != rib.Ingress || r[1].Role != rib.Transit ||
+		r[1].InLabel != transit.Local || r[1].Name != "transit 10.255.0.3/32" || !slices.Equal(r[1].Out, wantOut) ||
+		!slices.Equal(r[0].Out, wantOut) || r[0].Instance != fibapi.Public || rib.ValidateLSPs(rib.OwnerLDP, r) != nil {
+		t.Errorf("r1 RIB LSPs %+v", r)
 	}
 	if !in.Ingress || in.Transit() != true || len(in.NextHops) != 1 || in.NextHops[0].Out != transit.Local || in.NextHops[0].Gateway != addr("10.0.0.2") {
 		t.Errorf("ingress %+v (transit label %d)", in, transit.Local)
 	}
-	if nh := in.IngressNextHops(); len(nh) != 1 || !slices.Equal(nh[0].Labels, []uint32{transit.Local}) || nh[0].Port != "east" {
-		t.Errorf("ingress next hops %+v", nh)
+	if r := in.RIBLSPs(); len(r) != 2 || r[0].Role != rib.Ingress || r[0].Out[0].Label != transit.Local || r[0].Out[0].Gateway != addr("10.0.0.2") {
+		t.Errorf("r0 RIB LSPs %+v", r)
 	}
 	// r1's loopback seen from r0: implicit null, nothing pushed.
-	if l := n[0].lsps[lo(1)]; len(l.NextHops) != 1 || l.NextHops[0].Out != packet.LabelImplicitNull || len(l.IngressNextHops()[0].Labels) != 0 {
+	if l := n[0].lsps[lo(1)]; len(l.NextHops) != 1 || l.NextHops[0].Out != packet.LabelImplicitNull || l.RIBLSPs()[0].Out[0].Label != 3 {
 		t.Errorf("r0 -> r1 %+v", l)
 	}
 	// Host trigger: the /30 link subnets get no LSP.
@@ -199,8 +206,8 @@ func TestRouteChangeMovesLSP(t *testing.T) {
 	if l.NextHops[0].Out != r1.lsps[lo3].Local || l.NextHops[1].Out != r2.lsps[lo3].Local {
 		t.Fatalf("out labels %+v, want r1 %d and r2 %d", l.NextHops, r1.lsps[lo3].Local, r2.lsps[lo3].Local)
 	}
-	if e, ok := r1.lsps[lo3].LabelEntry(); !ok || len(e.NextHops) != 1 {
-		t.Fatalf("r1 transit %+v", e)
+	if r := r1.lsps[lo3].RIBLSPs(); len(r) != 2 || len(r[1].Out) != 1 || r[1].Role != rib.Transit {
+		t.Fatalf("r1 transit %+v", r)
 	}
 	// The IGP now prefers r2 alone.
 	r0.actions = nil
@@ -265,13 +272,14 @@ func TestTriggerAndAdvertise(t *testing.T) {
 			if !ok || !eg.Egress || !tc.egress(eg.Local) {
 				t.Fatalf("egress %+v", eg)
 			}
-			e, has := eg.LabelEntry()
+			r := eg.RIBLSPs()
 			if tc.advertise == AdvertiseNonNull {
-				if !has || e.InLabel != eg.Local {
-					t.Errorf("non-null egress entry %+v", e)
+				if len(r) != 1 || r[0].Role != rib.Egress || r[0].InLabel != eg.Local || r[0].Name != "egress 10.255.0.3/32" ||
+					rib.ValidateLSPs(rib.OwnerLDP, r) != nil {
+					t.Errorf("non-null egress %+v", r)
 				}
-			} else if has {
-				t.Errorf("null egress programs %+v", e)
+			} else if len(r) != 0 {
+				t.Errorf("null egress programs %+v", r)
 			}
 			// The penultimate hop swaps to what the egress advertised.
 			if tr := n[1].lsps[lo2]; len(tr.NextHops) != 1 || tr.NextHops[0].Out != eg.Local {
@@ -352,5 +360,36 @@ func TestLine200(t *testing.T) {
 	s.installRoutes()
 	if !s.runUntil(10*time.Minute, s.fullLSPs) {
 		t.Fatal("200-router line did not converge")
+	}
+}
+
+// TestRIBUpdate: a change becomes UpdateLSPs arguments the RIB accepts,
+// and roles a FEC loses are deleted by name.
+func TestRIBUpdate(t *testing.T) {
+	ch := LSPsChanged{
+		Set: []LSP{
+			{FEC: pfx("10.255.0.3/32"), Local: 48000, Ingress: true, NextHops: []Hop{{Gateway: addr("10.0.0.2"), Interface: "GigabitEthernet0/1/0", Out: 48100}}},
+			{FEC: pfx("10.0.9.0/24"), Local: 48001, NextHops: []Hop{{Gateway: addr("10.0.0.2"), Out: 3}, {Gateway: addr("10.0.1.2"), Out: 48200}}},
+			{FEC: pfx("10.255.0.1/32"), Local: 3, Egress: true},
+		},
+		Delete: []netip.Prefix{pfx("10.255.0.7/32")},
+	}
+	set, del := ch.RIBUpdate()
+	if err := rib.ValidateLSPs(rib.OwnerLDP, set); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, l := range set {
+		names = append(names, l.Name)
+	}
+	wantSet := []string{"ingress 10.255.0.3/32", "transit 10.255.0.3/32", "transit 10.0.9.0/24"}
+	wantDel := []string{"egress 10.255.0.3/32", "ingress 10.0.9.0/24", "egress 10.0.9.0/24",
+		"ingress 10.255.0.1/32", "transit 10.255.0.1/32", "egress 10.255.0.1/32",
+		"ingress 10.255.0.7/32", "transit 10.255.0.7/32", "egress 10.255.0.7/32"}
+	if !slices.Equal(names, wantSet) || !slices.Equal(del, wantDel) {
+		t.Fatalf("set %v\ndel %v", names, del)
+	}
+	if len(set[2].Out) != 2 || set[2].Out[1] != (rib.LSPOut{Gateway: addr("10.0.1.2"), Label: 48200}) {
+		t.Fatalf("ECMP out %+v", set[2].Out)
 	}
 }

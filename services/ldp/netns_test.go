@@ -224,13 +224,14 @@ func TestNetTwoInstances(t *testing.T) {
 	sh(t, "ip", "-n", "vl-nb", "route", "add", "10.255.0.1/32", "via", "10.0.12.1")
 
 	node := func(path, lsr, veth, local, gw, remote string) *vpnosNode {
+		// Named as inside the daemon: VRP names, the kernel device aside.
 		ifs := []Interface{
-			{Name: "lo", VRPName: "LoopBack0", Up: true, Addrs: []netip.Prefix{netip.MustParsePrefix(lsr + "/32")}},
-			{Name: veth, VRPName: "GigabitEthernet0/1/0", Up: true, Addrs: []netip.Prefix{netip.MustParsePrefix(local)}, MTU: 1500},
+			{Name: "LoopBack0", Device: "lo", Up: true, Addrs: []netip.Prefix{netip.MustParsePrefix(lsr + "/32")}},
+			{Name: "GigabitEthernet0/1/0", Device: veth, Up: true, Addrs: []netip.Prefix{netip.MustParsePrefix(local)}, MTU: 1500},
 		}
 		routes := []Route{
-			{Prefix: netip.MustParsePrefix(lsr + "/32"), NextHops: []NextHop{{Interface: "lo"}}},
-			{Prefix: netip.MustParsePrefix(remote + "/32"), NextHops: []NextHop{{Gateway: netip.MustParseAddr(gw), Interface: veth}}},
+			{Prefix: netip.MustParsePrefix(lsr + "/32"), NextHops: []NextHop{{Interface: "LoopBack0"}}},
+			{Prefix: netip.MustParsePrefix(remote + "/32"), NextHops: []NextHop{{Gateway: netip.MustParseAddr(gw), Interface: "GigabitEthernet0/1/0"}}},
 		}
 		cfg := Config{Enabled: true, LSRID: netip.MustParseAddr(lsr), HelloHold: 6 * time.Second,
 			Interfaces: []InterfaceConfig{{Name: "GigabitEthernet0/1/0"}}}
@@ -246,6 +247,8 @@ func TestNetTwoInstances(t *testing.T) {
 		la, oka := a.lsp(netip.MustParsePrefix("10.255.0.2/32"))
 		lb, okb := b.lsp(netip.MustParsePrefix("10.255.0.1/32"))
 		ok := ssa.State == Operational && ssb.State == Operational && oka && okb &&
+			len(sa.Adjacencies) == 1 && sa.Adjacencies[0].VRPName == "GigabitEthernet0/1/0" &&
+			la.NextHops[0].Interface == "GigabitEthernet0/1/0" &&
 			la.Ingress && la.NextHops[0].Out == 3 && lb.Ingress && lb.NextHops[0].Out == 3 &&
 			ssb.Active && !ssa.Active && ssa.Remote.Addr() == netip.MustParseAddr("10.255.0.2")
 		return ok, dump(sa) + dump(sb)

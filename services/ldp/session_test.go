@@ -711,7 +711,7 @@ func TestInterfaceDown(t *testing.T) {
 	if l := r.c.LSPs(); len(l) != 1 || !l[0].Egress {
 		t.Fatalf("LSPs %+v", l)
 	}
-	if got := r.c.RunningInterfaces(); len(got) != 0 {
+	if got, _ := r.c.RunningInterfaces(); len(got) != 0 {
 		t.Fatalf("running %v", got)
 	}
 }

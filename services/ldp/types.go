@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"vpnos/services/fibapi"
-	"vpnos/services/ldp/packet"
 )
 
 // Trigger is `lsp-trigger` in mpls view: which routes make this router the
@@ -188,10 +186,21 @@ type Interface struct {
 	// VRPName is the name displays print ("GigabitEthernet0/1/0"); empty
 	// means Name.
 	VRPName string
+	// Device is the kernel device the Hello socket binds to; empty means
+	// Name. (Inside the daemon Name is the VRP name and Device the kernel
+	// name; tests may use kernel names alone.)
+	Device string
 	// Addrs are the IPv4 addresses with their lengths, primary first.
 	Addrs []netip.Prefix
 	Up    bool
 	MTU   int
+}
+
+func (i Interface) device() string {
+	if i.Device != "" {
+		return i.Device
+	}
+	return i.Name
 }
 
 func (i Interface) displayName() string {
@@ -277,44 +286,6 @@ func (l LSP) Equal(o LSP) bool {
 // label swapped towards the downstream next hops).
 func (l LSP) Transit() bool {
 	return !l.Egress && l.Local != NoLabel && len(l.NextHops) > 0
-}
-
-func outLabels(out uint32) []uint32 {
-	if out == packet.LabelImplicitNull {
-		return nil
-	}
-	return []uint32{out}
-}
-
-// LabelEntry is the incoming-label entry the LSP needs, if any: a swap (or
-// a pop for implicit null) towards the next hops at a transit router, a pop
-// and lookup at the egress of a non-null label.
-func (l LSP) LabelEntry() (fibapi.LabelEntry, bool) {
-	switch {
-	case l.Transit():
-		e := fibapi.LabelEntry{InLabel: l.Local, Op: fibapi.Swap}
-		for _, h := range l.NextHops {
-			e.NextHops = append(e.NextHops, fibapi.NextHop{Port: h.Interface, Gateway: h.Gateway, Labels: outLabels(h.Out)})
-		}
-		return e, true
-	case l.Egress && l.Local != NoLabel && l.Local >= 16:
-		return fibapi.LabelEntry{InLabel: l.Local, Op: fibapi.PopLookup, Instance: fibapi.Public}, true
-	}
-	return fibapi.LabelEntry{}, false
-}
-
-// IngressNextHops are the next hops of the FEC route at the ingress, with
-// the out-labels to push (none for implicit null); nil when the LSP is not
-// an ingress LSP.
-func (l LSP) IngressNextHops() []fibapi.NextHop {
-	if !l.Ingress || l.Egress {
-		return nil
-	}
-	var out []fibapi.NextHop
-	for _, h := range l.NextHops {
-		out = append(out, fibapi.NextHop{Port: h.Interface, Gateway: h.Gateway, Labels: outLabels(h.Out)})
-	}
-	return out
 }
 
 // Allocator hands out this router's labels (the label manager's dynamic
