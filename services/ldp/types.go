@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
 )
 
 // Trigger is `lsp-trigger` in mpls view: which routes make this router the
