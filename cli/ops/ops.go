@@ -83,6 +83,8 @@ type Deps struct {
 	// InstanceLabel returns the per-instance VPN label of an instance, when
 	// one is allocated (`display ip vpn-instance verbose`).
 	InstanceLabel func(instance string) (uint32, bool)
+	// LDP adds LDP's state to the displays (nil: LDP is not enabled).
+	LDP LDP
 	// VRP5 selects the VRP5 layouts where they differ (the engine's
 	// "immediate" commit mode).
 	VRP5 bool
@@ -144,6 +146,7 @@ func (o *ops) commands() []cli.Command {
 	out = append(out, o.interfaceCommands()...)
 	out = append(out, o.vpnInstanceCommands()...)
 	out = append(out, o.toolCommands()...)
+	out = append(out, o.ldpCommands()...)
 	return out
 }
 

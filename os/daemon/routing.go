@@ -14,6 +14,7 @@ import (
 	"vpnos/services/forwarding"
 	"vpnos/services/iface"
 	"vpnos/services/label"
+	"vpnos/services/ldp"
 	"vpnos/services/rib"
 	"vpnos/services/static"
 	"vpnos/services/vrf"
@@ -29,6 +30,7 @@ type routing struct {
 	vrf       *vrf.Service
 	static    *static.Participant
 	vpnLabels *vrf.Labels
+	ldp       *ldp.Service
 }
 
 // addRouting builds the forwarder, the RIB, the routing instances and the
