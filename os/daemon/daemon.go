@@ -142,6 +142,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		Counters: fwdCounters{fwd: r.fwd}, Ports: d.Ifaces,
 		InstanceLabel: r.vpnLabels.InstanceLabel,
 		LDP:           r.ldp,
+		LSP:           r.fwd,
 		VRP5:          s.CommitMode == "immediate",
 		Log:           d.Log.With("service", "ops"),
 	}); err != nil {

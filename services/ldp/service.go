@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
 	"net/netip"
 	"slices"
 	"sync"
 	"time"
 
+	"vpnos/services/diag/mplsecho"
 	"vpnos/services/fibapi"
 	"vpnos/services/label"
 	"vpnos/services/rib"
@@ -72,6 +74,10 @@ type ServiceDeps struct {
 	// OpenNet opens the transport; nil: OpenNet in the public instance's
 	// namespace through Do.
 	OpenNet func(ctx context.Context, log *slog.Logger) (Network, error)
+	// ListenEcho opens the UDP socket (port 3503) the MPLS echo responder
+	// answers LSP ping and traceroute on; nil: in the public instance's
+	// namespace through Do (no responder without Do).
+	ListenEcho func() (*net.UDPConn, error)
 	Log     *slog.Logger
 	// RetryInterval is the pause after a failed RIB update or socket
 	// (default 1s).
@@ -499,8 +505,78 @@ func (l *loop) start(cfg Config) error {
 		return fmt.Errorf("configuration: %w", err)
 	}
 	l.cfg = cfg
+	l.startResponder(ictx, in)
 	l.log.Info("ldp: started", "lsr_id", cfg.LSRID.String(), "interfaces", len(cfg.Interfaces))
 	return nil
+}
+
+// startResponder answers MPLS echo requests (LSP ping and traceroute) about
+// LDP's FECs while the instance runs. Without its socket LDP runs all the
+// same.
+func (l *loop) startResponder(ctx context.Context, in *Instance) {
+	d := l.s.d
+	listen := d.ListenEcho
+	if listen == nil && d.Do != nil {
+		listen = func() (*net.UDPConn, error) {
+			var c *net.UDPConn
+			err := d.Do(fibapi.Public, func() error {
+				var err error
+				c, err = net.ListenUDP("udp4", &net.UDPAddr{Port: mplsecho.Port})
+				return err
+			})
+			return c, err
+		}
+	}
+	if listen == nil {
+		return
+	}
+	conn, err := listen()
+	if err != nil {
+		l.log.Warn("ldp: no MPLS echo responder", "err", err)
+		return
+	}
+	r := &mplsecho.Responder{
+		Lookup: func(p netip.Prefix) mplsecho.FEC { return echoFEC(ctx, in, p) },
+		Source: func() netip.Addr { return l.s.Config().LSRID },
+		Log:    l.log,
+		Now:    d.Now,
+	}
+	go func() {
+		if err := r.Serve(ctx, conn); err != nil {
+			l.log.Warn("ldp: MPLS echo responder", "err", err)
+		}
+	}()
+}
+
+// echoFEC is what LDP knows of a FEC for an MPLS echo reply: this router is
+// its egress, or it switches the FEC's packets to next hops with labels.
+func echoFEC(ctx context.Context, in *Instance, p netip.Prefix) mplsecho.FEC {
+	cctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	snap, err := in.Snapshot(cctx)
+	if err != nil {
+		return mplsecho.FEC{}
+	}
+	mtu := map[string]int{}
+	local := map[string]netip.Addr{}
+	for _, i := range snap.Interfaces {
+		mtu[i.Name], local[i.Name] = i.MTU, i.Address
+	}
+	for _, f := range snap.FECs {
+		if f.FEC != p.Masked() {
+			continue
+		}
+		if f.Egress {
+			return mplsecho.FEC{Egress: true}
+		}
+		var out mplsecho.FEC
+		for _, h := range f.NextHops {
+			out.Downstream = append(out.Downstream, mplsecho.DDMap{MTU: uint16(mtu[h.Interface]), Address: h.Gateway,
+				Interface: local[h.Interface], Labels: []uint32{h.Out}})
+		}
+		return out
+	}
+	return mplsecho.FEC{}
 }
 
 // stop ends the instance: Shutdown Notifications to every peer, its LSPs
