@@ -112,7 +112,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	ldpPart := d.addLDP(r)
 	mplsOwner := mpls.New()
 	mplsOwner.OnApply(ldpPart.Follow)
-	if err := owners.Register(store, owners.Set{System: sys, VRF: r.vrf, MPLS: mplsOwner, Static: r.static, LDP: ldpPart}); err != nil {
+	if err := owners.Register(store, owners.Set{System: sys, VRF: r.vrf, MPLS: mplsOwner, Static: r.static, LDP: ldpPart, Policy: r.policy}); err != nil {
 		return err
 	}
 	// LDP keeps its configuration across its restarts (Configure), so a
@@ -143,6 +143,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		InstanceLabel: r.vpnLabels.InstanceLabel,
 		LDP:           r.ldp,
 		LSP:           r.fwd,
+		Policy:        r.policy,
 		VRP5:          s.CommitMode == "immediate",
 		Log:           d.Log.With("service", "ops"),
 	}); err != nil {

@@ -15,6 +15,7 @@ import (
 	"vpnos/services/iface"
 	"vpnos/services/label"
 	"vpnos/services/ldp"
+	"vpnos/services/policy"
 	"vpnos/services/rib"
 	"vpnos/services/static"
 	"vpnos/services/vrf"
@@ -31,6 +32,9 @@ type routing struct {
 	static    *static.Participant
 	vpnLabels *vrf.Labels
 	ldp       *ldp.Service
+	// policy holds the applied routing policies (BGP and OSPF evaluate
+	// them, the displays show them).
+	policy *policy.Owner
 }
 
 // addRouting builds the forwarder, the RIB, the routing instances and the
@@ -53,6 +57,7 @@ func (d *Daemon) addRouting(ctx context.Context, store *datastore.Store) (*routi
 	r.vrf = vrf.New(log.With("service", "vrf"), r.host, ribSink{rib: r.rib, log: log.With("service", "vrf")}, d.Ifaces, naming)
 	r.static = &static.Participant{RIB: r.rib, Labels: r.labels, Log: log.With("service", "static")}
 	r.vpnLabels = vrf.NewLabels(r.labels, r.rib, log.With("service", "vrf"))
+	r.policy = policy.New(log.With("service", "policy"))
 
 	r.vrf.SetLabels(r.vpnLabels)
 

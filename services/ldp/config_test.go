@@ -14,7 +14,9 @@ const (
 	ge2 = "GigabitEthernet0/2/0"
 )
 
-func ifc(name string) datastore.Path { return datastore.P("interfaces", "interface", datastore.K(name)) }
+func ifc(name string) datastore.Path {
+	return datastore.P("interfaces", "interface", datastore.K(name))
+}
 
 // base is MPLS enabled with an LSR ID and LDP on GE0/1/0.
 func base() *datastore.Tree {

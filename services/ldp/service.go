@@ -78,7 +78,7 @@ type ServiceDeps struct {
 	// answers LSP ping and traceroute on; nil: in the public instance's
 	// namespace through Do (no responder without Do).
 	ListenEcho func() (*net.UDPConn, error)
-	Log     *slog.Logger
+	Log        *slog.Logger
 	// RetryInterval is the pause after a failed RIB update or socket
 	// (default 1s).
 	RetryInterval time.Duration

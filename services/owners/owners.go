@@ -11,6 +11,7 @@ import (
 
 	"vpnos/services/ldp"
 	"vpnos/services/mpls"
+	"vpnos/services/policy"
 	"vpnos/services/static"
 	"vpnos/services/system"
 	"vpnos/services/vrf"
@@ -19,13 +20,14 @@ import (
 )
 
 // Set holds the participant of each owner. Prepare runs in this order:
-// system, vrf, mpls, static, ldp.
+// system, vrf, mpls, static, ldp, policy.
 type Set struct {
 	System datastore.Participant // /system, /user-interface (services/system)
 	VRF    datastore.Participant // /vpn-instances, /interfaces (services/vrf)
 	MPLS   datastore.Participant // /mpls, /interfaces/interface/mpls (services/mpls)
 	Static datastore.Participant // /static-routes, /static-lsps (services/static)
 	LDP    datastore.Participant // /mpls/ldp, lsp-trigger, interface mpls ldp (services/ldp)
+	Policy datastore.Participant // /ip-prefixes, the filters, /route-policies (services/policy)
 }
 
 // Unsupported are the configuration nodes that the YANG modules define and
@@ -41,7 +43,7 @@ var Unsupported = []struct {
 // Unsupported. The caller then checks the whole registration with
 // Store.CheckOwners (other services may register their own modules first).
 func Register(s *datastore.Store, set Set) error {
-	if set.System == nil || set.VRF == nil || set.MPLS == nil || set.Static == nil || set.LDP == nil {
+	if set.System == nil || set.VRF == nil || set.MPLS == nil || set.Static == nil || set.LDP == nil || set.Policy == nil {
 		return errors.New("owners: every member of the set is needed")
 	}
 	s.Register(set.System, system.Prefixes...)
@@ -49,6 +51,7 @@ func Register(s *datastore.Store, set Set) error {
 	s.Register(set.MPLS, mpls.Prefixes...)
 	s.Register(set.Static, static.Prefixes...)
 	s.Register(set.LDP, ldp.Prefixes...)
+	s.Register(set.Policy, policy.Prefixes...)
 	for _, u := range Unsupported {
 		s.Unsupported(u.What, u.Prefixes...)
 	}
@@ -57,8 +60,8 @@ func Register(s *datastore.Store, set Set) error {
 
 // Checking returns the owners with their rules and without effects: the
 // validation of the vrf, static and LDP services (their Prepare and Apply
-// would need the running services), and the system and MPLS owners
-// themselves.
+// would need the running services), and the system, MPLS and
+// routing-policy owners themselves.
 func Checking() Set {
 	return Set{
 		System: system.New(),
@@ -66,6 +69,7 @@ func Checking() Set {
 		MPLS:   mpls.New(),
 		Static: datastore.ValidateFunc(static.Validate),
 		LDP:    datastore.ValidateFunc(ldp.Validate),
+		Policy: policy.New(nil),
 	}
 }
 
