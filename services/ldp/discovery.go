@@ -103,6 +103,13 @@ func (c *Core) helloReceived(e HelloReceived) {
 	if a == nil {
 		a = &adjacency{iface: e.Interface, created: c.now}
 		p.adjs[e.Interface] = a
+		// A new neighbour hears from us at once rather than within a
+		// third of the hold time: when we are the active side, our Hello
+		// then reaches it before our Init (which it would otherwise
+		// reject with "no Hello", and the session would wait out the 15 s
+		// backoff).
+		s.nextHello = c.now
+		c.sendDueHellos()
 	}
 	a.src, a.transport, a.hold = e.Src, transport, hold
 	a.expires = c.now.Add(hold)

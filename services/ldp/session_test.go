@@ -715,3 +715,37 @@ func TestInterfaceDown(t *testing.T) {
 		t.Fatalf("running %v", got)
 	}
 }
+
+// TestHelloToNewNeighbour: a Hello from a new neighbour is answered at
+// once with our Hello on that interface, ahead of our Init when we are the
+// active side (so the passive side knows us when the Init arrives); later
+// Hellos of the same neighbour keep the period.
+func TestHelloToNewNeighbour(t *testing.T) {
+	r := newRig(t, nil)
+	r.at(2 * time.Second)
+	acts := r.step(HelloReceived{Interface: "eth1", Src: addr("10.0.12.3"), Data: helloPDU("10.255.0.1", 15, "10.255.0.1")})
+	hello, dial := -1, -1
+	for i, a := range acts {
+		switch a := a.(type) {
+		case SendHello:
+			if a.Interface == "eth1" && hello < 0 {
+				hello = i
+			}
+		case Dial:
+			dial = i
+		}
+	}
+	if hello < 0 || dial < 0 || hello > dial {
+		t.Fatalf("want a Hello on eth1 before the Dial, got %+v", acts)
+	}
+	r.at(3 * time.Second)
+	for _, a := range r.step(HelloReceived{Interface: "eth1", Src: addr("10.0.12.3"), Data: helloPDU("10.255.0.1", 15, "10.255.0.1")}) {
+		if _, ok := a.(SendHello); ok {
+			t.Fatalf("a Hello for a known neighbour: %+v", a)
+		}
+	}
+	// The period goes on from the triggered Hello.
+	if d := r.c.NextDeadline(); !d.Equal(t0.Add(7 * time.Second)) {
+		t.Fatalf("next deadline %v", d.Sub(t0))
+	}
+}
