@@ -521,7 +521,7 @@ func (l *loop) startResponder(ctx context.Context, in *Instance) {
 			var c *net.UDPConn
 			err := d.Do(fibapi.Public, func() error {
 				var err error
-				c, err = net.ListenUDP("udp4", &net.UDPAddr{Port: mplsecho.Port})
+				c, err = mplsecho.Listen(ctx, fmt.Sprintf(":%d", mplsecho.Port))
 				return err
 			})
 			return c, err
@@ -537,7 +537,12 @@ func (l *loop) startResponder(ctx context.Context, in *Instance) {
 	}
 	r := &mplsecho.Responder{
 		Lookup: func(p netip.Prefix) mplsecho.FEC { return echoFEC(ctx, in, p) },
-		Source: func() netip.Addr { return l.s.Config().LSRID },
+		Source: func(ifindex int, egress bool) netip.Addr {
+			if egress || ifindex == 0 || d.Do == nil {
+				return l.s.Config().LSRID
+			}
+			return interfaceAddr(d.Do, ifindex)
+		},
 		Log:    l.log,
 		Now:    d.Now,
 	}
@@ -546,6 +551,32 @@ func (l *loop) startResponder(ctx context.Context, in *Instance) {
 			l.log.Warn("ldp: MPLS echo responder", "err", err)
 		}
 	}()
+}
+
+// interfaceAddr is the first IPv4 address of an interface of the public
+// instance, by index (invalid when there is none).
+func interfaceAddr(do func(string, func() error) error, ifindex int) netip.Addr {
+	var a netip.Addr
+	_ = do(fibapi.Public, func() error {
+		ifi, err := net.InterfaceByIndex(ifindex)
+		if err != nil {
+			return err
+		}
+		addrs, err := ifi.Addrs()
+		if err != nil {
+			return err
+		}
+		for _, ad := range addrs {
+			if n, ok := ad.(*net.IPNet); ok {
+				if v, ok := netip.AddrFromSlice(n.IP); ok && v.Unmap().Is4() {
+					a = v.Unmap()
+					return nil
+				}
+			}
+		}
+		return nil
+	})
+	return a
 }
 
 // echoFEC is what LDP knows of a FEC for an MPLS echo reply: this router is

@@ -2,11 +2,14 @@ package mplsecho
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"errors"
+	"net"
 	"net/netip"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -206,4 +209,51 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestServe: the responder answers a request on its socket, from the
+// address Source gives for the receiving interface, and ignores garbage.
+func TestServe(t *testing.T) {
+	conn, err := Listen(context.Background(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotIndex atomic.Int64
+	r := &Responder{
+		Lookup: func(p netip.Prefix) FEC { return FEC{Egress: p == pe2} },
+		Source: func(ifindex int, egress bool) netip.Addr {
+			gotIndex.Store(int64(ifindex))
+			return netip.MustParseAddr("127.0.0.1")
+		},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Serve(ctx, conn) }()
+	c, err := net.DialUDP("udp4", nil, conn.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("not an echo"))
+	req := &Message{Type: TypeRequest, ReplyMode: ReplyIPv4, Handle: 42, Seq: 7, FECs: []netip.Prefix{pe2}}
+	if _, err := c.Write(req.Marshal()); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 1500)
+	n, err := c.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Decode(buf[:n])
+	if err != nil || rep.Type != TypeReply || rep.Handle != 42 || rep.Seq != 7 || rep.ReturnCode != CodeEgress {
+		t.Fatalf("reply %+v %v", rep, err)
+	}
+	if lo, err := net.InterfaceByName("lo"); err == nil && gotIndex.Load() != int64(lo.Index) {
+		t.Errorf("receiving interface %d, want lo (%d)", gotIndex.Load(), lo.Index)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
 }

@@ -2,10 +2,12 @@ package mplsecho
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -64,15 +66,36 @@ func tlvHeader(u TLV) []byte {
 }
 
 // Responder answers echo requests that arrive on a UDP socket bound to
-// port 3503 in the routing instance's namespace.
+// port 3503 in the routing instance's namespace (see Listen).
 type Responder struct {
 	// Lookup tells what the router knows of a FEC.
 	Lookup func(netip.Prefix) FEC
-	// Source is the address replies come from (the LSR ID; invalid: the
-	// kernel chooses).
-	Source func() netip.Addr
+	// Source is the address a reply comes from, given the index of the
+	// interface the request arrived on (0: unknown) and whether the router
+	// is the FEC's egress (invalid: the kernel chooses). vpnos answers
+	// from its LSR ID as the egress and from the receiving interface's
+	// address otherwise, so that traceroute shows where the LSP went.
+	Source func(ifindex int, egress bool) netip.Addr
 	Log    *slog.Logger
 	Now    func() time.Time
+}
+
+// Listen opens the responder's socket on addr (":3503" in the routing
+// instance's namespace), with IP_PKTINFO set before anything arrives so
+// that every request tells its receiving interface.
+func Listen(ctx context.Context, addr string) (*net.UDPConn, error) {
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		if err := rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_PKTINFO, 1) }); err != nil {
+			return err
+		}
+		return serr
+	}}
+	pc, err := lc.ListenPacket(ctx, "udp4", addr)
+	if err != nil {
+		return nil, err
+	}
+	return pc.(*net.UDPConn), nil
 }
 
 // Serve answers the requests arriving on conn until ctx ends or conn
@@ -89,8 +112,9 @@ func (r *Responder) Serve(ctx context.Context, conn *net.UDPConn) error {
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	buf := make([]byte, 65536)
+	oobIn := make([]byte, 128)
 	for {
-		n, from, err := conn.ReadFromUDPAddrPort(buf)
+		n, noob, _, from, err := conn.ReadMsgUDPAddrPort(buf, oobIn)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return nil
@@ -110,7 +134,7 @@ func (r *Responder) Serve(ctx context.Context, conn *net.UDPConn) error {
 		}
 		var oob []byte
 		if r.Source != nil {
-			if src := r.Source(); src.Is4() {
+			if src := r.Source(pktinfoIndex(oobIn[:noob]), rep.ReturnCode == CodeEgress); src.Is4() {
 				oob = unix.PktInfo4(&unix.Inet4Pktinfo{Spec_dst: src.As4()})
 			}
 		}
@@ -119,4 +143,19 @@ func (r *Responder) Serve(ctx context.Context, conn *net.UDPConn) error {
 			log.Debug("mpls echo: reply", "to", to, "err", err)
 		}
 	}
+}
+
+// pktinfoIndex reads the incoming interface from an IP_PKTINFO control
+// message (0 when there is none).
+func pktinfoIndex(oob []byte) int {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return 0
+	}
+	for _, m := range msgs {
+		if m.Header.Level == unix.IPPROTO_IP && m.Header.Type == unix.IP_PKTINFO && len(m.Data) >= unix.SizeofInet4Pktinfo {
+			return int(int32(binary.NativeEndian.Uint32(m.Data[0:4])))
+		}
+	}
+	return 0
 }
