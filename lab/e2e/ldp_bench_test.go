@@ -148,7 +148,7 @@ func untilEnds(tb testing.TB, l *labtest.Lab, n int, cmd string, row *regexp.Reg
 func BenchmarkLDPConvergence200(b *testing.B) {
 	needRoot(b)
 	const n = ldpBenchNodes
-	name := prefix + "-ldp200"
+	name := "vl-ldp200"
 	labtest.CleanStale(b, name)
 	file := ldpBenchLab(b, name, n)
 	var igpT, ldpT time.Duration

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -69,6 +71,28 @@ func ingressLSP(fec, outIf string, label *uint32) labtest.Matcher {
 	})
 }
 
+// upLDPLab brings a copy of lab/ldp up on network namespaces (as vl-ldp,
+// the prefix of the LDP tests) and waits until every node runs its
+// startup.cfg.
+func upLDPLab(t *testing.T) *labtest.Lab {
+	t.Helper()
+	needRoot(t)
+	const name = "vl-ldp"
+	labtest.CleanStale(t, name)
+	topo, dir := labCopy(t, "ldp", "ldp.clab.yml", name, "")
+	l := labtest.Up(t, topo, labtest.Options{Binary: bin, Runtime: runner.RuntimeNetns})
+	for _, n := range []string{"PE1", "P1", "P2", "PE2"} {
+		cfg, err := os.ReadFile(filepath.Join(dir, n, "startup.cfg"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.WaitCLI(t, n, "display current-configuration", labtest.MatchFunc(func(out string) error {
+			return sameConfig(string(cfg), out)
+		}), 20*time.Second)
+	}
+	return l
+}
+
 // TestLDPCore runs LDP on lab/ldp: sessions on every core link, an LSP
 // from each PE to the other PE's loopback (and to every loopback), the LDP
 // label on the wire for loopback traffic with penultimate-hop popping before
@@ -76,7 +100,7 @@ func ingressLSP(fec, outIf string, label *uint32) labtest.Matcher {
 // other path when the IGP route changes and back, and undo mpls ldp ending
 // the sessions at once.
 func TestLDPCore(t *testing.T) {
-	l := upCopy(t, runner.RuntimeNetns, "ldp", "ldp.clab.yml", "ldp", "PE1", "P1", "P2", "PE2")
+	l := upLDPLab(t)
 	for node, peers := range ldpNeighbours {
 		l.WaitCLI(t, node, "display mpls ldp session", sessionsOperational(peers...), 30*time.Second)
 	}
