@@ -13,6 +13,10 @@
 //     network (net.go: UDP hellos and TCP sessions in the routing instance's
 //     network namespace) and the API calls, which are messages to it.
 //   - Snapshot (snapshot.go) is the state the displays render.
+//   - The participant (config.go) owns `mpls ldp`, `lsp-trigger` and the
+//     interfaces' `mpls ldp` and timers; Service (service.go) runs the
+//     Instance in the daemon, from the vrf service's events and a RIB route
+//     watch, hands its LSPs to the RIB and answers LSP ping (MPLS echo).
 package ldp
 
 import (

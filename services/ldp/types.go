@@ -80,7 +80,7 @@ const (
 )
 
 // Config is the LDP configuration of the public instance, as the datastore
-// applies it (a later config.go builds it from the YANG tree).
+// applies it (FromTree in config.go builds it from the configuration).
 type Config struct {
 	// Enabled is `mpls ldp` in system view (it needs `mpls lsr-id` and
 	// `mpls`). Disabling tears every session down with a Shutdown
@@ -89,8 +89,10 @@ type Config struct {
 	// LSRID is `lsr-id` in mpls-ldp view, else `mpls lsr-id`. It is the
 	// LDP Identifier (with label space 0) and the transport address.
 	LSRID netip.Addr
-	// HelloHold and KeepaliveHold are the global `mpls ldp timer
-	// hello-hold|keepalive-hold` values (0: the defaults, 15 s and 45 s).
+	// HelloHold and KeepaliveHold are defaults for every interface (0: VRP's,
+	// 15 s and 45 s). VRP sets the timers per interface (`mpls ldp timer
+	// hello-hold|keepalive-hold` in interface view), so FromTree leaves
+	// these at 0.
 	HelloHold     time.Duration
 	KeepaliveHold time.Duration
 	Trigger       Trigger
