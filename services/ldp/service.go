@@ -543,8 +543,8 @@ func (l *loop) startResponder(ctx context.Context, in *Instance) {
 			}
 			return interfaceAddr(d.Do, ifindex)
 		},
-		Log:    l.log,
-		Now:    d.Now,
+		Log: l.log,
+		Now: d.Now,
 	}
 	go func() {
 		if err := r.Serve(ctx, conn); err != nil {
