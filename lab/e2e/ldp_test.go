@@ -194,24 +194,38 @@ func TestLDPCore(t *testing.T) {
 	})
 
 	t.Run("lsp-follows-the-igp", func(t *testing.T) {
-		// PE1's port to P1 goes down: its route to PE2 is now the one
-		// through P2, and the LSP with it, with P2's label.
-		configure(t, l, "PE1", "interface GigabitEthernet0/3/0", "shutdown")
+		// The IGP (static routes until OSPF runs here) moves PE1's route
+		// to PE2 to P2 (the route through P1 goes, the one of preference
+		// 100 through P2 takes over): the LSP moves with it, with P2's
+		// label.
+		const viaP1 = "ip route-static 10.255.0.3 255.255.255.255 198.51.100.2"
+		configure(t, l, "PE1", "undo "+viaP1)
 		var viaP2 uint32
 		l.WaitCLI(t, "PE1", "display mpls lsp protocol ldp", ingressLSP("10.255.0.3/32", "GE0/4/0", &viaP2), 20*time.Second)
 		resetAll()
 		pingOK(t, l, "PE1", "ping -c 3 -a 10.255.0.1 10.255.0.3", "10.255.0.3")
 		p2In.wait(t, fmt.Sprintf("echo requests labelled %d through P2", viaP2), 3, labelled(request, viaP2), 2*time.Second)
+		if n := len(p1In.match(request)); n != 0 {
+			t.Errorf("%d echo requests still went through P1", n)
+		}
 		l.WaitCLI(t, "PE1", "tracert lsp ip 10.255.0.3 32", labtest.Regexp(`(?m)^  1 +198\.51\.100\.10 +\d+ ms +Transit`), 15*time.Second)
 
-		// Back up: the LSP returns to P1.
-		configure(t, l, "PE1", "interface GigabitEthernet0/3/0", "undo shutdown")
-		l.WaitCLI(t, "PE1", "display mpls lsp protocol ldp", ingressLSP("10.255.0.3/32", "GE0/3/0", nil), 30*time.Second)
+		// The route comes back: so does the LSP, through P1.
+		configure(t, l, "PE1", viaP1)
+		l.WaitCLI(t, "PE1", "display mpls lsp protocol ldp", ingressLSP("10.255.0.3/32", "GE0/3/0", nil), 20*time.Second)
 		resetAll()
 		pingOK(t, l, "PE1", "ping -c 3 -a 10.255.0.1 10.255.0.3", "10.255.0.3")
-		p1In.wait(t, "echo requests labelled through P1 again", 3, func(f frame) bool {
-			return request(f) && f.EtherType == etherMPLS && len(f.Labels) == 1
-		}, 2*time.Second)
+		p1In.wait(t, "echo requests labelled through P1 again", 3, labelled(request, pe1ToPE2), 2*time.Second)
+
+		// A port that goes down takes its sessions and LSPs with it: PE1
+		// shuts its port to P1; the session with P1 ends, and so does the
+		// LSP through it, and PE1 keeps its session with P2.
+		configure(t, l, "PE1", "interface GigabitEthernet0/3/0", "shutdown")
+		l.WaitCLI(t, "PE1", "display mpls ldp session", sessionsOperational("10.255.0.4"), 20*time.Second)
+		l.WaitCLI(t, "PE1", "display mpls lsp protocol ldp", ingressLSP("10.255.0.3/32", "GE0/4/0", nil), 20*time.Second)
+		configure(t, l, "PE1", "interface GigabitEthernet0/3/0", "undo shutdown")
+		l.WaitCLI(t, "PE1", "display mpls ldp session", sessionsOperational("10.255.0.2", "10.255.0.4"), 30*time.Second)
+		l.WaitCLI(t, "PE1", "display mpls lsp protocol ldp", ingressLSP("10.255.0.3/32", "GE0/3/0", nil), 20*time.Second)
 	})
 
 	t.Run("undo-mpls-ldp", func(t *testing.T) {
@@ -228,7 +242,9 @@ func TestLDPCore(t *testing.T) {
 				return nil
 			}), 5*time.Second)
 		}
-		l.WaitCLI(t, "P2", "display mpls ldp session", labtest.Regexp(`Error: LDP is not enabled globally`), 5*time.Second)
+		if out, _ := l.CLI("P2", "display mpls ldp session"); !strings.Contains(out, "Error: LDP is not enabled globally.") {
+			t.Errorf("P2 without LDP:\n%s", out)
+		}
 		l.WaitCLI(t, "P2", "display mpls lsp", labtest.MatchFunc(func(out string) error {
 			if strings.Contains(out, "LDP LSP") {
 				return fmt.Errorf("P2 still has LDP LSPs")
