@@ -482,14 +482,21 @@ func defaultHooks() map[string]hook {
 		"/interfaces/interface/mpls": {pre: func(ed *edit, target datastore.Path) error {
 			if ed.undo {
 				// Interface undo mpls removes all MPLS configuration there.
-				ed.tree.Delete(target.Parent().Child("mpls-ldp"))
+				deleteInterfaceLDP(ed.tree, target.Parent())
+			}
+			return nil
+		}},
+		"/interfaces/interface/mpls-ldp": {pre: func(ed *edit, target datastore.Path) error {
+			if ed.undo {
+				// Interface undo mpls ldp removes the interface's LDP timers.
+				deleteInterfaceLDP(ed.tree, target.Parent())
 			}
 			return nil
 		}},
 		"/mpls/ldp": {pre: func(ed *edit, target datastore.Path) error {
 			if ed.undo {
 				for _, ifc := range ed.tree.Entries(datastore.P("interfaces"), "interface") {
-					ed.tree.Delete(ifc.Path.Child("mpls-ldp"))
+					deleteInterfaceLDP(ed.tree, ifc.Path)
 				}
 			}
 			return nil
@@ -503,7 +510,7 @@ func defaultHooks() map[string]hook {
 			ed.tree.Delete(datastore.P("static-lsps"))
 			for _, ifc := range ed.tree.Entries(datastore.P("interfaces"), "interface") {
 				ed.tree.Delete(ifc.Path.Child("mpls"))
-				ed.tree.Delete(ifc.Path.Child("mpls-ldp"))
+				deleteInterfaceLDP(ed.tree, ifc.Path)
 			}
 			if ed.tree.Under(datastore.P("mpls")) != nil {
 				ed.info = append(ed.info, "Info: All MPLS configurations are removed.")
@@ -561,6 +568,14 @@ func deleteOSPFProcess(t *datastore.Tree, p datastore.Path) {
 		}
 	}
 	t.Delete(p)
+}
+
+// deleteInterfaceLDP removes an interface's LDP configuration: mpls ldp
+// and its timers.
+func deleteInterfaceLDP(t *datastore.Tree, ifc datastore.Path) {
+	for _, leaf := range []string{"mpls-ldp", "mpls-ldp-hello-hold", "mpls-ldp-keepalive-hold"} {
+		t.Delete(ifc.Child(leaf))
+	}
 }
 
 // parseErrorWrap lets a hook report a wrong parameter at the value's column.

@@ -15,6 +15,7 @@ import (
 	"vpnos/services/iface"
 	"vpnos/services/label"
 	"vpnos/services/ospf"
+	"vpnos/services/ldp"
 	"vpnos/services/policy"
 	"vpnos/services/rib"
 	"vpnos/services/static"
@@ -33,6 +34,7 @@ type routing struct {
 	vpnLabels *vrf.Labels
 	ospf      *ospf.Service
 	ospfPart  *ospf.Participant
+	ldp       *ldp.Service
 	// policy holds the applied routing policies (BGP and OSPF evaluate
 	// them, the displays show them).
 	policy *policy.Owner

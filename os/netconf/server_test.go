@@ -594,7 +594,7 @@ func TestBigDocuments(t *testing.T) {
 }
 
 // The owners' refusals reach a NETCONF client with the node they are
-// about: a rule of the vrf service, and a node no service supports yet.
+// about: a rule of the vrf service at commit, one of LDP at validate.
 func TestOwnersRefusals(t *testing.T) {
 	s := testServer(t, Config{})
 	c := dial(t, s, "admin", true)
@@ -607,9 +607,9 @@ func TestOwnersRefusals(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 	c.ok("<discard-changes/>")
-	c.ok(editCandidate(`<mpls xmlns="` + nsMPLS + `"><lsr-id>10.255.0.1</lsr-id><enable/><ldp/></mpls>`))
-	e = c.fail("<validate><source><candidate/></source></validate>", TagOperationNotSupported)
-	want = "error-type=application error-tag=operation-not-supported error-path=/mpls:mpls/mpls:ldp error-message=MPLS LDP is not supported yet"
+	c.ok(editCandidate(`<mpls xmlns="` + nsMPLS + `"><lsr-id>10.255.0.1</lsr-id><ldp/></mpls>`))
+	e = c.fail("<validate><source><candidate/></source></validate>", TagOperationFailed)
+	want = "error-type=application error-tag=operation-failed error-path=/mpls:mpls/mpls:ldp error-message=MPLS must be enabled globally before LDP is enabled"
 	if got := errText(e); got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}

@@ -48,7 +48,7 @@ func TestOwnershipRefusesWhatNobodyOwns(t *testing.T) {
 		{"owned", func(t *Tree) { t.Set(lo0.Child("description"), "x") }, nil},
 		{"unsupported global", func(t *Tree) {
 			t.SetPresence(P("mpls", "ldp"))
-			t.Set(P("mpls", "ldp", "lsp-trigger"), "all")
+			t.Set(P("mpls", "ldp", "lsr-id"), "10.255.0.1")
 		}, []string{"/mpls/ldp: MPLS LDP is not supported yet"}},
 		{"unsupported under an owned list", func(t *Tree) { t.Set(ge1.Child("mpls-ldp"), "") },
 			[]string{ge1.Child("mpls-ldp").String() + ": MPLS LDP is not supported yet"}},
