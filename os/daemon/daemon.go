@@ -109,9 +109,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	sys := system.New()
-	if err := owners.Register(store, owners.Set{System: sys, VRF: r.vrf, MPLS: mpls.New(), Static: r.static, Policy: r.policy, BGP: r.bgpPart}); err != nil {
+	ldpPart := d.addLDP(r)
+	mplsOwner := mpls.New()
+	mplsOwner.OnApply(ldpPart.Follow)
+	if err := owners.Register(store, owners.Set{System: sys, VRF: r.vrf, MPLS: mplsOwner, Static: r.static, LDP: ldpPart, OSPF: r.ospfPart, Policy: r.policy, BGP: r.bgpPart}); err != nil {
 		return err
 	}
+	// LDP keeps its configuration across its restarts (Configure), so a
+	// restarted service runs the committed configuration again.
+	d.Registry.Add("ldp", []string{"rib", "vrf"}, r.ldp.Run)
 	if err := store.CheckOwners(); err != nil {
 		return fmt.Errorf("configuration schema: %w", err)
 	}
@@ -135,6 +141,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		RIB: r.rib, VRF: r.vrf, NS: r.host,
 		Counters: fwdCounters{fwd: r.fwd}, Ports: d.Ifaces,
 		InstanceLabel: r.vpnLabels.InstanceLabel,
+		OSPF:          r.ospf,
+		LDP:           r.ldp,
+		LSP:           r.fwd,
 		Policy:        r.policy,
 		BGPControl:    r.bgp,
 		VRP5:          s.CommitMode == "immediate",

@@ -15,6 +15,8 @@ import (
 	"vpnos/services/forwarding"
 	"vpnos/services/iface"
 	"vpnos/services/label"
+	"vpnos/services/ldp"
+	"vpnos/services/ospf"
 	"vpnos/services/policy"
 	"vpnos/services/rib"
 	"vpnos/services/static"
@@ -31,6 +33,9 @@ type routing struct {
 	vrf       *vrf.Service
 	static    *static.Participant
 	vpnLabels *vrf.Labels
+	ospf      *ospf.Service
+	ospfPart  *ospf.Participant
+	ldp       *ldp.Service
 	// policy holds the applied routing policies (BGP and OSPF evaluate
 	// them, the displays show them).
 	policy *policy.Owner
@@ -63,6 +68,7 @@ func (d *Daemon) addRouting(ctx context.Context, store *datastore.Store) (*routi
 
 	r.vrf.SetLabels(r.vpnLabels)
 
+	d.addOSPF(r, store)
 	d.addBGP(r, store)
 
 	d.Registry.Add("forwarding", nil, func(ctx context.Context, ready func()) error {

@@ -171,7 +171,9 @@ func (s *Schema) Children(e *yang.Entry) []*yang.Entry {
 				for i, sub := range p.Statement().SubStatements() {
 					if sub.Argument == c.Name {
 						if _, isAug := p.(*yang.Augment); isAug {
-							return 2, i, 0
+							// Augments in the order of their modules'
+							// names (vpnos-mpls before vpnos-ospf).
+							return 2 + s.moduleRank(c), i, 0
 						}
 						if g, isGroup := p.(*yang.Grouping); isGroup && e.Node != nil && e.Node.Statement() != nil {
 							for j, u := range e.Node.Statement().SubStatements() {
@@ -185,7 +187,7 @@ func (s *Schema) Children(e *yang.Entry) []*yang.Entry {
 				}
 			}
 		}
-		return 3, 0, 0
+		return 1 << 20, 0, 0
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		a1, a2, a3 := pos(out[i])
@@ -203,6 +205,21 @@ func (s *Schema) Children(e *yang.Entry) []*yang.Entry {
 	})
 	s.order[e] = out
 	return out
+}
+
+// moduleRank is the position of the module defining e among the loaded
+// modules (s.mu held).
+func (s *Schema) moduleRank(e *yang.Entry) int {
+	m := yang.RootNode(e.Node)
+	if m == nil {
+		return len(s.Names)
+	}
+	for i, n := range s.Names {
+		if n == m.Name {
+			return i
+		}
+	}
+	return len(s.Names)
 }
 
 func (s *Schema) regexp(p string) (*regexp.Regexp, error) {
@@ -265,6 +282,9 @@ func (s *Schema) checkType(t *yang.YangType, v string) (string, error) {
 			if err := check(v); err != nil {
 				return "", err
 			}
+		}
+		if canon := typeCanons[t.Name]; canon != nil {
+			return canon(v)
 		}
 		return v, nil
 	case yang.Yenum:

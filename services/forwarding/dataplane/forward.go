@@ -176,6 +176,14 @@ func (d *Dataplane) ipInput(now time.Time, p *Port, vnet, buf []byte, off int, o
 		return
 	}
 	in := p.inst
+	if dst>>24 == 127 {
+		if !plain(vnet) {
+			p.c.Drops++
+			return
+		}
+		d.loopbackInput(p, in, packet.MAC(buf[off+6:off+12]), buf[off:], out)
+		return
+	}
 	if d.isLocal(in, dst) {
 		d.punt(p, vnet, buf[off:], out)
 		return
@@ -476,6 +484,23 @@ func (d *Dataplane) Tick(now time.Time, out Sink) {
 			}
 		}
 	}
+}
+
+// Resolving tells whether a neighbour is being resolved (Tick then has ARP
+// retries due within ARPInterval); without one, Tick only ages neighbours,
+// which a tick a second is enough for.
+func (d *Dataplane) Resolving() bool {
+	for _, p := range d.byID {
+		if p == nil {
+			continue
+		}
+		for _, n := range p.neigh {
+			if !n.resolved {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // unreachableQueued answers the IPv4 packets that waited for a neighbour
