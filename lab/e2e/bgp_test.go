@@ -188,6 +188,7 @@ func TestL3VPNBGP(t *testing.T) {
 		}
 		for _, c := range []struct{ from, vpn, other string }{{"CE-A", "red", "CE-D"}, {"CE-B", "blue", "CE-C"}} {
 			wire := startCapture(t, l, "P", "eth1")
+			last := startCapture(t, l, "PE2", "eth3")
 			other := startCapture(t, l, c.other, "eth1")
 			pingOK(t, l, c.from, "ping -c 3 -a "+hostA+" "+hostC, hostC)
 			// On the PE-P link: P's LDP label for PE2 above PE2's label
@@ -196,11 +197,17 @@ func TestL3VPNBGP(t *testing.T) {
 				return icmpBetween(hostA, hostC, icmpEcho)(f) && len(f.Labels) == 2 &&
 					f.Labels[0].Label == toPE2 && f.Labels[1].Label == labels[c.vpn]
 			}, 2*time.Second)
+			// P popped its label (PE2 advertised implicit null): the VPN
+			// label alone reaches PE2.
+			last.wait(t, fmt.Sprintf("%s echoes labelled %d on the last link", c.vpn, labels[c.vpn]), 3, func(f frame) bool {
+				return icmpBetween(hostA, hostC, icmpEcho)(f) && len(f.Labels) == 1 && f.Labels[0].Label == labels[c.vpn]
+			}, 2*time.Second)
 			// The other VPN's site with the same LAN saw none of it.
 			if n := len(other.match(func(f frame) bool { return f.HasIP && f.Proto == 1 })); n != 0 {
 				t.Errorf("%d ICMP packets of %s reached %s", n, c.vpn, c.other)
 			}
 			wire.close()
+			last.close()
 			other.close()
 		}
 		pingOK(t, l, "CE-C", "ping -c 2 -a "+hostC+" "+hostA, hostA)
@@ -272,7 +279,8 @@ func TestL3VPNBGP(t *testing.T) {
 		// instance, which has no route to it) and the others stay up.
 		configure(t, l, "PE1", "bgp 65000", "peer 10.255.0.99 as-number 65000", "peer 10.255.0.99 connect-interface LoopBack0",
 			"ipv4-family vpnv4", "peer 10.255.0.99 enable")
-		l.WaitCLI(t, "PE1", "display bgp peer 10.255.0.99 verbose", labtest.Regexp(`BGP current state: (Idle|Connect|Active)`), 10*time.Second)
+		l.WaitCLI(t, "PE1", "display bgp peer 10.255.0.99 verbose", labtest.All(
+			labtest.Regexp(`BGP current state: Active`), labtest.Regexp(`BGP last state: Connect`)), 10*time.Second)
 		for range 3 {
 			out, _ := l.CLI("PE1", "display bgp vpnv4 all peer")
 			if peerRow("10.255.0.99", 65000).Match(out) == nil {
