@@ -116,11 +116,11 @@ func checkMgmtIsolated(t *testing.T, l *labtest.Lab) {
 		}
 	}
 	// A BGP session to P's management address fails inside PE1's public
-	// instance (no route there: the connection attempt fails at once and
-	// the session goes to Active) and sends nothing through eth0.
+	// instance (no route there: the attempt times out within 10 seconds
+	// and the session goes to Active) and sends nothing through eth0.
 	configure(t, l, "PE1", "bgp 65000", "peer "+pMgmt+" as-number 65000")
 	l.WaitCLI(t, "PE1", "display bgp peer "+pMgmt+" verbose", labtest.All(
-		labtest.Regexp(`BGP current state: Active`), labtest.Regexp(`BGP last state: Connect`)), 15*time.Second)
+		labtest.Regexp(`BGP current state: Active`), labtest.Regexp(`BGP last state: Connect`)), 30*time.Second)
 	// Six echo requests (and their ARP) and a TCP SYN would show; allow
 	// one stray packet of the kernel's own.
 	if d := txPackets() - before; d > 1 {
