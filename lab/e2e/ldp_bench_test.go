@@ -129,7 +129,7 @@ func onAll(tb testing.TB, l *labtest.Lab, n int, cmds func(i int) []string) {
 }
 
 var (
-	ospfRouteRow  = regexp.MustCompile(`(?m)^10\.255\.\d+\.\d+/32 +OSPF `)
+	ospfRouteRow  = regexp.MustCompile(`(?m)^ *10\.255\.\d+\.\d+/32 +OSPF `)
 	ldpIngressRow = regexp.MustCompile(`(?m)^10\.255\.\d+\.\d+/32 +NULL/\d+ `)
 )
 
