@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/openconfig/goyang/pkg/yang"
 )
 
 func names(s *Schema, path ...string) string {
@@ -115,6 +117,85 @@ func TestCheckRD(t *testing.T) {
 	} {
 		if err := CheckRD(tc.in); (err == nil) != tc.ok {
 			t.Errorf("%s: %v", tc.in, err)
+		}
+	}
+}
+
+// stringLeaves returns every leaf (and leaf-list) of the schema whose type
+// is a string or a union with a string member, with its path.
+func stringLeaves(s *Schema) map[string]*yang.Entry {
+	out := map[string]*yang.Entry{}
+	var walk func(e *yang.Entry)
+	walk = func(e *yang.Entry) {
+		for _, c := range s.Children(e) {
+			if (c.IsLeaf() || c.IsLeafList()) && hasString(c.Type) {
+				out[strings.Join(SchemaPath(c), "/")] = c
+			}
+			walk(c)
+		}
+	}
+	walk(s.Root)
+	return out
+}
+
+func hasString(t *yang.YangType) bool {
+	if t == nil {
+		return false
+	}
+	if t.Kind == yang.Ystring {
+		return true
+	}
+	for _, u := range t.Type {
+		if hasString(u) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestStringsRefuseControlCharacters: no string value of any leaf carries a
+// line break, ESC, BEL, NUL, DEL, a C1 control, a Unicode line or paragraph
+// separator, or bytes that are not UTF-8. A value saved into the startup
+// file is one line of it, and it is echoed to terminals: the types refuse
+// these characters (as VRP's string parameters do), so that the CLI, the
+// startup file and NETCONF all meet the rule. Free text keeps no space at
+// either end (the CLI cannot type one, and a saved line would lose it).
+func TestStringsRefuseControlCharacters(t *testing.T) {
+	s, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaves := stringLeaves(s)
+	if len(leaves) < 10 {
+		t.Fatalf("only %d string leaves found", len(leaves))
+	}
+	bad := []string{"\n", "\r", "\t", "\x00", "\x07", "\x1b", "\x1b]0;pwned\x07", "\x7f", "\u0085", "\u2028", "\u2029", "\xff", "\xc3"}
+	for path, e := range leaves {
+		// A value the leaf accepts, to put the bad characters into.
+		var good string
+		for _, v := range []string{"a", "GigabitEthernet0/1/0", "10.0.0.1", "65000:1"} {
+			if _, err := s.CheckValue(e, v); err == nil {
+				good = v
+				break
+			}
+		}
+		if good == "" {
+			continue // no string member takes plain values (none today)
+		}
+		for _, b := range bad {
+			for _, v := range []string{good + b, b + good, good[:1] + b + good[1:]} {
+				if c, err := s.CheckValue(e, v); err == nil {
+					t.Errorf("%s accepts %q (as %q)", path, v, c)
+				}
+			}
+		}
+		if HasExt(e, "text") {
+			for _, v := range []string{" " + good, good + " ", "a  b"} {
+				_, err := s.CheckValue(e, v)
+				if want := v == "a  b"; (err == nil) != want {
+					t.Errorf("%s: %q: %v", path, v, err)
+				}
+			}
 		}
 	}
 }
