@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"vpnos/cli/proto"
 	"vpnos/yang/datastore"
@@ -123,7 +124,7 @@ func (e *Engine) goParam(name, typ, help string) (*param, error) {
 	case typ == "text":
 		p.match = func(_ *session, line string, toks []token) (string, int) {
 			v := strings.TrimRight(line[toks[0].off:], " \t")
-			if len(v) > 60 {
+			if utf8.RuneCountInString(v) > 60 || e.schema.CheckText(v) != nil {
 				return "", 0
 			}
 			return v, len(toks)

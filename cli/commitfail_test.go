@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"vpnos/cli/proto"
 	"vpnos/yang/datastore"
 )
 
@@ -53,5 +54,32 @@ func TestFailedCommitChangesNothing(t *testing.T) {
 	}
 	if n := len(e.Store().Commits()); n != 2 {
 		t.Errorf("%d commits, want 2", n)
+	}
+}
+
+// A commit description is free text: a line break or a terminal escape in
+// it (possible in one request on the management socket) is a wrong
+// parameter, and nothing is committed.
+func TestCommitDescriptionRefusesControlCharacters(t *testing.T) {
+	ctx := context.Background()
+	e := testEngine(t, "two-stage")
+	s, _ := e.Open(ctx, proto.Request{User: "admin"})
+	do := func(l string) proto.Response { return s.Handle(ctx, proto.Request{Op: proto.OpExec, Line: l}) }
+	do("system-view")
+	do("sysname PE1")
+	for _, l := range []string{"commit description x\nsysname HACKED", "commit description \x1b]0;pwned\x07"} {
+		r := do(l)
+		if !r.Failed || !strings.Contains(r.Output, "Error: Wrong parameter found at '^' position.") {
+			t.Errorf("%q: %+v", l, r)
+		}
+	}
+	if n := len(e.Store().Commits()); n != 0 {
+		t.Fatalf("%d commits", n)
+	}
+	if r := do("commit description change 42"); r.Failed {
+		t.Fatal(r.Output)
+	}
+	if c := e.Store().Commits(); len(c) != 1 || c[0].Description != "change 42" {
+		t.Fatalf("%+v", c)
 	}
 }

@@ -199,3 +199,21 @@ func TestStringsRefuseControlCharacters(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckText(t *testing.T) {
+	s, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		in string
+		ok bool
+	}{
+		{"before the change window", true}, {"a", true}, {"東京", true},
+		{"x\ny", false}, {"\x1b[2J", false}, {"", false}, {" x", false}, {"\xff", false},
+	} {
+		if err := s.CheckText(tc.in); (err == nil) != tc.ok {
+			t.Errorf("%q: %v", tc.in, err)
+		}
+	}
+}

@@ -66,3 +66,24 @@ func parseUint(s string, bits int) (uint64, error) {
 	}
 	return v, nil
 }
+
+// FreeText is the typedef of free text in vpnos-types (descriptions, the
+// host name).
+const FreeText = "free-text"
+
+// CheckText checks a value that is free text without being a leaf (a commit
+// description) against the free-text typedef of vpnos-types, so that the
+// one definition of free text holds for it too.
+func (s *Schema) CheckText(v string) error {
+	m, ok := s.Modules.Modules["vpnos-types"]
+	if !ok {
+		return fmt.Errorf("no module vpnos-types")
+	}
+	for _, td := range m.Typedef {
+		if td.Name == FreeText && td.YangType != nil {
+			_, err := s.checkType(td.YangType, v)
+			return err
+		}
+	}
+	return fmt.Errorf("no typedef %s", FreeText)
+}
