@@ -47,7 +47,9 @@ type CommitOptions struct {
 // (a line break, a control character).
 type DescriptionError struct{ Err error }
 
-func (e *DescriptionError) Error() string { return "the commit description is not valid: " + e.Err.Error() }
+func (e *DescriptionError) Error() string {
+	return "the commit description is not valid: " + e.Err.Error()
+}
 func (e *DescriptionError) Unwrap() error { return e.Err }
 
 // CommitResult says what a commit did.
