@@ -3,6 +3,7 @@ package persist
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -63,6 +64,9 @@ var refusals = []struct {
 		},
 		"The route-distinguisher of VPN instance red must be configured before vpn-target"},
 	{"RD used twice", redRD + "ip vpn-instance blue\n ipv4-family\n", "ip vpn-instance blue\n ipv4-family\n  route-distinguisher 1:1",
+		func(t *datastore.Tree) { t.Set(vi("blue").Child("ipv4-family").Child("route-distinguisher"), "1:1") },
+		"The route-distinguisher 1:1 of VPN instance blue is already used by VPN instance red"},
+	{"RD used twice in another spelling", redRD + "ip vpn-instance blue\n ipv4-family\n", "ip vpn-instance blue\n ipv4-family\n  route-distinguisher 01:0001",
 		func(t *datastore.Tree) { t.Set(vi("blue").Child("ipv4-family").Child("route-distinguisher"), "1:1") },
 		"The route-distinguisher 1:1 of VPN instance blue is already used by VPN instance red"},
 	{"RD changed in place", redRD, "ip vpn-instance red\n ipv4-family\n  route-distinguisher 1:2",
@@ -251,5 +255,52 @@ func TestSameRefusalEveryFrontEnd(t *testing.T) {
 				t.Errorf("datastore:     %q\nwant           %q", got, tc.msg)
 			}
 		})
+	}
+}
+
+// TestOneSpellingPerValue: a route distinguisher, a route target and an
+// interface name have one spelling in running, whatever spelling a CLI line
+// or a startup file used, so that no two instances hold the same RD
+// written differently and a target is not configured twice.
+func TestOneSpellingPerValue(t *testing.T) {
+	const text = `ip vpn-instance red
+ ipv4-family
+  route-distinguisher 0100:01
+  vpn-target 111:01 export-extcommunity
+  vpn-target 111:1 export-extcommunity
+  vpn-target 00111:0001 import-extcommunity
+ip vpn-instance blue
+ ipv4-family
+  route-distinguisher 00100:1
+ip vpn-instance green
+ ipv4-family
+  route-distinguisher 100:0001
+ip vpn-instance white
+ ipv4-family
+  route-distinguisher 0.0.0.0:0
+`
+	e := newEngine(t)
+	errs, err := e.Replay(context.Background(), text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, le := range errs {
+		got = append(got, fmt.Sprintf("%d %s", le.Line, le.Message))
+	}
+	want := []string{
+		"9 Error: The route-distinguisher 100:1 of VPN instance blue is already used by VPN instance red.",
+		"12 Error: The route-distinguisher 100:1 of VPN instance green is already used by VPN instance red.",
+		"15 Error: Wrong parameter found at '^' position.",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("refused:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	cfg := e.CurrentConfig()
+	if !strings.Contains(cfg, "  route-distinguisher 100:1\n  apply-label per-instance\n  vpn-target 111:1 export-extcommunity\n  vpn-target 111:1 import-extcommunity\n") {
+		t.Fatalf("configuration:\n%s", cfg)
+	}
+	if got := cliSession(t, e, "", "ip vpn-instance blue\n ipv4-family\n  route-distinguisher 100:00001"); got != "Error: The route-distinguisher 100:1 of VPN instance blue is already used by VPN instance red." {
+		t.Errorf("CLI: %q", got)
 	}
 }

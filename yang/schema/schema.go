@@ -256,9 +256,7 @@ func (s *Schema) checkType(t *yang.YangType, v string) (string, error) {
 			}
 		}
 		if check := typeChecks[t.Name]; check != nil {
-			if err := check(v); err != nil {
-				return "", err
-			}
+			return check(v)
 		}
 		return v, nil
 	case yang.Yenum:

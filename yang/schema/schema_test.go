@@ -75,6 +75,28 @@ func TestCheckValue(t *testing.T) {
 		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "vpn-target", "value"}, "10.0.0.1:7", "10.0.0.1:7", true},
 		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "vpn-target", "value"}, "0:0", "", false},
 		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "vpn-target", "value"}, "10.0.0.1:70000", "", false},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "route-distinguisher"}, "0100:01", "100:1", true},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "route-distinguisher"}, "100:0001", "100:1", true},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "route-distinguisher"}, "00100:1", "100:1", true},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "route-distinguisher"}, "01.02:03", "1.2:3", true},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "route-distinguisher"}, "0000065536:0001", "65536:1", true},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "route-distinguisher"}, "0.0.0.0:0", "", false},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "route-distinguisher"}, "0.0.0.0:1", "0.0.0.0:1", true},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "route-distinguisher"}, "00:00", "", false},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "vpn-target", "value"}, "111:01", "111:1", true},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "vpn-target", "value"}, "010.0.0.1:1", "", false},
+		{[]string{"interfaces", "interface", "name"}, "LoopBack4294967296", "", false},
+		{[]string{"interfaces", "interface", "name"}, "LoopBack1023", "LoopBack1023", true},
+		{[]string{"interfaces", "interface", "name"}, "LoopBack1024", "", false},
+		{[]string{"interfaces", "interface", "name"}, "LoopBack01", "", false},
+		{[]string{"interfaces", "interface", "name"}, "GigabitEthernet0/1/0.99999", "", false},
+		{[]string{"interfaces", "interface", "name"}, "GigabitEthernet0/1/0.4094", "GigabitEthernet0/1/0.4094", true},
+		{[]string{"interfaces", "interface", "name"}, "GigabitEthernet0/1/0.0", "", false},
+		{[]string{"interfaces", "interface", "name"}, "GigabitEthernet0/63/0", "GigabitEthernet0/63/0", true},
+		{[]string{"interfaces", "interface", "name"}, "GigabitEthernet0/64/0", "", false},
+		{[]string{"interfaces", "interface", "name"}, "GigabitEthernet0/01/0", "", false},
+		{[]string{"interfaces", "interface", "name"}, "NULL0", "NULL0", true},
+		{[]string{"interfaces", "interface", "name"}, "MEth0/0/0", "MEth0/0/0", true},
 	}
 	for _, tc := range tests {
 		got, err := s.CheckValue(s.Find(tc.path...), tc.in)
@@ -113,7 +135,7 @@ func TestCheckRD(t *testing.T) {
 	}{
 		{"65000:100", true}, {"10.255.0.1:1", true}, {"4200000000:1", true}, {"4200000000:70000", false},
 		{"1.2:3", true}, {"0:0", false}, {"0.0:0", false}, {"1:", false}, {"a:1", false}, {"1.2.3:4", false},
-		{"65535:4294967295", true}, {"65535:4294967296", false},
+		{"65535:4294967295", true}, {"65535:4294967296", false}, {"0.0.0.0:0", false}, {"0.0.0.0:1", true},
 	} {
 		if err := CheckRD(tc.in); (err == nil) != tc.ok {
 			t.Errorf("%s: %v", tc.in, err)
