@@ -31,7 +31,10 @@ func validateLSPs(t *datastore.Tree) []*datastore.RuleError {
 				errs = append(errs, datastore.Refuse(e.Path, "MPLS must be enabled globally before static LSP %s", name))
 			}
 			if kind != "egress" {
-				_, nh := t.Get(e.Path.Child("nexthop"))
+				nhv, nh := t.Get(e.Path.Child("nexthop"))
+				if a, err := netip.ParseAddr(nhv); nh && err == nil && !HostAddress(a) {
+					errs = append(errs, datastore.Refuse(e.Path.Child("nexthop"), "The next hop %s of static LSP %s is not a valid host address", nhv, name))
+				}
 				_, oif := t.Get(e.Path.Child("outgoing-interface"))
 				if !nh && !oif {
 					errs = append(errs, datastore.Refuse(e.Path, "The static LSP %s needs a next hop or an outgoing interface", name))
@@ -70,7 +73,15 @@ func validateRoutes(t *datastore.Tree) []*datastore.RuleError {
 			keys := e.Path.Last().Keys
 			nh := keys[len(keys)-1]
 			pfx, mask := keys[len(keys)-3], keys[len(keys)-2]
-			_, nhErr := netip.ParseAddr(nh)
+			nhAddr, nhErr := netip.ParseAddr(nh)
+			if nhErr == nil && !HostAddress(nhAddr) {
+				errs = append(errs, datastore.Refuse(e.Path, "The route %s %s: the next hop %s is not a valid host address", pfx, mask, nh))
+			}
+			if v, ok := t.Get(e.Path.Child("next-hop-address")); ok {
+				if a, err := netip.ParseAddr(v); err == nil && !HostAddress(a) {
+					errs = append(errs, datastore.Refuse(e.Path.Child("next-hop-address"), "The route %s %s: the next hop %s is not a valid host address", pfx, mask, v))
+				}
+			}
 			if _, ok := t.Get(e.Path.Child("next-hop-address")); ok && nhErr == nil {
 				errs = append(errs, datastore.Refuse(e.Path, "The route %s %s: a next-hop address follows an interface only", pfx, mask))
 			}
@@ -90,4 +101,16 @@ func validateRoutes(t *datastore.Tree) []*datastore.RuleError {
 		}
 	}
 	return errs
+}
+
+// HostAddress tells whether a is an address a host may have, and so a next
+// hop: not 0.0.0.0/8 (this network), 127.0.0.0/8 (the host's own
+// loopback), multicast (224.0.0.0/4) or the reserved and broadcast
+// addresses above it.
+func HostAddress(a netip.Addr) bool {
+	if !a.Is4() {
+		return false
+	}
+	b := a.As4()[0]
+	return b != 0 && b != 127 && b < 224
 }
