@@ -202,7 +202,11 @@ func (s *session) runConfig(cn *cnode, undo bool, m *matchResult) *result {
 	cp := tree.Checkpoint()
 	defer tree.Release()
 	if s.fastLoad {
-		return s.runConfigUnchecked(cn, undo, m, cp)
+		r := s.runConfigUnchecked(cn, undo, m, cp)
+		if s.onTouch != nil && !r.failed {
+			s.onTouch(tree.ChangedSince(cp))
+		}
+		return r
 	}
 	if s.errsGen != s.cand.Gen() || s.errs == nil {
 		s.errs = errSet(store.Validate(s.cand.Base(), tree))

@@ -185,6 +185,9 @@ type session struct {
 	errsGen int
 	// fastLoad skips the per-line validation (Replay's first pass).
 	fastLoad bool
+	// onTouch, when set with fastLoad, receives the tree items each
+	// configuration line changed (Replay finds the lines a refusal names).
+	onTouch func(keys []string)
 	// preconfig lets a configuration file configure ports that are not
 	// present (yet): their configuration is kept and takes effect when the
 	// port appears. absent collects their names.

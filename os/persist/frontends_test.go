@@ -178,7 +178,7 @@ var refusals = []struct {
 			t.Set(lsp("transit", "T1").Child("nexthop"), "10.0.0.2")
 			t.Set(lsp("transit", "T1").Child("out-label"), "3")
 		},
-		"The in-label 100 of static LSP E1 is already used by static LSP T1"},
+		"The in-label 100 of static LSP T1 is already used by static LSP E1"},
 	{"static LSP destination used twice", mplsOn + "static-lsp ingress I1 destination 10.255.0.3 32 nexthop 10.0.0.2 out-label 200\n",
 		"static-lsp ingress I2 destination 10.255.0.3 32 nexthop 10.0.0.6 out-label 300",
 		func(t *datastore.Tree) {

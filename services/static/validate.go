@@ -2,6 +2,7 @@ package static
 
 import (
 	"net/netip"
+	"sort"
 
 	"vpnos/yang/datastore"
 )
@@ -24,42 +25,48 @@ func validateLSPs(t *datastore.Tree) []*datastore.RuleError {
 	mplsOn := t.Exists(datastore.P("mpls", "enable"))
 	inLabels := map[string]string{}
 	fecs := map[netip.Prefix]string{}
+	// In creation order, so that of two LSPs with one in-label (or one
+	// destination) the later one is refused, as a session refuses it.
+	var all []*datastore.Item
 	for _, kind := range []string{"ingress", "transit", "egress"} {
-		for _, e := range t.Entries(base, kind) {
-			name := e.Path.Last().Keys[0]
-			if !mplsOn {
-				errs = append(errs, datastore.Refuse(e.Path, "MPLS must be enabled globally before static LSP %s", name))
+		all = append(all, t.Entries(base, kind)...)
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].Seq < all[j].Seq })
+	for _, e := range all {
+		kind := e.Path.Last().Name
+		name := e.Path.Last().Keys[0]
+		if !mplsOn {
+			errs = append(errs, datastore.Refuse(e.Path, "MPLS must be enabled globally before static LSP %s", name))
+		}
+		if kind != "egress" {
+			nhv, nh := t.Get(e.Path.Child("nexthop"))
+			if a, err := netip.ParseAddr(nhv); nh && err == nil && !HostAddress(a) {
+				errs = append(errs, datastore.Refuse(e.Path.Child("nexthop"), "The next hop %s of static LSP %s is not a valid host address", nhv, name))
 			}
-			if kind != "egress" {
-				nhv, nh := t.Get(e.Path.Child("nexthop"))
-				if a, err := netip.ParseAddr(nhv); nh && err == nil && !HostAddress(a) {
-					errs = append(errs, datastore.Refuse(e.Path.Child("nexthop"), "The next hop %s of static LSP %s is not a valid host address", nhv, name))
-				}
-				_, oif := t.Get(e.Path.Child("outgoing-interface"))
-				if !nh && !oif {
-					errs = append(errs, datastore.Refuse(e.Path, "The static LSP %s needs a next hop or an outgoing interface", name))
-				}
+			_, oif := t.Get(e.Path.Child("outgoing-interface"))
+			if !nh && !oif {
+				errs = append(errs, datastore.Refuse(e.Path, "The static LSP %s needs a next hop or an outgoing interface", name))
 			}
-			if kind == "ingress" {
-				dst, _ := t.Get(e.Path.Child("destination"))
-				mask, _ := t.Get(e.Path.Child("mask"))
-				a, err := netip.ParseAddr(dst)
-				n, ok := datastore.MaskLen(mask)
-				if err != nil || !ok {
-					continue // the schema refuses it
-				}
-				fec := netip.PrefixFrom(a, n).Masked()
-				if other, dup := fecs[fec]; dup {
-					errs = append(errs, datastore.Refuse(e.Path.Child("destination"), "The destination %s %s of static LSP %s is already used by static LSP %s", dst, mask, name, other))
-				}
-				fecs[fec] = name
+		}
+		if kind == "ingress" {
+			dst, _ := t.Get(e.Path.Child("destination"))
+			mask, _ := t.Get(e.Path.Child("mask"))
+			a, err := netip.ParseAddr(dst)
+			n, ok := datastore.MaskLen(mask)
+			if err != nil || !ok {
+				continue // the schema refuses it
 			}
-			if l, ok := t.Get(e.Path.Child("in-label")); ok {
-				if other, dup := inLabels[l]; dup {
-					errs = append(errs, datastore.Refuse(e.Path.Child("in-label"), "The in-label %s of static LSP %s is already used by static LSP %s", l, name, other))
-				}
-				inLabels[l] = name
+			fec := netip.PrefixFrom(a, n).Masked()
+			if other, dup := fecs[fec]; dup {
+				errs = append(errs, datastore.Refuse(e.Path.Child("destination"), "The destination %s %s of static LSP %s is already used by static LSP %s", dst, mask, name, other))
 			}
+			fecs[fec] = name
+		}
+		if l, ok := t.Get(e.Path.Child("in-label")); ok {
+			if other, dup := inLabels[l]; dup {
+				errs = append(errs, datastore.Refuse(e.Path.Child("in-label"), "The in-label %s of static LSP %s is already used by static LSP %s", l, name, other))
+			}
+			inLabels[l] = name
 		}
 	}
 	return errs
