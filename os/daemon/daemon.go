@@ -109,7 +109,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	sys := system.New()
-	if err := owners.Register(store, owners.Set{System: sys, VRF: r.vrf, MPLS: mpls.New(), Static: r.static}); err != nil {
+	if err := owners.Register(store, owners.Set{System: sys, VRF: r.vrf, MPLS: mpls.New(), Static: r.static, Policy: r.policy}); err != nil {
 		return err
 	}
 	if err := store.CheckOwners(); err != nil {
@@ -135,6 +135,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		RIB: r.rib, VRF: r.vrf, NS: r.host,
 		Counters: fwdCounters{fwd: r.fwd}, Ports: d.Ifaces,
 		InstanceLabel: r.vpnLabels.InstanceLabel,
+		Policy:        r.policy,
 		VRP5:          s.CommitMode == "immediate",
 		Log:           d.Log.With("service", "ops"),
 	}); err != nil {
@@ -154,6 +155,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.Log.Info("management socket ready", "path", srv.Path)
 		return srv.Serve(ctx)
 	})
+	// One count of failed logins for every server that takes passwords, so
+	// that guesses spread over SSH and NETCONF meet the same limits.
+	logins := sshd.NewLimiter(sshd.Limits{})
 	if s.SSHPort != 0 {
 		exe, err := os.Executable()
 		if err != nil {
@@ -161,6 +165,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		cfg := sshd.FromSettings(s, exe, d.Log.With("service", "sshd"))
 		cfg.SessionIdleTimeout = sys.IdleTimeout
+		cfg.Auth.Limiter = logins
 		d.Registry.Add("sshd", []string{"mgmt"}, sshd.Service(cfg))
 	}
 	if s.NetconfPort != 0 {
@@ -177,7 +182,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("netconf: %w", err)
 		}
-		d.Registry.Add("netconf", []string{"mgmt"}, sshd.Service(netconf.SSHConfig(s, srv, log)))
+		ncfg := netconf.SSHConfig(s, srv, log)
+		ncfg.Auth.Limiter = logins
+		d.Registry.Add("netconf", []string{"mgmt"}, sshd.Service(ncfg))
 	}
 	return d.Registry.Run(ctx)
 }
