@@ -51,11 +51,16 @@ func fastEngine(t testing.TB) *cli.Engine {
 // it. A free-text leaf the schema gains without an entry here fails the
 // test, so that every one is covered.
 var textLeafCases = map[string]struct {
-	path  datastore.Path                 // the leaf
-	edit  func(t *datastore.Tree)        // its surroundings
-	lines []string                       // CLI lines entering its view (from the system view)
-	set   func(v string) string          // the CLI line that sets it to v
-	get   func(t *datastore.Tree) string // read back (defaults to path)
+	path  datastore.Path          // the leaf
+	edit  func(t *datastore.Tree) // its surroundings
+	lines []string                // CLI lines entering its view (from the system view)
+	set   func(v string) string   // the CLI line that sets it to v
+	// owned: the leaf's owner refuses more values than its type (an
+	// expression that does not compile).
+	owned bool
+	// values replaces the generated table for a leaf whose owner takes a
+	// language of its own (AS-path expressions: digits and operators).
+	values func() []string
 }{
 	"system/sysname": {
 		path: datastore.P("system", "sysname"),
@@ -84,6 +89,16 @@ var textLeafCases = map[string]struct {
 			t.SetPresence(datastore.P("static-routes", "route", datastore.K("10.0.0.0", "255.0.0.0", "192.0.2.1")))
 		},
 		set: func(v string) string { return "ip route-static 10.0.0.0 8 192.0.2.1 description " + v },
+	},
+	"as-path-filters/as-path-filter/regular-expression": {
+		path: datastore.P("as-path-filters", "as-path-filter", datastore.K("F1", "10"), "regular-expression"),
+		edit: func(t *datastore.Tree) {
+			t.Set(datastore.P("as-path-filters", "as-path-filter", datastore.K("F1", "10"), "mode"), "permit")
+			t.Set(datastore.P("as-path-filters", "as-path-filter", datastore.K("F1", "10"), "regular-expression"), "^65000_")
+		},
+		set:    func(v string) string { return "ip as-path-filter F1 index 10 permit " + v },
+		owned:  true,
+		values: asPathRegexValues,
 	},
 	"static-routes/vpn-route/description": {
 		path: datastore.P("static-routes", "vpn-route", datastore.K("red", "10.0.0.0", "255.0.0.0", "192.0.2.1"), "description"),
@@ -187,12 +202,20 @@ func TestFreeTextRoundTrip(t *testing.T) {
 			do("system-view")
 			file := New(filepath.Join(t.TempDir(), "startup.cfg"), log)
 			accepted, refused := 0, 0
-			for _, v := range textValues(maxLength(leaf)) {
+			values := textValues(maxLength(leaf))
+			minAccepted := 100
+			if tc.values != nil {
+				values, minAccepted = tc.values(), 10
+			}
+			for _, v := range values {
 				c := eDS.Store().NewCandidate()
 				c.Tree().Set(tc.path, v)
 				_, dsErr := c.Commit(ctx, "netconf", "")
+				if errors.Is(dsErr, datastore.ErrNoChange) {
+					dsErr = nil // the value of the surroundings
+				}
 				_, typeErr := sc.CheckValue(leaf, v)
-				if (dsErr == nil) != (typeErr == nil) {
+				if (dsErr == nil) != (typeErr == nil) && (typeErr != nil || !tc.owned) {
 					t.Errorf("%q: datastore %v, type %v", v, dsErr, typeErr)
 				}
 				if dsErr != nil {
@@ -224,8 +247,11 @@ func TestFreeTextRoundTrip(t *testing.T) {
 				}
 				do("return")
 				do("system-view")
-				if _, err := sc.CheckValue(leaf, cliV); (err == nil) != cliOK {
+				if _, err := sc.CheckValue(leaf, cliV); (err == nil) != cliOK && (err != nil || !tc.owned) {
 					t.Errorf("%q: CLI accepted %v, type %v (%s)", v, cliOK, err, r.Output)
+				}
+				if cliV == v && cliOK != (dsErr == nil) {
+					t.Errorf("%q: CLI accepted %v, datastore %v", v, cliOK, dsErr)
 				}
 				if cliOK {
 					roundTrip(ctx, t, file, eCLI, eBoot, tc.path, cliV)
@@ -234,7 +260,7 @@ func TestFreeTextRoundTrip(t *testing.T) {
 					t.Errorf("%q: a refused line changed running", v)
 				}
 			}
-			if accepted < 100 || refused < 30 {
+			if accepted < minAccepted || refused < 30 {
 				t.Errorf("%d values accepted, %d refused: the table does not exercise the type", accepted, refused)
 			}
 		})
@@ -270,4 +296,18 @@ func roundTrip(ctx context.Context, t *testing.T, f *File, e, boot *cli.Engine, 
 	if body(boot.CurrentConfig()) != body(cfg) {
 		t.Errorf("%q: configuration after restart:\n%s\nbefore:\n%s", want, boot.CurrentConfig(), cfg)
 	}
+}
+
+// asPathRegexValues are AS-path expressions, each also with the characters
+// free text refuses around it and inside it.
+func asPathRegexValues() []string {
+	exprs := []string{"^65000_", "_65001$", "^$", ".*", "^(65001|65002)_", "_[1-9]+_", "65000 65001", "^65000  65001$", "{65003,65004}", `\(`, "_6500[0-9]_", "^.+$", "(_65001_)+", "^65000?$"}
+	var out []string
+	for _, e := range exprs {
+		out = append(out, e, " "+e, e+" ")
+		for _, c := range []string{"\n", "\r", "\t", "\x00", "\x07", "\x1b", "\x7f", "\u0085", "\u2028", "\xff"} {
+			out = append(out, e+c, c+e, e[:1]+c+e[1:])
+		}
+	}
+	return append(out, "^65000_\nsysname HACKED", "a", "(", "^[", strings.Repeat("1", 1024), strings.Repeat("1", 1025))
 }
