@@ -202,6 +202,11 @@ func (s *session) leave(depth int) *result {
 func (s *session) runSave(_ *matchResult) *result {
 	r := &result{}
 	r.printf("Warning: all configuration will be written to the device.\n")
+	if s.e.SaveWarning != nil {
+		if w := s.e.SaveWarning(); w != "" {
+			r.printf("%s\n", w)
+		}
+	}
 	var handle func(a string) *result
 	handle = func(a string) *result {
 		r := &result{}

@@ -48,6 +48,10 @@ const DefaultScreenLength = 24
 type Engine struct {
 	// SaveFunc writes the configuration text for `save`; the daemon sets it.
 	SaveFunc func(ctx context.Context, text string) error
+	// SaveWarning, when set, returns a warning `save` prints before it asks
+	// to continue ("" for none): lines of the startup file refused at boot
+	// that the save drops. The daemon sets it.
+	SaveWarning func() string
 
 	deps   Deps
 	schema *schema.Schema

@@ -143,6 +143,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	startup := persist.New(s.StartupPath(), d.Log.With("service", "persist"))
 	engine.SaveFunc = startup.Save
+	engine.SaveWarning = startup.SaveWarning
 	d.Registry.Add("startup", []string{"iface", "vrf"}, persist.Service(startup, replayInto(engine), d.Log.With("service", "persist")))
 	srv := &mgmt.Server{Path: s.SocketPath(), Engine: engine, Log: d.Log.With("service", "mgmt")}
 	// The socket is the last thing to come up: once the CLI answers, the
