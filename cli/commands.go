@@ -241,13 +241,15 @@ func (s *session) runConfig(cn *cnode, undo bool, m *matchResult) *result {
 		s.stack = append(s.stack, frame{v: cn.view, path: target})
 	}
 	if s.immediate {
-		if _, err := s.cand.Commit(s.ctx(), s.user, ""); err != nil && !errors.Is(err, datastore.ErrNoChange) {
+		id, err := s.cand.Commit(s.ctx(), s.user, "")
+		if err != nil && !errors.Is(err, datastore.ErrNoChange) {
 			s.cand.Discard()
 			if cn.view != nil && !undo {
 				s.stack = s.stack[:len(s.stack)-1]
 			}
 			printCommitError(r, err)
 		}
+		recordWarning(r, id, s.e.store.RecordError(id))
 	}
 	return r
 }

@@ -3,7 +3,9 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 
 	"vpnos/cli/proto"
@@ -81,5 +83,34 @@ func TestCommitDescriptionRefusesControlCharacters(t *testing.T) {
 	}
 	if c := e.Store().Commits(); len(c) != 1 || c[0].Description != "change 42" {
 		t.Fatalf("%+v", c)
+	}
+}
+
+type fullDisk struct{}
+
+func (fullDisk) Append(datastore.Record) error {
+	return fmt.Errorf("commit journal: %w", syscall.ENOSPC)
+}
+
+// A commit whose rollback point cannot be saved (a full disk) takes effect
+// and says so, as do a rollback and a commit on leaving the system view.
+func TestCommitWarnsWhenItsRecordIsLost(t *testing.T) {
+	e := testEngine(t, "two-stage")
+	e.Store().SetJournal(fullDisk{})
+	out := runTranscript(t, e, strings.Join([]string{
+		"system-view", "sysname PE1", "commit", "sysname PE2", "return", "y",
+		"rollback configuration to commit-id 1000000002",
+	}, "\n"))
+	for _, want := range []string{
+		"[*HUAWEI] commit\nWarning: The configuration is committed, but its rollback point (commit 1000000001) could not be saved: commit journal: no space left on device. It is lost when the device restarts.\n",
+		"Warning: The configuration is committed, but its rollback point (commit 1000000002) could not be saved",
+		"Info: Rolled back the configuration to the state before commit 1000000002.\nWarning: The configuration is committed, but its rollback point (commit 1000000003) could not be saved",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+	if got := e.sysname(); got != "PE1" {
+		t.Fatalf("sysname %s", got)
 	}
 }

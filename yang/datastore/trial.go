@@ -60,6 +60,9 @@ type CommitResult struct {
 	Confirmed bool
 	// Trial is the pending trial after a trial commit.
 	Trial *Trial
+	// RecordErr: the commit took effect but the journal did not keep its
+	// record (see Store.RecordError).
+	RecordErr error
 }
 
 // Trial describes a pending commit trial.
@@ -157,6 +160,7 @@ func (c *Candidate) CommitWith(ctx context.Context, o CommitOptions) (CommitResu
 	}
 	if res.ID != 0 {
 		c.Discard()
+		res.RecordErr = s.RecordError(res.ID)
 	}
 	if o.Trial <= 0 {
 		res.Confirmed = s.confirmLocked(o.User)
