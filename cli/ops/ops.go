@@ -76,6 +76,9 @@ type Deps struct {
 	RIB RIB
 	VRF Instances
 	NS  Namespaces
+	// BGP adds the BGP displays, and the label BGP advertises an instance
+	// with to `display ip vpn-instance verbose` (nil: BGP is not running).
+	BGP BGP
 	// Counters adds the forwarding counters to `display interface`.
 	Counters Counters
 	// Ports adds MAC addresses and MTUs to `display interface`.
@@ -85,6 +88,8 @@ type Deps struct {
 	// InstanceLabel returns the per-instance VPN label of an instance, when
 	// one is allocated (`display ip vpn-instance verbose`).
 	InstanceLabel func(instance string) (uint32, bool)
+	// OSPF adds the OSPF displays and reset ospf.
+	OSPF OSPF
 	// VRP5 selects the VRP5 layouts where they differ (the engine's
 	// "immediate" commit mode).
 	VRP5 bool
@@ -143,9 +148,11 @@ func register(e *cli.Engine, d Deps, t tools) error {
 func (o *ops) commands() []cli.Command {
 	var out []cli.Command
 	out = append(out, o.routingCommands()...)
+	out = append(out, o.bgpCommands()...)
 	out = append(out, o.interfaceCommands()...)
 	out = append(out, o.vpnInstanceCommands()...)
 	out = append(out, o.toolCommands()...)
+	out = append(out, o.ospfCommands()...)
 	out = append(out, o.policyCommands()...)
 	return out
 }

@@ -64,13 +64,13 @@ func routingTable(want []string, rows ...labtest.Row) labtest.Matcher {
 	})
 }
 
-// TestVPNInstances runs the reference lab (lab/l3vpn, static LSPs in the
-// core) and checks that the two VPN instances of each PE, whose CEs use the
+// TestVPNInstances runs the reference lab (lab/l3vpn: OSPF and static LSPs
+// in the core) and checks that the two VPN instances of each PE, whose CEs use the
 // same LAN, are separate: each CE reaches its own PE's instance address and
 // nothing of the other VPN or of the public instance; a PE's ping in an
 // instance reaches the LAN address in that instance's CE, as captured on the
 // CE links; the routing tables hold each instance's routes and nothing else;
-// and the PEs' loopbacks reach each other over the LSPs.
+// and the PEs' loopbacks, learnt by OSPF, reach each other over the LSPs.
 func TestVPNInstances(t *testing.T) { runtimes(t, testVPNInstances) }
 
 func testVPNInstances(t *testing.T, rt string) {
@@ -89,10 +89,13 @@ func testVPNInstances(t *testing.T, rt string) {
 				t.Errorf("%s %s: the table shows the other instance:\n%s", s.pe, s.vpn, out)
 			}
 		}
-		// The public tables know the core and no customer address.
-		for pe, peer := range map[string][]string{"PE1": {"10.255.0.3/32", "198.51.100.2"}, "PE2": {"10.255.0.1/32", "198.51.100.5"}} {
+		// The public tables know the core (OSPF: the far PE's loopback and
+		// the far core link) and no customer address.
+		for pe, peer := range map[string][]string{"PE1": {"10.255.0.3/32", "198.51.100.2", "198.51.100.4/30"}, "PE2": {"10.255.0.1/32", "198.51.100.5", "198.51.100.0/30"}} {
 			out := l.WaitCLI(t, pe, "display ip routing-table", labtest.Rows("Destination/Mask",
-				labtest.Row{"Destination/Mask": peer[0], "Proto": "Static", "NextHop": peer[1], "Interface": "GigabitEthernet0/3/0"}), 10*time.Second)
+				labtest.Row{"Destination/Mask": peer[0], "Proto": "OSPF", "Pre": "10", "Cost": "2", "NextHop": peer[1], "Interface": "GigabitEthernet0/3/0"},
+				labtest.Row{"Destination/Mask": "10.255.0.2/32", "Proto": "OSPF", "Cost": "1", "NextHop": peer[1]},
+				labtest.Row{"Destination/Mask": peer[2], "Proto": "OSPF", "Cost": "2", "NextHop": peer[1]}), 30*time.Second)
 			for _, bad := range []string{"172.16.", "192.0.2.", "203.0.113.", "GigabitEthernet0/1/0", "GigabitEthernet0/2/0"} {
 				if strings.Contains(out, bad) {
 					t.Errorf("%s public table holds %s:\n%s", pe, bad, out)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"vpnos/cli/proto"
+	"vpnos/lab/labtest"
 	"vpnos/os/settings"
 )
 
@@ -30,7 +31,8 @@ const (
 // the registry, and serves again: after each restart the CLI answers, a
 // commit reaches the RIB through the vrf and static services, the displays
 // show the routes and the labels (static LSP, pinned VPN label), SSH
-// answers, and the forwarder carries a ping to a host on a port.
+// answers, the forwarder carries a ping to a host on a port, and OSPF is
+// Full with FRR's ospfd on that host, whose loopback is an OSPF route.
 //
 // The daemon runs in this test binary, started again inside a network
 // namespace of its own (ip netns exec), with a veth port towards a host
@@ -65,6 +67,18 @@ func TestEveryServiceRestarts(t *testing.T) {
 	run("ip", "-n", restartHostNS, "route", "add", "default", "via", "192.0.2.1")
 	run("ip", "-n", restartNS, "link", "set", "eth1", "up")
 	run("ip", "-n", restartNS, "link", "set", "lo", "up")
+	run("ip", "-n", restartHostNS, "addr", "add", "10.99.99.99/32", "dev", "lo")
+	labtest.StartFRR(t, restartHostNS, map[string]string{"ospfd": `hostname host
+interface vpr1
+ ip ospf network point-to-point
+ ip ospf hello-interval 1
+ ip ospf dead-interval 4
+!
+router ospf
+ ospf router-id 10.99.99.99
+ network 192.0.2.0/30 area 0
+ network 10.99.99.99/32 area 0
+`})
 
 	cmd := exec.Command("ip", "netns", "exec", restartNS, os.Args[0], "-test.run=^TestEveryServiceRestarts$", "-test.v", "-test.timeout=4m")
 	cmd.Env = append(os.Environ(), restartHelper+"=1", "CLAB_INTFS=1")
@@ -94,9 +108,17 @@ mpls
 interface GigabitEthernet0/1/0
  undo shutdown
  ip address 192.0.2.1 255.255.255.252
+ ospf network-type p2p
+ ospf timer hello 1
+ ospf timer dead 4
 #
 interface LoopBack0
  ip address 10.255.0.1 255.255.255.255
+#
+ospf 1 router-id 10.255.0.1
+ area 0.0.0.0
+  network 192.0.2.0 0.0.0.3
+  network 10.255.0.1 0.0.0.0
 #
 ip route-static 10.9.0.0 255.255.0.0 192.0.2.2
 #
@@ -231,6 +253,13 @@ func restartHelperMain(t *testing.T) {
 			}
 			return contains(out, "Per-Instance Label : 500")
 		})
+		waitFor("OSPF", func() error {
+			out, err := cliRun("display ospf peer brief", "display ip routing-table 10.99.99.99 32")
+			if err != nil {
+				return err
+			}
+			return contains(out, "10.99.99.99      Full", "10.99.99.99/32    OSPF   10   1")
+		})
 		waitFor("SSH", sshAnswers)
 		// The forwarder carries the router's ping to the host and back.
 		waitFor("a ping through the forwarder", func() error {
@@ -245,7 +274,7 @@ func restartHelperMain(t *testing.T) {
 	waitFor("the daemon", func() error { _, err := cliRun("display version"); return err })
 	serves(0)
 	names := d.Registry.Names()
-	for _, want := range []string{"iface", "forwarding", "rib", "vrf", "startup", "mgmt", "sshd"} {
+	for _, want := range []string{"iface", "forwarding", "rib", "vrf", "ospf", "startup", "mgmt", "sshd"} {
 		if !strings.Contains(" "+strings.Join(names, " ")+" ", " "+want+" ") {
 			t.Fatalf("the daemon registers %v, without %s", names, want)
 		}

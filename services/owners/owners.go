@@ -10,6 +10,7 @@ import (
 	"log/slog"
 
 	"vpnos/services/mpls"
+	"vpnos/services/ospf"
 	"vpnos/services/policy"
 	"vpnos/services/static"
 	"vpnos/services/system"
@@ -19,13 +20,14 @@ import (
 )
 
 // Set holds the participant of each owner. Prepare runs in this order:
-// system, vrf, mpls, static, policy.
+// system, vrf, mpls, static, policy, ospf.
 type Set struct {
 	System datastore.Participant // /system, /user-interface (services/system)
 	VRF    datastore.Participant // /vpn-instances, /interfaces (services/vrf)
 	MPLS   datastore.Participant // /mpls, /interfaces/interface/mpls (services/mpls)
 	Static datastore.Participant // /static-routes, /static-lsps (services/static)
 	Policy datastore.Participant // /ip-prefixes, the filters, /route-policies (services/policy)
+	OSPF   datastore.Participant // /ospf, /interfaces/interface/ospf (services/ospf)
 }
 
 // Unsupported are the configuration nodes that the YANG modules define and
@@ -43,7 +45,7 @@ var Unsupported = []struct {
 // Unsupported. The caller then checks the whole registration with
 // Store.CheckOwners (other services may register their own modules first).
 func Register(s *datastore.Store, set Set) error {
-	if set.System == nil || set.VRF == nil || set.MPLS == nil || set.Static == nil || set.Policy == nil {
+	if set.System == nil || set.VRF == nil || set.MPLS == nil || set.Static == nil || set.Policy == nil || set.OSPF == nil {
 		return errors.New("owners: every member of the set is needed")
 	}
 	s.Register(set.System, system.Prefixes...)
@@ -51,6 +53,7 @@ func Register(s *datastore.Store, set Set) error {
 	s.Register(set.MPLS, mpls.Prefixes...)
 	s.Register(set.Static, static.Prefixes...)
 	s.Register(set.Policy, policy.Prefixes...)
+	s.Register(set.OSPF, ospf.Prefixes...)
 	for _, u := range Unsupported {
 		s.Unsupported(u.What, u.Prefixes...)
 	}
@@ -68,6 +71,7 @@ func Checking() Set {
 		MPLS:   mpls.New(),
 		Static: datastore.ValidateFunc(static.Validate),
 		Policy: policy.New(nil),
+		OSPF:   &ospf.Participant{},
 	}
 }
 
