@@ -160,6 +160,30 @@ func TestCipherPassword(t *testing.T) {
 	}
 }
 
+// TestCipherPasswordChars: a password given in its cipher form takes the
+// characters a plain one takes: the cipher form of a password with a line
+// break or an escape is refused like the plain password.
+func TestCipherPasswordChars(t *testing.T) {
+	s, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := s.Find(strings.Split("interfaces/interface/ospf/authentication-mode/cipher", "/")...)
+	if leaf == nil {
+		t.Fatal("no OSPF cipher password leaf")
+	}
+	for _, tc := range []struct {
+		pw string
+		ok bool
+	}{{"huawei", true}, {"a\nb", false}, {"a\x1b]0;x\x07", false}, {"a b", false}, {"a?", false}, {"\xff\xfe", false}, {"a\u2028", false}} {
+		for _, v := range []string{tc.pw, CipherPassword(tc.pw)} {
+			if _, err := s.CheckValue(leaf, v); (err == nil) != tc.ok {
+				t.Errorf("%q: %v", v, err)
+			}
+		}
+	}
+}
+
 func TestCheckRD(t *testing.T) {
 	for _, tc := range []struct {
 		in string
