@@ -23,9 +23,9 @@ import (
 
 // Interface is the wanted state of one configured or discovered interface.
 type Interface struct {
-	Name      string // VRP name: GigabitEthernet0/1/0, LoopBack0
-	Kernel    string // eth1 for ports; "" for LoopBacks
-	Instance  string // fibapi.Public or a VPN instance name
+	Name     string // VRP name: GigabitEthernet0/1/0, LoopBack0
+	Kernel   string // eth1 for ports; "" for LoopBacks
+	Instance string // fibapi.Public or a VPN instance name
 	// Addresses: the primary address first (the one without sub; OSPF
 	// runs on it), then the secondary ones in address order.
 	Addresses []netip.Prefix
