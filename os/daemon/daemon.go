@@ -88,6 +88,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return d.Ifaces.Run(ctx, want, wait)
 	})
 
+	// A commit record whose writing was cut short (the daemon killed
+	// before its rename) left a temporary file nothing refers to.
+	for _, tmp := range (datastore.FileJournal{Dir: filepath.Join(s.StateDir, "commits")}).RemoveTemps() {
+		d.Log.Info("removed the temporary file of an interrupted commit record", "path", tmp)
+	}
+
 	// The datastore is the one owner of configuration semantics: the
 	// services register on it as participants for their paths, before the
 	// startup configuration is committed (Registry.Run), and every node of
