@@ -186,6 +186,7 @@ func (s *session) leave(depth int) *result {
 			if res.Confirmed {
 				r.printf("Info: The trial configuration is confirmed.\n")
 			}
+			recordWarning(r, res.ID, res.RecordErr)
 			s.stack = nil
 		case "n", "no":
 			s.cand.Discard()
@@ -202,6 +203,11 @@ func (s *session) leave(depth int) *result {
 func (s *session) runSave(_ *matchResult) *result {
 	r := &result{}
 	r.printf("Warning: all configuration will be written to the device.\n")
+	if s.e.SaveWarning != nil {
+		if w := s.e.SaveWarning(); w != "" {
+			r.printf("%s\n", w)
+		}
+	}
 	var handle func(a string) *result
 	handle = func(a string) *result {
 		r := &result{}
@@ -248,7 +254,8 @@ func (s *session) runRollback(m *matchResult) *result {
 		r.failed = true
 		return r
 	}
-	if _, err := s.e.store.Rollback(s.ctx(), id, s.user); err != nil {
+	nid, err := s.e.store.Rollback(s.ctx(), id, s.user)
+	if err != nil {
 		if errors.Is(err, datastore.ErrNoChange) {
 			r.printf("Info: The configuration is already in the state before commit %d.\n", id)
 			return r
@@ -258,6 +265,7 @@ func (s *session) runRollback(m *matchResult) *result {
 	}
 	s.cand.Discard()
 	r.printf("Info: Rolled back the configuration to the state before commit %d.\n", id)
+	recordWarning(r, nid, s.e.store.RecordError(nid))
 	return r
 }
 
@@ -389,7 +397,17 @@ func (s *session) runCommit(m *matchResult) *result {
 	case res.Confirmed:
 		r.printf("Info: The trial configuration is confirmed.\n")
 	}
+	recordWarning(r, res.ID, res.RecordErr)
 	return r
+}
+
+// recordWarning says that commit id took effect but its rollback point was
+// not saved (a full disk): it is kept until the daemon restarts.
+func recordWarning(r *result, id int, err error) {
+	if id == 0 || err == nil {
+		return
+	}
+	r.printf("Warning: The configuration is committed, but its rollback point (commit %d) could not be saved: %s. It is lost when the device restarts.\n", id, err)
 }
 
 // runAbortTrial rolls back a pending commit trial at once.

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"vpnos/cli/proto"
 	"vpnos/yang/datastore"
@@ -123,7 +124,7 @@ func (e *Engine) goParam(name, typ, help string) (*param, error) {
 	case typ == "text":
 		p.match = func(_ *session, line string, toks []token) (string, int) {
 			v := strings.TrimRight(line[toks[0].off:], " \t")
-			if len(v) > 60 {
+			if utf8.RuneCountInString(v) > 60 || e.schema.CheckText(v) != nil {
 				return "", 0
 			}
 			return v, len(toks)
@@ -201,7 +202,11 @@ func (s *session) runConfig(cn *cnode, undo bool, m *matchResult) *result {
 	cp := tree.Checkpoint()
 	defer tree.Release()
 	if s.fastLoad {
-		return s.runConfigUnchecked(cn, undo, m, cp)
+		r := s.runConfigUnchecked(cn, undo, m, cp)
+		if s.onTouch != nil && !r.failed {
+			s.onTouch(tree.ChangedSince(cp))
+		}
+		return r
 	}
 	if s.errsGen != s.cand.Gen() || s.errs == nil {
 		s.errs = errSet(store.Validate(s.cand.Base(), tree))
@@ -236,13 +241,15 @@ func (s *session) runConfig(cn *cnode, undo bool, m *matchResult) *result {
 		s.stack = append(s.stack, frame{v: cn.view, path: target})
 	}
 	if s.immediate {
-		if _, err := s.cand.Commit(s.ctx(), s.user, ""); err != nil && !errors.Is(err, datastore.ErrNoChange) {
+		id, err := s.cand.Commit(s.ctx(), s.user, "")
+		if err != nil && !errors.Is(err, datastore.ErrNoChange) {
 			s.cand.Discard()
 			if cn.view != nil && !undo {
 				s.stack = s.stack[:len(s.stack)-1]
 			}
 			printCommitError(r, err)
 		}
+		recordWarning(r, id, s.e.store.RecordError(id))
 	}
 	return r
 }

@@ -48,6 +48,10 @@ const DefaultScreenLength = 24
 type Engine struct {
 	// SaveFunc writes the configuration text for `save`; the daemon sets it.
 	SaveFunc func(ctx context.Context, text string) error
+	// SaveWarning, when set, returns a warning `save` prints before it asks
+	// to continue ("" for none): lines of the startup file refused at boot
+	// that the save drops. The daemon sets it.
+	SaveWarning func() string
 
 	deps   Deps
 	schema *schema.Schema
@@ -185,6 +189,9 @@ type session struct {
 	errsGen int
 	// fastLoad skips the per-line validation (Replay's first pass).
 	fastLoad bool
+	// onTouch, when set with fastLoad, receives the tree items each
+	// configuration line changed (Replay finds the lines a refusal names).
+	onTouch func(keys []string)
 	// preconfig lets a configuration file configure ports that are not
 	// present (yet): their configuration is kept and takes effect when the
 	// port appears. absent collects their names.

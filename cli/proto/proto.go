@@ -11,6 +11,12 @@ package proto
 // directory.
 const SocketName = "mgmt.sock"
 
+// MaxRequest is the longest request line the daemon reads (64 KiB): a
+// command line has at most 3,100 characters, which JSON writes in at most
+// six bytes each. A longer request is skipped without being read into
+// memory and answered with an error; the session goes on.
+const MaxRequest = 64 << 10
+
 // Ops a client may send.
 const (
 	OpOpen     = "open"     // start a session; first request on a connection
@@ -30,7 +36,10 @@ const (
 type Request struct {
 	Op   string `json:"op"`
 	Line string `json:"line,omitempty"`
-	// Open only.
+	// Open only. User is the name the session's commits are recorded
+	// under; the daemon takes it only from a peer running as root (the
+	// SSH server names the user who logged in), any other process is its
+	// own login name (os/mgmt).
 	User        string `json:"user,omitempty"`
 	Interactive bool   `json:"interactive,omitempty"`
 	Width       int    `json:"width,omitempty"`

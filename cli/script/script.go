@@ -6,9 +6,11 @@ package script
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"vpnos/cli/proto"
 )
@@ -56,7 +58,7 @@ func SplitCommands(s string) []string {
 // returns the number of failed commands.
 func Run(d Doer, prompt string, lines []string, w io.Writer, o Options) (failed int, err error) {
 	for i := 0; i < len(lines); i++ {
-		line := lines[i]
+		line := cut(lines[i])
 		if o.Echo {
 			fmt.Fprintf(w, "%s%s\n", prompt, line)
 		}
@@ -117,13 +119,50 @@ func Run(d Doer, prompt string, lines []string, w io.Writer, o Options) (failed 
 	return failed, nil
 }
 
-// ReadLines reads commands from r, one per line.
+// MaxLine is the longest line a script sends: a longer one (a stray file
+// piped in, a line of 100 MB) is cut there rather than read whole or sent
+// whole, and the daemon refuses it, as any line over 3,100 characters; the
+// lines after it still run.
+const MaxLine = 8 << 10
+
+// cut shortens a line to MaxLine bytes (on a character boundary).
+func cut(line string) string {
+	if len(line) <= MaxLine {
+		return line
+	}
+	i := MaxLine
+	for i > 0 && !utf8.RuneStart(line[i]) {
+		i--
+	}
+	return line[:i]
+}
+
+// ReadLines reads commands from r, one per line; of a line longer than
+// MaxLine only the first MaxLine bytes are kept (and read into memory).
 func ReadLines(r io.Reader) ([]string, error) {
 	var lines []string
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		lines = append(lines, strings.TrimRight(sc.Text(), "\r"))
+	br := bufio.NewReaderSize(r, 64<<10)
+	for {
+		var line []byte
+		chunk, err := br.ReadSlice('\n')
+		for {
+			if room := MaxLine + 1 - len(line); room > 0 {
+				line = append(line, chunk[:min(room, len(chunk))]...)
+			}
+			if !errors.Is(err, bufio.ErrBufferFull) {
+				break
+			}
+			chunk, err = br.ReadSlice('\n')
+		}
+		if len(line) > 0 || err == nil {
+			l := strings.TrimRight(string(line), "\n")
+			lines = append(lines, cut(strings.TrimRight(l, "\r")))
+		}
+		if errors.Is(err, io.EOF) {
+			return lines, nil
+		}
+		if err != nil {
+			return lines, err
+		}
 	}
-	return lines, sc.Err()
 }

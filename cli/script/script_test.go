@@ -2,6 +2,8 @@ package script
 
 import (
 	"context"
+	"io"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -61,5 +63,60 @@ func TestQuestions(t *testing.T) {
 	failed, err := Run(a, "<X> ", []string{"reset"}, &out, Options{})
 	if err != nil || failed != 1 || a.asked != 3 || !strings.Contains(out.String(), "Error: No answer to the question above; the script ends here.") {
 		t.Fatalf("failed %d err %v asked %d:\n%s", failed, err, a.asked, out.String())
+	}
+}
+
+// newHugeReader is a stream of commands with one line of n bytes in the
+// middle, produced as it is read (never whole in memory).
+func newHugeReader(n int64) io.Reader {
+	return io.MultiReader(
+		strings.NewReader("system-view\nsysname BEFORE\n"),
+		strings.NewReader("description "),
+		io.LimitReader(repeatReader('x'), n),
+		strings.NewReader("\nsysname AFTER\r\ncommit\nreturn"),
+	)
+}
+
+type repeatReader byte
+
+func (r repeatReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(r)
+	}
+	return len(p), nil
+}
+
+// TestHugeStdinLine: a line of stdin over 1 MiB (here 64 MiB) is refused
+// as one line, too long, and the lines after it still run.
+func TestHugeStdinLine(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	lines, err := ReadLines(newHugeReader(64 << 20))
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 8<<20 {
+		t.Fatalf("%d MiB allocated to read the lines", grew>>20)
+	}
+	if len(lines) != 6 || len(lines[2]) != MaxLine || lines[3] != "sysname AFTER" || lines[5] != "return" {
+		t.Fatalf("%d lines: %q %q", len(lines), lines[3:], lines[:2])
+	}
+	e, err := cli.New(cli.Deps{Store: testStore(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, open := e.Open(context.Background(), proto.Request{User: "t", Source: "script"})
+	var out strings.Builder
+	failed, err := Run(engineDoer{s}, open.Prompt, lines, &out, Options{})
+	if err != nil || failed != 1 {
+		t.Fatalf("failed %d, %v:\n%.500s", failed, err, out.String())
+	}
+	if !strings.Contains(out.String(), "Error: Too many parameters found at '^' position.") {
+		t.Fatalf("output:\n%.300s", out.String())
+	}
+	if got := e.CurrentConfig(); !strings.Contains(got, "sysname AFTER") {
+		t.Fatalf("the lines after the long one did not run:\n%s", got)
 	}
 }

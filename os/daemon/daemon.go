@@ -88,6 +88,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return d.Ifaces.Run(ctx, want, wait)
 	})
 
+	// A commit record whose writing was cut short (the daemon killed
+	// before its rename) left a temporary file nothing refers to.
+	for _, tmp := range (datastore.FileJournal{Dir: filepath.Join(s.StateDir, "commits")}).RemoveTemps() {
+		d.Log.Info("removed the temporary file of an interrupted commit record", "path", tmp)
+	}
+
 	// The datastore is the one owner of configuration semantics: the
 	// services register on it as participants for their paths, before the
 	// startup configuration is committed (Registry.Run), and every node of
@@ -152,6 +158,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	startup := persist.New(s.StartupPath(), d.Log.With("service", "persist"))
 	engine.SaveFunc = startup.Save
+	engine.SaveWarning = startup.SaveWarning
 	d.Registry.Add("startup", []string{"iface", "vrf"}, persist.Service(startup, replayInto(engine), d.Log.With("service", "persist")))
 	srv := &mgmt.Server{Path: s.SocketPath(), Engine: engine, Log: d.Log.With("service", "mgmt")}
 	// The socket is the last thing to come up: once the CLI answers, the

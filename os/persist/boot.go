@@ -45,6 +45,9 @@ func Boot(ctx context.Context, f *File, replay ReplayFunc, log *slog.Logger) (Re
 		return rep, nil
 	}
 	rep.Lines = countLines(text)
+	if enc := f.Encoding(); enc != "" {
+		log.Warn("startup configuration read as "+enc+"; save writes UTF-8", "path", f.Path)
+	}
 	if !Complete([]byte(text)) {
 		log.Warn("startup configuration does not end with 'return'; it may be incomplete", "path", f.Path)
 	}
@@ -53,6 +56,12 @@ func Boot(ctx context.Context, f *File, replay ReplayFunc, log *slog.Logger) (Re
 		return rep, fmt.Errorf("load %s: %w", f.Path, err)
 	}
 	rep.Errors = lineErrs
+	if len(lineErrs) > 0 {
+		f.refMu.Lock()
+		raw := f.raw
+		f.refMu.Unlock()
+		f.keepRefused(raw, lineErrs)
+	}
 	for i, le := range lineErrs {
 		if i == MaxLoggedLines {
 			log.Error("more startup configuration lines refused; not logged one by one", "path", f.Path, "count", len(lineErrs)-i)

@@ -19,6 +19,32 @@ type Journal interface {
 	Append(r Record) error
 }
 
+// RecordError tells whether the journal failed to keep the record of
+// commit id (a full disk): the commit took effect and its rollback point is
+// in memory, but it does not survive a restart of the daemon. The front
+// ends warn with it after a commit or a rollback.
+func (s *Store) RecordError(id int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.recErrs[id]
+}
+
+// noteRecordError remembers a record the journal did not keep (the last
+// MaxLog of them).
+func (s *Store) noteRecordError(id int, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.recErrs == nil {
+		s.recErrs = map[int]error{}
+	}
+	s.recErrs[id] = err
+	for k := range s.recErrs {
+		if k <= id-MaxLog {
+			delete(s.recErrs, k)
+		}
+	}
+}
+
 // SetJournal makes the store hand every commit record to j.
 func (s *Store) SetJournal(j Journal) {
 	s.mu.Lock()

@@ -2,9 +2,12 @@ package datastore
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -89,3 +92,72 @@ func TestJournalKeepsAtMostMaxLog(t *testing.T) {
 		t.Fatalf("kept %d records from %d", len(recs), recs[0].ID)
 	}
 }
+
+// TestCommitOnAFullDisk: a commit whose record the journal cannot keep
+// (a file system that is full) still takes effect, and says so: the
+// result carries the error, and Store.RecordError answers it for the
+// commit id (the front ends warn with it). The record stays in memory:
+// rollback works until the daemon restarts. On a real tmpfs of a few
+// pages when the test runs as root.
+func TestCommitOnAFullDisk(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if os.Geteuid() == 0 {
+		if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=16k"); err != nil {
+			t.Fatalf("mount a small tmpfs: %v", err)
+		}
+		t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	}
+	// Fill what is left, so that the next record does not fit.
+	fill, err := os.Create(filepath.Join(dir, "fill"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := false
+	if os.Geteuid() == 0 {
+		for i := 0; i < 1<<10; i++ {
+			if _, err := fill.Write(make([]byte, 1024)); err != nil {
+				full = true
+				break
+			}
+		}
+	}
+	fill.Close()
+	var j Journal = FileJournal{Dir: dir}
+	if !full {
+		// Not root: the same error, injected.
+		j = failingJournal{syscall.ENOSPC}
+	}
+	s := newStore(t)
+	s.SetJournal(j)
+	c := s.NewCandidate()
+	c.Tree().SetPresence(P("vpn-instances", "vpn-instance", K("red")))
+	res, err := c.CommitWith(ctx, CommitOptions{User: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(res.RecordErr, syscall.ENOSPC) || !errors.Is(s.RecordError(res.ID), syscall.ENOSPC) {
+		t.Fatalf("record error %v / %v", res.RecordErr, s.RecordError(res.ID))
+	}
+	if !s.Running().Exists(P("vpn-instances", "vpn-instance", K("red"))) || len(s.Commits()) != 1 {
+		t.Fatal("the commit did not take effect")
+	}
+	if _, err := s.Rollback(ctx, res.ID, "alice"); err != nil {
+		t.Fatalf("rollback from the record in memory: %v", err)
+	}
+	// Space again: the next record is kept, and nothing is reported.
+	os.Remove(filepath.Join(dir, "fill"))
+	if !full {
+		s.SetJournal(FileJournal{Dir: dir})
+	}
+	c = s.NewCandidate()
+	c.Tree().SetPresence(P("vpn-instances", "vpn-instance", K("blue")))
+	res, err = c.CommitWith(ctx, CommitOptions{User: "alice"})
+	if err != nil || res.RecordErr != nil || s.RecordError(res.ID) != nil {
+		t.Fatalf("after freeing space: %v %v", err, res.RecordErr)
+	}
+}
+
+type failingJournal struct{ err error }
+
+func (f failingJournal) Append(Record) error { return fmt.Errorf("commit journal: write: %w", f.err) }

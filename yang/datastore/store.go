@@ -56,6 +56,8 @@ type Store struct {
 	ownerCache map[string]int
 	journal    Journal
 	locks      lockTable
+	// recErrs are the commits whose record the journal did not keep.
+	recErrs map[int]error
 }
 
 // New makes an empty store on schema s. Nobody owns anything yet: every
@@ -309,6 +311,7 @@ func (s *Store) commitTree(ctx context.Context, base *Tree, version int, next *T
 	if journal != nil {
 		if err := journal.Append(rec); err != nil {
 			s.Log.Warn("commit record not kept", "id", id, "err", err)
+			s.noteRecordError(id, err)
 		}
 	}
 	s.Log.Info("configuration committed", "id", id, "user", user, "changes", len(ops))

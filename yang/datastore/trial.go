@@ -43,6 +43,15 @@ type CommitOptions struct {
 	PersistID *string
 }
 
+// DescriptionError refuses a commit whose description is not free text
+// (a line break, a control character).
+type DescriptionError struct{ Err error }
+
+func (e *DescriptionError) Error() string {
+	return "the commit description is not valid: " + e.Err.Error()
+}
+func (e *DescriptionError) Unwrap() error { return e.Err }
+
 // CommitResult says what a commit did.
 type CommitResult struct {
 	// ID is the new commit's id; 0 when the candidate held no change.
@@ -51,6 +60,9 @@ type CommitResult struct {
 	Confirmed bool
 	// Trial is the pending trial after a trial commit.
 	Trial *Trial
+	// RecordErr: the commit took effect but the journal did not keep its
+	// record (see Store.RecordError).
+	RecordErr error
 }
 
 // Trial describes a pending commit trial.
@@ -110,6 +122,13 @@ func mayAct(t *trial, o Origin, persistID *string) error {
 // were.
 func (c *Candidate) CommitWith(ctx context.Context, o CommitOptions) (CommitResult, error) {
 	s := c.store
+	if o.Description != "" {
+		// A commit description is free text, as a description of the
+		// configuration is: one line, no control characters.
+		if err := s.Schema.CheckText(o.Description); err != nil {
+			return CommitResult{}, &DescriptionError{Err: err}
+		}
+	}
 	c.Sync()
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
@@ -141,6 +160,7 @@ func (c *Candidate) CommitWith(ctx context.Context, o CommitOptions) (CommitResu
 	}
 	if res.ID != 0 {
 		c.Discard()
+		res.RecordErr = s.RecordError(res.ID)
 	}
 	if o.Trial <= 0 {
 		res.Confirmed = s.confirmLocked(o.User)
