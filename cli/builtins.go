@@ -16,7 +16,9 @@ const (
 )
 
 func (e *Engine) builtins() []gospec {
-	return []gospec{
+	specs := append(e.commitLogCommands(), e.startupCommands()...)
+	specs = append(specs, e.userCommands()...)
+	return append(specs, []gospec{
 		{views: "user", syntax: "system-view [immediately]", help: map[string]string{
 			"system-view": "Enter the system view", "immediately": "Commit each command at once"},
 			run: (*session).runSystemView},
@@ -45,8 +47,9 @@ func (e *Engine) builtins() []gospec {
 			run: func(s *session, _ *matchResult) *result { return s.leave(len(s.stack) - 1) }},
 		{views: "config", syntax: "return", help: map[string]string{"return": "Return to the user view"},
 			run: func(s *session, _ *matchResult) *result { return s.leave(0) }},
-		{views: "config", syntax: "commit [trial [{secs:int<60-65535>}]] [description {text:text}]", help: map[string]string{
+		{views: "config", syntax: "commit [trial [{secs:int<60-65535>}]] [label {lname:label}] [description {text:text}]", help: map[string]string{
 			"commit": "Commit the candidate configuration", "description": "Describe this commit", "text": "Description",
+			"label": "Give the rollback point a label", "lname": "Label",
 			"trial": "Commit for a trial period: without a confirming commit, the configuration rolls back",
 			"secs":  "Trial period in seconds, default 600"},
 			run: (*session).runCommit},
@@ -59,10 +62,6 @@ func (e *Engine) builtins() []gospec {
 		{views: "config", syntax: "display this [include-default]", display: true, help: map[string]string{
 			"this": "The configuration of the current view", "include-default": "Include default configuration"},
 			run: (*session).runDisplayThis},
-		{views: "user system", syntax: "rollback configuration to commit-id {id:int<1-4294967295>}", help: map[string]string{
-			"rollback": "Roll back the configuration", "to": "Roll back to a commit point",
-			"commit-id": "Undo this commit and every later one", "id": "Commit ID"},
-			run: (*session).runRollback},
 		{views: "any", syntax: "display clock", display: true, help: map[string]string{"clock": "System clock"},
 			run: func(s *session, _ *matchResult) *result {
 				r := &result{}
@@ -132,10 +131,7 @@ func (e *Engine) builtins() []gospec {
 			"configuration": "Configuration", "candidate": "The uncommitted configuration", "changes": "Differences from the running configuration",
 			"merge": "The running configuration with the uncommitted changes"},
 			run: (*session).runDisplayCandidate},
-		{views: "any", syntax: "display configuration commit list", display: true, help: map[string]string{
-			"configuration": "Configuration", "commit": "Commit records", "list": "List the commit records"},
-			run: (*session).runCommitList},
-	}
+	}...)
 }
 
 // loopbackRows adds the configured LoopBacks and NULL0 to interface tables.
@@ -228,39 +224,6 @@ func (s *session) runSave(_ *matchResult) *result {
 	return s.ask(r, "Are you sure to continue?[Y/N]", handle)
 }
 
-func (s *session) runRollback(m *matchResult) *result {
-	r := &result{}
-	if s.cand.Dirty() {
-		r.printf("Error: Uncommitted configurations found; commit or clear them first.\n")
-		r.failed = true
-		return r
-	}
-	v, _ := m.value("id")
-	id, _ := strconv.Atoi(v)
-	known := false
-	for _, c := range s.e.store.Commits() {
-		if c.ID == id {
-			known = true
-		}
-	}
-	if !known {
-		r.printf("Error: The commit ID %d does not exist.\n", id)
-		r.failed = true
-		return r
-	}
-	if _, err := s.e.store.Rollback(s.ctx(), id, s.user); err != nil {
-		if errors.Is(err, datastore.ErrNoChange) {
-			r.printf("Info: The configuration is already in the state before commit %d.\n", id)
-			return r
-		}
-		printCommitError(r, err)
-		return r
-	}
-	s.cand.Discard()
-	r.printf("Info: Rolled back the configuration to the state before commit %d.\n", id)
-	return r
-}
-
 func (s *session) runDisplayThis(m *matchResult) *result {
 	r := &result{}
 	t := s.e.store.Running()
@@ -340,26 +303,6 @@ func (s *session) runDisplayCandidate(m *matchResult) *result {
 	return r
 }
 
-func (s *session) runCommitList(_ *matchResult) *result {
-	r := &result{}
-	log := s.e.store.Commits()
-	sep := strings.Repeat("-", 79)
-	r.printf("%s\n", sep)
-	r.printf("%-6s%-14s%-16s%-28s%s\n", "No.", "CommitId", "User", "Time", "Description")
-	r.printf("%s\n", sep)
-	for i, c := range log {
-		d := c.Description
-		if d == "" {
-			d = "-"
-		}
-		r.printf("%-6d%-14d%-16s%-28s%s\n", i+1, c.ID, c.User, c.Time.UTC().Format("2006-01-02 15:04:05+00:00"), d)
-	}
-	if len(log) == 0 {
-		r.printf("Info: No commit record exists.\n")
-	}
-	return r
-}
-
 // runCommit commits the candidate. A plain commit also confirms a pending
 // commit trial; commit trial starts (or extends) one. The trial and its
 // timer are the datastore's (NETCONF's confirmed commit shares them).
@@ -367,6 +310,7 @@ func (s *session) runCommit(m *matchResult) *result {
 	r := &result{}
 	o := datastore.CommitOptions{User: s.user}
 	o.Description, _ = m.value("text")
+	o.Label, _ = m.value("lname")
 	if (&Args{m: m}).Keyword("trial") {
 		if o.Description == "" {
 			o.Description = "commit trial" // so that the commit list tells it apart

@@ -162,6 +162,25 @@ func (e *Engine) goParam(name, typ, help string) (*param, error) {
 		p.match = func(_ *session, _ string, toks []token) (string, int) { return toks[0].text, 1 }
 		p.complete = vpnInstanceNames
 		p.hints = []hintRow{{"STRING<1-31>", help}}
+	case typ == "label":
+		// A commit label (VRP's rules: see datastore.CheckLabel).
+		p.match = func(_ *session, _ string, toks []token) (string, int) {
+			if datastore.CheckLabel(toks[0].text) != nil {
+				return "", 0
+			}
+			return toks[0].text, 1
+		}
+		p.hints = []hintRow{{"STRING<1-256>", help}}
+	case typ == "cfgfile":
+		// A configuration file of the device's configuration folder.
+		p.match = func(_ *session, _ string, toks []token) (string, int) {
+			v := toks[0].text
+			if len(v) < 5 || len(v) > 64 || !strings.HasSuffix(strings.ToLower(v), ".cfg") || strings.ContainsAny(v, "/\\") || strings.HasPrefix(v, ".") {
+				return "", 0
+			}
+			return v, 1
+		}
+		p.hints = []hintRow{{"STRING<5-64>", help}}
 	case typ == "iftype":
 		// An interface type alone (display ... brief GigabitEthernet).
 		p.enum = ifTypes
@@ -284,11 +303,14 @@ func (s *session) runConfigUnchecked(cn *cnode, undo bool, m *matchResult, cp da
 	return r
 }
 
+// ctx is the context of the request being handled, carrying the session's
+// origin for the datastore (its user and line for the commit records).
 func (s *session) ctx() context.Context {
-	if s.reqCtx != nil {
-		return s.reqCtx
+	ctx := s.reqCtx
+	if ctx == nil {
+		ctx = context.Background()
 	}
-	return context.Background()
+	return datastore.WithOrigin(ctx, s.origin())
 }
 
 func errSet(errs []error) map[string]bool {

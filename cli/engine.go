@@ -48,6 +48,13 @@ const DefaultScreenLength = 24
 type Engine struct {
 	// SaveFunc writes the configuration text for `save`; the daemon sets it.
 	SaveFunc func(ctx context.Context, text string) error
+	// ReadFile reads a configuration file of the device's configuration
+	// folder by name (`rollback configuration to file`; "" is the startup
+	// file, for display saved-configuration); the daemon sets it.
+	ReadFile func(ctx context.Context, name string) (string, error)
+	// Startup describes the startup configuration for display startup; the
+	// daemon sets it.
+	Startup func() StartupInfo
 
 	deps   Deps
 	schema *schema.Schema
@@ -58,6 +65,10 @@ type Engine struct {
 	hooks  map[string]hook
 
 	mu sync.Mutex // guards the command lists while Register adds to them
+
+	// sessMu guards sessions and each session's line, history and last.
+	sessMu   sync.Mutex
+	sessions []*session
 }
 
 // New makes an engine over deps.Store.
@@ -126,6 +137,7 @@ func (e *Engine) CurrentConfig() string {
 // Open starts a session.
 func (e *Engine) Open(ctx context.Context, req proto.Request) (proto.Session, proto.Response) {
 	s := e.newSession(req)
+	e.register(s, req)
 	return s, s.resp(&result{})
 }
 
@@ -193,9 +205,21 @@ type session struct {
 	// live receives the output of streaming commands as it is produced
 	// (nil: gather it into the response).
 	live func(string)
+	// line, source, remote, since, last and history serve display users
+	// and display history-command (guarded by e.sessMu).
+	line        line
+	source      string
+	remote      string
+	since, last time.Time
+	history     []string
 }
 
-func (s *session) Close() {}
+// Close ends the session: its uncommitted changes are dropped and its line
+// is free again.
+func (s *session) Close() {
+	s.e.unregister(s)
+	s.cand.Close()
+}
 
 func (s *session) cur() *view {
 	if len(s.stack) == 0 {
@@ -256,6 +280,9 @@ func (s *session) resp(r *result) proto.Response {
 
 // Handle answers one request.
 func (s *session) Handle(ctx context.Context, req proto.Request) proto.Response {
+	s.e.sessMu.Lock()
+	s.last = time.Now()
+	s.e.sessMu.Unlock()
 	s.cand.Sync()
 	s.reqCtx = ctx
 	defer func() { s.reqCtx = nil }()
@@ -352,6 +379,7 @@ func (s *session) exec(ctx context.Context, line string) *result {
 		caret(r, prompt, pe)
 		return r
 	}
+	s.remember(line)
 	if filter != nil && !m.cmd.display {
 		caret(r, prompt, &parseError{errUnrecognized, filter.col})
 		return r

@@ -74,7 +74,7 @@ func (o *ops) vpnInstances() []vpnInstance {
 func (o *ops) created(p datastore.Path) time.Time {
 	recs := o.store.Commits() // newest first
 	for _, r := range recs {
-		if r.After != nil && r.After.Exists(p) && (r.Before == nil || !r.Before.Exists(p)) {
+		if r.Created(p) {
 			return r.Time
 		}
 	}

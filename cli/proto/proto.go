@@ -36,6 +36,9 @@ type Request struct {
 	Width       int    `json:"width,omitempty"`
 	Height      int    `json:"height,omitempty"`
 	Source      string `json:"source,omitempty"` // "console", "ssh", "netconf", "script"
+	// Remote is the address the user came from (an SSH client), for
+	// display users.
+	Remote string `json:"remote,omitempty"`
 }
 
 // Candidate is one completion candidate.

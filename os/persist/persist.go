@@ -36,6 +36,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -44,6 +45,10 @@ type File struct {
 	// Path is startup.cfg; the in-place fallback keeps its copy at Path+".bak".
 	Path string
 	Log  *slog.Logger
+
+	// boot is the outcome of loading the file at boot (see Boot, Booted).
+	bootMu sync.Mutex
+	boot   *Report
 
 	// Test hooks; nil means the real system call.
 	rename func(oldpath, newpath string) error

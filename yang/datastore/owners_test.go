@@ -163,7 +163,7 @@ func TestParticipantSeesEditsAndRollbacks(t *testing.T) {
 	if got := r.validated[len(r.validated)-1]; got.Prev != nil || got.Rollback {
 		t.Fatalf("commit validation: %+v", got)
 	}
-	if _, err := s.Rollback(ctx, id, "a"); err != nil {
+	if _, err := s.RollbackLast(ctx, 1, "a"); err != nil || id == 0 {
 		t.Fatal(err)
 	}
 	if got := r.validated[len(r.validated)-1]; !got.Rollback {

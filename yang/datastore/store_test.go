@@ -13,7 +13,7 @@ import (
 
 // newStore is a store on the embedded schema where an owner that accepts
 // everything owns every top-level node.
-func newStore(t *testing.T) *Store {
+func newStore(t testing.TB) *Store {
 	t.Helper()
 	sc, err := schema.Load()
 	if err != nil {
@@ -187,8 +187,9 @@ func TestCommitParticipantsAndRollback(t *testing.T) {
 	}
 	vrf.fail = nil
 	c.Discard()
-	// Rollback to commit 2 (state before it): binding gone, vrf kept.
-	id3, err := s.Rollback(ctx, id2, "bob")
+	// Rollback to commit 1 (the configuration it made): binding gone, vrf
+	// kept.
+	id3, err := s.RollbackTo(ctx, id1, "bob")
 	if err != nil || id3 != id2+1 {
 		t.Fatalf("rollback: %d %v", id3, err)
 	}

@@ -41,6 +41,9 @@ type CommitOptions struct {
 	Persist string
 	// PersistID names the pending trial's token (nil: not given).
 	PersistID *string
+	// Label names the new commit (see CheckLabel); a label already in the
+	// log refuses the commit with a *LabelError.
+	Label string
 }
 
 // CommitResult says what a commit did.
@@ -134,7 +137,7 @@ func (c *Candidate) CommitWith(ctx context.Context, o CommitOptions) (CommitResu
 			}
 		}
 	} else {
-		res.ID, old, err = s.commitTree(ctx, c.base, c.version, c.tree, o.User, o.Description, false)
+		res.ID, old, err = s.commitTree(ctx, c.base, c.version, c.tree, o, false)
 		if err != nil && !errors.Is(err, ErrNoChange) {
 			return CommitResult{}, err
 		}
@@ -251,7 +254,7 @@ func (s *Store) expire(t *trial) {
 func (s *Store) rollbackTrialLocked(ctx context.Context, t *trial, why string) error {
 	ctx = WithoutLocks(WithOrigin(ctx, t.Holder))
 	base, version := s.snapshot()
-	_, _, err := s.commitTree(ctx, base, version, t.before, TrialUser, fmt.Sprintf("rollback to %d", t.ID), true)
+	_, _, err := s.commitTree(ctx, base, version, t.before, CommitOptions{User: TrialUser, Description: fmt.Sprintf("rollback of commit trial %d", t.ID)}, true)
 	switch {
 	case err == nil:
 		s.Log.Warn("trial configuration rolled back", "commit", t.ID, "holder", t.Holder.String(), "why", why)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"time"
 
 	"vpnos/cli/proto"
@@ -44,7 +45,15 @@ func cmdCLI(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case interactive:
 		source = "console"
 	}
-	cl, open, err := proto.Dial(ctx, path, proto.Request{User: *user, Interactive: interactive, Source: source})
+	// An SSH server names the client's address in SSH_CLIENT ("addr port
+	// port"), for display users.
+	var remote string
+	if source == "ssh" {
+		if f := strings.Fields(os.Getenv("SSH_CLIENT")); len(f) > 0 {
+			remote = f[0]
+		}
+	}
+	cl, open, err := proto.Dial(ctx, path, proto.Request{User: *user, Interactive: interactive, Source: source, Remote: remote})
 	if err != nil {
 		fmt.Fprintln(stderr, "Error: The routing daemon does not answer:", err)
 		fmt.Fprintln(stderr, "Info: It may still be starting (it waits for the CLAB_INTFS links); its log tells why otherwise (docker logs NODE).")
