@@ -109,6 +109,15 @@ func (c *console) GetWinSize() *prompt.WinSize {
 	return ws
 }
 
+// size is the terminal's size, 0 for what it does not know.
+func (c *console) size() (rows, cols int) {
+	w, err := unix.IoctlGetWinsize(c.fd, unix.TIOCGWINSZ)
+	if err != nil {
+		return 0, 0
+	}
+	return int(w.Row), int(w.Col)
+}
+
 // Read hands one key to go-prompt, or errNoInput within ~20 ms.
 func (c *console) Read() ([]byte, error) {
 	c.mu.Lock()

@@ -45,28 +45,33 @@ type front struct {
 	screenLength int
 	tabs         tabber
 
-	err   error // the daemon connection failed
-	ended bool  // the line editor stopped because the terminal is gone
+	err     error // the daemon connection failed
+	ended   bool  // the line editor stopped because the terminal is gone
+	afterCR bool  // plain mode: the last line ended with "\r"
 }
 
-// Run runs an interactive session on stdin/stdout (which must be a terminal)
-// until the user logs out or the terminal goes away. open is the response to
-// the session's open request.
-func Run(sess Session, open proto.Response) error {
-	con, err := newConsole(int(os.Stdin.Fd()))
+// Terminal is the session's terminal, in raw mode from Open to Close.
+type Terminal struct {
+	con      *console
+	out      io.Writer
+	termType string
+}
+
+// Open puts the terminal on in (which must be one) in raw mode at once,
+// before the daemon is reached, so that no key typed early (Ctrl+C, Ctrl+\)
+// becomes a signal: keys stay input and wait for the session. SIGTERM and
+// SIGHUP restore the terminal and end the process.
+func Open(in *os.File, out io.Writer) (*Terminal, error) {
+	con, err := newConsole(int(in.Fd()))
 	if err != nil {
-		return fmt.Errorf("interactive CLI needs a terminal: %w", err)
-	}
-	f := &front{sess: sess, con: con, out: os.Stdout, prompt: open.Prompt, screenLength: open.ScreenLength}
-	f.tabs.ask = func(line string) (proto.Response, error) {
-		return f.do(proto.Request{Op: proto.OpComplete, Line: line})
+		return nil, fmt.Errorf("interactive CLI needs a terminal: %w", err)
 	}
 	if err := con.makeRaw(); err != nil {
-		return fmt.Errorf("terminal: %w", err)
+		return nil, fmt.Errorf("terminal: %w", err)
 	}
-	defer con.restore()
 	// Keys never become signals in raw mode; these keep a stray signal from
-	// killing the session with the terminal left raw.
+	// killing the session with the terminal left raw, or from printing the
+	// runtime's stack dump (SIGQUIT) on the user's screen.
 	signal.Ignore(syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTSTP)
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM, syscall.SIGHUP)
@@ -75,13 +80,49 @@ func Run(sess Session, open proto.Response) error {
 		con.restore()
 		os.Exit(0)
 	}()
+	return &Terminal{con: con, out: out, termType: os.Getenv("TERM")}, nil
+}
 
+// Close puts the terminal back as it was.
+func (t *Terminal) Close() { t.con.restore() }
+
+// Run runs an interactive session on stdin/stdout (which must be a terminal)
+// until the user logs out or the terminal goes away. open is the response to
+// the session's open request.
+func Run(sess Session, open proto.Response) error {
+	t, err := Open(os.Stdin, os.Stdout)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	return t.Run(sess, open)
+}
+
+// Run runs the session until the user logs out or the terminal goes away.
+// The editing (full or plain) is chosen from the terminal's type and size
+// (see chooseEditing).
+func (t *Terminal) Run(sess Session, open proto.Response) (err error) {
+	defer func() {
+		// A bug must not leave a stack dump on the user's screen.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error: %v", r)
+		}
+	}()
+	f := &front{sess: sess, con: t.con, out: t.out, prompt: open.Prompt, screenLength: open.ScreenLength}
+	f.tabs.ask = func(line string) (proto.Response, error) {
+		return f.do(proto.Request{Op: proto.OpComplete, Line: line})
+	}
+	rows, cols := t.con.size()
+	if chooseEditing(t.termType, rows, cols) == plainEditing {
+		return f.plainLoop(f.con)
+	}
 	p, err := f.newPrompt()
 	if err != nil {
 		// No line editor (go-prompt needs /dev/tty): plain lines still work.
 		fmt.Fprintf(f.out, "Info: Line editing is not available (%v).\n", err)
 		return f.plainLoop(f.con)
 	}
+	con := t.con
 	for {
 		line := p.Input()
 		if f.err != nil {
@@ -127,25 +168,6 @@ func (f *front) exec(line string) (proto.Response, error) {
 	return f.after(req, resp, err)
 }
 
-// plainLoop reads whole lines without a line editor.
-func (f *front) plainLoop(keys keySource) error {
-	for {
-		io.WriteString(f.out, f.prompt)
-		line, ok := readLine(f.out, keys)
-		io.WriteString(f.out, "\n")
-		if !ok {
-			return nil
-		}
-		resp, err := f.do(proto.Request{Op: proto.OpExec, Line: line})
-		if err != nil {
-			return err
-		}
-		if done, err := f.show(resp, keys); done || err != nil {
-			return err
-		}
-	}
-}
-
 // newPrompt builds the go-prompt line editor. go-prompt opens /dev/tty in its
 // constructor and panics without one; our own console parser replaces it.
 func (f *front) newPrompt() (p *prompt.Prompt, err error) {
@@ -158,6 +180,7 @@ func (f *front) newPrompt() (p *prompt.Prompt, err error) {
 		func(string) {},
 		func(prompt.Document) []prompt.Suggest { return nil },
 		prompt.OptionParser(f.con),
+		prompt.OptionWriter(quietWriter{prompt.NewStdoutWriter()}),
 		prompt.OptionLivePrefix(func() (string, bool) { return f.prompt, true }),
 		prompt.OptionPrefixTextColor(prompt.DefaultColor),
 		prompt.OptionInputTextColor(prompt.DefaultColor),
@@ -170,6 +193,17 @@ func (f *front) newPrompt() (p *prompt.Prompt, err error) {
 		}),
 	), nil
 }
+
+// quietWriter is go-prompt's terminal output without colours (go-prompt
+// sets the default colour around every piece it draws) and window titles
+// (it clears the title after every line): neither shows, and both are noise
+// to anything reading the session.
+type quietWriter struct{ prompt.ConsoleWriter }
+
+func (quietWriter) SetColor(prompt.Color, prompt.Color, bool)                                   {}
+func (quietWriter) SetDisplayAttributes(prompt.Color, prompt.Color, ...prompt.DisplayAttribute) {}
+func (quietWriter) SetTitle(string)                                                             {}
+func (quietWriter) ClearTitle()                                                                 {}
 
 func (f *front) do(req proto.Request) (proto.Response, error) {
 	resp, err := f.sess.Do(req)

@@ -273,8 +273,8 @@ func (d *direct) Do(req proto.Request) (proto.Response, error) {
 	return d.s.Handle(context.Background(), req), nil
 }
 
-// TestPlainLoop runs the line loop without go-prompt (used when no line
-// editor can start): exec, questions, the pager, logout.
+// TestPlainLoop runs the plain mode: exec, questions, the pager, logout.
+// The prompt stands without its separator and the input follows it.
 func TestPlainLoop(t *testing.T) {
 	sess := &direct{s: &fakeSession{sysname: "HUAWEI"}}
 	var out bytes.Buffer
@@ -296,14 +296,17 @@ func TestPlainLoop(t *testing.T) {
 	}
 	o := out.String()
 	for _, part := range []string{
-		"<HUAWEI> system-view\n[~HUAWEI] sysname X\n[*HUAWEI] return\nWarning: Uncommitted configurations found",
-		"[Y(yes)/N(no)/C(cancel)]:\nError: Please choose 'YES', 'NO' or 'CANCEL' first before pressing 'Enter'. [Y/N/C]:n\n<HUAWEI> ",
+		"<HUAWEI>system-view\n[~HUAWEI]sysname X\n[*HUAWEI]return\nWarning: Uncommitted configurations found",
+		"[Y(yes)/N(no)/C(cancel)]:\nError: Please choose 'YES', 'NO' or 'CANCEL' first before pressing 'Enter'. [Y/N/C]:n\n<HUAWEI>",
 		"config-line-24\n" + MoreText,
-		"config-line-60\n<HUAWEI> quit\n",
+		"config-line-60\n<HUAWEI>quit\n",
 	} {
 		if !strings.Contains(o, part) {
 			t.Fatalf("output lacks %q:\n%s", part, o)
 		}
+	}
+	if strings.Contains(o, "\x1b") {
+		t.Fatalf("escape sequence in plain mode:\n%q", o)
 	}
 }
 

@@ -164,6 +164,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.Log.Info("management socket ready", "path", srv.Path)
 		return srv.Serve(ctx)
 	})
+	// One count of failed logins for every server that takes passwords, so
+	// that guesses spread over SSH and NETCONF meet the same limits.
+	logins := sshd.NewLimiter(sshd.Limits{})
 	if s.SSHPort != 0 {
 		exe, err := os.Executable()
 		if err != nil {
@@ -171,6 +174,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		cfg := sshd.FromSettings(s, exe, d.Log.With("service", "sshd"))
 		cfg.SessionIdleTimeout = sys.IdleTimeout
+		cfg.Auth.Limiter = logins
 		d.Registry.Add("sshd", []string{"mgmt"}, sshd.Service(cfg))
 	}
 	if s.NetconfPort != 0 {
@@ -187,7 +191,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("netconf: %w", err)
 		}
-		d.Registry.Add("netconf", []string{"mgmt"}, sshd.Service(netconf.SSHConfig(s, srv, log)))
+		ncfg := netconf.SSHConfig(s, srv, log)
+		ncfg.Auth.Limiter = logins
+		d.Registry.Add("netconf", []string{"mgmt"}, sshd.Service(ncfg))
 	}
 	return d.Registry.Run(ctx)
 }

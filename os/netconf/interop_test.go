@@ -38,7 +38,7 @@ func newDevice(t *testing.T) *device {
 	}
 	ss, err := sshd.New(sshd.Config{
 		Addr: "127.0.0.1:0", HostKeyPath: filepath.Join(t.TempDir(), "hostkey"),
-		Username: "admin", Password: "admin", AuthFailDelay: time.Millisecond,
+		Auth:       sshd.AuthConfig{Username: "admin", Password: "admin", FailDelay: time.Millisecond},
 		Subsystems: map[string]sshd.Subsystem{"netconf": d.srv.Subsystem},
 	})
 	if err != nil {

@@ -17,12 +17,10 @@ import (
 func startSSH(t testing.TB, srv *Server) string {
 	t.Helper()
 	cfg := sshd.Config{
-		Addr:          "127.0.0.1:0",
-		HostKeyPath:   filepath.Join(t.TempDir(), "hostkey"),
-		Username:      "admin",
-		Password:      "admin",
-		AuthFailDelay: time.Millisecond,
-		Subsystems:    map[string]sshd.Subsystem{"netconf": srv.Subsystem},
+		Addr:        "127.0.0.1:0",
+		HostKeyPath: filepath.Join(t.TempDir(), "hostkey"),
+		Auth:        sshd.AuthConfig{Username: "admin", Password: "admin", FailDelay: time.Millisecond},
+		Subsystems:  map[string]sshd.Subsystem{"netconf": srv.Subsystem},
 	}
 	ss, err := sshd.New(cfg)
 	if err != nil {

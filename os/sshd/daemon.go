@@ -44,12 +44,28 @@ func FromSettings(s *settings.Settings, exe string, log *slog.Logger) Config {
 // credentials of the settings.
 func BaseConfig(s *settings.Settings, port int, log *slog.Logger) Config {
 	return Config{
-		Addr:           net.JoinHostPort(s.SSHListen, strconv.Itoa(port)),
-		HostKeyPath:    filepath.Join(s.StateDir, HostKeyFile),
-		Username:       s.Username,
-		Password:       s.Password,
-		AuthorizedKeys: s.AuthorizedKeys,
-		Log:            log,
+		Addr:        net.JoinHostPort(s.SSHListen, strconv.Itoa(port)),
+		HostKeyPath: filepath.Join(s.StateDir, HostKeyFile),
+		Auth:        AuthFromSettings(s, log),
+		Log:         log,
+	}
+}
+
+// AuthorizedKeysFile is the name of the authorized_keys file in the
+// settings folder.
+const AuthorizedKeysFile = "authorized_keys"
+
+// AuthFromSettings is who may log in, from the settings: the user name, the
+// password, the authorized_keys lines of vpnos.yaml and the authorized_keys
+// file of the settings folder. Set Limiter to share one failure count
+// between servers (SSH and NETCONF).
+func AuthFromSettings(s *settings.Settings, log *slog.Logger) AuthConfig {
+	return AuthConfig{
+		Username:           s.Username,
+		Password:           s.Password,
+		AuthorizedKeys:     s.AuthorizedKeys,
+		AuthorizedKeysFile: filepath.Join(s.ConfigDir, AuthorizedKeysFile),
+		Log:                log,
 	}
 }
 

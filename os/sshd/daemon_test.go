@@ -466,6 +466,7 @@ func TestDaemonSSH(t *testing.T) {
 			t.Fatal("the host key changed across a restart")
 		}
 		s, _ := c.NewSession()
+		// vt100: the plain mode (what paramiko asks for) closes on idle as well.
 		if err := s.RequestPty("vt100", 24, 80, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -475,7 +476,7 @@ func TestDaemonSSH(t *testing.T) {
 		if err := s.Shell(); err != nil {
 			t.Fatal(err)
 		}
-		scr.Expect(t, 0, "<HUAWEI> ")
+		scr.Expect(t, 0, "<HUAWEI>")
 		select {
 		case <-scr.eof:
 		case <-time.After(10 * time.Second):
@@ -505,7 +506,7 @@ func TestDaemonSSH(t *testing.T) {
 		if err := s.Shell(); err != nil {
 			t.Fatal(err)
 		}
-		scr.Expect(t, 0, "<HUAWEI> ")
+		scr.Expect(t, 0, "<HUAWEI>")
 		fmt.Fprint(in, "display current-configuration\r")
 		scr.Expect(t, 0, "---- More ----")
 		if got := strings.Count(scr.Text()[strings.Index(scr.Text(), "display current-configuration"):], "\n"); got > 7 {

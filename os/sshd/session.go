@@ -3,6 +3,7 @@ package sshd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/creack/pty"
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/sys/unix"
 )
 
 // Request payloads (RFC 4254 §6.2, §6.5, §6.7).
@@ -213,7 +215,7 @@ func (s *Server) start(sc *ssh.ServerConn, ch ssh.Channel, ptyReq *ptyRequest, s
 			term = "vt100"
 		}
 		cmd.Env = append(cmd.Env, "TERM="+term)
-		ptmx, err := pty.StartWithSize(cmd, size)
+		ptmx, err := startOnPTY(cmd, size)
 		if err != nil {
 			return nil, err
 		}
@@ -259,6 +261,52 @@ func (s *Server) start(sc *ssh.ServerConn, ch ssh.Channel, ptyReq *ptyRequest, s
 		}()
 	}
 	return p, nil
+}
+
+// startOnPTY starts cmd on a new PTY that is already in raw mode: keys the
+// client sends before the CLI has set up its terminal (Ctrl+C, Ctrl+\,
+// Ctrl+Z) are plain input and never become signals, and nothing is echoed
+// but what the CLI writes. Output processing stays on ("\n" is sent as
+// "\r\n").
+func startOnPTY(cmd *exec.Cmd, size *pty.Winsize) (*os.File, error) {
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer tty.Close()
+	if err := setRaw(int(tty.Fd())); err != nil {
+		ptmx.Close()
+		return nil, fmt.Errorf("terminal: %w", err)
+	}
+	if err := pty.Setsize(ptmx, size); err != nil {
+		ptmx.Close()
+		return nil, fmt.Errorf("terminal: %w", err)
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	// A session of its own, with the PTY as its controlling terminal (fd 0).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := cmd.Start(); err != nil {
+		ptmx.Close()
+		return nil, err
+	}
+	return ptmx, nil
+}
+
+// setRaw turns off every input transformation, echo and the keys that make
+// signals (ISIG), as cli/term does for the whole session.
+func setRaw(fd int) error {
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return err
+	}
+	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	t.Cflag &^= unix.CSIZE | unix.PARENB
+	t.Cflag |= unix.CS8
+	t.Oflag |= unix.OPOST | unix.ONLCR
+	t.Cc[unix.VMIN] = 1
+	t.Cc[unix.VTIME] = 0
+	return unix.IoctlSetTermios(fd, unix.TCSETS, t)
 }
 
 // input counts client input as activity.

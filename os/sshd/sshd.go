@@ -6,17 +6,22 @@
 // The same server serves SSH subsystems instead of the CLI (NETCONF on its
 // own port: Config.Subsystems), with the same host key and credentials.
 //
-// Authentication is by the password and the public keys in the settings.
-// A wrong password is refused after a delay (one second by default) and
-// logged with the remote address. The ed25519 host key is created on first
-// boot and kept in the state directory (mode 0600).
+// Authentication (see Auth) is by the password and the public keys of the
+// settings and of the settings folder's authorized_keys file. A wrong
+// password is refused after a delay (one second by default) and logged with
+// the remote address; too many failures block the address, and too many in
+// all stop password logins for a while (see Limiter). The ed25519 host key
+// is created on first boot and kept in the state directory (mode 0600).
+//
+// A session on a terminal runs the CLI on a PTY that is in raw mode before
+// the CLI starts, so that no key typed early (Ctrl+C, Ctrl+\) can become a
+// signal.
 package sshd
 
 import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -25,7 +30,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -41,11 +45,8 @@ type Config struct {
 	Addr        string
 	HostKeyPath string
 
-	Username       string
-	Password       string   // "" disables password login
-	AuthorizedKeys []string // authorized_keys lines
-	// AuthFailDelay is how long a wrong password waits before the refusal.
-	AuthFailDelay time.Duration
+	// Auth says who may log in.
+	Auth AuthConfig
 	// IdleTimeout closes interactive sessions without input for this long (0: never).
 	IdleTimeout time.Duration
 	// SessionIdleTimeout, when set, gives the idle timeout of each new
@@ -79,22 +80,22 @@ type Peer struct {
 type Server struct {
 	cfg    Config
 	log    *slog.Logger
+	auth   *Auth
 	ssh    *ssh.ServerConfig
 	signer ssh.Signer
-	keys   map[string]bool // authorized keys, by their wire form
 
 	mu sync.Mutex
 	ln net.Listener
 }
 
-// New prepares a server: loads or creates the host key and parses the
-// authorized keys (a bad line is logged and skipped).
+// New prepares a server: loads or creates the host key and prepares the
+// login checks.
 func New(cfg Config) (*Server, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.AuthFailDelay == 0 {
-		cfg.AuthFailDelay = time.Second
+	if cfg.Auth.Log == nil {
+		cfg.Auth.Log = cfg.Log
 	}
 	if len(cfg.CLI) == 0 && len(cfg.Subsystems) == 0 {
 		return nil, errors.New("sshd: no CLI command and no subsystem")
@@ -103,70 +104,17 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, signer: signer, keys: map[string]bool{}}
+	s := &Server{cfg: cfg, log: cfg.Log, signer: signer, auth: NewAuth(cfg.Auth)}
 	if created {
 		s.log.Info("created SSH host key", "path", cfg.HostKeyPath, "fingerprint", ssh.FingerprintSHA256(signer.PublicKey()))
 	}
-	for i, line := range cfg.AuthorizedKeys {
-		if strings.TrimSpace(line) == "" || strings.HasPrefix(strings.TrimSpace(line), "#") {
-			continue
-		}
-		pk, _, _, _, err := ssh.ParseAuthorizedKey([]byte(line))
-		if err != nil {
-			s.log.Warn("ignoring a bad authorized key", "index", i, "err", err)
-			continue
-		}
-		s.keys[string(pk.Marshal())] = true
-	}
-	s.ssh = &ssh.ServerConfig{
-		PasswordCallback:            s.checkPassword,
-		PublicKeyCallback:           s.checkKey,
-		KeyboardInteractiveCallback: s.checkInteractive,
-		ServerVersion:               "SSH-2.0-vpnos",
-		MaxAuthTries:                6,
-	}
+	s.ssh = s.auth.ServerConfig()
 	s.ssh.AddHostKey(signer)
 	return s, nil
 }
 
 // HostKey is the server's public host key.
 func (s *Server) HostKey() ssh.PublicKey { return s.signer.PublicKey() }
-
-func (s *Server) checkPassword(c ssh.ConnMetadata, pass []byte) (*ssh.Permissions, error) {
-	userOK := subtle.ConstantTimeCompare([]byte(c.User()), []byte(s.cfg.Username)) == 1
-	passOK := subtle.ConstantTimeCompare(pass, []byte(s.cfg.Password)) == 1
-	if userOK && passOK && s.cfg.Password != "" {
-		s.log.Info("ssh login", "user", c.User(), "remote", c.RemoteAddr().String(), "method", "password")
-		return &ssh.Permissions{}, nil
-	}
-	s.log.Warn("ssh login failed", "user", c.User(), "remote", c.RemoteAddr().String(), "method", "password")
-	time.Sleep(s.cfg.AuthFailDelay)
-	return nil, errors.New("wrong user name or password")
-}
-
-// checkInteractive asks for the password with keyboard-interactive, for
-// clients that prefer it to the password method.
-func (s *Server) checkInteractive(c ssh.ConnMetadata, client ssh.KeyboardInteractiveChallenge) (*ssh.Permissions, error) {
-	answers, err := client(c.User(), "", []string{"Password: "}, []bool{false})
-	if err != nil {
-		return nil, err
-	}
-	if len(answers) != 1 {
-		return nil, errors.New("one answer expected")
-	}
-	return s.checkPassword(c, []byte(answers[0]))
-}
-
-func (s *Server) checkKey(c ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
-	if c.User() == s.cfg.Username && s.keys[string(key.Marshal())] {
-		// The library calls this for the query and again for the signed
-		// request; the login is logged once the session opens.
-		return &ssh.Permissions{Extensions: map[string]string{"pubkey-fp": ssh.FingerprintSHA256(key)}}, nil
-	}
-	s.log.Info("ssh public key not accepted", "user", c.User(), "remote", c.RemoteAddr().String(),
-		"fingerprint", ssh.FingerprintSHA256(key))
-	return nil, errors.New("public key not authorized")
-}
 
 // Listen opens the TCP socket.
 func (s *Server) Listen() error {
@@ -205,22 +153,14 @@ func (s *Server) Serve(ctx context.Context) error {
 	return nil
 }
 
-// handshakeTimeout bounds the time a client may take to log in.
-const handshakeTimeout = 30 * time.Second
-
 func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(handshakeTimeout))
-	sc, chans, reqs, err := ssh.NewServerConn(c, s.ssh)
+	sc, chans, reqs, err := s.auth.Handshake(c, s.ssh)
 	if err != nil {
 		s.log.Debug("ssh handshake failed", "remote", c.RemoteAddr().String(), "err", err)
 		return
 	}
-	_ = c.SetDeadline(time.Time{})
 	defer sc.Close()
-	if fp := sc.Permissions.Extensions["pubkey-fp"]; fp != "" {
-		s.log.Info("ssh login", "user", sc.User(), "remote", sc.RemoteAddr().String(), "method", "publickey", "fingerprint", fp)
-	}
 	go ssh.DiscardRequests(reqs)
 	var wg sync.WaitGroup
 	defer wg.Wait()

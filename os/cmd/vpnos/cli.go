@@ -7,11 +7,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"time"
 
 	"vpnos/cli/proto"
 	"vpnos/cli/script"
+	"vpnos/cli/term"
 )
 
 func cmdCLI(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -27,15 +29,34 @@ func cmdCLI(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}) {
 		return 2
 	}
+	interactive := *command == "" && isTerminal(stdin)
+	if *via == "ssh" {
+		// A crash must not show the client the program's insides.
+		debug.SetTraceback("none")
+	}
+	var tty *term.Terminal
+	if interactive {
+		// Raw mode first: a key typed while the daemon is reached stays a
+		// key (Ctrl+C, Ctrl+\ would otherwise kill the session).
+		t, err := term.Open(stdin.(*os.File), stdout)
+		if err != nil {
+			fmt.Fprintln(stderr, "vpnos cli:", err)
+			return 1
+		}
+		tty = t
+		defer tty.Close()
+	}
 	path := *socket
 	if path == "" {
 		s, ok := c.settings("cli", stderr)
 		if !ok {
+			if tty != nil {
+				tty.Close()
+			}
 			return 1
 		}
 		path = s.SocketPath()
 	}
-	interactive := *command == "" && isTerminal(stdin)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	source := "script"
@@ -55,6 +76,9 @@ func cmdCLI(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	cl, open, err := proto.Dial(ctx, path, proto.Request{User: *user, Interactive: interactive, Source: source, Remote: remote})
 	if err != nil {
+		if tty != nil {
+			tty.Close()
+		}
 		fmt.Fprintln(stderr, "Error: The routing daemon does not answer:", err)
 		fmt.Fprintln(stderr, "Info: It may still be starting (it waits for the CLAB_INTFS links); its log tells why otherwise (docker logs NODE).")
 		return 1
@@ -67,7 +91,7 @@ func cmdCLI(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if interactive {
-		return runInteractive(cl, open, stdin, stdout, stderr)
+		return runInteractive(tty, cl, open, stderr)
 	}
 	var lines []string
 	if *command != "" {

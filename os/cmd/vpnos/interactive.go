@@ -8,9 +8,9 @@ import (
 	"vpnos/cli/term"
 )
 
-// runInteractive runs the go-prompt front end (cli/term) on the terminal.
-func runInteractive(cl *proto.Client, open proto.Response, stdin io.Reader, stdout, stderr io.Writer) int {
-	if err := term.Run(cl, open); err != nil {
+// runInteractive runs the interactive front end (cli/term) on the terminal.
+func runInteractive(tty *term.Terminal, cl *proto.Client, open proto.Response, stderr io.Writer) int {
+	if err := tty.Run(cl, open); err != nil {
 		fmt.Fprintln(stderr, "\nvpnos cli:", err)
 		return 1
 	}
