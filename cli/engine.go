@@ -231,9 +231,16 @@ func (s *session) cur() *view {
 // prompt is the prompt including the separator the front end prints
 // before the input.
 func (s *session) prompt() string {
+	p, _ := s.promptDirty()
+	return p
+}
+
+// promptDirty is the prompt, and whether the session's view holds
+// uncommitted changes (the prompt's '*').
+func (s *session) promptDirty() (string, bool) {
 	name := s.e.sysname()
 	if len(s.stack) == 0 {
-		return "<" + name + "> "
+		return "<" + name + "> ", false
 	}
 	var suf strings.Builder
 	for _, f := range s.stack[1:] {
@@ -247,13 +254,14 @@ func (s *session) prompt() string {
 		suf.WriteString(expandSuffix(t, f.path))
 	}
 	if s.immediate {
-		return "[" + name + suf.String() + "]"
+		return "[" + name + suf.String() + "]", false
 	}
 	flag := "~"
-	if s.cand.Dirty() {
+	dirty := s.cand.Dirty()
+	if dirty {
 		flag = "*"
 	}
-	return "[" + flag + name + suf.String() + "] "
+	return "[" + flag + name + suf.String() + "] ", dirty
 }
 
 func expandSuffix(t string, p datastore.Path) string {
@@ -274,8 +282,8 @@ func expandSuffix(t string, p datastore.Path) string {
 }
 
 func (s *session) resp(r *result) proto.Response {
-	p := s.prompt()
-	return proto.Response{Output: r.out.String(), Prompt: p, Question: r.question, Failed: r.failed, Exit: r.exit, ScreenLength: s.screen}
+	p, dirty := s.promptDirty()
+	return proto.Response{Output: r.out.String(), Prompt: p, Question: r.question, Failed: r.failed, Exit: r.exit, ScreenLength: s.screen, Uncommitted: dirty}
 }
 
 // Handle answers one request.

@@ -70,6 +70,10 @@ type Response struct {
 	Failed bool `json:"failed,omitempty"`
 	// Exit is set when the session has ended (quit in user view).
 	Exit bool `json:"exit,omitempty"`
+	// Uncommitted is set while the session's candidate holds changes it
+	// has not committed (the prompt's '*'): a script that ends then loses
+	// them.
+	Uncommitted bool `json:"uncommitted,omitempty"`
 	// More marks partial output of a command still running (ping prints a
 	// line per reply): only Output is set, and further responses to the
 	// same request follow, the last one without More.
