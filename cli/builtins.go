@@ -176,7 +176,7 @@ func (s *session) leave(depth int) *result {
 			// Committing on the way out is a commit: it confirms a trial.
 			res, err := s.cand.CommitWith(s.ctx(), datastore.CommitOptions{User: s.user})
 			if err != nil && !errors.Is(err, datastore.ErrNoChange) {
-				printCommitError(r, err)
+				s.printCommitError(r, err)
 				return r
 			}
 			if res.Confirmed {
@@ -327,7 +327,7 @@ func (s *session) runCommit(m *matchResult) *result {
 		r.printf("Error: No configuration changes to commit for a trial.\n")
 		r.failed = true
 	case err != nil && !errors.Is(err, datastore.ErrNoChange):
-		printCommitError(r, err)
+		s.printCommitError(r, err)
 	case o.Trial > 0:
 		r.printf("Info: The configuration rolls back in %d seconds unless a commit confirms it.\n", int(o.Trial/time.Second))
 	case res.Confirmed:
@@ -345,7 +345,7 @@ func (s *session) runAbortTrial(_ *matchResult) *result {
 		r.printf("Error: No commit trial is pending.\n")
 		r.failed = true
 	case err != nil:
-		printCommitError(r, err)
+		s.printCommitError(r, err)
 	default:
 		r.printf("Info: The trial configuration is rolled back.\n")
 	}

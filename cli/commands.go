@@ -260,7 +260,7 @@ func (s *session) runConfig(cn *cnode, undo bool, m *matchResult) *result {
 			if cn.view != nil && !undo {
 				s.stack = s.stack[:len(s.stack)-1]
 			}
-			printCommitError(r, err)
+			s.printCommitError(r, err)
 		}
 	}
 	return r
@@ -334,8 +334,29 @@ func userText(err error) string {
 	return capitalize(err.Error())
 }
 
-func printCommitError(r *result, err error) {
+// conflictLine is VRP's line for a commit that lost to another user's.
+const conflictLine = "Commit canceled, the configuration conflicted with other user..."
+
+func (s *session) printCommitError(r *result, err error) {
 	r.failed = true
+	var ce *datastore.ConflictError
+	if errors.As(err, &ce) {
+		for _, e := range ce.Errs {
+			r.printf("Error: %s.\n", userText(e))
+		}
+		for _, c := range ce.Conflicts {
+			if c.ID != 0 {
+				r.printf("Error: %s was changed by %s (commit %d) after this session changed it.\n", s.describe(c.Path), c.User, c.ID)
+			} else {
+				r.printf("Error: %s was changed by another user after this session changed it.\n", s.describe(c.Path))
+			}
+		}
+		r.printf("%s\n", conflictLine)
+		if len(ce.Conflicts) > 0 {
+			r.printf("Info: Run refresh configuration candidate to keep this session's changes, or clear configuration candidate to drop them.\n")
+		}
+		return
+	}
 	var ve *datastore.ValidationError
 	if errors.As(err, &ve) {
 		for _, e := range ve.Errs {

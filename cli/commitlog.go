@@ -30,6 +30,16 @@ func (e *Engine) commitLogCommands() []gospec {
 			"clear": "Clear information", "configuration": "Configuration", "commit": "A rollback point",
 			"id": "Commit ID", "label": "Remove the label of the rollback point"},
 			run: (*session).runSetLabel},
+		{views: "config", syntax: "refresh configuration candidate", help: map[string]string{
+			"refresh": "Refresh information", "configuration": "Configuration",
+			"candidate": "Rebase the uncommitted configuration on the running one, keeping this session's changes where other users changed the same configuration"},
+			run: func(s *session, _ *matchResult) *result {
+				r := &result{}
+				for _, c := range s.cand.Refresh() {
+					r.printf("Info: This session's change of %s is kept.\n", s.describe(c.Path))
+				}
+				return r
+			}},
 		{views: "any", syntax: "display configuration commit list [verbose] [ {count:int<1-100>} | label ]", display: true, help: map[string]string{
 			"configuration": "Configuration", "commit": "Commit records", "list": "List the rollback points",
 			"verbose": "Every field of each rollback point", "count": "Number of the newest rollback points",
@@ -215,7 +225,7 @@ func (s *session) runRollback(m *matchResult) *result {
 			r.failed = true
 			return r
 		}
-		printCommitError(r, err)
+		s.printCommitError(r, err)
 		return r
 	}
 	s.cand.Discard()
@@ -232,4 +242,41 @@ func (s *session) runSetLabel(m *matchResult) *result {
 		r.failed = true
 	}
 	return r
+}
+
+// describe names a configuration node as a user knows it: the lines of the
+// views that hold it and its own line ("interface LoopBack0 / description
+// from two"), from running, or from the candidate when running no longer
+// has it; a node without a line of its own is named in parentheses.
+func (s *session) describe(p datastore.Path) string {
+	for _, t := range []*datastore.Tree{s.e.store.Running(), s.cand.Tree()} {
+		var chain []string
+		exact := false
+		ls := s.e.renderView(s.e.system, t, nil)
+		for len(ls) > 0 {
+			var next *rline
+			for _, l := range ls {
+				if l.inst != nil && p.HasPrefix(l.inst) && (next == nil || len(l.inst) > len(next.inst)) {
+					next = l
+				}
+			}
+			if next == nil {
+				break
+			}
+			chain = append(chain, next.text)
+			if next.inst.Equal(p) || next.cn.view == nil {
+				exact = next.inst.Equal(p)
+				break
+			}
+			ls = next.kids
+		}
+		if len(chain) == 0 {
+			continue
+		}
+		if !exact {
+			chain = append(chain, "("+p.Last().Name+")")
+		}
+		return strings.Join(chain, " / ")
+	}
+	return p.String()
 }

@@ -94,3 +94,31 @@ func TestCommitLogOverNETCONF(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// Two sessions that set the same leaf conflict: the one that commits
+// second is refused, naming the node and the other's commit, until it
+// discards its changes.
+func TestConflictOverNETCONF(t *testing.T) {
+	s := testServer(t, Config{})
+	a := dial(t, s, "alice", true)
+	b := dial(t, s, "bob", true)
+	sys := func(name string) string {
+		return editCandidate(`<system xmlns="` + nsSys + `"><sysname>` + name + `</sysname></system>`)
+	}
+	a.ok(sys("FROM-A"))
+	b.ok(sys("FROM-B"))
+	a.ok("<commit/>")
+	e := b.fail("<commit/>", TagOperationFailed)
+	if !strings.Contains(e.String(), "user alice changed this node in commit") || !strings.Contains(e.String(), "sysname") {
+		t.Fatalf("conflict: %s", e)
+	}
+	if v, _ := s.store.Running().Get(datastore.P("system", "sysname")); v != "FROM-A" {
+		t.Fatalf("running %q", v)
+	}
+	b.ok("<discard-changes/>")
+	b.ok(sys("FROM-B"))
+	b.ok("<commit/>")
+	if v, _ := s.store.Running().Get(datastore.P("system", "sysname")); v != "FROM-B" {
+		t.Fatalf("running %q", v)
+	}
+}

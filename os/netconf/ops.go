@@ -502,7 +502,24 @@ func (ss *session) mapErr(err error) Errors {
 	var ve *datastore.ValidationError
 	var ce *ConfirmError
 	var lbe *datastore.LabelError
+	var cfe *datastore.ConflictError
 	switch {
+	case errors.As(err, &cfe):
+		// Another session committed changes to what this session changed.
+		var out Errors
+		for _, x := range cfe.Errs {
+			out = append(out, ss.srv.model.validationError(x))
+		}
+		for _, c := range cfe.Conflicts {
+			msg := "another session changed this node after this session did; discard-changes drops this session's changes"
+			if c.ID != 0 {
+				msg = fmt.Sprintf("user %s changed this node in commit %d after this session did; discard-changes drops this session's changes", c.User, c.ID)
+			}
+			e := rpcErr(TypeApplication, TagOperationFailed, msg)
+			ss.srv.model.setPath(e, c.Path)
+			out = append(out, e)
+		}
+		return out
 	case errors.As(err, &le):
 		return Errors{lockedError(le)}
 	case errors.As(err, &lbe):

@@ -171,6 +171,7 @@ func TestParticipantSeesEditsAndRollbacks(t *testing.T) {
 	}
 	// A refusal stops the commit and keeps its path.
 	r.refuse = Refuse(lo0, "The interface %s is refused", "LoopBack0")
+	c.Sync() // as front ends do before an edit
 	c.Tree().Set(lo0.Child("description"), "y")
 	_, err = c.Commit(ctx, "a", "")
 	var re *RuleError

@@ -31,6 +31,9 @@ type Record struct {
 	// changes is what the commit did: with the running tree, it gives
 	// every configuration the log holds (see TreeAt).
 	changes changeSet
+	// version is running's version after the commit (0 for records of an
+	// earlier run).
+	version int
 }
 
 // FirstCommitID is the id of the first commit (VRP numbers from 1000000001).
@@ -117,6 +120,11 @@ type Candidate struct {
 	gen     int
 	// origin, dirty and ref serve the locks (lock.go).
 	origin Origin
+	// since is running as it was when the candidate's changes began (its
+	// base while it held none); conflicts are the nodes other sessions'
+	// commits changed that it changed too (conflict.go).
+	since     *Tree
+	conflicts []Conflict
 	dirty  atomic.Bool
 	ref    *candidateRef
 }
@@ -128,18 +136,29 @@ func (c *Candidate) Gen() int { return c.gen }
 // NewCandidate starts a candidate on the current running tree.
 func (s *Store) NewCandidate() *Candidate {
 	r, v := s.snapshot()
-	c := &Candidate{store: s, base: r, version: v, tree: r.Clone()}
+	c := &Candidate{store: s, base: r, version: v, tree: r.Clone(), since: r}
 	s.locks.track(c)
 	return c
 }
 
-// Sync rebases the candidate if running changed since it was taken.
+// Sync rebases the candidate if running changed since it was taken: its
+// own changes are replayed on the new running tree, and the nodes another
+// session's commit changed too are remembered as conflicts (see
+// Conflicts).
 func (c *Candidate) Sync() {
 	r, v := c.store.snapshot()
 	if v == c.version {
 		return
 	}
 	ops := Diff(c.base, c.tree)
+	if len(ops) == 0 {
+		c.since = r
+	} else {
+		for _, p := range findConflicts(ops, Diff(c.base, r)) {
+			id, user := c.store.whoChanged(p, c.version)
+			c.conflicts = append(c.conflicts, Conflict{Path: p, ID: id, User: user})
+		}
+	}
 	t := r.Clone()
 	t.Apply(ops)
 	c.base, c.version, c.tree = r, v, t
@@ -170,6 +189,7 @@ func (c *Candidate) Changes() []Op { return Diff(c.base, c.tree) }
 func (c *Candidate) Discard() {
 	r, v := c.store.snapshot()
 	c.base, c.version, c.tree = r, v, r.Clone()
+	c.since, c.conflicts = r, nil
 	c.gen++
 	c.dirty.Store(false)
 }
@@ -325,6 +345,7 @@ func (s *Store) commitTree(ctx context.Context, base *Tree, version int, next *T
 	s.running = next
 	s.tip = next
 	s.version++
+	rec.version = s.version
 	s.nextID++
 	s.log = append(s.log, rec)
 	if len(s.log) > MaxLog {

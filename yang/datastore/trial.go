@@ -113,9 +113,11 @@ func mayAct(t *trial, o Origin, persistID *string) error {
 // were.
 func (c *Candidate) CommitWith(ctx context.Context, o CommitOptions) (CommitResult, error) {
 	s := c.store
-	c.Sync()
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
+	// Rebased under commitMu: no commit lands between the rebase and this
+	// commit, so the conflicts found are all there are.
+	c.Sync()
 	origin := OriginFrom(ctx)
 	if s.trial != nil {
 		if err := mayAct(s.trial, origin, o.PersistID); err != nil {
@@ -137,7 +139,21 @@ func (c *Candidate) CommitWith(ctx context.Context, o CommitOptions) (CommitResu
 			}
 		}
 	} else {
+		if len(c.conflicts) > 0 {
+			return CommitResult{}, &ConflictError{Conflicts: c.Conflicts()}
+		}
 		res.ID, old, err = s.commitTree(ctx, c.base, c.version, c.tree, o, false)
+		var ve *ValidationError
+		if errors.As(err, &ve) && c.since != c.base {
+			// Others committed since this candidate's changes began: if
+			// its changes held on the configuration they began from, the
+			// others' commits broke them.
+			solo := c.since.Clone()
+			solo.Apply(Diff(c.base, c.tree))
+			if len(s.validate(&Change{User: o.User, Old: c.since, New: solo})) == 0 {
+				return CommitResult{}, &ConflictError{Errs: ve.Errs}
+			}
+		}
 		if err != nil && !errors.Is(err, ErrNoChange) {
 			return CommitResult{}, err
 		}
