@@ -125,8 +125,8 @@ type Candidate struct {
 	// commits changed that it changed too (conflict.go).
 	since     *Tree
 	conflicts []Conflict
-	dirty  atomic.Bool
-	ref    *candidateRef
+	dirty     atomic.Bool
+	ref       *candidateRef
 }
 
 // Gen changes whenever the candidate is replaced, rebased or discarded
