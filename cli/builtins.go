@@ -156,6 +156,8 @@ func (s *session) runSystemView(m *matchResult) *result {
 	s.stack = []frame{{v: s.e.system}}
 	if s.immediateMode {
 		r.printf("Enter system view, return user view with Ctrl+Z.\n")
+	} else {
+		r.printf("Enter system view, return user view with return command.\n")
 	}
 	return r
 }

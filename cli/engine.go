@@ -349,6 +349,9 @@ func caret(r *result, prompt string, pe *parseError) {
 	r.failed = true
 }
 
+// MaxLine is the longest command line, as on VRP.
+const MaxLine = 3100
+
 // exec runs one line.
 func (s *session) exec(ctx context.Context, line string) *result {
 	r := &result{}
@@ -357,8 +360,18 @@ func (s *session) exec(ctx context.Context, line string) *result {
 	if trimmed == "" || trimmed[0] == '#' || trimmed[0] == '!' {
 		return r
 	}
-	if len(line) > 3100 {
-		caret(r, prompt, &parseError{errTooMany, 3100})
+	if len(line) > MaxLine {
+		// The error near the start is the one to fix: only what goes past
+		// the limit is "too many".
+		cut, _, pe := splitFilter(line[:MaxLine])
+		if pe == nil {
+			_, pe = match(s, cut, s.cur().cmds)
+		}
+		if pe != nil && pe.col < MaxLine && pe.kind != errIncomplete {
+			caret(r, prompt, pe)
+			return r
+		}
+		caret(r, prompt, &parseError{errTooMany, MaxLine})
 		return r
 	}
 	cmdLine, filter, ferr := splitFilter(line)
