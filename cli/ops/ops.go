@@ -144,6 +144,7 @@ func (o *ops) commands() []cli.Command {
 	out = append(out, o.interfaceCommands()...)
 	out = append(out, o.vpnInstanceCommands()...)
 	out = append(out, o.toolCommands()...)
+	out = append(out, o.arpCommands()...)
 	return out
 }
 

@@ -296,11 +296,13 @@ func renderStaticLSPs(lsps []staticLSP, verbose bool) string {
 		}
 		return b.String()
 	}
-	b.WriteString("Name               FEC                I/O Label    I/O If                      Status\n")
+	// Wide enough for a transit LSP between two ports with full names
+	// (GigabitEthernet0/1/0/GigabitEthernet0/3/0) and two 20-bit labels.
+	fmt.Fprintf(&b, "%s%s%s%s%s\n", pad("Name", 20), pad("FEC", 19), pad("I/O Label", 17), pad("I/O If", 44), "Status")
 	for _, l := range lsps {
 		in, out := l.labels()
-		fmt.Fprintf(&b, "%s%s%s%s%s\n", pad(l.Name, 19), pad(l.fec(), 19), pad(in+"/"+out, 13),
-			pad(dashIf(l.InInterface)+"/"+dashIf(l.OutInterface), 28), upDown(l.Up))
+		fmt.Fprintf(&b, "%s%s%s%s%s\n", pad(l.Name, 20), pad(l.fec(), 19), pad(in+"/"+out, 17),
+			pad(dashIf(l.InInterface)+"/"+dashIf(l.OutInterface), 44), upDown(l.Up))
 	}
 	return b.String()
 }
