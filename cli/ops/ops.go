@@ -145,6 +145,7 @@ func (o *ops) commands() []cli.Command {
 	out = append(out, o.vpnInstanceCommands()...)
 	out = append(out, o.toolCommands()...)
 	out = append(out, o.arpCommands()...)
+	out = append(out, o.routingMoreCommands()...)
 	return out
 }
 

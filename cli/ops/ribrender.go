@@ -72,7 +72,14 @@ func renderRoutingTable(s rib.Snapshot, o tableOptions) string {
 		renderVerbose(&b, rows)
 		return b.String()
 	}
-	if o.VRP5 {
+	writeRouteRows(&b, rows, o.VRP5)
+	return b.String()
+}
+
+// writeRouteRows writes the column titles and one row per route entry (a
+// second next hop of a prefix leaves Destination/Mask blank).
+func writeRouteRows(b *strings.Builder, rows []rib.RouteEntry, vrp5 bool) {
+	if vrp5 {
 		b.WriteString("Destination/Mask    Proto   Pre  Cost      Flags NextHop         Interface\n\n")
 	} else {
 		b.WriteString("Destination/Mask    Proto  Pre  Cost     Flags NextHop         Interface\n\n")
@@ -85,7 +92,7 @@ func renderRoutingTable(s rib.Snapshot, o tableOptions) string {
 		}
 		last = e.Prefix
 		var line string
-		if o.VRP5 {
+		if vrp5 {
 			line = pad(fmt.Sprintf("%17s", dest), 20) + pad(e.Protocol.String(), 8) + pad(fmt.Sprint(e.Preference), 5) +
 				pad(fmt.Sprint(e.Cost), 10) + fmt.Sprintf("%3s", e.Flags()) + "   " + pad(addrOrZero(e.NextHop), 16) + e.Interface
 		} else {
@@ -94,7 +101,6 @@ func renderRoutingTable(s rib.Snapshot, o tableOptions) string {
 		}
 		b.WriteString(strings.TrimRight(line, " ") + "\n")
 	}
-	return b.String()
 }
 
 // formatAge prints a route age as VRP does: 00h05m12s, or 3d04h05m past a day.
