@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"vpnos/services/system"
 	"vpnos/yang/datastore"
 )
 
@@ -67,6 +68,18 @@ func (e *Engine) builtins() []gospec {
 				r := &result{}
 				now := s.e.deps.Now().UTC()
 				r.printf("%s\n%s\nTime Zone(UTC) : UTC\n", now.Format("2006-01-02 15:04:05+00:00"), now.Weekday())
+				return r
+			}},
+		{views: "any", syntax: "display router id", display: true, help: map[string]string{
+			"router": "Router information", "id": "The router ID (configured, else the highest LoopBack or interface address)"},
+			run: func(s *session, _ *matchResult) *result {
+				r := &result{}
+				id, _ := system.RouterID(s.e.store.Running())
+				if !id.IsValid() {
+					r.printf("RouterID:0.0.0.0\n")
+					return r
+				}
+				r.printf("RouterID:%s\n", id)
 				return r
 			}},
 		{views: "any", syntax: "display version", display: true, help: map[string]string{"version": "System version information"},
