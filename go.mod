@@ -8,6 +8,7 @@ require (
 	github.com/creack/pty v1.1.24
 	github.com/mattn/go-runewidth v0.0.9
 	github.com/openconfig/goyang v1.6.3
+	github.com/osrg/gobgp/v3 v3.37.0
 	github.com/scrapli/scrapligo v1.4.3
 	github.com/spf13/viper v1.21.0
 	github.com/vishvananda/netlink v1.3.1

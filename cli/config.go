@@ -157,7 +157,14 @@ func (e *Engine) compileConfig(cn *cnode, t *tnode, undo bool) ([][]item, error)
 				if l == nil {
 					return nil, fmt.Errorf("%s: unknown parameter %s", cn.path, n.word)
 				}
-				seq = append(seq, e.leafItem(l, n.repeat))
+				it := e.leafItem(l, n.repeat)
+				it.back = n.back
+				if r, ok := schema.Ext(l, "repeat"); ok {
+					if it.max, _ = strconv.Atoi(r); it.max < 1 {
+						return nil, fmt.Errorf("%s: bad vcli:repeat %q", cn.path, r)
+					}
+				}
+				seq = append(seq, it)
 			}
 		}
 		out = append(out, seq)

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/openconfig/goyang/pkg/yang"
@@ -75,7 +77,7 @@ func (ed *edit) apply() (datastore.Path, error) {
 				t.Delete(target)
 			}
 		} else {
-			v, ok := m.value(e.Name)
+			v, ok := m.joined(e.Name)
 			if !ok {
 				switch e.Type.Kind {
 				case yang.Ybool:
@@ -107,6 +109,13 @@ func (ed *edit) apply() (datastore.Path, error) {
 			vals := m.values(k)
 			if len(vals) == 0 {
 				vals = defaultExpand(e.Dir[k])
+			}
+			if step, ok := schema.Ext(e.Dir[k], "auto-index"); ok && len(vals) == 0 {
+				v, err := ed.autoIndex(parent, k, combos, step)
+				if err != nil {
+					return nil, err
+				}
+				vals = v
 			}
 			vals = expandValues(e.Dir[k], vals)
 			if len(vals) == 0 {
@@ -177,7 +186,7 @@ func (ed *edit) setChildren(target datastore.Path) {
 			continue
 		}
 		p := target.Child(name)
-		v, ok := ed.m.value(name)
+		v, ok := ed.m.joined(name)
 		if !ok {
 			if l.IsLeaf() {
 				ed.tree.DeleteLeaf(p)
@@ -207,12 +216,69 @@ func (ed *edit) setSiblings(target datastore.Path) {
 			continue
 		}
 		p := target.Parent().Child(name)
-		if v, ok := ed.m.value(name); ok && !ed.undo {
+		if v, ok := ed.m.joined(name); ok && !ed.undo {
 			ed.tree.Set(p, v)
 		} else {
 			ed.tree.DeleteLeaf(p)
 		}
 	}
+}
+
+// autoIndex gives the key k a command left out (vcli:auto-index): the key
+// of an entry that holds exactly what the command says, or else the
+// highest value among the entries that share the keys before k plus step
+// (step for the first).
+func (ed *edit) autoIndex(parent datastore.Path, k string, combos [][]string, step string) ([]string, error) {
+	e := ed.cn.entry
+	inc, err := strconv.ParseUint(step, 10, 32)
+	if err != nil || inc == 0 {
+		return nil, fmt.Errorf("%s: bad vcli:auto-index %q", ed.cn.path, step)
+	}
+	keys := schema.Keys(e)
+	pos := slices.Index(keys, k)
+	var out []string
+	for _, c := range combos {
+		var max uint64
+		same := ""
+		for _, it := range ed.tree.Entries(parent, e.Name) {
+			ks := it.Path.Last().Keys
+			if !slices.Equal(ks[:pos], c) {
+				continue
+			}
+			if n, err := strconv.ParseUint(ks[pos], 10, 64); err == nil && n > max {
+				max = n
+			}
+			if same == "" && ed.holds(it.Path, keys) {
+				same = ks[pos]
+			}
+		}
+		if same != "" {
+			out = append(out, same)
+			continue
+		}
+		v := strconv.FormatUint(max+inc, 10)
+		if _, err := ed.s.e.schema.CheckValue(e.Dir[k], v); err != nil {
+			return nil, refuse("No %s is left after %d; give one", k, max)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// holds reports whether the entry at p holds exactly the values the
+// command names (its other parameters and flags).
+func (ed *edit) holds(p datastore.Path, keys []string) bool {
+	for _, name := range templateNames(ed.cn.tmpl) {
+		if slices.Contains(keys, name) {
+			continue
+		}
+		cur, has := ed.tree.Get(p.Child(name))
+		v, given := ed.m.joined(name)
+		if has != given || (given && cur != v && !(cur == "" && v == "")) {
+			return false
+		}
+	}
+	return true
 }
 
 func templateNames(t *tnode) []string {

@@ -57,10 +57,14 @@ type tnode struct {
 	kind   tnodeKind
 	word   string // keyword, or the parameter/flag name
 	repeat bool
-	kids   []*tnode // seq / opt body / alternatives
+	// back, on a repeated parameter of a group "( kw {x} )...", is how
+	// many keywords before it each further value repeats.
+	back int
+	kids []*tnode // seq / opt body / alternatives
 }
 
-// parseTemplate parses "a b {x}... [c {y}] ( d | e ) <f> [ g | h ] *".
+// parseTemplate parses "a b {x}... [c {y}] ( d | e ) <f> [ g | h ] *
+// ( k {z} )...".
 func parseTemplate(s string) (*tnode, error) {
 	toks := templateTokens(s)
 	pos := 0
@@ -123,6 +127,23 @@ func parseTSeq(toks []string, pos *int) (*tnode, error) {
 				return nil, fmt.Errorf("missing %s", want)
 			}
 			*pos++
+			if t == "(" && *pos < len(toks) && toks[*pos] == "..." {
+				// ( kw... {x} )...: the keywords and the value repeat.
+				*pos++
+				k := body.kids
+				if body.kind != tSeq || len(k) < 2 || k[len(k)-1].kind != tParam || k[len(k)-1].repeat {
+					return nil, fmt.Errorf("a repeated group is keywords and one parameter")
+				}
+				for _, kw := range k[:len(k)-1] {
+					if kw.kind != tKeyword {
+						return nil, fmt.Errorf("a repeated group is keywords and one parameter")
+					}
+				}
+				k[len(k)-1].repeat = true
+				k[len(k)-1].back = len(k) - 1
+				seq.kids = append(seq.kids, k...)
+				continue
+			}
 			switch {
 			case t == "[" && *pos < len(toks) && toks[*pos] == "*":
 				*pos++
@@ -236,7 +257,15 @@ type item struct {
 	help   string
 	p      *param
 	repeat bool
+	// back: a further value of this repeated parameter comes after the
+	// back keywords before it again (rt 1:1 rt 2:2).
+	back int
+	// max is how many values a repeated parameter takes (0: 8).
+	max int
 }
+
+// maxRepeat is how many values a repeated parameter takes by default.
+const maxRepeat = 8
 
 // command is one entry of a view's grammar.
 type command struct {
@@ -275,6 +304,16 @@ func (m *matchResult) values(name string) []string {
 		}
 	}
 	return out
+}
+
+// joined returns the values bound to name separated by single spaces (a
+// repeated parameter of a leaf that is not a list key stores them so).
+func (m *matchResult) joined(name string) (string, bool) {
+	v := m.values(name)
+	if len(v) == 0 {
+		return "", false
+	}
+	return strings.Join(v, " "), true
 }
 
 func (m *matchResult) value(name string) (string, bool) {
@@ -400,7 +439,8 @@ func step(s *session, line string, toks []token, i int, states []state) ([]state
 				if it.kind == tFlag {
 					b = &binding{name: it.word, off: tok.off, isFlag: true}
 				}
-				next = append(next, st.with(st.pos+1, 0, b, true))
+				// A keyword keeps the count of a repeated group it starts.
+				next = append(next, st.with(st.pos+1, st.reps, b, true))
 			}
 		case tParam:
 			expectParam = true
@@ -412,8 +452,12 @@ func step(s *session, line string, toks []token, i int, states []state) ([]state
 			adv := st.with(st.pos+1, 0, b, false)
 			adv.skip = n - 1
 			next = append(next, adv)
-			if it.repeat && st.reps < 7 {
-				stay := st.with(st.pos, st.reps+1, b, false)
+			max := it.max
+			if max == 0 {
+				max = maxRepeat
+			}
+			if it.repeat && st.reps < max-1 {
+				stay := st.with(st.pos-it.back, st.reps+1, b, false)
 				stay.skip = n - 1
 				next = append(next, stay)
 			}

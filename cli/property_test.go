@@ -81,6 +81,30 @@ func randomLines(rng *rand.Rand) []string {
 			fmt.Sprintf("static-lsp egress E%d in-label %d", rng.Intn(3), 16+rng.Intn(100)),
 		))
 	}
+	for i := 0; i < rng.Intn(6); i++ {
+		out = append(out, pick(
+			fmt.Sprintf("ip ip-prefix %s %s %s 10.%d.0.0 16%s", pick("p1", "p2"), pick("", "index 5", "index 40"), pick("permit", "deny"), rng.Intn(3),
+				pick("", " greater-equal 20", " less-equal 24", " greater-equal 18 less-equal 30", " greater-equal 8")),
+			fmt.Sprintf("ip community-filter %s %s 65000:%d%s", pick("1", "basic cust"), pick("permit", "deny"), rng.Intn(3), pick("", " no-export", " internet 1:1")),
+			fmt.Sprintf("ip extcommunity-filter %s permit rt 65000:%d%s", pick("7", "basic hub"), rng.Intn(3), pick("", " rt 10.0.0.1:2", " rt 4200000000:1")),
+			fmt.Sprintf("ip as-path-filter %s %s %s", pick("1", "edge"), pick("permit", "deny"), pick("^65001_", "_6450[0-9]$", ".*", "^(1|2)_3 {")),
+			"undo ip ip-prefix p1", "undo ip community-filter 1",
+		))
+	}
+	for i := 0; i < rng.Intn(3); i++ {
+		out = append(out, fmt.Sprintf("route-policy %s %s node %d", pick("rp", "to-ce"), pick("permit", "deny"), 10*rng.Intn(4)))
+		for j := 0; j < rng.Intn(6); j++ {
+			out = append(out, " "+pick(
+				"if-match ip-prefix p1", "if-match community-filter 1 whole-match", "if-match community-filter cust",
+				"if-match extcommunity-filter hub", "if-match as-path-filter edge", fmt.Sprintf("if-match cost %d", rng.Intn(50)),
+				fmt.Sprintf("apply local-preference %d", rng.Intn(500)), fmt.Sprintf("apply cost %d", rng.Intn(50)),
+				"apply community 65000:1 no-advertise additive", "apply community none", "apply community 1:1 2:2",
+				"apply extcommunity rt 65000:1 rt 65000:2 additive", "apply extcommunity rt 1:1",
+				"apply preferred-value 7", "apply as-path 65000 65000 additive", "apply as-path 1.5",
+				"undo apply community", "undo if-match ip-prefix"))
+		}
+		out = append(out, "quit")
+	}
 	out = append(out, "commit")
 	return out
 }
@@ -199,7 +223,9 @@ func TestReplayFallsBackLineByLine(t *testing.T) {
 // FuzzExec: no input line crashes the engine, and a refused line leaves
 // the candidate as it was.
 func FuzzExec(f *testing.F) {
-	for _, s := range []string{"interface g0/1/0", "ip address 1.1.1.1 33", "ip vpn-instance x", "vpn-target 1:1 both", "dis cur | inc (", "undo ip route-static 1.1.1.0 24", "static-lsp transit t in-label 20 nexthop 1.1.1.1 out-label 3", "?", "display current-configuration configuration interface"} {
+	for _, s := range []string{"interface g0/1/0", "ip address 1.1.1.1 33", "ip vpn-instance x", "vpn-target 1:1 both", "dis cur | inc (", "undo ip route-static 1.1.1.0 24", "static-lsp transit t in-label 20 nexthop 1.1.1.1 out-label 3", "?", "display current-configuration configuration interface",
+		"ip ip-prefix p permit 10.0.0.0 8 greater-equal 16 less-equal 24", "ip extcommunity-filter 1 permit rt 1:1 rt 2:2",
+		"route-policy rp permit node 10", "apply community 1:1 no-export additive", "ip as-path-filter 1 permit ^1_(2|3)$"} {
 		f.Add(s)
 	}
 	e := testEngine(f, "two-stage")

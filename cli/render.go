@@ -165,6 +165,17 @@ func renderTemplate(cn *cnode, t *datastore.Tree, inst datastore.Path) (string, 
 			if !ok {
 				return false
 			}
+			if n.back > 0 && len(words) >= n.back {
+				// ( rt {rt} )...: each value after its keywords.
+				kws := append([]string(nil), words[len(words)-n.back:]...)
+				for i, x := range strings.Fields(v) {
+					if i > 0 {
+						words = append(words, kws...)
+					}
+					words = append(words, x)
+				}
+				break
+			}
 			words = append(words, v)
 		case tFlag:
 			if !flag(n.word) {

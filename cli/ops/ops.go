@@ -80,6 +80,8 @@ type Deps struct {
 	Counters Counters
 	// Ports adds MAC addresses and MTUs to `display interface`.
 	Ports Ports
+	// Policy adds display route-policy and display ip ip-prefix.
+	Policy Policies
 	// InstanceLabel returns the per-instance VPN label of an instance, when
 	// one is allocated (`display ip vpn-instance verbose`).
 	InstanceLabel func(instance string) (uint32, bool)
@@ -146,6 +148,7 @@ func (o *ops) commands() []cli.Command {
 	out = append(out, o.toolCommands()...)
 	out = append(out, o.arpCommands()...)
 	out = append(out, o.routingMoreCommands()...)
+	out = append(out, o.policyCommands()...)
 	return out
 }
 

@@ -19,6 +19,7 @@ import (
 	"vpnos/services/diag"
 	"vpnos/services/fibapi"
 	"vpnos/services/iface"
+	"vpnos/services/policy"
 	"vpnos/services/rib"
 	"vpnos/services/static"
 	"vpnos/services/vrf"
@@ -37,6 +38,7 @@ type world struct {
 	now      time.Time
 	counters map[string]PortCounters
 	nsCalls  []string
+	policy   *policy.Owner
 }
 
 func (w *world) clock() time.Time { w.now = w.now.Add(time.Second); return w.now }
@@ -177,14 +179,16 @@ func newWorld(t testing.TB, mode string) *world {
 			MAC: net.HardwareAddr{0x02, 0x00, 0x5e, 0x10, 0x00, byte(i)}, MTU: 1500, AdminUp: true, OperUp: i != 4,
 		})
 	}
-	e, err := cli.New(cli.Deps{Sysname: "PE1", CommitMode: mode, Now: w.clock, Ports: w.Ports, Store: testStore(t)})
+	// The routing policies are applied (the displays show the applied set).
+	w.policy = policy.New(nil)
+	e, err := cli.New(cli.Deps{Sysname: "PE1", CommitMode: mode, Now: w.clock, Ports: w.Ports, Store: testStoreWith(t, w.policy)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.Store().Now = w.clock
 	w.e = e
 	d := Deps{RIB: w, VRF: w, NS: w, Counters: w, Ports: w, Now: w.clock, VRP5: mode == "immediate",
-		InstanceLabel: w.instanceLabel}
+		InstanceLabel: w.instanceLabel, Policy: w.policy}
 	if err := register(e, d, fakeTools); err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +198,9 @@ func newWorld(t testing.TB, mode string) *world {
 // runTranscript feeds lines to one session and returns the screen: a line
 // ending in '?' asks for help, one ending in "<TAB>" lists the completion
 // candidates, "@ns" prints the namespaces the tools
-// entered since the last "@ns".
+// entered since the last "@ns", "@evaluate POLICY PREFIX" runs the applied
+// route-policy on a route (as BGP would) and "@ip-prefix LIST PREFIX" the
+// prefix list (as peer ip-prefix would), printing the outcome.
 func runTranscript(t testing.TB, w *world, input string) string {
 	ctx := context.Background()
 	var b strings.Builder
@@ -207,6 +213,16 @@ func runTranscript(t testing.TB, w *world, input string) string {
 		case line == "@ns":
 			fmt.Fprintf(&b, "--- namespaces: %s\n", strings.Join(w.nsCalls, " "))
 			w.nsCalls = nil
+			continue
+		case strings.HasPrefix(line, "@evaluate "), strings.HasPrefix(line, "@ip-prefix "):
+			f := strings.Fields(line)
+			p := netip.MustParsePrefix(f[2])
+			if f[0] == "@ip-prefix" {
+				fmt.Fprintf(&b, "--- ip-prefix %s %s: permit %v\n", f[1], p, w.policy.Current().PermitPrefix(f[1], p))
+				continue
+			}
+			res := w.policy.Current().Evaluate(f[1], policy.Route{Prefix: p, LocalPref: 100})
+			fmt.Fprintf(&b, "--- route-policy %s %s: permit %v node %d local-preference %d cost %d\n", f[1], p, res.Permit, res.Node, res.Route.LocalPref, res.Route.Cost)
 			continue
 		case strings.HasSuffix(line, "?"):
 			resp = s.Handle(ctx, proto.Request{Op: proto.OpHelp, Line: strings.TrimSuffix(line, "?")})

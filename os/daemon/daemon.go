@@ -112,7 +112,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	sys := system.New()
-	if err := owners.Register(store, owners.Set{System: sys, VRF: r.vrf, MPLS: mpls.New(), Static: r.static}); err != nil {
+	if err := owners.Register(store, owners.Set{System: sys, VRF: r.vrf, MPLS: mpls.New(), Static: r.static, Policy: r.policy}); err != nil {
 		return err
 	}
 	if err := store.CheckOwners(); err != nil {
@@ -138,6 +138,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		RIB: r.rib, VRF: r.vrf, NS: r.host,
 		Counters: fwdCounters{fwd: r.fwd}, Ports: d.Ifaces,
 		InstanceLabel: r.vpnLabels.InstanceLabel,
+		Policy:        r.policy,
 		VRP5:          s.CommitMode == "immediate",
 		Log:           d.Log.With("service", "ops"),
 	}); err != nil {

@@ -14,6 +14,7 @@ import (
 	"vpnos/services/forwarding"
 	"vpnos/services/iface"
 	"vpnos/services/label"
+	"vpnos/services/policy"
 	"vpnos/services/rib"
 	"vpnos/services/static"
 	"vpnos/services/vrf"
@@ -29,6 +30,9 @@ type routing struct {
 	vrf       *vrf.Service
 	static    *static.Participant
 	vpnLabels *vrf.Labels
+	// policy holds the applied routing policies (BGP and OSPF evaluate
+	// them, the displays show them).
+	policy *policy.Owner
 }
 
 // addRouting builds the forwarder, the RIB, the routing instances and the
@@ -51,6 +55,7 @@ func (d *Daemon) addRouting(ctx context.Context, store *datastore.Store) (*routi
 	r.vrf = vrf.New(log.With("service", "vrf"), r.host, ribSink{rib: r.rib, log: log.With("service", "vrf")}, d.Ifaces, naming)
 	r.static = &static.Participant{RIB: r.rib, Labels: r.labels, Log: log.With("service", "static")}
 	r.vpnLabels = vrf.NewLabels(r.labels, r.rib, log.With("service", "vrf"))
+	r.policy = policy.New(log.With("service", "policy"))
 
 	r.vrf.SetLabels(r.vpnLabels)
 

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 
 	"vpnos/services/mpls"
+	"vpnos/services/policy"
 	"vpnos/services/static"
 	"vpnos/services/system"
 	"vpnos/services/vrf"
@@ -18,12 +19,13 @@ import (
 )
 
 // Set holds the participant of each owner. Prepare runs in this order:
-// system, vrf, mpls, static.
+// system, vrf, mpls, static, policy.
 type Set struct {
 	System datastore.Participant // /system, /user-interface (services/system)
 	VRF    datastore.Participant // /vpn-instances, /interfaces (services/vrf)
 	MPLS   datastore.Participant // /mpls, /interfaces/interface/mpls (services/mpls)
 	Static datastore.Participant // /static-routes, /static-lsps (services/static)
+	Policy datastore.Participant // /ip-prefixes, the filters, /route-policies (services/policy)
 }
 
 // Unsupported are the configuration nodes that the YANG modules define and
@@ -41,13 +43,14 @@ var Unsupported = []struct {
 // Unsupported. The caller then checks the whole registration with
 // Store.CheckOwners (other services may register their own modules first).
 func Register(s *datastore.Store, set Set) error {
-	if set.System == nil || set.VRF == nil || set.MPLS == nil || set.Static == nil {
+	if set.System == nil || set.VRF == nil || set.MPLS == nil || set.Static == nil || set.Policy == nil {
 		return errors.New("owners: every member of the set is needed")
 	}
 	s.Register(set.System, system.Prefixes...)
 	s.Register(set.VRF, vrf.Prefixes...)
 	s.Register(set.MPLS, mpls.Prefixes...)
 	s.Register(set.Static, static.Prefixes...)
+	s.Register(set.Policy, policy.Prefixes...)
 	for _, u := range Unsupported {
 		s.Unsupported(u.What, u.Prefixes...)
 	}
@@ -56,13 +59,15 @@ func Register(s *datastore.Store, set Set) error {
 
 // Checking returns the owners with their rules and without effects: the
 // validation of the vrf and static services (their Prepare and Apply would
-// need the running services), and the system and MPLS owners themselves.
+// need the running services), and the system, MPLS and routing-policy
+// owners themselves.
 func Checking() Set {
 	return Set{
 		System: system.New(),
 		VRF:    datastore.ValidateFunc(vrf.Validate),
 		MPLS:   mpls.New(),
 		Static: datastore.ValidateFunc(static.Validate),
+		Policy: policy.New(nil),
 	}
 }
 
