@@ -69,6 +69,8 @@ type Engine struct {
 	// sessMu guards sessions and each session's line, history and last.
 	sessMu   sync.Mutex
 	sessions []*session
+	// activity replaces the clock of display users (tests).
+	activity func() time.Time
 }
 
 // New makes an engine over deps.Store.
@@ -289,7 +291,7 @@ func (s *session) resp(r *result) proto.Response {
 // Handle answers one request.
 func (s *session) Handle(ctx context.Context, req proto.Request) proto.Response {
 	s.e.sessMu.Lock()
-	s.last = time.Now()
+	s.last = s.e.activityNow()
 	s.e.sessMu.Unlock()
 	s.cand.Sync()
 	s.reqCtx = ctx

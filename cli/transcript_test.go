@@ -51,6 +51,7 @@ func testEngine(t testing.TB, mode string) *Engine {
 		b, err := os.ReadFile(filepath.Join("testdata", "files", name))
 		return string(b), err
 	}
+	e.activity = func() time.Time { return testEpoch }
 	e.Startup = func() StartupInfo {
 		return StartupInfo{Software: "/usr/bin/vpnos (vpnos test)", File: "/etc/vpnos/startup.cfg", Loaded: true}
 	}

@@ -39,6 +39,15 @@ func (l line) abs() int {
 	return l.n
 }
 
+// activityNow is the clock of the sessions' activity (display users'
+// Delay): the real one, unlike Deps.Now, which tests step per call.
+func (e *Engine) activityNow() time.Time {
+	if e.activity != nil {
+		return e.activity()
+	}
+	return time.Now()
+}
+
 // register gives s the lowest free line of its kind and lists it.
 func (e *Engine) register(s *session, req proto.Request) {
 	kind := "CON"
@@ -59,7 +68,7 @@ func (e *Engine) register(s *session, req proto.Request) {
 	}
 	s.line = line{kind, n}
 	s.source, s.remote = req.Source, req.Remote
-	s.since = time.Now()
+	s.since = e.activityNow()
 	s.last = s.since
 	e.sessions = append(e.sessions, s)
 }
@@ -111,10 +120,10 @@ func (e *Engine) userCommands() []gospec {
 
 func (s *session) runDisplayUsers(_ *matchResult) *result {
 	r := &result{}
-	now := time.Now()
+	now := s.e.activityNow()
 	s.e.sessMu.Lock()
 	defer s.e.sessMu.Unlock()
-	r.printf("  %-13s%-10s%-7s%-20s%-16s%s\n", "User-Intf", "Delay", "Type", "Network Address", "AuthenStatus", "AuthorcmdFlag")
+	r.printf("  %-12s%-10s%-7s%-20s%-16s%s\n", "User-Intf", "Delay", "Type", "Network Address", "AuthenStatus", "AuthorcmdFlag")
 	for _, o := range s.e.sessions {
 		mark := " "
 		if o == s {
@@ -128,7 +137,7 @@ func (s *session) runDisplayUsers(_ *matchResult) *result {
 		if o.source == "ssh" {
 			typ = "SSH"
 		}
-		r.printf("%s %-4d%-8s%-10s%-7s%-25s%-15s%s\n", mark, o.line.abs(), o.line, clockOf(idle), typ, o.remote, "pass", "no")
+		r.printf("%s %-4d%-8s%-10s%-7s%-20s%-16s%s\n", mark, o.line.abs(), o.line, clockOf(idle), typ, o.remote, "pass", "no")
 		r.printf("  Username : %s\n", o.user)
 	}
 	return r
