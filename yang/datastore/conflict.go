@@ -52,6 +52,27 @@ func (e *ConflictError) Error() string {
 // both changed since the candidate's changes began.
 func (c *Candidate) Conflicts() []Conflict { return append([]Conflict(nil), c.conflicts...) }
 
+// liveConflicts drops the conflicts the candidate no longer takes part
+// in (its session set the node back to running's value) and returns the
+// others.
+func (c *Candidate) liveConflicts() []Conflict {
+	if len(c.conflicts) == 0 {
+		return nil
+	}
+	mine := c.Changes()
+	keep := c.conflicts[:0]
+	for _, cf := range c.conflicts {
+		for _, m := range mine {
+			if m.Path.HasPrefix(cf.Path) || cf.Path.HasPrefix(m.Path) {
+				keep = append(keep, cf)
+				break
+			}
+		}
+	}
+	c.conflicts = keep
+	return c.Conflicts()
+}
+
 // Refresh rebases the candidate on running and accepts its conflicts: its
 // own values stand, and its next commit may go through (VRP's refresh
 // configuration candidate). It returns the conflicts it accepted.

@@ -243,6 +243,20 @@ func TestConcurrentCandidates(t *testing.T) {
 	if v, _ := r.Get(lo0.Child("description")); v != "lo from a" {
 		t.Fatalf("a's other change lost: %q", v)
 	}
+	// A conflict the session undid itself (its value back to running's)
+	// no longer holds its commit back.
+	g, h := s.NewCandidate(), s.NewCandidate()
+	g.Tree().Set(ge1.Child("description"), "g")
+	g.Tree().Set(lo0.Child("description"), "lo from g")
+	h.Tree().Set(ge1.Child("description"), "h")
+	if _, err := h.Commit(ctx, "h", ""); err != nil {
+		t.Fatal(err)
+	}
+	g.Sync()
+	g.Tree().Set(ge1.Child("description"), "h")
+	if _, err := g.Commit(ctx, "g", ""); err != nil {
+		t.Fatalf("a conflict undone by its session: %v", err)
+	}
 	// Changes to different nodes do not conflict.
 	e, f := s.NewCandidate(), s.NewCandidate()
 	e.Tree().Set(ge1.Child("description"), "e")

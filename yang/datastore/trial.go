@@ -139,8 +139,8 @@ func (c *Candidate) CommitWith(ctx context.Context, o CommitOptions) (CommitResu
 			}
 		}
 	} else {
-		if len(c.conflicts) > 0 {
-			return CommitResult{}, &ConflictError{Conflicts: c.Conflicts()}
+		if cs := c.liveConflicts(); len(cs) > 0 {
+			return CommitResult{}, &ConflictError{Conflicts: cs}
 		}
 		res.ID, old, err = s.commitTree(ctx, c.base, c.version, c.tree, o, false)
 		var ve *ValidationError
