@@ -76,6 +76,9 @@ type Deps struct {
 	RIB RIB
 	VRF Instances
 	NS  Namespaces
+	// BGP adds the BGP displays, and the label BGP advertises an instance
+	// with to `display ip vpn-instance verbose` (nil: BGP is not running).
+	BGP BGP
 	// Counters adds the forwarding counters to `display interface`.
 	Counters Counters
 	// Ports adds MAC addresses and MTUs to `display interface`.
@@ -143,6 +146,7 @@ func register(e *cli.Engine, d Deps, t tools) error {
 func (o *ops) commands() []cli.Command {
 	var out []cli.Command
 	out = append(out, o.routingCommands()...)
+	out = append(out, o.bgpCommands()...)
 	out = append(out, o.interfaceCommands()...)
 	out = append(out, o.vpnInstanceCommands()...)
 	out = append(out, o.toolCommands()...)

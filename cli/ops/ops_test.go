@@ -39,6 +39,9 @@ type world struct {
 	counters map[string]PortCounters
 	nsCalls  []string
 	policy   *policy.Owner
+	// bgp is the BGP speaker of a BGP world: its incoming VPN labels are
+	// the VPN LSPs (instead of the fixed instance label of instanceLabel).
+	bgp *bgpNode
 }
 
 func (w *world) clock() time.Time { w.now = w.now.Add(time.Second); return w.now }
@@ -97,6 +100,17 @@ func (w *world) rib() *rib.RIB {
 	}
 	if err := r.SetLSPs(rib.OwnerStatic, lsps); err != nil {
 		w.t.Fatal(err)
+	}
+	if w.bgp != nil {
+		for proto, routes := range w.bgp.ribRoutes() {
+			if err := r.SyncRoutes(proto, routes); err != nil {
+				w.t.Fatal(err)
+			}
+		}
+		if err := r.SetLSPs(rib.OwnerBGP, w.bgp.lsps()); err != nil {
+			w.t.Fatal(err)
+		}
+		return r
 	}
 	var vpn []rib.LSP
 	for _, n := range st.Instances {
@@ -169,6 +183,13 @@ func fakeFailure(tool string, dest, src netip.Addr) error {
 
 func newWorld(t testing.TB, mode string) *world {
 	t.Helper()
+	return newWorldWith(t, mode, nil)
+}
+
+// newWorldWith is newWorld with a BGP speaker behind the displays (nil:
+// none).
+func newWorldWith(t testing.TB, mode string, node *bgpNode) *world {
+	t.Helper()
 	w := &world{t: t, now: epoch, counters: map[string]PortCounters{
 		"eth1": {RxPackets: 1200, RxBytes: 98765, RxDrops: 3, TxPackets: 1100, TxBytes: 87654, TxDrops: 1},
 		"eth3": {RxPackets: 5, RxBytes: 420},
@@ -181,7 +202,11 @@ func newWorld(t testing.TB, mode string) *world {
 	}
 	// The routing policies are applied (the displays show the applied set).
 	w.policy = policy.New(nil)
-	e, err := cli.New(cli.Deps{Sysname: "PE1", CommitMode: mode, Now: w.clock, Ports: w.Ports, Store: testStoreWith(t, w.policy)})
+	sysname := "PE1"
+	if node != nil {
+		sysname = node.name
+	}
+	e, err := cli.New(cli.Deps{Sysname: sysname, CommitMode: mode, Now: w.clock, Ports: w.Ports, Store: testStoreWith(t, w.policy)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,6 +214,11 @@ func newWorld(t testing.TB, mode string) *world {
 	w.e = e
 	d := Deps{RIB: w, VRF: w, NS: w, Counters: w, Ports: w, Now: w.clock, VRP5: mode == "immediate",
 		InstanceLabel: w.instanceLabel, Policy: w.policy}
+	if node != nil {
+		w.bgp, d.BGP = node, node
+		w.now = node.net.now
+		d.Now = func() time.Time { return node.net.now }
+	}
 	if err := register(e, d, fakeTools); err != nil {
 		t.Fatal(err)
 	}

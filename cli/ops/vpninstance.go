@@ -134,7 +134,7 @@ func (o *ops) runDisplayVPNInstanceInterfaces(_ context.Context, a *cli.Args) (s
 	return b.String(), nil
 }
 
-func (o *ops) runDisplayVPNInstance(_ context.Context, a *cli.Args) (string, error) {
+func (o *ops) runDisplayVPNInstance(ctx context.Context, a *cli.Args) (string, error) {
 	all := o.vpnInstances()
 	shown := all
 	if name, ok := a.Value("name"); ok {
@@ -171,11 +171,12 @@ func (o *ops) runDisplayVPNInstance(_ context.Context, a *cli.Args) (string, err
 	}
 	members := o.instanceInterfaces()
 	now := o.d.Now()
+	labels := o.instanceLabels(ctx)
 	for i, v := range shown {
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		o.renderVPNInstanceVerbose(&b, v, members[v.Name], now)
+		o.renderVPNInstanceVerbose(&b, v, members[v.Name], now, labels)
 	}
 	return b.String(), nil
 }
@@ -210,7 +211,32 @@ func formatUptime(d time.Duration) string {
 	return fmt.Sprintf("%d days, %02d hours, %02d minutes and %02d seconds", s/86400, s/3600%24, s/60%60, s%60)
 }
 
-func (o *ops) renderVPNInstanceVerbose(b *strings.Builder, v vpnInstance, ifs []ifView, now time.Time) {
+// instanceLabels returns the per-instance label in use of each instance:
+// the one BGP advertises the instance's routes with, else the one the
+// instances' label participant holds.
+func (o *ops) instanceLabels(ctx context.Context) func(string) (uint32, bool) {
+	inUse := map[string]uint32{}
+	if o.d.BGP != nil {
+		if sum, err := o.d.BGP.Summary(ctx); err == nil {
+			for _, in := range sum.Instances {
+				if in.Label != 0 {
+					inUse[in.Name] = in.Label
+				}
+			}
+		}
+	}
+	return func(name string) (uint32, bool) {
+		if l, ok := inUse[name]; ok {
+			return l, true
+		}
+		if o.d.InstanceLabel != nil {
+			return o.d.InstanceLabel(name)
+		}
+		return 0, false
+	}
+}
+
+func (o *ops) renderVPNInstanceVerbose(b *strings.Builder, v vpnInstance, ifs []ifView, now time.Time, label func(string) (uint32, bool)) {
 	fmt.Fprintf(b, " VPN-Instance Name and ID : %s, %d\n", v.Name, v.ID)
 	if v.Description != "" {
 		fmt.Fprintf(b, "  Description : %s\n", v.Description)
@@ -251,8 +277,8 @@ func (o *ops) renderVPNInstanceVerbose(b *strings.Builder, v vpnInstance, ifs []
 	case v.LabelPolicy != "per-instance":
 	case v.StaticLabel != "":
 		fmt.Fprintf(b, "  Per-Instance Label : %s\n", v.StaticLabel)
-	case o.d.InstanceLabel != nil:
-		if l, ok := o.d.InstanceLabel(v.Name); ok {
+	default:
+		if l, ok := label(v.Name); ok {
 			fmt.Fprintf(b, "  Per-Instance Label : %d\n", l)
 		}
 	}

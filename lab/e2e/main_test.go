@@ -142,15 +142,29 @@ func statusField(file, key string) int {
 	return 0
 }
 
+// netnsPIDs lists the processes of every node of a netns lab, by node.
+func netnsPIDs(t testing.TB, st *runner.State) map[string][]int {
+	t.Helper()
+	var names []string
+	for _, n := range st.Nodes {
+		names = append(names, n.Runtime)
+	}
+	procs := runner.NetnsProcs(names)
+	out := map[string][]int{}
+	for _, n := range st.Nodes {
+		if len(procs[n.Runtime]) == 0 {
+			t.Fatalf("node %s: no process in namespace %s", n.Name, n.Runtime)
+		}
+		out[n.Name] = procs[n.Runtime]
+	}
+	return out
+}
+
 // labMemory is the memory of every node process of a netns lab, in KiB per node.
 func labMemory(t testing.TB, st *runner.State) (rssPerNode, pssPerNode float64) {
 	t.Helper()
 	var rss, pss int
-	for _, n := range st.Nodes {
-		pids, err := runner.NetnsPIDs(n.Runtime)
-		if err != nil {
-			t.Fatalf("node %s: %v", n.Name, err)
-		}
+	for _, pids := range netnsPIDs(t, st) {
 		r, p := memory(pids)
 		rss += r
 		pss += p

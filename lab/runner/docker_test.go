@@ -251,21 +251,33 @@ func TestRemovalPhases(t *testing.T) {
 
 func TestDockerStatusAddress(t *testing.T) {
 	tests := []struct {
-		network, answer, wantNet, addr string
+		network, answer, wantNet, state, addr string
 	}{
-		{"clab", "exited 172.20.20.3/24\n", "clab", "172.20.20.3/24"},
-		{"vt-m", "exited /0\n", "vt-m", "-"},
-		{"", "exited 172.17.0.2/16\n", "bridge", "172.17.0.2/16"}, // a state from before management networks
+		{"clab", "/c exited 0 172.20.20.3/24\n", "clab", "exited", "172.20.20.3/24"},
+		{"vt-m", "/c exited 0 /0\n", "vt-m", "exited", "-"},
+		{"", "/c exited 0 172.17.0.2/16\n", "bridge", "exited", "172.17.0.2/16"}, // a state from before management networks
+		// Up has just seen it answer: running is ready without a probe.
+		{"clab", "/c running 4242 172.20.20.5/24\n", "clab", "ready", "172.20.20.5/24"},
+		{"clab", "", "clab", "missing", "-"},
 	}
 	for _, tc := range tests {
 		var format string
+		var calls int
 		b := &dockerBackend{o: &Options{}, run: func(ctx context.Context, args ...string) (string, error) {
-			format = args[len(args)-2]
+			calls++
+			format = args[3]
+			if tc.answer == "" {
+				return "", errors.New("docker container: exit status 1: Error: No such container: c")
+			}
 			return tc.answer, nil
 		}}
-		state, addr := b.status(context.Background(), &State{MgmtNetwork: tc.network}, &NodeState{Runtime: "c"})
-		if state != "exited" || addr != tc.addr {
-			t.Errorf("%q: got %s %s, want %s", tc.answer, state, addr, tc.addr)
+		st := &State{MgmtNetwork: tc.network, Nodes: []NodeState{{Name: "c", Runtime: "c"}, {Name: "d", Runtime: "d"}}}
+		state, addr := b.status(context.Background(), st, &st.Nodes[0], false)
+		if state != tc.state || addr != tc.addr {
+			t.Errorf("%q: got %s %s, want %s %s", tc.answer, state, addr, tc.state, tc.addr)
+		}
+		if state, _ := b.status(context.Background(), st, &st.Nodes[1], false); state != "missing" || calls != 1 {
+			t.Errorf("second node: %s after %d docker calls, want missing after one inspect of all", state, calls)
 		}
 		if !strings.Contains(format, `index .NetworkSettings.Networks "`+tc.wantNet+`"`) {
 			t.Errorf("format %q does not read network %s", format, tc.wantNet)

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -38,9 +39,16 @@ type netnsBackend struct {
 
 	mu     sync.Mutex
 	exited map[int]chan struct{} // processes this runner started, closed on exit
+
+	scanOnce sync.Once
+	scan     map[uint64][]int // namespace inode -> processes (status)
 }
 
 func (b *netnsBackend) createParallelism() int { return 1 }
+
+func (b *netnsBackend) nodeStep(ns *NodeState) Step {
+	return Step{Kind: StepNetns, Name: ns.Runtime, Node: ns.Name}
+}
 
 func (b *netnsBackend) check(ctx context.Context, t *topology.Topology) error {
 	if t.Mgmt != nil {
@@ -152,9 +160,13 @@ func (b *netnsBackend) create(ctx context.Context, st *State, n *topology.Node, 
 	st.mu.Lock()
 	ns.Root, ns.Log, ns.ConfigDir, ns.Env = root, filepath.Join(root, "boot.log"), dir, nodeEnv(n)
 	st.mu.Unlock()
-	if err := st.record(Step{Kind: StepNetns, Name: ns.Runtime, Node: n.Name}); err != nil {
-		return err
+	sock, err := b.socket(ns)
+	if err != nil {
+		return fmt.Errorf("node %s: %w", n.Name, err)
 	}
+	st.mu.Lock()
+	ns.Socket = sock
+	st.mu.Unlock()
 	if err := createNamedNetns(ns.Runtime); err != nil {
 		return fmt.Errorf("node %s: %w", n.Name, err)
 	}
@@ -242,10 +254,23 @@ func (b *netnsBackend) probe(ctx context.Context, ns *NodeState) error {
 		default:
 		}
 	}
-	path, err := b.socket(ns)
-	if err != nil {
-		return fatalError{err}
+	path := ns.Socket
+	if path == "" { // a state written before the socket was kept
+		var err error
+		if path, err = b.socket(ns); err != nil {
+			return fatalError{err}
+		}
 	}
+	// Until the daemon listens, a probe is one file lookup.
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("not listening yet: %w", err)
+	}
+	return dialCLI(ctx, path)
+}
+
+// dialCLI opens a CLI session on a management socket and closes it: nil
+// means the node's CLI answers.
+func dialCLI(ctx context.Context, path string) error {
 	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	cl, open, err := proto.Dial(dctx, path, proto.Request{User: "lab", Source: "script"})
@@ -280,34 +305,82 @@ func (b *netnsBackend) startCmd(ns *NodeState, cmd *exec.Cmd) error {
 }
 
 func (b *netnsBackend) remove(ctx context.Context, st *State, s Step) error {
-	if s.Kind != StepNetns {
-		return fmt.Errorf("the netns runtime cannot remove a %s", s.Kind)
+	return b.removeNodes(ctx, st, []Step{s}, nil)
+}
+
+// removeNodes removes the nodes' namespaces together: one pass over /proc
+// finds their processes, which are all stopped at once, then the namespaces
+// go, 8 at a time.
+func (b *netnsBackend) removeNodes(ctx context.Context, st *State, steps []Step, prog *progress) error {
+	type node struct {
+		step Step
+		ino  uint64
 	}
-	path := filepath.Join(netnsDir, s.Name)
-	ino, err := netnsInode(path)
-	if err != nil {
-		if os.IsNotExist(err) {
-			return nil // never created, or already removed
+	var nodes []node
+	var errs []error
+	for _, s := range steps {
+		if s.Kind != StepNetns {
+			errs = append(errs, fmt.Errorf("%s %s: the netns runtime cannot remove a %s", s.Kind, s.Name, s.Kind))
+			continue
 		}
-		return err
+		ino, err := netnsInode(filepath.Join(netnsDir, s.Name))
+		if err != nil {
+			if !os.IsNotExist(err) {
+				errs = append(errs, fmt.Errorf("netns %s: %w", s.Name, err))
+			} else if prog != nil {
+				prog.add(1) // never created, or already removed
+			}
+			continue
+		}
+		nodes = append(nodes, node{s, ino})
 	}
-	if err := stopNetnsProcesses(ino, 3*time.Second); err != nil {
-		return err
+	inodes := make([]uint64, len(nodes))
+	for i, n := range nodes {
+		inodes[i] = n.ino
 	}
-	return deleteNamedNetns(s.Name)
+	left := stopNetnsProcesses(inodes, 3*time.Second)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for _, n := range nodes {
+		if pids := left[n.ino]; len(pids) > 0 {
+			errs = append(errs, fmt.Errorf("netns %s: processes %v do not stop", n.step.Name, pids))
+			continue
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			err := deleteNamedNetns(n.step.Name)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("netns %s: %w", n.step.Name, err))
+			} else if prog != nil {
+				prog.add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func (b *netnsBackend) prepare(ctx context.Context, st *State, t *topology.Topology) error {
-	return nil // nodes share nothing: no management network
+	// Nodes share nothing (no management network); /run/netns must be a
+	// mount point of its own before their namespaces are mounted there.
+	return ensureNetnsDir()
 }
 
-func (b *netnsBackend) status(ctx context.Context, st *State, ns *NodeState) (string, string) {
+func (b *netnsBackend) status(ctx context.Context, st *State, ns *NodeState, probe bool) (string, string) {
 	ino, err := netnsInode(filepath.Join(netnsDir, ns.Runtime))
 	if err != nil {
 		return "missing", "-"
 	}
-	if len(livePids(pidsInNetns(ino))) == 0 {
+	if len(livePids(b.procsOf(st, ino))) == 0 {
 		return "stopped", "-"
+	}
+	if !probe {
+		return "ready", "-"
 	}
 	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
@@ -317,6 +390,25 @@ func (b *netnsBackend) status(ctx context.Context, st *State, ns *NodeState) (st
 	return "ready", "-"
 }
 
+// procsOf returns the processes in the namespace of inode ino, from one
+// scan of /proc for all the lab's nodes (made on the first call).
+func (b *netnsBackend) procsOf(st *State, ino uint64) []int {
+	b.scanOnce.Do(func() {
+		set := map[uint64]bool{}
+		for _, n := range st.Nodes {
+			if i, err := netnsInode(filepath.Join(netnsDir, n.Runtime)); err == nil {
+				set[i] = true
+			}
+		}
+		b.scan = netnsProcs(set)
+	})
+	return b.scan[ino]
+}
+
 func (b *netnsBackend) logs(ctx context.Context, ns *NodeState) string {
 	return tail(ns.Log, 64<<10)
+}
+
+func (b *netnsBackend) startLog(ctx context.Context, ns *NodeState) string {
+	return tail(ns.Log, 4<<10)
 }

@@ -49,8 +49,34 @@ func withNetns(ns netns.NsHandle, fn func() error) error {
 	return ferr
 }
 
+// ensureNetnsDir makes /run/netns a shared mount point, as `ip netns add`
+// does, before the runner mounts namespaces under it. Were it a plain
+// folder, the first `ip netns add` on the host after `lab up` would
+// bind-mount /run/netns onto itself: every namespace mount under it is
+// copied into the new mount and the originals stay below it, out of reach,
+// so removing a lab namespace fails with "device or resource busy" and the
+// namespace lives on.
+func ensureNetnsDir() error {
+	if err := os.MkdirAll(netnsDir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", netnsDir, err)
+	}
+	for made := false; ; made = true {
+		err := unix.Mount("", netnsDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, unix.EINVAL) || made {
+			return fmt.Errorf("make %s a shared mount: %w", netnsDir, err)
+		}
+		// EINVAL: not a mount point yet.
+		if err := unix.Mount(netnsDir, netnsDir, "none", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("make %s a mount point: %w", netnsDir, err)
+		}
+	}
+}
+
 // createNamedNetns creates /run/netns/name and sets its loopback up. It fails
-// if the name exists.
+// if the name exists. ensureNetnsDir must have run.
 func createNamedNetns(name string) error {
 	if _, err := os.Stat(filepath.Join(netnsDir, name)); err == nil {
 		return fmt.Errorf("network namespace %s already exists", name)
@@ -100,14 +126,16 @@ func netnsInode(path string) (uint64, error) {
 	return st.Ino, nil
 }
 
-// pidsInNetns lists the processes whose network namespace has inode ino.
-func pidsInNetns(ino uint64) []int {
+// netnsProcs maps each namespace inode of set to the processes in it, from
+// one pass over /proc (one readlink per process, whatever the number of
+// namespaces asked about).
+func netnsProcs(set map[uint64]bool) map[uint64][]int {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
 	}
 	self := os.Getpid()
-	var pids []int
+	out := map[uint64][]int{}
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || pid == self {
@@ -117,41 +145,58 @@ func pidsInNetns(ino uint64) []int {
 		if err != nil {
 			continue
 		}
-		if link == fmt.Sprintf("net:[%d]", ino) {
-			pids = append(pids, pid)
+		v, ok := strings.CutPrefix(link, "net:[")
+		if !ok {
+			continue
+		}
+		ino, err := strconv.ParseUint(strings.TrimSuffix(v, "]"), 10, 64)
+		if err == nil && set[ino] {
+			out[ino] = append(out[ino], pid)
 		}
 	}
-	return pids
+	return out
 }
 
-// stopNetnsProcesses sends SIGTERM to every process in the namespace, waits
-// up to grace, then SIGKILLs what is left and waits for it to go.
-func stopNetnsProcesses(ino uint64, grace time.Duration) error {
-	pids := pidsInNetns(ino)
-	if len(pids) == 0 {
-		return nil
+// pidsInNetns lists the processes whose network namespace has inode ino.
+func pidsInNetns(ino uint64) []int { return netnsProcs(map[uint64]bool{ino: true})[ino] }
+
+// stopNetnsProcesses stops every process in the namespaces of these inodes,
+// all at once: SIGTERM, up to grace for them to go, then SIGKILL for what is
+// left (a fresh scan each time also finds processes forked meanwhile). It
+// returns the processes that do not stop, by inode.
+func stopNetnsProcesses(inodes []uint64, grace time.Duration) map[uint64][]int {
+	set := map[uint64]bool{}
+	for _, ino := range inodes {
+		set[ino] = true
 	}
-	for _, p := range pids {
-		_ = unix.Kill(p, unix.SIGTERM)
-	}
-	deadline := time.Now().Add(grace)
-	for time.Now().Before(deadline) {
-		if len(livePids(pidsInNetns(ino))) == 0 {
+	for _, sig := range []unix.Signal{unix.SIGTERM, unix.SIGKILL} {
+		procs := netnsProcs(set)
+		var pids []int
+		for _, ps := range procs {
+			pids = append(pids, livePids(ps)...)
+		}
+		if len(pids) == 0 {
 			return nil
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	for _, p := range pidsInNetns(ino) {
-		_ = unix.Kill(p, unix.SIGKILL)
-	}
-	deadline = time.Now().Add(3 * time.Second)
-	for time.Now().Before(deadline) {
-		if len(livePids(pidsInNetns(ino))) == 0 {
-			return nil
+		for _, p := range pids {
+			_ = unix.Kill(p, sig)
 		}
-		time.Sleep(20 * time.Millisecond)
+		wait := grace
+		if sig == unix.SIGKILL {
+			wait = 3 * time.Second
+		}
+		for deadline := time.Now().Add(wait); len(pids) > 0 && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+			pids = livePids(pids)
+		}
 	}
-	return fmt.Errorf("processes %v do not stop", livePids(pidsInNetns(ino)))
+	left := map[uint64][]int{}
+	for ino, ps := range netnsProcs(set) {
+		if live := livePids(ps); len(live) > 0 {
+			left[ino] = live
+		}
+	}
+	return left
 }
 
 // livePids drops zombies (they are gone once their parent reaps them; a
@@ -190,10 +235,24 @@ func deleteNamedNetns(name string) error {
 		}
 		h.Close()
 	}
-	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("unmount %s: %w", path, err)
+	// A namespace mounted twice on the same file (or a copy stacked on it)
+	// needs one unmount per layer; EINVAL says none is left.
+	for i := 0; ; i++ {
+		err := unix.Unmount(path, unix.MNT_DETACH)
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("unmount %s: %w", path, err)
+		}
+		if i == 16 {
+			return fmt.Errorf("unmount %s: still mounted after %d unmounts", path, i+1)
+		}
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if errors.Is(err, unix.EBUSY) {
+			return fmt.Errorf("remove %s: %w (a copy of %s mounted over itself hides the namespace's mount: a lab started before %s was a mount point; `umount %s` once nothing else uses it)", path, err, netnsDir, netnsDir, netnsDir)
+		}
 		return fmt.Errorf("remove %s: %w", path, err)
 	}
 	return nil
@@ -205,40 +264,103 @@ func startInNetns(ns netns.NsHandle, cmd *exec.Cmd) error {
 	return withNetns(ns, cmd.Start)
 }
 
-// wireVeth creates a veth pair with one end in each namespace, named as given,
-// MTU 9500, TX checksum offload off, both up.
-func wireVeth(nsA netns.NsHandle, ifA string, nsB netns.NsHandle, ifB string) error {
-	la := netlink.NewLinkAttrs()
-	la.Name = ifA
-	la.MTU = LinkMTU
-	la.Namespace = netlink.NsFd(int(nsA))
-	veth := &netlink.Veth{LinkAttrs: la, PeerName: ifB, PeerNamespace: netlink.NsFd(int(nsB))}
-	if err := netlink.LinkAdd(veth); err != nil {
-		return fmt.Errorf("create veth %s/%s: %w", ifA, ifB, err)
-	}
-	if err := setupLinkIn(nsA, ifA); err != nil {
-		return err
-	}
-	return setupLinkIn(nsB, ifB)
+// wirer makes a lab's veth links with one netlink handle per node, opened
+// on first use (not one per link end).
+type wirer struct {
+	ns map[string]netns.NsHandle
+	nh map[string]*netlink.Handle
 }
 
-func setupLinkIn(ns netns.NsHandle, name string) error {
-	h, err := netlink.NewHandleAt(ns)
-	if err != nil {
-		return fmt.Errorf("netlink in netns: %w", err)
+func newWirer(handles map[string]netns.NsHandle) *wirer {
+	return &wirer{ns: handles, nh: map[string]*netlink.Handle{}}
+}
+
+func (w *wirer) handle(node string) (*netlink.Handle, error) {
+	if h := w.nh[node]; h != nil {
+		return h, nil
 	}
-	defer h.Close()
-	l, err := h.LinkByName(name)
+	h, err := netlink.NewHandleAt(w.ns[node])
 	if err != nil {
-		return fmt.Errorf("find %s: %w", name, err)
+		return nil, fmt.Errorf("netlink in %s: %w", node, err)
 	}
-	if err := withNetns(ns, func() error { return setTxChecksum(name, false) }); err != nil {
-		return fmt.Errorf("%s: tx checksum offload off: %w", name, err)
+	w.nh[node] = h
+	return h, nil
+}
+
+func (w *wirer) close() {
+	for _, h := range w.nh {
+		h.Close()
+	}
+}
+
+// wire creates a veth pair with one end in each node, named as given, MTU
+// 9500, TX checksum offload off, both up.
+func (w *wirer) wire(a, b topology.Endpoint) error {
+	la := netlink.NewLinkAttrs()
+	la.Name = a.Iface
+	la.MTU = LinkMTU
+	la.Namespace = netlink.NsFd(int(w.ns[a.Node]))
+	veth := &netlink.Veth{LinkAttrs: la, PeerName: b.Iface, PeerNamespace: netlink.NsFd(int(w.ns[b.Node]))}
+	if err := netlink.LinkAdd(veth); err != nil {
+		return fmt.Errorf("create veth %s/%s: %w", a.Iface, b.Iface, err)
+	}
+	if err := w.setup(a); err != nil {
+		return err
+	}
+	return w.setup(b)
+}
+
+func (w *wirer) setup(ep topology.Endpoint) error {
+	h, err := w.handle(ep.Node)
+	if err != nil {
+		return err
+	}
+	l, err := h.LinkByName(ep.Iface)
+	if err != nil {
+		return fmt.Errorf("find %s: %w", ep.Iface, err)
+	}
+	if err := withNetns(w.ns[ep.Node], func() error { return setTxChecksum(ep.Iface, false) }); err != nil {
+		return fmt.Errorf("%s: tx checksum offload off: %w", ep.Iface, err)
 	}
 	if err := h.LinkSetUp(l); err != nil {
-		return fmt.Errorf("set %s up: %w", name, err)
+		return fmt.Errorf("set %s up: %w", ep.Iface, err)
 	}
 	return nil
+}
+
+// waitUp polls until every link end is operationally up; each round looks
+// again only at the ends still down.
+func (w *wirer) waitUp(ctx context.Context, links []topology.Link, within time.Duration) error {
+	var down []topology.Endpoint
+	for _, l := range links {
+		down = append(down, l.A, l.B)
+	}
+	deadline := time.Now().Add(within)
+	for {
+		still := down[:0]
+		for _, ep := range down {
+			h, err := w.handle(ep.Node)
+			if err != nil {
+				return err
+			}
+			link, err := h.LinkByName(ep.Iface)
+			if err != nil || link.Attrs().OperState != netlink.OperUp {
+				still = append(still, ep)
+			}
+		}
+		down = still
+		if len(down) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("links still down after %s: %v", within, down)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
 }
 
 // ethtool ioctl (linux/ethtool.h).
@@ -307,46 +429,6 @@ func TxChecksum(nsPath, name string) (bool, error) {
 // detach makes the started process independent of the caller's session.
 func detach() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setsid: true} }
 
-// waitLinksUp polls until every link end is operationally up.
-func waitLinksUp(ctx context.Context, handles map[string]netns.NsHandle, links []topology.Link, within time.Duration) error {
-	nh := map[string]*netlink.Handle{}
-	defer func() {
-		for _, h := range nh {
-			h.Close()
-		}
-	}()
-	for node, ns := range handles {
-		h, err := netlink.NewHandleAt(ns)
-		if err != nil {
-			return fmt.Errorf("netlink in %s: %w", node, err)
-		}
-		nh[node] = h
-	}
-	deadline := time.Now().Add(within)
-	for {
-		var down []string
-		for _, l := range links {
-			for _, ep := range []topology.Endpoint{l.A, l.B} {
-				link, err := nh[ep.Node].LinkByName(ep.Iface)
-				if err != nil || link.Attrs().OperState != netlink.OperUp {
-					down = append(down, ep.String())
-				}
-			}
-		}
-		if len(down) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("links still down after %s: %v", within, down)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(25 * time.Millisecond):
-		}
-	}
-}
-
 // NetnsPIDs lists the live processes in the named network namespace.
 func NetnsPIDs(name string) ([]int, error) {
 	ino, err := netnsInode(filepath.Join(netnsDir, name))
@@ -354,6 +436,25 @@ func NetnsPIDs(name string) ([]int, error) {
 		return nil, err
 	}
 	return livePids(pidsInNetns(ino)), nil
+}
+
+// NetnsProcs lists the live processes of each named network namespace
+// (missing ones are left out), from one pass over /proc.
+func NetnsProcs(names []string) map[string][]int {
+	byIno := map[uint64]string{}
+	set := map[uint64]bool{}
+	for _, n := range names {
+		if ino, err := netnsInode(filepath.Join(netnsDir, n)); err == nil {
+			byIno[ino], set[ino] = n, true
+		}
+	}
+	out := map[string][]int{}
+	for ino, pids := range netnsProcs(set) {
+		if live := livePids(pids); len(live) > 0 {
+			out[byIno[ino]] = live
+		}
+	}
+	return out
 }
 
 // NetnsPath is the file of a named network namespace.

@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -53,11 +54,18 @@ type Options struct {
 	Binary string
 	// Docker is the docker CLI (default "docker").
 	Docker string
-	// ReadyTimeout bounds the wait for every node's CLI to answer (default 120 s).
+	// ReadyTimeout bounds the wait for a node's CLI to answer, from the
+	// node's start (default 120 s).
 	ReadyTimeout time.Duration
-	Log          *slog.Logger
+	// StartWindow is how many nodes may be starting (started, not ready)
+	// at once (default 4 per CPU).
+	StartWindow int
+	Log         *slog.Logger
 	// Out receives progress lines for the user (default: discarded).
 	Out io.Writer
+	// Terminal says Out is a terminal: progress lines are rewritten in
+	// place as nodes come up; otherwise each phase prints one line.
+	Terminal bool
 	// NodeSocket, when set, reads the settings of a netns node (its root,
 	// config folder and environment) and returns its management socket, or
 	// why the settings are unusable: the node then fails at once with that
@@ -83,6 +91,9 @@ func (o *Options) defaults() {
 	}
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = 120 * time.Second
+	}
+	if o.StartWindow <= 0 {
+		o.StartWindow = 4 * runtime.NumCPU()
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -130,12 +141,17 @@ type backend interface {
 	startCmd(ns *NodeState, cmd *exec.Cmd) error
 	// remove deletes one journalled object if it still exists.
 	remove(ctx context.Context, st *State, s Step) error
-	// status reports a node's state and management address.
-	status(ctx context.Context, st *State, ns *NodeState) (state, mgmt string)
+	// status reports a node's state and management address; a running
+	// node is "ready" if its CLI answers (probe), or without asking.
+	status(ctx context.Context, st *State, ns *NodeState, probe bool) (state, mgmt string)
 	// logs returns the node's log (tail) for dumps.
 	logs(ctx context.Context, ns *NodeState) string
 	// createParallelism is how many nodes create may make at once.
 	createParallelism() int
+	// nodeStep is the journal step of the node create makes.
+	nodeStep(ns *NodeState) Step
+	// startLog is the end of the node's log, short, read while it starts.
+	startLog(ctx context.Context, ns *NodeState) string
 }
 
 func newBackend(runtime string, o *Options) (backend, error) {
@@ -188,12 +204,26 @@ func Up(ctx context.Context, t *topology.Topology, o Options) (*State, error) {
 	if err := be.prepare(ctx, st, t); err != nil {
 		return fail(err)
 	}
-	// 2. nodes
+	// 2. nodes, journalled together before the first is made (one write of
+	// the state, not one per node; down skips what was never made)
+	steps := make([]Step, len(st.Nodes))
+	for i := range st.Nodes {
+		steps[i] = be.nodeStep(&st.Nodes[i])
+	}
+	if err := st.record(steps...); err != nil {
+		return fail(err)
+	}
+	prog := newProgress(o.Out, o.Terminal, "nodes created", len(t.Nodes))
 	if err := forEachNode(ctx, t, st, be.createParallelism(), func(n *topology.Node, ns *NodeState) error {
-		return be.create(ctx, st, n, ns)
+		err := be.create(ctx, st, n, ns)
+		if err == nil {
+			prog.add(1)
+		}
+		return err
 	}); err != nil {
 		return fail(err)
 	}
+	prog.done("")
 	if err := st.save(); err != nil {
 		return fail(err)
 	}
@@ -211,35 +241,36 @@ func Up(ctx context.Context, t *topology.Topology, o Options) (*State, error) {
 		}
 		handles[st.Nodes[i].Name] = h
 	}
+	prog = newProgress(o.Out, o.Terminal, "links wired", len(t.Links))
+	w := newWirer(handles)
+	defer w.close()
 	for _, l := range t.Links {
-		if err := wireVeth(handles[l.A.Node], l.A.Iface, handles[l.B.Node], l.B.Iface); err != nil {
+		if err := w.wire(l.A, l.B); err != nil {
 			return fail(fmt.Errorf("link %s <-> %s: %w", l.A, l.B, err))
 		}
 		st.Links = append(st.Links, LinkState{A: l.A.String(), B: l.B.String()})
+		prog.add(1)
 	}
 	if err := st.save(); err != nil {
 		return fail(err)
 	}
 	// The kernel reports carrier a moment after both ends are up (linkwatch);
 	// wait for it so that the nodes find their ports up.
-	if err := waitLinksUp(ctx, handles, t.Links, 5*time.Second); err != nil {
+	if err := w.waitUp(ctx, t.Links, 5*time.Second); err != nil {
 		fmt.Fprintf(o.Out, "warning: %v\n", err)
 	}
-	// 4. start
-	if err := forEachNode(ctx, t, st, 1, func(n *topology.Node, ns *NodeState) error {
-		return be.start(ctx, st, n, ns)
+	prog.done("")
+	// 4. start the nodes and wait until every CLI answers
+	nodes := map[string]*topology.Node{}
+	for _, n := range t.Nodes {
+		nodes[n.Name] = n
+	}
+	if err := startAll(ctx, be, st, &o, func(ns *NodeState) error {
+		return be.start(ctx, st, nodes[ns.Name], ns)
 	}); err != nil {
 		return fail(err)
 	}
 	if err := st.save(); err != nil {
-		return fail(err)
-	}
-	// 5. wait until every CLI answers
-	rctx, cancel := context.WithTimeout(ctx, o.ReadyTimeout)
-	defer cancel()
-	if err := forEachNode(rctx, t, st, len(t.Nodes), func(n *topology.Node, ns *NodeState) error {
-		return waitReady(rctx, be, ns)
-	}); err != nil {
 		return fail(err)
 	}
 	fmt.Fprintf(o.Out, "all %d nodes ready in %.1fs\n", len(t.Nodes), time.Since(start).Seconds())
@@ -288,32 +319,195 @@ func indent(s string) string {
 	return b.String()
 }
 
-func waitReady(ctx context.Context, be backend, ns *NodeState) error {
+// nodeWait is what startAll knows about one node.
+type nodeWait struct {
+	ns      *NodeState
+	started time.Time     // zero until started
+	ready   time.Duration // from start to the first answer; 0 while not ready
+	last    error         // the last probe's answer
+}
+
+// startAll starts the nodes in order and waits until every CLI answers,
+// counting ready nodes as it goes. At most o.StartWindow nodes are starting
+// at once (started, not ready yet): hundreds of daemons starting together
+// only contend for the CPU and the kernel's locks, so each took longer the
+// more there were. Each node has o.ReadyTimeout from its start to answer;
+// it is polled on its own, with a delay growing to 200 ms, and a probe of a
+// node not listening yet costs a file lookup. When a node's deadline
+// passes, the error names the nodes still not ready, the slowest first,
+// with what their last probe and log said.
+func startAll(ctx context.Context, be backend, st *State, o *Options, start func(*NodeState) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	prog := newProgress(o.Out, o.Terminal, "nodes ready", len(st.Nodes))
+	waits := make([]nodeWait, len(st.Nodes))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var failed []error
+	var lastSave time.Time
+	fail := func(err error) {
+		mu.Lock()
+		failed = append(failed, err)
+		mu.Unlock()
+		cancel()
+	}
+	window := make(chan struct{}, o.StartWindow)
+	for i := range st.Nodes {
+		ns := &st.Nodes[i]
+		waits[i].ns = ns
+		select {
+		case window <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		if err := start(ns); err != nil {
+			fail(err)
+			break
+		}
+		begin := time.Now()
+		mu.Lock()
+		waits[i].started = begin
+		if time.Since(lastSave) > 200*time.Millisecond {
+			// The started processes are in the journal soon, not once per node.
+			lastSave = time.Now()
+			if err := st.save(); err != nil {
+				mu.Unlock()
+				fail(err)
+				break
+			}
+		}
+		mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rctx, rcancel := context.WithTimeout(ctx, o.ReadyTimeout)
+			defer rcancel()
+			err := waitReady(rctx, be, ns, func(err error) {
+				mu.Lock()
+				waits[i].last = err
+				mu.Unlock()
+			})
+			<-window
+			switch {
+			case err == nil:
+				mu.Lock()
+				waits[i].ready = time.Since(begin)
+				mu.Unlock()
+				prog.add(1)
+			case ctx.Err() != nil: // another node failed
+			case rctx.Err() != nil:
+				fail(errNodeLate)
+			default:
+				fail(err)
+			}
+		}()
+	}
+	if ctx.Err() == nil {
+		// Every node is started: the journal shows all their processes.
+		mu.Lock()
+		err := st.save()
+		mu.Unlock()
+		if err != nil {
+			fail(err)
+		}
+	}
+	wg.Wait()
+	if len(failed) == 0 && ctx.Err() == nil {
+		slow := waits[0]
+		for _, w := range waits[1:] {
+			if w.ready > slow.ready {
+				slow = w
+			}
+		}
+		prog.done(fmt.Sprintf("(slowest %s: %.1fs)", slow.ns.Name, slow.ready.Seconds()))
+		return nil
+	}
+	prog.done("")
+	var errs []error
+	late := false
+	for _, err := range failed {
+		if err == errNodeLate {
+			late = true
+		} else {
+			errs = append(errs, err)
+		}
+	}
+	if late {
+		errs = append(errs, notReadyError(ctx, be, waits, o.ReadyTimeout))
+	}
+	if len(errs) == 0 {
+		return context.Cause(ctx)
+	}
+	return errors.Join(errs...)
+}
+
+// errNodeLate: a node did not answer within ReadyTimeout of its start.
+var errNodeLate = errors.New("node not ready in time")
+
+// notReadyError names the started nodes not ready when one's deadline
+// passed, the longest started first: up to 5, with the answer of their last
+// probe and the last line of their log.
+func notReadyError(ctx context.Context, be backend, waits []nodeWait, timeout time.Duration) error {
+	var late []nodeWait
+	for _, w := range waits {
+		if w.ready == 0 && !w.started.IsZero() {
+			late = append(late, w)
+		}
+	}
+	sort.SliceStable(late, func(i, j int) bool { return late[i].started.Before(late[j].started) })
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d of %d nodes not ready (each has %s from its start to answer):", len(late), len(waits), timeout)
+	for i, w := range late {
+		if i == 5 {
+			fmt.Fprintf(&b, "\n  ... and %d more", len(late)-i)
+			break
+		}
+		fmt.Fprintf(&b, "\n  %s: CLI does not answer after %.1fs (last: %v)", w.ns.Name, time.Since(w.started).Seconds(), w.last)
+		if line := lastLine(be.logs(context.WithoutCancel(ctx), w.ns)); line != "" {
+			fmt.Fprintf(&b, "; log: %s", line)
+		}
+	}
+	return errors.New(b.String())
+}
+
+// lastLine is the last non-empty line of s.
+func lastLine(s string) string {
+	s = strings.TrimRight(s, "\n")
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	return strings.TrimSpace(s)
+}
+
+// waitReady polls one node until its CLI answers, it fails for good, or ctx
+// ends; seen gets every probe's answer.
+func waitReady(ctx context.Context, be backend, ns *NodeState, seen func(error)) error {
 	delay := 20 * time.Millisecond
-	var last error
-	nextLog := time.Now().Add(time.Second)
+	nextLog := time.Now().Add(2 * time.Second)
 	for {
 		err := be.probe(ctx, ns)
 		if err == nil {
 			return nil
 		}
+		seen(err)
 		var fatal fatalError
 		if errors.As(err, &fatal) {
-			return fmt.Errorf("node %s: %w", ns.Name, err)
+			return fatalError{fmt.Errorf("node %s: %w", ns.Name, err)}
 		}
-		last = err
 		if time.Now().After(nextLog) {
 			// A daemon that refuses to start (missing capabilities) is
 			// restarted by its supervisor for ever: say why at once
 			// instead of waiting for the deadline.
-			nextLog = time.Now().Add(time.Second)
-			if why := startRefusal(be.logs(ctx, ns)); why != "" {
-				return fmt.Errorf("node %s: the daemon refuses to start: %s", ns.Name, why)
+			nextLog = time.Now().Add(2 * time.Second)
+			if why := startRefusal(be.startLog(ctx, ns)); why != "" {
+				return fatalError{fmt.Errorf("node %s: the daemon refuses to start: %s", ns.Name, why)}
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("node %s: CLI does not answer: %w (last: %v)", ns.Name, ctx.Err(), last)
+			return ctx.Err()
 		case <-time.After(delay):
 		}
 		if delay < 200*time.Millisecond {
@@ -395,7 +589,15 @@ func Down(ctx context.Context, st *State, o Options) error {
 func down(ctx context.Context, st *State, be backend, o *Options) error {
 	var errs []error
 	var mu sync.Mutex
-	for _, phase := range removalPhases(st.Steps) {
+	for i, phase := range removalPhases(st.Steps) {
+		if r, ok := be.(nodeRemover); ok && i == 0 {
+			prog := newProgress(o.Out, o.Terminal, "nodes removed", len(phase))
+			if err := r.removeNodes(ctx, st, phase, prog); err != nil {
+				errs = append(errs, err)
+			}
+			prog.done("")
+			continue
+		}
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, 8)
 		for _, s := range phase {
@@ -421,6 +623,12 @@ func down(ctx context.Context, st *State, be backend, o *Options) error {
 	}
 	o.Log.Info("lab down", "lab", st.Lab)
 	return nil
+}
+
+// nodeRemover is a backend that removes all of a lab's nodes at once
+// (cheaper than one at a time); prog counts the nodes removed.
+type nodeRemover interface {
+	removeNodes(ctx context.Context, st *State, steps []Step, prog *progress) error
 }
 
 // removalPhases orders journalled steps for down: newest first, nodes
@@ -449,6 +657,16 @@ type NodeStatus struct {
 
 // Inspect reports every node of a lab.
 func Inspect(ctx context.Context, st *State, o Options) ([]NodeStatus, error) {
+	return inspect(ctx, st, o, true)
+}
+
+// InspectUp reports every node of a lab Up has just brought up: a running
+// node is ready (Up saw its CLI answer), without asking it again.
+func InspectUp(ctx context.Context, st *State, o Options) ([]NodeStatus, error) {
+	return inspect(ctx, st, o, false)
+}
+
+func inspect(ctx context.Context, st *State, o Options, probe bool) ([]NodeStatus, error) {
 	o.defaults()
 	be, err := newBackend(st.Runtime, &o)
 	if err != nil {
@@ -469,7 +687,7 @@ func Inspect(ctx context.Context, st *State, o Options) ([]NodeStatus, error) {
 		go func() {
 			defer wg.Done()
 			ns := &st.Nodes[i]
-			state, mgmt := be.status(ctx, st, ns)
+			state, mgmt := be.status(ctx, st, ns, probe)
 			links := peers[ns.Name]
 			sort.Strings(links)
 			out[i] = NodeStatus{Node: ns.Name, Name: ns.Runtime, State: state, Mgmt: mgmt, Links: links, Runtime: st.Runtime}

@@ -22,16 +22,22 @@ func RemoveStale(prefix string) error {
 	}
 	var errs []error
 	ents, _ := os.ReadDir(netnsDir)
+	var names []string
+	var inodes []uint64
 	for _, e := range ents {
 		if !strings.HasPrefix(e.Name(), prefix) {
 			continue
 		}
+		names = append(names, e.Name())
 		if ino, err := netnsInode(filepath.Join(netnsDir, e.Name())); err == nil {
-			if err := stopNetnsProcesses(ino, 2*time.Second); err != nil {
-				errs = append(errs, fmt.Errorf("netns %s: %w", e.Name(), err))
-			}
+			inodes = append(inodes, ino)
 		}
-		if err := deleteNamedNetns(e.Name()); err != nil {
+	}
+	for ino, pids := range stopNetnsProcesses(inodes, 2*time.Second) {
+		errs = append(errs, fmt.Errorf("netns inode %d: processes %v do not stop", ino, pids))
+	}
+	for _, name := range names {
+		if err := deleteNamedNetns(name); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -40,7 +40,10 @@ type NodeState struct {
 	Log       string   `json:"log,omitempty"`
 	Env       []string `json:"env,omitempty"` // netns: the node process environment
 	PID       int      `json:"pid,omitempty"` // netns: the vpnos boot process
-	Intfs     []string `json:"intfs,omitempty"`
+	// Socket is the node's management socket: a host path on netns, the
+	// path inside the container on Docker.
+	Socket string   `json:"socket,omitempty"`
+	Intfs  []string `json:"intfs,omitempty"`
 }
 
 // LinkState is one wired link.
@@ -116,11 +119,11 @@ func (s *State) saveLocked() error {
 	return nil
 }
 
-// record journals a step before it is carried out.
-func (s *State) record(st Step) error {
+// record journals steps before they are carried out, in one write.
+func (s *State) record(steps ...Step) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.Steps = append(s.Steps, st)
+	s.Steps = append(s.Steps, steps...)
 	return s.saveLocked()
 }
 

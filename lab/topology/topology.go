@@ -28,6 +28,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 )
@@ -440,15 +441,17 @@ func (p *parser) settings(n *yaml.Node, path string, allowKind, node bool) (*set
 }
 
 var (
-	nameRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
-	ifaceRE = regexp.MustCompile(`^eth([1-9][0-9]*)$`)
+	// Compiled on first use: every vpnos process (each lab node runs two)
+	// would otherwise compile them at start.
+	nameRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`) })
+	ifaceRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^eth([1-9][0-9]*)$`) })
 )
 
 func checkName(what, s string) error {
 	if s == "" {
 		return fmt.Errorf("the %s name is missing", what)
 	}
-	if !nameRE.MatchString(s) || len(s) > 40 {
+	if !nameRE().MatchString(s) || len(s) > 40 {
 		return fmt.Errorf("%s name %q: use letters, digits, '-', '_' and '.', at most 40 characters", what, s)
 	}
 	return nil
@@ -595,7 +598,7 @@ func lastAddr(p netip.Prefix) netip.Addr {
 }
 
 // mgmtNetRE is what Docker accepts as a network name.
-var mgmtNetRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+var mgmtNetRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`) })
 
 func (p *parser) mgmt(k, v *yaml.Node, path string) (*Mgmt, error) {
 	m := &Mgmt{Line: k.Line}
@@ -606,7 +609,7 @@ func (p *parser) mgmt(k, v *yaml.Node, path string) (*Mgmt, error) {
 		}
 		switch key {
 		case "network":
-			if !mgmtNetRE.MatchString(s) {
+			if !mgmtNetRE().MatchString(s) {
 				return p.errAt(v, sub, "network name %q: use letters, digits, '-', '_' and '.', at most 63 characters", s)
 			}
 			m.Network = s
@@ -633,7 +636,7 @@ func (p *parser) mgmt(k, v *yaml.Node, path string) (*Mgmt, error) {
 }
 
 func ifNum(s string) int {
-	m := ifaceRE.FindStringSubmatch(s)
+	m := ifaceRE().FindStringSubmatch(s)
 	if m == nil {
 		return 0
 	}
@@ -760,7 +763,7 @@ func (p *parser) links(n *yaml.Node, t *Topology) error {
 			if nd == nil {
 				return p.errAt(epsNode.Content[j], sub, "%q: no node %q in topology.nodes", s, node)
 			}
-			if !ifaceRE.MatchString(ifc) || ifNum(ifc) > 4094 {
+			if !ifaceRE().MatchString(ifc) || ifNum(ifc) > 4094 {
 				return p.errAt(epsNode.Content[j], sub, "%q: interface %q is not supported (vpnos data ports are eth1, eth2, ...)", s, ifc)
 			}
 			ep := Endpoint{Node: node, Iface: ifc}

@@ -252,7 +252,7 @@ func FuzzParse(f *testing.F) {
 		if pfx, ok := topo.Mgmt.Subnet(); ok && (!pfx.Addr().Is4() || pfx.Masked() != pfx) {
 			t.Fatalf("accepted management subnet %v", pfx)
 		}
-		if !mgmtNetRE.MatchString(topo.Mgmt.NetworkName()) {
+		if !mgmtNetRE().MatchString(topo.Mgmt.NetworkName()) {
 			t.Fatalf("accepted management network %q", topo.Mgmt.NetworkName())
 		}
 		for _, l := range topo.Links {

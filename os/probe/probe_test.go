@@ -26,15 +26,13 @@ func fakeHost(t *testing.T, mpls, vrfMod, vrfBuiltin bool) Host {
 	}
 	write(filepath.Join(proc, "sys/kernel/osrelease"), "6.18.0-test\n")
 	write(filepath.Join(proc, "self/ns/net"), "")
-	mods := "veth 40960 0 - Live 0x0\n"
-	if vrfMod {
-		mods += "vrf 45056 0 - Live 0x0\n"
-	}
-	write(filepath.Join(proc, "modules"), mods)
 	if mpls {
 		write(filepath.Join(proc, "sys/net/mpls/platform_labels"), "0\n")
 	}
-	if vrfBuiltin {
+	switch {
+	case vrfMod: // a loaded module has its state in /sys/module
+		write(filepath.Join(sys, "module/vrf/initstate"), "live\n")
+	case vrfBuiltin:
 		if err := os.MkdirAll(filepath.Join(sys, "module/vrf"), 0o755); err != nil {
 			t.Fatal(err)
 		}

@@ -265,6 +265,7 @@ func (s *Speaker) addPeer(c Peer) {
 		Families: c.families(), Passive: c.Passive,
 	})
 	s.peers[p.key] = p
+	p.stats.added(s.now)
 	if !c.Ignore {
 		s.runFSM(p, evStart{}, p.local)
 	}

@@ -258,6 +258,7 @@ type peer struct {
 	lastState      State
 	lastError      string
 	establishedCnt int
+	stats          peerStats
 }
 
 func (p *peer) af(f packet.Family) PeerAF { return p.cfg.AF[f] }
@@ -486,6 +487,7 @@ func (s *Speaker) send(p *peer, msgs ...[]byte) {
 		return
 	}
 	p.msgOut += uint64(len(msgs))
+	p.stats.sent(s.now, msgs)
 	s.emit(Send{Conn: p.conn, Peer: p.key, Msgs: msgs})
 }
 
@@ -498,11 +500,13 @@ func (s *Speaker) runFSM(p *peer, ev fsmEvent, local netip.Addr) {
 		case actSend:
 			s.emit(Send{Conn: a.Conn, Peer: p.key, Msgs: [][]byte{a.Data}})
 			p.msgOut++
+			p.stats.sent(s.now, [][]byte{a.Data})
 		case actClose:
 			delete(s.conns, a.Conn)
 			s.emit(CloseConn{Conn: a.Conn})
 		case actState:
 			p.lastState = a.To
+			p.stats.state(s.now, a.From)
 			s.emit(PeerStateChange{Peer: p.key, From: a.From, To: a.To, Reason: p.sess.lastError})
 		case actUp:
 			s.peerUp(p, a.Neg)
@@ -542,6 +546,7 @@ func (s *Speaker) receive(conn ConnID, data []byte) {
 		return
 	}
 	p.msgIn++
+	p.stats.received(s.now, data)
 	opt := packet.Options{EBGP: p.ebgp, MultiFamily: p.cfg.AF[packet.VPNv4].Enabled}
 	if c := p.sess.conn(conn); c != nil && c.open != nil {
 		opt.AS4 = c.open.Caps.AS4

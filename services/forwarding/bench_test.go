@@ -115,7 +115,7 @@ func newBenchPath(b *testing.B, pfx string, user, ring bool) *benchPath {
 	rMAC := l.mac(r, "r0")
 
 	if user {
-		f, stop := startForwarder(b, Options{PortNetNS: l.path[r], NoRxRing: !ring, PinCPU: true, CPU: benchCPU})
+		f, stop := startForwarder(b, Options{PortNetNS: l.path[r], NoRxRing: !ring, RxRingAlways: ring, PinCPU: true, CPU: benchCPU})
 		p.stopFwd = stop
 		ctx := context.Background()
 		for _, port := range []string{"r0", "r1"} {

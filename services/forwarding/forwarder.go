@@ -24,6 +24,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -44,10 +45,19 @@ type Options struct {
 	PortNetNS string
 	// Batch is the number of frames per recvmmsg/sendmmsg (default 64).
 	Batch int
-	// NoRxRing receives with recvmmsg instead of a TPACKET_V3 ring. The
-	// ring is faster (no per-batch copy or syscall) but holds each frame
-	// up to a millisecond at low rates and maps 2 MB per port.
+	// NoRxRing receives with recvmmsg only, never with a TPACKET_V3 ring.
+	// The ring is faster (no per-batch copy or syscall) but holds each
+	// frame up to a millisecond at low rates, maps 2 MB per port, and costs
+	// CPU even when idle: the kernel retires its block on a timer every
+	// millisecond, per port, whether frames come or not.
 	NoRxRing bool
+	// RxRingAlways gives every port its ring from the start. By default a
+	// port receives with recvmmsg and takes a ring only while its traffic
+	// is heavy (10,000 frames a second), going back to recvmmsg once it has
+	// been quiet for 5 s: an idle node then costs no timer. The switch
+	// loses and duplicates no frame (see Forwarder.switchRx). On a kernel
+	// without what the switch needs, ports keep a ring from the start.
+	RxRingAlways bool
 	// PinCPU pins the forwarding loop's thread to CPU.
 	PinCPU bool
 	CPU    int
@@ -72,6 +82,7 @@ type Forwarder struct {
 	closed    bool
 	stopLinks chan struct{} // ends the link-state watch
 	lastErr   time.Time
+	noFanout  atomic.Bool // the kernel cannot switch ports between recvmmsg and a ring
 }
 
 type port struct {
@@ -81,6 +92,10 @@ type port struct {
 	ifindex    int
 	fd         int     // AF_PACKET
 	rx         *rxRing // nil: recvmmsg
+	group      int     // fanout group of fd, when switchable
+	switchable bool    // fd is in a fanout group: the port can switch to or from its ring
+	rxFrames   int     // frames received since the last tick
+	quiet      int     // ticks in a row with few frames, while on the ring
 	tap        int     // tap fd
 	tapIndex   int
 	instance   string
@@ -252,7 +267,7 @@ func (f *Forwarder) AttachPort(ctx context.Context, name, instance, instanceNS s
 	if err != nil {
 		return fmt.Errorf("port %s: instance namespace %s: %w", name, instanceNS, err)
 	}
-	p := &port{name: name, instance: instance, ns: ns, fd: -1, tap: -1, ring: newRing(f.opts.Batch, f.opts.NoRxRing)}
+	p := &port{name: name, instance: instance, ns: ns, fd: -1, tap: -1, ring: newRing(f.opts.Batch, !f.opts.RxRingAlways)}
 	var mac packet.MAC
 	var mtu int
 	err = nsutil.Do(f.opts.PortNetNS, func() error {
@@ -286,7 +301,7 @@ func (f *Forwarder) AttachPort(ctx context.Context, name, instance, instanceNS s
 		if err := blockKernelIngress(a.Index); err != nil {
 			f.log.Warn("port: kernel still sees its traffic", "port", name, "err", err)
 		}
-		p.fd, p.rx, err = openPacketSocket(a.Index, !f.opts.NoRxRing)
+		p.fd, p.rx, p.group, p.switchable, err = f.openPortSocket(a.Index)
 		return err
 	})
 	if err != nil {
@@ -338,6 +353,142 @@ func (f *Forwarder) AttachPort(ctx context.Context, name, instance, instanceNS s
 	f.startAddrWatch(p)
 	f.log.Info("port attached", "port", name, "instance", instance, "mac", mac.String(), "mtu", mtu)
 	return nil
+}
+
+// openPortSocket opens a port's packet socket as the options say: with a
+// ring from the start, never, or (by default) on recvmmsg in a fanout group
+// of its own, ready to switch.
+func (f *Forwarder) openPortSocket(ifindex int) (fd int, rx *rxRing, group int, switchable bool, err error) {
+	switch {
+	case f.opts.NoRxRing:
+		fd, rx, _, err = openPacketSocket(ifindex, false, -1)
+		return fd, rx, 0, false, err
+	case f.opts.RxRingAlways || f.noFanout.Load():
+		fd, rx, _, err = openPacketSocket(ifindex, true, -1)
+		return fd, rx, 0, false, err
+	}
+	fd, rx, group, err = openPacketSocket(ifindex, false, newGroup)
+	if errors.Is(err, errNoFanout) {
+		if !f.noFanout.Swap(true) {
+			f.log.Info("ports keep a receive ring from the start: the kernel cannot switch them", "err", err)
+		}
+		fd, rx, _, err = openPacketSocket(ifindex, true, -1)
+		return fd, rx, 0, false, err
+	}
+	return fd, rx, group, err == nil, err
+}
+
+// Ring switching thresholds, per 100 ms tick (tests shorten ringIdle).
+var (
+	// ringOnFrames frames received in one tick move a port onto its ring
+	// (10,000 frames a second).
+	ringOnFrames = 1000
+	// ringIdle ticks in a row (5 s) with fewer than ringQuietFrames frames
+	// move it back to recvmmsg.
+	ringIdle        = 50
+	ringQuietFrames = 100
+)
+
+// Ticks of the forwarding loop: every tickBusy while frames flow, a port is
+// on its ring or a neighbour is being resolved; every tickIdle otherwise.
+const (
+	tickBusy = 100 * time.Millisecond
+	tickIdle = time.Second
+)
+
+// adaptRx moves ports between recvmmsg and their ring as their traffic asks
+// (each tick, from Run; f.mu is held); since is the time since the last
+// tick. It tells whether a port received frames or is on its ring.
+func (f *Forwarder) adaptRx(since time.Duration) (busy bool) {
+	for _, p := range f.ports {
+		// frames per tickBusy
+		n := int(int64(p.rxFrames) * int64(tickBusy) / int64(max(since, tickBusy)))
+		busy = busy || p.rxFrames > 0 || p.rx != nil
+		p.rxFrames = 0
+		if !p.switchable {
+			continue
+		}
+		switch {
+		case p.rx == nil && n >= ringOnFrames:
+			f.switchRx(p, true)
+		case p.rx != nil && n < ringQuietFrames:
+			if p.quiet++; p.quiet >= ringIdle {
+				f.switchRx(p, false)
+			}
+		default:
+			p.quiet = 0
+		}
+	}
+	return busy
+}
+
+// switchRx moves a port's receiving onto a new socket, with a ring or
+// without, and closes the old one. The new socket joins the old one's
+// fanout group; one swap of the group's program moves every later frame to
+// it (the kernel returns once no frame is still on its way to the old one);
+// what the old socket holds is forwarded before it is closed. So no frame
+// is lost or seen twice, and frames keep their order. f.mu is held.
+func (f *Forwarder) switchRx(p *port, ring bool) {
+	f.flush() // queued frames may point into the old ring's blocks
+	var fd, group int
+	var rx *rxRing
+	err := nsutil.Do(f.opts.PortNetNS, func() error {
+		var err error
+		fd, rx, group, err = openPacketSocket(p.ifindex, ring, p.group)
+		return err
+	})
+	if err == nil {
+		if err = attachFilter(fd, unix.PACKET_FANOUT_DATA, 1); err != nil {
+			err = fmt.Errorf("PACKET_FANOUT_DATA: %w", err)
+			rx.close()
+			unix.Close(fd)
+		}
+	}
+	if err != nil {
+		f.log.Warn("port: cannot switch its way of receiving; it keeps the old one", "port", p.name, "ring", ring, "err", err)
+		p.switchable = false
+		return
+	}
+	// Every new frame goes to fd now: forward what the old socket holds
+	// (a ring's current block is handed over when the kernel's timer
+	// retires it, within rxRetireMs).
+	now := time.Now()
+	for deadline := now.Add(20 * time.Millisecond); ; {
+		before := p.rxFrames
+		f.readPort(now, p)
+		if p.rx != nil && p.rx.pending() && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		if p.rx == nil && p.rxFrames-before >= 16*len(p.ring.rxMsg) && time.Now().Before(deadline) {
+			continue // readPort stopped at its budget: more is queued
+		}
+		break
+	}
+	_ = unix.EpollCtl(f.epfd, unix.EPOLL_CTL_DEL, p.fd, nil)
+	unix.Close(p.fd)
+	p.rx.close()
+	p.fd, p.rx, p.group, p.quiet = fd, rx, group, 0
+	// The group has one member again, at index 0.
+	if err := attachFilter(fd, unix.PACKET_FANOUT_DATA, 0); err != nil {
+		f.log.Warn("port: fanout program", "port", p.name, "err", err)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: p.token << 1}
+	if err := unix.EpollCtl(f.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		f.log.Error("port: epoll add after switching", "port", p.name, "err", err)
+	}
+	f.log.Debug("port receives", "port", p.name, "ring", ring)
+}
+
+// RxRing tells whether a port receives with its ring now (tests).
+func (f *Forwarder) RxRing(port string) (ring, ok bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.ports[port]
+	if p == nil {
+		return false, false
+	}
+	return p.rx != nil, true
 }
 
 // testHookAttachUnregistered, when set by a test, runs in AttachPort after
@@ -794,8 +945,9 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	}
 	events := make([]unix.EpollEvent, 128)
 	var lastTick time.Time
+	wait := tickBusy
 	for ctx.Err() == nil {
-		n, err := unix.EpollWait(f.epfd, events, 100)
+		n, err := unix.EpollWait(f.epfd, events, int(wait/time.Millisecond))
 		if err != nil {
 			if errors.Is(err, unix.EINTR) {
 				continue
@@ -829,10 +981,20 @@ func (f *Forwarder) Run(ctx context.Context) error {
 				f.readTap(now, p)
 			}
 		}
-		if now.Sub(lastTick) >= 100*time.Millisecond {
+		if n > 0 {
+			wait = tickBusy
+		}
+		if since := now.Sub(lastTick); since >= tickBusy {
 			lastTick = now
 			f.dp.Tick(now, f)
 			f.flush()
+			busy := f.adaptRx(since)
+			// An idle forwarder wakes once a second, not ten times: with
+			// hundreds of lab nodes on a host the wake-ups add up.
+			wait = tickIdle
+			if busy || n > 0 || f.dp.Resolving() {
+				wait = tickBusy
+			}
 		}
 		f.mu.Unlock()
 	}
@@ -862,7 +1024,10 @@ func (f *Forwarder) socketError(p *port, tap bool, events uint32) {
 // a budget so one busy port cannot starve the others.
 func (f *Forwarder) readPort(now time.Time, p *port) {
 	if p.rx != nil {
-		process := func(vnet, buf []byte, off int) { f.dp.Process(now, p.id, vnet, buf, off, f) }
+		process := func(vnet, buf []byte, off int) {
+			p.rxFrames++
+			f.dp.Process(now, p.id, vnet, buf, off, f)
+		}
 		for round := 0; round < rxBlocks; round++ {
 			blk := p.rx.next()
 			if blk == nil {
@@ -881,6 +1046,7 @@ func (f *Forwarder) readPort(now time.Time, p *port) {
 			f.logErr("receive", p.name, err)
 			return
 		}
+		p.rxFrames += n
 		for i := 0; i < n; i++ {
 			l := int(r.rxMsg[i].Len) - packet.VnetHdrLen
 			if l < packet.EthernetLen || l > maxFrame {

@@ -45,7 +45,7 @@ func testForwarderNamespaces(t *testing.T, noRing bool) {
 	l.defaultRoute("vt-fwd-b", "10.2.0.1")
 	l.defaultRoute("vt-fwd-c", "192.168.1.1")
 
-	f, _ := startForwarder(t, Options{PortNetNS: l.path["vt-fwd-r"], NoRxRing: noRing})
+	f, _ := startForwarder(t, Options{PortNetNS: l.path["vt-fwd-r"], NoRxRing: noRing, RxRingAlways: !noRing})
 	ctx := context.Background()
 	for _, a := range []struct{ port, inst, ns string }{
 		{"r1", fibapi.Public, "vt-fwd-pub"}, {"r2", fibapi.Public, "vt-fwd-pub"}, {"r3", "V", "vt-fwd-v"},

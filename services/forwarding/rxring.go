@@ -93,6 +93,16 @@ func (r *rxRing) next() []byte {
 	return r.mem[r.cur*rxBlockSize : (r.cur+1)*rxBlockSize]
 }
 
+// pending tells whether the block the kernel fills holds frames it has not
+// handed over yet.
+func (r *rxRing) pending() bool {
+	if atomic.LoadUint32(r.status(r.cur))&unix.TP_STATUS_USER != 0 {
+		return true
+	}
+	n := (*uint32)(unsafe.Pointer(&r.mem[r.cur*rxBlockSize+bdNumPkts]))
+	return atomic.LoadUint32(n) != 0
+}
+
 // release hands the current block back to the kernel.
 func (r *rxRing) release() {
 	atomic.StoreUint32(r.status(r.cur), unix.TP_STATUS_KERNEL)

@@ -3,6 +3,7 @@ package forwarding
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -19,13 +20,15 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 // openPacketSocket opens an AF_PACKET socket bound to ifindex with the
 // virtio-net header enabled, in the calling thread's network namespace, with
-// a TPACKET_V3 receive ring when ring is set.
-func openPacketSocket(ifindex int, ring bool) (int, *rxRing, error) {
+// a TPACKET_V3 receive ring when ring is set. With group >= 0 the socket
+// joins that fanout group (Forwarder.switchRx); newGroup makes a new one,
+// whose id is returned; -1 joins none.
+func openPacketSocket(ifindex int, ring bool, group int) (int, *rxRing, int, error) {
 	// Protocol 0 receives nothing until bind, so no frame of another
 	// interface slips in before the socket is bound.
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return -1, nil, fmt.Errorf("af_packet socket: %w", err)
+		return -1, nil, 0, fmt.Errorf("af_packet socket: %w", err)
 	}
 	opts := []struct {
 		level, opt, val int
@@ -41,13 +44,13 @@ func openPacketSocket(ifindex int, ring bool) (int, *rxRing, error) {
 	for _, o := range opts {
 		if err := unix.SetsockoptInt(fd, o.level, o.opt, o.val); err != nil {
 			unix.Close(fd)
-			return -1, nil, fmt.Errorf("setsockopt %s: %w", o.name, err)
+			return -1, nil, 0, fmt.Errorf("setsockopt %s: %w", o.name, err)
 		}
 	}
 	if !ring {
 		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_AUXDATA, 1); err != nil {
 			unix.Close(fd)
-			return -1, nil, fmt.Errorf("setsockopt PACKET_AUXDATA: %w", err)
+			return -1, nil, 0, fmt.Errorf("setsockopt PACKET_AUXDATA: %w", err)
 		}
 	}
 	var rx *rxRing
@@ -55,16 +58,80 @@ func openPacketSocket(ifindex int, ring bool) (int, *rxRing, error) {
 		rx, err = setupRxRing(fd)
 		if err != nil {
 			unix.Close(fd)
-			return -1, nil, err
+			return -1, nil, 0, err
+		}
+	}
+	fail := func(err error) (int, *rxRing, int, error) {
+		rx.close()
+		unix.Close(fd)
+		return -1, nil, 0, err
+	}
+	if group >= 0 {
+		// Bound on its own, the socket would get a copy of every frame
+		// the group's member gets, until it joins the group.
+		if err := attachFilter(fd, unix.SO_ATTACH_FILTER, 0); err != nil {
+			return fail(fmt.Errorf("packet socket filter: %w", err))
 		}
 	}
 	sa := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifindex}
 	if err := unix.Bind(fd, sa); err != nil {
-		rx.close()
-		unix.Close(fd)
-		return -1, nil, fmt.Errorf("bind af_packet to ifindex %d: %w", ifindex, err)
+		return fail(fmt.Errorf("bind af_packet to ifindex %d: %w", ifindex, err))
 	}
-	return fd, rx, nil
+	if group < 0 {
+		return fd, rx, 0, nil
+	}
+	flags := unix.PACKET_FANOUT_FLAG_IGNORE_OUTGOING
+	if group == newGroup {
+		group, flags = 0, flags|unix.PACKET_FANOUT_FLAG_UNIQUEID
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, group|(unix.PACKET_FANOUT_CBPF|flags)<<16); err != nil {
+		return fail(fmt.Errorf("%w: PACKET_FANOUT: %w", errNoFanout, err))
+	}
+	if flags&unix.PACKET_FANOUT_FLAG_UNIQUEID != 0 {
+		v, err := unix.GetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT)
+		if err != nil {
+			return fail(fmt.Errorf("%w: PACKET_FANOUT id: %w", errNoFanout, err))
+		}
+		group = v & 0xffff
+		// An explicit program from the start: replacing it later waits
+		// until no frame is still on its way to the old member.
+		if err := attachFilter(fd, unix.PACKET_FANOUT_DATA, 0); err != nil {
+			return fail(fmt.Errorf("%w: PACKET_FANOUT_DATA: %w", errNoFanout, err))
+		}
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DETACH_FILTER, 0); err != nil {
+		return fail(fmt.Errorf("packet socket filter: %w", err))
+	}
+	return fd, rx, group, nil
+}
+
+// newGroup asks openPacketSocket for a fanout group of the socket's own
+// (fanout ids are 16 bits).
+const newGroup = 1 << 16
+
+// errNoFanout: the kernel lacks what switching a port between recvmmsg and
+// its ring needs (PACKET_FANOUT with CBPF, unique ids and
+// PACKET_FANOUT_FLAG_IGNORE_OUTGOING).
+var errNoFanout = errors.New("packet fanout unavailable")
+
+// attachFilter installs the one-instruction classic BPF program "return k"
+// with setsockopt opt: as a socket filter (SO_ATTACH_FILTER) k = 0 drops
+// every frame; as a fanout program (PACKET_FANOUT_DATA) k is the member of
+// the group that receives every frame.
+func attachFilter(fd, opt int, k uint32) error {
+	prog := []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: k}}
+	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
+	level := unix.SOL_SOCKET
+	if opt == unix.PACKET_FANOUT_DATA {
+		level = unix.SOL_PACKET
+	}
+	_, _, e := unix.Syscall6(unix.SYS_SETSOCKOPT, uintptr(fd), uintptr(level), uintptr(opt),
+		uintptr(unsafe.Pointer(&fprog)), unsafe.Sizeof(fprog), 0)
+	runtime.KeepAlive(prog)
+	if e != 0 {
+		return e
+	}
+	return nil
 }
 
 // openTap creates a tap device named name in the calling thread's network

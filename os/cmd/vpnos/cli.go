@@ -131,6 +131,16 @@ func isTerminal(r io.Reader) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
+// isTerminalOut tells whether w is a terminal.
+func isTerminalOut(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
 // cmdHealth opens and closes a session: the daemon is healthy when its
 // management socket answers.
 func cmdHealth(args []string, stderr io.Writer) int {

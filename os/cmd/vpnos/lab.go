@@ -36,7 +36,8 @@ flags:
                           node, no Docker needed (default); docker: containers
                           clab-LAB-NODE from the node image
   --workdir DIR           parent of the lab folders (default /run/vpnos/lab)
-  --timeout D             (up) how long to wait for the nodes (default 2m)
+  --timeout D             (up) how long a node may take to answer once started
+                          (default 2m)
   --format table|json     (inspect) output format
   -t FILE                 the topology file, as with containerlab
 `
@@ -60,7 +61,7 @@ func cmdLab(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	rt := fs.String("runtime", runner.RuntimeNetns, "netns or docker")
 	workdir := fs.String("workdir", os.Getenv("VPNOS_LAB_WORKDIR"), "parent of the lab folders")
-	timeout := fs.Duration("timeout", 2*time.Minute, "how long up waits for the nodes")
+	timeout := fs.Duration("timeout", 2*time.Minute, "how long a node may take to answer once started")
 	topo := fs.String("t", "", "topology file")
 	format := fs.String("format", "table", "inspect output: table or json")
 	fs.Usage = func() { fmt.Fprint(stderr, labUsage) }
@@ -84,6 +85,7 @@ func cmdLab(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		opts: runner.Options{
 			Runtime: *rt, Workdir: *workdir, ReadyTimeout: *timeout,
 			Log: newLogger(stderr, "warn").With("proc", "lab"), Out: stdout,
+			Terminal:   isTerminalOut(stdout),
 			NodeSocket: nodeSocket,
 		},
 	}
@@ -152,7 +154,7 @@ func (l *labCmd) up(ctx context.Context, pos []string) error {
 	if err != nil {
 		return err
 	}
-	if err := l.table(ctx, st); err != nil {
+	if err := l.table(ctx, st, runner.InspectUp); err != nil {
 		return err
 	}
 	fmt.Fprintln(l.stdout)
@@ -229,11 +231,12 @@ func (l *labCmd) inspect(ctx context.Context, pos []string) error {
 			Nodes    []runner.NodeStatus `json:"nodes"`
 		}{st.Lab, st.Runtime, st.Dir, st.Complete, rows})
 	}
-	return l.table(ctx, st)
+	return l.table(ctx, st, runner.Inspect)
 }
 
-func (l *labCmd) table(ctx context.Context, st *runner.State) error {
-	rows, err := runner.Inspect(ctx, st, l.opts)
+// table prints the lab's nodes as inspect finds them.
+func (l *labCmd) table(ctx context.Context, st *runner.State, inspect func(context.Context, *runner.State, runner.Options) ([]runner.NodeStatus, error)) error {
+	rows, err := inspect(ctx, st, l.opts)
 	if err != nil {
 		return err
 	}

@@ -478,6 +478,23 @@ func (d *Dataplane) Tick(now time.Time, out Sink) {
 	}
 }
 
+// Resolving tells whether a neighbour is being resolved (Tick then has ARP
+// retries due within ARPInterval); without one, Tick only ages neighbours,
+// which a tick a second is enough for.
+func (d *Dataplane) Resolving() bool {
+	for _, p := range d.byID {
+		if p == nil {
+			continue
+		}
+		for _, n := range p.neigh {
+			if !n.resolved {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // unreachableQueued answers the IPv4 packets that waited for a neighbour
 // that never answered with ICMP host unreachable, as a host would. Labelled
 // frames are dropped silently (their source may live in another instance).
