@@ -52,6 +52,31 @@ func (e *ConflictError) Error() string {
 // both changed since the candidate's changes began.
 func (c *Candidate) Conflicts() []Conflict { return append([]Conflict(nil), c.conflicts...) }
 
+// addConflict records n, found by a later rebase than the conflicts
+// already recorded: a node is one conflict, named with the newest commit
+// that changed it. A conflict on an ancestor of recorded ones replaces
+// them; one below a recorded conflict renews that conflict's commit.
+func (c *Candidate) addConflict(n Conflict) {
+	keep := c.conflicts[:0]
+	covered := false
+	for _, o := range c.conflicts {
+		switch {
+		case n.Path.HasPrefix(o.Path):
+			if n.ID != 0 {
+				o.ID, o.User = n.ID, n.User
+			}
+			covered = true
+		case o.Path.HasPrefix(n.Path):
+			continue
+		}
+		keep = append(keep, o)
+	}
+	c.conflicts = keep
+	if !covered {
+		c.conflicts = append(c.conflicts, n)
+	}
+}
+
 // liveConflicts drops the conflicts the candidate no longer takes part
 // in (its session set the node back to running's value) and returns the
 // others.

@@ -156,7 +156,7 @@ func (c *Candidate) Sync() {
 	} else {
 		for _, p := range findConflicts(ops, Diff(c.base, r)) {
 			id, user := c.store.whoChanged(p, c.version)
-			c.conflicts = append(c.conflicts, Conflict{Path: p, ID: id, User: user})
+			c.addConflict(Conflict{Path: p, ID: id, User: user})
 		}
 	}
 	t := r.Clone()

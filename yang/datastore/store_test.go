@@ -257,6 +257,25 @@ func TestConcurrentCandidates(t *testing.T) {
 	if _, err := g.Commit(ctx, "g", ""); err != nil {
 		t.Fatalf("a conflict undone by its session: %v", err)
 	}
+	// A node another session changed twice is one conflict, named with
+	// the newest of its commits.
+	m, n := s.NewCandidate(), s.NewCandidate()
+	m.Tree().Set(ge1.Child("description"), "m")
+	n.Tree().Set(ge1.Child("description"), "n1")
+	if _, err := n.Commit(ctx, "n", ""); err != nil {
+		t.Fatal(err)
+	}
+	m.Sync()
+	n.Tree().Set(ge1.Child("description"), "n2")
+	idN2, err := n.Commit(ctx, "n2", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Commit(ctx, "m", ""); !errors.As(err, &ce) || len(ce.Conflicts) != 1 ||
+		ce.Conflicts[0].ID != idN2 || ce.Conflicts[0].User != "n2" {
+		t.Fatalf("want one conflict on ge1's description from commit %d, got %v", idN2, err)
+	}
+	m.Discard()
 	// Changes to different nodes do not conflict.
 	e, f := s.NewCandidate(), s.NewCandidate()
 	e.Tree().Set(ge1.Child("description"), "e")
