@@ -378,7 +378,7 @@ func defaultHooks() map[string]hook {
 		"/interfaces/interface": {pre: func(ed *edit, target datastore.Path) error {
 			name := target.Last().Keys[0]
 			if ed.undo {
-				if !strings.HasPrefix(name, "LoopBack") && !strings.Contains(name, ".") {
+				if physicalPort(name) {
 					return refuse("The physical interface %s cannot be deleted", name)
 				}
 				return nil

@@ -161,3 +161,9 @@ func (s *session) ifNumbers(typ string) string {
 	}
 	return fmt.Sprintf("<%d-%d>/<%d-%d>/<%d-%d>", lo[0], hi[0], lo[1], hi[1], lo[2], hi[2])
 }
+
+// physicalPort reports whether the interface name is a physical port
+// (neither a LoopBack nor a sub-interface): it cannot be deleted.
+func physicalPort(name string) bool {
+	return !strings.HasPrefix(name, "LoopBack") && !strings.Contains(name, ".")
+}
