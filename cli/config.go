@@ -93,6 +93,8 @@ func (cn *cnode) leafFor(name string) *yang.Entry {
 var keywordHelp = map[string]string{
 	"ip":            "Specify IP configurations",
 	"mpls":          "Specify MPLS configurations",
+	"ospf":          "OSPF (Open Shortest Path First)",
+	"timer":         "Specify timers",
 	"static-lsp":    "Configure a static LSP",
 	"undo":          "Negate a command or set its default",
 	"display":       "Display information",
@@ -135,6 +137,10 @@ func (e *Engine) compileConfig(cn *cnode, t *tnode, undo bool) ([][]item, error)
 			case tKeyword:
 				h := keywordHelp[n.word]
 				if h != "" {
+				} else if l := nextLeaf(cn, sq, i); l != nil && l != cn.entry && schema.HasExt(l, "help") {
+					// A keyword that introduces an option of the command
+					// (ospf [router-id {router-id}]) says what the option does.
+					h, _ = schema.Ext(l, "help")
 				} else if i == lead {
 					h = cmdHelp
 				} else if i+1 < len(sq) && sq[i+1].kind == tParam {
@@ -170,6 +176,14 @@ func (e *Engine) compileConfig(cn *cnode, t *tnode, undo bool) ([][]item, error)
 		out = append(out, seq)
 	}
 	return out, nil
+}
+
+// nextLeaf is the leaf of the parameter right after keyword i of sq.
+func nextLeaf(cn *cnode, sq []*tnode, i int) *yang.Entry {
+	if i+1 < len(sq) && sq[i+1].kind == tParam {
+		return cn.leafFor(sq[i+1].word)
+	}
+	return nil
 }
 
 // leafItem makes the parameter item of a leaf. Enumerations become keyword

@@ -118,6 +118,9 @@ func (ed *edit) apply() (datastore.Path, error) {
 				vals = v
 			}
 			vals = expandValues(e.Dir[k], vals)
+			if d, ok := schema.Ext(e, "key-default"); ok && len(vals) == 0 && len(keys) == 1 {
+				vals = []string{d}
+			}
 			if len(vals) == 0 {
 				return nil, refuse("The key %s is missing", k)
 			}
@@ -137,8 +140,11 @@ func (ed *edit) apply() (datastore.Path, error) {
 					return nil, err
 				}
 			}
+			// Entering the view of an existing entry keeps what the line
+			// leaves out (ospf 1 keeps its router ID).
+			keep := cn.view != nil && t.Exists(target)
 			t.SetPresence(target)
-			ed.setChildren(target)
+			ed.setChildren(target, keep)
 			if h.post != nil {
 				if err := h.post(ed, target); err != nil {
 					return nil, err
@@ -158,7 +164,7 @@ func (ed *edit) apply() (datastore.Path, error) {
 			t.Delete(target)
 		} else {
 			t.SetPresence(target)
-			ed.setChildren(target)
+			ed.setChildren(target, false)
 		}
 		if h.post != nil {
 			if err := h.post(ed, target); err != nil {
@@ -170,8 +176,9 @@ func (ed *edit) apply() (datastore.Path, error) {
 }
 
 // setChildren sets the non-key leaves named in the command and removes
-// those of the template that were not given (the command replaces them).
-func (ed *edit) setChildren(target datastore.Path) {
+// those of the template that were not given (the command replaces them),
+// unless keep says to leave those alone.
+func (ed *edit) setChildren(target datastore.Path, keep bool) {
 	e := ed.cn.entry
 	keys := map[string]bool{}
 	for _, k := range schema.Keys(e) {
@@ -187,6 +194,9 @@ func (ed *edit) setChildren(target datastore.Path) {
 		}
 		p := target.Child(name)
 		v, ok := ed.m.joined(name)
+		if !ok && keep {
+			continue
+		}
 		if !ok {
 			if l.IsLeaf() {
 				ed.tree.DeleteLeaf(p)
@@ -411,7 +421,10 @@ func defaultHooks() map[string]hook {
 				if !ed.undo && had && old == v {
 					return nil
 				}
-				if ed.tree.Delete(target.Parent().Child("ipv4")) {
+				// OSPF on the interface belongs to a process of the old
+				// instance.
+				ospfOn := ed.tree.Delete(target.Parent().Child("ospf").Child("enable"))
+				if ed.tree.Delete(target.Parent().Child("ipv4")) || ospfOn {
 					if ed.s.immediateMode {
 						ed.info = append(ed.info, "Info: All IPv4 related configurations on this interface are removed!",
 							"Info: All IPv6 related configurations on this interface are removed!")
@@ -469,14 +482,21 @@ func defaultHooks() map[string]hook {
 		"/interfaces/interface/mpls": {pre: func(ed *edit, target datastore.Path) error {
 			if ed.undo {
 				// Interface undo mpls removes all MPLS configuration there.
-				ed.tree.Delete(target.Parent().Child("mpls-ldp"))
+				deleteInterfaceLDP(ed.tree, target.Parent())
+			}
+			return nil
+		}},
+		"/interfaces/interface/mpls-ldp": {pre: func(ed *edit, target datastore.Path) error {
+			if ed.undo {
+				// Interface undo mpls ldp removes the interface's LDP timers.
+				deleteInterfaceLDP(ed.tree, target.Parent())
 			}
 			return nil
 		}},
 		"/mpls/ldp": {pre: func(ed *edit, target datastore.Path) error {
 			if ed.undo {
 				for _, ifc := range ed.tree.Entries(datastore.P("interfaces"), "interface") {
-					ed.tree.Delete(ifc.Path.Child("mpls-ldp"))
+					deleteInterfaceLDP(ed.tree, ifc.Path)
 				}
 			}
 			return nil
@@ -490,7 +510,7 @@ func defaultHooks() map[string]hook {
 			ed.tree.Delete(datastore.P("static-lsps"))
 			for _, ifc := range ed.tree.Entries(datastore.P("interfaces"), "interface") {
 				ed.tree.Delete(ifc.Path.Child("mpls"))
-				ed.tree.Delete(ifc.Path.Child("mpls-ldp"))
+				deleteInterfaceLDP(ed.tree, ifc.Path)
 			}
 			if ed.tree.Under(datastore.P("mpls")) != nil {
 				ed.info = append(ed.info, "Info: All MPLS configurations are removed.")
@@ -525,8 +545,41 @@ func defaultHooks() map[string]hook {
 					}
 				}
 			}
+			// And its OSPF processes.
+			for _, p := range ed.tree.Entries(datastore.P("ospf"), "process") {
+				if v, _ := ed.tree.Get(p.Path.Child("vpn-instance")); v == name {
+					deleteOSPFProcess(ed.tree, p.Path)
+				}
+			}
 			return nil
 		}},
+		"/ospf/process": {pre: func(ed *edit, target datastore.Path) error {
+			if ed.undo {
+				deleteOSPFProcess(ed.tree, target)
+			}
+			return nil
+		}},
+	}
+}
+
+// deleteOSPFProcess removes an OSPF process and the interfaces' ospf
+// enable of it.
+func deleteOSPFProcess(t *datastore.Tree, p datastore.Path) {
+	id := p.Last().Keys[0]
+	for _, ifc := range t.Entries(datastore.P("interfaces"), "interface") {
+		en := ifc.Path.Child("ospf").Child("enable")
+		if v, _ := t.Get(en.Child("process")); v == id {
+			t.Delete(en)
+		}
+	}
+	t.Delete(p)
+}
+
+// deleteInterfaceLDP removes an interface's LDP configuration: mpls ldp
+// and its timers.
+func deleteInterfaceLDP(t *datastore.Tree, ifc datastore.Path) {
+	for _, leaf := range []string{"mpls-ldp", "mpls-ldp-hello-hold", "mpls-ldp-keepalive-hold"} {
+		t.Delete(ifc.Child(leaf))
 	}
 }
 

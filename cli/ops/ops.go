@@ -88,6 +88,13 @@ type Deps struct {
 	// InstanceLabel returns the per-instance VPN label of an instance, when
 	// one is allocated (`display ip vpn-instance verbose`).
 	InstanceLabel func(instance string) (uint32, bool)
+	// OSPF adds the OSPF displays and reset ospf.
+	OSPF OSPF
+	// LDP adds LDP's state to the displays (nil: LDP is not enabled).
+	LDP LDP
+	// LSP puts the MPLS echo requests of ping lsp and tracert lsp on their
+	// LSP (the forwarder; nil: the tools answer that they cannot).
+	LSP diag.LSPSender
 	// VRP5 selects the VRP5 layouts where they differ (the engine's
 	// "immediate" commit mode).
 	VRP5 bool
@@ -105,11 +112,13 @@ var (
 
 // tools are the diag entry points; tests replace them.
 type tools struct {
-	ping    func(ctx context.Context, ns diag.NetNS, o diag.PingOptions, w io.Writer) (diag.PingStats, error)
-	tracert func(ctx context.Context, ns diag.NetNS, o diag.TracertOptions, w io.Writer) (diag.TracertResult, error)
+	ping       func(ctx context.Context, ns diag.NetNS, o diag.PingOptions, w io.Writer) (diag.PingStats, error)
+	tracert    func(ctx context.Context, ns diag.NetNS, o diag.TracertOptions, w io.Writer) (diag.TracertResult, error)
+	pingLSP    func(ctx context.Context, ns diag.NetNS, s diag.LSPSender, o diag.LSPPingOptions, w io.Writer) (diag.PingStats, error)
+	tracertLSP func(ctx context.Context, ns diag.NetNS, s diag.LSPSender, o diag.LSPTracertOptions, w io.Writer) ([]diag.LSPHopResult, error)
 }
 
-var realTools = tools{ping: diag.Ping, tracert: diag.Tracert}
+var realTools = tools{ping: diag.Ping, tracert: diag.Tracert, pingLSP: diag.PingLSP, tracertLSP: diag.TracertLSP}
 
 // ops holds what the commands share.
 type ops struct {
@@ -152,6 +161,8 @@ func (o *ops) commands() []cli.Command {
 	out = append(out, o.toolCommands()...)
 	out = append(out, o.arpCommands()...)
 	out = append(out, o.routingMoreCommands()...)
+	out = append(out, o.ospfCommands()...)
+	out = append(out, o.ldpCommands()...)
 	out = append(out, o.policyCommands()...)
 	return out
 }

@@ -19,10 +19,12 @@ import (
 	"vpnos/services/diag"
 	"vpnos/services/fibapi"
 	"vpnos/services/iface"
+	"vpnos/services/ldp"
 	"vpnos/services/policy"
 	"vpnos/services/rib"
 	"vpnos/services/static"
 	"vpnos/services/vrf"
+	"vpnos/yang/datastore"
 )
 
 var epoch = time.Date(2026, 11, 22, 1, 0, 0, 0, time.UTC)
@@ -121,7 +123,48 @@ func (w *world) rib() *rib.RIB {
 	if err := r.SetLSPs(rib.OwnerVPNInstance, vpn); err != nil {
 		w.t.Fatal(err)
 	}
+	// LDP's LSPs, as the LDP service hands them to the RIB.
+	if snap, err := (worldLDP{w}).Snapshot(context.Background()); err == nil {
+		var set []ldp.LSP
+		for _, f := range snap.FECs {
+			l := ldp.LSP{FEC: f.FEC, Local: f.Local, Egress: f.Egress, Ingress: f.Ingress}
+			for _, h := range f.NextHops {
+				l.NextHops = append(l.NextHops, h.Hop)
+			}
+			set = append(set, l)
+		}
+		lsps, del := ldp.LSPsChanged{Set: set}.RIBUpdate()
+		if err := r.UpdateLSPs(rib.OwnerLDP, lsps, del); err != nil {
+			w.t.Fatal(err)
+		}
+	}
 	return r
+}
+
+// worldLDP is LDP as the world has it: PE1 of the reference (pe1LDP) while
+// mpls ldp is configured.
+type worldLDP struct{ w *world }
+
+func (l worldLDP) Snapshot(context.Context) (ldp.Snapshot, error) {
+	if !l.w.e.Store().Running().Exists(datastore.P("mpls", "ldp")) {
+		return ldp.Snapshot{}, ldp.ErrNotEnabled
+	}
+	s := pe1LDP()
+	for i := range s.Interfaces {
+		s.Interfaces[i].Name = s.Interfaces[i].VRPName
+	}
+	for i := range s.FECs {
+		for j := range s.FECs[i].NextHops {
+			s.FECs[i].NextHops[j].Interface = s.FECs[i].NextHops[j].VRPName
+		}
+	}
+	return s, nil
+}
+
+// SendLabelled stands in for the forwarder: ping lsp and tracert lsp are
+// fakeTools here.
+func (w *world) SendLabelled(context.Context, string, netip.Addr, []uint32, uint8, []byte) error {
+	return errors.New("not in this world")
 }
 
 // instanceLabel stands in for the VPN instances' labels: red has 48120.
@@ -169,6 +212,21 @@ var fakeTools = tools{
 		fmt.Fprintf(w, "[tracert dest=%s source=%v first=%d max=%d probes=%d wait=%s]\n", o.Dest, o.Source, o.FirstTTL, o.MaxTTL, o.Probes, o.Timeout)
 		return diag.TracertResult{}, nil
 	},
+	pingLSP: func(ctx context.Context, ns diag.NetNS, s diag.LSPSender, o diag.LSPPingOptions, w io.Writer) (diag.PingStats, error) {
+		if err := ns.Do(func() error { return nil }); err != nil {
+			return diag.PingStats{}, err
+		}
+		fmt.Fprintf(w, "[ping lsp fec=%s hop=%+v source=%v count=%d ttl=%d size=%d interval=%s timeout=%s]\n",
+			o.FEC, o.Hop, o.Source, o.Count, o.TTL, o.Size, o.Interval, o.Timeout)
+		return diag.PingStats{}, nil
+	},
+	tracertLSP: func(ctx context.Context, ns diag.NetNS, s diag.LSPSender, o diag.LSPTracertOptions, w io.Writer) ([]diag.LSPHopResult, error) {
+		if err := ns.Do(func() error { return nil }); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(w, "[tracert lsp fec=%s hop=%+v source=%v max=%d timeout=%s]\n", o.FEC, o.Hop, o.Source, o.MaxTTL, o.Timeout)
+		return nil, nil
+	},
 }
 
 func fakeFailure(tool string, dest, src netip.Addr) error {
@@ -189,6 +247,13 @@ func newWorld(t testing.TB, mode string) *world {
 // newWorldWith is newWorld with a BGP speaker behind the displays (nil:
 // none).
 func newWorldWith(t testing.TB, mode string, node *bgpNode) *world {
+	t.Helper()
+	return newWorldMore(t, mode, node, nil)
+}
+
+// newWorldMore is newWorldWith with Deps changed by more before the
+// commands are registered.
+func newWorldMore(t testing.TB, mode string, node *bgpNode, more func(*Deps)) *world {
 	t.Helper()
 	w := &world{t: t, now: epoch, counters: map[string]PortCounters{
 		"eth1": {RxPackets: 1200, RxBytes: 98765, RxDrops: 3, TxPackets: 1100, TxBytes: 87654, TxDrops: 1},
@@ -213,11 +278,14 @@ func newWorldWith(t testing.TB, mode string, node *bgpNode) *world {
 	e.Store().Now = w.clock
 	w.e = e
 	d := Deps{RIB: w, VRF: w, NS: w, Counters: w, Ports: w, Now: w.clock, VRP5: mode == "immediate",
-		InstanceLabel: w.instanceLabel, Policy: w.policy}
+		InstanceLabel: w.instanceLabel, LDP: worldLDP{w}, LSP: w, Policy: w.policy}
 	if node != nil {
 		w.bgp, d.BGP = node, node
 		w.now = node.net.now
 		d.Now = func() time.Time { return node.net.now }
+	}
+	if more != nil {
+		more(&d)
 	}
 	if err := register(e, d, fakeTools); err != nil {
 		t.Fatal(err)

@@ -48,7 +48,7 @@ func port(kernel, name, inst string, up bool, addrs ...string) rib.Port {
 	return p
 }
 
-func ospf(prefix, gw, port string, cost uint32) rib.Route {
+func ospfRoute(prefix, gw, port string, cost uint32) rib.Route {
 	return rib.Route{Prefix: pfx(prefix), Protocol: rib.OSPF, Cost: cost, NextHops: []rib.NextHop{{Gateway: ip(gw), Interface: port}}}
 }
 
@@ -81,9 +81,9 @@ func referencePE1(t *testing.T) *ribEnv {
 	e.must(e.r.SetInterface(port("eth1", ge1, "red", true, "192.0.2.1/30")))
 	e.must(e.r.SetInterface(port("eth3", ge3, fibapi.Public, true, "198.51.100.1/30")))
 	e.must(e.r.SetInterface(port("", "LoopBack0", fibapi.Public, true, "10.255.0.1/32")))
-	e.must(e.r.AddRoute(fibapi.Public, ospf("10.255.0.2/32", "198.51.100.2", ge3, 2)))
-	e.must(e.r.AddRoute(fibapi.Public, ospf("10.255.0.3/32", "198.51.100.2", ge3, 3)))
-	e.must(e.r.AddRoute(fibapi.Public, ospf("198.51.100.4/30", "198.51.100.2", ge3, 2)))
+	e.must(e.r.AddRoute(fibapi.Public, ospfRoute("10.255.0.2/32", "198.51.100.2", ge3, 2)))
+	e.must(e.r.AddRoute(fibapi.Public, ospfRoute("10.255.0.3/32", "198.51.100.2", ge3, 3)))
+	e.must(e.r.AddRoute(fibapi.Public, ospfRoute("198.51.100.4/30", "198.51.100.2", ge3, 2)))
 	e.must(e.r.SetLSPs(rib.OwnerStatic, []rib.LSP{
 		staticIngress("pe1-pe2", "10.255.0.3/32", "198.51.100.2", 100),
 		{Name: "pe2-pe1", Role: rib.Egress, Instance: fibapi.Public, InLabel: 200, Explicit: true},

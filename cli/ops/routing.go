@@ -27,12 +27,13 @@ func (o *ops) routingCommands() []cli.Command {
 		},
 		{
 			Views:   "any",
-			Syntax:  "display mpls lsp [verbose | include {dest:ip} {len:int<0-32>} | vpn-instance {vrf:vpn-name}]",
+			Syntax:  "display mpls lsp [protocol ( ldp | static )] [verbose | include {dest:ip} {len:int<0-32>} | vpn-instance {vrf:vpn-name}]",
 			Display: true,
 			Help: map[string]string{
 				"mpls": "MPLS information", "lsp": "Label switched paths", "verbose": "Detailed information",
 				"include": "The LSPs of one FEC", "dest": "Destination IP address", "len": "Mask length",
 				"vpn-instance": "The LSPs of a VPN instance", "vrf": "VPN instance name",
+				"protocol": "The LSPs of one protocol", "ldp": "LDP LSPs", "static": "Static LSPs",
 			},
 			Run: o.runMPLSLSP,
 		},
@@ -77,7 +78,19 @@ func (o *ops) runMPLSLSP(ctx context.Context, a *cli.Args) (string, error) {
 		}
 		all = slices.DeleteFunc(all, func(l rib.LSPStatus) bool { return l.Instance != inst })
 	}
+	switch {
+	case a.Keyword("ldp"):
+		all = slices.DeleteFunc(all, func(l rib.LSPStatus) bool { return l.Owner != rib.OwnerLDP })
+	case a.Keyword("static"):
+		all = slices.DeleteFunc(all, func(l rib.LSPStatus) bool { return l.Owner != rib.OwnerStatic })
+	}
 	sections := lspSections(all)
+	if _, vrf := a.Value("vrf"); !vrf && !a.Keyword("static") {
+		// The router's own FECs (3/NULL) are LDP's, not programmed.
+		if s, err := o.ldpSnapshot(ctx); err == nil {
+			sections = withLDP(sections, s)
+		}
+	}
 	if d, ok := a.Value("dest"); ok {
 		addr, err := netip.ParseAddr(d)
 		if err != nil {

@@ -85,7 +85,12 @@ var tracertOptions = []toolOpt{
 
 // toolSyntax builds the template of a tool (see above).
 func toolSyntax(tool string, opts []toolOpt) string {
-	const host = "{host:ip}"
+	return toolSyntaxTo(tool, opts, "{host:ip}")
+}
+
+// toolSyntaxTo is toolSyntax with another destination than {host:ip}
+// (ping lsp: "ip {dest:ip} {len:int<0-32>}").
+func toolSyntaxTo(tool string, opts []toolOpt, host string) string {
 	free := ""
 	for i := len(opts); i >= 2; i-- {
 		inner := free
@@ -187,6 +192,18 @@ func (o *ops) toolCommands() []cli.Command {
 			Help:   toolHelp("tracert", "Trace the route to a host", tracertOptions),
 			Stream: o.runTracert,
 		},
+		{
+			Views:  "any",
+			Syntax: toolSyntaxTo("ping lsp", pingLSPOptions, lspDest),
+			Help:   lspHelp(toolHelp("ping", "Ping function", pingLSPOptions), "Ping an LSP (MPLS echo request)"),
+			Stream: o.runPingLSP,
+		},
+		{
+			Views:  "any",
+			Syntax: toolSyntaxTo("tracert lsp", tracertLSPOptions, lspDest),
+			Help:   lspHelp(toolHelp("tracert", "Trace the route to a host", tracertLSPOptions), "Trace an LSP (MPLS echo request)"),
+			Stream: o.runTracertLSP,
+		},
 	}
 }
 
@@ -246,7 +263,7 @@ func toolError(err error, src netip.Addr) error {
 		return errors.New("The source address is not a local address of the VPN instance")
 	}
 	msg := err.Error()
-	for _, p := range []string{"ping: ", "tracert: "} {
+	for _, p := range []string{"ping lsp: ", "tracert lsp: ", "ping: ", "tracert: "} {
 		msg = strings.TrimPrefix(msg, p)
 	}
 	return errors.New(msg)

@@ -45,6 +45,8 @@ type frame struct {
 	IPTTL     uint8
 	// ICMPType is the ICMP type when Proto is 1, else 0xff.
 	ICMPType uint8
+	// DstPort is the UDP destination port when Proto is 17.
+	DstPort uint16
 	// ICMPLabels is the label stack of an RFC 4950 object in the RFC 4884
 	// extension of an ICMP error.
 	ICMPLabels []mplsEntry
@@ -122,6 +124,9 @@ func decodeFrame(b []byte) (frame, error) {
 	f.IPTTL, f.Proto = p[8], p[9]
 	f.Src = netip.AddrFrom4([4]byte(p[12:16]))
 	f.Dst = netip.AddrFrom4([4]byte(p[16:20]))
+	if f.Proto == 17 && len(p) >= ihl+4 {
+		f.DstPort = binary.BigEndian.Uint16(p[ihl+2 : ihl+4])
+	}
 	if f.Proto == 1 && len(p) > ihl {
 		f.ICMPType = p[ihl]
 		if tot := int(binary.BigEndian.Uint16(p[2:4])); tot <= len(p) && tot >= ihl {

@@ -64,13 +64,13 @@ func routingTable(want []string, rows ...labtest.Row) labtest.Matcher {
 	})
 }
 
-// TestVPNInstances runs the reference lab (lab/l3vpn, static LSPs in the
+// TestVPNInstances runs the reference lab (lab/l3vpn: OSPF and LDP in the
 // core) and checks that the two VPN instances of each PE, whose CEs use the
 // same LAN, are separate: each CE reaches its own PE's instance address and
 // nothing of the other VPN or of the public instance; a PE's ping in an
 // instance reaches the LAN address in that instance's CE, as captured on the
 // CE links; the routing tables hold each instance's routes and nothing else;
-// and the PEs' loopbacks reach each other over the LSPs.
+// and the PEs' loopbacks, learnt by OSPF, reach each other over the LDP LSPs.
 func TestVPNInstances(t *testing.T) { runtimes(t, testVPNInstances) }
 
 func testVPNInstances(t *testing.T, rt string) {
@@ -89,10 +89,13 @@ func testVPNInstances(t *testing.T, rt string) {
 				t.Errorf("%s %s: the table shows the other instance:\n%s", s.pe, s.vpn, out)
 			}
 		}
-		// The public tables know the core and no customer address.
-		for pe, peer := range map[string][]string{"PE1": {"10.255.0.3/32", "198.51.100.2"}, "PE2": {"10.255.0.1/32", "198.51.100.5"}} {
+		// The public tables know the core (OSPF: the far PE's loopback and
+		// the far core link) and no customer address.
+		for pe, peer := range map[string][]string{"PE1": {"10.255.0.3/32", "198.51.100.2", "198.51.100.4/30"}, "PE2": {"10.255.0.1/32", "198.51.100.5", "198.51.100.0/30"}} {
 			out := l.WaitCLI(t, pe, "display ip routing-table", labtest.Rows("Destination/Mask",
-				labtest.Row{"Destination/Mask": peer[0], "Proto": "Static", "NextHop": peer[1], "Interface": "GigabitEthernet0/3/0"}), 10*time.Second)
+				labtest.Row{"Destination/Mask": peer[0], "Proto": "OSPF", "Pre": "10", "Cost": "2", "NextHop": peer[1], "Interface": "GigabitEthernet0/3/0"},
+				labtest.Row{"Destination/Mask": "10.255.0.2/32", "Proto": "OSPF", "Cost": "1", "NextHop": peer[1]},
+				labtest.Row{"Destination/Mask": peer[2], "Proto": "OSPF", "Cost": "2", "NextHop": peer[1]}), 30*time.Second)
 			for _, bad := range []string{"172.16.", "192.0.2.", "203.0.113.", "GigabitEthernet0/1/0", "GigabitEthernet0/2/0"} {
 				if strings.Contains(out, bad) {
 					t.Errorf("%s public table holds %s:\n%s", pe, bad, out)
@@ -157,17 +160,32 @@ func testVPNInstances(t *testing.T, rt string) {
 	})
 
 	t.Run("core-lsp", func(t *testing.T) {
+		// The core runs LDP: sessions on both core links, and each PE's
+		// loopback traffic to the other PE carries P's LDP label on the
+		// first link and none on the last (penultimate-hop popping).
+		l.WaitCLI(t, "P", "display mpls ldp session", sessionsOperational("10.255.0.1", "10.255.0.3"), 30*time.Second)
+		var toPE2, toPE1 uint32
+		l.WaitCLI(t, "PE1", "display mpls lsp protocol ldp", ingressLSP("10.255.0.3/32", "GE0/3/0", &toPE2), 15*time.Second)
+		l.WaitCLI(t, "PE2", "display mpls lsp protocol ldp", ingressLSP("10.255.0.1/32", "GE0/3/0", &toPE1), 15*time.Second)
 		pIn := startCapture(t, l, "P", "eth1")
+		pe2In := startCapture(t, l, "PE2", "eth3")
+		defer pIn.close()
+		defer pe2In.close()
+		request := icmpBetween("10.255.0.1", "10.255.0.3", icmpEcho)
 		pingOK(t, l, "PE1", "ping -c 3 -a 10.255.0.1 10.255.0.3", "10.255.0.3")
-		pIn.wait(t, "echo requests labelled 100", 3, func(f frame) bool {
-			return icmpBetween("10.255.0.1", "10.255.0.3", icmpEcho)(f) && len(f.Labels) == 1 && f.Labels[0].Label == 100
+		pIn.wait(t, fmt.Sprintf("echo requests labelled %d", toPE2), 3, func(f frame) bool {
+			return request(f) && len(f.Labels) == 1 && f.Labels[0].Label == toPE2
+		}, 2*time.Second)
+		pe2In.wait(t, "echo requests unlabelled on the last link", 3, func(f frame) bool {
+			return request(f) && f.EtherType == etherIPv4
 		}, 2*time.Second)
 		tracertHops(t, l, "PE1", "tracert -a 10.255.0.1 10.255.0.3", "198.51.100.2", "10.255.0.3")
 		tracertHops(t, l, "PE2", "tracert -a 10.255.0.3 10.255.0.1", "198.51.100.5", "10.255.0.1")
-		l.WaitCLI(t, "P", "display mpls static-lsp", lspState(map[string]staticLSPRow{
-			"PE1-PE2": {"-/-", "100/200", "GigabitEthernet0/1/0/GigabitEthernet0/2/0", "Up"},
-			"PE2-PE1": {"-/-", "101/201", "GigabitEthernet0/2/0/GigabitEthernet0/1/0", "Up"},
-		}), 5*time.Second)
+		l.WaitCLI(t, "PE1", "ping lsp -c 2 ip 10.255.0.3 32", labtest.Regexp(`2 packet\(s\) received`), 15*time.Second)
+		// No static LSP is left in the core.
+		for _, node := range []string{"PE1", "P", "PE2"} {
+			l.WaitCLI(t, node, "display mpls static-lsp", lspState(map[string]staticLSPRow{}), 5*time.Second)
+		}
 	})
 
 	// Last, as it changes the configuration: a packet arriving at a PE with

@@ -112,9 +112,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	sys := system.New()
-	if err := owners.Register(store, owners.Set{System: sys, VRF: r.vrf, MPLS: mpls.New(), Static: r.static, Policy: r.policy}); err != nil {
+	ldpPart := d.addLDP(r)
+	mplsOwner := mpls.New()
+	mplsOwner.OnApply(ldpPart.Follow)
+	if err := owners.Register(store, owners.Set{System: sys, VRF: r.vrf, MPLS: mplsOwner, Static: r.static, LDP: ldpPart, OSPF: r.ospfPart, Policy: r.policy}); err != nil {
 		return err
 	}
+	// LDP keeps its configuration across its restarts (Configure), so a
+	// restarted service runs the committed configuration again.
+	d.Registry.Add("ldp", []string{"rib", "vrf"}, r.ldp.Run)
 	if err := store.CheckOwners(); err != nil {
 		return fmt.Errorf("configuration schema: %w", err)
 	}
@@ -138,6 +144,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		RIB: r.rib, VRF: r.vrf, NS: r.host,
 		Counters: fwdCounters{fwd: r.fwd}, Ports: d.Ifaces,
 		InstanceLabel: r.vpnLabels.InstanceLabel,
+		OSPF:          r.ospf,
+		LDP:           r.ldp,
+		LSP:           r.fwd,
 		Policy:        r.policy,
 		VRP5:          s.CommitMode == "immediate",
 		Log:           d.Log.With("service", "ops"),

@@ -6,16 +6,21 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"vpnos/cli/proto"
+	"vpnos/lab/labtest"
 	"vpnos/os/settings"
+	"vpnos/services/ldp"
+	"vpnos/services/nsutil"
 )
 
 // The namespaces of TestEveryServiceRestarts: the daemon's, and a host on
@@ -30,7 +35,8 @@ const (
 // the registry, and serves again: after each restart the CLI answers, a
 // commit reaches the RIB through the vrf and static services, the displays
 // show the routes and the labels (static LSP, pinned VPN label), SSH
-// answers, and the forwarder carries a ping to a host on a port.
+// answers, the forwarder carries a ping to a host on a port, and OSPF is
+// Full with FRR's ospfd on that host, whose loopback is an OSPF route.
 //
 // The daemon runs in this test binary, started again inside a network
 // namespace of its own (ip netns exec), with a veth port towards a host
@@ -65,6 +71,19 @@ func TestEveryServiceRestarts(t *testing.T) {
 	run("ip", "-n", restartHostNS, "route", "add", "default", "via", "192.0.2.1")
 	run("ip", "-n", restartNS, "link", "set", "eth1", "up")
 	run("ip", "-n", restartNS, "link", "set", "lo", "up")
+	run("ip", "-n", restartHostNS, "addr", "add", "10.99.99.99/32", "dev", "lo")
+	labtest.StartFRR(t, restartHostNS, map[string]string{"ospfd": `hostname host
+interface vpr1
+ ip ospf network point-to-point
+ ip ospf hello-interval 1
+ ip ospf dead-interval 4
+!
+router ospf
+ ospf router-id 10.99.99.99
+ network 192.0.2.0/30 area 0
+ network 10.99.99.99/32 area 0
+`})
+	run("ip", "-n", restartHostNS, "addr", "add", restartPeerLSR+"/32", "dev", "lo")
 
 	cmd := exec.Command("ip", "netns", "exec", restartNS, os.Args[0], "-test.run=^TestEveryServiceRestarts$", "-test.v", "-test.timeout=4m")
 	cmd.Env = append(os.Environ(), restartHelper+"=1", "CLAB_INTFS=1")
@@ -91,13 +110,26 @@ mpls lsr-id 10.255.0.1
 #
 mpls
 #
+mpls ldp
+#
 interface GigabitEthernet0/1/0
  undo shutdown
  ip address 192.0.2.1 255.255.255.252
+ ospf network-type p2p
+ ospf timer hello 1
+ ospf timer dead 4
+ mpls
+ mpls ldp
 #
 interface LoopBack0
  ip address 10.255.0.1 255.255.255.255
 #
+ospf 1 router-id 10.255.0.1
+ area 0.0.0.0
+  network 192.0.2.0 0.0.0.3
+  network 10.255.0.1 0.0.0.0
+#
+ip route-static 10.1.1.1 255.255.255.255 192.0.2.2
 ip route-static 10.9.0.0 255.255.0.0 192.0.2.2
 #
 static-lsp egress from-far in-label 100
@@ -231,7 +263,28 @@ func restartHelperMain(t *testing.T) {
 			}
 			return contains(out, "Per-Instance Label : 500")
 		})
+		waitFor("OSPF", func() error {
+			out, err := cliRun("display ospf peer brief", "display ip routing-table 10.99.99.99 32")
+			if err != nil {
+				return err
+			}
+			return contains(out, "10.99.99.99      Full", "10.99.99.99/32    OSPF   10   1")
+		})
 		waitFor("SSH", sshAnswers)
+		// LDP: a session with the host's LDP instance, whose loopback is an
+		// LSP (implicit null: the host is its egress).
+		waitFor("LDP", func() error {
+			out, err := cliRun("display mpls ldp session", "display mpls lsp protocol ldp")
+			if err != nil {
+				return err
+			}
+			for _, re := range []string{`(?m)^ 10\.1\.1\.1:0 +Operational `, `(?m)^10\.1\.1\.1/32 +NULL/3 +-/GE0/1/0`} {
+				if !regexp.MustCompile(re).MatchString(out) {
+					return fmt.Errorf("no %s in:\n%s", re, out)
+				}
+			}
+			return nil
+		})
 		// The forwarder carries the router's ping to the host and back.
 		waitFor("a ping through the forwarder", func() error {
 			out, err := cliRun("ping -c 1 -t 500 192.0.2.2")
@@ -242,10 +295,15 @@ func restartHelperMain(t *testing.T) {
 		})
 	}
 
+	// An LDP peer on the host: an LDP instance of this test, in the host
+	// namespace (the daemon has the higher LSR ID: it opens the session).
+	stopPeer := startLDPPeer(t)
+	defer stopPeer()
+
 	waitFor("the daemon", func() error { _, err := cliRun("display version"); return err })
 	serves(0)
 	names := d.Registry.Names()
-	for _, want := range []string{"iface", "forwarding", "rib", "vrf", "startup", "mgmt", "sshd"} {
+	for _, want := range []string{"iface", "forwarding", "rib", "vrf", "ospf", "ldp", "startup", "mgmt", "sshd"} {
 		if !strings.Contains(" "+strings.Join(names, " ")+" ", " "+want+" ") {
 			t.Fatalf("the daemon registers %v, without %s", names, want)
 		}
@@ -266,6 +324,52 @@ func restartHelperMain(t *testing.T) {
 		t.Errorf("a service panicked:\n%s", logBuf.String())
 	}
 }
+
+// restartPeerLSR is the LSR ID of the host's LDP instance.
+const restartPeerLSR = "10.1.1.1"
+
+// startLDPPeer runs an LDP instance in the host namespace, on its port vpr1
+// (192.0.2.2/30) and its loopback; it returns its stop.
+func startLDPPeer(t *testing.T) func() {
+	t.Helper()
+	path := "/run/netns/" + restartHostNS
+	ctx, cancel := context.WithCancel(context.Background())
+	log := slog.New(slog.DiscardHandler)
+	nw, err := ldp.OpenNet(ctx, log, func(f func() error) error { return nsutil.Do(path, f) })
+	if err != nil {
+		cancel()
+		t.Fatalf("LDP peer: %v", err)
+	}
+	next := uint32(70000)
+	alloc := allocFunc(func() (uint32, error) { next++; return next, nil })
+	in := ldp.NewInstance(ldp.Options{Logger: log, Net: nw, Alloc: alloc})
+	done := make(chan struct{})
+	go func() { defer close(done); _ = in.Run(ctx) }()
+	lsr := netip.MustParseAddr(restartPeerLSR)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			cancel()
+			t.Fatalf("LDP peer: %v", err)
+		}
+	}
+	must(in.SetInterfaces(ctx, []ldp.Interface{
+		{Name: "lo", Up: true, Addrs: []netip.Prefix{netip.PrefixFrom(lsr, 32)}},
+		{Name: "vpr1", Up: true, MTU: 1500, Addrs: []netip.Prefix{netip.MustParsePrefix("192.0.2.2/30")}},
+	}))
+	must(in.UpdateRoutes(ctx, ldp.RoutesChanged{Full: true, Set: []ldp.Route{
+		{Prefix: netip.PrefixFrom(lsr, 32)},
+		{Prefix: netip.MustParsePrefix("10.255.0.1/32"), NextHops: []ldp.NextHop{{Gateway: netip.MustParseAddr("192.0.2.1"), Interface: "vpr1"}}},
+	}}))
+	must(in.SetConfig(ctx, ldp.Config{Enabled: true, LSRID: lsr, Interfaces: []ldp.InterfaceConfig{{Name: "vpr1"}}}))
+	return func() { cancel(); <-done }
+}
+
+// allocFunc hands out the peer's labels.
+type allocFunc func() (uint32, error)
+
+func (f allocFunc) Allocate() (uint32, error) { return f() }
+func (f allocFunc) Free(uint32)               {}
 
 // syncLog is a log buffer written by many goroutines.
 type syncLog struct {

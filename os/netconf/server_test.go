@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"vpnos/yang/datastore"
+	"vpnos/yang/schema"
 )
 
 const (
@@ -593,7 +594,7 @@ func TestBigDocuments(t *testing.T) {
 }
 
 // The owners' refusals reach a NETCONF client with the node they are
-// about: a rule of the vrf service, and a node no service supports yet.
+// about: a rule of the vrf service at commit, one of LDP at validate.
 func TestOwnersRefusals(t *testing.T) {
 	s := testServer(t, Config{})
 	c := dial(t, s, "admin", true)
@@ -606,9 +607,38 @@ func TestOwnersRefusals(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 	c.ok("<discard-changes/>")
-	c.ok(editCandidate(`<mpls xmlns="` + nsMPLS + `"><lsr-id>10.255.0.1</lsr-id><enable/><ldp/></mpls>`))
-	e = c.fail("<validate><source><candidate/></source></validate>", TagOperationNotSupported)
-	want = "error-type=application error-tag=operation-not-supported error-path=/mpls:mpls/mpls:ldp error-message=MPLS LDP is not supported yet"
+	c.ok(editCandidate(`<mpls xmlns="` + nsMPLS + `"><lsr-id>10.255.0.1</lsr-id><ldp/></mpls>`))
+	e = c.fail("<validate><source><candidate/></source></validate>", TagOperationFailed)
+	want = "error-type=application error-tag=operation-failed error-path=/mpls:mpls/mpls:ldp error-message=MPLS must be enabled globally before LDP is enabled"
+	if got := errText(e); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
+
+// OSPF over NETCONF: an area given as an integer is stored dotted and a
+// password in cipher form, as the CLI stores them; the OSPF owner's
+// refusals come back with their paths.
+func TestOSPFConfig(t *testing.T) {
+	const nsOSPF = "urn:vpnos:yang:vpnos-ospf"
+	s := testServer(t, Config{})
+	c := dial(t, s, "admin", true)
+	c.ok(editCandidate(`<ospf xmlns="` + nsOSPF + `"><process><id>1</id><router-id>10.255.0.1</router-id>` +
+		`<area><id>1</id><network><address>10.1.0.0</address><wildcard>0.0.255.255</wildcard></network></area></process></ospf>` +
+		`<interfaces xmlns="urn:vpnos:yang:vpnos-interfaces"><interface><name>LoopBack0</name>` +
+		`<ospf xmlns="` + nsOSPF + `"><authentication-mode><cipher>huawei</cipher></authentication-mode></ospf></interface></interfaces>`))
+	c.ok("<commit/>")
+	run := s.store.Running()
+	if !run.Exists(datastore.P("ospf", "process", datastore.K("1"), "area", datastore.K("0.0.0.1"))) {
+		t.Fatalf("area 1 is not 0.0.0.1 in running: %v", run.Items())
+	}
+	cipher, _ := run.Get(datastore.P("interfaces", "interface", datastore.K("LoopBack0"), "ospf", "authentication-mode", "cipher"))
+	if pw, err := schema.PlainPassword(cipher); err != nil || pw != "huawei" {
+		t.Fatalf("password stored as %q (%q, %v)", cipher, pw, err)
+	}
+	c.ok(editCandidate(`<ospf xmlns="` + nsOSPF + `"><process><id>1</id>` +
+		`<area><id>0.0.0.2</id><network><address>10.1.0.0</address><wildcard>0.0.255.255</wildcard></network></area></process></ospf>`))
+	e := c.fail("<commit/>", TagOperationFailed)
+	want := "error-type=application error-tag=operation-failed error-path=/ospf:ospf/ospf:process[ospf:id='1']/ospf:area[ospf:id='0.0.0.2']/ospf:network[ospf:address='10.1.0.0'][ospf:wildcard='0.0.255.255'] error-message=The network 10.1.0.0 0.0.255.255 of OSPF process 1 is already in area 0.0.0.1"
 	if got := errText(e); got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}

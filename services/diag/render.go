@@ -117,6 +117,12 @@ func FormatPingEvent(e PingEvent) string {
 // FormatPingStats returns the statistics block, with the blank line before it.
 // The round-trip line is left out when nothing came back.
 func FormatPingStats(dest netip.Addr, s PingStats) string {
+	return formatPingStats(dest.String(), s)
+}
+
+// formatPingStats is FormatPingStats for a destination named by text (the
+// FEC of ping lsp).
+func formatPingStats(dest string, s PingStats) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n  --- %s ping statistics ---\n", dest)
 	fmt.Fprintf(&b, "    %d packet(s) transmitted\n", s.Transmitted)

@@ -673,6 +673,10 @@ func setupTap(name string, mac packet.MAC, mtu int, index *int) error {
 	// effort: /proc/sys may be read-only in a container.
 	_ = nsutil.WriteSysctl("net/ipv4/conf/"+name+"/arp_ignore", "1")
 	_ = nsutil.WriteSysctl("net/ipv6/conf/"+name+"/disable_ipv6", "1")
+	// MPLS echo requests (LSP ping) are addressed to 127.0.0.1: the
+	// dataplane punts those, and no other packet to 127/8 (see
+	// dataplane/echo.go).
+	_ = nsutil.WriteSysctl("net/ipv4/conf/"+name+"/route_localnet", "1")
 	if err := netlink.LinkSetUp(l); err != nil {
 		return fmt.Errorf("tap %s up: %w", name, err)
 	}
@@ -806,6 +810,19 @@ func (f *Forwarder) SetNeighbour(ctx context.Context, port string, addr netip.Ad
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	err := f.dp.SetNeighbour(time.Now(), port, addr, packet.MAC(mac), f)
+	f.flush()
+	return err
+}
+
+// SendLabelled sends an IPv4 packet the router built out of a port (kernel
+// name) to the neighbour gw, under labels (outermost first, every one with
+// TTL ttl; none: plain IPv4): how LSP ping and traceroute put their MPLS
+// echo requests on an LSP. The neighbour is resolved as for forwarded
+// packets.
+func (f *Forwarder) SendLabelled(ctx context.Context, port string, gw netip.Addr, labels []uint32, ttl uint8, ip []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	err := f.dp.Originate(time.Now(), port, gw, labels, ttl, ip, f)
 	f.flush()
 	return err
 }

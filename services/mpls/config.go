@@ -150,8 +150,9 @@ func holdsAddress(t *datastore.Tree, ifc datastore.Path, a string) bool {
 // Owner is the datastore participant: it validates, and keeps the applied
 // configuration for the services that use it.
 type Owner struct {
-	mu  sync.Mutex
-	cur Config
+	mu      sync.Mutex
+	cur     Config
+	follows []func(ctx context.Context, c *datastore.Change)
 }
 
 // New returns an owner with nothing applied.
@@ -163,11 +164,25 @@ func (o *Owner) Validate(c *datastore.Change) []*datastore.RuleError { return Va
 // Prepare accepts: global MPLS settings reserve nothing.
 func (o *Owner) Prepare(ctx context.Context, c *datastore.Change) error { return nil }
 
-// Apply makes the new configuration the applied one.
+// Apply makes the new configuration the applied one, and tells the
+// protocols that follow it (OnApply).
 func (o *Owner) Apply(ctx context.Context, c *datastore.Change) {
 	cfg := FromTree(c.New)
 	o.mu.Lock()
 	o.cur = cfg
+	follows := o.follows
+	o.mu.Unlock()
+	for _, f := range follows {
+		f(ctx, c)
+	}
+}
+
+// OnApply adds f to what Apply calls after it applied a change of the MPLS
+// settings: a label protocol that reads them (LDP reads the LSR ID and
+// label advertise) applies the new tree too. f cannot fail, as Apply.
+func (o *Owner) OnApply(f func(ctx context.Context, c *datastore.Change)) {
+	o.mu.Lock()
+	o.follows = append(o.follows, f)
 	o.mu.Unlock()
 }
 

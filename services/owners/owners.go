@@ -9,7 +9,9 @@ import (
 	"errors"
 	"log/slog"
 
+	"vpnos/services/ldp"
 	"vpnos/services/mpls"
+	"vpnos/services/ospf"
 	"vpnos/services/policy"
 	"vpnos/services/static"
 	"vpnos/services/system"
@@ -19,13 +21,15 @@ import (
 )
 
 // Set holds the participant of each owner. Prepare runs in this order:
-// system, vrf, mpls, static, policy.
+// system, vrf, mpls, static, ldp, policy, ospf.
 type Set struct {
 	System datastore.Participant // /system, /user-interface (services/system)
 	VRF    datastore.Participant // /vpn-instances, /interfaces (services/vrf)
 	MPLS   datastore.Participant // /mpls, /interfaces/interface/mpls (services/mpls)
 	Static datastore.Participant // /static-routes, /static-lsps (services/static)
+	LDP    datastore.Participant // /mpls/ldp, lsp-trigger, interface mpls ldp (services/ldp)
 	Policy datastore.Participant // /ip-prefixes, the filters, /route-policies (services/policy)
+	OSPF   datastore.Participant // /ospf, /interfaces/interface/ospf (services/ospf)
 }
 
 // Unsupported are the configuration nodes that the YANG modules define and
@@ -35,22 +39,22 @@ type Set struct {
 var Unsupported = []struct {
 	What     string
 	Prefixes []string
-}{
-	{"MPLS LDP", []string{"/mpls/ldp", "/interfaces/interface/mpls-ldp"}},
-}
+}{}
 
 // Register registers every member of set with its prefixes, and marks
 // Unsupported. The caller then checks the whole registration with
 // Store.CheckOwners (other services may register their own modules first).
 func Register(s *datastore.Store, set Set) error {
-	if set.System == nil || set.VRF == nil || set.MPLS == nil || set.Static == nil || set.Policy == nil {
+	if set.System == nil || set.VRF == nil || set.MPLS == nil || set.Static == nil || set.LDP == nil || set.Policy == nil || set.OSPF == nil {
 		return errors.New("owners: every member of the set is needed")
 	}
 	s.Register(set.System, system.Prefixes...)
 	s.Register(set.VRF, vrf.Prefixes...)
 	s.Register(set.MPLS, mpls.Prefixes...)
 	s.Register(set.Static, static.Prefixes...)
+	s.Register(set.LDP, ldp.Prefixes...)
 	s.Register(set.Policy, policy.Prefixes...)
+	s.Register(set.OSPF, ospf.Prefixes...)
 	for _, u := range Unsupported {
 		s.Unsupported(u.What, u.Prefixes...)
 	}
@@ -58,16 +62,18 @@ func Register(s *datastore.Store, set Set) error {
 }
 
 // Checking returns the owners with their rules and without effects: the
-// validation of the vrf and static services (their Prepare and Apply would
-// need the running services), and the system, MPLS and routing-policy
-// owners themselves.
+// validation of the vrf, static and LDP services (their Prepare and Apply
+// would need the running services), and the system, MPLS and
+// routing-policy owners themselves.
 func Checking() Set {
 	return Set{
 		System: system.New(),
 		VRF:    datastore.ValidateFunc(vrf.Validate),
 		MPLS:   mpls.New(),
 		Static: datastore.ValidateFunc(static.Validate),
+		LDP:    datastore.ValidateFunc(ldp.Validate),
 		Policy: policy.New(nil),
+		OSPF:   &ospf.Participant{},
 	}
 }
 

@@ -14,8 +14,9 @@ func TestEveryNodeOwned(t *testing.T) {
 		t.Fatal(err)
 	}
 	for path, want := range map[string]string{
-		"/mpls/ldp/lsp-trigger":             "MPLS LDP",
-		"/interfaces/interface/mpls-ldp":    "MPLS LDP",
+		"/mpls/ldp/lsr-id":                  "",
+		"/mpls/enable/lsp-trigger":          "",
+		"/interfaces/interface/mpls-ldp":    "",
 		"/interfaces/interface/mpls":        "",
 		"/interfaces/interface/description": "",
 		"/user-interface/vty/idle-timeout":  "",

@@ -23,9 +23,11 @@ import (
 
 // Interface is the wanted state of one configured or discovered interface.
 type Interface struct {
-	Name      string // VRP name: GigabitEthernet0/1/0, LoopBack0
-	Kernel    string // eth1 for ports; "" for LoopBacks
-	Instance  string // fibapi.Public or a VPN instance name
+	Name     string // VRP name: GigabitEthernet0/1/0, LoopBack0
+	Kernel   string // eth1 for ports; "" for LoopBacks
+	Instance string // fibapi.Public or a VPN instance name
+	// Addresses: the primary address first (the one without sub; OSPF
+	// runs on it), then the secondary ones in address order.
 	Addresses []netip.Prefix
 	Shutdown  bool
 	Loopback  bool
@@ -100,6 +102,7 @@ func FromConfig(t *datastore.Tree, ports []iface.Port, naming iface.Naming) Desi
 			in.Shutdown = true
 			in.Up = false
 		}
+		var primary []netip.Prefix
 		for _, a := range t.Entries(base.Child("ipv4"), "address") {
 			ip, err := netip.ParseAddr(a.Path.Last().Keys[0])
 			if err != nil {
@@ -110,9 +113,15 @@ func FromConfig(t *datastore.Tree, ports []iface.Port, naming iface.Naming) Desi
 			if !ok {
 				continue
 			}
+			if _, sub := t.Get(a.Path.Child("sub")); !sub {
+				primary = append(primary, netip.PrefixFrom(ip, n))
+				continue
+			}
 			in.Addresses = append(in.Addresses, netip.PrefixFrom(ip, n))
 		}
 		sortPrefixes(in.Addresses)
+		sortPrefixes(primary)
+		in.Addresses = append(primary, in.Addresses...)
 		d.Interfaces[name] = in
 	}
 	return d

@@ -145,3 +145,18 @@ set-addresses red GigabitEthernet0/1/0 [192.0.2.1/30]
 		})
 	}
 }
+
+// The primary address comes first (OSPF runs on it), the secondary ones
+// after it in address order.
+func TestFromConfigPrimaryFirst(t *testing.T) {
+	c := newCfg().addr("GigabitEthernet0/1/0", "10.9.0.1", "255.255.255.0").addr("GigabitEthernet0/1/0", "10.1.0.1", "255.255.255.0").
+		addr("GigabitEthernet0/1/0", "10.5.0.1", "255.255.0.0")
+	for _, sub := range []string{"10.1.0.1", "10.5.0.1"} {
+		c.t.Set(datastore.P("interfaces", "interface", datastore.K("GigabitEthernet0/1/0"), "ipv4", "address", datastore.K(sub), "sub"), "")
+	}
+	d := FromConfig(c.t, ports("eth1"), iface.SlotStyle)
+	got := fmt.Sprint(d.Interfaces["GigabitEthernet0/1/0"].Addresses)
+	if want := "[10.9.0.1/24 10.1.0.1/24 10.5.0.1/16]"; got != want {
+		t.Errorf("addresses %s, want %s", got, want)
+	}
+}

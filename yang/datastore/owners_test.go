@@ -48,7 +48,7 @@ func TestOwnershipRefusesWhatNobodyOwns(t *testing.T) {
 		{"owned", func(t *Tree) { t.Set(lo0.Child("description"), "x") }, nil},
 		{"unsupported global", func(t *Tree) {
 			t.SetPresence(P("mpls", "ldp"))
-			t.Set(P("mpls", "ldp", "lsp-trigger"), "all")
+			t.Set(P("mpls", "ldp", "lsr-id"), "10.255.0.1")
 		}, []string{"/mpls/ldp: MPLS LDP is not supported yet"}},
 		{"unsupported under an owned list", func(t *Tree) { t.Set(ge1.Child("mpls-ldp"), "") },
 			[]string{ge1.Child("mpls-ldp").String() + ": MPLS LDP is not supported yet"}},
@@ -108,6 +108,7 @@ func TestCheckOwners(t *testing.T) {
 	everything := func(s *Store) {
 		s.Register(nop, "/system", "/user-interface", "/vpn-instances", "/interfaces", "/static-routes", "/static-lsps")
 		s.Register(nop, "/mpls", "/interfaces/interface/mpls")
+		s.Register(nop, "/ospf", "/interfaces/interface/ospf")
 		s.Register(nop, "/ip-prefixes", "/community-filters", "/extcommunity-filters", "/as-path-filters", "/route-policies")
 		s.Unsupported("MPLS LDP", "/mpls/ldp", "/interfaces/interface/mpls-ldp")
 	}

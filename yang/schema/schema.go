@@ -168,14 +168,16 @@ func (s *Schema) Children(e *yang.Entry) []*yang.Entry {
 				for i, sub := range p.Statement().SubStatements() {
 					if sub.Argument == c.Name {
 						if _, isAug := p.(*yang.Augment); isAug {
-							return 2, i
+							// Augments in the order of their modules'
+							// names (vpnos-mpls before vpnos-ospf).
+							return 2 + s.moduleRank(c), i
 						}
 						return 1, i
 					}
 				}
 			}
 		}
-		return 3, 0
+		return 1 << 20, 0
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		a1, a2 := pos(out[i])
@@ -190,6 +192,21 @@ func (s *Schema) Children(e *yang.Entry) []*yang.Entry {
 	})
 	s.order[e] = out
 	return out
+}
+
+// moduleRank is the position of the module defining e among the loaded
+// modules (s.mu held).
+func (s *Schema) moduleRank(e *yang.Entry) int {
+	m := yang.RootNode(e.Node)
+	if m == nil {
+		return len(s.Names)
+	}
+	for i, n := range s.Names {
+		if n == m.Name {
+			return i
+		}
+	}
+	return len(s.Names)
 }
 
 func (s *Schema) regexp(p string) (*regexp.Regexp, error) {
@@ -252,6 +269,9 @@ func (s *Schema) checkType(t *yang.YangType, v string) (string, error) {
 			if err := check(v); err != nil {
 				return "", err
 			}
+		}
+		if canon := typeCanons[t.Name]; canon != nil {
+			return canon(v)
 		}
 		return v, nil
 	case yang.Yenum:

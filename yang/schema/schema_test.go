@@ -25,9 +25,9 @@ func TestLoadAndOrder(t *testing.T) {
 		path []string
 		want string
 	}{
-		{nil, "system vpn-instances mpls interfaces ip-prefixes community-filters extcommunity-filters as-path-filters route-policies static-routes static-lsps user-interface"},
+		{nil, "system vpn-instances mpls interfaces ospf ip-prefixes community-filters extcommunity-filters as-path-filters route-policies static-routes static-lsps user-interface"},
 		{[]string{"vpn-instances", "vpn-instance", "ipv4-family"}, "route-distinguisher apply-label apply-label-static import-route-policy export-route-policy tnl-policy vpn-target"},
-		{[]string{"interfaces", "interface"}, "name shutdown description vpn-instance ipv4 mpls mpls-ldp"},
+		{[]string{"interfaces", "interface"}, "name shutdown description vpn-instance ipv4 mpls mpls-ldp mpls-ldp-hello-hold mpls-ldp-keepalive-hold ospf"},
 		{[]string{"static-routes", "vpn-route"}, "vpn-instance next-hop-vpn public prefix mask next-hop next-hop-address preference tag description"},
 	}
 	for _, tc := range tests {
@@ -37,6 +37,9 @@ func TestLoadAndOrder(t *testing.T) {
 	}
 	if !HasExt(s.Find("static-routes", "route", "mask"), "mask") {
 		t.Error("grouping leaf lost its vcli:mask")
+	}
+	if got := names(s, "interfaces", "interface", "ospf"); got != "cost network-type timer-hello timer-dead dr-priority enable authentication-mode" {
+		t.Errorf("interface ospf children %q", got)
 	}
 	if c, _ := Ext(s.Find("interfaces", "interface", "mpls-ldp"), "command"); c != "mpls ldp" {
 		t.Errorf("augmented leaf command %q", c)
@@ -67,6 +70,17 @@ func TestCheckValue(t *testing.T) {
 		{[]string{"static-routes", "route", "preference"}, "0", "", false},
 		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "apply-label"}, "per-route", "per-route", true},
 		{[]string{"vpn-instances", "vpn-instance", "name"}, strings.Repeat("a", 32), "", false},
+		{[]string{"ospf", "process", "area", "id"}, "0", "0.0.0.0", true},
+		{[]string{"ospf", "process", "area", "id"}, "4294967295", "255.255.255.255", true},
+		{[]string{"ospf", "process", "area", "id"}, "258", "0.0.1.2", true},
+		{[]string{"ospf", "process", "area", "id"}, "0.0.0.1", "0.0.0.1", true},
+		{[]string{"ospf", "process", "area", "id"}, "4294967296", "", false},
+		{[]string{"ospf", "process", "area", "id"}, "1.2.3", "", false},
+		{[]string{"interfaces", "interface", "ospf", "enable", "area"}, "1", "0.0.0.1", true},
+		{[]string{"interfaces", "interface", "ospf", "authentication-mode", "cipher"}, "abc", CipherPassword("abc"), true},
+		{[]string{"interfaces", "interface", "ospf", "authentication-mode", "cipher"}, CipherPassword("abc"), CipherPassword("abc"), true},
+		{[]string{"interfaces", "interface", "ospf", "authentication-mode", "cipher"}, "%^%#!!%^%#", "", false},
+		{[]string{"interfaces", "interface", "ospf", "authentication-mode", "cipher"}, strings.Repeat("x", 17), "", false},
 		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "route-distinguisher"}, "65000:1", "65000:1", true},
 		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "route-distinguisher"}, "0:0", "", false},
 		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "route-distinguisher"}, "70000:70000", "", false},
@@ -100,6 +114,24 @@ func TestYanglint(t *testing.T) {
 		out, err := exec.Command(bin, "-p", dir, f).CombinedOutput()
 		if err != nil || len(out) > 0 {
 			t.Errorf("yanglint %s: %v\n%s", filepath.Base(f), err, out)
+		}
+	}
+}
+
+func TestCipherPassword(t *testing.T) {
+	for _, pw := range []string{"a", "huawei", "12345678", "sixteen-chars-pw"} {
+		c := CipherPassword(pw)
+		if !strings.HasPrefix(c, "%^%#") || !strings.HasSuffix(c, "%^%#") || strings.Contains(c, pw) {
+			t.Errorf("%q: cipher form %q", pw, c)
+		}
+		got, err := PlainPassword(c)
+		if err != nil || got != pw {
+			t.Errorf("%q: back %q, %v", pw, got, err)
+		}
+	}
+	for _, bad := range []string{"", "%^%#", "%^%#%^%#", "%^%#abc", "plain", "%^%#" + strings.Repeat("QUJD", 10) + "%^%#"} {
+		if _, err := PlainPassword(bad); err == nil {
+			t.Errorf("%q: taken as a cipher password", bad)
 		}
 	}
 }

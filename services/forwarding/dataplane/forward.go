@@ -176,6 +176,14 @@ func (d *Dataplane) ipInput(now time.Time, p *Port, vnet, buf []byte, off int, o
 		return
 	}
 	in := p.inst
+	if dst>>24 == 127 {
+		if !plain(vnet) {
+			p.c.Drops++
+			return
+		}
+		d.loopbackInput(p, in, packet.MAC(buf[off+6:off+12]), buf[off:], out)
+		return
+	}
 	if d.isLocal(in, dst) {
 		d.punt(p, vnet, buf[off:], out)
 		return

@@ -65,6 +65,10 @@ func (d *Dataplane) popToIP(now time.Time, p *Port, inst *instance, src packet.M
 		packet.SetIPv4TTL(ip, ttl)
 	}
 	eth := pos - packet.EthernetLen
+	if loopbackDst(ip) {
+		d.loopbackInput(p, inst, src, buf[eth:], out)
+		return
+	}
 	if d.isLocal(inst, be32(ip[16:20])) {
 		d.puntLocal(inst, p, src, buf[eth:], out)
 		return
@@ -240,7 +244,15 @@ func (d *Dataplane) lsrTooBig(now time.Time, p *Port, buf []byte, off, pos int, 
 // the egress LSR routes it back to the source in whatever instance the source
 // belongs to. This is what lets tracert across an MPLS core (where P routers
 // know no VPN routes) show every hop.
+//
+// An MPLS echo request whose label TTL runs out (LSP traceroute) goes to
+// the host stack instead, without its labels, for the responder to answer.
 func (d *Dataplane) labelTTLExpired(now time.Time, p *Port, buf []byte, off, pos int, out Sink) {
+	if ip, tl, ok := labelledEcho(buf, off); ok {
+		eth := ip - packet.EthernetLen
+		d.loopbackInput(p, p.inst, packet.MAC(buf[off+6:off+12]), buf[eth:ip+tl], out)
+		return
+	}
 	p.c.Drops++
 	d.lsrICMP(now, p, buf, off, pos, packet.ICMPTimeExceeded, packet.ICMPTTLExceeded, 0, out)
 }

@@ -1,0 +1,364 @@
+package ldp
+
+import (
+	"fmt"
+	"time"
+
+	"vpnos/services/ldp/packet"
+)
+
+// Sessions (RFC 5036 sections 2.5 and 3.5.3): the LSR with the higher
+// transport address opens the TCP connection and sends the first
+// Initialization message; the other accepts, checks it and answers with its
+// own and a KeepAlive. The state machine runs NON EXISTENT, INITIALIZED,
+// OPENSENT (active) or OPENREC, then OPERATIONAL on the first KeepAlive.
+
+func (c *Core) connAccepted(e ConnAccepted) {
+	if !c.cfg.Enabled {
+		c.emit(Close{Conn: e.Conn})
+		return
+	}
+	c.conns[e.Conn] = &conn{id: e.Conn, local: e.Local, remote: e.Remote, deadline: c.now.Add(initTimeout)}
+}
+
+func (c *Core) connUp(e ConnUp) {
+	p := c.peers[e.Peer]
+	if p == nil || !p.dialing || p.state != NonExistent {
+		c.emit(Close{Conn: e.Conn})
+		return
+	}
+	p.dialing = false
+	cn := &conn{id: e.Conn, peer: p, local: e.Local, remote: e.Remote}
+	c.conns[e.Conn] = cn
+	p.conn = cn
+	p.maxPDU = packet.DefaultMaxPDU
+	c.setState(p, Initialized, "connected")
+	c.queue(p, c.initMessage(p))
+	p.initDeadline = c.now.Add(initTimeout)
+	c.setState(p, OpenSent, "")
+}
+
+func (c *Core) connFailed(e ConnFailed) {
+	p := c.peers[e.Peer]
+	if p == nil || !p.dialing {
+		return
+	}
+	p.dialing = false
+	c.backOff(p)
+}
+
+func (c *Core) connClosed(e ConnClosed) {
+	cn := c.conns[e.Conn]
+	if cn == nil {
+		return
+	}
+	delete(c.conns, e.Conn)
+	if cn.peer != nil && cn.peer.conn == cn {
+		reason := "connection closed by peer"
+		if e.Err != nil {
+			reason = "connection closed: " + e.Err.Error()
+		}
+		cn.peer.conn = nil // already gone: no Close action
+		c.closeSession(cn.peer, nil, reason)
+	}
+}
+
+// backOff delays the next attempt of an active LSR after a failure.
+func (c *Core) backOff(p *peer) {
+	if p.backoff == 0 {
+		p.backoff = backoffInitial
+	} else {
+		p.backoff = min(2*p.backoff, backoffMax)
+	}
+	p.nextAttempt = c.now.Add(p.backoff)
+}
+
+func (c *Core) setState(p *peer, s State, reason string) {
+	if p.state == s {
+		return
+	}
+	p.state = s
+	c.emit(SessionChanged{Peer: p.ldpID(), State: s, Reason: reason})
+}
+
+// keepaliveProposal is the KeepAlive hold this router proposes to a peer:
+// the smallest of the interfaces the peer was discovered on.
+func (c *Core) keepaliveProposal(p *peer) time.Duration {
+	var d time.Duration
+	for name := range p.adjs {
+		var ic *InterfaceConfig
+		if s := c.ifaces[name]; s != nil {
+			ic = s.cfg
+		}
+		if v := c.cfg.keepaliveHold(ic); d == 0 || v < d {
+			d = v
+		}
+	}
+	if d == 0 {
+		d = c.cfg.keepaliveHold(nil)
+	}
+	return d
+}
+
+func (c *Core) initMessage(p *peer) *packet.Init {
+	return &packet.Init{MsgID: c.nextMsgID(), Params: packet.SessionParams{
+		Version:   packet.Version,
+		KeepAlive: uint16(c.keepaliveProposal(p) / time.Second),
+		MaxPDU:    packet.DefaultMaxPDU,
+		Receiver:  p.ldpID(),
+	}}
+}
+
+// checkInit returns the status code refusing an Initialization message, or
+// 0 when its parameters are acceptable.
+func (c *Core) checkInit(m *packet.Init) (packet.StatusCode, string) {
+	prm := m.Params
+	switch {
+	case prm.Version != packet.Version:
+		return packet.StatusBadVersion, fmt.Sprintf("protocol version %d", prm.Version)
+	case prm.Receiver != c.ldpID():
+		return packet.StatusNoHello, fmt.Sprintf("Initialization for %v, this LSR is %v", prm.Receiver, c.ldpID())
+	case prm.KeepAlive < minKeepAlive:
+		return packet.StatusBadKeepAliveTime, fmt.Sprintf("keepalive time %d s", prm.KeepAlive)
+	}
+	// An LSR proposing Downstream on Demand gets Downstream Unsolicited on
+	// an Ethernet link (RFC 5036 section 3.5.3); differing D bits disable
+	// loop detection, which is not used here anyway.
+	return 0, ""
+}
+
+// negotiate sets the session parameters from the peer's Initialization.
+func (c *Core) negotiate(p *peer, m *packet.Init) {
+	p.peerKA = m.Params.KeepAlive
+	p.kaHold = min(c.keepaliveProposal(p), time.Duration(m.Params.KeepAlive)*time.Second)
+	p.maxPDU = packet.DefaultMaxPDU
+	if v := int(m.Params.MaxPDU); v > 255 && v < p.maxPDU {
+		p.maxPDU = v
+	}
+}
+
+func (c *Core) sendKeepAlive(p *peer) {
+	c.queue(p, &packet.KeepAlive{MsgID: c.nextMsgID()})
+	p.kaSent++
+}
+
+// rejectConn answers a connection that has no session yet with a
+// Notification and closes it.
+func (c *Core) rejectConn(cn *conn, st packet.Status) {
+	n := &packet.Notification{MsgID: c.nextMsgID(), Status: st}
+	c.stats.NotificationsSent++
+	c.emit(Send{Conn: cn.id, PDUs: [][]byte{packet.AppendPDU(nil, c.ldpID(), n)}})
+	c.emit(Close{Conn: cn.id})
+	delete(c.conns, cn.id)
+}
+
+// closeSession ends a session: an optional Notification, then the
+// connection closes; the peer's labels and addresses are forgotten. An
+// active LSR whose session never became operational backs off.
+func (c *Core) closeSession(p *peer, st *packet.Status, reason string) {
+	if p.state == NonExistent && p.conn == nil {
+		return
+	}
+	if st != nil && p.conn != nil {
+		p.out = append(p.out, &packet.Notification{MsgID: c.nextMsgID(), Status: *st})
+		c.stats.NotificationsSent++
+		if reason == "" {
+			reason = st.Code.String()
+		}
+	}
+	c.flush(p)
+	if p.conn != nil {
+		c.emit(Close{Conn: p.conn.id})
+		delete(c.conns, p.conn.id)
+		p.conn = nil
+	}
+	wasOperational := p.state == Operational
+	p.state = NonExistent
+	c.peerDown(p)
+	p.established = time.Time{}
+	if p.active {
+		if wasOperational {
+			// A session that worked is tried again at once.
+			p.backoff = 0
+			p.nextAttempt = c.now
+		} else {
+			c.backOff(p)
+		}
+	}
+	c.emit(SessionChanged{Peer: p.ldpID(), State: NonExistent, Reason: reason})
+	c.maybeDial(p)
+}
+
+func (c *Core) pduReceived(e PDUReceived) {
+	cn := c.conns[e.Conn]
+	if cn == nil {
+		return
+	}
+	maxLen := packet.DefaultMaxPDU
+	if cn.peer != nil && cn.peer.maxPDU > 0 {
+		maxLen = cn.peer.maxPDU
+	}
+	pdu, err := packet.DecodePDU(e.Data, maxLen)
+	if err != nil {
+		c.stats.BadPDUs++
+		pe := packet.AsError(err)
+		st := packet.Status{Code: pe.Code, MsgID: pe.MsgID, MsgType: pe.MsgType}
+		if cn.peer == nil {
+			c.rejectConn(cn, st)
+			return
+		}
+		c.closeSession(cn.peer, &st, pe.Error())
+		return
+	}
+	msgs := pdu.Messages
+	if cn.peer == nil {
+		if !c.passiveInit(cn, pdu) {
+			return
+		}
+		msgs = msgs[1:]
+	} else if pdu.ID != cn.peer.ldpID() {
+		c.closeSession(cn.peer, &packet.Status{Code: packet.StatusBadLDPID}, fmt.Sprintf("PDU from %v on the session with %v", pdu.ID, cn.peer.ldpID()))
+		return
+	}
+	p := cn.peer
+	if p.state == Operational {
+		p.kaExpire = c.now.Add(p.kaHold)
+	}
+	for _, me := range pdu.Errors {
+		st := packet.Status{Code: me.Code, MsgID: me.MsgID, MsgType: me.MsgType}
+		if p.state != Operational {
+			c.closeSession(p, &st, me.Error())
+			return
+		}
+		c.queue(p, &packet.Notification{MsgID: c.nextMsgID(), Status: st})
+		c.stats.NotificationsSent++
+	}
+	for _, m := range msgs {
+		if !c.handle(p, m) {
+			return
+		}
+	}
+}
+
+// passiveInit handles the first PDU of an accepted connection, which must
+// start with an acceptable Initialization from a peer this router has a
+// Hello adjacency with. It reports whether the session now exists.
+func (c *Core) passiveInit(cn *conn, pdu *packet.PDU) bool {
+	if len(pdu.Messages) == 0 || pdu.Messages[0].Type() != packet.MsgInit {
+		st := packet.Status{Code: packet.StatusShutdown}
+		if len(pdu.Errors) > 0 {
+			e := pdu.Errors[0]
+			st = packet.Status{Code: e.Code | packet.StatusFatal, MsgID: e.MsgID, MsgType: e.MsgType}
+		} else if len(pdu.Messages) > 0 {
+			st.MsgID, st.MsgType = pdu.Messages[0].ID(), pdu.Messages[0].Type()
+		}
+		c.rejectConn(cn, st)
+		return false
+	}
+	m := pdu.Messages[0].(*packet.Init)
+	p := c.peers[pdu.ID.LSRID]
+	noHello := packet.Status{Code: packet.StatusNoHello, MsgID: m.MsgID, MsgType: packet.MsgInit}
+	if pdu.ID.Space != 0 || p == nil || len(p.adjs) == 0 || p.transport != cn.remote.Addr() {
+		c.rejectConn(cn, noHello)
+		return false
+	}
+	if p.active || p.state != NonExistent {
+		// This router opens the session itself, or it exists already.
+		c.emit(Close{Conn: cn.id})
+		delete(c.conns, cn.id)
+		return false
+	}
+	if code, _ := c.checkInit(m); code != 0 {
+		c.rejectConn(cn, packet.Status{Code: code, MsgID: m.MsgID, MsgType: packet.MsgInit})
+		return false
+	}
+	cn.peer = p
+	p.conn = cn
+	c.setState(p, Initialized, "connection accepted")
+	c.negotiate(p, m)
+	c.queue(p, c.initMessage(p))
+	c.sendKeepAlive(p)
+	p.initDeadline = c.now.Add(initTimeout)
+	c.setState(p, OpenRec, "")
+	return true
+}
+
+// handle processes one message of an existing session; it reports false
+// when the session closed.
+func (c *Core) handle(p *peer, m packet.Message) bool {
+	if n, ok := m.(*packet.Notification); ok {
+		return c.notification(p, n)
+	}
+	unexpected := func() bool {
+		c.closeSession(p, &packet.Status{Code: packet.StatusShutdown, MsgID: m.ID(), MsgType: m.Type()},
+			fmt.Sprintf("unexpected %s in state %s", m.Type(), p.state))
+		return false
+	}
+	switch p.state {
+	case OpenSent:
+		init, ok := m.(*packet.Init)
+		if !ok {
+			return unexpected()
+		}
+		if code, reason := c.checkInit(init); code != 0 {
+			c.closeSession(p, &packet.Status{Code: code, MsgID: init.MsgID, MsgType: packet.MsgInit}, reason)
+			return false
+		}
+		c.negotiate(p, init)
+		c.sendKeepAlive(p)
+		c.setState(p, OpenRec, "")
+		return true
+	case OpenRec:
+		if _, ok := m.(*packet.KeepAlive); !ok {
+			return unexpected()
+		}
+		p.kaRcvd++
+		c.operational(p)
+		return true
+	case Operational:
+	default:
+		return unexpected()
+	}
+	switch m := m.(type) {
+	case *packet.KeepAlive:
+		p.kaRcvd++
+	case *packet.Address:
+		c.addressMessage(p, m)
+	case *packet.LabelMapping:
+		c.labelMapping(p, m)
+	case *packet.LabelRequest:
+		c.labelRequest(p, m)
+	case *packet.LabelWithdraw:
+		c.labelWithdraw(p, m)
+	case *packet.LabelRelease:
+		c.labelRelease(p, m)
+	case *packet.LabelAbort:
+		// Requests are answered at once, so there is never one to abort.
+	default:
+		return unexpected()
+	}
+	return true
+}
+
+func (c *Core) notification(p *peer, n *packet.Notification) bool {
+	c.stats.NotificationsReceived++
+	p.lastNotification = n.Status.Code.String()
+	if !n.Status.Code.Fatal() {
+		return true
+	}
+	c.closeSession(p, nil, "peer sent "+n.Status.Code.String())
+	return false
+}
+
+// operational completes the session: addresses and label mappings go out.
+func (c *Core) operational(p *peer) {
+	p.established = c.now
+	p.backoff = 0
+	p.kaExpire = c.now.Add(p.kaHold)
+	p.kaNext = c.now.Add(p.kaHold / 3)
+	c.setState(p, Operational, "")
+	if len(c.myAddrs) > 0 {
+		c.queue(p, &packet.Address{MsgID: c.nextMsgID(), Family: packet.AFIPv4, Addrs: c.myAddrs})
+	}
+	c.advertiseAll(p)
+}
