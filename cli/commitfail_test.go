@@ -88,7 +88,11 @@ func TestCommitDescriptionRefusesControlCharacters(t *testing.T) {
 
 type fullDisk struct{}
 
-func (fullDisk) Append(datastore.Record) error {
+func (fullDisk) Update(datastore.Record) error {
+	return fmt.Errorf("commit journal: write: %w", syscall.ENOSPC)
+}
+
+func (fullDisk) Append(datastore.Record, *datastore.Tree) error {
 	return fmt.Errorf("commit journal: %w", syscall.ENOSPC)
 }
 
@@ -99,12 +103,12 @@ func TestCommitWarnsWhenItsRecordIsLost(t *testing.T) {
 	e.Store().SetJournal(fullDisk{})
 	out := runTranscript(t, e, strings.Join([]string{
 		"system-view", "sysname PE1", "commit", "sysname PE2", "return", "y",
-		"rollback configuration to commit-id 1000000002",
+		"rollback configuration to commit-id 1000000001",
 	}, "\n"))
 	for _, want := range []string{
 		"[*HUAWEI] commit\nWarning: The configuration is committed, but its rollback point (commit 1000000001) could not be saved: commit journal: no space left on device. It is lost when the device restarts.\n",
 		"Warning: The configuration is committed, but its rollback point (commit 1000000002) could not be saved",
-		"Info: Rolled back the configuration to the state before commit 1000000002.\nWarning: The configuration is committed, but its rollback point (commit 1000000003) could not be saved",
+		"Info: Rolled back the configuration to commit 1000000001 (commit 1000000003).\nWarning: The configuration is committed, but its rollback point (commit 1000000003) could not be saved",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in\n%s", want, out)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"sort"
 	"strings"
 
@@ -16,6 +17,9 @@ type LineError struct {
 	Line    int    // 1-based line number
 	Text    string // the line
 	Message string // the error, without the caret line
+	// Col is the 1-based column of Text the error's caret points at (0:
+	// the error has no caret).
+	Col int
 }
 
 // Replay loads a configuration text as user "startup"; see ReplayAs.
@@ -382,7 +386,7 @@ func (l *loader) search() error {
 		b := bs[0]
 		if err := check(b[:1]); err != nil {
 			l.dep, l.opens = dep, opens
-			l.refuse(b[0], commitText(err))
+			l.refuse(b[0], l.commitText(err))
 			return nil
 		}
 		take(b[:1])
@@ -392,7 +396,7 @@ func (l *loader) search() error {
 			}
 			if err := check([]int{i}); err != nil {
 				l.dep, l.opens = dep, opens
-				l.refuse(i, commitText(err))
+				l.refuse(i, l.commitText(err))
 				continue
 			}
 			taken[i] = true
@@ -405,10 +409,120 @@ func (l *loader) search() error {
 }
 
 // commitText is the message a session prints for a refused commit.
-func commitText(err error) string {
+func (l *loader) commitText(err error) string {
+	s := l.e.newSession(proto.Request{User: l.user})
+	defer s.cand.Close()
 	r := &result{}
-	printCommitError(r, err)
+	s.printCommitError(r, err)
 	return errorText(r.out.String())
+}
+
+// fileSession is a session that runs a configuration file: in the system
+// view, configuring ports that are not present (yet).
+func (e *Engine) fileSession(ctx context.Context, user string) *session {
+	s := e.newSession(proto.Request{User: user})
+	s.stack = []frame{{v: e.system}}
+	s.preconfig = true
+	s.reqCtx = ctx
+	return s
+}
+
+// runFile runs the lines of a configuration file: a line at column 0 in
+// the system view, an indented one in the view the lines before entered.
+func (s *session) runFile(ctx context.Context, lines []string) []LineError {
+	var errs []LineError
+	for i, l := range lines {
+		t := strings.TrimSpace(l)
+		if t == "" || t[0] == '#' || t[0] == '!' || t == "return" || (t[0] == '[' && t[len(t)-1] == ']') {
+			continue
+		}
+		if l[0] != ' ' && l[0] != '\t' {
+			s.stack = s.stack[:1]
+		}
+		prompt := s.prompt()
+		r := s.exec(ctx, l)
+		if r.question != "" {
+			s.pending = nil
+		}
+		if len(s.stack) == 0 || r.exit {
+			s.stack = []frame{{v: s.e.system}}
+		}
+		if r.failed {
+			errs = append(errs, LineError{Line: i + 1, Text: l, Message: errorText(r.out.String()), Col: caretCol(r.out.String(), prompt)})
+		}
+	}
+	return errs
+}
+
+// caretCol finds the caret of an error output for a line typed after
+// prompt: its 1-based column in the line, 0 when there is none.
+func caretCol(out, prompt string) int {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.TrimSpace(l) == "^" {
+			if c := strings.IndexByte(l, '^') - len(prompt); c >= 0 {
+				return c + 1
+			}
+		}
+	}
+	return 0
+}
+
+// ParseConfig turns a configuration text into the configuration it
+// describes, without committing it: each line is checked for syntax and
+// types (the owners' rules hold when the tree is committed). It returns
+// the lines it could not take.
+func (e *Engine) ParseConfig(ctx context.Context, text string) (*datastore.Tree, []LineError) {
+	s := e.fileSession(ctx, "file")
+	s.fastLoad = true
+	s.cand.Replace(datastore.NewTree())
+	errs := s.runFile(ctx, strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n"))
+	t := s.cand.Tree()
+	s.cand.Close()
+	return t, errs
+}
+
+// fileError is a configuration file that cannot be loaded: its first
+// refused line.
+type fileError struct {
+	name string
+	le   LineError
+}
+
+func (e *fileError) Error() string {
+	return fmt.Sprintf("the file %s cannot be loaded: line %d is refused", e.name, e.le.Line)
+}
+
+// print writes the refusal with the line and its caret, as the CLI shows a
+// refused line.
+func (e *fileError) print(r *result) {
+	r.printf("Error: The file %s cannot be loaded: line %d is refused.\n", e.name, e.le.Line)
+	r.printf("%s\n", e.le.Text)
+	if e.le.Col > 0 {
+		r.printf("%s^\n", strings.Repeat(" ", e.le.Col-1))
+	}
+	r.printf("%s\n", e.le.Message)
+	r.failed = true
+}
+
+// loadFile reads a configuration file by name (rollback configuration to
+// file): the configuration it describes. A file with a line that cannot
+// be taken is refused (a *fileError naming the line).
+func (e *Engine) loadFile(ctx context.Context, name string) (*datastore.Tree, error) {
+	if e.ReadFile == nil {
+		return nil, errors.New("configuration files are not available")
+	}
+	text, err := e.ReadFile(ctx, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("the file %s does not exist", name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the file %s: %w", name, err)
+	}
+	t, errs := e.ParseConfig(ctx, text)
+	if len(errs) > 0 {
+		return nil, &fileError{name, errs[0]}
+	}
+	return t, nil
 }
 
 // logAbsent names the ports a configuration file configured that are not

@@ -45,6 +45,9 @@ type Request struct {
 	Width       int    `json:"width,omitempty"`
 	Height      int    `json:"height,omitempty"`
 	Source      string `json:"source,omitempty"` // "console", "ssh", "netconf", "script"
+	// Remote is the address the user came from (an SSH client), for
+	// display users.
+	Remote string `json:"remote,omitempty"`
 }
 
 // Candidate is one completion candidate.
@@ -76,6 +79,10 @@ type Response struct {
 	Failed bool `json:"failed,omitempty"`
 	// Exit is set when the session has ended (quit in user view).
 	Exit bool `json:"exit,omitempty"`
+	// Uncommitted is set while the session's candidate holds changes it
+	// has not committed (the prompt's '*'): a script that ends then loses
+	// them.
+	Uncommitted bool `json:"uncommitted,omitempty"`
 	// More marks partial output of a command still running (ping prints a
 	// line per reply): only Output is set, and further responses to the
 	// same request follow, the last one without More.

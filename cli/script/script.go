@@ -52,11 +52,24 @@ func SplitCommands(s string) []string {
 	return out
 }
 
+// Messages of a script that leaves something undone. Both make the script
+// fail, so that automation notices.
+const (
+	// NoAnswer follows a question the script's lines did not answer: the
+	// command was cancelled (save saved nothing, quit stayed in the view).
+	NoAnswer = "Error: The question above was not answered; the command was cancelled."
+	// Discarded ends a script that leaves configuration uncommitted.
+	Discarded = "Error: Uncommitted configurations found; the script ended without committing them, so they are discarded."
+)
+
 // Run executes lines one by one. The first prompt comes from the open
 // response. Answers to questions are taken from the following lines. Output
 // of commands that print as they run (ping) is written as it arrives. It
-// returns the number of failed commands.
+// returns the number of failed commands: a refused line, a question the
+// lines leave unanswered (cancelled, see NoAnswer), and uncommitted
+// configuration at the end (see Discarded) each count.
 func Run(d Doer, prompt string, lines []string, w io.Writer, o Options) (failed int, err error) {
+	var last proto.Response
 	for i := 0; i < len(lines); i++ {
 		line := cut(lines[i])
 		if o.Echo {
@@ -72,16 +85,24 @@ func Run(d Doer, prompt string, lines []string, w io.Writer, o Options) (failed 
 			return failed, err
 		}
 		// Questions are answered by the next lines. Once the lines run
-		// out, the question is cancelled: "C", then "N" for the questions
-		// that only take yes or no; one that still asks ends the script.
+		// out, the question is cancelled ("C", then "N" for the questions
+		// that only take yes or no), said, and counted as a failure; one
+		// that still asks ends the script.
 		unanswered := []string{"C", "N"}
+		cancelled := false
 		for resp.Question != "" {
 			var answer string
 			switch {
-			case i+1 < len(lines):
+			case !cancelled && i+1 < len(lines):
 				i++
 				answer = lines[i]
 			case len(unanswered) > 0:
+				if !cancelled {
+					fmt.Fprint(w, resp.Output)
+					fmt.Fprintf(w, "%s\n%s\n", resp.Question, NoAnswer)
+					failed++
+					cancelled = true
+				}
 				answer, unanswered = unanswered[0], unanswered[1:]
 			default:
 				fmt.Fprint(w, resp.Output)
@@ -91,14 +112,20 @@ func Run(d Doer, prompt string, lines []string, w io.Writer, o Options) (failed 
 			// What came before the question (a warning) is shown in
 			// either mode; a terminal log also shows the question and
 			// its answer.
-			fmt.Fprint(w, resp.Output)
-			resp.Output = ""
-			if o.Echo {
-				fmt.Fprintf(w, "%s%s\n", resp.Question, answer)
+			if !cancelled {
+				fmt.Fprint(w, resp.Output)
+				if o.Echo {
+					fmt.Fprintf(w, "%s%s\n", resp.Question, answer)
+				}
 			}
+			resp.Output = ""
 			if resp, err = d.DoStream(proto.Request{Op: proto.OpAnswer, Line: answer}, live); err != nil {
 				return failed, err
 			}
+		}
+		if cancelled {
+			// The cancelling answers' own output is not the script's.
+			resp.Output = ""
 		}
 		// An error is shown under its command line (for the caret), unless
 		// the command already printed as it ran.
@@ -112,9 +139,14 @@ func Run(d Doer, prompt string, lines []string, w io.Writer, o Options) (failed 
 		if resp.Prompt != "" {
 			prompt = resp.Prompt
 		}
+		last = resp
 		if resp.Exit {
 			break
 		}
+	}
+	if last.Uncommitted && !last.Exit {
+		fmt.Fprintf(w, "%s\n", Discarded)
+		failed++
 	}
 	return failed, nil
 }

@@ -35,10 +35,18 @@ func TestQuestions(t *testing.T) {
 		want   string
 	}{
 		{"answered", []string{"save", "y"}, true, 0, "Info: Save the configuration successfully."},
-		{"no answer left: cancelled", []string{"save"}, false, 0, "Warning: all configuration will be written to the device."},
+		// A script that does not answer save has saved nothing: it says so
+		// and fails.
+		{"no answer left: cancelled", []string{"save"}, false, 1, "Warning: all configuration will be written to the device.\nAre you sure to continue?[Y/N]\n" + NoAnswer + "\n"},
 		// The next line is the answer: not one the question takes, so it is
-		// asked again, then cancelled once the lines run out.
-		{"a wrong answer, then none", []string{"system-view", "sysname X", "return", "display this"}, false, 0, ""},
+		// asked again, then cancelled once the lines run out; the session
+		// stays in the system view with its change uncommitted.
+		{"a wrong answer, then none", []string{"system-view", "sysname X", "return", "display this"}, false, 2, NoAnswer + "\n" + Discarded + "\n"},
+		// Leaving views with uncommitted changes loses them: said, failed.
+		{"uncommitted at the end", []string{"system-view", "sysname X"}, false, 1, Discarded},
+		{"committed", []string{"system-view", "sysname X", "commit"}, false, 0, ""},
+		{"committed on the way out", []string{"system-view", "sysname X", "return", "y", "display current-configuration"}, false, 0, "sysname X"},
+		{"discarded on the way out", []string{"system-view", "sysname X", "return", "n"}, false, 0, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -61,7 +69,7 @@ func TestQuestions(t *testing.T) {
 	a := &askForever{}
 	var out strings.Builder
 	failed, err := Run(a, "<X> ", []string{"reset"}, &out, Options{})
-	if err != nil || failed != 1 || a.asked != 3 || !strings.Contains(out.String(), "Error: No answer to the question above; the script ends here.") {
+	if err != nil || failed != 2 || a.asked != 3 || !strings.Contains(out.String(), "Error: No answer to the question above; the script ends here.") {
 		t.Fatalf("failed %d err %v asked %d:\n%s", failed, err, a.asked, out.String())
 	}
 }
@@ -113,7 +121,7 @@ func TestHugeStdinLine(t *testing.T) {
 	if err != nil || failed != 1 {
 		t.Fatalf("failed %d, %v:\n%.500s", failed, err, out.String())
 	}
-	if !strings.Contains(out.String(), "Error: Too many parameters found at '^' position.") {
+	if !strings.Contains(out.String(), "Error: Unrecognized command found at '^' position.") {
 		t.Fatalf("output:\n%.300s", out.String())
 	}
 	if got := e.CurrentConfig(); !strings.Contains(got, "sysname AFTER") {

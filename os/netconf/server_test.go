@@ -440,7 +440,7 @@ func TestConfirmedCommit(t *testing.T) {
 		t.Fatal("unconfirmed commit not rolled back")
 	}
 	rec := store.Commits()[0]
-	if rec.Description != fmt.Sprintf("rollback to %d", store.Commits()[1].ID) || rec.Interface != "netconf" {
+	if rec.Description != fmt.Sprintf("rollback of commit trial %d", store.Commits()[1].ID) || rec.Interface != "netconf" {
 		t.Fatalf("rollback record %+v", rec)
 	}
 

@@ -171,7 +171,7 @@ var refusals = []struct {
 		"MPLS must be enabled globally before it is enabled on GigabitEthernet0/1/0"},
 	{"LSR ID in a VPN instance", redRD + "interface LoopBack0\n ip binding vpn-instance red\nmpls lsr-id 10.255.0.1\n", "interface LoopBack0\n ip address 10.255.0.1 32",
 		func(t *datastore.Tree) { t.Set(ipAddr("LoopBack0", "10.255.0.1").Child("mask"), "255.255.255.255") },
-		"The interface LoopBack0 holds the MPLS LSR ID and cannot be bound to a VPN instance"},
+		"The interface LoopBack0 holds the MPLS LSR ID 10.255.0.1 and cannot be bound to a VPN instance"},
 	{"static LSP without MPLS", noSetup, "static-lsp egress E1 in-label 100",
 		func(t *datastore.Tree) { t.Set(lsp("egress", "E1").Child("in-label"), "100") },
 		"MPLS must be enabled globally before static LSP E1"},

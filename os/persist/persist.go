@@ -51,6 +51,9 @@ type File struct {
 	refusal  *Refusal
 	encoding string
 	raw      []byte // the file as Load read it
+	// boot is the outcome of loading the file at boot (see Boot, Booted).
+	bootMu sync.Mutex
+	boot   *Report
 
 	// Test hooks; nil means the real system call.
 	rename func(oldpath, newpath string) error

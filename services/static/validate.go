@@ -1,6 +1,7 @@
 package static
 
 import (
+	"fmt"
 	"net/netip"
 	"sort"
 
@@ -72,9 +73,23 @@ func validateLSPs(t *datastore.Tree) []*datastore.RuleError {
 	return errs
 }
 
+// routeName is how a refusal names a static route: "10.0.0.0 8" or
+// "10.0.0.0 8 of VPN instance red".
+func routeName(list string, keys []string) string {
+	pfx, mask := keys[len(keys)-3], keys[len(keys)-2]
+	if list == "vpn-route" {
+		return fmt.Sprintf("%s %s of VPN instance %s", pfx, mask, keys[0])
+	}
+	return pfx + " " + mask
+}
+
 func validateRoutes(t *datastore.Tree) []*datastore.RuleError {
 	var errs []*datastore.RuleError
 	base := datastore.P("static-routes")
+	exists := func(vpn string) bool {
+		_, ok := t.Get(datastore.P("vpn-instances", "vpn-instance", datastore.K(vpn)))
+		return ok
+	}
 	for _, list := range []string{"route", "vpn-route"} {
 		for _, e := range t.Entries(base, list) {
 			keys := e.Path.Last().Keys
@@ -93,6 +108,14 @@ func validateRoutes(t *datastore.Tree) []*datastore.RuleError {
 				errs = append(errs, datastore.Refuse(e.Path, "The route %s %s: a next-hop address follows an interface only", pfx, mask))
 			}
 			nhVPN, viaVPN := t.Get(e.Path.Child("next-hop-vpn"))
+			// A route depends on the instances it names: deleting one
+			// deletes its routes (the CLI's undo ip vpn-instance does).
+			if list == "vpn-route" && !exists(keys[0]) {
+				errs = append(errs, datastore.Refuse(e.Path, "The static route %s needs VPN instance %s, which does not exist", routeName(list, keys), keys[0]))
+			}
+			if viaVPN && !exists(nhVPN) {
+				errs = append(errs, datastore.Refuse(e.Path.Child("next-hop-vpn"), "The static route %s resolves its next hop in VPN instance %s, which does not exist", routeName(list, keys), nhVPN))
+			}
 			_, viaPublic := t.Get(e.Path.Child("public"))
 			if (viaVPN || viaPublic) && nhErr != nil {
 				errs = append(errs, datastore.Refuse(e.Path, "The route %s %s: a next hop in another instance must be an address", pfx, mask))

@@ -41,6 +41,9 @@ type CommitOptions struct {
 	Persist string
 	// PersistID names the pending trial's token (nil: not given).
 	PersistID *string
+	// Label names the new commit (see CheckLabel); a label already in the
+	// log refuses the commit with a *LabelError.
+	Label string
 }
 
 // DescriptionError refuses a commit whose description is not free text
@@ -129,9 +132,11 @@ func (c *Candidate) CommitWith(ctx context.Context, o CommitOptions) (CommitResu
 			return CommitResult{}, &DescriptionError{Err: err}
 		}
 	}
-	c.Sync()
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
+	// Rebased under commitMu: no commit lands between the rebase and this
+	// commit, so the conflicts found are all there are.
+	c.Sync()
 	origin := OriginFrom(ctx)
 	if s.trial != nil {
 		if err := mayAct(s.trial, origin, o.PersistID); err != nil {
@@ -153,7 +158,21 @@ func (c *Candidate) CommitWith(ctx context.Context, o CommitOptions) (CommitResu
 			}
 		}
 	} else {
-		res.ID, old, err = s.commitTree(ctx, c.base, c.version, c.tree, o.User, o.Description, false)
+		if cs := c.liveConflicts(); len(cs) > 0 {
+			return CommitResult{}, &ConflictError{Conflicts: cs}
+		}
+		res.ID, old, err = s.commitTree(ctx, c.base, c.version, c.tree, o, false)
+		var ve *ValidationError
+		if errors.As(err, &ve) && c.since != c.base {
+			// Others committed since this candidate's changes began: if
+			// its changes held on the configuration they began from, the
+			// others' commits broke them.
+			solo := c.since.Clone()
+			solo.Apply(Diff(c.base, c.tree))
+			if len(s.validate(&Change{User: o.User, Old: c.since, New: solo})) == 0 {
+				return CommitResult{}, &ConflictError{Errs: ve.Errs}
+			}
+		}
 		if err != nil && !errors.Is(err, ErrNoChange) {
 			return CommitResult{}, err
 		}
@@ -271,7 +290,7 @@ func (s *Store) expire(t *trial) {
 func (s *Store) rollbackTrialLocked(ctx context.Context, t *trial, why string) error {
 	ctx = WithoutLocks(WithOrigin(ctx, t.Holder))
 	base, version := s.snapshot()
-	_, _, err := s.commitTree(ctx, base, version, t.before, TrialUser, fmt.Sprintf("rollback to %d", t.ID), true)
+	_, _, err := s.commitTree(ctx, base, version, t.before, CommitOptions{User: TrialUser, Description: fmt.Sprintf("rollback of commit trial %d", t.ID)}, true)
 	switch {
 	case err == nil:
 		s.Log.Warn("trial configuration rolled back", "commit", t.ID, "holder", t.Holder.String(), "why", why)
