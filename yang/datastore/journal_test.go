@@ -234,7 +234,7 @@ func TestCommitOnAFullDisk(t *testing.T) {
 	if !s.Running().Exists(P("vpn-instances", "vpn-instance", K("red"))) || len(s.Commits()) != 1 {
 		t.Fatal("the commit did not take effect")
 	}
-	if _, err := s.Rollback(ctx, res.ID, "alice"); err != nil {
+	if _, err := s.RollbackLast(ctx, 1, "alice"); err != nil {
 		t.Fatalf("rollback from the record in memory: %v", err)
 	}
 	// Space again: the next record is kept, and nothing is reported.
