@@ -34,7 +34,9 @@ topology:
 
 // The PE: GE0/1/0 towards FRR's PE, GE0/2/0 to FRR's CE (red), GE0/3/0 to
 // the vpnos CE (blue, the same address as red's CE), GE0/4/0 to GoBGP.
-// Static LSPs to the other PEs carry the VPN routes they announce.
+// Static LSPs to the other PEs carry the VPN routes they announce (a VPN
+// route is used over the LSP whose FEC is the longest match towards its
+// next hop: hence the host routes).
 const bgpxPE = `sysname PE
 #
 ip vpn-instance red
@@ -88,6 +90,9 @@ bgp 65000
  #
  ipv4-family vpn-instance blue
   peer 192.0.2.2 as-number 64502
+#
+ip route-static 10.0.1.2 255.255.255.255 10.0.1.2
+ip route-static 10.0.2.2 255.255.255.255 10.0.2.2
 #
 static-lsp ingress to-frr destination 10.0.1.2 255.255.255.255 nexthop 10.0.1.2 out-label 20
 static-lsp ingress to-gobgp destination 10.0.2.2 255.255.255.255 nexthop 10.0.2.2 out-label 21
