@@ -36,7 +36,9 @@ topology:
 // the vpnos CE (blue, the same address as red's CE), GE0/4/0 to GoBGP.
 // The other PEs peer from their loopbacks (10.255.0.2 FRR, 10.255.0.4
 // GoBGP), reached by static routes; static LSPs to the loopbacks carry
-// the VPN routes they announce.
+// the VPN routes they announce, with implicit null (the peers are their
+// LSPs' egress, and their kernels take no labelled packet: the sessions'
+// own packets go unlabelled, the VPN routes' with the VPN label alone).
 const bgpxPE = `sysname PE
 #
 ip vpn-instance red
@@ -94,8 +96,8 @@ bgp 65000
 ip route-static 10.255.0.2 255.255.255.255 10.0.1.2
 ip route-static 10.255.0.4 255.255.255.255 10.0.2.2
 #
-static-lsp ingress to-frr destination 10.255.0.2 255.255.255.255 nexthop 10.0.1.2 out-label 20
-static-lsp ingress to-gobgp destination 10.255.0.4 255.255.255.255 nexthop 10.0.2.2 out-label 21
+static-lsp ingress to-frr destination 10.255.0.2 255.255.255.255 nexthop 10.0.1.2 out-label 3
+static-lsp ingress to-gobgp destination 10.255.0.4 255.255.255.255 nexthop 10.0.2.2 out-label 3
 #
 return
 `
@@ -176,7 +178,7 @@ func bgpxClean() {
 // TestBGPDaemonInterop runs vpnos's BGP in a running node (the daemon:
 // RIB, labels, forwarder, displays) against real peers: FRR's bgpd as an
 // IBGP VPNv4 peer (its route, with its RD, target and label, is imported
-// into red, used over the static LSP with both labels on the wire, and
+// into red, used over the static LSP with FRR's label on the wire, and
 // reaches FRR's CE; the FRR CE's route reaches FRR's PE with vpnos's RD,
 // target, label and next hop), FRR as a CE over EBGP in red, at the same
 // address as a vpnos CE in blue, and gobgpd injecting a VPNv4 route into
@@ -308,14 +310,13 @@ func TestBGPDaemonInterop(t *testing.T) {
 			out := frrCE.KernelRoute("172.16.3.0/24")
 			return out, strings.Contains(out, "via 192.0.2.1")
 		})
-		// A ping from FRR's CE leaves the PE towards FRR's PE with the
-		// static LSP's label above FRR's VPN label.
+		// A ping from FRR's CE leaves the PE towards FRR's PE with FRR's
+		// VPN label (the LSP's label is implicit null).
 		wire := startCapture(t, l, "PE", "eth1")
 		defer wire.close()
 		exec.Command("ip", "netns", "exec", bgpxFRRCE, "ping", "-c", "3", "-i", "0.2", "-W", "1", "-I", "172.16.1.1", "172.16.3.1").Run()
-		wire.waitSent(t, "echoes labelled 20/1234", 3, func(f frame) bool {
-			return icmpBetween("172.16.1.1", "172.16.3.1", icmpEcho)(f) && len(f.Labels) == 2 &&
-				f.Labels[0].Label == 20 && f.Labels[1].Label == 1234
+		wire.waitSent(t, "echoes labelled 1234", 3, func(f frame) bool {
+			return icmpBetween("172.16.1.1", "172.16.3.1", icmpEcho)(f) && len(f.Labels) == 1 && f.Labels[0].Label == 1234
 		}, 2*time.Second)
 	})
 
