@@ -38,8 +38,8 @@ type L3VPN struct {
 	// EBGP: PE-CE routing by EBGP instead of static routes.
 	EBGP bool
 	// Timers (0: the defaults below).
-	OSPFHello, OSPFDead int // seconds (default 1 and 8)
-	BGPKeepalive, BGPHold  int // seconds (default 10 and 30)
+	OSPFHello, OSPFDead   int // seconds (default 1 and 8)
+	BGPKeepalive, BGPHold int // seconds (default 10 and 30)
 }
 
 // AS is the provider's AS number.
