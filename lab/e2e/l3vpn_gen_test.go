@@ -40,18 +40,22 @@ func pingFrom(l *labtest.Lab, s gen.Site, dsts []gen.Site, wait time.Duration) (
 	return ok, out, nil
 }
 
-// reachResult is when each CE reached its last remote site.
+// reachResult is when the CEs reached their remote sites.
 type reachResult struct {
+	first   time.Time // when the last CE to reach a remote site reached its first one
 	last    time.Time // when the last site of the last CE answered
 	pings   int       // pings sent in all
+	lost    int       // pings not answered
+	calls   int       // CLI calls
 	missing []string  // "CE -> site" not reached before the deadline
 }
 
 // untilVPNsReach polls, from every CE at once (at most parallel CLI calls
 // at a time), until the CE pings every remote site of its VPN, or the
 // deadline passes. A CE pings its first unreached site alone until it
-// answers (the VPN is not up before), then the rest, several per CLI call,
-// again until each has answered once.
+// answers (the VPN is not up before), then the rest, several per CLI call;
+// after a call where a ping was lost it goes back to one at a time, so
+// that a VPN half up costs one ping timeout per round, not one per site.
 func untilVPNsReach(l *labtest.Lab, lab *gen.Lab, parallel int, deadline time.Time) reachResult {
 	sem := make(chan struct{}, parallel)
 	var (
@@ -72,18 +76,23 @@ func untilVPNsReach(l *labtest.Lab, lab *gen.Lab, parallel int, deadline time.Ti
 					batch = pending[:1]
 				}
 				sem <- struct{}{}
-				ok, _, err := pingFrom(l, s, batch, 500*time.Millisecond)
+				ok, _, err := pingFrom(l, s, batch, 300*time.Millisecond)
 				<-sem
 				now := time.Now()
 				mu.Lock()
 				res.pings += len(batch)
+				res.lost += len(batch) - len(ok)
+				res.calls++
+				if len(ok) > 0 && len(pending) == len(lab.Remote(s)) && now.After(res.first) {
+					res.first = now
+				}
 				mu.Unlock()
 				if err != nil || len(ok) == 0 {
 					time.Sleep(backoff) // poll interval, bounded by the deadline loop
 					backoff = min(2*backoff, time.Second)
 					continue
 				}
-				gate, backoff = false, 100*time.Millisecond
+				gate, backoff = len(ok) < len(batch), 100*time.Millisecond
 				pending = slices.DeleteFunc(pending, func(d gen.Site) bool { return ok[d.Addr.String()] })
 				if len(pending) == 0 {
 					mu.Lock()
