@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"slices"
@@ -10,34 +11,56 @@ import (
 	"testing"
 	"time"
 
+	"vpnos/cli/proto"
 	"vpnos/lab/gen"
 	"vpnos/lab/labtest"
 )
 
-// pingBatch is how many pings one CLI call of a CE sends at most.
-const pingBatch = 16
+// ceSession is a CLI session on a CE's management socket, kept open while
+// the test pings from it (no `vpnos lab exec` process per call: the cost
+// measured is the pings').
+type ceSession struct {
+	site gen.Site
+	cl   *proto.Client
+}
 
-// pingStats matches the statistics of one ping in a CLI output.
+func openCE(l *labtest.Lab, s gen.Site) (*ceSession, error) {
+	st, err := l.State()
+	if err != nil {
+		return nil, err
+	}
+	n, err := st.Node(s.CE)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cl, _, err := proto.Dial(ctx, n.Socket, proto.Request{User: "admin", Source: "script"})
+	if err != nil {
+		return nil, err
+	}
+	return &ceSession{site: s, cl: cl}, nil
+}
+
+func (c *ceSession) Close() { c.cl.Close() }
+
+// pingStats matches the statistics of a ping in the CLI's output.
 var pingStats = regexp.MustCompile(`--- (\S+) ping statistics ---\s+\d+ packet\(s\) transmitted\s+(\d+) packet\(s\) received`)
 
-// pingFrom pings each destination once from a CE, sourced from its LAN
-// address, in one CLI call; it returns the destinations that answered.
-func pingFrom(l *labtest.Lab, s gen.Site, dsts []gen.Site, wait time.Duration) (map[string]bool, string, error) {
-	var cmds []string
-	for _, d := range dsts {
-		cmds = append(cmds, fmt.Sprintf("ping -c 1 -t %d -a %s %s", wait.Milliseconds(), s.Addr, d.Addr))
-	}
-	out, err := l.CLI(s.CE, strings.Join(cmds, "; "))
+// ping pings dst once from the CE's LAN address and tells whether it
+// answered.
+func (c *ceSession) ping(dst gen.Site, wait time.Duration) (bool, string, error) {
+	line := fmt.Sprintf("ping -c 1 -t %d -a %s %s", wait.Milliseconds(), c.site.Addr, dst.Addr)
+	resp, err := c.cl.Do(proto.Request{Op: proto.OpExec, Line: line})
 	if err != nil {
-		return nil, out, err
+		return false, resp.Output, err
 	}
-	ok := map[string]bool{}
-	for _, m := range pingStats.FindAllStringSubmatch(out, -1) {
-		if n, _ := strconv.Atoi(m[2]); n > 0 {
-			ok[m[1]] = true
-		}
+	m := pingStats.FindStringSubmatch(resp.Output)
+	if m == nil || m[1] != dst.Addr.String() {
+		return false, resp.Output, fmt.Errorf("%s: %q: no statistics in %q", c.site.CE, line, resp.Output)
 	}
-	return ok, out, nil
+	n, _ := strconv.Atoi(m[2])
+	return n > 0, resp.Output, nil
 }
 
 // reachResult is when the CEs reached their remote sites.
@@ -46,16 +69,14 @@ type reachResult struct {
 	last    time.Time // when the last site of the last CE answered
 	pings   int       // pings sent in all
 	lost    int       // pings not answered
-	calls   int       // CLI calls
-	missing []string  // "CE -> site" not reached before the deadline
+	missing []string  // "CE -> site" not reached before the deadline, or why not
 }
 
-// untilVPNsReach polls, from every CE at once (at most parallel CLI calls
-// at a time), until the CE pings every remote site of its VPN, or the
-// deadline passes. A CE pings its first unreached site alone until it
-// answers (the VPN is not up before), then the rest, several per CLI call;
-// after a call where a ping was lost it goes back to one at a time, so
-// that a VPN half up costs one ping timeout per round, not one per site.
+// untilVPNsReach polls, from every CE at once (at most parallel pings in
+// flight), until the CE pings every remote site of its VPN, or the
+// deadline passes. A CE pings its remote sites in turn, going on to the
+// next one when one answers and backing off (100 ms to 1 s) when one does
+// not, so that a VPN not up yet costs one ping timeout per round.
 func untilVPNsReach(l *labtest.Lab, lab *gen.Lab, parallel int, deadline time.Time) reachResult {
 	sem := make(chan struct{}, parallel)
 	var (
@@ -67,33 +88,45 @@ func untilVPNsReach(l *labtest.Lab, lab *gen.Lab, parallel int, deadline time.Ti
 		wg.Add(1)
 		go func(s gen.Site) {
 			defer wg.Done()
+			// Each CE starts with the sites after its own, so that not
+			// every CE pings the same site at the same time.
 			pending := lab.Remote(s)
+			at := slices.IndexFunc(pending, func(d gen.Site) bool { return d.CE > s.CE })
+			if at > 0 {
+				pending = append(pending[at:], pending[:at]...)
+			}
+			ce, err := openCE(l, s)
+			if err != nil {
+				mu.Lock()
+				res.missing = append(res.missing, fmt.Sprintf("%s: %v", s.CE, err))
+				mu.Unlock()
+				return
+			}
+			defer ce.Close()
 			backoff := 100 * time.Millisecond
-			gate := true
+			reached := 0
 			for len(pending) > 0 && time.Now().Before(deadline) {
-				batch := pending[:min(pingBatch, len(pending))]
-				if gate {
-					batch = pending[:1]
-				}
 				sem <- struct{}{}
-				ok, _, err := pingFrom(l, s, batch, 300*time.Millisecond)
+				ok, _, err := ce.ping(pending[0], 300*time.Millisecond)
 				<-sem
 				now := time.Now()
 				mu.Lock()
-				res.pings += len(batch)
-				res.lost += len(batch) - len(ok)
-				res.calls++
-				if len(ok) > 0 && len(pending) == len(lab.Remote(s)) && now.After(res.first) {
+				res.pings++
+				if !ok {
+					res.lost++
+				}
+				if ok && reached == 0 && now.After(res.first) {
 					res.first = now
 				}
 				mu.Unlock()
-				if err != nil || len(ok) == 0 {
+				if err != nil || !ok {
 					time.Sleep(backoff) // poll interval, bounded by the deadline loop
 					backoff = min(2*backoff, time.Second)
 					continue
 				}
-				gate, backoff = len(ok) < len(batch), 100*time.Millisecond
-				pending = slices.DeleteFunc(pending, func(d gen.Site) bool { return ok[d.Addr.String()] })
+				reached++
+				backoff = 100 * time.Millisecond
+				pending = pending[1:]
 				if len(pending) == 0 {
 					mu.Lock()
 					if now.After(res.last) {
@@ -169,14 +202,17 @@ func TestGeneratedL3VPN(t *testing.T) {
 		wg.Add(1)
 		go func(s gen.Site) {
 			defer wg.Done()
-			foreign := lab.Foreign(s)
-			ok, out, err := pingFrom(l, s, foreign, 300*time.Millisecond)
+			ce, err := openCE(l, s)
 			if err != nil {
-				t.Errorf("%s: %v\n%s", s.CE, err, out)
+				t.Error(err)
 				return
 			}
-			if len(ok) > 0 || len(pingStats.FindAllString(out, -1)) != len(foreign) {
-				t.Errorf("%s (%s) reached another VPN's sites %v:\n%s", s.CE, s.VPN, ok, out)
+			defer ce.Close()
+			for _, f := range lab.Foreign(s) {
+				ok, out, err := ce.ping(f, 300*time.Millisecond)
+				if err != nil || ok {
+					t.Errorf("%s (%s) -> %s (%s): reached=%v err=%v\n%s", s.CE, s.VPN, f.CE, f.VPN, ok, err, out)
+				}
 			}
 		}(s)
 	}
