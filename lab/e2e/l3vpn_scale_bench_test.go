@@ -62,7 +62,8 @@ func BenchmarkL3VPNScale(b *testing.B) {
 	var ph phases
 	var mem roleMemory
 	var cpu time.Duration
-	var roleCPU map[string]time.Duration
+	var roleCPU, readyCPU map[string]time.Duration
+	var readyLine string
 	var pings, lost int
 	var first time.Duration
 	for i := 0; i < b.N; i++ {
@@ -75,6 +76,16 @@ func BenchmarkL3VPNScale(b *testing.B) {
 		start := time.Now()
 		l := labtest.Up(b, file, opts)
 		up += l.UpTime
+		stReady, err := l.State()
+		if err != nil {
+			b.Fatal(err)
+		}
+		readyCPU = labRoleCPU(b, stReady, lab)
+		for _, line := range strings.Split(l.UpOutput, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "nodes ready") {
+				readyLine = strings.TrimSpace(line)
+			}
+		}
 		res := untilVPNsReach(l, lab, 16, start.Add(5*time.Minute))
 		if len(res.missing) > 0 {
 			b.Fatalf("%d CE -> site pairs not reached within 5 minutes, e.g.\n  %s", len(res.missing),
@@ -111,14 +122,14 @@ func BenchmarkL3VPNScale(b *testing.B) {
 	var roles []string
 	for _, r := range []string{"P", "PE", "RR", "CE"} {
 		m := mem.role[r]
-		roles = append(roles, fmt.Sprintf("%s %.0f ms %.1f/%.1f MiB", r, ms(roleCPU[r]), m.pss/1024, m.rss/1024))
+		roles = append(roles, fmt.Sprintf("%s %.0f ms (%.0f ms when ready) %.1f/%.1f MiB", r, ms(roleCPU[r]), ms(readyCPU[r]), m.pss/1024, m.rss/1024))
 	}
 	b.Logf("%d nodes (%d P, %d PE, 2 RR, %d CE; %d VPNs): every CE pinged its %d remote sites %.1fs after lab up started "+
-		"(nodes ready at %.1fs; last OSPF Full %.1fs, last LDP session %.1fs, last BGP session %.1fs; "+
+		"(%s; nodes ready at %.1fs; last OSPF Full %.1fs, last LDP session %.1fs, last BGP session %.1fs; "+
 		"every CE reached a first remote site at %.1fs; %d pings, %d lost); "+
 		"reference (same nodes and links, no configuration) ready in %.1fs: %.2fx. "+
 		"Per node: CPU %.0f ms, PSS %.1f MiB, RSS %.1f MiB (CPU, PSS/RSS by role: %s)",
-		c.Nodes(), c.P, c.PE, c.PE*c.VPNs, c.VPNs, c.PE-1, s(conv), s(up), ph.ospf.Seconds(), ph.ldp.Seconds(), ph.bgp.Seconds(),
+		c.Nodes(), c.P, c.PE, c.PE*c.VPNs, c.VPNs, c.PE-1, s(conv), readyLine, s(up), ph.ospf.Seconds(), ph.ldp.Seconds(), ph.bgp.Seconds(),
 		s(first), pings/b.N, lost/b.N, s(refUp), s(conv)/s(refUp), ms(cpu), mem.all.pss/1024, mem.all.rss/1024, strings.Join(roles, ", "))
 }
 
