@@ -148,12 +148,25 @@ func untilVPNsReach(l *labtest.Lab, lab *gen.Lab, parallel int, deadline time.Ti
 }
 
 // TestGeneratedL3VPN brings up a small generated L3VPN lab (3 P routers in
-// a ring, 3 PEs, 2 route reflectors, 2 VPNs: 14 nodes) and checks that
-// every CE reaches every remote site of its VPN over the core (OSPF, LDP,
-// VPNv4 reflected by both RRs) and no site of the other VPN.
+// a ring, 3 PEs, 2 route reflectors, 2 VPNs: 14 nodes), PE-CE by static
+// routes, then by EBGP, and checks that every CE reaches every remote site
+// of its VPN over the core (OSPF, LDP, VPNv4 reflected by both RRs) and no
+// site of the other VPN.
 func TestGeneratedL3VPN(t *testing.T) {
+	for _, c := range []gen.L3VPN{
+		{Name: "sc-l3vpn", P: 3, PE: 3, VPNs: 2},
+		{Name: "sc-l3vpn-ebgp", P: 3, PE: 3, VPNs: 2, EBGP: true},
+	} {
+		pece := "static"
+		if c.EBGP {
+			pece = "ebgp"
+		}
+		t.Run(pece, func(t *testing.T) { testGeneratedL3VPN(t, c) })
+	}
+}
+
+func testGeneratedL3VPN(t *testing.T, c gen.L3VPN) {
 	needRoot(t)
-	c := gen.L3VPN{Name: "sc-l3vpn", P: 3, PE: 3, VPNs: 2}
 	lab, err := c.Generate()
 	if err != nil {
 		t.Fatal(err)
