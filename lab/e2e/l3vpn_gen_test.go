@@ -154,8 +154,8 @@ func untilVPNsReach(l *labtest.Lab, lab *gen.Lab, parallel int, deadline time.Ti
 // site of the other VPN.
 func TestGeneratedL3VPN(t *testing.T) {
 	for _, c := range []gen.L3VPN{
-		{Name: "sc-l3vpn", P: 3, PE: 3, VPNs: 2},
-		{Name: "sc-l3vpn-ebgp", P: 3, PE: 3, VPNs: 2, EBGP: true},
+		{Name: "sc-l3s", P: 3, PE: 3, VPNs: 2},
+		{Name: "sc-l3e", P: 3, PE: 3, VPNs: 2, EBGP: true},
 	} {
 		pece := "static"
 		if c.EBGP {
