@@ -189,6 +189,19 @@ func testGeneratedL3VPN(t *testing.T, c gen.L3VPN) {
 	t.Logf("every CE reached its %d remote sites %.1fs after lab up started (nodes ready in %.1fs; %d pings)",
 		c.PE-1, res.last.Sub(start).Seconds(), l.UpTime.Seconds(), res.pings)
 
+	// Both reflectors have every PE and each other as peers, and each
+	// reflects to PE1 the routes of the other PEs: two LANs and two PE-CE
+	// links each.
+	for _, rr := range []string{"RR1", "RR2"} {
+		want := fmt.Sprintf("Total number of peers : %d +Peers in established state : %d\n", c.PE+1, c.PE+1)
+		l.WaitCLI(t, rr, "display bgp vpnv4 all peer", labtest.Regexp(want), 10*time.Second)
+	}
+	l.WaitCLI(t, "PE1", "display bgp vpnv4 all peer", labtest.All(
+		labtest.Regexp(`Total number of peers : 2 +Peers in established state : 2\n`),
+		labtest.Regexp(fmt.Sprintf(`(?m)^ +10\.255\.3\.1 +4 +65000 .* Established +%d$`, 4*(c.PE-1))),
+		labtest.Regexp(fmt.Sprintf(`(?m)^ +10\.255\.3\.2 +4 +65000 .* Established +%d$`, 4*(c.PE-1))),
+	), 10*time.Second)
+
 	// The PE's instance holds the remote LANs as IBGP routes through the
 	// remote PE's loopback (reflected, not through the RR).
 	out, err := l.CLI("PE1", "display ip routing-table vpn-instance vpn2")
