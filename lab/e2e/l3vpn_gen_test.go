@@ -196,8 +196,12 @@ func testGeneratedL3VPN(t *testing.T, c gen.L3VPN) {
 		want := fmt.Sprintf("Total number of peers : %d +Peers in established state : %d\n", c.PE+1, c.PE+1)
 		l.WaitCLI(t, rr, "display bgp vpnv4 all peer", labtest.Regexp(want), 10*time.Second)
 	}
+	pePeers := 2 // the RRs, and with EBGP a CE per VPN instance
+	if c.EBGP {
+		pePeers += c.VPNs
+	}
 	l.WaitCLI(t, "PE1", "display bgp vpnv4 all peer", labtest.All(
-		labtest.Regexp(`Total number of peers : 2 +Peers in established state : 2\n`),
+		labtest.Regexp(fmt.Sprintf(`Total number of peers : %d +Peers in established state : %d\n`, pePeers, pePeers)),
 		labtest.Regexp(fmt.Sprintf(`(?m)^ +10\.255\.3\.1 +4 +65000 .* Established +%d$`, 4*(c.PE-1))),
 		labtest.Regexp(fmt.Sprintf(`(?m)^ +10\.255\.3\.2 +4 +65000 .* Established +%d$`, 4*(c.PE-1))),
 	), 10*time.Second)
