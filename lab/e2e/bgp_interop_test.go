@@ -34,7 +34,9 @@ topology:
 
 // The PE: GE0/1/0 towards FRR's PE, GE0/2/0 to FRR's CE (red), GE0/3/0 to
 // the vpnos CE (blue, the same address as red's CE), GE0/4/0 to GoBGP.
-// Static LSPs to the other PEs carry the VPN routes they announce.
+// The other PEs peer from their loopbacks (10.255.0.2 FRR, 10.255.0.4
+// GoBGP), reached by static routes; static LSPs to the loopbacks carry
+// the VPN routes they announce.
 const bgpxPE = `sysname PE
 #
 ip vpn-instance red
@@ -75,13 +77,13 @@ interface GigabitEthernet0/4/0
 #
 bgp 65000
  router-id 10.0.1.1
- peer 10.0.1.2 as-number 65000
- peer 10.0.2.2 as-number 65000
+ peer 10.255.0.2 as-number 65000
+ peer 10.255.0.4 as-number 65000
  #
  ipv4-family vpnv4
   policy vpn-target
-  peer 10.0.1.2 enable
-  peer 10.0.2.2 enable
+  peer 10.255.0.2 enable
+  peer 10.255.0.4 enable
  #
  ipv4-family vpn-instance red
   peer 192.0.2.2 as-number 64501
@@ -89,8 +91,11 @@ bgp 65000
  ipv4-family vpn-instance blue
   peer 192.0.2.2 as-number 64502
 #
-static-lsp ingress to-frr destination 10.0.1.2 255.255.255.255 nexthop 10.0.1.2 out-label 20
-static-lsp ingress to-gobgp destination 10.0.2.2 255.255.255.255 nexthop 10.0.2.2 out-label 21
+ip route-static 10.255.0.2 255.255.255.255 10.0.1.2
+ip route-static 10.255.0.4 255.255.255.255 10.0.2.2
+#
+static-lsp ingress to-frr destination 10.255.0.2 255.255.255.255 nexthop 10.0.1.2 out-label 20
+static-lsp ingress to-gobgp destination 10.255.0.4 255.255.255.255 nexthop 10.0.2.2 out-label 21
 #
 return
 `
@@ -120,10 +125,11 @@ route-map RT permit 10
  set extcommunity rt 65000:100
 !
 router bgp 65000
- bgp router-id 10.0.1.2
+ bgp router-id 10.255.0.2
  no bgp default ipv4-unicast
  no bgp ebgp-requires-policy
  neighbor 10.0.1.1 remote-as 65000
+ neighbor 10.0.1.1 update-source 10.255.0.2
  address-family ipv4 vpn
   neighbor 10.0.1.1 activate
   network 172.16.3.0/24 rd 65000:3 label 1234 route-map RT
@@ -144,12 +150,14 @@ router bgp 64501
 
 const bgpxGoBGPConf = `[global.config]
   as = 65000
-  router-id = "10.0.2.2"
+  router-id = "10.255.0.4"
   port = 179
 [[neighbors]]
   [neighbors.config]
     neighbor-address = "10.0.2.1"
     peer-as = 65000
+  [neighbors.transport.config]
+    local-address = "10.255.0.4"
   [[neighbors.afi-safis]]
     [neighbors.afi-safis.config]
       afi-safi-name = "l3vpn-ipv4-unicast"
@@ -226,6 +234,8 @@ func TestBGPDaemonInterop(t *testing.T) {
 		ip("-n", c.ns, "link", "set", "lo", "up")
 	}
 	ip("-n", bgpxFRRCE, "addr", "add", "172.16.1.1/24", "dev", "lo")
+	ip("-n", bgpxFRRPE, "addr", "add", "10.255.0.2/32", "dev", "lo")
+	ip("-n", bgpxGoBGP, "addr", "add", "10.255.0.4/32", "dev", "lo")
 	frrPE := labtest.StartFRR(t, bgpxFRRPE, map[string]string{"bgpd": bgpxFRRPEConf})
 	frrCE := labtest.StartFRR(t, bgpxFRRCE, map[string]string{"bgpd": bgpxFRRCEConf})
 	gobDir := t.TempDir()
@@ -270,7 +280,7 @@ func TestBGPDaemonInterop(t *testing.T) {
 	}
 
 	t.Run("sessions", func(t *testing.T) {
-		l.WaitCLI(t, "PE", "display bgp vpnv4 all peer", labtest.All(peerRow("10.0.1.2", 65000), peerRow("10.0.2.2", 65000)), 60*time.Second)
+		l.WaitCLI(t, "PE", "display bgp vpnv4 all peer", labtest.All(peerRow("10.255.0.2", 65000), peerRow("10.255.0.4", 65000)), 60*time.Second)
 		l.WaitCLI(t, "PE", "display bgp vpnv4 vpn-instance red peer", peerRow("192.0.2.2", 64501), 30*time.Second)
 		l.WaitCLI(t, "PE", "display bgp vpnv4 vpn-instance blue peer", peerRow("192.0.2.2", 64502), 30*time.Second)
 	})
@@ -279,11 +289,20 @@ func TestBGPDaemonInterop(t *testing.T) {
 	blueLabel := vpnLabel(t, l, "PE", "blue")
 
 	t.Run("frr-pe-to-vpnos", func(t *testing.T) {
+		defer func() {
+			if t.Failed() {
+				for _, c := range []string{"display bgp vpnv4 all routing-table label", "display ip routing-table",
+					"display mpls lsp", "display tunnel-info all", "display bgp vpnv4 all peer"} {
+					out, _ := l.CLI("PE", c)
+					t.Logf("PE: %s\n%s", c, out)
+				}
+			}
+		}()
 		// FRR's route (RD 65000:3, target 65000:100, label 1234) is in red
 		// only, through FRR over the static LSP, and FRR's CE learns it.
-		l.WaitCLI(t, "PE", "display ip routing-table vpn-instance red", hasRoute("172.16.3.0/24", "IBGP", "10.0.1.2"), 30*time.Second)
+		l.WaitCLI(t, "PE", "display ip routing-table vpn-instance red", hasRoute("172.16.3.0/24", "IBGP", "10.255.0.2"), 30*time.Second)
 		l.WaitCLI(t, "PE", "display bgp vpnv4 all routing-table label", labtest.All(
-			labtest.Regexp(`Route Distinguisher: 65000:3`), labtest.Regexp(`172\.16\.3\.0 +10\.0\.1\.2 +\S+/1234`)), 5*time.Second)
+			labtest.Regexp(`Route Distinguisher: 65000:3`), labtest.Regexp(`172\.16\.3\.0 +10\.255\.0\.2 +\S+/1234`)), 5*time.Second)
 		l.WaitCLI(t, "PE", "display ip routing-table vpn-instance blue", noRoute("172.16.3.0/24"), time.Second)
 		poll("FRR's CE has the route in its kernel (zebra)", 30*time.Second, func() (string, bool) {
 			out := frrCE.KernelRoute("172.16.3.0/24")
@@ -317,11 +336,11 @@ func TestBGPDaemonInterop(t *testing.T) {
 			out, _ := gobgp("global", "rib", "-a", "vpnv4")
 			return out, strings.Contains(out, "65000:2:172.16.1.0/24") && strings.Contains(out, fmt.Sprintf("[%d]", blueLabel))
 		})
-		route := []string{"172.16.4.0/24", "label", "2000", "rd", "65000:4", "rt", "65000:200", "nexthop", "10.0.2.2"}
+		route := []string{"172.16.4.0/24", "label", "2000", "rd", "65000:4", "rt", "65000:200", "nexthop", "10.255.0.4"}
 		if out, err := gobgp(append([]string{"global", "rib", "-a", "vpnv4", "add"}, route...)...); err != nil {
 			t.Fatalf("gobgp add: %v: %s", err, out)
 		}
-		l.WaitCLI(t, "PE", "display ip routing-table vpn-instance blue", hasRoute("172.16.4.0/24", "IBGP", "10.0.2.2"), 15*time.Second)
+		l.WaitCLI(t, "PE", "display ip routing-table vpn-instance blue", hasRoute("172.16.4.0/24", "IBGP", "10.255.0.4"), 15*time.Second)
 		l.WaitCLI(t, "CE", "display ip routing-table", hasRoute("172.16.4.0/24", "EBGP", "192.0.2.1"), 15*time.Second)
 		l.WaitCLI(t, "PE", "display ip routing-table vpn-instance red", noRoute("172.16.4.0/24"), time.Second)
 		if out, _ := frrCE.Vtysh("show ip bgp"); strings.Contains(out, "172.16.4.0/24") {
