@@ -41,6 +41,9 @@ func (e *Engine) buildCommands() error {
 		}
 		for _, cn := range v.cnodes {
 			cn := cn
+			if cn.virtual {
+				continue
+			}
 			seqs, err := e.compileConfig(cn, cn.tmpl, false)
 			if err != nil {
 				return err

@@ -31,6 +31,17 @@ type cnode struct {
 	owner *view
 	view  *view // the view it opens, if any
 	path  string
+	// list is, for a command on an entry of a list that opens no view
+	// (peer {address} description ... under list peer), the command of
+	// that list; the command's template names the list's keys.
+	list *cnode
+	// kids are the commands on the entries of this list: each entry
+	// renders as its own line, then one line per kid that is set.
+	kids []*cnode
+	// virtual: a list without a command of its own whose entries only
+	// carry kids (peer {address} enable in an address family); it has no
+	// template and no line.
+	virtual bool
 }
 
 // buildViews derives the views and configuration commands from the schema.
@@ -56,6 +67,18 @@ func buildViews(sc *schema.Schema) (*view, map[string]*view, error) {
 					if err := walk(nv, c, nil); err != nil {
 						return err
 					}
+				} else if c.IsList() {
+					if err := entryCommands(sc, v, cn); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			if c.IsList() && hasEntryCommands(sc, c) {
+				cn := &cnode{entry: c, rel: r, owner: v, virtual: true, path: "/" + strings.Join(schema.SchemaPath(c), "/")}
+				v.cnodes = append(v.cnodes, cn)
+				if err := entryCommands(sc, v, cn); err != nil {
+					return err
 				}
 				continue
 			}
@@ -73,8 +96,58 @@ func buildViews(sc *schema.Schema) (*view, map[string]*view, error) {
 	return sys, all, nil
 }
 
+// hasEntryCommands reports whether a child of list e carries a command.
+func hasEntryCommands(sc *schema.Schema, e *yang.Entry) bool {
+	for _, c := range sc.Children(e) {
+		if schema.HasExt(c, "command") {
+			return true
+		}
+	}
+	return false
+}
+
+// entryCommands adds the commands of the children of list lc's entries
+// (a list that opens no view) to view v, as kids of lc.
+func entryCommands(sc *schema.Schema, v *view, lc *cnode) error {
+	for _, c := range sc.Children(lc.entry) {
+		syn, ok := schema.Ext(c, "command")
+		if !ok {
+			continue
+		}
+		if _, opens := schema.Ext(c, "view"); opens {
+			return fmt.Errorf("%s: a command on a list entry cannot open a view", strings.Join(schema.SchemaPath(c), "/"))
+		}
+		t, err := parseTemplate(syn)
+		if err != nil {
+			return fmt.Errorf("%s: %w", strings.Join(schema.SchemaPath(c), "/"), err)
+		}
+		r := append(append([]*yang.Entry{}, lc.rel...), c)
+		kid := &cnode{entry: c, rel: r, tmpl: t, owner: v, list: lc, path: "/" + strings.Join(schema.SchemaPath(c), "/")}
+		lc.kids = append(lc.kids, kid)
+		v.cnodes = append(v.cnodes, kid)
+	}
+	return nil
+}
+
+// listKey returns the key leaf name of cn's entry list, when cn is a
+// command on a list entry and name is one of that list's keys.
+func (cn *cnode) listKey(name string) *yang.Entry {
+	if cn.list == nil {
+		return nil
+	}
+	for _, k := range schema.Keys(cn.list.entry) {
+		if k == name {
+			return cn.list.entry.Dir[name]
+		}
+	}
+	return nil
+}
+
 // leafFor resolves a template parameter name of cn.
 func (cn *cnode) leafFor(name string) *yang.Entry {
+	if k := cn.listKey(name); k != nil {
+		return k
+	}
 	if cn.entry.Name == name && (cn.entry.IsLeaf() || cn.entry.IsLeafList()) {
 		return cn.entry
 	}
@@ -374,6 +447,9 @@ func defaultExpand(l *yang.Entry) []string {
 // keywords plus any prefix of its parameters (lists that open a view need
 // their keys).
 func (e *Engine) undoSequences(cn *cnode) ([][]item, error) {
+	if cn.virtual {
+		return nil, nil
+	}
 	if u, ok := schema.Ext(cn.entry, "undo"); ok {
 		t, err := parseTemplate(u)
 		if err != nil {
@@ -388,6 +464,12 @@ func (e *Engine) undoSequences(cn *cnode) ([][]item, error) {
 	keys := map[string]bool{}
 	if cn.view != nil {
 		for _, k := range schema.Keys(cn.entry) {
+			keys[k] = true
+		}
+	}
+	if cn.list != nil {
+		// A command on a list entry names its entry.
+		for _, k := range schema.Keys(cn.list.entry) {
 			keys[k] = true
 		}
 	}

@@ -37,13 +37,36 @@ type hook struct {
 	post func(ed *edit, target datastore.Path) error
 }
 
-// containerPath is the path of cn's parent node inside the view.
+// containerPath is the path of cn's parent node inside the view (for a
+// command on a list entry, the entry the line names by its keys).
 func (ed *edit) containerPath() datastore.Path {
 	p := ed.base
 	for _, r := range ed.cn.rel[:len(ed.cn.rel)-1] {
+		if r.IsList() {
+			var keys []string
+			for _, k := range schema.Keys(r) {
+				v, _ := ed.m.value(k)
+				keys = append(keys, v)
+			}
+			p = p.Child(r.Name, keys...)
+			continue
+		}
 		p = p.Child(r.Name)
 	}
 	return p
+}
+
+// pruneEntry removes the entry of a list without a command of its own
+// once the line left nothing set in it (undo peer X enable in an address
+// family).
+func (ed *edit) pruneEntry(target datastore.Path) {
+	if ed.cn.list == nil || !ed.cn.list.virtual {
+		return
+	}
+	entry := target.Parent()
+	if items := ed.tree.Under(entry); len(items) == 1 && items[0].Path.Equal(entry) {
+		ed.tree.Delete(entry)
+	}
 }
 
 // apply performs a configuration line on the candidate tree. It returns
@@ -93,6 +116,9 @@ func (ed *edit) apply() (datastore.Path, error) {
 			}
 		}
 		ed.setSiblings(target)
+		if ed.undo {
+			ed.pruneEntry(target)
+		}
 		if h.post != nil {
 			if err := h.post(ed, target); err != nil {
 				return nil, err
@@ -162,6 +188,7 @@ func (ed *edit) apply() (datastore.Path, error) {
 		}
 		if ed.undo {
 			t.Delete(target)
+			ed.pruneEntry(target)
 		} else {
 			t.SetPresence(target)
 			ed.setChildren(target, false)
@@ -222,7 +249,7 @@ func (ed *edit) setSiblings(target datastore.Path) {
 	}
 	for _, name := range templateNames(ed.cn.tmpl) {
 		l := e.Parent.Dir[name]
-		if name == e.Name || l == nil || !l.IsLeaf() {
+		if name == e.Name || l == nil || !l.IsLeaf() || ed.cn.listKey(name) != nil {
 			continue
 		}
 		p := target.Parent().Child(name)
@@ -461,6 +488,7 @@ func defaultHooks() map[string]hook {
 			for _, dep := range vrf.RDDependents {
 				ed.tree.Delete(af.Child(dep))
 			}
+			deleteBGPInstanceAF(ed.tree, af.Parent().Last().Keys[0])
 			return nil
 		}},
 		"/vpn-instances/vpn-instance/ipv4-family/vpn-target": {pre: func(ed *edit, target datastore.Path) error {
@@ -551,12 +579,36 @@ func defaultHooks() map[string]hook {
 					deleteOSPFProcess(ed.tree, p.Path)
 				}
 			}
+			// And its BGP address family.
+			deleteBGPInstanceAF(ed.tree, name)
 			return nil
 		}},
 		"/ospf/process": {pre: func(ed *edit, target datastore.Path) error {
 			if ed.undo {
 				deleteOSPFProcess(ed.tree, target)
 			}
+			return nil
+		}},
+		"/bgp/instance/peer": {pre: func(ed *edit, target datastore.Path) error {
+			if ed.undo {
+				// undo peer removes the peer's settings in every family.
+				deleteBGPPeerAF(ed.tree, target.Parent(), target.Last().Keys[0])
+			}
+			return nil
+		}},
+		"/bgp/instance/group": {pre: func(ed *edit, target datastore.Path) error {
+			if !ed.undo {
+				return nil
+			}
+			// undo group removes the group's settings and its members.
+			bgp, name := target.Parent(), target.Last().Keys[0]
+			for _, p := range ed.tree.Entries(bgp, "peer") {
+				if g, _ := ed.tree.Get(p.Path.Child("group")); g == name || p.Path.Last().Keys[0] == name {
+					deleteBGPPeerAF(ed.tree, bgp, p.Path.Last().Keys[0])
+					ed.tree.Delete(p.Path)
+				}
+			}
+			deleteBGPPeerAF(ed.tree, bgp, name)
 			return nil
 		}},
 	}
@@ -580,6 +632,22 @@ func deleteOSPFProcess(t *datastore.Tree, p datastore.Path) {
 func deleteInterfaceLDP(t *datastore.Tree, ifc datastore.Path) {
 	for _, leaf := range []string{"mpls-ldp", "mpls-ldp-hello-hold", "mpls-ldp-keepalive-hold"} {
 		t.Delete(ifc.Child(leaf))
+	}
+}
+
+// deleteBGPPeerAF removes a peer's (or group's) settings in the address
+// families of the BGP process at bgp.
+func deleteBGPPeerAF(t *datastore.Tree, bgp datastore.Path, name string) {
+	for _, af := range []string{"ipv4-unicast", "vpnv4"} {
+		t.Delete(bgp.Child(af).Child("peer", name))
+	}
+}
+
+// deleteBGPInstanceAF removes `ipv4-family vpn-instance NAME` (VRP deletes
+// it with the instance or its RD).
+func deleteBGPInstanceAF(t *datastore.Tree, name string) {
+	for _, b := range t.Entries(datastore.P("bgp"), "instance") {
+		t.Delete(b.Path.Child("vpn-instance", name))
 	}
 }
 

@@ -32,16 +32,30 @@ func (e *Engine) renderView(v *view, t *datastore.Tree, p datastore.Path) []*rli
 func (e *Engine) renderViewWith(v *view, t *datastore.Tree, p datastore.Path, defaults bool) []*rline {
 	var out []*rline
 	for _, cn := range v.cnodes {
+		if cn.list != nil {
+			continue // rendered with their entry
+		}
 		for _, inst := range instances(cn, t, p, defaults) {
-			text, ok := renderTemplate(cn, t, inst)
-			if !ok {
-				continue
+			if !cn.virtual {
+				text, ok := renderTemplate(cn, t, inst)
+				if ok {
+					l := &rline{text: text, cn: cn, inst: inst}
+					if cn.view != nil {
+						l.kids = e.renderViewWith(cn.view, t, inst, defaults)
+					}
+					out = append(out, l)
+				} else if len(cn.kids) == 0 {
+					continue
+				}
 			}
-			l := &rline{text: text, cn: cn, inst: inst}
-			if cn.view != nil {
-				l.kids = e.renderViewWith(cn.view, t, inst, defaults)
+			// The commands on the entry, each on its own line.
+			for _, kid := range cn.kids {
+				for _, ki := range instancesUnder(kid, t, inst, defaults) {
+					if text, ok := renderTemplate(kid, t, ki); ok {
+						out = append(out, &rline{text: text, cn: kid, inst: ki})
+					}
+				}
 			}
-			out = append(out, l)
 		}
 	}
 	return out
@@ -54,6 +68,12 @@ func instances(cn *cnode, t *datastore.Tree, p datastore.Path, defaults bool) []
 	for _, r := range cn.rel[:len(cn.rel)-1] {
 		parent = parent.Child(r.Name)
 	}
+	return instancesUnder(cn, t, parent, defaults)
+}
+
+// instancesUnder lists the existing nodes of cn whose parent node is
+// parent.
+func instancesUnder(cn *cnode, t *datastore.Tree, parent datastore.Path, defaults bool) []datastore.Path {
 	e := cn.entry
 	switch {
 	case e.IsList():
@@ -134,6 +154,19 @@ func renderTemplate(cn *cnode, t *datastore.Tree, inst datastore.Path) (string, 
 	e := cn.entry
 	keys := schema.Keys(e)
 	lookup := func(name string) (string, bool) {
+		if cn.listKey(name) != nil {
+			// A key of the entry a command on a list entry is on.
+			for p := inst; len(p) > 0; p = p.Parent() {
+				if p.Last().Name == cn.list.entry.Name && len(p.Last().Keys) > 0 {
+					for i, k := range schema.Keys(cn.list.entry) {
+						if k == name && i < len(p.Last().Keys) {
+							return p.Last().Keys[i], true
+						}
+					}
+				}
+			}
+			return "", false
+		}
 		if e.IsLeaf() && name == e.Name {
 			if v, ok := t.Get(inst); ok {
 				return v, true

@@ -85,6 +85,8 @@ type Deps struct {
 	Ports Ports
 	// Policy adds display route-policy and display ip ip-prefix.
 	Policy Policies
+	// BGPControl adds reset bgp and refresh bgp.
+	BGPControl BGPControl
 	// InstanceLabel returns the per-instance VPN label of an instance, when
 	// one is allocated (`display ip vpn-instance verbose`).
 	InstanceLabel func(instance string) (uint32, bool)
@@ -164,6 +166,7 @@ func (o *ops) commands() []cli.Command {
 	out = append(out, o.ospfCommands()...)
 	out = append(out, o.ldpCommands()...)
 	out = append(out, o.policyCommands()...)
+	out = append(out, o.bgpControlCommands()...)
 	return out
 }
 

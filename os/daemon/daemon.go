@@ -121,7 +121,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	ldpPart := d.addLDP(r)
 	mplsOwner := mpls.New()
 	mplsOwner.OnApply(ldpPart.Follow)
-	if err := owners.Register(store, owners.Set{System: sys, VRF: r.vrf, MPLS: mplsOwner, Static: r.static, LDP: ldpPart, OSPF: r.ospfPart, Policy: r.policy}); err != nil {
+	if err := owners.Register(store, owners.Set{System: sys, VRF: r.vrf, MPLS: mplsOwner, Static: r.static, LDP: ldpPart, OSPF: r.ospfPart, Policy: r.policy, BGP: r.bgpPart}); err != nil {
 		return err
 	}
 	// LDP keeps its configuration across its restarts (Configure), so a
@@ -154,6 +154,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		LDP:           r.ldp,
 		LSP:           r.fwd,
 		Policy:        r.policy,
+		BGP:           r.bgp,
+		BGPControl:    r.bgp,
 		VRP5:          s.CommitMode == "immediate",
 		Log:           d.Log.With("service", "ops"),
 	}); err != nil {

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"vpnos/cli/ops"
+	"vpnos/services/bgp"
 	"vpnos/services/forwarding"
 	"vpnos/services/iface"
 	"vpnos/services/label"
@@ -38,6 +39,9 @@ type routing struct {
 	// policy holds the applied routing policies (BGP and OSPF evaluate
 	// them, the displays show them).
 	policy *policy.Owner
+	// bgp is the BGP speaker and bgpPart its participant.
+	bgp     *bgp.Runner
+	bgpPart *bgp.Participant
 }
 
 // addRouting builds the forwarder, the RIB, the routing instances and the
@@ -65,6 +69,7 @@ func (d *Daemon) addRouting(ctx context.Context, store *datastore.Store) (*routi
 	r.vrf.SetLabels(r.vpnLabels)
 
 	d.addOSPF(r, store)
+	d.addBGP(r, store)
 
 	d.Registry.Add("forwarding", nil, func(ctx context.Context, ready func()) error {
 		ready()

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"vpnos/services/bgp/packet"
+	"vpnos/services/policy"
 )
 
 // groupKey is everything that shapes what a peer is sent in a family:
@@ -25,6 +26,9 @@ type groupKey struct {
 	substAS  bool
 	advComm  bool
 	advExt   bool
+	// expPolicy and expPrefix are the export route-policy and ip-prefix.
+	expPolicy string
+	expPrefix string
 }
 
 type group struct {
@@ -35,8 +39,8 @@ type group struct {
 func (s *Speaker) groupKeyFor(p *peer, f packet.Family) groupKey {
 	af := p.af(f)
 	k := groupKey{inst: p.key.Instance, family: f, ebgp: p.ebgp, as4: p.neg.AS4, local: p.local,
-		client: af.ReflectClient, nhLocal: af.NextHopLocal, advComm: p.cfg.AdvertiseCommunity,
-		advExt: p.cfg.AdvertiseExtCommunity}
+		client: af.ReflectClient, nhLocal: af.NextHopLocal, advComm: p.cfg.AdvertiseCommunity || af.AdvertiseCommunity,
+		advExt: p.cfg.AdvertiseExtCommunity, expPolicy: af.ExportPolicy, expPrefix: af.ExportPrefix}
 	if p.ebgp {
 		k.peerAS = p.cfg.AS
 		k.substAS = af.SubstituteAS
@@ -163,9 +167,10 @@ func (b *batch) advertise(g *group, k packet.Prefix, vk packet.VPNPrefix, old, n
 			}
 		}
 	}
+	pol := b.s.policies()
 	diff := func(t target, to *peer) {
-		o, okO := b.s.outFor(old, g, to, isDef, b)
-		n, okN := b.s.outFor(nw, g, to, isDef, b)
+		o, okO := b.s.outFor(old, g, to, isDef, k, b, pol)
+		n, okN := b.s.outFor(nw, g, to, isDef, k, b, pol)
 		switch {
 		case okN && (!okO || o != n):
 			b.add(t, f, false, n, k, vk)
@@ -187,9 +192,10 @@ func (b *batch) advertise(g *group, k packet.Prefix, vk packet.VPNPrefix, old, n
 func (b *batch) dump(p *peer, f packet.Family) {
 	g := p.groups[famIdx(f)]
 	t := target{only: p}
+	pol := b.s.policies()
 	if f == packet.VPNv4 {
 		for _, k := range b.s.vpn.sortedKeys() {
-			if out, ok := b.s.outFor(b.s.vpn.dests[k].best(), g, p, false, b); ok {
+			if out, ok := b.s.outFor(b.s.vpn.dests[k].best(), g, p, false, k.Prefix, b, pol); ok {
 				b.add(t, f, false, out, k.Prefix, k)
 			}
 		}
@@ -198,18 +204,54 @@ func (b *batch) dump(p *peer, f packet.Family) {
 		sentDef := false
 		for _, k := range tb.sortedKeys() {
 			isDef := k == defaultPrefix
-			if out, ok := b.s.outFor(tb.dests[k].best(), g, p, isDef, b); ok {
+			if out, ok := b.s.outFor(tb.dests[k].best(), g, p, isDef, k, b, pol); ok {
 				b.add(t, f, false, out, k, packet.VPNPrefix{})
 				sentDef = sentDef || isDef
 			}
 		}
 		if g.key.defRoute && !sentDef {
-			if out, ok := b.s.outFor(nil, g, p, true, b); ok {
+			if out, ok := b.s.outFor(nil, g, p, true, defaultPrefix, b, pol); ok {
 				b.add(t, f, false, out, defaultPrefix, packet.VPNPrefix{})
 			}
 		}
 	}
 	b.eor[p] = append(b.eor[p], f)
+}
+
+// readvertise sends p the differences between what it was sent in f
+// under rv (its former group and policies) and what it is sent now.
+func (b *batch) readvertise(p *peer, f packet.Family, rv *readvertise) {
+	g := p.groups[famIdx(f)]
+	t := target{only: p}
+	pol := b.s.policies()
+	diff := func(best *path, isDef bool, k packet.Prefix, vk packet.VPNPrefix) {
+		o, okO := b.s.outFor(best, rv.g, p, isDef, k, b, rv.pol)
+		n, okN := b.s.outFor(best, g, p, isDef, k, b, pol)
+		switch {
+		case okN && (!okO || o != n):
+			b.add(t, f, false, n, k, vk)
+		case okO && !okN:
+			b.add(t, f, true, outRoute{}, k, vk)
+		}
+	}
+	if f == packet.VPNv4 {
+		for _, k := range b.s.vpn.sortedKeys() {
+			diff(b.s.vpn.dests[k].best(), false, k.Prefix, k)
+		}
+		return
+	}
+	tb := p.inst.routes
+	sawDef := false
+	for _, k := range tb.sortedKeys() {
+		d := tb.dests[k]
+		if k == defaultPrefix && d.best() != nil {
+			sawDef = true
+		}
+		diff(d.best(), k == defaultPrefix, k, packet.VPNPrefix{})
+	}
+	if !sawDef {
+		diff(nil, true, defaultPrefix, packet.VPNPrefix{})
+	}
 }
 
 // Transformation modes (memo keys).
@@ -224,7 +266,7 @@ const (
 // outFor computes what p is advertised as to a member of g (to: a given
 // peer, nil: any member that is not the path's source). ok false: not
 // advertised.
-func (s *Speaker) outFor(p *path, g *group, to *peer, isDef bool, b *batch) (outRoute, bool) {
+func (s *Speaker) outFor(p *path, g *group, to *peer, isDef bool, k packet.Prefix, b *batch, pol *policy.Set) (outRoute, bool) {
 	f := g.key.family
 	var set *attrSet
 	var mode uint8
@@ -286,6 +328,39 @@ func (s *Speaker) outFor(p *path, g *group, to *peer, isDef bool, b *batch) (out
 	if f == packet.VPNv4 {
 		out.label = p.label
 	}
+	if g.key.expPrefix != "" && !pol.PermitPrefix(g.key.expPrefix, k.Netip()) {
+		return outRoute{}, false
+	}
+	if g.key.expPolicy != "" {
+		// The export policy sees the route as the table has it; the
+		// result depends on the prefix, so nothing is shared.
+		base, pref := packet.Attrs{Origin: packet.OriginIGP}, uint16(0)
+		if set != nil {
+			base, pref = *set.Attrs.Clone(), p.pref
+		}
+		res := pol.Evaluate(g.key.expPolicy, policyRoute(k, &base, nh, pref))
+		if !res.Permit {
+			return outRoute{}, false
+		}
+		applyResult(&base, res, pref)
+		a := s.transform(base, g, mode, srcID)
+		if res.Set&policy.AttrCost != 0 {
+			a.MED, a.HasMED = res.Route.Cost, true
+		}
+		if res.Set&policy.AttrLocalPref != 0 && !g.key.ebgp {
+			a.LocalPref, a.HasLocalPref = res.Route.LocalPref, true
+		}
+		if f == packet.IPv4Unicast {
+			a.NextHop = nh
+		}
+		enc, err := packet.EncodeAttrs(&a, packet.Options{AS4: g.key.as4})
+		if err != nil {
+			s.logf(slog.LevelError, PeerKey{}, "cannot encode attributes: %v", err)
+			return outRoute{}, false
+		}
+		out.attrs = string(enc)
+		return out, true
+	}
 	mk := memoKey{set: set, g: g, mode: mode, srcID: srcID, def: isDef}
 	if f == packet.IPv4Unicast {
 		mk.nh = nh
@@ -294,7 +369,11 @@ func (s *Speaker) outFor(p *path, g *group, to *peer, isDef bool, b *batch) (out
 		out.attrs = enc
 		return out, enc != ""
 	}
-	a := s.transform(set, g, mode, srcID)
+	base := packet.Attrs{Origin: packet.OriginIGP}
+	if set != nil {
+		base = set.Attrs
+	}
+	a := s.transform(base, g, mode, srcID)
 	if f == packet.IPv4Unicast {
 		a.NextHop = nh
 	}
@@ -309,14 +388,8 @@ func (s *Speaker) outFor(p *path, g *group, to *peer, isDef bool, b *batch) (out
 
 // transform builds the attributes sent for a path (RFC 4271 §5, RFC 4456
 // §8, VRP's defaults).
-func (s *Speaker) transform(set *attrSet, g *group, mode uint8, srcID uint32) packet.Attrs {
-	var a packet.Attrs
-	if mode == modeDefault {
-		a = packet.Attrs{Origin: packet.OriginIGP}
-	} else {
-		a = set.Attrs
-		a.ASPath = set.ASPath.Clone()
-	}
+func (s *Speaker) transform(a packet.Attrs, g *group, mode uint8, srcID uint32) packet.Attrs {
+	a.ASPath = a.ASPath.Clone()
 	f := g.key.family
 	if g.key.ebgp {
 		if g.key.substAS {

@@ -77,7 +77,7 @@ func (s *Speaker) setConfig(c Config) {
 		case rebuild[k.Instance] || !samePeerConfig(p.cfg, np) || reflectReset:
 			s.removePeer(p, packet.SubOtherConfigChange)
 		default:
-			p.cfg.Description = np.Description
+			s.softChange(p, np)
 		}
 	}
 	// Instances.
@@ -89,9 +89,14 @@ func (s *Speaker) setConfig(c Config) {
 	if !reflect.DeepEqual(old.Unicast, c.Unicast) {
 		s.refreshAllLocal(pub)
 	}
+	// A rebuilt instance keeps the RIB routes it was given (the RIB sends
+	// changes only): the new one originates from them again.
+	carried := map[string]map[packet.Prefix]RIBRoute{}
 	for _, name := range sortedNames(s.insts) {
 		in := s.insts[name]
 		if in.vpn != nil && rebuild[name] {
+			carried[name] = in.rib
+			in.rib = map[packet.Prefix]RIBRoute{}
 			s.removeInstance(in)
 		}
 	}
@@ -102,7 +107,11 @@ func (s *Speaker) setConfig(c Config) {
 		vi := vis[name]
 		in := s.insts[name]
 		if in == nil {
-			s.newInstance(name, vi)
+			in = s.newInstance(name, vi)
+			if rs := carried[name]; len(rs) > 0 {
+				in.rib = rs
+				s.refreshAllLocal(in)
+			}
 			refresh = true
 			continue
 		}
@@ -110,7 +119,7 @@ func (s *Speaker) setConfig(c Config) {
 		cp := *vi
 		in.vpn = &cp
 		in.af = cp.BGP
-		if !slices.Equal(prev.ImportRTs, vi.ImportRTs) {
+		if !slices.Equal(prev.ImportRTs, vi.ImportRTs) || prev.ImportPolicy != vi.ImportPolicy {
 			in.imports = rtSet(vi.ImportRTs)
 			s.reimport(in)
 			for _, rt := range vi.ImportRTs {
@@ -119,7 +128,7 @@ func (s *Speaker) setConfig(c Config) {
 				}
 			}
 		}
-		if !slices.Equal(prev.ExportRTs, vi.ExportRTs) {
+		if !slices.Equal(prev.ExportRTs, vi.ExportRTs) || prev.ExportPolicy != vi.ExportPolicy || prev.ExportAddERTFirst != vi.ExportAddERTFirst {
 			s.reexportAll(in)
 		}
 		if !reflect.DeepEqual(prev.BGP, vi.BGP) {
@@ -177,11 +186,71 @@ func rtSet(rts []packet.ExtCommunity) map[packet.ExtCommunity]bool {
 	return m
 }
 
-// samePeerConfig: everything but the description needs a session reset
-// when it changes.
+// samePeerConfig: a session restarts when a setting changes that is not
+// its description, a policy or a setting of what is sent or accepted
+// (those apply without a reset: softChange).
 func samePeerConfig(a, b Peer) bool {
-	a.Description, b.Description = "", ""
-	return reflect.DeepEqual(a, b)
+	return reflect.DeepEqual(sessionView(a), sessionView(b))
+}
+
+func sessionView(p Peer) Peer {
+	p.Description = ""
+	p.AdvertiseCommunity, p.AdvertiseExtCommunity = false, false
+	afs := make(map[packet.Family]PeerAF, len(p.AF))
+	for f, a := range p.AF {
+		afs[f] = PeerAF{Enabled: a.Enabled, ReflectClient: a.ReflectClient}
+	}
+	p.AF = afs
+	return p
+}
+
+// importView is what shapes the routes accepted from a peer in f.
+type importView struct {
+	policy, prefix string
+	pref           uint16
+	allowAS        uint8
+}
+
+func importOf(p Peer, f packet.Family) importView {
+	a := p.AF[f]
+	return importView{a.ImportPolicy, a.ImportPrefix, a.PreferredValue, a.AllowASLoop}
+}
+
+// exportView is what shapes the routes sent to a peer in f.
+type exportView struct {
+	policy, prefix                   string
+	comm, ext, nhLocal, defRoute, sa bool
+}
+
+func exportOf(p Peer, f packet.Family) exportView {
+	a := p.AF[f]
+	return exportView{a.ExportPolicy, a.ExportPrefix, a.AdvertiseCommunity || p.AdvertiseCommunity, p.AdvertiseExtCommunity,
+		a.NextHopLocal, a.DefaultRouteAdvertise, a.SubstituteAS}
+}
+
+// softChange applies a peer's new settings that need no reset: changed
+// import settings ask the peer for its routes again (route refresh),
+// changed export settings move it to its new update group and send it the
+// differences.
+func (s *Speaker) softChange(p *peer, np Peer) {
+	old := p.cfg
+	p.cfg = np
+	if !p.up {
+		return
+	}
+	for _, f := range p.neg.Families {
+		if importOf(old, f) != importOf(np, f) {
+			s.askRefresh(p, f)
+		}
+		i := famIdx(f)
+		if exportOf(old, f) != exportOf(np, f) && !p.pending[i] && p.groups[i] != nil {
+			if p.readv[i] == nil {
+				p.readv[i] = &readvertise{g: p.groups[i], pol: s.policies()}
+			}
+			s.leaveGroup(p, p.groups[i])
+			p.groups[i] = nil
+		}
+	}
 }
 
 func (s *Speaker) newInstance(name string, vi *Instance) *instance {

@@ -1,373 +1,677 @@
 package bgp
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
-	"sort"
-	"time"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
 
 	"vpnos/services/bgp/packet"
+	"vpnos/yang/datastore"
 )
 
-// PublicInstance is the name of the public routing instance (as in the RIB).
-const PublicInstance = "_public_"
+// Prefixes are the configuration paths BGP owns.
+var Prefixes = []string{"/bgp"}
 
-// Config is the whole configuration the speaker runs from: the `bgp AS`
-// block with its address families, plus what it needs of the VPN
-// instances (RD, targets, label mode). The datastore participant builds it
-// from the YANG tree (FromTree, in the integration phase); the speaker takes
-// it whole (Speaker.Step with SetConfig) and applies the difference.
-//
-// Names and values are already resolved: AS numbers are numbers (asdot
-// parsed), connect-interface is given as the interface name and the source
-// address it resolves to, groups are listed and also applied to their
-// members by Resolve.
-type Config struct {
-	// AS is the local AS (`bgp AS`); 0 means BGP is not configured.
-	AS uint32
-	// RouterID (`router-id`, or the system router ID).
-	RouterID netip.Addr
-	// Timers are the global `timer keepalive K hold H` (zero: defaults).
-	Timers Timers
-	// ConnectRetry (not a VRP command here; zero: 32 s).
-	ConnectRetry time.Duration
-
-	// Groups (`group NAME [internal|external]`).
-	Groups []Group
-	// Peers of the public instance and of the VPN instances (PE-CE
-	// peers carry their Instance).
-	Peers []Peer
-
-	// Unicast is `ipv4-family unicast` of the public instance.
-	Unicast UnicastAF
-	// VPNv4 is `ipv4-family vpnv4`; nil when not configured.
-	VPNv4 *VPNv4AF
-	// Instances are the VPN instances with an RD (from `ip vpn-instance`),
-	// with their `ipv4-family vpn-instance NAME` block when configured.
-	Instances []Instance
-}
-
-// Timers are keepalive and hold times in seconds. Zero Keepalive and Hold
-// mean "not configured" (60 and 180); Hold 0 with Set means no keepalives.
-type Timers struct {
-	Keepalive uint16
-	Hold      uint16
-	Set       bool
-}
-
-func (t Timers) orDefault(def Timers) Timers {
-	if t.Set {
-		return t
-	}
-	if def.Set {
-		return def
-	}
-	return Timers{Keepalive: DefaultKeepalive, Hold: DefaultHoldTime, Set: true}
-}
-
-// Group is a peer group. Settings given on the group apply to members that
-// do not set them themselves.
-type Group struct {
-	Name string
-	// External is `group NAME external`; internal otherwise.
-	External bool
-	// AS is `peer GROUP as-number N` (external groups).
-	AS      uint32
-	Options PeerOptions
-	AF      map[packet.Family]PeerAF
-}
-
-// PeerOptions are a peer's session settings (on a peer or a group).
-type PeerOptions struct {
-	Description string
-	// ConnectInterface is the configured name (LoopBack0, or an address
-	// as text), kept for displays; SourceAddr is the address it resolves
-	// to, the session's local address (invalid: chosen by the kernel).
-	ConnectInterface string
-	SourceAddr       netip.Addr
-	// EBGPMaxHop is `ebgp-max-hop [N]` (255 without N); 0 when not set
-	// (an EBGP session then uses TTL 1).
-	EBGPMaxHop uint8
-	// Timers are `peer X timer keepalive K hold H` (unset: global).
-	Timers Timers
-	// Ignore is `peer X ignore`: the session is down and refuses
-	// connections.
-	Ignore bool
-	// Passive waits for the peer to connect (never dials).
-	Passive bool
-	// AdvertiseCommunity / AdvertiseExtCommunity: VRP sends communities
-	// only when configured (route targets on VPNv4 always leave).
-	AdvertiseCommunity    bool
-	AdvertiseExtCommunity bool
-}
-
-// PeerAF are a peer's settings in one address family.
-type PeerAF struct {
-	// Enabled is `peer X enable` (implied in the unicast family of the
-	// public instance and of a VPN instance).
-	Enabled bool
-	// NextHopLocal is `peer X next-hop-local`.
-	NextHopLocal bool
-	// ReflectClient is `peer X reflect-client`.
-	ReflectClient bool
-	// DefaultRouteAdvertise is `peer X default-route-advertise`.
-	DefaultRouteAdvertise bool
-	// AllowASLoop is `peer X allow-as-loop [N]` (0: off).
-	AllowASLoop uint8
-	// SubstituteAS is `peer X substitute-as`.
-	SubstituteAS bool
-	// PreferredValue is `peer X preferred-value N`.
-	PreferredValue uint16
-}
-
-// Peer is one `peer ADDRESS` of the public instance or of a VPN instance.
-type Peer struct {
-	Addr netip.Addr
-	// Instance is "" or PublicInstance for the public instance, else the
-	// VPN instance name (PE-CE peers in `ipv4-family vpn-instance NAME`).
-	Instance string
-	// AS is `peer X as-number N` (0: from the group).
-	AS    uint32
-	Group string
-	PeerOptions
-	// AF holds the families; a public peer is enabled in IPv4 unicast
-	// unless AF[IPv4Unicast] says otherwise (`undo peer X enable`), a VPN
-	// instance peer is in IPv4 unicast of its instance.
-	AF map[packet.Family]PeerAF
-	// NoUnicast is `undo peer X enable` in `ipv4-family unicast`.
-	NoUnicast bool
-}
-
-// PeerKey names a peer: two VPN instances may both have a peer 10.1.1.1.
-type PeerKey struct {
-	Instance string
-	Addr     netip.Addr
-}
-
-func (k PeerKey) String() string {
-	if k.Instance == PublicInstance {
-		return k.Addr.String()
-	}
-	return k.Instance + "/" + k.Addr.String()
-}
-
-// Key returns the peer's key (public instance normalised).
-func (p *Peer) Key() PeerKey { return PeerKey{Instance: normInstance(p.Instance), Addr: p.Addr} }
-
-func normInstance(s string) string {
-	if s == "" {
-		return PublicInstance
-	}
-	return s
-}
-
-// UnicastAF is `ipv4-family unicast` or `ipv4-family vpn-instance NAME`.
-type UnicastAF struct {
-	Networks []Network
-	Imports  []ImportRoute
-	// MaxLoadBalancing is `maximum load-balancing N` (0 or 1: one path).
-	MaxLoadBalancing int
-	// NoReflectBetweenClients is `undo reflect between-clients`.
-	NoReflectBetweenClients bool
-	// ClusterID is `reflector cluster-id` (0: the router ID).
-	ClusterID uint32
-}
-
-// Network is `network P [M]`.
-type Network struct {
-	Prefix netip.Prefix
-}
-
-// ImportRoute is `import-route PROTOCOL [PID] [med N]`.
-type ImportRoute struct {
-	Protocol  Protocol
-	ProcessID uint32
-	MED       uint32
-	HasMED    bool
-}
-
-// Protocol is a RIB route source BGP may import.
-type Protocol uint8
-
-// Protocols BGP imports (their names as in `import-route`).
-const (
-	ProtoDirect Protocol = iota + 1
-	ProtoStatic
-	ProtoOSPF
+// Configuration paths (module vpnos-bgp).
+var (
+	pathBGP       = datastore.P("bgp")
+	pathInstances = datastore.P("vpn-instances")
+	pathIfaces    = datastore.P("interfaces")
 )
 
-func (p Protocol) String() string {
-	switch p {
-	case ProtoDirect:
-		return "direct"
-	case ProtoStatic:
-		return "static"
-	case ProtoOSPF:
-		return "ospf"
-	}
-	return fmt.Sprintf("protocol%d", p)
+// reader turns a tree into a Config and collects the refusals.
+type reader struct {
+	t    *datastore.Tree
+	errs []*datastore.RuleError
 }
 
-// VPNv4AF is `ipv4-family vpnv4`.
-type VPNv4AF struct {
-	// NoPolicyVPNTarget is `undo policy vpn-target`: keep every VPNv4
-	// route whatever its targets (a route reflector).
-	NoPolicyVPNTarget       bool
-	NoReflectBetweenClients bool
-	ClusterID               uint32
+func (r *reader) refuse(p datastore.Path, format string, a ...any) {
+	r.errs = append(r.errs, datastore.Refuse(p, format, a...))
 }
 
-// LabelMode is `apply-label per-instance|per-route`.
-type LabelMode uint8
+func (r *reader) get(p datastore.Path) (string, bool) { return r.t.Get(p) }
 
-// Label modes.
-const (
-	LabelPerInstance LabelMode = iota
-	LabelPerRoute
-)
+func (r *reader) has(p datastore.Path) bool { _, ok := r.t.Get(p); return ok }
 
-// Instance is a VPN instance as BGP needs it.
-type Instance struct {
-	Name      string
-	RD        packet.RD
-	ImportRTs []packet.ExtCommunity
-	ExportRTs []packet.ExtCommunity
-	LabelMode LabelMode
-	// StaticLabel is a pinned per-instance label (`apply-label
-	// per-instance static L`), reserved by the datastore; 0: allocate.
-	StaticLabel uint32
-	// BGP is `ipv4-family vpn-instance NAME`; nil when absent (remote
-	// routes are still imported by target).
-	BGP *UnicastAF
+func (r *reader) num(p datastore.Path, bits int) (uint64, bool) {
+	v, ok := r.t.Get(p)
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(v, 10, bits)
+	if err != nil {
+		r.refuse(p, "The value %s is not valid", v)
+		return 0, false
+	}
+	return n, true
 }
 
-// Errors from Validate.
-var ErrConfig = errors.New("invalid BGP configuration")
-
-// Validate checks what the speaker relies on (the datastore's participant
-// checks the user-facing rules with VRP's messages).
-func (c *Config) Validate() error {
-	if c.AS == 0 {
-		return nil
-	}
-	if !c.RouterID.Is4() || c.RouterID.IsUnspecified() {
-		return fmt.Errorf("%w: router ID %v", ErrConfig, c.RouterID)
-	}
-	groups := map[string]bool{}
-	for _, g := range c.Groups {
-		groups[g.Name] = true
-	}
-	insts := map[string]bool{}
-	for _, in := range c.Instances {
-		if in.Name == "" || in.Name == PublicInstance || insts[in.Name] {
-			return fmt.Errorf("%w: VPN instance %q", ErrConfig, in.Name)
+// ParseASN reads an AS number as VRP accepts it: 1-4294967295 (asplain)
+// or x.y (asdot).
+func ParseASN(s string) (uint32, error) {
+	if x, y, ok := strings.Cut(s, "."); ok {
+		a, err1 := strconv.ParseUint(x, 10, 16)
+		b, err2 := strconv.ParseUint(y, 10, 16)
+		if err1 != nil || err2 != nil || (a == 0 && b == 0) {
+			return 0, fmt.Errorf("invalid AS number %q", s)
 		}
-		insts[in.Name] = true
+		return uint32(a<<16 | b), nil
 	}
-	seen := map[PeerKey]bool{}
-	for _, p := range c.Peers {
-		k := p.Key()
-		if !p.Addr.Is4() {
-			return fmt.Errorf("%w: peer %v is not an IPv4 address", ErrConfig, p.Addr)
-		}
-		if seen[k] {
-			return fmt.Errorf("%w: peer %s twice", ErrConfig, k)
-		}
-		seen[k] = true
-		if k.Instance != PublicInstance && !insts[k.Instance] {
-			return fmt.Errorf("%w: peer %s in unknown VPN instance", ErrConfig, k)
-		}
-		if p.Group != "" && !groups[p.Group] {
-			return fmt.Errorf("%w: peer %s in unknown group %s", ErrConfig, k, p.Group)
-		}
+	n, err := strconv.ParseUint(s, 10, 32)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("invalid AS number %q", s)
 	}
-	return nil
+	return uint32(n), nil
 }
 
-// Resolve applies groups to their members: AS, options and families a peer
-// does not set come from its group. The result is sorted by key.
-func (c *Config) Resolve() []Peer {
+func (r *reader) asn(p datastore.Path, v string) uint32 {
+	n, err := ParseASN(v)
+	if err != nil {
+		r.refuse(p, "The AS number %s is not valid", v)
+		return 0
+	}
+	return n
+}
+
+// clusterID reads reflector cluster-id: a number or a dotted quad.
+func (r *reader) clusterID(p datastore.Path) uint32 {
+	v, ok := r.get(p)
+	if !ok {
+		return 0
+	}
+	if a, err := netip.ParseAddr(v); err == nil && a.Is4() {
+		return packet.Addr32(a)
+	}
+	n, err := strconv.ParseUint(v, 10, 32)
+	if err != nil || n == 0 {
+		r.refuse(p, "The cluster ID %s is not valid", v)
+		return 0
+	}
+	return uint32(n)
+}
+
+// SystemRouterID is the router ID BGP uses without `router-id`: the
+// highest LoopBack address of the public instance, else its highest
+// interface address (invalid when there is none). It is what the system
+// router ID defaults to.
+func SystemRouterID(t *datastore.Tree) netip.Addr {
+	var loop, other netip.Addr
+	for _, ifc := range t.Entries(pathIfaces, "interface") {
+		if v, bound := t.Get(ifc.Path.Child("vpn-instance")); bound && v != "" {
+			continue
+		}
+		if down, _ := t.Get(ifc.Path.Child("shutdown")); down == "true" {
+			continue
+		}
+		isLoop := strings.HasPrefix(ifc.Path.Last().Keys[0], "LoopBack")
+		for _, ad := range t.Entries(ifc.Path.Child("ipv4"), "address") {
+			a, err := netip.ParseAddr(ad.Path.Last().Keys[0])
+			if err != nil {
+				continue
+			}
+			if isLoop && (!loop.IsValid() || loop.Less(a)) {
+				loop = a
+			}
+			if !isLoop && (!other.IsValid() || other.Less(a)) {
+				other = a
+			}
+		}
+	}
+	if loop.IsValid() {
+		return loop
+	}
+	return other
+}
+
+// interfaceAddr is the primary IPv4 address of a configured interface
+// (ok false when the interface is not configured).
+func interfaceAddr(t *datastore.Tree, name string) (netip.Addr, string, bool) {
+	ifc := pathIfaces.Child("interface", name)
+	if !t.Exists(ifc) {
+		return netip.Addr{}, "", strings.HasPrefix(name, "GigabitEthernet")
+	}
+	inst, _ := t.Get(ifc.Child("vpn-instance"))
+	for _, ad := range t.Entries(ifc.Child("ipv4"), "address") {
+		if _, sub := t.Get(ad.Path.Child("sub")); sub {
+			continue
+		}
+		if a, err := netip.ParseAddr(ad.Path.Last().Keys[0]); err == nil {
+			return a, inst, true
+		}
+	}
+	return netip.Addr{}, inst, true
+}
+
+// vpnInstances reads what BGP needs of the VPN instances: those with an
+// IPv4 family and an RD.
+func (r *reader) vpnInstances() map[string]*Instance {
+	out := map[string]*Instance{}
+	for _, it := range r.t.Entries(pathInstances, "vpn-instance") {
+		name := it.Path.Last().Keys[0]
+		af := it.Path.Child("ipv4-family")
+		rdText, ok := r.get(af.Child("route-distinguisher"))
+		if !ok {
+			continue
+		}
+		rd, err := packet.ParseRD(rdText)
+		if err != nil {
+			continue // the vrf owner refuses it
+		}
+		in := &Instance{Name: name, RD: rd}
+		for _, vt := range r.t.Entries(af, "vpn-target") {
+			k := vt.Path.Last().Keys
+			rt, err := packet.ParseRouteTarget(k[0])
+			if err != nil {
+				continue
+			}
+			switch k[1] {
+			case "export-extcommunity":
+				in.ExportRTs = append(in.ExportRTs, rt)
+			case "import-extcommunity":
+				in.ImportRTs = append(in.ImportRTs, rt)
+			}
+		}
+		if mode, ok := r.get(af.Child("apply-label")); ok && mode != "per-instance" {
+			// per-nexthop is served as per-route: a label per route
+			// towards a CE.
+			in.LabelMode = LabelPerRoute
+		}
+		in.ImportPolicy, _ = r.get(af.Child("import-route-policy"))
+		if exp := af.Child("export-route-policy"); r.t.Exists(exp) {
+			in.ExportPolicy, _ = r.get(exp.Child("name"))
+			in.ExportAddERTFirst = r.has(exp.Child("add-ert-first"))
+		}
+		out[name] = in
+	}
+	return out
+}
+
+// FromTree reads the BGP configuration of a tree (the `bgp AS` block and
+// what it needs of the VPN instances and interfaces) and checks VRP's
+// rules. It is pure. The per-instance VPN labels are not in the tree (the
+// vrf service allocates them): the caller fills Instance.StaticLabel.
+func FromTree(t *datastore.Tree) (Config, []*datastore.RuleError) {
+	r := &reader{t: t}
+	var c Config
+	insts := t.Entries(pathBGP, "instance")
+	if len(insts) == 0 {
+		return c, nil
+	}
+	for _, extra := range insts[1:] {
+		r.refuse(extra.Path, "BGP is already running with AS number %s; only one BGP process can be configured", insts[0].Path.Last().Keys[0])
+	}
+	ip := insts[0].Path
+	c.AS = r.asn(ip, ip.Last().Keys[0])
+
+	if v, ok := r.get(ip.Child("router-id")); ok {
+		c.RouterID, _ = netip.ParseAddr(v)
+		if c.RouterID.IsUnspecified() {
+			r.refuse(ip.Child("router-id"), "The router ID 0.0.0.0 is not valid")
+		}
+	} else {
+		c.RouterID = SystemRouterID(t)
+		if !c.RouterID.IsValid() {
+			r.refuse(ip, "BGP needs a router ID: configure router-id, or an address on a LoopBack interface")
+		}
+	}
+	c.Timers = r.timers(ip)
+
+	vis := r.vpnInstances()
+	names := make([]string, 0, len(vis))
+	for n := range vis {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+
+	// Groups and their shared settings.
 	groups := map[string]*Group{}
+	for _, it := range t.Entries(ip, "group") {
+		name := it.Path.Last().Keys[0]
+		typ, _ := r.get(it.Path.Child("type"))
+		c.Groups = append(c.Groups, Group{Name: name, External: typ == "external", AF: map[packet.Family]PeerAF{}})
+	}
 	for i := range c.Groups {
 		groups[c.Groups[i].Name] = &c.Groups[i]
 	}
-	out := make([]Peer, 0, len(c.Peers))
-	for _, p := range c.Peers {
-		r := p
-		r.Instance = normInstance(p.Instance)
-		r.AF = map[packet.Family]PeerAF{}
-		if g := groups[p.Group]; g != nil {
-			if r.AS == 0 {
-				r.AS = g.AS
+
+	// Peers of the public instance (and the `peer GROUP ...` settings).
+	peers := map[string]*Peer{}
+	var order []string
+	for _, it := range t.Entries(ip, "peer") {
+		p := it.Path
+		key := p.Last().Keys[0]
+		opts := r.sessionOptions(p, PublicInstance)
+		addr, err := netip.ParseAddr(key)
+		if err != nil {
+			g := groups[key]
+			if g == nil {
+				r.refuse(p, "The peer group %s does not exist", key)
+				continue
 			}
-			o, go_ := &r.PeerOptions, g.Options
-			if o.Description == "" {
-				o.Description = go_.Description
-			}
-			if o.ConnectInterface == "" {
-				o.ConnectInterface, o.SourceAddr = go_.ConnectInterface, go_.SourceAddr
-			}
-			if o.EBGPMaxHop == 0 {
-				o.EBGPMaxHop = go_.EBGPMaxHop
-			}
-			if !o.Timers.Set {
-				o.Timers = go_.Timers
-			}
-			o.Ignore = o.Ignore || go_.Ignore
-			o.Passive = o.Passive || go_.Passive
-			o.AdvertiseCommunity = o.AdvertiseCommunity || go_.AdvertiseCommunity
-			o.AdvertiseExtCommunity = o.AdvertiseExtCommunity || go_.AdvertiseExtCommunity
-			for f, ga := range g.AF {
-				pa := p.AF[f]
-				pa.Enabled = pa.Enabled || ga.Enabled
-				pa.NextHopLocal = pa.NextHopLocal || ga.NextHopLocal
-				pa.ReflectClient = pa.ReflectClient || ga.ReflectClient
-				pa.DefaultRouteAdvertise = pa.DefaultRouteAdvertise || ga.DefaultRouteAdvertise
-				pa.SubstituteAS = pa.SubstituteAS || ga.SubstituteAS
-				if pa.AllowASLoop == 0 {
-					pa.AllowASLoop = ga.AllowASLoop
+			if v, ok := r.get(p.Child("as-number")); ok {
+				g.AS = r.asn(p.Child("as-number"), v)
+				if !g.External {
+					r.refuse(p.Child("as-number"), "The AS number cannot be configured for the internal group %s", key)
 				}
-				if pa.PreferredValue == 0 {
-					pa.PreferredValue = ga.PreferredValue
-				}
-				r.AF[f] = pa
 			}
-		}
-		for f, a := range p.AF {
-			if _, done := r.AF[f]; !done {
-				r.AF[f] = a
+			if r.has(p.Child("group")) {
+				r.refuse(p.Child("group"), "A peer group cannot join another peer group")
 			}
+			g.Options = opts
+			continue
 		}
-		// The unicast family is implied (public: unless undone; VPN
-		// instance peers: always).
-		u := r.AF[packet.IPv4Unicast]
-		if r.Instance != PublicInstance || !p.NoUnicast {
-			u.Enabled = true
+		pe := &Peer{Addr: addr, PeerOptions: opts, AF: map[packet.Family]PeerAF{}}
+		if v, ok := r.get(p.Child("as-number")); ok {
+			pe.AS = r.asn(p.Child("as-number"), v)
 		}
-		r.AF[packet.IPv4Unicast] = u
-		if r.Instance != PublicInstance {
-			delete(r.AF, packet.VPNv4)
+		if g, ok := r.get(p.Child("group")); ok {
+			pe.Group = g
 		}
-		out = append(out, r)
+		if c.RouterID.IsValid() && addr == c.RouterID {
+			r.refuse(p, "The peer address %s is the router's own router ID", addr)
+		}
+		peers[key] = pe
+		order = append(order, key)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i].Key(), out[j].Key()
-		if a.Instance != b.Instance {
-			return a.Instance < b.Instance
+	// Group membership: the AS and the group's type must agree.
+	for _, key := range order {
+		pe := peers[key]
+		p := ip.Child("peer", key)
+		if pe.Group == "" {
+			if pe.AS == 0 {
+				r.refuse(p, "The peer %s does not exist; configure its AS number first (peer %s as-number AS)", key, key)
+			}
+			continue
 		}
-		return a.Addr.Less(b.Addr)
-	})
-	return out
+		g := groups[pe.Group]
+		if g == nil {
+			r.refuse(p.Child("group"), "The peer group %s does not exist", pe.Group)
+			continue
+		}
+		as := pe.AS
+		if as == 0 {
+			as = g.AS
+		}
+		switch {
+		case !g.External && as == 0:
+			pe.AS = c.AS
+		case !g.External && as != c.AS:
+			r.refuse(p.Child("group"), "The EBGP peer %s cannot join the internal group %s", key, g.Name)
+		case g.External && as == 0:
+			r.refuse(p, "The peer %s has no AS number (configure peer %s as-number AS, or peer %s as-number AS)", key, key, g.Name)
+		case g.External && as == c.AS:
+			r.refuse(p.Child("group"), "The IBGP peer %s cannot join the external group %s", key, g.Name)
+		}
+	}
+
+	// IPv4 unicast of the public instance.
+	uni := ip.Child("ipv4-unicast")
+	c.Unicast = r.unicastAF(uni, PublicInstance)
+	c.Unicast.ClusterID = r.clusterID(uni.Child("reflector-cluster-id"))
+	if v, ok := r.get(uni.Child("reflect-between-clients")); ok && v == "false" {
+		c.Unicast.NoReflectBetweenClients = true
+	}
+	for _, it := range t.Entries(uni, "peer") {
+		key := it.Path.Last().Keys[0]
+		af := r.peerAF(it.Path)
+		if v, ok := r.get(it.Path.Child("enable")); ok {
+			af.Enabled = v == "true"
+		} else {
+			af.Enabled = true
+		}
+		if !r.setAF(it.Path, key, packet.IPv4Unicast, af, peers, groups) {
+			continue
+		}
+		if pe := peers[key]; pe != nil && !af.Enabled {
+			pe.NoUnicast = true
+		}
+	}
+
+	// VPNv4.
+	vp := ip.Child("vpnv4")
+	if t.Exists(vp) {
+		v := &VPNv4AF{ClusterID: r.clusterID(vp.Child("reflector-cluster-id"))}
+		if x, ok := r.get(vp.Child("policy-vpn-target")); ok && x == "false" {
+			v.NoPolicyVPNTarget = true
+		}
+		if x, ok := r.get(vp.Child("reflect-between-clients")); ok && x == "false" {
+			v.NoReflectBetweenClients = true
+		}
+		c.VPNv4 = v
+		for _, it := range t.Entries(vp, "peer") {
+			key := it.Path.Last().Keys[0]
+			af := r.peerAF(it.Path)
+			af.Enabled = r.has(it.Path.Child("enable"))
+			r.setAF(it.Path, key, packet.VPNv4, af, peers, groups)
+		}
+	}
+
+	// Reflection, EBGP-only and IBGP-only settings need the peer's kind.
+	for _, key := range order {
+		pe := peers[key]
+		as := pe.AS
+		if as == 0 && pe.Group != "" && groups[pe.Group] != nil {
+			as = groups[pe.Group].AS
+		}
+		r.checkKind(ip.Child("peer", key), key, as != 0 && as != c.AS, pe.PeerOptions, pe.AF)
+	}
+
+	// The address families of the VPN instances.
+	seenAF := map[string]bool{}
+	for _, it := range t.Entries(ip, "vpn-instance") {
+		p := it.Path
+		name := p.Last().Keys[0]
+		seenAF[name] = true
+		vi := vis[name]
+		if vi == nil {
+			if t.Exists(pathInstances.Child("vpn-instance", name)) {
+				r.refuse(p, "The route distinguisher of VPN instance %s is not configured; configure it before ipv4-family vpn-instance %s", name, name)
+			}
+			continue
+		}
+		u := r.unicastAF(p, name)
+		vi.BGP = &u
+		for _, pit := range t.Entries(p, "peer") {
+			pp := pit.Path
+			addr, err := netip.ParseAddr(pp.Last().Keys[0])
+			if err != nil {
+				continue
+			}
+			pe := Peer{Addr: addr, Instance: name, PeerOptions: r.sessionOptions(pp, name), AF: map[packet.Family]PeerAF{}}
+			if v, ok := r.get(pp.Child("as-number")); ok {
+				pe.AS = r.asn(pp.Child("as-number"), v)
+			} else {
+				r.refuse(pp, "The peer %s does not exist in VPN instance %s; configure its AS number first", addr, name)
+			}
+			af := r.peerAF(pp)
+			af.Enabled = true
+			af.SubstituteAS = r.has(pp.Child("substitute-as"))
+			af.DefaultRouteAdvertise = r.has(pp.Child("default-route-advertise"))
+			pe.AF[packet.IPv4Unicast] = af
+			r.checkKind(pp, addr.String(), pe.AS != 0 && pe.AS != c.AS, pe.PeerOptions, pe.AF)
+			c.Peers = append(c.Peers, pe)
+		}
+	}
+
+	for _, key := range order {
+		c.Peers = append(c.Peers, *peers[key])
+	}
+	for _, n := range names {
+		c.Instances = append(c.Instances, *vis[n])
+	}
+	if len(r.errs) > 0 {
+		return c, r.errs
+	}
+	if err := c.Validate(); err != nil {
+		r.refuse(ip, "%s", strings.TrimPrefix(err.Error(), ErrConfig.Error()+": "))
+	}
+	return c, r.errs
 }
 
-// families lists a resolved peer's enabled families in a fixed order.
-func (p *Peer) families() []packet.Family {
-	var out []packet.Family
-	for _, f := range []packet.Family{packet.IPv4Unicast, packet.VPNv4} {
-		if p.AF[f].Enabled {
-			out = append(out, f)
+// timers reads `timer keepalive K hold H` at p.
+func (r *reader) timers(p datastore.Path) Timers {
+	k, okK := r.num(p.Child("keepalive"), 16)
+	h, okH := r.num(p.Child("hold"), 16)
+	if !okK && !okH {
+		return Timers{}
+	}
+	if h != 0 && h < 3*k {
+		r.refuse(p.Child("hold"), "The hold time %d must be at least three times the keepalive time %d", h, k)
+	}
+	if h == 0 && k != 0 {
+		r.refuse(p.Child("keepalive"), "The keepalive time must be 0 when the hold time is 0")
+	}
+	return Timers{Keepalive: uint16(k), Hold: uint16(h), Set: true}
+}
+
+// sessionOptions reads a peer's (or group's) session settings.
+func (r *reader) sessionOptions(p datastore.Path, inst string) PeerOptions {
+	var o PeerOptions
+	o.Description, _ = r.get(p.Child("description"))
+	if ci, ok := r.get(p.Child("connect-interface")); ok {
+		o.ConnectInterface = ci
+		if a, err := netip.ParseAddr(ci); err == nil {
+			o.SourceAddr = a
+		} else {
+			a, ifInst, exists := interfaceAddr(r.t, ci)
+			switch {
+			case !exists:
+				r.refuse(p.Child("connect-interface"), "The interface %s does not exist", ci)
+			case normInstance(ifInst) != inst:
+				r.refuse(p.Child("connect-interface"), "The interface %s is not in the peer's routing instance", ci)
+			default:
+				o.SourceAddr = a
+			}
 		}
 	}
-	return out
+	if hop := p.Child("ebgp-max-hop"); r.t.Exists(hop) {
+		o.EBGPMaxHop = 255
+		if n, ok := r.num(hop.Child("hops"), 8); ok {
+			o.EBGPMaxHop = uint8(n)
+		}
+	}
+	o.Timers = r.timers(p)
+	o.Ignore = r.has(p.Child("ignore"))
+	return o
+}
+
+// peerAF reads the address-family settings every family shares.
+func (r *reader) peerAF(p datastore.Path) PeerAF {
+	var a PeerAF
+	a.NextHopLocal = r.has(p.Child("next-hop-local"))
+	a.ReflectClient = r.has(p.Child("reflect-client"))
+	a.DefaultRouteAdvertise = r.has(p.Child("default-route-advertise"))
+	if al := p.Child("allow-as-loop"); r.t.Exists(al) {
+		a.AllowASLoop = 1
+		if n, ok := r.num(al.Child("count"), 8); ok {
+			a.AllowASLoop = uint8(n)
+		}
+	}
+	a.ImportPolicy, _ = r.get(p.Child("route-policy-import"))
+	a.ExportPolicy, _ = r.get(p.Child("route-policy-export"))
+	a.ImportPrefix, _ = r.get(p.Child("ip-prefix-import"))
+	a.ExportPrefix, _ = r.get(p.Child("ip-prefix-export"))
+	a.AdvertiseCommunity = r.has(p.Child("advertise-community"))
+	if n, ok := r.num(p.Child("preferred-value"), 16); ok {
+		a.PreferredValue = uint16(n)
+	}
+	return a
+}
+
+// setAF records a family's settings on the peer or group named key.
+func (r *reader) setAF(p datastore.Path, key string, f packet.Family, af PeerAF, peers map[string]*Peer, groups map[string]*Group) bool {
+	if pe := peers[key]; pe != nil {
+		pe.AF[f] = af
+		return true
+	}
+	if g := groups[key]; g != nil {
+		g.AF[f] = af
+		return true
+	}
+	if _, err := netip.ParseAddr(key); err == nil {
+		r.refuse(p, "The peer %s does not exist", key)
+	} else {
+		r.refuse(p, "The peer group %s does not exist", key)
+	}
+	return false
+}
+
+// checkKind refuses settings that need an IBGP or an EBGP peer.
+func (r *reader) checkKind(p datastore.Path, key string, ebgp bool, o PeerOptions, afs map[packet.Family]PeerAF) {
+	if !ebgp && o.EBGPMaxHop != 0 {
+		r.refuse(p.Child("ebgp-max-hop"), "The peer %s is an IBGP peer; ebgp-max-hop applies to EBGP peers", key)
+	}
+	for f, af := range afs {
+		if ebgp && af.ReflectClient {
+			r.refuse(p, "The peer %s is an EBGP peer; it cannot be a reflect-client (%s)", key, f)
+		}
+		if !ebgp && af.SubstituteAS {
+			r.refuse(p.Child("substitute-as"), "The peer %s is an IBGP peer; substitute-as applies to EBGP peers", key)
+		}
+	}
+}
+
+// unicastAF reads an IPv4 family's routes (unicast or a VPN instance's).
+func (r *reader) unicastAF(p datastore.Path, inst string) UnicastAF {
+	var u UnicastAF
+	for _, it := range r.t.Entries(p, "network") {
+		addr, err := netip.ParseAddr(it.Path.Last().Keys[0])
+		if err != nil {
+			continue
+		}
+		bits := classfulLen(addr)
+		if m, ok := r.get(it.Path.Child("mask")); ok {
+			l, ok := datastore.MaskLen(m)
+			if !ok {
+				r.refuse(it.Path.Child("mask"), "The mask %s is not valid", m)
+				continue
+			}
+			bits = l
+		}
+		pfx := netip.PrefixFrom(addr, bits)
+		if pfx.Masked().Addr() != addr {
+			r.refuse(it.Path, "The address %s does not match the mask (the network is %s)", addr, pfx.Masked())
+			continue
+		}
+		pol, _ := r.get(it.Path.Child("route-policy"))
+		u.Networks = append(u.Networks, Network{Prefix: pfx, Policy: pol})
+	}
+	for _, it := range r.t.Entries(p, "import-route") {
+		proto := it.Path.Last().Keys[0]
+		ir := ImportRoute{}
+		switch proto {
+		case "direct":
+			ir.Protocol = ProtoDirect
+		case "static":
+			ir.Protocol = ProtoStatic
+		case "ospf":
+			ir.Protocol = ProtoOSPF
+		}
+		if n, ok := r.num(it.Path.Child("process-id"), 32); ok {
+			if ir.Protocol != ProtoOSPF {
+				r.refuse(it.Path.Child("process-id"), "import-route %s takes no process ID", proto)
+			}
+			ir.ProcessID = uint32(n)
+		} else if ir.Protocol == ProtoOSPF {
+			r.refuse(it.Path, "import-route ospf needs the OSPF process ID")
+		}
+		if n, ok := r.num(it.Path.Child("med"), 32); ok {
+			ir.MED, ir.HasMED = uint32(n), true
+		}
+		ir.Policy, _ = r.get(it.Path.Child("route-policy"))
+		u.Imports = append(u.Imports, ir)
+	}
+	if n, ok := r.num(p.Child("maximum-load-balancing"), 8); ok {
+		u.MaxLoadBalancing = int(n)
+	}
+	return u
+}
+
+// classfulLen is the classful mask length of an address (network P
+// without a mask).
+func classfulLen(a netip.Addr) int {
+	b := a.As4()[0]
+	switch {
+	case b < 128:
+		return 8
+	case b < 192:
+		return 16
+	case b < 224:
+		return 24
+	}
+	return 32
+}
+
+// Validate returns the refusals of the BGP rules for the configuration c
+// leads to (pure; see datastore.Validator). The rules read the VPN
+// instances and interfaces as well, so they are checked whenever BGP is
+// configured.
+func Validate(c *datastore.Change) []*datastore.RuleError {
+	if c.New == nil || !c.New.Exists(pathBGP) {
+		return nil
+	}
+	_, errs := FromTree(c.New)
+	return errs
+}
+
+// ConfigSink takes the configuration the participant applies (the
+// daemon's Runner, which adds what the vrf service knows).
+type ConfigSink interface {
+	SetTreeConfig(ctx context.Context, c Config)
+}
+
+// Participant is the datastore participant of /bgp: Validate checks,
+// Prepare reads the new configuration (nothing to reserve: per-route labels
+// are allocated at run time, per-instance labels by the vrf service),
+// Apply hands it to the sink, Abort drops it.
+type Participant struct {
+	Sink ConfigSink
+	Log  *slog.Logger
+
+	mu      sync.Mutex
+	pending map[int]Config
+}
+
+// Validate checks a change.
+func (p *Participant) Validate(c *datastore.Change) []*datastore.RuleError { return Validate(c) }
+
+// Prepare reads the configuration the change leads to.
+func (p *Participant) Prepare(ctx context.Context, c *datastore.Change) error {
+	cfg, errs := FromTree(c.New)
+	if len(errs) > 0 {
+		out := make([]error, len(errs))
+		for i, e := range errs {
+			out[i] = e
+		}
+		return errors.Join(out...)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pending == nil {
+		p.pending = map[int]Config{}
+	}
+	p.pending[c.ID] = cfg
+	return nil
+}
+
+// Apply hands the prepared configuration to the sink.
+func (p *Participant) Apply(ctx context.Context, c *datastore.Change) {
+	p.mu.Lock()
+	cfg, ok := p.pending[c.ID]
+	delete(p.pending, c.ID)
+	p.mu.Unlock()
+	if !ok {
+		var errs []*datastore.RuleError
+		cfg, errs = FromTree(c.New)
+		for _, e := range errs {
+			if p.Log != nil {
+				p.Log.Warn("bgp: refused node", "path", e.Path.String(), "reason", e.Msg)
+			}
+		}
+	}
+	if p.Sink != nil {
+		p.Sink.SetTreeConfig(ctx, cfg)
+	}
+}
+
+// Abort drops what Prepare read.
+func (p *Participant) Abort(ctx context.Context, c *datastore.Change) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.pending, c.ID)
+}
+
+// Load hands the configuration of a tree (running, when the service
+// starts again) to the sink.
+func (p *Participant) Load(ctx context.Context, t *datastore.Tree) {
+	cfg, _ := FromTree(t)
+	if p.Sink != nil {
+		p.Sink.SetTreeConfig(ctx, cfg)
+	}
 }

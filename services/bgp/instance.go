@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"vpnos/services/policy"
 )
 
 // RIBSink receives, in order and from the owner goroutine, what the
@@ -361,6 +363,21 @@ func (s *Service) SetConfig(ctx context.Context, c Config) error {
 // NextHop reports the RIB's view of a watched next hop.
 func (s *Service) NextHop(ctx context.Context, st NextHopState) error {
 	return s.call(ctx, func(*Speaker) { s.run(st) })
+}
+
+// NextHops reports the RIB's view of several watched next hops.
+func (s *Service) NextHops(ctx context.Context, sts ...NextHopState) error {
+	evs := make([]Event, len(sts))
+	for i := range sts {
+		evs[i] = sts[i]
+	}
+	return s.call(ctx, func(*Speaker) { s.run(evs...) })
+}
+
+// SetPolicies hands the speaker the routing policies (the policy owner's
+// current set); what uses a policy that changed is refreshed.
+func (s *Service) SetPolicies(ctx context.Context, set *policy.Set) error {
+	return s.call(ctx, func(*Speaker) { s.run(SetPolicies{Set: set}) })
 }
 
 // RIBRoutes reports active RIB routes (or their removal) that BGP may

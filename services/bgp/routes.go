@@ -139,6 +139,28 @@ func importedFrom(k packet.VPNPrefix, v *path) path {
 	return p
 }
 
+// importedFor is the path a VPNv4 path becomes in an importing instance,
+// after the instance's import route-policy (ok false: denied). tmp, when
+// set, is an attribute set the caller releases once the path holds its
+// references.
+func (s *Speaker) importedFor(in *instance, k packet.VPNPrefix, v *path) (p path, tmp *attrSet, ok bool) {
+	p = importedFrom(k, v)
+	if in.vpn == nil || in.vpn.ImportPolicy == "" {
+		return p, nil, true
+	}
+	a := *v.attrs.Attrs.Clone()
+	var nh netip.Addr
+	if v.nh != nil {
+		nh = v.nh.key.Addr
+	}
+	pref, ok := s.filter("", in.vpn.ImportPolicy, k.Prefix, &a, nh, v.pref)
+	if !ok {
+		return path{}, nil, false
+	}
+	p.attrs, p.pref = s.attrs.get(&a), pref
+	return p, p.attrs, true
+}
+
 // importVPN follows a VPNv4 path change (old and/or new nil) into every
 // VPN instance: imported where a target matches, removed where it no
 // longer does. A local export is never imported back into its own
@@ -149,10 +171,14 @@ func (s *Speaker) importVPN(k packet.VPNPrefix, old, nw *path) {
 			continue
 		}
 		if nw != nil && in.importsAny(nw.attrs.rts) && !(nw.kind == kindExport && nw.orig.inst == in) {
-			ip := importedFrom(k, nw)
-			s.hold(&ip)
-			s.upsertUnicast(in, k.Prefix, ip)
-			continue
+			if ip, tmp, ok := s.importedFor(in, k, nw); ok {
+				s.hold(&ip)
+				if tmp != nil {
+					s.attrs.release(tmp)
+				}
+				s.upsertUnicast(in, k.Prefix, ip)
+				continue
+			}
 		}
 		if old != nil {
 			probe := importedFrom(k, old)
@@ -248,9 +274,13 @@ func (s *Speaker) update(p *peer, u *packet.Update) {
 		}
 		pref := p.af(packet.IPv4Unicast).PreferredValue
 		for _, k := range ua.prefixes {
+			as, pv, ok := s.importFilter(p, packet.IPv4Unicast, k, set, ua.nh, pref)
+			if !ok {
+				s.withdrawUnicast(p, k) // denied by the import policy
+				continue
+			}
 			n := s.nexthop(p.inst.name, ua.nh)
-			s.attrs.ref(set)
-			s.upsertUnicast(p.inst, k, path{src: p, attrs: set, nh: n, pref: pref, kind: kindPeer})
+			s.upsertUnicast(p.inst, k, path{src: p, attrs: as, nh: n, pref: pv, kind: kindPeer})
 		}
 	}
 	if len(vpnRoutes) > 0 {
@@ -258,15 +288,24 @@ func (s *Speaker) update(p *peer, u *packet.Update) {
 			s.logf(slog.LevelDebug, p.key, "next hop %s refused", vpnNH)
 			vpnRoutes = s.withdrawAllVPN(p, vpnRoutes)
 		}
-		if len(vpnRoutes) > 0 && !s.keepAllVPN() && !s.anyInstanceImports(set.rts) {
+		vaf := p.af(packet.VPNv4)
+		filtered := vaf.ImportPolicy != "" || vaf.ImportPrefix != ""
+		if len(vpnRoutes) > 0 && !filtered && !s.keepAllVPN() && !s.anyInstanceImports(set.rts) {
 			// policy vpn-target: no local instance imports these.
 			vpnRoutes = s.withdrawAllVPN(p, vpnRoutes)
 		}
-		pref := p.af(packet.VPNv4).PreferredValue
 		for _, r := range vpnRoutes {
+			as, pv, ok := s.importFilter(p, packet.VPNv4, r.Prefix, set, vpnNH, vaf.PreferredValue)
+			if ok && filtered && !s.keepAllVPN() && !s.anyInstanceImports(as.rts) {
+				s.attrs.release(as)
+				ok = false
+			}
+			if !ok {
+				s.withdrawVPN(p, r.VPNPrefix)
+				continue
+			}
 			n := s.nexthop(PublicInstance, vpnNH)
-			s.attrs.ref(set)
-			s.upsertVPN(r.VPNPrefix, path{src: p, attrs: set, nh: n, label: r.Label, pref: pref, kind: kindPeer})
+			s.upsertVPN(r.VPNPrefix, path{src: p, attrs: as, nh: n, label: r.Label, pref: pv, kind: kindPeer})
 		}
 	}
 }
@@ -359,6 +398,18 @@ func (s *Speaker) ribRoute(e RIBRoute) {
 	if in == nil {
 		return
 	}
+	if e.Reset {
+		keys := make([]packet.Prefix, 0, len(in.rib))
+		for k := range in.rib {
+			keys = append(keys, k)
+		}
+		clear(in.rib)
+		slices.SortFunc(keys, comparePrefix)
+		for _, k := range keys {
+			s.refreshLocal(in, k)
+		}
+		return
+	}
 	k, err := packet.PrefixFrom(e.Prefix)
 	if err != nil {
 		return
@@ -379,10 +430,10 @@ func (s *Speaker) refreshLocal(in *instance, k packet.Prefix) {
 	r, ok := in.rib[k]
 	var want *path
 	if ok && in.af != nil && !in.dying {
-		network := false
+		network, polName := false, ""
 		for _, n := range in.af.Networks {
 			if pk, err := packet.PrefixFrom(n.Prefix); err == nil && pk == k {
-				network = true
+				network, polName = true, n.Policy
 			}
 		}
 		var imp *ImportRoute
@@ -391,6 +442,9 @@ func (s *Speaker) refreshLocal(in *instance, k packet.Prefix) {
 				imp = &in.af.Imports[i]
 			}
 		}
+		if !network && imp != nil {
+			polName = imp.Policy
+		}
 		if network || imp != nil {
 			a := packet.Attrs{Origin: packet.OriginIncomplete, MED: r.Cost, HasMED: true}
 			if network {
@@ -398,15 +452,21 @@ func (s *Speaker) refreshLocal(in *instance, k packet.Prefix) {
 			} else if imp.HasMED {
 				a.MED = imp.MED
 			}
-			want = &path{kind: kindLocal, attrs: s.attrs.get(&a),
-				orig: &origin{inst: in, proto: r.Protocol, network: network, nexthops: r.NextHops}}
+			var nh netip.Addr
+			if len(r.NextHops) > 0 {
+				nh = r.NextHops[0].Gateway
+			}
+			if pref, ok := s.filter("", polName, k, &a, nh, 0); ok {
+				want = &path{kind: kindLocal, attrs: s.attrs.get(&a), pref: pref,
+					orig: &origin{inst: in, proto: r.Protocol, network: network, nexthops: r.NextHops}}
+			}
 		}
 	}
 	cur := in.routes.find(k, &probe)
 	switch {
 	case want == nil && cur != nil:
 		s.removeUnicast(in, k, &probe)
-	case want != nil && cur != nil && cur.equal(want):
+	case want != nil && cur != nil && cur.equal(want) && cur.pref == want.pref:
 		s.attrs.release(want.attrs)
 	case want != nil:
 		s.upsertUnicast(in, k, *want)
@@ -508,7 +568,25 @@ func (s *Speaker) flush() {
 		s.freeInstanceLabels(in)
 	}
 	s.dying = nil
-	// Dumps for peers that came up or asked for a refresh.
+	// Re-evaluations of what peers were sent (export policies or settings
+	// changed), then dumps for peers that came up or asked for a refresh.
+	for _, key := range s.sortedPeerKeys() {
+		p := s.peers[key]
+		for i, f := range famByIdx {
+			rv := p.readv[i]
+			if rv == nil {
+				continue
+			}
+			p.readv[i] = nil
+			if !p.up || p.pending[i] {
+				continue
+			}
+			if p.groups[i] == nil {
+				s.joinGroup(p, f)
+			}
+			b.readvertise(p, f, rv)
+		}
+	}
 	for _, key := range s.sortedPeerKeys() {
 		p := s.peers[key]
 		if !p.up {

@@ -313,8 +313,7 @@ func (s *Speaker) advertisedTo(inst string, f packet.Family, k packet.Prefix, d 
 // advertises tells whether the update group g sends path p for prefix k
 // to its member to, as the advertisement decides it (outFor).
 func (s *Speaker) advertises(p *path, g *group, to *peer, isDef bool, k packet.Prefix, b *batch) bool {
-	_ = k // the prefix export filters will need
-	_, ok := s.outFor(p, g, to, isDef, b)
+	_, ok := s.outFor(p, g, to, isDef, k, b, s.policies())
 	return ok
 }
 

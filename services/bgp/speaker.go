@@ -8,7 +8,10 @@ import (
 	"time"
 
 	"vpnos/services/bgp/packet"
+	"vpnos/services/policy"
 )
+
+const logWarn = slog.LevelWarn
 
 // LabelAllocator hands out VPN labels (label.Manager implements it).
 type LabelAllocator interface {
@@ -77,6 +80,9 @@ type RIBRoute struct {
 	Cost     uint32
 	NextHops []NextHop
 	Delete   bool
+	// Reset forgets every RIB route of Instance (the routes stop being
+	// followed); the other fields are ignored.
+	Reset bool
 }
 
 // ResetPeers is `reset bgp`: the sessions of Peers (all when nil) restart
@@ -249,6 +255,9 @@ type peer struct {
 	remoteID uint32
 	groups   [2]*group
 	pending  [2]bool // a full table dump is due after the flush
+	// readv: what the peer was sent must be re-evaluated (its export
+	// policies or settings changed) after the flush.
+	readv [2]*readvertise
 
 	// Counters for displays.
 	prefixes       [2]int
@@ -320,6 +329,8 @@ type Speaker struct {
 	nhs     map[nhKey]*nexthop
 
 	groups map[groupKey]*group
+	// pol are the routing policies (SetPolicies; nil: none yet).
+	pol *policy.Set
 
 	out []Action
 	now time.Time
@@ -378,6 +389,8 @@ func (s *Speaker) handle(ev Event) {
 	switch e := ev.(type) {
 	case SetConfig:
 		s.setConfig(e.Config)
+	case SetPolicies:
+		s.setPolicies(e.Set)
 	case Connected:
 		p := s.peers[e.Peer]
 		if p == nil {
@@ -592,6 +605,7 @@ func (s *Speaker) peerDown(p *peer, reason string) {
 			p.groups[i] = nil
 		}
 		p.pending[i] = false
+		p.readv[i] = nil
 	}
 	s.dropPeerPaths(p)
 	p.neg, p.conn = nil, 0

@@ -2,6 +2,7 @@ package bgp
 
 import (
 	"log/slog"
+	"net/netip"
 	"slices"
 
 	"vpnos/services/bgp/packet"
@@ -11,25 +12,25 @@ import (
 func labelOwner(in *instance) string { return "bgp:vpn-instance:" + in.name }
 
 // instanceLabel returns the per-instance label, allocating it on first use
-// (or using the pinned one).
+// (or using the instance's own one, which its owner programs).
 func (s *Speaker) instanceLabel(in *instance) (uint32, bool) {
 	if in.label != 0 {
 		return in.label, true
 	}
 	if in.vpn.StaticLabel != 0 {
 		in.label = in.vpn.StaticLabel
-	} else {
-		if s.labels == nil {
-			s.logf(slog.LevelError, PeerKey{}, "VPN instance %s: no label manager", in.name)
-			return 0, false
-		}
-		l, err := s.labels.Allocate(labelOwner(in))
-		if err != nil {
-			s.logf(slog.LevelError, PeerKey{}, "VPN instance %s: no label: %v", in.name, err)
-			return 0, false
-		}
-		in.label = l
+		return in.label, true
 	}
+	if s.labels == nil {
+		s.logf(slog.LevelError, PeerKey{}, "VPN instance %s: no label manager", in.name)
+		return 0, false
+	}
+	l, err := s.labels.Allocate(labelOwner(in))
+	if err != nil {
+		s.logf(slog.LevelError, PeerKey{}, "VPN instance %s: no label: %v", in.name, err)
+		return 0, false
+	}
+	in.label = l
 	s.emit(ProgramLabel{Label: in.label, Instance: in.name})
 	return in.label, true
 }
@@ -53,8 +54,11 @@ func (s *Speaker) routeLabel(in *instance, k packet.Prefix) (uint32, bool) {
 }
 
 func (s *Speaker) freeLabel(in *instance, l uint32) {
+	if l == in.vpn.StaticLabel {
+		return // the instance's own label: its owner keeps it programmed
+	}
 	s.emit(RemoveLabel{Label: l, Instance: in.name})
-	if s.labels != nil && l != in.vpn.StaticLabel {
+	if s.labels != nil {
 		_ = s.labels.Free(l, labelOwner(in))
 	}
 }
@@ -98,7 +102,12 @@ func (s *Speaker) exportRoute(in *instance, k packet.Prefix, d *dest) {
 	if !in.dying {
 		best = d.best()
 	}
-	if !exportable(best) || len(in.vpn.ExportRTs) == 0 {
+	var a packet.Attrs
+	ok := exportable(best) && len(in.vpn.ExportRTs) > 0
+	if ok {
+		a, ok = s.exportAttrs(in, k, best)
+	}
+	if !ok {
 		if cur != nil {
 			s.removeVPN(vk, &probe)
 			in.exported--
@@ -115,7 +124,6 @@ func (s *Speaker) exportRoute(in *instance, k packet.Prefix, d *dest) {
 		return
 	}
 	var label uint32
-	var ok bool
 	if in.vpn.LabelMode == LabelPerRoute {
 		label, ok = s.routeLabel(in, k)
 	} else {
@@ -124,15 +132,6 @@ func (s *Speaker) exportRoute(in *instance, k packet.Prefix, d *dest) {
 	if !ok {
 		return
 	}
-	a := best.attrs.Attrs
-	var ecs []packet.ExtCommunity
-	for _, e := range a.ExtCommunities {
-		if !e.IsRouteTarget() {
-			ecs = append(ecs, e)
-		}
-	}
-	ecs = append(ecs, in.vpn.ExportRTs...)
-	a.ExtCommunities = ecs
 	o := &origin{inst: in, ebgp: best.ebgp()}
 	if best.kind == kindLocal {
 		o.proto, o.network, o.nexthops = best.orig.proto, best.orig.network, best.orig.nexthops
@@ -150,6 +149,44 @@ func (s *Speaker) exportRoute(in *instance, k packet.Prefix, d *dest) {
 	s.upsertVPN(vk, np)
 }
 
+// exportAttrs are the attributes an instance's best path leaves with as
+// VPNv4: its route targets replaced by the instance's export targets, and
+// the instance's export route-policy applied (before the targets are
+// attached, or after with add-ert-first); ok false when the policy denies.
+func (s *Speaker) exportAttrs(in *instance, k packet.Prefix, best *path) (packet.Attrs, bool) {
+	a := best.attrs.Attrs
+	var ecs []packet.ExtCommunity
+	for _, e := range a.ExtCommunities {
+		if !e.IsRouteTarget() {
+			ecs = append(ecs, e)
+		}
+	}
+	if in.vpn.ExportPolicy == "" {
+		a.ExtCommunities = append(ecs, in.vpn.ExportRTs...)
+		return a, true
+	}
+	if in.vpn.ExportAddERTFirst {
+		ecs = append(ecs, in.vpn.ExportRTs...)
+	}
+	a = *a.Clone()
+	a.ExtCommunities = ecs
+	var nh netip.Addr
+	if best.nh != nil {
+		nh = best.nh.key.Addr
+	}
+	if _, ok := s.filter("", in.vpn.ExportPolicy, k, &a, nh, best.pref); !ok {
+		return a, false
+	}
+	if !in.vpn.ExportAddERTFirst {
+		for _, rt := range in.vpn.ExportRTs {
+			if !slices.Contains(a.ExtCommunities, rt) {
+				a.ExtCommunities = append(a.ExtCommunities, rt)
+			}
+		}
+	}
+	return a, true
+}
+
 // reexportAll re-evaluates every export of an instance (targets or label
 // mode changed).
 func (s *Speaker) reexportAll(in *instance) {
@@ -165,15 +202,26 @@ func (s *Speaker) reimport(in *instance) {
 		for i := range d.paths {
 			v := &d.paths[i]
 			want := !in.dying && in.importsAny(v.attrs.rts) && !(v.kind == kindExport && v.orig.inst == in)
-			ip := importedFrom(k, v)
+			var ip path
+			var tmp *attrSet
 			if want {
-				if cur := in.routes.find(k.Prefix, &ip); cur != nil && cur.equal(&ip) {
+				ip, tmp, want = s.importedFor(in, k, v)
+			}
+			if want {
+				if cur := in.routes.find(k.Prefix, &ip); cur != nil && cur.equal(&ip) && cur.pref == ip.pref {
+					if tmp != nil {
+						s.attrs.release(tmp)
+					}
 					continue
 				}
 				s.hold(&ip)
+				if tmp != nil {
+					s.attrs.release(tmp)
+				}
 				s.upsertUnicast(in, k.Prefix, ip)
 			} else {
-				s.removeUnicast(in, k.Prefix, &ip)
+				probe := importedFrom(k, v)
+				s.removeUnicast(in, k.Prefix, &probe)
 			}
 		}
 	}

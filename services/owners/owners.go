@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 
+	"vpnos/services/bgp"
 	"vpnos/services/ldp"
 	"vpnos/services/mpls"
 	"vpnos/services/ospf"
@@ -21,7 +22,7 @@ import (
 )
 
 // Set holds the participant of each owner. Prepare runs in this order:
-// system, vrf, mpls, static, ldp, policy, ospf.
+// system, vrf, mpls, static, ldp, policy, ospf, bgp.
 type Set struct {
 	System datastore.Participant // /system, /user-interface (services/system)
 	VRF    datastore.Participant // /vpn-instances, /interfaces (services/vrf)
@@ -30,6 +31,7 @@ type Set struct {
 	LDP    datastore.Participant // /mpls/ldp, lsp-trigger, interface mpls ldp (services/ldp)
 	Policy datastore.Participant // /ip-prefixes, the filters, /route-policies (services/policy)
 	OSPF   datastore.Participant // /ospf, /interfaces/interface/ospf (services/ospf)
+	BGP    datastore.Participant // /bgp (services/bgp)
 }
 
 // Unsupported are the configuration nodes that the YANG modules define and
@@ -45,7 +47,7 @@ var Unsupported = []struct {
 // Unsupported. The caller then checks the whole registration with
 // Store.CheckOwners (other services may register their own modules first).
 func Register(s *datastore.Store, set Set) error {
-	if set.System == nil || set.VRF == nil || set.MPLS == nil || set.Static == nil || set.LDP == nil || set.Policy == nil || set.OSPF == nil {
+	if set.System == nil || set.VRF == nil || set.MPLS == nil || set.Static == nil || set.LDP == nil || set.Policy == nil || set.OSPF == nil || set.BGP == nil {
 		return errors.New("owners: every member of the set is needed")
 	}
 	s.Register(set.System, system.Prefixes...)
@@ -55,6 +57,7 @@ func Register(s *datastore.Store, set Set) error {
 	s.Register(set.LDP, ldp.Prefixes...)
 	s.Register(set.Policy, policy.Prefixes...)
 	s.Register(set.OSPF, ospf.Prefixes...)
+	s.Register(set.BGP, bgp.Prefixes...)
 	for _, u := range Unsupported {
 		s.Unsupported(u.What, u.Prefixes...)
 	}
@@ -74,6 +77,7 @@ func Checking() Set {
 		LDP:    datastore.ValidateFunc(ldp.Validate),
 		Policy: policy.New(nil),
 		OSPF:   &ospf.Participant{},
+		BGP:    datastore.ValidateFunc(bgp.Validate),
 	}
 }
 

@@ -109,6 +109,7 @@ func TestCheckOwners(t *testing.T) {
 		s.Register(nop, "/system", "/user-interface", "/vpn-instances", "/interfaces", "/static-routes", "/static-lsps")
 		s.Register(nop, "/mpls", "/interfaces/interface/mpls")
 		s.Register(nop, "/ospf", "/interfaces/interface/ospf")
+		s.Register(nop, "/bgp")
 		s.Register(nop, "/ip-prefixes", "/community-filters", "/extcommunity-filters", "/as-path-filters", "/route-policies")
 		s.Unsupported("MPLS LDP", "/mpls/ldp", "/interfaces/interface/mpls-ldp")
 	}

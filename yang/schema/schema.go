@@ -145,20 +145,23 @@ func (s *Schema) Children(e *yang.Entry) []*yang.Entry {
 	for _, c := range e.Dir {
 		out = append(out, c)
 	}
-	pos := func(c *yang.Entry) (int, int) {
+	// pos orders children: the module's order at the top, otherwise the
+	// source order of the parent's statements, a grouping's members at
+	// the place of its `uses` (in the grouping's order), then augments.
+	pos := func(c *yang.Entry) (int, int, int) {
 		if e == s.Root {
 			if o, ok := Ext(c, "order"); ok {
 				n, _ := strconv.Atoi(o)
-				return n, 0
+				return n, 0, 0
 			}
-			return 1 << 20, 0
+			return 1 << 20, 0, 0
 		}
 		// Position of the child's statement among the parent's statements.
 		if e.Node != nil && c.Node != nil && c.Node.ParentNode() == e.Node {
 			if st := e.Node.Statement(); st != nil {
 				for i, sub := range st.SubStatements() {
 					if sub.Argument == c.Name {
-						return 0, i
+						return 0, i, 0
 					}
 				}
 			}
@@ -171,23 +174,33 @@ func (s *Schema) Children(e *yang.Entry) []*yang.Entry {
 						if _, isAug := p.(*yang.Augment); isAug {
 							// Augments in the order of their modules'
 							// names (vpnos-mpls before vpnos-ospf).
-							return 2 + s.moduleRank(c), i
+							return 2 + s.moduleRank(c), i, 0
 						}
-						return 1, i
+						if g, isGroup := p.(*yang.Grouping); isGroup && e.Node != nil && e.Node.Statement() != nil {
+							for j, u := range e.Node.Statement().SubStatements() {
+								if u.Keyword == "uses" && (u.Argument == g.Name || strings.HasSuffix(u.Argument, ":"+g.Name)) {
+									return 0, j, i
+								}
+							}
+						}
+						return 1, i, 0
 					}
 				}
 			}
 		}
-		return 1 << 20, 0
+		return 1 << 20, 0, 0
 	}
 	sort.SliceStable(out, func(i, j int) bool {
-		a1, a2 := pos(out[i])
-		b1, b2 := pos(out[j])
+		a1, a2, a3 := pos(out[i])
+		b1, b2, b3 := pos(out[j])
 		if a1 != b1 {
 			return a1 < b1
 		}
 		if a2 != b2 {
 			return a2 < b2
+		}
+		if a3 != b3 {
+			return a3 < b3
 		}
 		return out[i].Name < out[j].Name
 	})

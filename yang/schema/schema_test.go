@@ -27,7 +27,7 @@ func TestLoadAndOrder(t *testing.T) {
 		path []string
 		want string
 	}{
-		{nil, "system vpn-instances mpls interfaces ospf ip-prefixes community-filters extcommunity-filters as-path-filters route-policies static-routes static-lsps user-interface"},
+		{nil, "system vpn-instances mpls interfaces bgp ospf ip-prefixes community-filters extcommunity-filters as-path-filters route-policies static-routes static-lsps user-interface"},
 		{[]string{"vpn-instances", "vpn-instance", "ipv4-family"}, "route-distinguisher apply-label apply-label-static import-route-policy export-route-policy tnl-policy vpn-target"},
 		{[]string{"interfaces", "interface"}, "name shutdown description vpn-instance ipv4 mpls mpls-ldp mpls-ldp-hello-hold mpls-ldp-keepalive-hold ospf"},
 		{[]string{"static-routes", "vpn-route"}, "vpn-instance next-hop-vpn public prefix mask next-hop next-hop-address preference tag description"},

@@ -14,6 +14,33 @@ import (
 var typeChecks = map[string]func(string) (string, error){
 	"route-distinguisher": CanonicalRD,
 	"route-target":        CanonicalRD,
+	"as-number":           CanonicalASN,
+}
+
+// CheckASN checks an AS number: 1-4294967295, or x.y with x and y 0-65535
+// and not 0.0 (asdot).
+func CheckASN(as string) error {
+	_, err := CanonicalASN(as)
+	return err
+}
+
+// CanonicalASN checks an AS number (see CheckASN) and returns it without
+// leading zeros (asdot stays asdot).
+func CanonicalASN(as string) (string, error) {
+	bad := fmt.Errorf("the value %s is not a valid AS number", as)
+	if x, y, ok := strings.Cut(as, "."); ok {
+		a, err1 := parseUint(x, 16)
+		b, err2 := parseUint(y, 16)
+		if err1 != nil || err2 != nil || (a == 0 && b == 0) {
+			return "", bad
+		}
+		return strconv.FormatUint(a, 10) + "." + strconv.FormatUint(b, 10), nil
+	}
+	n, err := parseUint(as, 32)
+	if err != nil || n == 0 {
+		return "", bad
+	}
+	return strconv.FormatUint(n, 10), nil
 }
 
 // CheckRD checks a route distinguisher or route target: ASN2:NN (NN up to
