@@ -145,6 +145,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		LDP:           r.ldp,
 		LSP:           r.fwd,
 		Policy:        r.policy,
+		BGP:           r.bgp,
 		BGPControl:    r.bgp,
 		VRP5:          s.CommitMode == "immediate",
 		Log:           d.Log.With("service", "ops"),
