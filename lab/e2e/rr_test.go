@@ -1,0 +1,212 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"vpnos/lab/labtest"
+	"vpnos/lab/runner"
+)
+
+// The labs of route reflection and VPN topologies (lab/rr, lab/rr-hier,
+// lab/hub-spoke) run under the prefix rr: their namespaces are clab-rr-*.
+const rrPrefix = "rr"
+
+// rrLabCopy copies lab/<folder>/<file> under the name rr-<name>, with its
+// binds made absolute, so that the test does not collide with the same lab
+// brought up by hand (`vpnos lab up lab/<folder>/<file>`).
+func rrLabCopy(t testing.TB, folder, file, name string) string {
+	t.Helper()
+	root, err := labtest.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, "lab", folder)
+	src, err := os.ReadFile(filepath.Join(dir, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := regexp.MustCompile(`(?m)^name: .*$`).ReplaceAllString(string(src), "name: "+rrPrefix+"-"+name)
+	text = regexp.MustCompile(`"([A-Za-z0-9-]+):/etc/vpnos/"`).ReplaceAllString(text, `"`+dir+`/$1:/etc/vpnos/"`)
+	labtest.CleanStale(t, rrPrefix+"-"+name)
+	return writeTopology(t, file, text)
+}
+
+// bgpPeerStates reads the peer rows of display bgp [vpnv4 all] peer
+// (Peer V AS MsgRcvd MsgSent OutQ Up/Down State PrefRcv): peer -> state.
+func bgpPeerStates(out string) map[string]string {
+	m := map[string]string{}
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 8 && regexpMatch(`^\d+\.\d+\.\d+\.\d+$`, f[0]) && f[1] == "4" {
+			m[f[0]] = f[7]
+		}
+	}
+	return m
+}
+
+// bgpPeers matches display bgp [vpnv4 all] peer: each peer in the state
+// given.
+func bgpPeers(state string, peers ...string) labtest.Matcher {
+	return labtest.MatchFunc(func(out string) error {
+		got := bgpPeerStates(out)
+		for _, p := range peers {
+			if got[p] != state {
+				return fmt.Errorf("peer %s is %q, want %s", p, got[p], state)
+			}
+		}
+		return nil
+	})
+}
+
+// bgpPeerNot matches display bgp [vpnv4 all] peer when peer is listed and
+// not Established.
+func bgpPeerNot(peer string) labtest.Matcher {
+	return labtest.MatchFunc(func(out string) error {
+		switch st, ok := bgpPeerStates(out)[peer]; {
+		case !ok:
+			return fmt.Errorf("%s not listed", peer)
+		case st == "Established":
+			return fmt.Errorf("%s still Established", peer)
+		}
+		return nil
+	})
+}
+
+// without matches output that does not contain s.
+func without(s string) labtest.Matcher {
+	return labtest.MatchFunc(func(out string) error {
+		if strings.Contains(out, s) {
+			return fmt.Errorf("%q still there", s)
+		}
+		return nil
+	})
+}
+
+// paths matches the detail of one VPNv4 prefix (display bgp vpnv4 all
+// routing-table P M): n paths, each with every line of want.
+func paths(n int, want ...string) labtest.Matcher {
+	return labtest.MatchFunc(func(out string) error {
+		got := strings.Count(out, "BGP routing table entry information of")
+		if got != n {
+			return fmt.Errorf("%d paths, want %d", got, n)
+		}
+		for _, w := range want {
+			if c := strings.Count(out, w); c != n {
+				return fmt.Errorf("%q in %d paths, want %d", w, c, n)
+			}
+		}
+		return nil
+	})
+}
+
+// vpnRoute matches display ip routing-table vpn-instance: prefix through
+// the interface given.
+func vpnRoute(prefix, proto, iface string) labtest.Matcher {
+	return labtest.Rows("Destination/Mask", labtest.Row{"Destination/Mask": prefix, "Proto": proto, "Interface": iface})
+}
+
+// killNode ends every process of a netns lab node at once (the router
+// loses power: its sessions end without a NOTIFICATION).
+func killNode(t testing.TB, l *labtest.Lab, node string) {
+	t.Helper()
+	st, err := l.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := st.Node(node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids := runner.NetnsProcs([]string{ns.Runtime})[ns.Runtime]
+	if len(pids) == 0 {
+		t.Fatalf("%s: no process", node)
+	}
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatalf("kill %s (%d): %v", node, pid, err)
+		}
+	}
+}
+
+// within polls a CLI command until it matches and logs how long it took.
+func within(t testing.TB, l *labtest.Lab, since time.Time, node, cmd string, m labtest.Matcher, d time.Duration, what string) {
+	t.Helper()
+	l.WaitCLI(t, node, cmd, m, d)
+	t.Logf("%s: %s after %s", node, what, time.Since(since).Round(10*time.Millisecond))
+}
+
+// TestRouteReflectorPair (lab/rr): two reflectors of cluster 0.0.0.1, each
+// a client of the other, serve PE1 and PE2. Both PEs see both reflectors
+// Established and get each route twice (Originator the other PE, Cluster
+// list 0.0.0.1), while each reflector keeps only the PE's path (the other
+// reflector's copy carries its own cluster: a loop). A prefix withdrawn at
+// CE1 leaves both reflectors and PE2 within seconds. CE1 reaches CE2 over
+// the VPN before and after PE1 loses its preferred core link and RR1 loses
+// power; RR2 alone carries a new route afterwards.
+func TestRouteReflectorPair(t *testing.T) {
+	needRoot(t)
+	l := labtest.Up(t, rrLabCopy(t, "rr", "rr.clab.yml", "pair"), labtest.Options{Binary: bin})
+	start := time.Now()
+	for _, pe := range []string{"PE1", "PE2"} {
+		l.WaitCLI(t, pe, "display bgp vpnv4 all peer", bgpPeers("Established", "10.255.0.11", "10.255.0.12"), 60*time.Second)
+	}
+	for rr, other := range map[string]string{"RR1": "10.255.0.12", "RR2": "10.255.0.11"} {
+		l.WaitCLI(t, rr, "display bgp vpnv4 all peer", bgpPeers("Established", "10.255.0.1", "10.255.0.3", other), 30*time.Second)
+	}
+	t.Logf("sessions Established %s after the lab came up", time.Since(start).Round(10*time.Millisecond))
+
+	// Each reflector: one path, PE1's; PE2: two, one from each reflector.
+	for _, rr := range []string{"RR1", "RR2"} {
+		l.WaitCLI(t, rr, "display bgp vpnv4 all routing-table 172.16.11.0 24",
+			paths(1, "From: 10.255.0.1 (10.255.0.1)", "Original nexthop: 10.255.0.1"), 30*time.Second)
+	}
+	l.WaitCLI(t, "PE2", "display bgp vpnv4 vpn-instance red routing-table 172.16.11.0 24",
+		paths(2, "Originator: 10.255.0.1", "Cluster list: 0.0.0.1", "Original nexthop: 10.255.0.1"), 30*time.Second)
+	l.WaitCLI(t, "PE2", "display ip routing-table vpn-instance red", vpnRoute("172.16.11.0/24", "IBGP", "GigabitEthernet0/3/0"), 10*time.Second)
+	pingOK(t, l, "CE1", "ping -c 3 -a 172.16.1.1 172.16.3.1", "172.16.3.1")
+
+	// A withdrawal leaves everyone: no reflector keeps it alive.
+	configure(t, l, "CE1", "bgp 64501", "ipv4-family unicast", "undo network 172.16.11.0 255.255.255.0")
+	gone := time.Now()
+	for _, n := range []string{"RR1", "RR2", "PE2"} {
+		within(t, l, gone, n, "display bgp vpnv4 all routing-table", without("172.16.11.0"), 5*time.Second, "172.16.11.0/24 withdrawn")
+	}
+	within(t, l, gone, "PE2", "display ip routing-table vpn-instance red", without("172.16.11.0"), 5*time.Second, "172.16.11.0/24 out of red")
+	// And stays gone (a stuck route would come back from the other
+	// reflector).
+	for _, n := range []string{"RR1", "RR2", "PE2"} {
+		if out, err := l.CLI(n, "display bgp vpnv4 all routing-table"); err != nil || strings.Contains(out, "172.16.11.0") {
+			t.Fatalf("%s: 172.16.11.0/24 came back: %v\n%s", n, err, out)
+		}
+	}
+
+	// PE1 loses its preferred core link (through P1): the VPN follows OSPF
+	// and LDP to P2.
+	configure(t, l, "PE1", "interface GigabitEthernet0/3/0", "shutdown")
+	l.WaitCLI(t, "PE1", "display ip routing-table vpn-instance red", vpnRoute("172.16.3.0/24", "IBGP", "GigabitEthernet0/4/0"), 20*time.Second)
+	pingOK(t, l, "CE1", "ping -c 3 -a 172.16.1.1 172.16.3.1", "172.16.3.1")
+
+	// RR1 loses power: both PEs keep RR2, and the VPN works.
+	killNode(t, l, "RR1")
+	down := time.Now()
+	for _, pe := range []string{"PE1", "PE2"} {
+		within(t, l, down, pe, "display bgp vpnv4 all peer", bgpPeerNot("10.255.0.11"), 15*time.Second, "RR1 down")
+		l.WaitCLI(t, pe, "display bgp vpnv4 all peer", bgpPeers("Established", "10.255.0.12"), time.Second)
+	}
+	l.WaitCLI(t, "PE2", "display bgp vpnv4 vpn-instance red routing-table 172.16.1.0 24",
+		paths(1, "From: 10.255.0.12 (10.255.0.12)", "Originator: 10.255.0.1"), 5*time.Second)
+	pingOK(t, l, "CE1", "ping -c 3 -a 172.16.1.1 172.16.3.1", "172.16.3.1")
+
+	// RR2 alone carries a new route.
+	configure(t, l, "CE1", "bgp 64501", "ipv4-family unicast", "network 172.16.11.0 255.255.255.0")
+	back := time.Now()
+	within(t, l, back, "PE2", "display ip routing-table vpn-instance red", vpnRoute("172.16.11.0/24", "IBGP", "GigabitEthernet0/4/0"), 5*time.Second, "172.16.11.0/24 back through RR2")
+	pingOK(t, l, "CE2", "ping -c 3 -a 172.16.3.1 172.16.11.1", "172.16.11.1")
+}
