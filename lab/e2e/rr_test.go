@@ -210,3 +210,55 @@ func TestRouteReflectorPair(t *testing.T) {
 	within(t, l, back, "PE2", "display ip routing-table vpn-instance red", vpnRoute("172.16.11.0/24", "IBGP", "GigabitEthernet0/4/0"), 5*time.Second, "172.16.11.0/24 back through RR2")
 	pingOK(t, l, "CE2", "ping -c 3 -a 172.16.3.1 172.16.11.1", "172.16.11.1")
 }
+
+// TestHubAndSpoke (lab/hub-spoke): spoke PEs export 100:1 and import only
+// the hub's 200:1; the hub PE imports the spokes' routes into vpn_in, hands
+// them to the hub CE, and takes them back through vpn_out (peer
+// allow-as-loop: the path holds 65000 already) to export them with 200:1.
+// SPE1 and SPE2 peer with each other, yet neither imports the other's
+// routes: spoke-to-spoke traffic crosses the hub CE (tracert shows it),
+// and stops when the hub CE's vpn_out link goes, though every spoke route
+// is still at the hub PE.
+func TestHubAndSpoke(t *testing.T) {
+	needRoot(t)
+	l := labtest.Up(t, rrLabCopy(t, "hub-spoke", "hub-spoke.clab.yml", "hub"), labtest.Options{Binary: bin})
+	l.WaitCLI(t, "HubPE", "display bgp vpnv4 all peer", bgpPeers("Established", "10.255.0.2", "10.255.0.3", "192.0.2.2", "192.0.2.6"), 60*time.Second)
+	l.WaitCLI(t, "SPE1", "display bgp vpnv4 all peer", bgpPeers("Established", "10.255.0.1", "10.255.0.3", "203.0.113.2"), 30*time.Second)
+	l.WaitCLI(t, "SPE2", "display bgp vpnv4 all peer", bgpPeers("Established", "10.255.0.1", "10.255.0.2", "203.0.113.6"), 30*time.Second)
+
+	// The hub's vpn_out holds both spokes' LANs, learned back from the hub
+	// CE with 65000 in the path.
+	l.WaitCLI(t, "HubPE", "display bgp vpnv4 vpn-instance vpn_out routing-table", labtest.All(
+		labtest.Regexp(`172\.16\.1\.0/24 +192\.0\.2\.6 .* 65410 65000 64511i`),
+		labtest.Regexp(`172\.16\.2\.0/24 +192\.0\.2\.6 .* 65410 65000 64512i`)), 30*time.Second)
+	// Each spoke reaches the other spoke's LAN through the hub PE only.
+	for spoke, other := range map[string]string{"SPE1": "172.16.2.0/24", "SPE2": "172.16.1.0/24"} {
+		l.WaitCLI(t, spoke, "display ip routing-table vpn-instance spoke", labtest.Rows("Destination/Mask",
+			labtest.Row{"Destination/Mask": other, "Proto": "IBGP", "NextHop": "10.255.0.1"},
+			labtest.Row{"Destination/Mask": "172.16.0.0/24", "Proto": "IBGP", "NextHop": "10.255.0.1"}), 30*time.Second)
+	}
+	// SPE2 sends SPE1 its route (RD 10.255.0.3:1) over their session, and
+	// SPE1 does not import it: no route of that RD in its table.
+	l.WaitCLI(t, "HubPE", "display bgp vpnv4 route-distinguisher 10.255.0.3:1 routing-table", labtest.Contains("172.16.2.0/24"), 10*time.Second)
+	if out, err := l.CLI("SPE1", "display bgp vpnv4 all routing-table"); err != nil || strings.Contains(out, "10.255.0.3:1") {
+		t.Fatalf("SPE1 keeps a route of SPE2's RD: %v\n%s", err, out)
+	}
+
+	pingOK(t, l, "SCE1", "ping -c 3 -a 172.16.1.1 172.16.2.1", "172.16.2.1")
+	pingOK(t, l, "SCE2", "ping -c 3 -a 172.16.2.1 172.16.1.1", "172.16.1.1")
+	pingOK(t, l, "SCE1", "ping -c 3 -a 172.16.1.1 172.16.0.1", "172.16.0.1")
+	// SPE1, the hub PE in vpn_out, the hub CE, the hub PE in vpn_in, SPE2.
+	tracertHops(t, l, "SCE1", "tracert -m 8 -a 172.16.1.1 172.16.2.1",
+		"203.0.113.1", "192.0.2.5", "192.0.2.6", "192.0.2.1", "203.0.113.5", "172.16.2.1")
+
+	// Without the hub CE's way back into vpn_out the spokes cannot reach
+	// each other, though the hub PE still has both spokes' routes.
+	configure(t, l, "HubCE", "interface GigabitEthernet0/2/0", "shutdown")
+	l.WaitCLI(t, "SPE1", "display ip routing-table vpn-instance spoke", without("172.16.2.0/24"), 15*time.Second)
+	l.WaitCLI(t, "HubPE", "display ip routing-table vpn-instance vpn_in", labtest.Rows("Destination/Mask",
+		labtest.Row{"Destination/Mask": "172.16.1.0/24", "NextHop": "10.255.0.2"},
+		labtest.Row{"Destination/Mask": "172.16.2.0/24", "NextHop": "10.255.0.3"}), 5*time.Second)
+	pingFails(t, l, "SCE1", "ping -c 2 -a 172.16.1.1 172.16.2.1")
+	configure(t, l, "HubCE", "interface GigabitEthernet0/2/0", "undo shutdown")
+	pingOK(t, l, "SCE1", "ping -c 3 -a 172.16.1.1 172.16.2.1", "172.16.2.1")
+}
