@@ -262,3 +262,45 @@ func TestHubAndSpoke(t *testing.T) {
 	configure(t, l, "HubCE", "interface GigabitEthernet0/2/0", "undo shutdown")
 	pingOK(t, l, "SCE1", "ping -c 3 -a 172.16.1.1 172.16.2.1", "172.16.2.1")
 }
+
+// TestHierarchicalReflection (lab/rr-hier): PE1 -> RR1 (cluster 0.0.0.10)
+// -> RR0 (top, cluster its router ID) -> RR2 (cluster 0.0.0.20) -> PE2.
+// Each PE gets the other's routes with the first originator and all three
+// clusters, the nearest first; the reflectors, without instances, keep a
+// VPN (blue) that PE1 does not import; CE1 reaches CE2 and not blue; a
+// prefix withdrawn at CE2 leaves every reflector and PE1 within seconds.
+func TestHierarchicalReflection(t *testing.T) {
+	needRoot(t)
+	l := labtest.Up(t, rrLabCopy(t, "rr-hier", "rr-hier.clab.yml", "hier"), labtest.Options{Binary: bin})
+	for node, peers := range map[string][]string{
+		"PE1": {"10.255.0.11"}, "RR1": {"10.255.0.1", "10.255.0.10"}, "RR0": {"10.255.0.11", "10.255.0.12"},
+		"RR2": {"10.255.0.10", "10.255.0.3"}, "PE2": {"10.255.0.12"},
+	} {
+		l.WaitCLI(t, node, "display bgp vpnv4 all peer", bgpPeers("Established", peers...), 60*time.Second)
+	}
+	l.WaitCLI(t, "PE2", "display bgp vpnv4 vpn-instance red routing-table 172.16.1.0 24",
+		paths(1, "From: 10.255.0.12 (10.255.0.12)", "Originator: 10.255.0.1", "Cluster list: 0.0.0.20, 10.255.0.10, 0.0.0.10", "Original nexthop: 10.255.0.1"), 30*time.Second)
+	l.WaitCLI(t, "PE1", "display bgp vpnv4 vpn-instance red routing-table 172.16.3.0 24",
+		paths(1, "From: 10.255.0.11 (10.255.0.11)", "Originator: 10.255.0.3", "Cluster list: 0.0.0.10, 10.255.0.10, 0.0.0.20", "Original nexthop: 10.255.0.3"), 30*time.Second)
+	// The top reflector shows how it got PE1's route: from RR1, one cluster.
+	l.WaitCLI(t, "RR0", "display bgp vpnv4 all routing-table 172.16.1.0 24",
+		paths(1, "From: 10.255.0.11 (10.255.0.11)", "Originator: 10.255.0.1", "Cluster list: 0.0.0.10"), 5*time.Second)
+	// Blue: every reflector keeps it, PE1 (no blue instance) does not.
+	for _, rr := range []string{"RR2", "RR0", "RR1"} {
+		l.WaitCLI(t, rr, "display bgp vpnv4 route-distinguisher 10.255.0.3:2 routing-table", labtest.Contains("172.16.9.0/24"), 10*time.Second)
+	}
+	if out, err := l.CLI("PE1", "display bgp vpnv4 all routing-table"); err != nil || strings.Contains(out, "172.16.9.0") {
+		t.Fatalf("PE1 keeps blue's route: %v\n%s", err, out)
+	}
+	pingOK(t, l, "CE1", "ping -c 3 -a 172.16.1.1 172.16.3.1", "172.16.3.1")
+	pingOK(t, l, "PE2", "ping -c 1 -vpn-instance blue 172.16.9.1", "172.16.9.1")
+	pingFails(t, l, "CE1", "ping -c 2 -a 172.16.1.1 172.16.9.1")
+
+	configure(t, l, "CE2", "bgp 64502", "ipv4-family unicast", "undo network 172.16.3.0 255.255.255.0")
+	gone := time.Now()
+	for _, n := range []string{"RR2", "RR0", "RR1", "PE1"} {
+		within(t, l, gone, n, "display bgp vpnv4 all routing-table", without("172.16.3.0"), 5*time.Second, "172.16.3.0/24 withdrawn")
+	}
+	within(t, l, gone, "PE1", "display ip routing-table vpn-instance red", without("172.16.3.0"), 5*time.Second, "172.16.3.0/24 out of red")
+	pingFails(t, l, "CE1", "ping -c 2 -a 172.16.1.1 172.16.3.1")
+}
