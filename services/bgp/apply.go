@@ -89,9 +89,14 @@ func (s *Speaker) setConfig(c Config) {
 	if !reflect.DeepEqual(old.Unicast, c.Unicast) {
 		s.refreshAllLocal(pub)
 	}
+	// A rebuilt instance keeps the RIB routes it was given (the RIB sends
+	// changes only): the new one originates from them again.
+	carried := map[string]map[packet.Prefix]RIBRoute{}
 	for _, name := range sortedNames(s.insts) {
 		in := s.insts[name]
 		if in.vpn != nil && rebuild[name] {
+			carried[name] = in.rib
+			in.rib = map[packet.Prefix]RIBRoute{}
 			s.removeInstance(in)
 		}
 	}
@@ -102,7 +107,11 @@ func (s *Speaker) setConfig(c Config) {
 		vi := vis[name]
 		in := s.insts[name]
 		if in == nil {
-			s.newInstance(name, vi)
+			in = s.newInstance(name, vi)
+			if rs := carried[name]; len(rs) > 0 {
+				in.rib = rs
+				s.refreshAllLocal(in)
+			}
 			refresh = true
 			continue
 		}
@@ -110,7 +119,7 @@ func (s *Speaker) setConfig(c Config) {
 		cp := *vi
 		in.vpn = &cp
 		in.af = cp.BGP
-		if !slices.Equal(prev.ImportRTs, vi.ImportRTs) {
+		if !slices.Equal(prev.ImportRTs, vi.ImportRTs) || prev.ImportPolicy != vi.ImportPolicy {
 			in.imports = rtSet(vi.ImportRTs)
 			s.reimport(in)
 			for _, rt := range vi.ImportRTs {
@@ -119,7 +128,7 @@ func (s *Speaker) setConfig(c Config) {
 				}
 			}
 		}
-		if !slices.Equal(prev.ExportRTs, vi.ExportRTs) {
+		if !slices.Equal(prev.ExportRTs, vi.ExportRTs) || prev.ExportPolicy != vi.ExportPolicy || prev.ExportAddERTFirst != vi.ExportAddERTFirst {
 			s.reexportAll(in)
 		}
 		if !reflect.DeepEqual(prev.BGP, vi.BGP) {

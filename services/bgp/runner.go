@@ -226,7 +226,10 @@ func (r *Runner) Run(ctx context.Context, ready func()) error {
 	r.mu.Unlock()
 	stop()
 	<-served
-	watches.closeAll()
+	// Cleaning up must not hang on a RIB that stopped first.
+	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	watches.closeAll(cctx)
 	if vrfSub != nil {
 		vrfSub.Close()
 	}
@@ -234,10 +237,8 @@ func (r *Runner) Run(ctx context.Context, ready func()) error {
 		polSub.Close()
 	}
 	wg.Wait()
-	_ = nhw.Close(context.Background())
+	_ = nhw.Close(cctx)
 	// What this run put into the RIB and the label manager goes with it.
-	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	for _, p := range []rib.Protocol{rib.IBGP, rib.EBGP} {
 		if err := r.cfg.RIB.SyncRoutes(cctx, p, nil); err != nil {
 			r.log.Warn("bgp: routes left in the RIB", "err", err)
@@ -353,7 +354,7 @@ func (rw *routeWatches) update(ctx context.Context, c Config) {
 	}
 	for _, name := range slices.Sorted(maps.Keys(rw.w)) {
 		if !want[name] {
-			rw.stopOne(name)
+			rw.stopOne(ctx, name)
 			// Nothing of the instance is followed now: the speaker forgets
 			// its RIB routes.
 			_ = rw.svc.RIBRoutes(ctx, RIBRoute{Instance: name, Reset: true})
@@ -378,11 +379,11 @@ func (rw *routeWatches) update(ctx context.Context, c Config) {
 	}
 }
 
-func (rw *routeWatches) stopOne(name string) {
+func (rw *routeWatches) stopOne(ctx context.Context, name string) {
 	f := rw.w[name]
 	f.cancel()
 	<-f.done
-	_ = f.w.Close(context.Background())
+	_ = f.w.Close(ctx)
 	delete(rw.w, name)
 }
 
@@ -405,9 +406,9 @@ func (rw *routeWatches) follow(ctx context.Context, name string, w *rib.RouteWat
 	}
 }
 
-func (rw *routeWatches) closeAll() {
+func (rw *routeWatches) closeAll(ctx context.Context) {
 	for _, name := range slices.Sorted(maps.Keys(rw.w)) {
-		rw.stopOne(name)
+		rw.stopOne(ctx, name)
 	}
 }
 
