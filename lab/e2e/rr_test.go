@@ -304,3 +304,29 @@ func TestHierarchicalReflection(t *testing.T) {
 	within(t, l, gone, "PE1", "display ip routing-table vpn-instance red", without("172.16.3.0"), 5*time.Second, "172.16.3.0/24 out of red")
 	pingFails(t, l, "CE1", "ping -c 2 -a 172.16.1.1 172.16.3.1")
 }
+
+// TestExtranet (lab/extranet): the shared site's instance on PE2 imports
+// and exports both VPNs' targets (100:1 and 200:1); vpna and vpnb on PE1
+// each import only their own. Both VPNs reach the shared site and it
+// reaches both; they do not reach each other.
+func TestExtranet(t *testing.T) {
+	needRoot(t)
+	l := labtest.Up(t, rrLabCopy(t, "extranet", "extranet.clab.yml", "extra"), labtest.Options{Binary: bin})
+	l.WaitCLI(t, "PE1", "display bgp vpnv4 all peer", bgpPeers("Established", "10.255.0.2", "192.0.2.2", "192.0.2.6"), 60*time.Second)
+	l.WaitCLI(t, "PE2", "display ip routing-table vpn-instance shared", labtest.Rows("Destination/Mask",
+		labtest.Row{"Destination/Mask": "172.16.1.0/24", "Proto": "IBGP", "NextHop": "10.255.0.1"},
+		labtest.Row{"Destination/Mask": "172.16.2.0/24", "Proto": "IBGP", "NextHop": "10.255.0.1"}), 30*time.Second)
+	for inst, other := range map[string]string{"vpna": "172.16.2.0", "vpnb": "172.16.1.0"} {
+		out := l.WaitCLI(t, "PE1", "display ip routing-table vpn-instance "+inst, labtest.Rows("Destination/Mask",
+			labtest.Row{"Destination/Mask": "172.16.100.0/24", "Proto": "IBGP", "NextHop": "10.255.0.2"}), 30*time.Second)
+		if strings.Contains(out, other) {
+			t.Errorf("%s holds the other VPN's %s:\n%s", inst, other, out)
+		}
+	}
+	pingOK(t, l, "CE-A", "ping -c 3 -a 172.16.1.1 172.16.100.1", "172.16.100.1")
+	pingOK(t, l, "CE-B", "ping -c 3 -a 172.16.2.1 172.16.100.1", "172.16.100.1")
+	pingOK(t, l, "CE-S", "ping -c 3 -a 172.16.100.1 172.16.1.1", "172.16.1.1")
+	pingOK(t, l, "CE-S", "ping -c 3 -a 172.16.100.1 172.16.2.1", "172.16.2.1")
+	pingFails(t, l, "CE-A", "ping -c 2 -a 172.16.1.1 172.16.2.1")
+	pingFails(t, l, "CE-B", "ping -c 2 -a 172.16.2.1 172.16.1.1")
+}
