@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -82,4 +83,45 @@ func BenchmarkRenderBig(b *testing.B) {
 	b.ReportMetric(float64(renderT.Microseconds())/float64(b.N), "µs/render")
 	b.ReportMetric(float64(jsonT.Microseconds())/float64(b.N), "ref-µs/json")
 	b.ReportMetric(float64(renderT)/float64(jsonT), "ratio")
+}
+
+// BenchmarkReplayOneBadLine loads a startup file of 1,000 VPN instances
+// with one duplicate RD among them (refused; the rest loads in one commit),
+// beside the reference of loading the same file without the bad line. The
+// ratio is what the bad line costs; memory is the bytes allocated per load.
+func BenchmarkReplayOneBadLine(b *testing.B) {
+	for _, n := range []int{1000, 5000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			good := vpnInstancesText(n) + "return\n"
+			bad := vpnInstancesText(n) + "ip vpn-instance dup\n ipv4-family\n  route-distinguisher 65000:7\n#\nreturn\n"
+			var badT, goodT time.Duration
+			var badB, goodB uint64
+			var ms runtime.MemStats
+			load := func(text string, wantErrs int) (time.Duration, uint64) {
+				e := testEngine(b, "two-stage")
+				runtime.ReadMemStats(&ms)
+				alloc := ms.TotalAlloc
+				start := time.Now()
+				errs, err := e.Replay(context.Background(), text)
+				d := time.Since(start)
+				runtime.ReadMemStats(&ms)
+				if err != nil || len(errs) != wantErrs {
+					b.Fatal(err, errs)
+				}
+				return d, ms.TotalAlloc - alloc
+			}
+			for b.Loop() {
+				d, m := load(bad, 1)
+				badT, badB = badT+d, badB+m
+				d, m = load(good, 0)
+				goodT, goodB = goodT+d, goodB+m
+			}
+			nb := float64(b.N)
+			b.ReportMetric(float64(badT.Milliseconds())/nb, "ms/load")
+			b.ReportMetric(float64(badB)/nb/(1<<20), "MB-alloc/load")
+			b.ReportMetric(float64(goodT.Milliseconds())/nb, "ref-ms/load")
+			b.ReportMetric(float64(goodB)/nb/(1<<20), "ref-MB-alloc/load")
+			b.ReportMetric(float64(badT)/float64(goodT), "ratio")
+		})
+	}
 }

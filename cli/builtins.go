@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"vpnos/services/system"
 	"vpnos/yang/datastore"
 )
 
@@ -16,7 +17,9 @@ const (
 )
 
 func (e *Engine) builtins() []gospec {
-	return []gospec{
+	specs := append(e.commitLogCommands(), e.startupCommands()...)
+	specs = append(specs, e.userCommands()...)
+	return append(specs, []gospec{
 		{views: "user", syntax: "system-view [immediately]", help: map[string]string{
 			"system-view": "Enter the system view", "immediately": "Commit each command at once"},
 			run: (*session).runSystemView},
@@ -45,8 +48,9 @@ func (e *Engine) builtins() []gospec {
 			run: func(s *session, _ *matchResult) *result { return s.leave(len(s.stack) - 1) }},
 		{views: "config", syntax: "return", help: map[string]string{"return": "Return to the user view"},
 			run: func(s *session, _ *matchResult) *result { return s.leave(0) }},
-		{views: "config", syntax: "commit [trial [{secs:int<60-65535>}]] [description {text:text}]", help: map[string]string{
+		{views: "config", syntax: "commit [trial [{secs:int<60-65535>}]] [label {lname:label}] [description {text:text}]", help: map[string]string{
 			"commit": "Commit the candidate configuration", "description": "Describe this commit", "text": "Description",
+			"label": "Give the rollback point a label", "lname": "Label",
 			"trial": "Commit for a trial period: without a confirming commit, the configuration rolls back",
 			"secs":  "Trial period in seconds, default 600"},
 			run: (*session).runCommit},
@@ -59,15 +63,23 @@ func (e *Engine) builtins() []gospec {
 		{views: "config", syntax: "display this [include-default]", display: true, help: map[string]string{
 			"this": "The configuration of the current view", "include-default": "Include default configuration"},
 			run: (*session).runDisplayThis},
-		{views: "user system", syntax: "rollback configuration to commit-id {id:int<1-4294967295>}", help: map[string]string{
-			"rollback": "Roll back the configuration", "to": "Roll back to a commit point",
-			"commit-id": "Undo this commit and every later one", "id": "Commit ID"},
-			run: (*session).runRollback},
 		{views: "any", syntax: "display clock", display: true, help: map[string]string{"clock": "System clock"},
 			run: func(s *session, _ *matchResult) *result {
 				r := &result{}
 				now := s.e.deps.Now().UTC()
 				r.printf("%s\n%s\nTime Zone(UTC) : UTC\n", now.Format("2006-01-02 15:04:05+00:00"), now.Weekday())
+				return r
+			}},
+		{views: "any", syntax: "display router id", display: true, help: map[string]string{
+			"router": "Router information", "id": "The router ID (configured, else the highest LoopBack or interface address)"},
+			run: func(s *session, _ *matchResult) *result {
+				r := &result{}
+				id, _ := system.RouterID(s.e.store.Running())
+				if !id.IsValid() {
+					r.printf("RouterID:0.0.0.0\n")
+					return r
+				}
+				r.printf("RouterID:%s\n", id)
 				return r
 			}},
 		{views: "any", syntax: "display version", display: true, help: map[string]string{"version": "System version information"},
@@ -132,10 +144,7 @@ func (e *Engine) builtins() []gospec {
 			"configuration": "Configuration", "candidate": "The uncommitted configuration", "changes": "Differences from the running configuration",
 			"merge": "The running configuration with the uncommitted changes"},
 			run: (*session).runDisplayCandidate},
-		{views: "any", syntax: "display configuration commit list", display: true, help: map[string]string{
-			"configuration": "Configuration", "commit": "Commit records", "list": "List the commit records"},
-			run: (*session).runCommitList},
-	}
+	}...)
 }
 
 // loopbackRows adds the configured LoopBacks and NULL0 to interface tables.
@@ -160,6 +169,8 @@ func (s *session) runSystemView(m *matchResult) *result {
 	s.stack = []frame{{v: s.e.system}}
 	if s.immediateMode {
 		r.printf("Enter system view, return user view with Ctrl+Z.\n")
+	} else {
+		r.printf("Enter system view, return user view with return command.\n")
 	}
 	return r
 }
@@ -180,12 +191,13 @@ func (s *session) leave(depth int) *result {
 			// Committing on the way out is a commit: it confirms a trial.
 			res, err := s.cand.CommitWith(s.ctx(), datastore.CommitOptions{User: s.user})
 			if err != nil && !errors.Is(err, datastore.ErrNoChange) {
-				printCommitError(r, err)
+				s.printCommitError(r, err)
 				return r
 			}
 			if res.Confirmed {
 				r.printf("Info: The trial configuration is confirmed.\n")
 			}
+			recordWarning(r, res.ID, res.RecordErr)
 			s.stack = nil
 		case "n", "no":
 			s.cand.Discard()
@@ -202,6 +214,11 @@ func (s *session) leave(depth int) *result {
 func (s *session) runSave(_ *matchResult) *result {
 	r := &result{}
 	r.printf("Warning: all configuration will be written to the device.\n")
+	if s.e.SaveWarning != nil {
+		if w := s.e.SaveWarning(); w != "" {
+			r.printf("%s\n", w)
+		}
+	}
 	var handle func(a string) *result
 	handle = func(a string) *result {
 		r := &result{}
@@ -226,39 +243,6 @@ func (s *session) runSave(_ *matchResult) *result {
 		return r
 	}
 	return s.ask(r, "Are you sure to continue?[Y/N]", handle)
-}
-
-func (s *session) runRollback(m *matchResult) *result {
-	r := &result{}
-	if s.cand.Dirty() {
-		r.printf("Error: Uncommitted configurations found; commit or clear them first.\n")
-		r.failed = true
-		return r
-	}
-	v, _ := m.value("id")
-	id, _ := strconv.Atoi(v)
-	known := false
-	for _, c := range s.e.store.Commits() {
-		if c.ID == id {
-			known = true
-		}
-	}
-	if !known {
-		r.printf("Error: The commit ID %d does not exist.\n", id)
-		r.failed = true
-		return r
-	}
-	if _, err := s.e.store.Rollback(s.ctx(), id, s.user); err != nil {
-		if errors.Is(err, datastore.ErrNoChange) {
-			r.printf("Info: The configuration is already in the state before commit %d.\n", id)
-			return r
-		}
-		printCommitError(r, err)
-		return r
-	}
-	s.cand.Discard()
-	r.printf("Info: Rolled back the configuration to the state before commit %d.\n", id)
-	return r
 }
 
 func (s *session) runDisplayThis(m *matchResult) *result {
@@ -340,26 +324,6 @@ func (s *session) runDisplayCandidate(m *matchResult) *result {
 	return r
 }
 
-func (s *session) runCommitList(_ *matchResult) *result {
-	r := &result{}
-	log := s.e.store.Commits()
-	sep := strings.Repeat("-", 79)
-	r.printf("%s\n", sep)
-	r.printf("%-6s%-14s%-16s%-28s%s\n", "No.", "CommitId", "User", "Time", "Description")
-	r.printf("%s\n", sep)
-	for i, c := range log {
-		d := c.Description
-		if d == "" {
-			d = "-"
-		}
-		r.printf("%-6d%-14d%-16s%-28s%s\n", i+1, c.ID, c.User, c.Time.UTC().Format("2006-01-02 15:04:05+00:00"), d)
-	}
-	if len(log) == 0 {
-		r.printf("Info: No commit record exists.\n")
-	}
-	return r
-}
-
 // runCommit commits the candidate. A plain commit also confirms a pending
 // commit trial; commit trial starts (or extends) one. The trial and its
 // timer are the datastore's (NETCONF's confirmed commit shares them).
@@ -367,6 +331,7 @@ func (s *session) runCommit(m *matchResult) *result {
 	r := &result{}
 	o := datastore.CommitOptions{User: s.user}
 	o.Description, _ = m.value("text")
+	o.Label, _ = m.value("lname")
 	if (&Args{m: m}).Keyword("trial") {
 		if o.Description == "" {
 			o.Description = "commit trial" // so that the commit list tells it apart
@@ -383,13 +348,23 @@ func (s *session) runCommit(m *matchResult) *result {
 		r.printf("Error: No configuration changes to commit for a trial.\n")
 		r.failed = true
 	case err != nil && !errors.Is(err, datastore.ErrNoChange):
-		printCommitError(r, err)
+		s.printCommitError(r, err)
 	case o.Trial > 0:
 		r.printf("Info: The configuration rolls back in %d seconds unless a commit confirms it.\n", int(o.Trial/time.Second))
 	case res.Confirmed:
 		r.printf("Info: The trial configuration is confirmed.\n")
 	}
+	recordWarning(r, res.ID, res.RecordErr)
 	return r
+}
+
+// recordWarning says that commit id took effect but its rollback point was
+// not saved (a full disk): it is kept until the daemon restarts.
+func recordWarning(r *result, id int, err error) {
+	if id == 0 || err == nil {
+		return
+	}
+	r.printf("Warning: The configuration is committed, but its rollback point (commit %d) could not be saved: %s. It is lost when the device restarts.\n", id, err)
 }
 
 // runAbortTrial rolls back a pending commit trial at once.
@@ -401,7 +376,7 @@ func (s *session) runAbortTrial(_ *matchResult) *result {
 		r.printf("Error: No commit trial is pending.\n")
 		r.failed = true
 	case err != nil:
-		printCommitError(r, err)
+		s.printCommitError(r, err)
 	default:
 		r.printf("Info: The trial configuration is rolled back.\n")
 	}

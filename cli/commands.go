@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"vpnos/cli/proto"
 	"vpnos/yang/datastore"
@@ -126,7 +127,7 @@ func (e *Engine) goParam(name, typ, help string) (*param, error) {
 	case typ == "text":
 		p.match = func(_ *session, line string, toks []token) (string, int) {
 			v := strings.TrimRight(line[toks[0].off:], " \t")
-			if len(v) > 60 {
+			if utf8.RuneCountInString(v) > 60 || e.schema.CheckText(v) != nil {
 				return "", 0
 			}
 			return v, len(toks)
@@ -165,6 +166,25 @@ func (e *Engine) goParam(name, typ, help string) (*param, error) {
 		p.match = func(_ *session, _ string, toks []token) (string, int) { return toks[0].text, 1 }
 		p.complete = vpnInstanceNames
 		p.hints = []hintRow{{"STRING<1-31>", help}}
+	case typ == "label":
+		// A commit label (VRP's rules: see datastore.CheckLabel).
+		p.match = func(_ *session, _ string, toks []token) (string, int) {
+			if datastore.CheckLabel(toks[0].text) != nil {
+				return "", 0
+			}
+			return toks[0].text, 1
+		}
+		p.hints = []hintRow{{"STRING<1-256>", help}}
+	case typ == "cfgfile":
+		// A configuration file of the device's configuration folder.
+		p.match = func(_ *session, _ string, toks []token) (string, int) {
+			v := toks[0].text
+			if len(v) < 5 || len(v) > 64 || !strings.HasSuffix(strings.ToLower(v), ".cfg") || strings.ContainsAny(v, "/\\") || strings.HasPrefix(v, ".") {
+				return "", 0
+			}
+			return v, 1
+		}
+		p.hints = []hintRow{{"STRING<5-64>", help}}
 	case typ == "iftype":
 		// An interface type alone (display ... brief GigabitEthernet).
 		p.enum = ifTypes
@@ -180,7 +200,8 @@ func (e *Engine) goParam(name, typ, help string) (*param, error) {
 	case typ == "interface":
 		p.match = func(_ *session, _ string, toks []token) (string, int) { return parseIfName(toks) }
 		p.complete = func(*session) []string { return []string{"GigabitEthernet", "LoopBack"} }
-		p.hints = []hintRow{{"Interface type and number", help}}
+		p.hints = ifTypeRows(ifTypes)
+		p.more = ifMore(ifTypes)
 	case typ == "section":
 		secs := e.sections()
 		p.enum = secs
@@ -204,7 +225,11 @@ func (s *session) runConfig(cn *cnode, undo bool, m *matchResult) *result {
 	cp := tree.Checkpoint()
 	defer tree.Release()
 	if s.fastLoad {
-		return s.runConfigUnchecked(cn, undo, m, cp)
+		r := s.runConfigUnchecked(cn, undo, m, cp)
+		if s.onTouch != nil && !r.failed {
+			s.onTouch(tree.ChangedSince(cp))
+		}
+		return r
 	}
 	if s.errsGen != s.cand.Gen() || s.errs == nil {
 		s.errs = errSet(store.Validate(s.cand.Base(), tree))
@@ -239,13 +264,15 @@ func (s *session) runConfig(cn *cnode, undo bool, m *matchResult) *result {
 		s.stack = append(s.stack, frame{v: cn.view, path: target})
 	}
 	if s.immediate {
-		if _, err := s.cand.Commit(s.ctx(), s.user, ""); err != nil && !errors.Is(err, datastore.ErrNoChange) {
+		id, err := s.cand.Commit(s.ctx(), s.user, "")
+		if err != nil && !errors.Is(err, datastore.ErrNoChange) {
 			s.cand.Discard()
 			if cn.view != nil && !undo {
 				s.stack = s.stack[:len(s.stack)-1]
 			}
-			printCommitError(r, err)
+			s.printCommitError(r, err)
 		}
+		recordWarning(r, id, s.e.store.RecordError(id))
 	}
 	return r
 }
@@ -287,11 +314,14 @@ func (s *session) runConfigUnchecked(cn *cnode, undo bool, m *matchResult, cp da
 	return r
 }
 
+// ctx is the context of the request being handled, carrying the session's
+// origin for the datastore (its user and line for the commit records).
 func (s *session) ctx() context.Context {
-	if s.reqCtx != nil {
-		return s.reqCtx
+	ctx := s.reqCtx
+	if ctx == nil {
+		ctx = context.Background()
 	}
-	return context.Background()
+	return datastore.WithOrigin(ctx, s.origin())
 }
 
 func errSet(errs []error) map[string]bool {
@@ -315,8 +345,29 @@ func userText(err error) string {
 	return capitalize(err.Error())
 }
 
-func printCommitError(r *result, err error) {
+// conflictLine is VRP's line for a commit that lost to another user's.
+const conflictLine = "Commit canceled, the configuration conflicted with other user..."
+
+func (s *session) printCommitError(r *result, err error) {
 	r.failed = true
+	var ce *datastore.ConflictError
+	if errors.As(err, &ce) {
+		for _, e := range ce.Errs {
+			r.printf("Error: %s.\n", userText(e))
+		}
+		for _, c := range ce.Conflicts {
+			if c.ID != 0 {
+				r.printf("Error: %s was changed by %s (commit %d) after this session changed it.\n", s.describe(c.Path), c.User, c.ID)
+			} else {
+				r.printf("Error: %s was changed by another user after this session changed it.\n", s.describe(c.Path))
+			}
+		}
+		r.printf("%s\n", conflictLine)
+		if len(ce.Conflicts) > 0 {
+			r.printf("Info: Run refresh configuration candidate to keep this session's changes, or clear configuration candidate to drop them.\n")
+		}
+		return
+	}
 	var ve *datastore.ValidationError
 	if errors.As(err, &ve) {
 		for _, e := range ve.Errs {
@@ -327,11 +378,19 @@ func printCommitError(r *result, err error) {
 	r.printf("Error: %s.\n", capitalize(err.Error()))
 }
 
-// filter is "| include/exclude/begin <regex>".
+// filter is "| include/exclude/begin <regex>" or "| count".
 type filter struct {
 	kind string
 	re   *regexp.Regexp
 	col  int
+}
+
+// filterKinds are the filters of display commands, with their help.
+var filterKinds = []hintRow{
+	{"begin", "Begin with the line that matches"},
+	{"count", "Count the lines of the output"},
+	{"exclude", "Match the lines that do not match"},
+	{"include", "Match the lines that match"},
 }
 
 func splitFilter(line string) (string, *filter, *parseError) {
@@ -350,13 +409,22 @@ func splitFilter(line string) (string, *filter, *parseError) {
 			return "", nil, &parseError{errIncomplete, len(strings.TrimRight(line, " \t"))}
 		}
 		kw := strings.ToLower(rest[1].text)
-		for _, k := range []string{"begin", "exclude", "include"} {
-			if strings.HasPrefix(k, kw) {
-				f.kind = k
+		for _, k := range filterKinds {
+			if strings.HasPrefix(k.hint, kw) {
+				if f.kind != "" {
+					return "", nil, &parseError{errAmbiguous, rest[1].off}
+				}
+				f.kind = k.hint
 			}
 		}
-		if f.kind == "" || (kw == "" || len(kw) < 1) {
+		if f.kind == "" || kw == "" {
 			return "", nil, &parseError{errUnrecognized, rest[1].off}
+		}
+		if f.kind == "count" {
+			if len(rest) > 2 {
+				return "", nil, &parseError{errTooMany, rest[2].off}
+			}
+			return line[:t.off], f, nil
 		}
 		if len(rest) < 3 {
 			return "", nil, &parseError{errIncomplete, len(strings.TrimRight(line, " \t"))}
@@ -375,12 +443,15 @@ func splitFilter(line string) (string, *filter, *parseError) {
 func (f *filter) apply(out string) string {
 	var b strings.Builder
 	started := false
+	n := 0
 	for _, l := range strings.SplitAfter(out, "\n") {
 		if l == "" {
 			continue
 		}
 		text := strings.TrimSuffix(l, "\n")
 		switch f.kind {
+		case "count":
+			n++
 		case "include":
 			if f.re.MatchString(text) {
 				b.WriteString(l)
@@ -396,11 +467,77 @@ func (f *filter) apply(out string) string {
 			}
 		}
 	}
+	if f.kind == "count" {
+		return fmt.Sprintf("Total lines: %d\n", n)
+	}
 	return b.String()
+}
+
+// filterHelp answers '?' after the '|' of a display command ("display
+// current-configuration | ?"); nil when line has no such '|'.
+func (s *session) filterHelp(line string) *result {
+	toks := tokenize(line)
+	bar := -1
+	for i, t := range toks {
+		if strings.HasPrefix(t.text, "|") {
+			bar = i
+			break
+		}
+	}
+	if bar < 0 {
+		return nil
+	}
+	off := toks[bar].off
+	if m, pe := match(s, line[:off], s.cur().cmds); pe != nil || !m.cmd.display {
+		return nil
+	}
+	r := &result{}
+	rest := tokenize(line[off+1:])
+	endsSpace := strings.HasSuffix(line, " ") || strings.HasSuffix(line, "\t") || strings.HasSuffix(line, "|")
+	switch {
+	case len(rest) == 0:
+		for _, k := range filterKinds {
+			r.printf("  %-25s %s\n", k.hint, k.help)
+		}
+	case len(rest) == 1 && !endsSpace:
+		var words []string
+		for _, k := range filterKinds {
+			if strings.HasPrefix(k.hint, strings.ToLower(rest[0].text)) {
+				words = append(words, k.hint)
+			}
+		}
+		if len(words) == 0 {
+			caret(r, s.prompt(), &parseError{errUnrecognized, off + 1 + rest[0].off})
+			return r
+		}
+		for _, w := range words {
+			r.printf("  %s\n", w)
+		}
+	default:
+		_, f, pe := splitFilter(line[:off] + "|" + rest[0].text + " x")
+		switch {
+		case pe != nil && f == nil && (pe.kind == errUnrecognized || pe.kind == errAmbiguous):
+			caret(r, s.prompt(), &parseError{pe.kind, off + 1 + rest[0].off})
+		case f != nil && f.kind == "count" || pe != nil && pe.kind == errTooMany:
+			if len(rest) > 1 {
+				caret(r, s.prompt(), &parseError{errTooMany, off + 1 + rest[1].off})
+				return r
+			}
+			r.printf("  %s\n", "<cr>")
+		case len(rest) == 1:
+			r.printf("  %-25s %s\n", "STRING<1-255>", "Regular expression")
+		default:
+			r.printf("  %s\n", "<cr>")
+		}
+	}
+	return r
 }
 
 // help answers '?' for line (the text before the '?').
 func (s *session) help(line string) *result {
+	if r := s.filterHelp(line); r != nil {
+		return r
+	}
 	r := &result{}
 	cmdLine, filter, _ := splitFilter(line)
 	if filter != nil {
@@ -428,10 +565,20 @@ func (s *session) help(line string) *result {
 	for _, en := range entries {
 		r.printf("  %-25s %s\n", en.word, en.help)
 	}
+	if cr && s.displayEnds(line) {
+		r.printf("  %-25s %s\n", "|", "Matching output")
+	}
 	if cr {
 		r.printf("  %s\n", "<cr>")
 	}
 	return r
+}
+
+// displayEnds reports whether line is a whole display command (which a
+// filter may follow).
+func (s *session) displayEnds(line string) bool {
+	m, pe := match(s, line, s.cur().cmds)
+	return pe == nil && m.cmd.display
 }
 
 // complete answers Tab: the keywords that can replace the last partial word.

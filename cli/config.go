@@ -325,6 +325,7 @@ func (e *Engine) leafItem(l *yang.Entry, repeat bool) item {
 	switch {
 	case isIf:
 		p.complete = func(*session) []string { return []string{"GigabitEthernet", "LoopBack"} }
+		p.more = ifMore(configIfTypes)
 	case t != nil && t.Kind == yang.Yleafref:
 		target := strings.Split(strings.Trim(t.Path, "/"), "/")
 		var names []string
@@ -355,8 +356,14 @@ func (e *Engine) leafItem(l *yang.Entry, repeat bool) item {
 			break
 		}
 		for _, u := range t.Type {
+			if typeHas(u, "interface-name") {
+				p.hints = append(p.hints, ifTypeRows(configIfTypes)...)
+				continue
+			}
 			p.hints = append(p.hints, hintRow{typeHintOf(u), desc})
 		}
+	case isIf:
+		p.hints = ifTypeRows(configIfTypes)
 	default:
 		p.hints = []hintRow{{schema.Hint(l), desc}}
 	}

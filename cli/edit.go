@@ -415,7 +415,7 @@ func defaultHooks() map[string]hook {
 		"/interfaces/interface": {pre: func(ed *edit, target datastore.Path) error {
 			name := target.Last().Keys[0]
 			if ed.undo {
-				if !strings.HasPrefix(name, "LoopBack") && !strings.Contains(name, ".") {
+				if physicalPort(name) {
 					return refuse("The physical interface %s cannot be deleted", name)
 				}
 				return nil
@@ -556,16 +556,21 @@ func defaultHooks() map[string]hook {
 				return nil
 			}
 			// Deleting an instance unbinds its interfaces (wiping their IP
-			// configuration) and removes its static routes.
+			// configuration) and removes the static routes that need it:
+			// its own, and those of other instances (the public one too)
+			// whose next hop is resolved in it, as VRP does.
 			for _, ifc := range ed.tree.Entries(datastore.P("interfaces"), "interface") {
 				if v, ok := ed.tree.Get(ifc.Path.Child("vpn-instance")); ok && v == name {
 					ed.tree.Delete(ifc.Path.Child("vpn-instance"))
 					ed.tree.Delete(ifc.Path.Child("ipv4"))
 				}
 			}
-			for _, r := range ed.tree.Entries(datastore.P("static-routes"), "vpn-route") {
-				if r.Path.Last().Keys[0] == name {
-					ed.tree.Delete(r.Path)
+			for _, list := range []string{"route", "vpn-route"} {
+				for _, r := range ed.tree.Entries(datastore.P("static-routes"), list) {
+					nh, _ := ed.tree.Get(r.Path.Child("next-hop-vpn"))
+					if list == "vpn-route" && r.Path.Last().Keys[0] == name || nh == name {
+						ed.tree.Delete(r.Path)
+					}
 				}
 			}
 			// And its OSPF processes.

@@ -48,6 +48,17 @@ const DefaultScreenLength = 24
 type Engine struct {
 	// SaveFunc writes the configuration text for `save`; the daemon sets it.
 	SaveFunc func(ctx context.Context, text string) error
+	// SaveWarning, when set, returns a warning `save` prints before it asks
+	// to continue ("" for none): lines of the startup file refused at boot
+	// that the save drops. The daemon sets it.
+	SaveWarning func() string
+	// ReadFile reads a configuration file of the device's configuration
+	// folder by name (`rollback configuration to file`; "" is the startup
+	// file, for display saved-configuration); the daemon sets it.
+	ReadFile func(ctx context.Context, name string) (string, error)
+	// Startup describes the startup configuration for display startup; the
+	// daemon sets it.
+	Startup func() StartupInfo
 
 	deps   Deps
 	schema *schema.Schema
@@ -58,6 +69,12 @@ type Engine struct {
 	hooks  map[string]hook
 
 	mu sync.Mutex // guards the command lists while Register adds to them
+
+	// sessMu guards sessions and each session's line, history and last.
+	sessMu   sync.Mutex
+	sessions []*session
+	// activity replaces the clock of display users (tests).
+	activity func() time.Time
 }
 
 // New makes an engine over deps.Store.
@@ -126,6 +143,7 @@ func (e *Engine) CurrentConfig() string {
 // Open starts a session.
 func (e *Engine) Open(ctx context.Context, req proto.Request) (proto.Session, proto.Response) {
 	s := e.newSession(req)
+	e.register(s, req)
 	return s, s.resp(&result{})
 }
 
@@ -185,6 +203,9 @@ type session struct {
 	errsGen int
 	// fastLoad skips the per-line validation (Replay's first pass).
 	fastLoad bool
+	// onTouch, when set with fastLoad, receives the tree items each
+	// configuration line changed (Replay finds the lines a refusal names).
+	onTouch func(keys []string)
 	// preconfig lets a configuration file configure ports that are not
 	// present (yet): their configuration is kept and takes effect when the
 	// port appears. absent collects their names.
@@ -193,9 +214,21 @@ type session struct {
 	// live receives the output of streaming commands as it is produced
 	// (nil: gather it into the response).
 	live func(string)
+	// line, source, remote, since, last and history serve display users
+	// and display history-command (guarded by e.sessMu).
+	line        line
+	source      string
+	remote      string
+	since, last time.Time
+	history     []string
 }
 
-func (s *session) Close() {}
+// Close ends the session: its uncommitted changes are dropped and its line
+// is free again.
+func (s *session) Close() {
+	s.e.unregister(s)
+	s.cand.Close()
+}
 
 func (s *session) cur() *view {
 	if len(s.stack) == 0 {
@@ -207,9 +240,16 @@ func (s *session) cur() *view {
 // prompt is the prompt including the separator the front end prints
 // before the input.
 func (s *session) prompt() string {
+	p, _ := s.promptDirty()
+	return p
+}
+
+// promptDirty is the prompt, and whether the session's view holds
+// uncommitted changes (the prompt's '*').
+func (s *session) promptDirty() (string, bool) {
 	name := s.e.sysname()
 	if len(s.stack) == 0 {
-		return "<" + name + "> "
+		return "<" + name + "> ", false
 	}
 	var suf strings.Builder
 	for _, f := range s.stack[1:] {
@@ -223,13 +263,14 @@ func (s *session) prompt() string {
 		suf.WriteString(expandSuffix(t, f.path))
 	}
 	if s.immediate {
-		return "[" + name + suf.String() + "]"
+		return "[" + name + suf.String() + "]", false
 	}
 	flag := "~"
-	if s.cand.Dirty() {
+	dirty := s.cand.Dirty()
+	if dirty {
 		flag = "*"
 	}
-	return "[" + flag + name + suf.String() + "] "
+	return "[" + flag + name + suf.String() + "] ", dirty
 }
 
 func expandSuffix(t string, p datastore.Path) string {
@@ -250,12 +291,15 @@ func expandSuffix(t string, p datastore.Path) string {
 }
 
 func (s *session) resp(r *result) proto.Response {
-	p := s.prompt()
-	return proto.Response{Output: r.out.String(), Prompt: p, Question: r.question, Failed: r.failed, Exit: r.exit, ScreenLength: s.screen}
+	p, dirty := s.promptDirty()
+	return proto.Response{Output: r.out.String(), Prompt: p, Question: r.question, Failed: r.failed, Exit: r.exit, ScreenLength: s.screen, Uncommitted: dirty}
 }
 
 // Handle answers one request.
 func (s *session) Handle(ctx context.Context, req proto.Request) proto.Response {
+	s.e.sessMu.Lock()
+	s.last = s.e.activityNow()
+	s.e.sessMu.Unlock()
 	s.cand.Sync()
 	s.reqCtx = ctx
 	defer func() { s.reqCtx = nil }()
@@ -314,6 +358,9 @@ func caret(r *result, prompt string, pe *parseError) {
 	r.failed = true
 }
 
+// MaxLine is the longest command line, as on VRP.
+const MaxLine = 3100
+
 // exec runs one line.
 func (s *session) exec(ctx context.Context, line string) *result {
 	r := &result{}
@@ -322,8 +369,18 @@ func (s *session) exec(ctx context.Context, line string) *result {
 	if trimmed == "" || trimmed[0] == '#' || trimmed[0] == '!' {
 		return r
 	}
-	if len(line) > 3100 {
-		caret(r, prompt, &parseError{errTooMany, 3100})
+	if len(line) > MaxLine {
+		// The error near the start is the one to fix: only what goes past
+		// the limit is "too many".
+		cut, _, pe := splitFilter(line[:MaxLine])
+		if pe == nil {
+			_, pe = match(s, cut, s.cur().cmds)
+		}
+		if pe != nil && pe.col < MaxLine && pe.kind != errIncomplete {
+			caret(r, prompt, pe)
+			return r
+		}
+		caret(r, prompt, &parseError{errTooMany, MaxLine})
 		return r
 	}
 	cmdLine, filter, ferr := splitFilter(line)
@@ -352,6 +409,7 @@ func (s *session) exec(ctx context.Context, line string) *result {
 		caret(r, prompt, pe)
 		return r
 	}
+	s.remember(line)
 	if filter != nil && !m.cmd.display {
 		caret(r, prompt, &parseError{errUnrecognized, filter.col})
 		return r

@@ -242,6 +242,10 @@ type param struct {
 	// complete offers values for Tab and "pre?" (interface types, names
 	// of existing objects).
 	complete func(s *session) []string
+	// more answers '?' after tokens that begin the parameter without
+	// completing it (an interface type alone): the rows of what may
+	// follow, nil when toks do not begin it.
+	more func(s *session, toks []token) []hintRow
 }
 
 type hintRow struct{ hint, help string }
@@ -521,8 +525,21 @@ func nextItems(s *session, line string, cmds []*command) (entries []helpEntry, c
 	}
 	states := initialStates(cmds)
 	for i := range toks {
+		prev := states
 		states, perr = step(s, line, toks, i, states)
 		if perr != nil {
+			// The rest of the line may begin a parameter that continues
+			// after it ("interface GigabitEthernet ?").
+			for _, st := range prev {
+				if it := st.cur(); st.skip == 0 && it != nil && it.kind == tParam && it.p.more != nil && partial == "" {
+					if rows := it.p.more(s, toks[i:]); rows != nil {
+						for _, r := range rows {
+							entries = append(entries, helpEntry{word: r.hint, help: r.help, param: true})
+						}
+						return entries, false, partial, nil
+					}
+				}
+			}
 			return nil, false, partial, perr
 		}
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -93,4 +94,76 @@ func validIfNumber(typ, num string) bool {
 func isSmallNumber(s string, lo, hi int) bool {
 	n, err := strconv.Atoi(s)
 	return err == nil && strconv.Itoa(n) == s && n >= lo && n <= hi
+}
+
+// configIfTypes are the interface types a configuration command takes
+// (the management port MEth is not configured).
+var configIfTypes = []string{"GigabitEthernet", "LoopBack", "NULL"}
+
+// ifTypeRows are the '?' rows of an interface parameter: its types.
+func ifTypeRows(types []string) []hintRow {
+	rows := make([]hintRow, len(types))
+	for i, t := range types {
+		rows[i] = hintRow{t, t + " interface"}
+	}
+	return rows
+}
+
+// ifMore answers '?' after an interface type typed alone ("interface
+// GigabitEthernet ?"): the numbers that may follow.
+func ifMore(types []string) func(s *session, toks []token) []hintRow {
+	return func(s *session, toks []token) []hintRow {
+		if len(toks) != 1 || strings.ContainsAny(toks[0].text, "0123456789") {
+			return nil
+		}
+		typ := ifType(toks[0].text)
+		for _, t := range types {
+			if t == typ {
+				return []hintRow{{s.ifNumbers(typ), typ + " interface number"}}
+			}
+		}
+		return nil
+	}
+}
+
+// ifNumbers is the hint of an interface type's numbers: for ports, the
+// ranges the present ones span (<0-0>/<1-3>/<0-0>).
+func (s *session) ifNumbers(typ string) string {
+	switch typ {
+	case "LoopBack":
+		return "<0-1023>"
+	case "NULL":
+		return "<0-0>"
+	case "MEth":
+		return "<0-0>/<0-0>/<0-0>"
+	}
+	lo, hi := [3]int{63, 63, 63}, [3]int{}
+	found := false
+	if s.e.deps.Ports != nil {
+		for _, p := range s.e.deps.Ports() {
+			num, ok := strings.CutPrefix(p.Name, "GigabitEthernet")
+			parts := strings.Split(num, "/")
+			if !ok || p.Mgmt || len(parts) != 3 {
+				continue
+			}
+			for i, x := range parts {
+				n, err := strconv.Atoi(x)
+				if err != nil {
+					continue
+				}
+				lo[i], hi[i] = min(lo[i], n), max(hi[i], n)
+				found = true
+			}
+		}
+	}
+	if !found {
+		return "<0-63>/<0-63>/<0-63>"
+	}
+	return fmt.Sprintf("<%d-%d>/<%d-%d>/<%d-%d>", lo[0], hi[0], lo[1], hi[1], lo[2], hi[2])
+}
+
+// physicalPort reports whether the interface name is a physical port
+// (neither a LoopBack nor a sub-interface): it cannot be deleted.
+func physicalPort(name string) bool {
+	return !strings.HasPrefix(name, "LoopBack") && !strings.Contains(name, ".")
 }

@@ -390,12 +390,23 @@ func diffLines(a, b []*rline, depth int) []dline {
 	}
 	for _, l := range a {
 		if find(b, l.text) == nil {
+			if permanent(l) {
+				// A physical port stays when its last line goes.
+				out = append(out, dline{' ', depth, l.text, nodeKey(l)})
+				all(l.kids, depth+1, '-')
+				continue
+			}
 			all([]*rline{l}, depth, '-')
 		}
 	}
 	for _, l := range b {
 		old := find(a, l.text)
 		if old == nil {
+			if permanent(l) {
+				out = append(out, dline{' ', depth, l.text, nodeKey(l)})
+				all(l.kids, depth+1, '+')
+				continue
+			}
 			all([]*rline{l}, depth, '+')
 			continue
 		}
@@ -406,6 +417,14 @@ func diffLines(a, b []*rline, depth int) []dline {
 		}
 	}
 	return out
+}
+
+// permanent reports whether l is the view line of an entry no command
+// deletes (a physical port): a diff keeps it as context around its lines,
+// so that the undo form of a candidate is what the user can type.
+func permanent(l *rline) bool {
+	return l.cn != nil && l.cn.path == "/interfaces/interface" && len(l.inst) > 0 &&
+		len(l.inst.Last().Keys) == 1 && physicalPort(l.inst.Last().Keys[0])
 }
 
 func capitalize(s string) string {

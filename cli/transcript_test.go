@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +42,19 @@ func testEngine(t testing.TB, mode string) *Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Configuration files are those of testdata/files ("" is the startup
+	// file, startup.cfg).
+	e.ReadFile = func(_ context.Context, name string) (string, error) {
+		if name == "" {
+			name = "startup.cfg"
+		}
+		b, err := os.ReadFile(filepath.Join("testdata", "files", name))
+		return string(b), err
+	}
+	e.activity = func() time.Time { return testEpoch }
+	e.Startup = func() StartupInfo {
+		return StartupInfo{Software: "/usr/bin/vpnos (vpnos test)", File: "/etc/vpnos/startup.cfg", Loaded: true}
+	}
 	return e
 }
 
@@ -57,8 +72,9 @@ func testStore(t testing.TB) *datastore.Store {
 // runTranscript feeds input lines to sessions and returns the screen.
 // Input syntax: a line ending in '?' asks for help, one ending in "<TAB>"
 // asks for completion; "@session N" switches to session N (opened on first
-// use); "@screen" prints the session's screen length; answers to questions
-// are the lines that follow.
+// use); "@screen" prints the session's screen length; "@load FILE" loads
+// testdata/files/FILE as the startup configuration is loaded; answers to
+// questions are the lines that follow.
 func runTranscript(t testing.TB, e *Engine, input string) string {
 	ctx := context.Background()
 	var b strings.Builder
@@ -83,6 +99,21 @@ func runTranscript(t testing.TB, e *Engine, input string) string {
 			cur = strings.TrimPrefix(line, "@session ")
 			open(cur)
 			fmt.Fprintf(&b, "--- session %s\n", cur)
+			continue
+		case strings.HasPrefix(line, "@load "):
+			name := strings.TrimPrefix(line, "@load ")
+			text, err := e.ReadFile(ctx, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			errs, err := e.Replay(ctx, text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&b, "--- loaded %s\n", name)
+			for _, le := range errs {
+				fmt.Fprintf(&b, "--- line %d refused: %s\n", le.Line, le.Message)
+			}
 			continue
 		case line == "@screen":
 			resp := s.Handle(ctx, proto.Request{Op: proto.OpPrompt})

@@ -31,7 +31,10 @@ type BGP interface {
 	Stats(ctx context.Context, instance string, vpn bool) (bgp.TableStats, error)
 }
 
-var _ BGP = (*bgp.Service)(nil)
+var (
+	_ BGP = (*bgp.Service)(nil)
+	_ BGP = (*bgp.Runner)(nil)
+)
 
 var (
 	errNoPeer = errors.New("The peer does not exist")

@@ -4,9 +4,11 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"vpnos/services/nsutil"
@@ -151,6 +153,29 @@ func TestPingThroughInstance(t *testing.T) {
 	if out := run("ping -c 1 -t 300 " + ceHost); !strings.Contains(out, "100.00% packet loss") || strings.Contains(out, "Reply from") {
 		t.Error("the public instance reaches the CE of red")
 	}
+	// The ping resolved the CE in red's kernel: display arp shows it beside
+	// the interface's own address, in red and on the port; the public
+	// instance has no entry.
+	ceMAC, err := exec.Command("ip", "-n", ceNS, "-br", "link", "show", vethCE).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mac, _ := net.ParseMAC(strings.Fields(string(ceMAC))[2])
+	dyn := regexp.MustCompile(`(?m)^192\.0\.2\.2 +` + macVRP(mac) + ` +D-0 +GE0/7/0 +red$`)
+	own := regexp.MustCompile(`(?m)^192\.0\.2\.1 +[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4} +I - +GE0/7/0 +red$`)
+	for _, cmd := range []string{"display arp", "display arp all", "display arp vpn-instance red", "display arp interface GigabitEthernet0/7/0"} {
+		out := run(cmd)
+		if !dyn.MatchString(out) || !own.MatchString(out) || !strings.Contains(out, "Total:2         Dynamic:1       Static:0     Interface:1") {
+			t.Errorf("%s:\n%s", cmd, out)
+		}
+	}
+	if out := run("display arp vpn-instance nope"); !strings.Contains(out, "Error: The VPN instance does not exist.") {
+		t.Errorf("display arp of a missing instance:\n%s", out)
+	}
+	if out := run("display arp interface LoopBack9"); !strings.Contains(out, "Error: The interface does not exist.") {
+		t.Errorf("display arp of a missing interface:\n%s", out)
+	}
+
 	out = run("tracert -q 1 -w 1000 -vpn-instance red " + ceHost)
 	if !strings.Contains(out, " traceroute to 192.0.2.2(192.0.2.2), max hops: 30 ,packet length: 40,press CTRL_C to break\n") ||
 		!strings.Contains(out, "\n 1 192.0.2.2 ") {

@@ -161,6 +161,8 @@ func (o *ops) commands() []cli.Command {
 	out = append(out, o.interfaceCommands()...)
 	out = append(out, o.vpnInstanceCommands()...)
 	out = append(out, o.toolCommands()...)
+	out = append(out, o.arpCommands()...)
+	out = append(out, o.routingMoreCommands()...)
 	out = append(out, o.ospfCommands()...)
 	out = append(out, o.ldpCommands()...)
 	out = append(out, o.policyCommands()...)

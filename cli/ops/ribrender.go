@@ -72,7 +72,14 @@ func renderRoutingTable(s rib.Snapshot, o tableOptions) string {
 		renderVerbose(&b, rows)
 		return b.String()
 	}
-	if o.VRP5 {
+	writeRouteRows(&b, rows, o.VRP5)
+	return b.String()
+}
+
+// writeRouteRows writes the column titles and one row per route entry (a
+// second next hop of a prefix leaves Destination/Mask blank).
+func writeRouteRows(b *strings.Builder, rows []rib.RouteEntry, vrp5 bool) {
+	if vrp5 {
 		b.WriteString("Destination/Mask    Proto   Pre  Cost      Flags NextHop         Interface\n\n")
 	} else {
 		b.WriteString("Destination/Mask    Proto  Pre  Cost     Flags NextHop         Interface\n\n")
@@ -85,7 +92,7 @@ func renderRoutingTable(s rib.Snapshot, o tableOptions) string {
 		}
 		last = e.Prefix
 		var line string
-		if o.VRP5 {
+		if vrp5 {
 			line = pad(fmt.Sprintf("%17s", dest), 20) + pad(e.Protocol.String(), 8) + pad(fmt.Sprint(e.Preference), 5) +
 				pad(fmt.Sprint(e.Cost), 10) + fmt.Sprintf("%3s", e.Flags()) + "   " + pad(addrOrZero(e.NextHop), 16) + e.Interface
 		} else {
@@ -94,7 +101,6 @@ func renderRoutingTable(s rib.Snapshot, o tableOptions) string {
 		}
 		b.WriteString(strings.TrimRight(line, " ") + "\n")
 	}
-	return b.String()
 }
 
 // formatAge prints a route age as VRP does: 00h05m12s, or 3d04h05m past a day.
@@ -296,11 +302,13 @@ func renderStaticLSPs(lsps []staticLSP, verbose bool) string {
 		}
 		return b.String()
 	}
-	b.WriteString("Name               FEC                I/O Label    I/O If                      Status\n")
+	// Wide enough for a transit LSP between two ports with full names
+	// (GigabitEthernet0/1/0/GigabitEthernet0/3/0) and two 20-bit labels.
+	fmt.Fprintf(&b, "%s%s%s%s%s\n", pad("Name", 20), pad("FEC", 19), pad("I/O Label", 17), pad("I/O If", 44), "Status")
 	for _, l := range lsps {
 		in, out := l.labels()
-		fmt.Fprintf(&b, "%s%s%s%s%s\n", pad(l.Name, 19), pad(l.fec(), 19), pad(in+"/"+out, 13),
-			pad(dashIf(l.InInterface)+"/"+dashIf(l.OutInterface), 28), upDown(l.Up))
+		fmt.Fprintf(&b, "%s%s%s%s%s\n", pad(l.Name, 20), pad(l.fec(), 19), pad(in+"/"+out, 17),
+			pad(dashIf(l.InInterface)+"/"+dashIf(l.OutInterface), 44), upDown(l.Up))
 	}
 	return b.String()
 }

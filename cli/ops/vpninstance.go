@@ -74,7 +74,7 @@ func (o *ops) vpnInstances() []vpnInstance {
 func (o *ops) created(p datastore.Path) time.Time {
 	recs := o.store.Commits() // newest first
 	for _, r := range recs {
-		if r.After != nil && r.After.Exists(p) && (r.Before == nil || !r.Before.Exists(p)) {
+		if r.Created(p) {
 			return r.Time
 		}
 	}
@@ -151,9 +151,13 @@ func (o *ops) runDisplayVPNInstance(ctx context.Context, a *cli.Args) (string, e
 			ipv4++
 		}
 	}
-	fmt.Fprintf(&b, " Total VPN-Instances configured : %d\n", len(all))
-	fmt.Fprintf(&b, " Total IPv4 VPN-Instances configured : %d\n", ipv4)
-	b.WriteString(" Total IPv6 VPN-Instances configured : 0\n\n")
+	// The totals describe the device: the verbose block of one named
+	// instance goes without them, as on VRP.
+	if _, one := a.Value("name"); !one || !a.Keyword("verbose") {
+		fmt.Fprintf(&b, " Total VPN-Instances configured : %d\n", len(all))
+		fmt.Fprintf(&b, " Total IPv4 VPN-Instances configured : %d\n", ipv4)
+		b.WriteString(" Total IPv6 VPN-Instances configured : 0\n\n")
+	}
 	if !a.Keyword("verbose") {
 		b.WriteString("  VPN-Instance Name               RD                             Address family\n")
 		for _, v := range shown {

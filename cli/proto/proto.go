@@ -11,6 +11,12 @@ package proto
 // directory.
 const SocketName = "mgmt.sock"
 
+// MaxRequest is the longest request line the daemon reads (64 KiB): a
+// command line has at most 3,100 characters, which JSON writes in at most
+// six bytes each. A longer request is skipped without being read into
+// memory and answered with an error; the session goes on.
+const MaxRequest = 64 << 10
+
 // Ops a client may send.
 const (
 	OpOpen     = "open"     // start a session; first request on a connection
@@ -30,12 +36,18 @@ const (
 type Request struct {
 	Op   string `json:"op"`
 	Line string `json:"line,omitempty"`
-	// Open only.
+	// Open only. User is the name the session's commits are recorded
+	// under; the daemon takes it only from a peer running as root (the
+	// SSH server names the user who logged in), any other process is its
+	// own login name (os/mgmt).
 	User        string `json:"user,omitempty"`
 	Interactive bool   `json:"interactive,omitempty"`
 	Width       int    `json:"width,omitempty"`
 	Height      int    `json:"height,omitempty"`
 	Source      string `json:"source,omitempty"` // "console", "ssh", "netconf", "script"
+	// Remote is the address the user came from (an SSH client), for
+	// display users.
+	Remote string `json:"remote,omitempty"`
 }
 
 // Candidate is one completion candidate.
@@ -67,6 +79,10 @@ type Response struct {
 	Failed bool `json:"failed,omitempty"`
 	// Exit is set when the session has ended (quit in user view).
 	Exit bool `json:"exit,omitempty"`
+	// Uncommitted is set while the session's candidate holds changes it
+	// has not committed (the prompt's '*'): a script that ends then loses
+	// them.
+	Uncommitted bool `json:"uncommitted,omitempty"`
 	// More marks partial output of a command still running (ping prints a
 	// line per reply): only Output is set, and further responses to the
 	// same request follow, the last one without More.

@@ -89,7 +89,8 @@ func testL3VPN(t *testing.T, rt string) {
 // checkMgmtIsolated: the management port is outside every routing instance.
 // Docker gives each container a default route through eth0, yet a ping from
 // PE1's public instance or a VPN instance to P's management address (a
-// container of this lab) finds no route, and nothing leaves PE1's eth0.
+// container of this lab) finds no route, nor does a BGP session to it, and
+// nothing leaves PE1's eth0.
 func checkMgmtIsolated(t *testing.T, l *labtest.Lab) {
 	t.Helper()
 	out, err := l.HostCmd("P", 5*time.Second, "ip", "-4", "-o", "addr", "show", "dev", "eth0")
@@ -114,11 +115,18 @@ func checkMgmtIsolated(t *testing.T, l *labtest.Lab) {
 			t.Errorf("PE1 %s reached the management network: %v\n%s", cmd, err, out)
 		}
 	}
-	// Six echo requests (and their ARP) would show; allow one stray
-	// packet of the kernel's own.
+	// A BGP session to P's management address fails inside PE1's public
+	// instance (no route there: the attempt times out within 10 seconds
+	// and the session goes to Active) and sends nothing through eth0.
+	configure(t, l, "PE1", "bgp 65000", "peer "+pMgmt+" as-number 65000")
+	l.WaitCLI(t, "PE1", "display bgp peer "+pMgmt+" verbose", labtest.All(
+		labtest.Regexp(`BGP current state: Active`), labtest.Regexp(`BGP last state: Connect`)), 30*time.Second)
+	// Six echo requests (and their ARP) and a TCP SYN would show; allow
+	// one stray packet of the kernel's own.
 	if d := txPackets() - before; d > 1 {
 		t.Errorf("%d packets left PE1 through its management port", d)
 	}
+	configure(t, l, "PE1", "bgp 65000", "undo peer "+pMgmt)
 	// The control: from the container's own context (where eth0 lives) P's
 	// management address answers, so the pings above had a path to take.
 	if out, err := l.HostCmd("PE1", 10*time.Second, "ping", "-c", "1", "-W", "2", pMgmt); err != nil {

@@ -18,10 +18,10 @@ import (
 // vpnos routers (r1 ... rN, r(i):eth2 -- r(i+1):eth1, MPLS on every link)
 // and measures, in one run:
 //
-//   - the reference: the IGP. OSPF is not in vpnos yet, so the IGP is
-//     static routes: the time from committing every router's 199 routes to
-//     the loopbacks (all routers at once, through their CLI) until both end
-//     routers' routing tables hold them all;
+//   - the reference: the IGP, OSPF: the time from committing every
+//     router's `ospf 1` (area 0 over its links and its loopback, the links
+//     point-to-point; all routers at once, through their CLI) until both end
+//     routers' routing tables hold an OSPF route to every other loopback;
 //   - LDP: the time from committing `mpls ldp` (globally and on the links)
 //     on every router at once until both end routers have an LDP LSP to
 //     every other loopback.
@@ -31,7 +31,7 @@ import (
 // the way has a label for rN from its downstream neighbour (and so its own
 // LSP), and rN's LSPs cover the other direction. Both figures share the
 // way configuration reaches the routers and the polling, so ldp/igp is
-// what LDP adds over distributing the routes.
+// what LDP adds over the IGP's own convergence.
 //
 //	go test -run '^$' -bench LDPConvergence -benchtime 1x ./lab/e2e/
 const ldpBenchNodes = 200
@@ -84,20 +84,22 @@ func ldpBenchLab(tb testing.TB, name string, n int) string {
 	return file
 }
 
-// ldpBenchRoutes are router i's static routes to every other loopback.
-func ldpBenchRoutes(i, n int) []string {
-	var out []string
-	for j := 1; j <= n; j++ {
-		switch {
-		case j < i:
-			a, _ := ldpBenchLink(i - 1)
-			out = append(out, fmt.Sprintf("ip route-static %s 32 %s", ldpBenchLoopback(j), a))
-		case j > i:
-			_, b := ldpBenchLink(i)
-			out = append(out, fmt.Sprintf("ip route-static %s 32 %s", ldpBenchLoopback(j), b))
-		}
+// ldpBenchOSPF is router i's OSPF configuration: area 0 over its links
+// (point-to-point, hello 1 s, dead 4 s) and its loopback.
+func ldpBenchOSPF(i, n int) []string {
+	var out, nets []string
+	if i > 1 {
+		out = append(out, "interface GigabitEthernet0/1/0", "ospf network-type p2p", "ospf timer hello 1", "ospf timer dead 4", "quit")
+		_, b := ldpBenchLink(i - 1)
+		nets = append(nets, "network "+b+" 0.0.0.3")
 	}
-	return out
+	if i < n {
+		out = append(out, "interface GigabitEthernet0/2/0", "ospf network-type p2p", "ospf timer hello 1", "ospf timer dead 4", "quit")
+		a, _ := ldpBenchLink(i)
+		nets = append(nets, "network "+a+" 0.0.0.3")
+	}
+	out = append(out, "ospf 1 router-id "+ldpBenchLoopback(i), "area 0", "network "+ldpBenchLoopback(i)+" 0.0.0.0")
+	return append(append(out, nets...), "quit", "quit")
 }
 
 // onAll runs a configuration change on every router, several at a time.
@@ -127,8 +129,8 @@ func onAll(tb testing.TB, l *labtest.Lab, n int, cmds func(i int) []string) {
 }
 
 var (
-	staticRouteRow = regexp.MustCompile(`(?m)^10\.255\.\d+\.\d+/32 +Static `)
-	ldpIngressRow  = regexp.MustCompile(`(?m)^10\.255\.\d+\.\d+/32 +NULL/\d+ `)
+	ospfRouteRow  = regexp.MustCompile(`(?m)^ *10\.255\.\d+\.\d+/32 +OSPF `)
+	ldpIngressRow = regexp.MustCompile(`(?m)^10\.255\.\d+\.\d+/32 +NULL/\d+ `)
 )
 
 // untilEnds polls both end routers until each shows want rows of a
@@ -155,8 +157,8 @@ func BenchmarkLDPConvergence200(b *testing.B) {
 	for it := 0; it < b.N; it++ {
 		l := labtest.Up(b, file, labtest.Options{Binary: bin, Timeout: 10 * time.Minute})
 		t0 := time.Now()
-		onAll(b, l, n, func(i int) []string { return ldpBenchRoutes(i, n) })
-		untilEnds(b, l, n, "display ip routing-table", staticRouteRow, n-1, 5*time.Minute)
+		onAll(b, l, n, func(i int) []string { return ldpBenchOSPF(i, n) })
+		untilEnds(b, l, n, "display ip routing-table", ospfRouteRow, n-1, 5*time.Minute)
 		igpT += time.Since(t0)
 
 		t1 := time.Now()
@@ -180,8 +182,8 @@ func BenchmarkLDPConvergence200(b *testing.B) {
 	igp := igpT.Seconds() / float64(b.N)
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(ldp, "s-ldp")
-	b.ReportMetric(igp, "s-igp(static)")
-	b.ReportMetric(ldp/igp, "ldp/igp")
-	b.Logf("%d routers in a line: LDP converged in %.1fs after mpls ldp was committed everywhere; the IGP (static routes, OSPF is not in vpnos yet) in %.1fs after the routes were committed everywhere",
+	b.ReportMetric(igp, "s-ospf")
+	b.ReportMetric(ldp/igp, "ldp/ospf")
+	b.Logf("%d routers in a line: LDP converged in %.1fs after mpls ldp was committed everywhere; OSPF in %.1fs after ospf 1 was committed everywhere",
 		n, ldp, igp)
 }

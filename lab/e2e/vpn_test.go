@@ -40,6 +40,24 @@ func twin(s site) site {
 	panic("no twin site for " + s.ce)
 }
 
+// far is the site of the same VPN behind the other PE.
+func far(s site) site {
+	for _, o := range sites {
+		if o.pe != s.pe && o.vpn == s.vpn {
+			return o
+		}
+	}
+	panic("no far site for " + s.ce)
+}
+
+// loopback is the LoopBack0 address of the site's PE.
+func (s site) loopback() string {
+	if s.pe == "PE1" {
+		return "10.255.0.1"
+	}
+	return "10.255.0.3"
+}
+
 // routingTable matches display ip routing-table output whose destinations
 // are exactly want (the instance holds nothing else), with the given rows.
 func routingTable(want []string, rows ...labtest.Row) labtest.Matcher {
@@ -69,7 +87,8 @@ func routingTable(want []string, rows ...labtest.Row) labtest.Matcher {
 // same LAN, are separate: each CE reaches its own PE's instance address and
 // nothing of the other VPN or of the public instance; a PE's ping in an
 // instance reaches the LAN address in that instance's CE, as captured on the
-// CE links; the routing tables hold each instance's routes and nothing else;
+// CE links; the routing tables hold each instance's routes (its own, and the
+// far site's by BGP) and nothing else;
 // and the PEs' loopbacks, learnt by OSPF, reach each other over the LDP LSPs.
 func TestVPNInstances(t *testing.T) { runtimes(t, testVPNInstances) }
 
@@ -78,13 +97,23 @@ func testVPNInstances(t *testing.T, rt string) {
 
 	t.Run("routing-tables", func(t *testing.T) {
 		for _, s := range sites {
-			o := twin(s)
+			o, f := twin(s), far(s)
+			// The own LAN: from the CE by EBGP in red, static in blue;
+			// the far site's LAN and PE-CE link: IBGP from the far PE
+			// (import-route direct, and static in blue).
+			lan := labtest.Row{"Destination/Mask": s.lan, "Proto": "Static", "Pre": "60", "Flags": "RD", "NextHop": s.ceAddr, "Interface": s.pePort}
+			if s.vpn == "red" {
+				lan["Proto"], lan["Pre"] = "EBGP", "255"
+			}
 			m := routingTable(
-				[]string{s.lan, s.subnet, s.peAddr + "/32", s.bcast, "255.255.255.255/32"},
-				labtest.Row{"Destination/Mask": s.lan, "Proto": "Static", "Pre": "60", "Flags": "RD", "NextHop": s.ceAddr, "Interface": s.pePort},
+				[]string{s.lan, s.subnet, s.peAddr + "/32", s.bcast, "255.255.255.255/32", f.lan, f.subnet},
+				lan,
 				labtest.Row{"Destination/Mask": s.subnet, "Proto": "Direct", "NextHop": s.peAddr, "Interface": s.pePort},
+				labtest.Row{"Destination/Mask": f.lan, "Proto": "IBGP", "Pre": "255", "NextHop": f.loopback(), "Interface": "GigabitEthernet0/3/0"},
+				labtest.Row{"Destination/Mask": f.subnet, "Proto": "IBGP", "Pre": "255", "NextHop": f.loopback(), "Interface": "GigabitEthernet0/3/0"},
 			)
-			out := l.WaitCLI(t, s.pe, "display ip routing-table vpn-instance "+s.vpn, m, 10*time.Second)
+			// OSPF, LDP and then BGP come up first.
+			out := l.WaitCLI(t, s.pe, "display ip routing-table vpn-instance "+s.vpn, m, 60*time.Second)
 			if strings.Contains(out, o.pePort) || !strings.Contains(out, "Routing Table: "+s.vpn+"\n") {
 				t.Errorf("%s %s: the table shows the other instance:\n%s", s.pe, s.vpn, out)
 			}
@@ -111,7 +140,8 @@ func testVPNInstances(t *testing.T, rt string) {
 		for _, s := range sites {
 			pingOK(t, l, s.ce, "ping -c 2 "+s.peAddr, s.peAddr)
 			// From the LAN address both CEs of a PE share: the PE routes
-			// the answer by the instance's own static route.
+			// the answer by the instance's own route to the LAN (EBGP
+			// from the CE in red, static in blue).
 			pingOK(t, l, s.ce, "ping -c 2 -a "+s.lanAddr+" "+s.peAddr, s.peAddr)
 		}
 	})
@@ -190,10 +220,10 @@ func testVPNInstances(t *testing.T, rt string) {
 
 	// Last, as it changes the configuration: a packet arriving at a PE with
 	// the pinned label of a VPN instance (apply-label per-instance static N)
-	// is forwarded in that instance. Until BGP installs VPN routes, static
-	// configuration stands in for it: red's route to the far site resolves
-	// through a public route whose static LSP's label P swaps to the far
-	// PE's pinned label of red.
+	// is forwarded in that instance. Static routes (preference 60) take
+	// over from BGP's (255): red's route to the far site resolves through a
+	// public route whose static LSP's label P swaps to the far PE's pinned
+	// label of red, and BGP advertises the pinned label from then on.
 	t.Run("pinned-vpn-label", func(t *testing.T) {
 		const (
 			cea, cec     = "172.16.1.1", "172.16.3.1"

@@ -4,11 +4,14 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"vpnos/cli"
@@ -88,6 +91,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return d.Ifaces.Run(ctx, want, wait)
 	})
 
+	// A commit record whose writing was cut short (the daemon killed
+	// before its rename) left a temporary file nothing refers to.
+	for _, tmp := range (datastore.FileJournal{Dir: filepath.Join(s.StateDir, "commits")}).RemoveTemps() {
+		d.Log.Info("removed the temporary file of an interrupted commit record", "path", tmp)
+	}
+
 	// The datastore is the one owner of configuration semantics: the
 	// services register on it as participants for their paths, before the
 	// startup configuration is committed (Registry.Run), and every node of
@@ -97,11 +106,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	// before the startup configuration is committed.
 	store := datastore.New(d.Schema, d.Log.With("service", "datastore"))
 	journal := datastore.FileJournal{Dir: filepath.Join(s.StateDir, "commits")}
-	recs, err := journal.Load()
+	kept, err := journal.Load()
 	if err != nil {
 		d.Log.Warn("commit records", "err", err)
 	}
-	store.RestoreLog(recs)
+	store.RestoreLog(kept)
 	store.SetJournal(journal)
 
 	r, err := d.addRouting(ctx, store)
@@ -154,6 +163,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	startup := persist.New(s.StartupPath(), d.Log.With("service", "persist"))
 	engine.SaveFunc = startup.Save
+	engine.SaveWarning = startup.SaveWarning
+	engine.ReadFile = configFiles(s.ConfigDir, startup)
+	engine.Startup = func() cli.StartupInfo {
+		exe, _ := os.Executable()
+		rep, _ := startup.Booted()
+		return cli.StartupInfo{Software: fmt.Sprintf("%s (vpnos %s)", exe, version.Version), File: startup.Path,
+			Loaded: rep.Source != persist.SourceNone, Notes: startup.Notes()}
+	}
 	d.Registry.Add("startup", []string{"iface", "vrf"}, persist.Service(startup, replayInto(engine), d.Log.With("service", "persist")))
 	srv := &mgmt.Server{Path: s.SocketPath(), Engine: engine, Log: d.Log.With("service", "mgmt")}
 	// The socket is the last thing to come up: once the CLI answers, the
@@ -198,6 +215,25 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.Registry.Add("netconf", []string{"mgmt"}, sshd.Service(ncfg))
 	}
 	return d.Registry.Run(ctx)
+}
+
+// configFiles reads the configuration files of the settings folder by
+// name ("" is the startup file, as the boot loads it).
+func configFiles(dir string, startup *persist.File) func(ctx context.Context, name string) (string, error) {
+	return func(ctx context.Context, name string) (string, error) {
+		path := startup.Path
+		if name != "" {
+			if name != filepath.Base(name) || strings.HasPrefix(name, ".") {
+				return "", fmt.Errorf("%s is not a file of %s", name, dir)
+			}
+			path = filepath.Join(dir, name)
+		}
+		b, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", fs.ErrNotExist
+		}
+		return string(b), err
+	}
 }
 
 // replayInto loads startup text through the CLI engine, as one commit.

@@ -35,8 +35,9 @@ const (
 // the registry, and serves again: after each restart the CLI answers, a
 // commit reaches the RIB through the vrf and static services, the displays
 // show the routes and the labels (static LSP, pinned VPN label), SSH
-// answers, the forwarder carries a ping to a host on a port, and OSPF is
-// Full with FRR's ospfd on that host, whose loopback is an OSPF route.
+// answers, the forwarder carries a ping to a host on a port, OSPF is Full
+// with FRR's ospfd on that host, whose loopback is an OSPF route, and BGP is
+// Established with FRR's bgpd there, whose network is an EBGP route.
 //
 // The daemon runs in this test binary, started again inside a network
 // namespace of its own (ip netns exec), with a veth port towards a host
@@ -82,6 +83,17 @@ router ospf
  ospf router-id 10.99.99.99
  network 192.0.2.0/30 area 0
  network 10.99.99.99/32 area 0
+`, "bgpd": `hostname host
+router bgp 64600
+ bgp router-id 10.99.99.99
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+ neighbor 192.0.2.1 remote-as 65000
+ neighbor 192.0.2.1 timers connect 1
+ address-family ipv4 unicast
+  network 10.77.0.0/16
+ exit-address-family
+!
 `})
 	run("ip", "-n", restartHostNS, "addr", "add", restartPeerLSR+"/32", "dev", "lo")
 
@@ -123,6 +135,10 @@ interface GigabitEthernet0/1/0
 #
 interface LoopBack0
  ip address 10.255.0.1 255.255.255.255
+#
+bgp 65000
+ router-id 10.255.0.1
+ peer 192.0.2.2 as-number 64600
 #
 ospf 1 router-id 10.255.0.1
  area 0.0.0.0
@@ -270,6 +286,20 @@ func restartHelperMain(t *testing.T) {
 			}
 			return contains(out, "10.99.99.99      Full", "10.99.99.99/32    OSPF   10   1")
 		})
+		// BGP: an EBGP session with the host's bgpd, whose route is in the
+		// routing table.
+		waitFor("BGP", func() error {
+			out, err := cliRun("display bgp peer", "display ip routing-table 10.77.0.0 16")
+			if err != nil {
+				return err
+			}
+			for _, re := range []string{`(?m)^ +192\.0\.2\.2 +4 +64600 .* Established +1$`, `10\.77\.0\.0/16 +EBGP +255 `} {
+				if !regexp.MustCompile(re).MatchString(out) {
+					return fmt.Errorf("no %s in:\n%s", re, out)
+				}
+			}
+			return nil
+		})
 		waitFor("SSH", sshAnswers)
 		// LDP: a session with the host's LDP instance, whose loopback is an
 		// LSP (implicit null: the host is its egress).
@@ -303,7 +333,7 @@ func restartHelperMain(t *testing.T) {
 	waitFor("the daemon", func() error { _, err := cliRun("display version"); return err })
 	serves(0)
 	names := d.Registry.Names()
-	for _, want := range []string{"iface", "forwarding", "rib", "vrf", "ospf", "ldp", "startup", "mgmt", "sshd"} {
+	for _, want := range []string{"iface", "forwarding", "rib", "vrf", "ospf", "ldp", "bgp", "startup", "mgmt", "sshd"} {
 		if !strings.Contains(" "+strings.Join(names, " ")+" ", " "+want+" ") {
 			t.Fatalf("the daemon registers %v, without %s", names, want)
 		}

@@ -14,18 +14,32 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"sync"
+	"syscall"
 
 	"vpnos/cli/proto"
 	"vpnos/os/serve"
 )
+
+// Who a session is: the management socket is mode 0660 (root and the
+// group root may connect), and the daemon reads the peer's credentials
+// from the socket (SO_PEERCRED). A peer running as root (uid 0: the SSH
+// server's CLI process, `docker exec node cli`) may name the session's
+// user in its open request (the SSH login; "admin" by default). Any other
+// process is its own login name (or "uid-N" without one), whatever it asks
+// for: the commit log records who made each change.
 
 // Server accepts connections on a unix socket.
 type Server struct {
 	Path   string
 	Engine proto.Engine
 	Log    *slog.Logger
+	// LookupUser names a uid (default: the login name from the user
+	// database, else "uid-N").
+	LookupUser func(uid uint32) string
 
 	mu sync.Mutex
 	ln net.Listener
@@ -62,8 +76,88 @@ func (s *Server) Serve(ctx context.Context) error {
 	return nil
 }
 
+// peerUID returns the uid of the process at the other end of c.
+func peerUID(c net.Conn) (uint32, error) {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return 0, errors.New("not a unix socket")
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var cred *syscall.Ucred
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, serr = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
+	}); err != nil {
+		return 0, err
+	}
+	if serr != nil {
+		return 0, serr
+	}
+	return cred.Uid, nil
+}
+
+// sessionUser is the user a session of peer uid records: the name it asks
+// for from root, its own name from anyone else.
+func (s *Server) sessionUser(uid uint32, asked string) string {
+	if uid == 0 {
+		return asked
+	}
+	name := s.lookupUser(uid)
+	if asked != "" && asked != name {
+		s.Log.Debug("management session: user name not taken from a peer that is not root", "uid", uid, "asked", asked, "user", name)
+	}
+	return name
+}
+
+func (s *Server) lookupUser(uid uint32) string {
+	if s.LookupUser != nil {
+		return s.LookupUser(uid)
+	}
+	if u, err := user.LookupId(strconv.FormatUint(uint64(uid), 10)); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return fmt.Sprintf("uid-%d", uid)
+}
+
+// opMalformed and opTooLong mark requests the reader could not take.
+const (
+	opMalformed = "malformed"
+	opTooLong   = "too-long"
+)
+
+// readRequest reads one request line of at most proto.MaxRequest bytes; a
+// longer one is read through and dropped, and comes back as opTooLong.
+func readRequest(r *bufio.Reader) (proto.Request, error) {
+	line, err := r.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		for errors.Is(err, bufio.ErrBufferFull) {
+			_, err = r.ReadSlice('\n')
+		}
+		if err != nil {
+			return proto.Request{}, err
+		}
+		return proto.Request{Op: opTooLong}, nil
+	}
+	if err != nil {
+		return proto.Request{}, err
+	}
+	var req proto.Request
+	if err := json.Unmarshal(line, &req); err != nil {
+		req = proto.Request{Op: opMalformed}
+	}
+	return req, nil
+}
+
 func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 	defer c.Close()
+	uid, err := peerUID(c)
+	if err != nil {
+		s.Log.Warn("management connection without peer credentials; refused", "err", err)
+		return
+	}
 	enc := json.NewEncoder(c)
 	var sess proto.Session
 	defer func() {
@@ -76,15 +170,11 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 	reqs := make(chan proto.Request)
 	go func() {
 		defer close(reqs)
-		r := bufio.NewReaderSize(c, 64<<10)
+		r := bufio.NewReaderSize(c, proto.MaxRequest)
 		for {
-			line, err := r.ReadBytes('\n')
+			req, err := readRequest(r)
 			if err != nil {
 				return
-			}
-			var req proto.Request
-			if err := json.Unmarshal(line, &req); err != nil {
-				req = proto.Request{Op: "malformed"}
 			}
 			select {
 			case reqs <- req:
@@ -110,11 +200,14 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 		}
 		var resp proto.Response
 		switch {
-		case req.Op == "malformed":
+		case req.Op == opMalformed:
 			resp = proto.Response{Output: "Error: Malformed management request.\n", Failed: true}
+		case req.Op == opTooLong:
+			resp = proto.Response{Output: fmt.Sprintf("Error: The request is too long (over %d bytes); a command line has at most 3100 characters.\n", proto.MaxRequest), Failed: true}
 		case req.Op == proto.OpInterrupt:
 			continue // nothing is running
 		case req.Op == proto.OpOpen && sess == nil:
+			req.User = s.sessionUser(uid, req.User)
 			sess, resp = s.open(ctx, req)
 		case sess == nil:
 			resp = proto.Response{Output: "Error: No session; open one first.\n", Failed: true}

@@ -16,6 +16,8 @@ const DefaultConfirmTimeout = 600 * time.Second
 type CommitOptions struct {
 	Origin      datastore.Origin
 	Description string
+	// Label names the new rollback point (vpnos-commit).
+	Label string
 	// Confirmed starts or extends a confirmed commit that rolls back after
 	// Timeout unless a confirming commit comes first.
 	Confirmed bool
@@ -62,7 +64,7 @@ type confirmer struct {
 func newConfirmer(s *datastore.Store) *confirmer { return &confirmer{store: s} }
 
 func (c *confirmer) Commit(ctx context.Context, cand *datastore.Candidate, o CommitOptions) (int, error) {
-	opts := datastore.CommitOptions{User: o.Origin.User, Description: o.Description, Persist: o.Persist, PersistID: o.PersistID}
+	opts := datastore.CommitOptions{User: o.Origin.User, Description: o.Description, Label: o.Label, Persist: o.Persist, PersistID: o.PersistID}
 	if o.Confirmed {
 		if opts.Description == "" {
 			opts.Description = "confirmed commit"

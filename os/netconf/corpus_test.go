@@ -103,7 +103,11 @@ func corpus(t *testing.T) []corpusTree {
 		}
 		recs := e.Store().Commits()
 		for i := len(recs) - 1; i >= 0; i-- {
-			out = append(out, corpusTree{fmt.Sprintf("%s commit %d", filepath.Base(f), recs[i].ID), recs[i].After})
+			t, err := e.Store().TreeAt(recs[i].ID)
+			if err != nil {
+				panic(err)
+			}
+			out = append(out, corpusTree{fmt.Sprintf("%s commit %d", filepath.Base(f), recs[i].ID), t})
 		}
 	}
 	if len(out) < 30 {

@@ -20,6 +20,9 @@ func (ss *session) dispatch(ctx context.Context, op *Node) result {
 		}
 		return result{data: []*Node{d}}
 	}
+	if op.Space == nsCommit {
+		return ss.commitLogOp(ctx, op)
+	}
 	if op.Space != nsBase {
 		return errResult(rpcErr(TypeProtocol, TagUnknownNamespace, fmt.Sprintf("no operation %s in namespace %q", op.Local, op.Space),
 			InfoItem{"bad-element", op.Local}, InfoItem{"bad-namespace", op.Space}))
@@ -409,6 +412,16 @@ func (ss *session) commit(ctx context.Context, op *Node) result {
 		id := p.TrimText()
 		o.PersistID = &id
 	}
+	// vpnos-commit: the rollback point's label and description.
+	if l := op.Child(nsCommit, "label"); l != nil {
+		o.Label = l.TrimText()
+		if err := datastore.CheckLabel(o.Label); err != nil {
+			return errResult(rpcErr(TypeProtocol, TagInvalidValue, err.Error(), InfoItem{"bad-element", "label"}))
+		}
+	}
+	if d := op.Child(nsCommit, "description"); d != nil {
+		o.Description = d.TrimText()
+	}
 	if !o.Confirmed && (o.Persist != "" || op.Child(nsBase, "confirm-timeout") != nil) {
 		return errResult(rpcErr(TypeProtocol, TagBadElement, "confirm-timeout and persist go with <confirmed/>", InfoItem{"bad-element", "confirmed"}))
 	}
@@ -488,9 +501,29 @@ func (ss *session) mapErr(err error) Errors {
 	var le *datastore.LockError
 	var ve *datastore.ValidationError
 	var ce *ConfirmError
+	var lbe *datastore.LabelError
+	var cfe *datastore.ConflictError
 	switch {
+	case errors.As(err, &cfe):
+		// Another session committed changes to what this session changed.
+		var out Errors
+		for _, x := range cfe.Errs {
+			out = append(out, ss.srv.model.validationError(x))
+		}
+		for _, c := range cfe.Conflicts {
+			msg := "another session changed this node after this session did; discard-changes drops this session's changes"
+			if c.ID != 0 {
+				msg = fmt.Sprintf("user %s changed this node in commit %d after this session did; discard-changes drops this session's changes", c.User, c.ID)
+			}
+			e := rpcErr(TypeApplication, TagOperationFailed, msg)
+			ss.srv.model.setPath(e, c.Path)
+			out = append(out, e)
+		}
+		return out
 	case errors.As(err, &le):
 		return Errors{lockedError(le)}
+	case errors.As(err, &lbe):
+		return Errors{rpcErr(TypeApplication, TagInvalidValue, lbe.Error(), InfoItem{"bad-element", "label"})}
 	case errors.As(err, &ce):
 		e := rpcErr(TypeProtocol, ce.Tag, ce.Msg)
 		if ce.Session != 0 && ce.Tag == TagInUse {

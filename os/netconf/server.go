@@ -102,7 +102,7 @@ func New(cfg Config) (*Server, error) {
 	m := cfg.Model
 	if m == nil {
 		var err error
-		if m, err = NewModel(cfg.Store.Schema, nil, MonitoringModule, StateModule); err != nil {
+		if m, err = NewModel(cfg.Store.Schema, nil, MonitoringModule, StateModule, CommitModule); err != nil {
 			return nil, err
 		}
 	}

@@ -440,7 +440,7 @@ func TestConfirmedCommit(t *testing.T) {
 		t.Fatal("unconfirmed commit not rolled back")
 	}
 	rec := store.Commits()[0]
-	if rec.Description != fmt.Sprintf("rollback to %d", store.Commits()[1].ID) || rec.Interface != "netconf" {
+	if rec.Description != fmt.Sprintf("rollback of commit trial %d", store.Commits()[1].ID) || rec.Interface != "netconf" {
 		t.Fatalf("rollback record %+v", rec)
 	}
 
@@ -613,6 +613,27 @@ func TestOwnersRefusals(t *testing.T) {
 	if got := errText(e); got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
+}
+
+// TestRDSpellings: route distinguishers and targets are stored in their
+// canonical spelling, so that 065000:01 is the RD 65000:1 another instance
+// already holds, and a route target written two ways is one target.
+func TestRDSpellings(t *testing.T) {
+	s := testServer(t, Config{})
+	c := dial(t, s, "admin", true)
+	c.ok(editCandidate(vpns(vpnXML("red", "65000:1", "65000:100", "65000:0100"))))
+	c.ok("<commit/>")
+	af := datastore.P("vpn-instances", "vpn-instance", datastore.K("red"), "ipv4-family")
+	if n := len(s.store.Running().Entries(af, "vpn-target")); n != 1 {
+		t.Fatalf("%d route targets, want one", n)
+	}
+	c.ok(editCandidate(vpns(vpnXML("blue", "065000:01"))))
+	e := c.fail("<commit/>", TagOperationFailed)
+	if got := errText(e); !strings.Contains(got, "error-message=The route-distinguisher 65000:1 of VPN instance blue is already used by VPN instance red") {
+		t.Fatalf("got %s", got)
+	}
+	c.ok("<discard-changes/>")
+	c.fail(editCandidate(vpns(vpnXML("blue", "0.0.0.0:0"))), TagInvalidValue)
 }
 
 // OSPF over NETCONF: an area given as an integer is stored dotted and a

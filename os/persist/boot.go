@@ -34,17 +34,25 @@ type Report struct {
 // Boot loads the startup file into the engine. Refused lines are logged with
 // their line numbers and returned; they do not stop the rest from loading.
 // An error is returned only when nothing could be loaded.
-func Boot(ctx context.Context, f *File, replay ReplayFunc, log *slog.Logger) (Report, error) {
+func Boot(ctx context.Context, f *File, replay ReplayFunc, log *slog.Logger) (rep Report, err error) {
+	defer func() {
+		f.bootMu.Lock()
+		f.boot = &rep
+		f.bootMu.Unlock()
+	}()
 	text, src, err := f.Load(ctx)
 	if err != nil {
 		return Report{}, err
 	}
-	rep := Report{Source: src}
+	rep = Report{Source: src}
 	if src == SourceNone {
 		log.Info("no startup configuration; starting with defaults", "path", f.Path)
 		return rep, nil
 	}
 	rep.Lines = countLines(text)
+	if enc := f.Encoding(); enc != "" {
+		log.Warn("startup configuration read as "+enc+"; save writes UTF-8", "path", f.Path)
+	}
 	if !Complete([]byte(text)) {
 		log.Warn("startup configuration does not end with 'return'; it may be incomplete", "path", f.Path)
 	}
@@ -53,6 +61,12 @@ func Boot(ctx context.Context, f *File, replay ReplayFunc, log *slog.Logger) (Re
 		return rep, fmt.Errorf("load %s: %w", f.Path, err)
 	}
 	rep.Errors = lineErrs
+	if len(lineErrs) > 0 {
+		f.refMu.Lock()
+		raw := f.raw
+		f.refMu.Unlock()
+		f.keepRefused(raw, lineErrs)
+	}
 	for i, le := range lineErrs {
 		if i == MaxLoggedLines {
 			log.Error("more startup configuration lines refused; not logged one by one", "path", f.Path, "count", len(lineErrs)-i)
@@ -62,6 +76,17 @@ func Boot(ctx context.Context, f *File, replay ReplayFunc, log *slog.Logger) (Re
 	}
 	log.Info("startup configuration loaded", "path", f.Path, "source", string(src), "lines", rep.Lines, "refused", len(lineErrs))
 	return rep, nil
+}
+
+// Booted returns the outcome of loading the file at boot; ok is false
+// before Boot ran.
+func (f *File) Booted() (Report, bool) {
+	f.bootMu.Lock()
+	defer f.bootMu.Unlock()
+	if f.boot == nil {
+		return Report{}, false
+	}
+	return *f.boot, true
 }
 
 // MaxLoggedLines is how many refused startup lines are logged one by one; a

@@ -3,6 +3,7 @@ package persist
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -68,6 +69,9 @@ var refusals = []struct {
 	{"RD used twice", redRD + "ip vpn-instance blue\n ipv4-family\n", "ip vpn-instance blue\n ipv4-family\n  route-distinguisher 1:1",
 		func(t *datastore.Tree) { t.Set(vi("blue").Child("ipv4-family").Child("route-distinguisher"), "1:1") },
 		"The route-distinguisher 1:1 of VPN instance blue is already used by VPN instance red"},
+	{"RD used twice in another spelling", redRD + "ip vpn-instance blue\n ipv4-family\n", "ip vpn-instance blue\n ipv4-family\n  route-distinguisher 01:0001",
+		func(t *datastore.Tree) { t.Set(vi("blue").Child("ipv4-family").Child("route-distinguisher"), "1:1") },
+		"The route-distinguisher 1:1 of VPN instance blue is already used by VPN instance red"},
 	{"RD changed in place", redRD, "ip vpn-instance red\n ipv4-family\n  route-distinguisher 1:2",
 		func(t *datastore.Tree) { t.Set(vi("red").Child("ipv4-family").Child("route-distinguisher"), "1:2") },
 		"The route-distinguisher of VPN instance red cannot be changed from 1:1 to 1:2; remove it and commit first"},
@@ -77,6 +81,66 @@ var refusals = []struct {
 	{"network address", noSetup, "interface " + ge1 + "\n ip address 192.0.2.0 30",
 		func(t *datastore.Tree) { t.Set(ipAddr(ge1, "192.0.2.0").Child("mask"), "255.255.255.252") },
 		"The address 192.0.2.0/30 on GigabitEthernet0/1/0 is a network or broadcast address"},
+	{"LoopBack address 255.255.255.255", "interface LoopBack1\n", "interface LoopBack1\n ip address 255.255.255.255 32",
+		func(t *datastore.Tree) {
+			t.Set(ipAddr("LoopBack1", "255.255.255.255").Child("mask"), "255.255.255.255")
+		},
+		"The address 255.255.255.255 on LoopBack1 is not a valid host address"},
+	{"LoopBack address 0.0.0.0", "interface LoopBack1\n", "interface LoopBack1\n ip address 0.0.0.0 32",
+		func(t *datastore.Tree) { t.Set(ipAddr("LoopBack1", "0.0.0.0").Child("mask"), "255.255.255.255") },
+		"The address 0.0.0.0 on LoopBack1 is not a valid host address"},
+	{"LoopBack address 224.0.0.1", "interface LoopBack1\n", "interface LoopBack1\n ip address 224.0.0.1 32",
+		func(t *datastore.Tree) { t.Set(ipAddr("LoopBack1", "224.0.0.1").Child("mask"), "255.255.255.255") },
+		"The address 224.0.0.1 on LoopBack1 is not a valid host address"},
+	{"LoopBack address 127.0.0.1", "interface LoopBack1\n", "interface LoopBack1\n ip address 127.0.0.1 32",
+		func(t *datastore.Tree) { t.Set(ipAddr("LoopBack1", "127.0.0.1").Child("mask"), "255.255.255.255") },
+		"The address 127.0.0.1 on LoopBack1 is not a valid host address"},
+	{"LoopBack address 0.1.2.3", "interface LoopBack1\n", "interface LoopBack1\n ip address 0.1.2.3 32",
+		func(t *datastore.Tree) { t.Set(ipAddr("LoopBack1", "0.1.2.3").Child("mask"), "255.255.255.255") },
+		"The address 0.1.2.3 on LoopBack1 is not a valid host address"},
+	{"LoopBack address 240.0.0.1", "interface LoopBack1\n", "interface LoopBack1\n ip address 240.0.0.1 32",
+		func(t *datastore.Tree) { t.Set(ipAddr("LoopBack1", "240.0.0.1").Child("mask"), "255.255.255.255") },
+		"The address 240.0.0.1 on LoopBack1 is not a valid host address"},
+	{"port address 224.1.1.1/24", "interface " + ge1 + "\n", "interface " + ge1 + "\n ip address 224.1.1.1 24",
+		func(t *datastore.Tree) { t.Set(ipAddr(ge1, "224.1.1.1").Child("mask"), "255.255.255.0") },
+		"The address 224.1.1.1 on GigabitEthernet0/1/0 is not a valid host address"},
+	{"static route next hop 0.0.0.0", noSetup, "ip route-static 10.0.0.0 8 0.0.0.0",
+		func(t *datastore.Tree) {
+			t.SetPresence(datastore.P("static-routes", "route", datastore.K("10.0.0.0", "255.0.0.0", "0.0.0.0")))
+		},
+		"The route 10.0.0.0 255.0.0.0: the next hop 0.0.0.0 is not a valid host address"},
+	{"static route next hop 255.255.255.255", noSetup, "ip route-static 10.0.0.0 8 255.255.255.255",
+		func(t *datastore.Tree) {
+			t.SetPresence(datastore.P("static-routes", "route", datastore.K("10.0.0.0", "255.0.0.0", "255.255.255.255")))
+		},
+		"The route 10.0.0.0 255.0.0.0: the next hop 255.255.255.255 is not a valid host address"},
+	{"static route next hop 127.0.0.1", noSetup, "ip route-static 10.0.0.0 8 127.0.0.1",
+		func(t *datastore.Tree) {
+			t.SetPresence(datastore.P("static-routes", "route", datastore.K("10.0.0.0", "255.0.0.0", "127.0.0.1")))
+		},
+		"The route 10.0.0.0 255.0.0.0: the next hop 127.0.0.1 is not a valid host address"},
+	{"static route next hop 224.0.0.5", noSetup, "ip route-static 10.0.0.0 8 224.0.0.5",
+		func(t *datastore.Tree) {
+			t.SetPresence(datastore.P("static-routes", "route", datastore.K("10.0.0.0", "255.0.0.0", "224.0.0.5")))
+		},
+		"The route 10.0.0.0 255.0.0.0: the next hop 224.0.0.5 is not a valid host address"},
+	{"static route next hop address 0.0.0.0 after an interface", noSetup, "ip route-static 10.0.0.0 8 " + ge1 + " 0.0.0.0",
+		func(t *datastore.Tree) {
+			t.Set(datastore.P("static-routes", "route", datastore.K("10.0.0.0", "255.0.0.0", ge1), "next-hop-address"), "0.0.0.0")
+		},
+		"The route 10.0.0.0 255.0.0.0: the next hop 0.0.0.0 is not a valid host address"},
+	{"VPN static route next hop 0.0.0.0 in the public instance", redRD, "ip route-static vpn-instance red 10.0.0.0 8 0.0.0.0 public",
+		func(t *datastore.Tree) {
+			t.Set(datastore.P("static-routes", "vpn-route", datastore.K("red", "10.0.0.0", "255.0.0.0", "0.0.0.0"), "public"), "")
+		},
+		"The route 10.0.0.0 255.0.0.0: the next hop 0.0.0.0 is not a valid host address"},
+	{"static LSP next hop 0.0.0.0", mplsOn, "static-lsp transit T1 in-label 100 nexthop 0.0.0.0 out-label 3",
+		func(t *datastore.Tree) {
+			t.Set(lsp("transit", "T1").Child("in-label"), "100")
+			t.Set(lsp("transit", "T1").Child("nexthop"), "0.0.0.0")
+			t.Set(lsp("transit", "T1").Child("out-label"), "3")
+		},
+		"The next hop 0.0.0.0 of static LSP T1 is not a valid host address"},
 	{"overlapping addresses", "interface " + ge1 + "\n ip address 192.0.2.1 30\ninterface LoopBack1\n", "interface LoopBack1\n ip address 192.0.2.2 32",
 		func(t *datastore.Tree) { t.Set(ipAddr("LoopBack1", "192.0.2.2").Child("mask"), "255.255.255.255") },
 		"The address 192.0.2.2/32 on LoopBack1 conflicts with 192.0.2.1/30 on GigabitEthernet0/1/0"},
@@ -107,7 +171,7 @@ var refusals = []struct {
 		"MPLS must be enabled globally before it is enabled on GigabitEthernet0/1/0"},
 	{"LSR ID in a VPN instance", redRD + "interface LoopBack0\n ip binding vpn-instance red\nmpls lsr-id 10.255.0.1\n", "interface LoopBack0\n ip address 10.255.0.1 32",
 		func(t *datastore.Tree) { t.Set(ipAddr("LoopBack0", "10.255.0.1").Child("mask"), "255.255.255.255") },
-		"The interface LoopBack0 holds the MPLS LSR ID and cannot be bound to a VPN instance"},
+		"The interface LoopBack0 holds the MPLS LSR ID 10.255.0.1 and cannot be bound to a VPN instance"},
 	{"static LSP without MPLS", noSetup, "static-lsp egress E1 in-label 100",
 		func(t *datastore.Tree) { t.Set(lsp("egress", "E1").Child("in-label"), "100") },
 		"MPLS must be enabled globally before static LSP E1"},
@@ -117,7 +181,7 @@ var refusals = []struct {
 			t.Set(lsp("transit", "T1").Child("nexthop"), "10.0.0.2")
 			t.Set(lsp("transit", "T1").Child("out-label"), "3")
 		},
-		"The in-label 100 of static LSP E1 is already used by static LSP T1"},
+		"The in-label 100 of static LSP T1 is already used by static LSP E1"},
 	{"static LSP destination used twice", mplsOn + "static-lsp ingress I1 destination 10.255.0.3 32 nexthop 10.0.0.2 out-label 200\n",
 		"static-lsp ingress I2 destination 10.255.0.3 32 nexthop 10.0.0.6 out-label 300",
 		func(t *datastore.Tree) {
@@ -254,5 +318,78 @@ func TestSameRefusalEveryFrontEnd(t *testing.T) {
 				t.Errorf("datastore:     %q\nwant           %q", got, tc.msg)
 			}
 		})
+	}
+}
+
+// TestOneSpellingPerValue: a route distinguisher, a route target and an
+// interface name have one spelling in running, whatever spelling a CLI line
+// or a startup file used, so that no two instances hold the same RD
+// written differently and a target is not configured twice.
+func TestOneSpellingPerValue(t *testing.T) {
+	const text = `ip vpn-instance red
+ ipv4-family
+  route-distinguisher 0100:01
+  vpn-target 111:01 export-extcommunity
+  vpn-target 111:1 export-extcommunity
+  vpn-target 00111:0001 import-extcommunity
+ip vpn-instance blue
+ ipv4-family
+  route-distinguisher 00100:1
+ip vpn-instance green
+ ipv4-family
+  route-distinguisher 100:0001
+ip vpn-instance white
+ ipv4-family
+  route-distinguisher 0.0.0.0:0
+`
+	e := newEngine(t)
+	errs, err := e.Replay(context.Background(), text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, le := range errs {
+		got = append(got, fmt.Sprintf("%d %s", le.Line, le.Message))
+	}
+	want := []string{
+		"9 Error: The route-distinguisher 100:1 of VPN instance blue is already used by VPN instance red.",
+		"12 Error: The route-distinguisher 100:1 of VPN instance green is already used by VPN instance red.",
+		"15 Error: Wrong parameter found at '^' position.",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("refused:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	cfg := e.CurrentConfig()
+	if !strings.Contains(cfg, "  route-distinguisher 100:1\n  apply-label per-instance\n  vpn-target 111:1 export-extcommunity\n  vpn-target 111:1 import-extcommunity\n") {
+		t.Fatalf("configuration:\n%s", cfg)
+	}
+	if got := cliSession(t, e, "", "ip vpn-instance blue\n ipv4-family\n  route-distinguisher 100:00001"); got != "Error: The route-distinguisher 100:1 of VPN instance blue is already used by VPN instance red." {
+		t.Errorf("CLI: %q", got)
+	}
+}
+
+// TestInterfaceNumbersOutOfRange: interface numbers VRP refuses are refused
+// by the type of the interface name, so a startup file (and NETCONF) meets
+// the ranges the CLI's parser knows.
+func TestInterfaceNumbersOutOfRange(t *testing.T) {
+	e := newEngine(t)
+	errs, err := e.Replay(context.Background(), "interface LoopBack4294967296\n description a\ninterface GigabitEthernet0/1/0.99999\ninterface LoopBack01\ninterface LoopBack1023\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []int
+	for _, le := range errs {
+		lines = append(lines, le.Line)
+	}
+	if !equalInts(lines, []int{1, 2, 3, 4}) {
+		t.Fatalf("refused %+v", errs)
+	}
+	if got := body(e.CurrentConfig()); got != "#\ninterface LoopBack1023\n#\nreturn\n" {
+		t.Fatalf("configuration %q", got)
+	}
+	c := e.Store().NewCandidate()
+	c.Tree().Set(ifc("LoopBack4294967296").Child("description"), "a")
+	if _, err := c.Commit(context.Background(), "netconf", ""); err == nil {
+		t.Fatal("the datastore took LoopBack4294967296")
 	}
 }

@@ -36,6 +36,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -44,6 +45,15 @@ type File struct {
 	// Path is startup.cfg; the in-place fallback keeps its copy at Path+".bak".
 	Path string
 	Log  *slog.Logger
+
+	// What the last boot refused (refused.go), and how the file was read.
+	refMu    sync.Mutex
+	refusal  *Refusal
+	encoding string
+	raw      []byte // the file as Load read it
+	// boot is the outcome of loading the file at boot (see Boot, Booted).
+	bootMu sync.Mutex
+	boot   *Report
 
 	// Test hooks; nil means the real system call.
 	rename func(oldpath, newpath string) error
@@ -89,6 +99,7 @@ func (f *File) Save(ctx context.Context, text string) error {
 	err := f.atomicWrite(f.Path, data)
 	if err == nil {
 		f.removeStaleBackup()
+		f.savedOver()
 		return nil
 	}
 	if !isMountPoint(err) {
@@ -107,6 +118,7 @@ func (f *File) Save(ctx context.Context, text string) error {
 	if err := f.hook("in-place-written"); err != nil {
 		return err
 	}
+	f.savedOver()
 	if err := os.Remove(f.BackupPath()); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("save: remove %s: %w", f.BackupPath(), err)
 	}
@@ -256,20 +268,31 @@ func (f *File) Load(ctx context.Context) (string, Source, error) {
 		return "", SourceNone, err
 	}
 	f.removeTemps()
-	main, mainErr := os.ReadFile(f.Path)
+	rawMain, mainErr := os.ReadFile(f.Path)
 	if mainErr != nil && !errors.Is(mainErr, fs.ErrNotExist) {
 		return "", SourceNone, fmt.Errorf("load %s: %w", f.Path, mainErr)
 	}
-	bak, bakErr := os.ReadFile(f.BackupPath())
+	rawBak, bakErr := os.ReadFile(f.BackupPath())
 	haveBak := bakErr == nil
+	mainText, mainEnc := decode(rawMain)
+	main := []byte(mainText)
+	bakText, bakEnc := decode(rawBak)
+	bak := []byte(bakText)
+	read := func(raw []byte, enc string) {
+		f.refMu.Lock()
+		f.raw, f.encoding = raw, enc
+		f.refMu.Unlock()
+	}
 	switch {
 	case mainErr == nil && Complete(main):
 		if haveBak {
 			f.Log.Info("removing stale startup copy", "path", f.BackupPath())
 			f.removeStaleBackup()
 		}
+		read(rawMain, mainEnc)
 		return string(main), SourceMain, nil
 	case haveBak && Complete(bak):
+		read(rawBak, bakEnc)
 		f.Log.Warn("startup file is incomplete (interrupted save); loading its copy and restoring it",
 			"path", f.Path, "copy", f.BackupPath())
 		if err := f.writeInPlace(f.Path, bak); err != nil {
@@ -279,7 +302,9 @@ func (f *File) Load(ctx context.Context) (string, Source, error) {
 		}
 		return string(bak), SourceBackup, nil
 	case mainErr == nil:
+		read(rawMain, mainEnc)
 		return string(main), SourceMain, nil
 	}
+	read(nil, "")
 	return "", SourceNone, nil
 }

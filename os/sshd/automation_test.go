@@ -139,12 +139,12 @@ func TestNetmiko(t *testing.T) {
 			}
 			af := fmt.Sprintf("PE1-vpn-instance-%s-af-ipv4]", instance)
 			if dt == "huawei_vrpv8" {
-				inOrder(t, "send_config_set", get("config"), "system-view\n[~PE1]ip vpn-instance "+instance+"\n",
+				inOrder(t, "send_config_set", get("config"), "system-view\nEnter system view, return user view with return command.\n[~PE1]ip vpn-instance "+instance+"\n",
 					"[*PE1-vpn-instance-"+instance+"]ipv4-family\n", "[*"+af+"route-distinguisher "+rd+"\n",
 					"[*"+af+"vpn-target "+rd+" both\n", "[*"+af)
 				inOrder(t, "commit", get("commit"), "commit\n[~"+af+"return", "<PE1>")
 			} else {
-				inOrder(t, "send_config_set", get("config"), "system-view\n[~PE1]ip vpn-instance "+instance+"\n",
+				inOrder(t, "send_config_set", get("config"), "system-view\nEnter system view, return user view with return command.\n[~PE1]ip vpn-instance "+instance+"\n",
 					"[*PE1-vpn-instance-"+instance+"]ipv4-family\n", "[*"+af+"route-distinguisher "+rd+"\n",
 					"[*"+af+"vpn-target "+rd+" both\n", "[*"+af+"commit\n", "[~"+af+"return\n", "<PE1>")
 			}

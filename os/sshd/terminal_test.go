@@ -112,7 +112,7 @@ func TestPlainSessionBytes(t *testing.T) {
 				{"", "<PE1>"},
 				{"\n", "\r\n<PE1>"},
 				{"screen-length 0 temporary\n", "screen-length 0 temporary\r\n<PE1>"},
-				{"system-view\n", "system-view\r\n[~PE1]"},
+				{"system-view\n", "system-view\r\nEnter system view, return user view with return command.\r\n[~PE1]"},
 				{"sysname PE2\n", "sysname PE2\r\n[*PE1]"},
 				{"bogus\n", "bogus\r\n      ^\r\nError: Unrecognized command found at '^' position.\r\n[*PE1]"},
 				{"commit\n", "commit\r\n[~PE2]"},

@@ -17,10 +17,15 @@
 //     unicast per routing instance, VPNv4), the exports and imports, the
 //     labels it asked for and the update groups. No goroutine, no clock, no
 //     socket; deterministic (outputs are sorted).
-//   - config.go: Config, the typed configuration the datastore participant
-//     will build (FromTree, integration phase).
+//   - config.go: the datastore participant of /bgp (FromTree: the tree to
+//     the typed Config, with VRP's refusals; Apply hands it to the Runner).
 //   - instance.go: Service, one owner goroutine running the Speaker; every
 //     method is a message to it.
+//   - runner.go: Runner, the daemon's bgp service: a Service per run, fed
+//     from the RIB (next-hop and route watches), the vrf service (each VPN
+//     instance's own label) and the routing policies; its RIB actions go
+//     to the RIB through a feeder that never blocks the speaker. The
+//     displays (cli/ops) and reset/refresh bgp hold the Runner.
 //   - net.go: listeners and dialers opened inside each routing instance's
 //     network namespace (nsutil), a reader and a writer per connection.
 //   - snapshot.go: typed state for the displays (peers, tables, counters).

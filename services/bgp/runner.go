@@ -660,6 +660,25 @@ func toRIBRoute(rt *Route) rib.Route {
 // The Runner answers for the current run's Service (the displays and the
 // reset and refresh commands hold the Runner, which outlives a restart).
 
+// Summary returns the local AS, the router ID and the VPN instances with
+// their labels.
+func (r *Runner) Summary(ctx context.Context) (Summary, error) {
+	svc, err := r.service()
+	if err != nil {
+		return Summary{}, err
+	}
+	return svc.Summary(ctx)
+}
+
+// PeerRoutes counts a peer's received, active and advertised routes.
+func (r *Runner) PeerRoutes(ctx context.Context, k PeerKey) (unicast, vpnv4 PeerRouteCounts, err error) {
+	svc, err := r.service()
+	if err != nil {
+		return PeerRouteCounts{}, PeerRouteCounts{}, err
+	}
+	return svc.PeerRoutes(ctx, k)
+}
+
 // Peers returns the peers' state.
 func (r *Runner) Peers(ctx context.Context) ([]PeerSnapshot, error) {
 	svc, err := r.service()

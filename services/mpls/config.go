@@ -81,8 +81,25 @@ func Validate(c *datastore.Change) []*datastore.RuleError {
 	t := c.New
 	lsrID, hasLSR := t.Get(pathMPLS.Child("lsr-id"))
 	mplsOn := t.Exists(pathMPLS.Child("enable"))
+	// The trees a change starts from: running, and the candidate before
+	// the edit being checked (rules about steps hold from both; a
+	// rollback restores a configuration and is not a step).
+	var befores []*datastore.Tree
+	if !c.Rollback {
+		for _, b := range []*datastore.Tree{c.Old, c.Prev} {
+			if b != nil {
+				befores = append(befores, b)
+			}
+		}
+	}
 	if mplsOn && !hasLSR {
-		errs = append(errs, datastore.Refuse(pathMPLS.Child("enable"), "The MPLS LSR ID must be configured before MPLS is enabled"))
+		e := datastore.Refuse(pathMPLS.Child("enable"), "The MPLS LSR ID must be configured before MPLS is enabled")
+		for _, b := range befores {
+			if _, had := b.Get(pathMPLS.Child("lsr-id")); had && b.Exists(pathMPLS.Child("enable")) {
+				e = datastore.Refuse(pathMPLS.Child("lsr-id"), "The MPLS LSR ID cannot be deleted while MPLS is enabled; run undo mpls first")
+			}
+		}
+		errs = append(errs, e)
 	}
 	for _, ifc := range t.Entries(pathInterfaces, "interface") {
 		name := ifc.Path.Last().Keys[0]
@@ -95,14 +112,39 @@ func Validate(c *datastore.Change) []*datastore.RuleError {
 		if !bound || vrf == "" || !hasLSR {
 			continue
 		}
-		for _, a := range t.Entries(ifc.Path.Child("ipv4"), "address") {
-			if a.Path.Last().Keys[0] == lsrID {
-				errs = append(errs, datastore.Refuse(ifc.Path.Child("vpn-instance"), "The interface %s holds the MPLS LSR ID and cannot be bound to a VPN instance", name))
-				break
+		held := holdsAddress(t, ifc.Path, lsrID)
+		for _, b := range befores {
+			held = held || holdsAddress(b, ifc.Path, lsrID)
+		}
+		if held {
+			errs = append(errs, datastore.Refuse(ifc.Path.Child("vpn-instance"), "The interface %s holds the MPLS LSR ID %s and cannot be bound to a VPN instance", name, lsrID))
+		}
+	}
+	// Nor can it be deleted while the LSR ID stays.
+	if hasLSR {
+		seen := map[string]bool{}
+		for _, b := range befores {
+			for _, ifc := range b.Entries(pathInterfaces, "interface") {
+				name := ifc.Path.Last().Keys[0]
+				if seen[name] || t.Exists(ifc.Path) || !holdsAddress(b, ifc.Path, lsrID) {
+					continue
+				}
+				seen[name] = true
+				errs = append(errs, datastore.Refuse(ifc.Path, "The interface %s holds the MPLS LSR ID %s and cannot be deleted", name, lsrID))
 			}
 		}
 	}
 	return errs
+}
+
+// holdsAddress reports whether the interface at ifc has the address a in t.
+func holdsAddress(t *datastore.Tree, ifc datastore.Path, a string) bool {
+	for _, ad := range t.Entries(ifc.Child("ipv4"), "address") {
+		if ad.Path.Last().Keys[0] == a {
+			return true
+		}
+	}
+	return false
 }
 
 // Owner is the datastore participant: it validates, and keeps the applied

@@ -19,6 +19,11 @@ func TestValidate(t *testing.T) {
 	vpnRoute := func(keys ...string) datastore.Path {
 		return datastore.P("static-routes", "vpn-route", datastore.K(keys...))
 	}
+	vpn := func(t *datastore.Tree, names ...string) {
+		for _, n := range names {
+			t.SetPresence(datastore.P("vpn-instances", "vpn-instance", datastore.K(n)))
+		}
+	}
 	tests := []struct {
 		name string
 		edit func(*datastore.Tree)
@@ -57,11 +62,26 @@ func TestValidate(t *testing.T) {
 			t.Set(route("10.0.0.0", "255.0.0.0", "192.0.2.1").Child("next-hop-address"), "192.0.2.2")
 		}, "/static-routes/route[10.0.0.0][255.0.0.0][192.0.2.1]: The route 10.0.0.0 255.0.0.0: a next-hop address follows an interface only"},
 		{"next hop in another instance is an address", func(t *datastore.Tree) {
+			vpn(t, "red")
 			t.Set(vpnRoute("red", "10.0.0.0", "255.0.0.0", "GigabitEthernet0/1/0").Child("public"), "")
 		}, "/static-routes/vpn-route[red][10.0.0.0][255.0.0.0][GigabitEthernet0/1/0]: The route 10.0.0.0 255.0.0.0: a next hop in another instance must be an address"},
 		{"next hop in its own instance", func(t *datastore.Tree) {
+			vpn(t, "red")
 			t.Set(vpnRoute("red", "10.0.0.0", "255.0.0.0", "192.0.2.1").Child("next-hop-vpn"), "red")
 		}, "/static-routes/vpn-route[red][10.0.0.0][255.0.0.0][192.0.2.1]: The route 10.0.0.0 255.0.0.0: the next hop is in the route's own VPN instance; give it without vpn-instance"},
+		// A route depends on the instances it names (NETCONF deleting an
+		// instance alone meets these; the CLI's undo ip vpn-instance
+		// deletes the routes with it).
+		{"instance of the route missing", func(t *datastore.Tree) {
+			t.SetPresence(vpnRoute("red", "10.0.0.0", "255.0.0.0", "192.0.2.1"))
+		}, "/static-routes/vpn-route[red][10.0.0.0][255.0.0.0][192.0.2.1]: The static route 10.0.0.0 255.0.0.0 of VPN instance red needs VPN instance red, which does not exist"},
+		{"next-hop instance missing", func(t *datastore.Tree) {
+			t.Set(route("172.31.0.0", "255.255.255.0", "10.9.9.9").Child("next-hop-vpn"), "zz2")
+		}, "/static-routes/route[172.31.0.0][255.255.255.0][10.9.9.9]/next-hop-vpn: The static route 172.31.0.0 255.255.255.0 resolves its next hop in VPN instance zz2, which does not exist"},
+		{"next-hop instance present", func(t *datastore.Tree) {
+			vpn(t, "zz2")
+			t.Set(route("172.31.0.0", "255.255.255.0", "10.9.9.9").Child("next-hop-vpn"), "zz2")
+		}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

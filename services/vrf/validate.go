@@ -162,6 +162,10 @@ func validateInterfaces(t *datastore.Tree) []*datastore.RuleError {
 			primaries[a.ifname]++
 		}
 		l := a.pfx.Bits()
+		if !hostAddress(a.pfx.Addr()) {
+			errs = append(errs, datastore.Refuse(a.path, "The address %s on %s is not a valid host address", a.pfx.Addr(), a.ifname))
+			continue
+		}
 		if l == 32 && !strings.HasPrefix(a.ifname, "LoopBack") {
 			errs = append(errs, datastore.Refuse(a.path, "The mask length 32 is allowed on LoopBack interfaces only (%s)", a.ifname))
 		}
@@ -197,4 +201,13 @@ func lastAddr(p netip.Prefix) netip.Addr {
 	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 	v |= ^uint32(0) >> p.Bits()
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// hostAddress tells whether an interface may have the address a: not
+// 0.0.0.0/8 (this network), 127.0.0.0/8 (the host's own loopback,
+// InLoopBack0 on VRP), multicast (224.0.0.0/4) or the reserved and
+// broadcast addresses above it.
+func hostAddress(a netip.Addr) bool {
+	b := a.As4()[0]
+	return a.Is4() && b != 0 && b != 127 && b < 224
 }

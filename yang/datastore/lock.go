@@ -29,6 +29,9 @@ type Origin struct {
 	Session   uint32
 	User      string
 	Interface string
+	// Terminal is the user's line as VRP's User-Intf names it ("VTY 0",
+	// "CON 0"); the commit record keeps it.
+	Terminal string
 }
 
 func (o Origin) String() string {

@@ -69,9 +69,15 @@ func TestLocks(t *testing.T) {
 	if err := s.Unlock(DatastoreRunning, nc1.Session); err == nil {
 		t.Fatal("unlock of an unlocked datastore")
 	}
-	cli.Sync()
-	if _, err := cli.Commit(ctx, "alice", ""); err != nil {
+	// The CLI candidate changed the sysname the others committed since:
+	// a conflict, until its session refreshes it.
+	var ce *ConflictError
+	if _, err := cli.Commit(ctx, "alice", ""); !errors.As(err, &ce) {
 		t.Fatalf("CLI commit after unlock: %v", err)
+	}
+	cli.Refresh()
+	if _, err := cli.Commit(ctx, "alice", ""); err != nil {
+		t.Fatalf("CLI commit after refresh: %v", err)
 	}
 }
 

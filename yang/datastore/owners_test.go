@@ -109,6 +109,7 @@ func TestCheckOwners(t *testing.T) {
 		s.Register(nop, "/system", "/user-interface", "/vpn-instances", "/interfaces", "/static-routes", "/static-lsps")
 		s.Register(nop, "/mpls", "/interfaces/interface/mpls")
 		s.Register(nop, "/ospf", "/interfaces/interface/ospf")
+		s.Register(nop, "/bgp")
 		s.Register(nop, "/ip-prefixes", "/community-filters", "/extcommunity-filters", "/as-path-filters", "/route-policies")
 		s.Unsupported("MPLS LDP", "/mpls/ldp", "/interfaces/interface/mpls-ldp")
 	}
@@ -165,7 +166,7 @@ func TestParticipantSeesEditsAndRollbacks(t *testing.T) {
 	if got := r.validated[len(r.validated)-1]; got.Prev != nil || got.Rollback {
 		t.Fatalf("commit validation: %+v", got)
 	}
-	if _, err := s.Rollback(ctx, id, "a"); err != nil {
+	if _, err := s.RollbackLast(ctx, 1, "a"); err != nil || id == 0 {
 		t.Fatal(err)
 	}
 	if got := r.validated[len(r.validated)-1]; !got.Rollback {
@@ -173,6 +174,7 @@ func TestParticipantSeesEditsAndRollbacks(t *testing.T) {
 	}
 	// A refusal stops the commit and keeps its path.
 	r.refuse = Refuse(lo0, "The interface %s is refused", "LoopBack0")
+	c.Sync() // as front ends do before an edit
 	c.Tree().Set(lo0.Child("description"), "y")
 	_, err = c.Commit(ctx, "a", "")
 	var re *RuleError

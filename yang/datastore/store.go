@@ -20,10 +20,20 @@ type Record struct {
 	User        string
 	Time        time.Time
 	Description string
+	// Label is the user's name for the commit (VRP's `commit label`, `set
+	// configuration commit ID label`); "" when none.
+	Label string
 	// Interface is the front end of the commit ("netconf"; "" for the CLI).
 	Interface string
-	// Before and After are the running trees around the commit.
-	Before, After *Tree
+	// Terminal is the user's line, as VRP's User-Intf shows it ("VTY 0",
+	// "CON 0", "NETCONF 3"); "" when not known.
+	Terminal string
+	// changes is what the commit did: with the running tree, it gives
+	// every configuration the log holds (see TreeAt).
+	changes changeSet
+	// version is running's version after the commit (0 for records of an
+	// earlier run).
+	version int
 }
 
 // FirstCommitID is the id of the first commit (VRP numbers from 1000000001).
@@ -47,8 +57,12 @@ type Store struct {
 	commitMu sync.Mutex
 	trial    *trial // guarded by commitMu and mu
 
-	mu         sync.Mutex
-	running    *Tree
+	mu      sync.Mutex
+	running *Tree
+	// tip is the tree the commit log ends at: running once this run
+	// committed; after a restart, the last configuration of the earlier
+	// run until the first commit (whose record is the difference from it).
+	tip        *Tree
 	version    int
 	log        []Record
 	nextID     int
@@ -56,6 +70,8 @@ type Store struct {
 	ownerCache map[string]int
 	journal    Journal
 	locks      lockTable
+	// recErrs are the commits whose record the journal did not keep.
+	recErrs map[int]error
 }
 
 // New makes an empty store on schema s. Nobody owns anything yet: every
@@ -106,8 +122,13 @@ type Candidate struct {
 	gen     int
 	// origin, dirty and ref serve the locks (lock.go).
 	origin Origin
-	dirty  atomic.Bool
-	ref    *candidateRef
+	// since is running as it was when the candidate's changes began (its
+	// base while it held none); conflicts are the nodes other sessions'
+	// commits changed that it changed too (conflict.go).
+	since     *Tree
+	conflicts []Conflict
+	dirty     atomic.Bool
+	ref       *candidateRef
 }
 
 // Gen changes whenever the candidate is replaced, rebased or discarded
@@ -117,18 +138,29 @@ func (c *Candidate) Gen() int { return c.gen }
 // NewCandidate starts a candidate on the current running tree.
 func (s *Store) NewCandidate() *Candidate {
 	r, v := s.snapshot()
-	c := &Candidate{store: s, base: r, version: v, tree: r.Clone()}
+	c := &Candidate{store: s, base: r, version: v, tree: r.Clone(), since: r}
 	s.locks.track(c)
 	return c
 }
 
-// Sync rebases the candidate if running changed since it was taken.
+// Sync rebases the candidate if running changed since it was taken: its
+// own changes are replayed on the new running tree, and the nodes another
+// session's commit changed too are remembered as conflicts (see
+// Conflicts).
 func (c *Candidate) Sync() {
 	r, v := c.store.snapshot()
 	if v == c.version {
 		return
 	}
 	ops := Diff(c.base, c.tree)
+	if len(ops) == 0 {
+		c.since = r
+	} else {
+		for _, p := range findConflicts(ops, Diff(c.base, r)) {
+			id, user := c.store.whoChanged(p, c.version)
+			c.addConflict(Conflict{Path: p, ID: id, User: user})
+		}
+	}
 	t := r.Clone()
 	t.Apply(ops)
 	c.base, c.version, c.tree = r, v, t
@@ -159,6 +191,7 @@ func (c *Candidate) Changes() []Op { return Diff(c.base, c.tree) }
 func (c *Candidate) Discard() {
 	r, v := c.store.snapshot()
 	c.base, c.version, c.tree = r, v, r.Clone()
+	c.since, c.conflicts = r, nil
 	c.gen++
 	c.dirty.Store(false)
 }
@@ -244,7 +277,8 @@ func (c *Candidate) Commit(ctx context.Context, user, description string) (int, 
 // commitTree commits next (a candidate tree based on running version
 // version, whose base was base) under commitMu. The locks other sessions
 // hold refuse it unless ctx carries their origin (or WithoutLocks).
-func (s *Store) commitTree(ctx context.Context, base *Tree, version int, next *Tree, user, desc string, rollback bool) (int, *Tree, error) {
+func (s *Store) commitTree(ctx context.Context, base *Tree, version int, next *Tree, o CommitOptions, rollback bool) (int, *Tree, error) {
+	user := o.User
 	if err := s.CheckLocks(ctx); err != nil {
 		return 0, s.Running(), err
 	}
@@ -272,7 +306,14 @@ func (s *Store) commitTree(ctx context.Context, base *Tree, version int, next *T
 	mine := pathsByOwner(regs, owner, ChangedPaths(old, ops))
 	s.mu.Lock()
 	id := s.nextID
+	var lerr error
+	if o.Label != "" {
+		lerr = s.checkNewLabelLocked(0, o.Label)
+	}
 	s.mu.Unlock()
+	if lerr != nil {
+		return 0, old, lerr
+	}
 	type called struct {
 		p Participant
 		c *Change
@@ -295,45 +336,33 @@ func (s *Store) commitTree(ctx context.Context, base *Tree, version int, next *T
 	for _, pc := range prepared {
 		pc.p.Apply(ctx, pc.c)
 	}
+	origin := OriginFrom(ctx)
+	// The tip only moves under commitMu, which the caller holds.
+	s.mu.Lock()
+	tip := s.tipLocked()
+	s.mu.Unlock()
+	rec := Record{ID: id, User: user, Time: s.Now(), Description: o.Description, Label: o.Label,
+		Interface: origin.Interface, Terminal: origin.Terminal, changes: itemDiff(tip, next)}
 	s.mu.Lock()
 	s.running = next
+	s.tip = next
 	s.version++
+	rec.version = s.version
 	s.nextID++
-	rec := Record{ID: id, User: user, Time: s.Now(), Description: desc, Interface: OriginFrom(ctx).Interface, Before: old, After: next}
 	s.log = append(s.log, rec)
 	if len(s.log) > MaxLog {
-		s.log = s.log[len(s.log)-MaxLog:]
+		s.log = append([]Record(nil), s.log[len(s.log)-MaxLog:]...)
 	}
 	journal := s.journal
 	s.mu.Unlock()
 	if journal != nil {
-		if err := journal.Append(rec); err != nil {
+		if err := journal.Append(rec, next); err != nil {
 			s.Log.Warn("commit record not kept", "id", id, "err", err)
+			s.noteRecordError(id, err)
 		}
 	}
 	s.Log.Info("configuration committed", "id", id, "user", user, "changes", len(ops))
 	return id, old, nil
-}
-
-// Rollback restores running to what it was just before commit id was made
-// (undoing that commit and every later one); it is itself a new commit.
-func (s *Store) Rollback(ctx context.Context, id int, user string) (int, error) {
-	s.mu.Lock()
-	var target *Tree
-	for _, r := range s.log {
-		if r.ID == id {
-			target = r.Before
-		}
-	}
-	s.mu.Unlock()
-	if target == nil {
-		return 0, fmt.Errorf("the commit ID %d does not exist", id)
-	}
-	s.commitMu.Lock()
-	defer s.commitMu.Unlock()
-	base, version := s.snapshot()
-	id2, _, err := s.commitTree(ctx, base, version, target, user, fmt.Sprintf("rollback to %d", id), true)
-	return id2, err
 }
 
 // LoadRunning replaces running without participants or log (tests, or a

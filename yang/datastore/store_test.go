@@ -13,7 +13,7 @@ import (
 
 // newStore is a store on the embedded schema where an owner that accepts
 // everything owns every top-level node.
-func newStore(t *testing.T) *Store {
+func newStore(t testing.TB) *Store {
 	t.Helper()
 	sc, err := schema.Load()
 	if err != nil {
@@ -187,8 +187,9 @@ func TestCommitParticipantsAndRollback(t *testing.T) {
 	}
 	vrf.fail = nil
 	c.Discard()
-	// Rollback to commit 2 (state before it): binding gone, vrf kept.
-	id3, err := s.Rollback(ctx, id2, "bob")
+	// Rollback to commit 1 (the configuration it made): binding gone, vrf
+	// kept.
+	id3, err := s.RollbackTo(ctx, id1, "bob")
 	if err != nil || id3 != id2+1 {
 		t.Fatalf("rollback: %d %v", id3, err)
 	}
@@ -214,22 +215,79 @@ func TestConcurrentCandidates(t *testing.T) {
 	a.Tree().Set(ge1.Child("description"), "from a")
 	a.Tree().Set(lo0.Child("description"), "lo from a")
 	b.Tree().Set(ge1.Child("description"), "from b")
-	if _, err := a.Commit(ctx, "a", ""); err != nil {
+	b.Tree().Set(ge1.Child("shutdown"), "true")
+	idA, err := a.Commit(ctx, "a", "")
+	if err != nil {
 		t.Fatal(err)
 	}
-	// b has not synced; its commit merges its own changes on top of a's.
+	// b has not synced; both changed ge1's description: a conflict, named.
+	var ce *ConflictError
+	if _, err := b.Commit(ctx, "b", ""); !errors.As(err, &ce) || len(ce.Conflicts) != 1 ||
+		!ce.Conflicts[0].Path.Equal(ge1.Child("description")) || ce.Conflicts[0].ID != idA || ce.Conflicts[0].User != "a" {
+		t.Fatalf("want a conflict on ge1's description, got %v", err)
+	}
+	if !b.Dirty() {
+		t.Fatal("a refused commit lost the candidate")
+	}
+	// Refreshed, b's own values stand; a's other change is kept.
+	if got := b.Refresh(); len(got) != 1 {
+		t.Fatalf("refresh accepted %v", got)
+	}
 	if _, err := b.Commit(ctx, "b", ""); err != nil {
 		t.Fatal(err)
 	}
 	r := s.Running()
 	if v, _ := r.Get(ge1.Child("description")); v != "from b" {
-		t.Fatalf("last committer should win: %q", v)
+		t.Fatalf("refreshed candidate's value: %q", v)
 	}
 	if v, _ := r.Get(lo0.Child("description")); v != "lo from a" {
 		t.Fatalf("a's other change lost: %q", v)
 	}
-	// A candidate that deleted an entry removes it even if another session
-	// added below it meanwhile.
+	// A conflict the session undid itself (its value back to running's)
+	// no longer holds its commit back.
+	g, h := s.NewCandidate(), s.NewCandidate()
+	g.Tree().Set(ge1.Child("description"), "g")
+	g.Tree().Set(lo0.Child("description"), "lo from g")
+	h.Tree().Set(ge1.Child("description"), "h")
+	if _, err := h.Commit(ctx, "h", ""); err != nil {
+		t.Fatal(err)
+	}
+	g.Sync()
+	g.Tree().Set(ge1.Child("description"), "h")
+	if _, err := g.Commit(ctx, "g", ""); err != nil {
+		t.Fatalf("a conflict undone by its session: %v", err)
+	}
+	// A node another session changed twice is one conflict, named with
+	// the newest of its commits.
+	m, n := s.NewCandidate(), s.NewCandidate()
+	m.Tree().Set(ge1.Child("description"), "m")
+	n.Tree().Set(ge1.Child("description"), "n1")
+	if _, err := n.Commit(ctx, "n", ""); err != nil {
+		t.Fatal(err)
+	}
+	m.Sync()
+	n.Tree().Set(ge1.Child("description"), "n2")
+	idN2, err := n.Commit(ctx, "n2", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Commit(ctx, "m", ""); !errors.As(err, &ce) || len(ce.Conflicts) != 1 ||
+		ce.Conflicts[0].ID != idN2 || ce.Conflicts[0].User != "n2" {
+		t.Fatalf("want one conflict on ge1's description from commit %d, got %v", idN2, err)
+	}
+	m.Discard()
+	// Changes to different nodes do not conflict.
+	e, f := s.NewCandidate(), s.NewCandidate()
+	e.Tree().Set(ge1.Child("description"), "e")
+	f.Tree().Set(lo0.Child("description"), "f")
+	if _, err := e.Commit(ctx, "e", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Commit(ctx, "f", ""); err != nil {
+		t.Fatalf("unrelated changes conflicted: %v", err)
+	}
+	// A candidate that deleted an entry below which another session added
+	// something conflicts; refreshed, it deletes the entry.
 	c, d := s.NewCandidate(), s.NewCandidate()
 	c.Tree().Delete(lo0)
 	d.Tree().Set(lo0.Child("shutdown"), "true")
@@ -239,6 +297,58 @@ func TestConcurrentCandidates(t *testing.T) {
 	c.Sync()
 	if c.Tree().Exists(lo0) {
 		t.Fatal("rebase resurrected a deleted entry")
+	}
+	if cs := c.Conflicts(); len(cs) != 1 || !cs[0].Path.Equal(lo0.Child("shutdown")) {
+		t.Fatalf("conflicts %v", cs)
+	}
+	c.Refresh()
+	if _, err := c.Commit(ctx, "c", ""); err != nil || s.Running().Exists(lo0) {
+		t.Fatalf("refreshed delete: %v", err)
+	}
+}
+
+// A commit that breaks a rule only because of what another session
+// committed meanwhile is refused as a conflict, with the rule it breaks.
+func TestConflictByRule(t *testing.T) {
+	ctx := context.Background()
+	sc, err := schema.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(sc, nil)
+	// One RD per instance, as the vrf service's rule.
+	s.Register(ValidateFunc(func(c *Change) []*RuleError {
+		seen := map[string]bool{}
+		var errs []*RuleError
+		for _, vi := range c.New.Entries(P("vpn-instances"), "vpn-instance") {
+			rd, ok := c.New.Get(vi.Path.Child("ipv4-family").Child("route-distinguisher"))
+			if ok && seen[rd] {
+				errs = append(errs, Refuse(vi.Path, "The RD %s is used twice", rd))
+			}
+			seen[rd] = true
+		}
+		return errs
+	}), "/vpn-instances")
+	a, b := s.NewCandidate(), s.NewCandidate()
+	a.Tree().SetPresence(redAF)
+	a.Tree().Set(redAF.Child("route-distinguisher"), "1:1")
+	b.Tree().SetPresence(blueAF)
+	b.Tree().Set(blueAF.Child("route-distinguisher"), "1:1")
+	if _, err := a.Commit(ctx, "a", ""); err != nil {
+		t.Fatal(err)
+	}
+	var ce *ConflictError
+	if _, err := b.Commit(ctx, "b", ""); !errors.As(err, &ce) || len(ce.Errs) != 1 || ce.Errs[0].Error() != "The RD 1:1 is used twice" {
+		t.Fatalf("want a conflict by rule, got %v", err)
+	}
+	// The same refusal without a concurrent commit is a plain one.
+	c := s.NewCandidate()
+	c.Tree().SetPresence(blue)
+	c.Tree().SetPresence(blueAF)
+	c.Tree().Set(blueAF.Child("route-distinguisher"), "1:1")
+	var ve *ValidationError
+	if _, err := c.Commit(ctx, "c", ""); !errors.As(err, &ve) || errors.As(err, &ce) {
+		t.Fatalf("want a plain refusal, got %v", err)
 	}
 }
 

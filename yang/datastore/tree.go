@@ -66,6 +66,19 @@ func (t *Tree) Revert(c Checkpoint) {
 	t.recording = rec
 }
 
+// ChangedSince returns the keys (Path.String()) of the items changed since
+// c, while recording: what one edit touched.
+func (t *Tree) ChangedSince(c Checkpoint) []string {
+	if c.n > len(t.undo) {
+		return nil
+	}
+	out := make([]string, 0, len(t.undo)-c.n)
+	for _, r := range t.undo[c.n:] {
+		out = append(out, r.k)
+	}
+	return out
+}
+
 // Release stops recording and forgets what was recorded.
 func (t *Tree) Release() {
 	t.recording = false

@@ -41,7 +41,19 @@ type CommitOptions struct {
 	Persist string
 	// PersistID names the pending trial's token (nil: not given).
 	PersistID *string
+	// Label names the new commit (see CheckLabel); a label already in the
+	// log refuses the commit with a *LabelError.
+	Label string
 }
+
+// DescriptionError refuses a commit whose description is not free text
+// (a line break, a control character).
+type DescriptionError struct{ Err error }
+
+func (e *DescriptionError) Error() string {
+	return "the commit description is not valid: " + e.Err.Error()
+}
+func (e *DescriptionError) Unwrap() error { return e.Err }
 
 // CommitResult says what a commit did.
 type CommitResult struct {
@@ -51,6 +63,9 @@ type CommitResult struct {
 	Confirmed bool
 	// Trial is the pending trial after a trial commit.
 	Trial *Trial
+	// RecordErr: the commit took effect but the journal did not keep its
+	// record (see Store.RecordError).
+	RecordErr error
 }
 
 // Trial describes a pending commit trial.
@@ -110,9 +125,18 @@ func mayAct(t *trial, o Origin, persistID *string) error {
 // were.
 func (c *Candidate) CommitWith(ctx context.Context, o CommitOptions) (CommitResult, error) {
 	s := c.store
-	c.Sync()
+	if o.Description != "" {
+		// A commit description is free text, as a description of the
+		// configuration is: one line, no control characters.
+		if err := s.Schema.CheckText(o.Description); err != nil {
+			return CommitResult{}, &DescriptionError{Err: err}
+		}
+	}
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
+	// Rebased under commitMu: no commit lands between the rebase and this
+	// commit, so the conflicts found are all there are.
+	c.Sync()
 	origin := OriginFrom(ctx)
 	if s.trial != nil {
 		if err := mayAct(s.trial, origin, o.PersistID); err != nil {
@@ -134,13 +158,28 @@ func (c *Candidate) CommitWith(ctx context.Context, o CommitOptions) (CommitResu
 			}
 		}
 	} else {
-		res.ID, old, err = s.commitTree(ctx, c.base, c.version, c.tree, o.User, o.Description, false)
+		if cs := c.liveConflicts(); len(cs) > 0 {
+			return CommitResult{}, &ConflictError{Conflicts: cs}
+		}
+		res.ID, old, err = s.commitTree(ctx, c.base, c.version, c.tree, o, false)
+		var ve *ValidationError
+		if errors.As(err, &ve) && c.since != c.base {
+			// Others committed since this candidate's changes began: if
+			// its changes held on the configuration they began from, the
+			// others' commits broke them.
+			solo := c.since.Clone()
+			solo.Apply(Diff(c.base, c.tree))
+			if len(s.validate(&Change{User: o.User, Old: c.since, New: solo})) == 0 {
+				return CommitResult{}, &ConflictError{Errs: ve.Errs}
+			}
+		}
 		if err != nil && !errors.Is(err, ErrNoChange) {
 			return CommitResult{}, err
 		}
 	}
 	if res.ID != 0 {
 		c.Discard()
+		res.RecordErr = s.RecordError(res.ID)
 	}
 	if o.Trial <= 0 {
 		res.Confirmed = s.confirmLocked(o.User)
@@ -251,7 +290,7 @@ func (s *Store) expire(t *trial) {
 func (s *Store) rollbackTrialLocked(ctx context.Context, t *trial, why string) error {
 	ctx = WithoutLocks(WithOrigin(ctx, t.Holder))
 	base, version := s.snapshot()
-	_, _, err := s.commitTree(ctx, base, version, t.before, TrialUser, fmt.Sprintf("rollback to %d", t.ID), true)
+	_, _, err := s.commitTree(ctx, base, version, t.before, CommitOptions{User: TrialUser, Description: fmt.Sprintf("rollback of commit trial %d", t.ID)}, true)
 	switch {
 	case err == nil:
 		s.Log.Warn("trial configuration rolled back", "commit", t.ID, "holder", t.Holder.String(), "why", why)

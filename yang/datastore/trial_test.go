@@ -257,3 +257,28 @@ func TestTrialSessions(t *testing.T) {
 		t.Fatalf("a token of no pending trial: %v", err)
 	}
 }
+
+// TestCommitDescriptionIsFreeText: a commit description with a line break
+// or a terminal escape is refused (it is printed by display configuration
+// commit list and kept in the journal), and nothing is committed.
+func TestCommitDescriptionIsFreeText(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	for _, d := range []string{"x\ny", "\x1b]0;pwned\x07", " x"} {
+		c := s.NewCandidate()
+		c.Tree().Set(P("system", "sysname"), "PE1")
+		_, err := c.CommitWith(ctx, CommitOptions{User: "u", Description: d})
+		var de *DescriptionError
+		if !errors.As(err, &de) {
+			t.Errorf("%q: %v", d, err)
+		}
+		if len(s.Commits()) != 0 {
+			t.Fatalf("%q: committed", d)
+		}
+	}
+	c := s.NewCandidate()
+	c.Tree().Set(P("system", "sysname"), "PE1")
+	if _, err := c.CommitWith(ctx, CommitOptions{User: "u", Description: "before the window"}); err != nil {
+		t.Fatal(err)
+	}
+}

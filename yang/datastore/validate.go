@@ -1,6 +1,7 @@
 package datastore
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -20,7 +21,7 @@ func validateSchema(s *schema.Schema, t *Tree) []error {
 		ok := true
 		for i, el := range it.Path {
 			if e.Dir == nil || e.Dir[el.Name] == nil {
-				errs = append(errs, fmt.Errorf("unknown configuration node %s", it.Path[:i+1]))
+				errs = append(errs, &PathError{Path: it.Path[:i+1], Err: fmt.Errorf("unknown configuration node %s", it.Path[:i+1]), bare: true})
 				ok = false
 				break
 			}
@@ -29,13 +30,13 @@ func validateSchema(s *schema.Schema, t *Tree) []error {
 			case e.IsList():
 				keys := schema.Keys(e)
 				if len(el.Keys) != len(keys) {
-					errs = append(errs, fmt.Errorf("%s: wrong number of keys", it.Path[:i+1]))
+					errs = append(errs, pathErr(it.Path[:i+1], errors.New("wrong number of keys")))
 					ok = false
 				}
 				for j, k := range keys {
 					if j < len(el.Keys) {
 						if err := checkLeaf(s, refs, e.Dir[k], el.Keys[j]); err != nil {
-							errs = append(errs, fmt.Errorf("%s: %w", it.Path[:i+1], err))
+							errs = append(errs, pathErr(it.Path[:i+1], err))
 							ok = false
 						}
 					}
@@ -43,7 +44,7 @@ func validateSchema(s *schema.Schema, t *Tree) []error {
 			case e.IsLeafList():
 				if len(el.Keys) == 1 {
 					if err := checkLeaf(s, refs, e, el.Keys[0]); err != nil {
-						errs = append(errs, fmt.Errorf("%s: %w", it.Path[:i+1], err))
+						errs = append(errs, pathErr(it.Path[:i+1], err))
 					}
 				}
 			}
@@ -52,7 +53,7 @@ func validateSchema(s *schema.Schema, t *Tree) []error {
 			}
 			if schema.IsPresence(e) && i < len(it.Path)-1 {
 				if _, there := t.Get(it.Path[:i+1]); !there {
-					errs = append(errs, fmt.Errorf("%s: the container %s does not exist", it.Path, it.Path[:i+1]))
+					errs = append(errs, pathErr(it.Path, fmt.Errorf("the container %s does not exist", it.Path[:i+1])))
 					ok = false
 					break
 				}
@@ -66,7 +67,7 @@ func validateSchema(s *schema.Schema, t *Tree) []error {
 				continue // checked with the list entry
 			}
 			if err := checkLeaf(s, refs, e, it.Value); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", it.Path, err))
+				errs = append(errs, pathErr(it.Path, err))
 			}
 		}
 		if e.IsList() || schema.IsPresence(e) {
@@ -75,6 +76,40 @@ func validateSchema(s *schema.Schema, t *Tree) []error {
 	}
 	errs = append(errs, checkMandatory(t, nil, s.Root)...)
 	return errs
+}
+
+// PathError is a schema problem of the node at Path (a value of the wrong
+// type, a missing mandatory leaf, a leafref to nothing). Its text is
+// "<path>: <problem>".
+type PathError struct {
+	Path Path
+	Err  error
+	bare bool // the text is Err's alone (it names the path itself)
+}
+
+func pathErr(p Path, err error) *PathError { return &PathError{Path: p, Err: err} }
+
+func (e *PathError) Error() string {
+	if e.bare {
+		return e.Err.Error()
+	}
+	return fmt.Sprintf("%s: %v", e.Path, e.Err)
+}
+
+func (e *PathError) Unwrap() error { return e.Err }
+
+// ErrorPath returns the node a validation problem is about: a RuleError's
+// or a PathError's path; ok is false for a problem about no node.
+func ErrorPath(err error) (Path, bool) {
+	var re *RuleError
+	if errors.As(err, &re) && len(re.Path) > 0 {
+		return re.Path, true
+	}
+	var pe *PathError
+	if errors.As(err, &pe) && len(pe.Path) > 0 {
+		return pe.Path, true
+	}
+	return nil, false
 }
 
 // refIndex answers leafref lookups: the first keys of the entries of a list.
@@ -158,7 +193,7 @@ func checkMandatory(t *Tree, p Path, e *yang.Entry) []error {
 		case c.IsLeaf():
 			if c.Mandatory == yang.TSTrue && !schema.IsKeyLeaf(c) {
 				if _, ok := t.Get(cp); !ok {
-					errs = append(errs, fmt.Errorf("%s: mandatory %s is missing", p, name))
+					errs = append(errs, pathErr(p, fmt.Errorf("mandatory %s is missing", name)))
 				}
 			}
 		case c.IsContainer() && !schema.IsPresence(c):

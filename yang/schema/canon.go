@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // typeCanons give the canonical form of the values of some typedefs, which
@@ -68,8 +70,12 @@ func PlainPassword(cipher string) (string, error) {
 
 func canonCipher(v string) (string, error) {
 	if strings.HasPrefix(v, cipherMark) {
-		if _, err := PlainPassword(v); err != nil {
+		pw, err := PlainPassword(v)
+		if err != nil {
 			return "", fmt.Errorf("%q: %w", v, err)
+		}
+		if !passwordChars(pw) {
+			return "", fmt.Errorf("%q: the password has a character a password cannot have (a space, a question mark, a control character)", v)
 		}
 		return v, nil
 	}
@@ -77,4 +83,19 @@ func canonCipher(v string) (string, error) {
 		return "", fmt.Errorf("a plain password has at most %d characters", maxPlainPassword)
 	}
 	return CipherPassword(v), nil
+}
+
+// passwordChars tells whether a password decoded from a cipher form takes
+// only the characters the type takes in plain text: UTF-8 without spaces,
+// question marks, control characters or line separators.
+func passwordChars(pw string) bool {
+	if !utf8.ValidString(pw) {
+		return false
+	}
+	for _, r := range pw {
+		if r == ' ' || r == '?' || unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return false
+		}
+	}
+	return true
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/openconfig/goyang/pkg/yang"
 
@@ -266,7 +267,13 @@ func (s *Schema) checkType(t *yang.YangType, v string) (string, error) {
 		// The referenced leaf's type; existence is checked by validation.
 		return v, nil
 	case yang.Ystring:
-		if len(t.Length) > 0 && !inRange(t.Length, uint64(len(v)), false) {
+		// A YANG string is Unicode text (RFC 7950, 9.4): bytes that are
+		// not UTF-8 are no value at all (regular expressions would read
+		// them as U+FFFD and let them through).
+		if !utf8.ValidString(v) {
+			return "", fmt.Errorf("%q is not UTF-8 text", v)
+		}
+		if len(t.Length) > 0 && !inRange(t.Length, uint64(utf8.RuneCountInString(v)), false) {
 			return "", fmt.Errorf("length of %q is not in %s", v, t.Length)
 		}
 		for _, p := range t.Pattern {
@@ -279,9 +286,7 @@ func (s *Schema) checkType(t *yang.YangType, v string) (string, error) {
 			}
 		}
 		if check := typeChecks[t.Name]; check != nil {
-			if err := check(v); err != nil {
-				return "", err
-			}
+			return check(v)
 		}
 		if canon := typeCanons[t.Name]; canon != nil {
 			return canon(v)

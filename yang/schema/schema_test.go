@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/openconfig/goyang/pkg/yang"
 )
 
 func names(s *Schema, path ...string) string {
@@ -25,7 +27,7 @@ func TestLoadAndOrder(t *testing.T) {
 		path []string
 		want string
 	}{
-		{nil, "system vpn-instances mpls interfaces ospf ip-prefixes community-filters extcommunity-filters as-path-filters route-policies static-routes static-lsps user-interface"},
+		{nil, "system vpn-instances mpls interfaces bgp ospf ip-prefixes community-filters extcommunity-filters as-path-filters route-policies static-routes static-lsps user-interface"},
 		{[]string{"vpn-instances", "vpn-instance", "ipv4-family"}, "route-distinguisher apply-label apply-label-static import-route-policy export-route-policy tnl-policy vpn-target"},
 		{[]string{"interfaces", "interface"}, "name shutdown description vpn-instance ipv4 mpls mpls-ldp mpls-ldp-hello-hold mpls-ldp-keepalive-hold ospf"},
 		{[]string{"static-routes", "vpn-route"}, "vpn-instance next-hop-vpn public prefix mask next-hop next-hop-address preference tag description"},
@@ -87,6 +89,28 @@ func TestCheckValue(t *testing.T) {
 		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "vpn-target", "value"}, "10.0.0.1:7", "10.0.0.1:7", true},
 		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "vpn-target", "value"}, "0:0", "", false},
 		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "vpn-target", "value"}, "10.0.0.1:70000", "", false},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "route-distinguisher"}, "0100:01", "100:1", true},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "route-distinguisher"}, "100:0001", "100:1", true},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "route-distinguisher"}, "00100:1", "100:1", true},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "route-distinguisher"}, "01.02:03", "1.2:3", true},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "route-distinguisher"}, "0000065536:0001", "65536:1", true},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "route-distinguisher"}, "0.0.0.0:0", "", false},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "route-distinguisher"}, "0.0.0.0:1", "0.0.0.0:1", true},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "route-distinguisher"}, "00:00", "", false},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "vpn-target", "value"}, "111:01", "111:1", true},
+		{[]string{"vpn-instances", "vpn-instance", "ipv4-family", "vpn-target", "value"}, "010.0.0.1:1", "", false},
+		{[]string{"interfaces", "interface", "name"}, "LoopBack4294967296", "", false},
+		{[]string{"interfaces", "interface", "name"}, "LoopBack1023", "LoopBack1023", true},
+		{[]string{"interfaces", "interface", "name"}, "LoopBack1024", "", false},
+		{[]string{"interfaces", "interface", "name"}, "LoopBack01", "", false},
+		{[]string{"interfaces", "interface", "name"}, "GigabitEthernet0/1/0.99999", "", false},
+		{[]string{"interfaces", "interface", "name"}, "GigabitEthernet0/1/0.4094", "GigabitEthernet0/1/0.4094", true},
+		{[]string{"interfaces", "interface", "name"}, "GigabitEthernet0/1/0.0", "", false},
+		{[]string{"interfaces", "interface", "name"}, "GigabitEthernet0/63/0", "GigabitEthernet0/63/0", true},
+		{[]string{"interfaces", "interface", "name"}, "GigabitEthernet0/64/0", "", false},
+		{[]string{"interfaces", "interface", "name"}, "GigabitEthernet0/01/0", "", false},
+		{[]string{"interfaces", "interface", "name"}, "NULL0", "NULL0", true},
+		{[]string{"interfaces", "interface", "name"}, "MEth0/0/0", "MEth0/0/0", true},
 	}
 	for _, tc := range tests {
 		got, err := s.CheckValue(s.Find(tc.path...), tc.in)
@@ -136,6 +160,30 @@ func TestCipherPassword(t *testing.T) {
 	}
 }
 
+// TestCipherPasswordChars: a password given in its cipher form takes the
+// characters a plain one takes: the cipher form of a password with a line
+// break or an escape is refused like the plain password.
+func TestCipherPasswordChars(t *testing.T) {
+	s, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := s.Find(strings.Split("interfaces/interface/ospf/authentication-mode/cipher", "/")...)
+	if leaf == nil {
+		t.Fatal("no OSPF cipher password leaf")
+	}
+	for _, tc := range []struct {
+		pw string
+		ok bool
+	}{{"huawei", true}, {"a\nb", false}, {"a\x1b]0;x\x07", false}, {"a b", false}, {"a?", false}, {"\xff\xfe", false}, {"a\u2028", false}} {
+		for _, v := range []string{tc.pw, CipherPassword(tc.pw)} {
+			if _, err := s.CheckValue(leaf, v); (err == nil) != tc.ok {
+				t.Errorf("%q: %v", v, err)
+			}
+		}
+	}
+}
+
 func TestCheckRD(t *testing.T) {
 	for _, tc := range []struct {
 		in string
@@ -143,10 +191,107 @@ func TestCheckRD(t *testing.T) {
 	}{
 		{"65000:100", true}, {"10.255.0.1:1", true}, {"4200000000:1", true}, {"4200000000:70000", false},
 		{"1.2:3", true}, {"0:0", false}, {"0.0:0", false}, {"1:", false}, {"a:1", false}, {"1.2.3:4", false},
-		{"65535:4294967295", true}, {"65535:4294967296", false},
+		{"65535:4294967295", true}, {"65535:4294967296", false}, {"0.0.0.0:0", false}, {"0.0.0.0:1", true},
 	} {
 		if err := CheckRD(tc.in); (err == nil) != tc.ok {
 			t.Errorf("%s: %v", tc.in, err)
+		}
+	}
+}
+
+// stringLeaves returns every leaf (and leaf-list) of the schema whose type
+// is a string or a union with a string member, with its path.
+func stringLeaves(s *Schema) map[string]*yang.Entry {
+	out := map[string]*yang.Entry{}
+	var walk func(e *yang.Entry)
+	walk = func(e *yang.Entry) {
+		for _, c := range s.Children(e) {
+			if (c.IsLeaf() || c.IsLeafList()) && hasString(c.Type) {
+				out[strings.Join(SchemaPath(c), "/")] = c
+			}
+			walk(c)
+		}
+	}
+	walk(s.Root)
+	return out
+}
+
+func hasString(t *yang.YangType) bool {
+	if t == nil {
+		return false
+	}
+	if t.Kind == yang.Ystring {
+		return true
+	}
+	for _, u := range t.Type {
+		if hasString(u) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestStringsRefuseControlCharacters: no string value of any leaf carries a
+// line break, ESC, BEL, NUL, DEL, a C1 control, a Unicode line or paragraph
+// separator, or bytes that are not UTF-8. A value saved into the startup
+// file is one line of it, and it is echoed to terminals: the types refuse
+// these characters (as VRP's string parameters do), so that the CLI, the
+// startup file and NETCONF all meet the rule. Free text keeps no space at
+// either end (the CLI cannot type one, and a saved line would lose it).
+func TestStringsRefuseControlCharacters(t *testing.T) {
+	s, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaves := stringLeaves(s)
+	if len(leaves) < 10 {
+		t.Fatalf("only %d string leaves found", len(leaves))
+	}
+	bad := []string{"\n", "\r", "\t", "\x00", "\x07", "\x1b", "\x1b]0;pwned\x07", "\x7f", "\u0085", "\u2028", "\u2029", "\xff", "\xc3"}
+	for path, e := range leaves {
+		// A value the leaf accepts, to put the bad characters into.
+		var good string
+		for _, v := range []string{"a", "GigabitEthernet0/1/0", "10.0.0.1", "65000:1"} {
+			if _, err := s.CheckValue(e, v); err == nil {
+				good = v
+				break
+			}
+		}
+		if good == "" {
+			continue // no string member takes plain values (none today)
+		}
+		for _, b := range bad {
+			for _, v := range []string{good + b, b + good, good[:1] + b + good[1:]} {
+				if c, err := s.CheckValue(e, v); err == nil {
+					t.Errorf("%s accepts %q (as %q)", path, v, c)
+				}
+			}
+		}
+		if HasExt(e, "text") {
+			for _, v := range []string{" " + good, good + " ", "a  b"} {
+				_, err := s.CheckValue(e, v)
+				if want := v == "a  b"; (err == nil) != want {
+					t.Errorf("%s: %q: %v", path, v, err)
+				}
+			}
+		}
+	}
+}
+
+func TestCheckText(t *testing.T) {
+	s, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		in string
+		ok bool
+	}{
+		{"before the change window", true}, {"a", true}, {"東京", true},
+		{"x\ny", false}, {"\x1b[2J", false}, {"", false}, {" x", false}, {"\xff", false},
+	} {
+		if err := s.CheckText(tc.in); (err == nil) != tc.ok {
+			t.Errorf("%q: %v", tc.in, err)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"vpnos/cli/proto"
@@ -65,7 +66,15 @@ func cmdCLI(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case interactive:
 		source = "console"
 	}
-	cl, open, err := proto.Dial(ctx, path, proto.Request{User: *user, Interactive: interactive, Source: source})
+	// An SSH server names the client's address in SSH_CLIENT ("addr port
+	// port"), for display users.
+	var remote string
+	if source == "ssh" {
+		if f := strings.Fields(os.Getenv("SSH_CLIENT")); len(f) > 0 {
+			remote = f[0]
+		}
+	}
+	cl, open, err := proto.Dial(ctx, path, proto.Request{User: *user, Interactive: interactive, Source: source, Remote: remote})
 	if err != nil {
 		if tty != nil {
 			tty.Close()

@@ -1,0 +1,56 @@
+package cli
+
+import (
+	"context"
+	"regexp"
+	"testing"
+
+	"vpnos/cli/proto"
+)
+
+// SSH sessions get VTY lines (freed when they close), show their client's
+// address in display users, and their commits name the line.
+func TestUserLines(t *testing.T) {
+	e := testEngine(t, "two-stage")
+	ctx := context.Background()
+	open := func(src, remote string) proto.Session {
+		s, _ := e.Open(ctx, proto.Request{User: "admin", Source: src, Remote: remote})
+		return s
+	}
+	run := func(s proto.Session, lines ...string) string {
+		var out string
+		for _, l := range lines {
+			r := s.Handle(ctx, proto.Request{Op: proto.OpExec, Line: l})
+			if r.Failed {
+				t.Fatalf("%s: %s", l, r.Output)
+			}
+			out = r.Output
+		}
+		return out
+	}
+	a := open("ssh", "192.0.2.9")
+	b := open("ssh", "192.0.2.10")
+	con := open("console", "")
+	out := run(con, "display users")
+	for _, want := range []string{
+		`(?m)^  34  VTY 0   00:00:00  SSH    192\.0\.2\.9 +pass +no$`,
+		`(?m)^  35  VTY 1   00:00:00  SSH    192\.0\.2\.10 +pass +no$`,
+		`(?m)^\+ 0   CON 0   00:00:00 +pass +no$`,
+	} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Fatalf("display users lacks %s:\n%s", want, out)
+		}
+	}
+	a.Close()
+	c := open("ssh", "192.0.2.11")
+	if out := run(c, "display users"); !regexp.MustCompile(`(?m)^\+ 34  VTY 0 .*192\.0\.2\.11`).MatchString(out) {
+		t.Fatalf("the freed VTY 0 was not given again:\n%s", out)
+	}
+	run(b, "system-view", "sysname X", "commit")
+	if r := e.Store().Commits()[0]; r.Terminal != "VTY 1" || r.User != "admin" {
+		t.Fatalf("commit record %+v", r)
+	}
+	if out := run(b, "display configuration commit list verbose 1"); !regexp.MustCompile(`(?m)^  User-Intf: VTY 1$`).MatchString(out) {
+		t.Fatalf("commit list:\n%s", out)
+	}
+}
