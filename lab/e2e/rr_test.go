@@ -38,6 +38,29 @@ func rrLabCopy(t testing.TB, folder, file, name string) string {
 	return writeTopology(t, file, text)
 }
 
+// sameStartup checks that every node of lab/<folder> runs its startup.cfg,
+// as display current-configuration prints it.
+func sameStartup(t testing.TB, l *labtest.Lab, folder string) {
+	t.Helper()
+	root, err := labtest.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := l.Nodes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		cfg, err := os.ReadFile(filepath.Join(root, "lab", folder, n, "startup.cfg"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.WaitCLI(t, n, "display current-configuration", labtest.MatchFunc(func(out string) error {
+			return sameConfig(string(cfg), out)
+		}), 10*time.Second)
+	}
+}
+
 // bgpPeerStates reads the peer rows of display bgp [vpnv4 all] peer
 // (Peer V AS MsgRcvd MsgSent OutQ Up/Down State PrefRcv): peer -> state.
 func bgpPeerStates(out string) map[string]string {
@@ -153,6 +176,7 @@ func within(t testing.TB, l *labtest.Lab, since time.Time, node, cmd string, m l
 func TestRouteReflectorPair(t *testing.T) {
 	needRoot(t)
 	l := labtest.Up(t, rrLabCopy(t, "rr", "rr.clab.yml", "pair"), labtest.Options{Binary: bin})
+	sameStartup(t, l, "rr")
 	start := time.Now()
 	for _, pe := range []string{"PE1", "PE2"} {
 		l.WaitCLI(t, pe, "display bgp vpnv4 all peer", bgpPeers("Established", "10.255.0.11", "10.255.0.12"), 60*time.Second)
@@ -222,6 +246,7 @@ func TestRouteReflectorPair(t *testing.T) {
 func TestHubAndSpoke(t *testing.T) {
 	needRoot(t)
 	l := labtest.Up(t, rrLabCopy(t, "hub-spoke", "hub-spoke.clab.yml", "hub"), labtest.Options{Binary: bin})
+	sameStartup(t, l, "hub-spoke")
 	l.WaitCLI(t, "HubPE", "display bgp vpnv4 all peer", bgpPeers("Established", "10.255.0.2", "10.255.0.3", "192.0.2.2", "192.0.2.6"), 60*time.Second)
 	l.WaitCLI(t, "SPE1", "display bgp vpnv4 all peer", bgpPeers("Established", "10.255.0.1", "10.255.0.3", "203.0.113.2"), 30*time.Second)
 	l.WaitCLI(t, "SPE2", "display bgp vpnv4 all peer", bgpPeers("Established", "10.255.0.1", "10.255.0.2", "203.0.113.6"), 30*time.Second)
@@ -272,6 +297,7 @@ func TestHubAndSpoke(t *testing.T) {
 func TestHierarchicalReflection(t *testing.T) {
 	needRoot(t)
 	l := labtest.Up(t, rrLabCopy(t, "rr-hier", "rr-hier.clab.yml", "hier"), labtest.Options{Binary: bin})
+	sameStartup(t, l, "rr-hier")
 	for node, peers := range map[string][]string{
 		"PE1": {"10.255.0.11"}, "RR1": {"10.255.0.1", "10.255.0.10"}, "RR0": {"10.255.0.11", "10.255.0.12"},
 		"RR2": {"10.255.0.10", "10.255.0.3"}, "PE2": {"10.255.0.12"},
@@ -312,6 +338,7 @@ func TestHierarchicalReflection(t *testing.T) {
 func TestExtranet(t *testing.T) {
 	needRoot(t)
 	l := labtest.Up(t, rrLabCopy(t, "extranet", "extranet.clab.yml", "extra"), labtest.Options{Binary: bin})
+	sameStartup(t, l, "extranet")
 	l.WaitCLI(t, "PE1", "display bgp vpnv4 all peer", bgpPeers("Established", "10.255.0.2", "192.0.2.2", "192.0.2.6"), 60*time.Second)
 	l.WaitCLI(t, "PE2", "display ip routing-table vpn-instance shared", labtest.Rows("Destination/Mask",
 		labtest.Row{"Destination/Mask": "172.16.1.0/24", "Proto": "IBGP", "NextHop": "10.255.0.1"},
