@@ -18,9 +18,12 @@ func TestRouteLeak(t *testing.T) {
 	// Without the leak, red knows nothing of the core.
 	pingFails(t, l, "CE-A", "ping -c 2 -t 500 10.255.0.2")
 
+	// CE-A learns the leaked route from PE1 over its EBGP session (red
+	// imports its static routes into BGP).
 	configure(t, l, "PE1",
 		"ip route-static vpn-instance red 10.255.0.2 32 198.51.100.2 public",
-		"ip route-static 192.0.2.0 30 vpn-instance red 192.0.2.2")
+		"ip route-static 192.0.2.0 30 vpn-instance red 192.0.2.2",
+		"bgp 65000", "ipv4-family vpn-instance red", "import-route static")
 	configure(t, l, "P", "ip route-static 192.0.2.0 30 198.51.100.1")
 	// One router hop: P answers with TTL 255 - 1.
 	out := pingOK(t, l, "CE-A", "ping -c 3 10.255.0.2", "10.255.0.2")

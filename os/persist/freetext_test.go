@@ -100,6 +100,27 @@ var textLeafCases = map[string]struct {
 		owned:  true,
 		values: asPathRegexValues,
 	},
+	"bgp/instance/peer/description": {
+		path: datastore.P("bgp", "instance", datastore.K("65000"), "peer", datastore.K("192.0.2.9"), "description"),
+		edit: func(t *datastore.Tree) {
+			t.Set(datastore.P("bgp", "instance", datastore.K("65000"), "router-id"), "10.255.0.1")
+			t.Set(datastore.P("bgp", "instance", datastore.K("65000"), "peer", datastore.K("192.0.2.9"), "as-number"), "65001")
+		},
+		lines: []string{"bgp 65000", "router-id 10.255.0.1", "peer 192.0.2.9 as-number 65001"},
+		set:   func(v string) string { return "peer 192.0.2.9 description " + v },
+	},
+	"bgp/instance/vpn-instance/peer/description": {
+		path: datastore.P("bgp", "instance", datastore.K("65000"), "vpn-instance", datastore.K("red"), "peer", datastore.K("192.0.2.9"), "description"),
+		edit: func(t *datastore.Tree) {
+			t.SetPresence(vi("red").Child("ipv4-family"))
+			t.Set(vi("red").Child("ipv4-family").Child("route-distinguisher"), "65000:1")
+			t.Set(datastore.P("bgp", "instance", datastore.K("65000"), "router-id"), "10.255.0.1")
+			t.Set(datastore.P("bgp", "instance", datastore.K("65000"), "vpn-instance", datastore.K("red"), "peer", datastore.K("192.0.2.9"), "as-number"), "65001")
+		},
+		lines: []string{"ip vpn-instance red", "ipv4-family", "route-distinguisher 65000:1", "quit", "quit",
+			"bgp 65000", "router-id 10.255.0.1", "ipv4-family vpn-instance red", "peer 192.0.2.9 as-number 65001"},
+		set: func(v string) string { return "peer 192.0.2.9 description " + v },
+	},
 	"static-routes/vpn-route/description": {
 		path: datastore.P("static-routes", "vpn-route", datastore.K("red", "10.0.0.0", "255.0.0.0", "192.0.2.1"), "description"),
 		edit: func(t *datastore.Tree) {

@@ -206,6 +206,9 @@ func (e ExtCommunity) String() string {
 	case e.IsRouteTarget() && byte(v>>56) == typeIPv4:
 		ip := uint32(v >> 16)
 		return fmt.Sprintf("%d.%d.%d.%d:%d", ip>>24, (ip>>16)&0xff, (ip>>8)&0xff, ip&0xff, v&0xffff)
+	case e.IsRouteTarget() && (v>>16)&0xffffffff <= 0xffff:
+		// A four-octet-AS target of a small AS keeps its type in asdot.
+		return fmt.Sprintf("0.%d:%d", (v>>16)&0xffffffff, v&0xffff)
 	case e.IsRouteTarget():
 		return fmt.Sprintf("%d:%d", (v>>16)&0xffffffff, v&0xffff)
 	}

@@ -30,6 +30,7 @@ commands:
   inspect FILE            nodes, state, management address and links
   cli FILE NODE           open NODE's CLI
   exec FILE NODE CMD...   run CLI command(s) on NODE ("cmd; cmd") and print the output
+  generate l3vpn DIR      write a generated L3VPN lab into DIR (vpnos lab generate -h)
 
 flags:
   --runtime netns|docker  (up) netns: a network namespace and a vpnos process per
@@ -53,6 +54,8 @@ func cmdLab(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, labUsage)
 		return 0
 	case "up", "deploy", "down", "destroy", "inspect", "cli", "exec":
+	case "generate":
+		return cmdLabGenerate(rest, stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "vpnos lab: unknown command %q\n%s", sub, labUsage)
 		return 2

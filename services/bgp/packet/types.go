@@ -227,9 +227,19 @@ func (r RD) String() string {
 	case 1:
 		return netip.AddrFrom4([4]byte(b[2:6])).String() + ":" + strconv.Itoa(int(binary.BigEndian.Uint16(b[6:8])))
 	case 2:
-		return strconv.FormatUint(uint64(binary.BigEndian.Uint32(b[2:6])), 10) + ":" + strconv.Itoa(int(binary.BigEndian.Uint16(b[6:8])))
+		return fourOctetAS(binary.BigEndian.Uint32(b[2:6])) + ":" + strconv.Itoa(int(binary.BigEndian.Uint16(b[6:8])))
 	}
 	return fmt.Sprintf("rd-%016x", uint64(r))
+}
+
+// fourOctetAS prints the administrator of a four-octet-AS RD or route
+// target: in asplain, but a small AS in asdot (0.y), so that the text reads
+// back as the same type (y:NN is the two-octet-AS form).
+func fourOctetAS(as uint32) string {
+	if as <= 0xffff {
+		return "0." + strconv.FormatUint(uint64(as), 10)
+	}
+	return strconv.FormatUint(uint64(as), 10)
 }
 
 // VPNPrefix is a VPN-IPv4 address prefix: RD and IPv4 prefix.
@@ -307,7 +317,7 @@ func (e ExtCommunity) String() string {
 		case ecTypeIPv4:
 			return netip.AddrFrom4([4]byte(b[2:6])).String() + ":" + strconv.Itoa(int(binary.BigEndian.Uint16(b[6:8])))
 		case ecTypeFourOctetAS:
-			return strconv.FormatUint(uint64(binary.BigEndian.Uint32(b[2:6])), 10) + ":" + strconv.Itoa(int(binary.BigEndian.Uint16(b[6:8])))
+			return fourOctetAS(binary.BigEndian.Uint32(b[2:6])) + ":" + strconv.Itoa(int(binary.BigEndian.Uint16(b[6:8])))
 		}
 	}
 	if ec, err := gobgp.ParseExtended(b[:]); err == nil && ec != nil {
