@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,7 +8,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,134 +31,20 @@ const (
 	frrLab = "vl-ldpfrr"
 	frrNS  = "vl-ldpfrr-frr"
 	frrLSR = "10.255.0.7"
-	frrDir = "/usr/lib/frr"
 )
 
-// frrNode is zebra and ldpd in a namespace of the test.
-type frrNode struct{ dir string }
-
-func (f *frrNode) vtysh(cmd string) (string, error) {
-	out, err := exec.Command("vtysh", "--vty_socket", f.dir, "-c", cmd).CombinedOutput()
-	return string(out), err
-}
-
-// startLDPFRR runs zebra and ldpd in ns with LDP on iface; their files
-// (configuration, sockets, logs) are in a folder of the test, the logs
-// shown when it fails.
-func startLDPFRR(t *testing.T, ns, lsrID, iface string) *frrNode {
+// startLDPFRR runs zebra and ldpd in ns with LDP on iface.
+func startLDPFRR(t *testing.T, ns, lsrID, iface string) *labtest.FRR {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join(frrDir, "ldpd")); err != nil {
-		t.Fatalf("FRR is not installed (apt-get install frr): %v", err)
-	}
-	dir, err := os.MkdirTemp("", "vl-frr-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			for _, f := range []string{"ldpd.log", "zebra.log"} {
-				if b, err := os.ReadFile(filepath.Join(dir, f)); err == nil {
-					t.Logf("FRR %s:\n%s", f, b)
-				}
-			}
+	f := labtest.StartFRR(t, ns, map[string]string{"ldpd": fmt.Sprintf("hostname vl-ldpd\nmpls ldp\n router-id %[1]s\n address-family ipv4\n  discovery transport-address %[1]s\n  interface %[2]s\n  exit\n exit-address-family\nexit\n", lsrID, iface)})
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := f.Vtysh("show mpls ldp neighbor json"); err == nil {
+			return f
 		}
-		os.RemoveAll(dir)
-	})
-	if err := os.Chmod(dir, 0o777); err != nil { // the daemons run as user frr
-		t.Fatal(err)
-	}
-	write := func(name, text string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	zconf := write("zebra.conf", "hostname vl-zebra\n")
-	lconf := write("ldpd.conf", fmt.Sprintf("hostname vl-ldpd\nmpls ldp\n router-id %[1]s\n address-family ipv4\n  discovery transport-address %[1]s\n  interface %[2]s\n  exit\n exit-address-family\nexit\n", lsrID, iface))
-	zserv := filepath.Join(dir, "zserv.api")
-	start := func(name, conf string, extra ...string) {
-		args := append([]string{"netns", "exec", ns, filepath.Join(frrDir, name), "-f", conf, "-i", filepath.Join(dir, name+".pid"),
-			"-z", zserv, "--vty_socket", dir, "-A", "127.0.0.1", "-P", "0", "--log", "file:" + filepath.Join(dir, name+".log")}, extra...)
-		cmd := exec.Command("ip", args...)
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		t.Cleanup(func() {
-			cmd.Process.Signal(syscall.SIGTERM)
-			done := make(chan struct{})
-			go func() { cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(5 * time.Second):
-				cmd.Process.Kill()
-				<-done
-			}
-		})
-	}
-	waitUntil := func(what string, ok func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(50 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("FRR: %s", what)
-			}
+		if time.Now().After(deadline) {
+			t.Fatal("FRR: ldpd does not answer")
 		}
 	}
-	start("zebra", zconf)
-	waitUntil("zebra did not start", func() bool { _, err := os.Stat(zserv); return err == nil })
-	start("ldpd", lconf, "--ctl_socket", dir)
-	f := &frrNode{dir: dir}
-	waitUntil("ldpd did not start", func() bool { _, err := f.vtysh("show mpls ldp neighbor json"); return err == nil })
-	return f
-}
-
-// frrBinding is a row of show mpls ldp binding json.
-type frrBinding struct {
-	Prefix      string `json:"prefix"`
-	NeighborID  string `json:"neighborId"`
-	LocalLabel  string `json:"localLabel"`
-	RemoteLabel string `json:"remoteLabel"`
-}
-
-func (f *frrNode) binding(prefix, neighbor string) (frrBinding, string) {
-	out, err := f.vtysh("show mpls ldp binding json")
-	if err != nil {
-		return frrBinding{}, out
-	}
-	var v struct {
-		Bindings []frrBinding `json:"bindings"`
-	}
-	if json.Unmarshal([]byte(out), &v) != nil {
-		return frrBinding{}, out
-	}
-	for _, b := range v.Bindings {
-		if b.Prefix == prefix && b.NeighborID == neighbor {
-			return b, out
-		}
-	}
-	return frrBinding{}, out
-}
-
-func (f *frrNode) neighborState(id string) (string, string) {
-	out, err := f.vtysh("show mpls ldp neighbor json")
-	if err != nil {
-		return "", out
-	}
-	var v struct {
-		Neighbors []struct {
-			NeighborID string `json:"neighborId"`
-			State      string `json:"state"`
-		} `json:"neighbors"`
-	}
-	if json.Unmarshal([]byte(out), &v) != nil {
-		return "", out
-	}
-	for _, n := range v.Neighbors {
-		if n.NeighborID == id {
-			return n.State, out
-		}
-	}
-	return "", out
 }
 
 // pollFRR polls an FRR check with a deadline.
@@ -267,7 +151,7 @@ func TestLDPInteropFRR(t *testing.T) {
 	// The session, from both sides.
 	l.WaitCLI(t, "P", "display mpls ldp session", sessionsOperational("10.255.0.1", frrLSR), 60*time.Second)
 	pollFRR(t, "FRR's session with P", 30*time.Second, func() (bool, string) {
-		st, out := f.neighborState("10.255.0.2")
+		st, out := f.LDPNeighborState("10.255.0.2")
 		return st == "OPERATIONAL", out
 	})
 
@@ -290,14 +174,14 @@ func TestLDPInteropFRR(t *testing.T) {
 	m = regexp.MustCompile(`(?m)^10\.255\.0\.1/32 +(\d+)/3 `).FindStringSubmatch(out)
 	pLabelForPE1 := m[1]
 	pollFRR(t, "FRR's binding from P for 10.255.0.1/32", 30*time.Second, func() (bool, string) {
-		b, out := f.binding("10.255.0.1/32", "10.255.0.2")
+		b, out := f.LDPBinding("10.255.0.1/32", "10.255.0.2")
 		return b.RemoteLabel == pLabelForPE1, out
 	})
 	// ...and FRR's own label for it reached P, which keeps it (liberal
 	// retention) though its route to PE1 does not go through FRR.
 	var frrLocal string
 	pollFRR(t, "FRR's local label for 10.255.0.1/32", 30*time.Second, func() (bool, string) {
-		b, out := f.binding("10.255.0.1/32", "10.255.0.2")
+		b, out := f.LDPBinding("10.255.0.1/32", "10.255.0.2")
 		frrLocal = b.LocalLabel
 		_, err := strconv.ParseUint(frrLocal, 10, 32)
 		return err == nil, out
@@ -320,7 +204,7 @@ func TestLDPInteropFRR(t *testing.T) {
 	// notification), long before its hold timers would end it.
 	configure(t, l, "P", "undo mpls ldp")
 	pollFRR(t, "FRR's session with P ended", 5*time.Second, func() (bool, string) {
-		st, out := f.neighborState("10.255.0.2")
+		st, out := f.LDPNeighborState("10.255.0.2")
 		return st != "OPERATIONAL", out
 	})
 }

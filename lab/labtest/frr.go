@@ -53,9 +53,15 @@ func StartFRR(t testing.TB, ns string, confs map[string]string) *FRR {
 		if err := os.WriteFile(filepath.Join(dir, d+".conf"), []byte(confs[d]), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command("ip", "netns", "exec", ns, filepath.Join(FRRDir, d), "-u", "frr", "-g", "frr", "-P", "0",
+		args := []string{"netns", "exec", ns, filepath.Join(FRRDir, d), "-u", "frr", "-g", "frr", "-P", "0",
 			"-f", filepath.Join(dir, d+".conf"), "--vty_socket", dir, "-i", filepath.Join(dir, d+".pid"),
-			"-z", filepath.Join(dir, "zserv.api"), "--log", "file:"+filepath.Join(dir, d+".log"))
+			"-z", filepath.Join(dir, "zserv.api"), "--log", "file:" + filepath.Join(dir, d+".log")}
+		if d == "ldpd" {
+			// Its control socket in the folder too: two ldpd of one test
+			// must not share /var/run/frr/ldpd.sock.
+			args = append(args, "--ctl_socket", dir)
+		}
+		cmd := exec.Command("ip", args...)
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("labtest: start %s: %v", d, err)
 		}
@@ -135,4 +141,57 @@ func (f *FRR) OSPFNeighbors() (map[string]string, error) {
 func (f *FRR) KernelRoute(prefix string) string {
 	out, _ := exec.Command("ip", "-n", f.NS, "route", "show", prefix).CombinedOutput()
 	return strings.TrimSpace(string(out))
+}
+
+// LDPBinding is a row of `show mpls ldp binding json`.
+type LDPBinding struct {
+	Prefix      string `json:"prefix"`
+	NeighborID  string `json:"neighborId"`
+	LocalLabel  string `json:"localLabel"`
+	RemoteLabel string `json:"remoteLabel"`
+}
+
+// LDPBinding returns ldpd's binding of prefix with neighbor (zero when
+// there is none) and the command's output.
+func (f *FRR) LDPBinding(prefix, neighbor string) (LDPBinding, string) {
+	out, err := f.Vtysh("show mpls ldp binding json")
+	if err != nil {
+		return LDPBinding{}, out
+	}
+	var v struct {
+		Bindings []LDPBinding `json:"bindings"`
+	}
+	if json.Unmarshal([]byte(out), &v) != nil {
+		return LDPBinding{}, out
+	}
+	for _, b := range v.Bindings {
+		if b.Prefix == prefix && b.NeighborID == neighbor {
+			return b, out
+		}
+	}
+	return LDPBinding{}, out
+}
+
+// LDPNeighborState returns the state ldpd gives the session with the LSR
+// id ("OPERATIONAL"; "" when there is none) and the command's output.
+func (f *FRR) LDPNeighborState(id string) (string, string) {
+	out, err := f.Vtysh("show mpls ldp neighbor json")
+	if err != nil {
+		return "", out
+	}
+	var v struct {
+		Neighbors []struct {
+			NeighborID string `json:"neighborId"`
+			State      string `json:"state"`
+		} `json:"neighbors"`
+	}
+	if json.Unmarshal([]byte(out), &v) != nil {
+		return "", out
+	}
+	for _, n := range v.Neighbors {
+		if n.NeighborID == id {
+			return n.State, out
+		}
+	}
+	return "", out
 }
