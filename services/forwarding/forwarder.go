@@ -267,7 +267,12 @@ func (f *Forwarder) AttachPort(ctx context.Context, name, instance, instanceNS s
 	if err != nil {
 		return fmt.Errorf("port %s: instance namespace %s: %w", name, instanceNS, err)
 	}
-	p := &port{name: name, instance: instance, ns: ns, fd: -1, tap: -1, ring: newRing(f.opts.Batch, !f.opts.RxRingAlways)}
+	rg, err := newRing(f.opts.Batch, !f.opts.RxRingAlways)
+	if err != nil {
+		ns.Close()
+		return fmt.Errorf("port %s: %w", name, err)
+	}
+	p := &port{name: name, instance: instance, ns: ns, fd: -1, tap: -1, ring: rg}
 	var mac packet.MAC
 	var mtu int
 	err = nsutil.Do(f.opts.PortNetNS, func() error {
@@ -565,7 +570,12 @@ func (f *Forwarder) AddInstance(ctx context.Context, instance, instanceNS string
 	if err != nil {
 		return fmt.Errorf("instance %s: namespace %s: %w", instance, instanceNS, err)
 	}
-	p := &port{name: InstanceTap, instance: instance, ns: ns, fd: -1, tap: -1, id: -1, instTap: true, ring: newRing(f.opts.Batch, false)}
+	rg, err := newRing(f.opts.Batch, false)
+	if err != nil {
+		ns.Close()
+		return fmt.Errorf("instance %s: %w", instance, err)
+	}
+	p := &port{name: InstanceTap, instance: instance, ns: ns, fd: -1, tap: -1, id: -1, instTap: true, ring: rg}
 	err = nsutil.DoHandle(ns, func() error {
 		fd, err := openTap(InstanceTap)
 		if err != nil {
@@ -707,6 +717,7 @@ func (p *port) close() {
 		p.fd = -1
 	}
 	p.rx.close()
+	p.ring.free()
 	if p.tap >= 0 {
 		unix.Close(p.tap)
 		p.tap = -1
