@@ -31,9 +31,22 @@ func (g gospec) in(v string) bool {
 	return false
 }
 
-// buildCommands compiles every command of every view.
+// buildCommands compiles every command of every view. A command written
+// in Go is compiled once and shared by the views that offer it (display
+// commands are in all of them): it holds nothing of a view.
 func (e *Engine) buildCommands() error {
 	specs := e.builtins()
+	compiled := make([]*command, len(specs))
+	compile := func(i int) (*command, error) {
+		if compiled[i] == nil {
+			c, err := e.compileGo(specs[i])
+			if err != nil {
+				return nil, err
+			}
+			compiled[i] = c
+		}
+		return compiled[i], nil
+	}
 	for _, v := range e.views {
 		kind := "sub"
 		if v == e.system {
@@ -55,9 +68,9 @@ func (e *Engine) buildCommands() error {
 			}
 			v.cmds = append(v.cmds, &command{seqs: useqs, cn: cn, undo: true, run: func(s *session, m *matchResult) *result { return s.runConfig(cn, true, m) }})
 		}
-		for _, g := range specs {
+		for i, g := range specs {
 			if g.in(kind) {
-				c, err := e.compileGo(g)
+				c, err := compile(i)
 				if err != nil {
 					return err
 				}
@@ -65,9 +78,9 @@ func (e *Engine) buildCommands() error {
 			}
 		}
 	}
-	for _, g := range specs {
+	for i, g := range specs {
 		if g.in("user") {
-			c, err := e.compileGo(g)
+			c, err := compile(i)
 			if err != nil {
 				return err
 			}
