@@ -396,21 +396,8 @@ func enumHelp(l *yang.Entry, name string) string {
 			return keywordHelp[name]
 		}
 	}
-	if l.Node != nil {
-		if lf, ok := l.Node.(*yang.Leaf); ok && lf.Type != nil {
-			for _, en := range lf.Type.Enum {
-				if en.Name == name && en.Description != nil {
-					return en.Description.Name
-				}
-			}
-		}
-		if tdf := l.Type; tdf != nil && tdf.Base != nil {
-			for _, en := range tdf.Base.Enum {
-				if en.Name == name && en.Description != nil {
-					return en.Description.Name
-				}
-			}
-		}
+	if h := schema.EnumHelp(l, name); h != "" {
+		return h
 	}
 	return name
 }

@@ -49,25 +49,12 @@ func NewModel(s *schema.Schema, fsys fs.FS, extra ...Module) (*Model, error) {
 		fsys = modules.FS
 	}
 	m := &Model{Schema: s, ns: map[*yang.Entry]string{}, prefix: map[string]string{}, known: map[string]bool{}, top: map[[2]string]*yang.Entry{}}
-	for _, name := range s.Names {
-		mod, ok := s.Modules.Modules[name]
-		if !ok {
-			return nil, fmt.Errorf("netconf: module %s not loaded", name)
-		}
-		text, err := fs.ReadFile(fsys, name+".yang")
+	for _, mod := range s.Modules {
+		text, err := fs.ReadFile(fsys, mod.Name+".yang")
 		if err != nil {
-			return nil, fmt.Errorf("netconf: module %s: %w", name, err)
+			return nil, fmt.Errorf("netconf: module %s: %w", mod.Name, err)
 		}
-		md := Module{Name: name, Namespace: mod.Namespace.Name, Text: string(text)}
-		if mod.Prefix != nil {
-			md.Prefix = mod.Prefix.Name
-		}
-		for _, r := range mod.Revision {
-			if r.Name > md.Revision {
-				md.Revision = r.Name
-			}
-		}
-		m.Modules = append(m.Modules, md)
+		m.Modules = append(m.Modules, Module{Name: mod.Name, Namespace: mod.Namespace, Prefix: mod.Prefix, Revision: mod.Revision, Text: string(text)})
 	}
 	m.Modules = append(m.Modules, extra...)
 	sort.Slice(m.Modules, func(i, j int) bool { return m.Modules[i].Name < m.Modules[j].Name })
@@ -78,7 +65,7 @@ func NewModel(s *schema.Schema, fsys fs.FS, extra ...Module) (*Model, error) {
 	var walk func(e *yang.Entry)
 	walk = func(e *yang.Entry) {
 		for _, c := range e.Dir {
-			m.ns[c] = c.Namespace().Name
+			m.ns[c] = schema.Namespace(c)
 			walk(c)
 		}
 	}

@@ -16,28 +16,60 @@ import (
 
 	"github.com/openconfig/goyang/pkg/yang"
 
-	"vpnos/yang/modules"
 )
 
 // ExtPrefix is the prefix under which the CLI extensions are imported.
 const ExtPrefix = "vcli:"
 
 // Schema is the merged schema of all modules.
+//
+// A schema comes from the module texts parsed with goyang (LoadFS), or from
+// the compiled form of the embedded modules (Load, compiled.go), which
+// `go generate` writes from the parsed ones so that a daemon does not parse
+// YANG at every start. Both carry the same entries; what goyang only keeps
+// in its syntax tree (children's source order, presence, namespaces, the
+// descriptions of enumeration values, the free-text typedef) is taken out
+// at load, so nothing past loading reads an entry's Node.
 type Schema struct {
 	// Root is a synthetic container whose children are the top-level data
 	// nodes of every module.
-	Root    *yang.Entry
-	Modules *yang.Modules
+	Root *yang.Entry
 	// Names lists the loaded module names.
 	Names []string
+	// Modules describes the loaded modules, in the order of Names.
+	Modules []Module
+
+	order    map[*yang.Entry][]*yang.Entry
+	freeText *yang.YangType
 
 	mu      sync.Mutex
 	reCache map[string]*regexp.Regexp
-	order   map[*yang.Entry][]*yang.Entry
 }
 
-// Load parses the embedded modules.
-func Load() (*Schema, error) { return LoadFS(modules.FS) }
+// Module is what the schema keeps of a module's header.
+type Module struct {
+	Name, Namespace, Prefix string
+	// Revision is the module's latest revision date.
+	Revision string
+}
+
+// Facts goyang keeps only in its syntax tree, set in Entry.Annotation (the
+// field goyang leaves to its callers) when the schema is loaded.
+const (
+	annPresence  = "vpnos-presence"  // true: a presence container
+	annNamespace = "vpnos-namespace" // string: set where it differs from the parent's
+	annEnumHelp  = "vpnos-enum-help" // map[string]string: enumeration value to description
+)
+
+func annotate(e *yang.Entry, key string, v any) {
+	if e.Annotation == nil {
+		e.Annotation = map[string]any{}
+	}
+	e.Annotation[key] = v
+}
+
+// Load returns the schema of the embedded modules, from its compiled form.
+func Load() (*Schema, error) { return compiled() }
 
 // LoadFS parses every *.yang file of fsys.
 func LoadFS(fsys fs.FS) (*Schema, error) {
@@ -62,6 +94,7 @@ func LoadFS(fsys fs.FS) (*Schema, error) {
 		return nil, fmt.Errorf("schema: %v", errs)
 	}
 	root := &yang.Entry{Name: "", Kind: yang.DirectoryEntry, Dir: map[string]*yang.Entry{}}
+	s := &Schema{Root: root, Names: names, order: map[*yang.Entry][]*yang.Entry{}, reCache: map[string]*regexp.Regexp{}}
 	for _, n := range names {
 		m, errs := ms.GetModule(n)
 		if len(errs) > 0 {
@@ -73,8 +106,99 @@ func LoadFS(fsys fs.FS) (*Schema, error) {
 			}
 			root.Dir[k] = e
 		}
+		mod := ms.Modules[n]
+		md := Module{Name: n}
+		if mod != nil {
+			if mod.Namespace != nil {
+				md.Namespace = mod.Namespace.Name
+			}
+			if mod.Prefix != nil {
+				md.Prefix = mod.Prefix.Name
+			}
+			for _, r := range mod.Revision {
+				md.Revision = max(md.Revision, r.Name)
+			}
+			for _, td := range mod.Typedef {
+				if n == "vpnos-types" && td.Name == FreeText {
+					s.freeText = td.YangType
+				}
+			}
+		}
+		s.Modules = append(s.Modules, md)
 	}
-	return &Schema{Root: root, Modules: ms, Names: names, reCache: map[string]*regexp.Regexp{}, order: map[*yang.Entry][]*yang.Entry{}}, nil
+	s.index(root, "")
+	return s, nil
+}
+
+// index takes out of the syntax tree below e what the schema keeps
+// (see Schema), parentNS being the namespace of e.
+func (s *Schema) index(e *yang.Entry, parentNS string) {
+	s.order[e] = s.sourceOrder(e)
+	for _, c := range s.order[e] {
+		ns := c.Namespace().Name
+		if ns != parentNS {
+			annotate(c, annNamespace, ns)
+		}
+		if c.IsContainer() {
+			if n, ok := c.Node.(*yang.Container); ok && n.Presence != nil {
+				annotate(c, annPresence, true)
+			}
+		}
+		if h := enumDescriptions(c); len(h) > 0 {
+			annotate(c, annEnumHelp, h)
+		}
+		if c.Dir != nil {
+			s.index(c, ns)
+		}
+	}
+}
+
+// enumDescriptions gives the descriptions of the values of an enumeration
+// leaf, from its own type statement or its typedef's.
+func enumDescriptions(l *yang.Entry) map[string]string {
+	out := map[string]string{}
+	add := func(es []*yang.Enum) {
+		for _, en := range es {
+			if en.Description != nil {
+				if _, ok := out[en.Name]; !ok {
+					out[en.Name] = en.Description.Name
+				}
+			}
+		}
+	}
+	if lf, ok := l.Node.(*yang.Leaf); ok && lf.Type != nil {
+		add(lf.Type.Enum)
+	}
+	if l.Type != nil && l.Type.Base != nil {
+		add(l.Type.Base.Enum)
+	}
+	return out
+}
+
+// IsPresence reports whether e is a presence container.
+func IsPresence(e *yang.Entry) bool {
+	return e != nil && e.IsContainer() && e.Annotation[annPresence] == true
+}
+
+// Namespace is the XML namespace of a data node: its module's, or for a
+// node augmented into another module's tree, the augmenting module's.
+func Namespace(e *yang.Entry) string {
+	for ; e != nil; e = e.Parent {
+		if ns, ok := e.Annotation[annNamespace].(string); ok {
+			return ns
+		}
+	}
+	return ""
+}
+
+// EnumHelp is the description of the enumeration value name of leaf e
+// ("" when it has none).
+func EnumHelp(e *yang.Entry, name string) string {
+	if e == nil {
+		return ""
+	}
+	h, _ := e.Annotation[annEnumHelp].(map[string]string)
+	return h[name]
 }
 
 // Find returns the entry at the schema path given as node names from the root.
@@ -116,17 +240,6 @@ func Keys(e *yang.Entry) []string {
 	return strings.Fields(e.Key)
 }
 
-// IsPresence reports whether e is a presence container.
-func IsPresence(e *yang.Entry) bool {
-	if e == nil || !e.IsContainer() {
-		return false
-	}
-	if c, ok := e.Node.(*yang.Container); ok && c.Presence != nil {
-		return true
-	}
-	return false
-}
-
 // OrderedByUser reports whether a list keeps its entries in creation order.
 func OrderedByUser(e *yang.Entry) bool {
 	return e != nil && e.ListAttr != nil && e.ListAttr.OrderedByUser
@@ -136,11 +249,12 @@ func OrderedByUser(e *yang.Entry) bool {
 // (augmented children after the native ones). Top-level nodes are ordered by
 // their vcli:order statement.
 func (s *Schema) Children(e *yang.Entry) []*yang.Entry {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if c, ok := s.order[e]; ok {
-		return c
-	}
+	return s.order[e]
+}
+
+// sourceOrder orders the children of e as Children gives them, from the
+// syntax tree.
+func (s *Schema) sourceOrder(e *yang.Entry) []*yang.Entry {
 	var out []*yang.Entry
 	for _, c := range e.Dir {
 		out = append(out, c)
@@ -204,12 +318,11 @@ func (s *Schema) Children(e *yang.Entry) []*yang.Entry {
 		}
 		return out[i].Name < out[j].Name
 	})
-	s.order[e] = out
 	return out
 }
 
 // moduleRank is the position of the module defining e among the loaded
-// modules (s.mu held).
+// modules.
 func (s *Schema) moduleRank(e *yang.Entry) int {
 	m := yang.RootNode(e.Node)
 	if m == nil {

@@ -118,15 +118,9 @@ const FreeText = "free-text"
 // description) against the free-text typedef of vpnos-types, so that the
 // one definition of free text holds for it too.
 func (s *Schema) CheckText(v string) error {
-	m, ok := s.Modules.Modules["vpnos-types"]
-	if !ok {
-		return fmt.Errorf("no module vpnos-types")
+	if s.freeText == nil {
+		return fmt.Errorf("no typedef %s in vpnos-types", FreeText)
 	}
-	for _, td := range m.Typedef {
-		if td.Name == FreeText && td.YangType != nil {
-			_, err := s.checkType(td.YangType, v)
-			return err
-		}
-	}
-	return fmt.Errorf("no typedef %s", FreeText)
+	_, err := s.checkType(s.freeText, v)
+	return err
 }
