@@ -15,7 +15,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/openconfig/goyang/pkg/yang"
-
 )
 
 // ExtPrefix is the prefix under which the CLI extensions are imported.
