@@ -76,6 +76,8 @@ func Validate(c *datastore.Change) []*datastore.RuleError {
 type Owner struct {
 	mu  sync.Mutex
 	cur Config
+	// routerIDFollows are called after a change of `router id`.
+	routerIDFollows []func(ctx context.Context, c *datastore.Change)
 }
 
 // New returns an owner with nothing applied.
@@ -87,11 +89,37 @@ func (o *Owner) Validate(c *datastore.Change) []*datastore.RuleError { return Va
 // Prepare accepts: system settings reserve nothing.
 func (o *Owner) Prepare(ctx context.Context, c *datastore.Change) error { return nil }
 
-// Apply makes the new configuration the applied one.
+// Apply makes the new configuration the applied one, and tells the
+// protocols that follow the system router ID (OnRouterID) when `router id`
+// changed.
 func (o *Owner) Apply(ctx context.Context, c *datastore.Change) {
 	cfg := FromTree(c.New)
 	o.mu.Lock()
 	o.cur = cfg
+	follows := o.routerIDFollows
+	o.mu.Unlock()
+	if c.Old != nil && routerIDLeaf(c.Old) == routerIDLeaf(c.New) {
+		return
+	}
+	for _, f := range follows {
+		f(ctx, c)
+	}
+}
+
+func routerIDLeaf(t *datastore.Tree) string {
+	v, _ := t.Get(pathRouterID)
+	return v
+}
+
+// OnRouterID adds f to what Apply calls after a change of `router id`: the
+// protocols whose participants read the system router ID (RouterID) for
+// the processes without a router ID of their own (BGP, OSPF) read the new
+// tree too, although none of their own nodes changed. f cannot fail, as
+// Apply. What the protocols do with it is theirs: VRP keeps a running
+// router ID until the process is reset.
+func (o *Owner) OnRouterID(f func(ctx context.Context, c *datastore.Change)) {
+	o.mu.Lock()
+	o.routerIDFollows = append(o.routerIDFollows, f)
 	o.mu.Unlock()
 }
 

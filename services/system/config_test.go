@@ -2,6 +2,7 @@ package system
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -36,5 +37,41 @@ func TestOwner(t *testing.T) {
 	errs := Validate(&datastore.Change{Old: datastore.NewTree(), New: n})
 	if len(errs) != 1 || errs[0].Msg != "The idle-timeout seconds need the idle-timeout minutes" || !errs[0].Path.Equal(pathVTY.Child("idle-timeout-seconds")) {
 		t.Fatalf("seconds alone: %v", errs)
+	}
+}
+
+// The followers of the system router ID hear of a change of `router id`
+// and of nothing else.
+func TestOwnerOnRouterID(t *testing.T) {
+	o := New()
+	var heard []string
+	o.OnRouterID(func(_ context.Context, c *datastore.Change) {
+		id, _ := RouterID(c.New)
+		heard = append(heard, id.String())
+	})
+	tree := func(sysname, rid string) *datastore.Tree {
+		n := datastore.NewTree()
+		n.Set(datastore.P("system", "sysname"), sysname)
+		if rid != "" {
+			n.Set(pathRouterID, rid)
+		}
+		return n
+	}
+	steps := []struct {
+		name     string
+		old, new *datastore.Tree
+		want     []string
+	}{
+		{"set", tree("PE1", ""), tree("PE1", "1.1.1.1"), []string{"1.1.1.1"}},
+		{"sysname only", tree("PE1", "1.1.1.1"), tree("PE2", "1.1.1.1"), []string{"1.1.1.1"}},
+		{"changed", tree("PE2", "1.1.1.1"), tree("PE2", "2.2.2.2"), []string{"1.1.1.1", "2.2.2.2"}},
+		{"undone", tree("PE2", "2.2.2.2"), tree("PE2", ""), []string{"1.1.1.1", "2.2.2.2", "invalid IP"}},
+		{"first load", nil, tree("PE2", ""), []string{"1.1.1.1", "2.2.2.2", "invalid IP", "invalid IP"}},
+	}
+	for _, s := range steps {
+		o.Apply(context.Background(), &datastore.Change{Old: s.old, New: s.new})
+		if !slices.Equal(heard, s.want) {
+			t.Fatalf("%s: heard %v, want %v", s.name, heard, s.want)
+		}
 	}
 }
