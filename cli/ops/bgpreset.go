@@ -15,7 +15,8 @@ import (
 // it): `reset bgp ...` and `refresh bgp ...` in the user view.
 type BGPControl interface {
 	Peers(ctx context.Context) ([]bgp.PeerSnapshot, error)
-	// Reset restarts the sessions of peers (every one when nil).
+	// Reset restarts the sessions of peers (every one when nil: `reset
+	// bgp all`, when a system router ID that changed takes effect).
 	Reset(ctx context.Context, peers []bgp.PeerKey) error
 	// Refresh asks peers for their routes again (import) and sends them
 	// ours again (export).
@@ -44,6 +45,11 @@ func (o *ops) bgpControlCommands() []cli.Command {
 	return []cli.Command{
 		{Views: "user", Syntax: "reset bgp [ vpnv4 | vpn-instance {vrf:vpn-name} ipv4-family ] " + who, Help: bgpControlHelp,
 			Run: func(ctx context.Context, a *cli.Args) (string, error) {
+				if a.Keyword("all") && !a.Keyword("vpnv4") && !a.Keyword("vpn-instance") {
+					// reset bgp all: every session of the process, which
+					// also takes a new system router ID.
+					return "", o.d.BGPControl.Reset(ctx, nil)
+				}
 				keys, err := o.bgpPeersOf(ctx, a)
 				if err != nil {
 					return "", err

@@ -12,9 +12,10 @@ import (
 // registry, after the RIB and the instances: it opens its sockets in the
 // instances' namespaces, follows the RIB and hands it its routes.
 //
-// The router ID without `router-id` is bgp.SystemRouterID: the highest
-// LoopBack address of the public instance, else its highest interface
-// address (the system router ID's default).
+// The router ID without `router-id` is the system router ID
+// (system.RouterID: `router id`, else the highest LoopBack address of the
+// public instance, else its highest interface address); the caller makes
+// the participant follow changes of `router id` (system.Owner.OnRouterID).
 func (d *Daemon) addBGP(r *routing, store *datastore.Store) {
 	log := d.Log.With("service", "bgp")
 	run := bgp.NewRunner(bgp.RunnerConfig{

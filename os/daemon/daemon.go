@@ -120,6 +120,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	sys := system.New()
+	// BGP and OSPF processes without a router ID of their own read the
+	// system's: they read the tree again when `router id` changes (and
+	// keep their running router ID until they are reset).
+	sys.OnRouterID(r.bgpPart.Follow)
+	sys.OnRouterID(r.ospfPart.Follow)
 	ldpPart := d.addLDP(r)
 	mplsOwner := mpls.New()
 	mplsOwner.OnApply(ldpPart.Follow)

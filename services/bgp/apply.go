@@ -2,6 +2,7 @@ package bgp
 
 import (
 	"log/slog"
+	"net/netip"
 	"reflect"
 	"slices"
 
@@ -9,13 +10,21 @@ import (
 )
 
 // setConfig applies a new configuration: what changed restarts, the rest
-// stays up.
+// stays up. A new system router ID (RouterIDFromSystem) waits for
+// takeRouterID.
 func (s *Speaker) setConfig(c Config) {
 	if err := c.Validate(); err != nil {
 		s.logf(slog.LevelError, PeerKey{}, "configuration refused: %v", err)
 		return
 	}
 	old := s.cfg
+	// A new system router ID waits for `reset bgp all`: the sessions
+	// keep the one they run with.
+	s.nextRouterID = netip.Addr{}
+	if old.AS != 0 && old.AS == c.AS && old.RouterIDFromSystem && c.RouterIDFromSystem && old.RouterID != c.RouterID {
+		s.nextRouterID = c.RouterID
+		c.RouterID = old.RouterID
+	}
 	if old.AS != c.AS || old.RouterID != c.RouterID {
 		sub := uint8(packet.SubOtherConfigChange)
 		if c.AS == 0 {
@@ -350,4 +359,17 @@ func (s *Speaker) removePeer(p *peer, sub uint8) {
 			delete(s.conns, c)
 		}
 	}
+}
+
+// takeRouterID makes a system router ID that came while the speaker ran
+// its own (setConfig) the speaker's: every session restarts with it
+// (`reset bgp all`).
+func (s *Speaker) takeRouterID() {
+	if !s.nextRouterID.IsValid() {
+		return
+	}
+	c := s.cfg
+	c.RouterID = s.nextRouterID
+	s.cfg.RouterIDFromSystem = false // not kept back again
+	s.setConfig(c)
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"vpnos/services/bgp/packet"
+	"vpnos/services/system"
 	"vpnos/yang/datastore"
 )
 
@@ -94,39 +95,6 @@ func (r *reader) clusterID(p datastore.Path) uint32 {
 		return 0
 	}
 	return uint32(n)
-}
-
-// SystemRouterID is the router ID BGP uses without `router-id`: the
-// highest LoopBack address of the public instance, else its highest
-// interface address (invalid when there is none). It is what the system
-// router ID defaults to.
-func SystemRouterID(t *datastore.Tree) netip.Addr {
-	var loop, other netip.Addr
-	for _, ifc := range t.Entries(pathIfaces, "interface") {
-		if v, bound := t.Get(ifc.Path.Child("vpn-instance")); bound && v != "" {
-			continue
-		}
-		if down, _ := t.Get(ifc.Path.Child("shutdown")); down == "true" {
-			continue
-		}
-		isLoop := strings.HasPrefix(ifc.Path.Last().Keys[0], "LoopBack")
-		for _, ad := range t.Entries(ifc.Path.Child("ipv4"), "address") {
-			a, err := netip.ParseAddr(ad.Path.Last().Keys[0])
-			if err != nil {
-				continue
-			}
-			if isLoop && (!loop.IsValid() || loop.Less(a)) {
-				loop = a
-			}
-			if !isLoop && (!other.IsValid() || other.Less(a)) {
-				other = a
-			}
-		}
-	}
-	if loop.IsValid() {
-		return loop
-	}
-	return other
 }
 
 // interfaceAddr is the primary IPv4 address of a configured interface
@@ -215,9 +183,13 @@ func FromTree(t *datastore.Tree) (Config, []*datastore.RuleError) {
 			r.refuse(ip.Child("router-id"), "The router ID 0.0.0.0 is not valid")
 		}
 	} else {
-		c.RouterID = SystemRouterID(t)
+		// Without router-id, BGP takes the system router ID (`router id`,
+		// else the highest LoopBack address, else the highest interface
+		// address); a running speaker keeps its own until `reset bgp all`.
+		c.RouterID, _ = system.RouterID(t)
+		c.RouterIDFromSystem = true
 		if !c.RouterID.IsValid() {
-			r.refuse(ip, "BGP needs a router ID: configure router-id, or an address on a LoopBack interface")
+			r.refuse(ip, "BGP needs a router ID: configure router-id, router id in the system view, or an address on a LoopBack interface")
 		}
 	}
 	c.Timers = r.timers(ip)
@@ -666,6 +638,11 @@ func (p *Participant) Abort(ctx context.Context, c *datastore.Change) {
 	defer p.mu.Unlock()
 	delete(p.pending, c.ID)
 }
+
+// Follow hands the sink the configuration of a change of nodes BGP reads
+// but does not own: `router id` (system.Owner.OnRouterID). The speaker
+// keeps its running router ID until `reset bgp all`.
+func (p *Participant) Follow(ctx context.Context, c *datastore.Change) { p.Load(ctx, c.New) }
 
 // Load hands the configuration of a tree (running, when the service
 // starts again) to the sink.

@@ -28,6 +28,12 @@ type Config struct {
 	AS uint32
 	// RouterID (`router-id`, or the system router ID).
 	RouterID netip.Addr
+	// RouterIDFromSystem: RouterID is the system router ID (no
+	// `router-id`). A running speaker keeps its router ID when the
+	// system's changes, until `reset bgp all` (ResetPeers with nil Peers)
+	// or a restart, as VRP does; a change of `router-id` itself restarts
+	// every session at once.
+	RouterIDFromSystem bool
 	// Timers are the global `timer keepalive K hold H` (zero: defaults).
 	Timers Timers
 	// ConnectRetry (not a VRP command here; zero: 32 s).

@@ -724,11 +724,19 @@ func (r *Runner) InstanceLabel(ctx context.Context, instance string) (uint32, er
 	return svc.InstanceLabel(ctx, instance)
 }
 
-// Reset restarts sessions (all when peers is nil): `reset bgp`.
+// Reset restarts sessions (all when peers is nil): `reset bgp`. With nil
+// (`reset bgp all`) the sessions take the system router ID the
+// participant handed last, even when the run loop has not passed it on
+// yet.
 func (r *Runner) Reset(ctx context.Context, peers []PeerKey) error {
 	svc, err := r.service()
 	if err != nil {
 		return err
+	}
+	if peers == nil {
+		if err := svc.SetConfig(ctx, r.merged()); err != nil {
+			return err
+		}
 	}
 	return svc.Reset(ctx, peers)
 }

@@ -86,7 +86,8 @@ type RIBRoute struct {
 }
 
 // ResetPeers is `reset bgp`: the sessions of Peers (all when nil) restart
-// (Cease / Administrative Reset).
+// (Cease / Administrative Reset). With nil Peers (`reset bgp all`), a
+// system router ID that changed while the speaker ran takes effect.
 type ResetPeers struct{ Peers []PeerKey }
 
 // RefreshPeers is `refresh bgp`: Import asks the peers for their routes
@@ -316,7 +317,10 @@ func (in *instance) importsAny(rts []packet.ExtCommunity) bool {
 type Speaker struct {
 	cfg      Config
 	routerID uint32
-	labels   LabelAllocator
+	// nextRouterID is the system router ID the speaker takes at `reset
+	// bgp all` (invalid: none waiting); cfg.RouterID is the running one.
+	nextRouterID netip.Addr
+	labels       LabelAllocator
 
 	peers map[PeerKey]*peer
 	conns map[ConnID]*peer
@@ -431,6 +435,10 @@ func (s *Speaker) handle(ev Event) {
 			if !p.cfg.Ignore {
 				s.runFSM(p, evStop{Subcode: packet.SubAdminReset, Restart: true}, netip.Addr{})
 			}
+		}
+		if e.Peers == nil {
+			// The sessions start again with a new system router ID.
+			s.takeRouterID()
 		}
 	case RefreshPeers:
 		for _, p := range s.selectPeers(e.Peers) {

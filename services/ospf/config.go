@@ -11,6 +11,7 @@ import (
 
 	"vpnos/services/ospf/core"
 	"vpnos/services/ospf/packet"
+	"vpnos/services/system"
 	"vpnos/yang/datastore"
 	"vpnos/yang/schema"
 )
@@ -48,8 +49,14 @@ const (
 type Config struct {
 	// Process is the process ID (1-4294967295).
 	Process uint32
-	// RouterID is the configured router ID; invalid means: chosen when the
-	// process starts (see DefaultRouterID).
+	// RouterID is the router ID the process takes when it starts or is
+	// reset (`reset ospf PROCESS process`; a running process keeps its
+	// own until then, as on VRP): `router-id`, else for a process of the
+	// public instance the system router ID (`router id`, else the highest
+	// public LoopBack address, else the highest interface address: see
+	// system.RouterID). Invalid means: chosen from the instance's
+	// interfaces when the process starts (DefaultRouterID), which is what
+	// a VPN-instance process without router-id does.
 	RouterID netip.Addr
 	// VPNInstance is the VPN instance the process runs in ("" for the
 	// public instance): PE-CE OSPF.
@@ -573,6 +580,16 @@ func FromTree(t *datastore.Tree) (Settings, []*datastore.RuleError) {
 		}
 		if v, ok := t.Get(pe.Path.Child("vpn-instance")); ok {
 			c.VPNInstance = v
+		} else if !c.RouterID.IsValid() {
+			// A process of the public instance without router-id takes
+			// the system router ID; one of a VPN instance picks from the
+			// instance's interfaces when it starts (DefaultRouterID).
+			if id, src := system.RouterID(t); src != system.RouterIDNone && id.Is4() && !id.IsUnspecified() {
+				c.RouterID = id
+			}
+		}
+		if c.VPNInstance != "" {
+			v := c.VPNInstance
 			vi := datastore.P("vpn-instances", "vpn-instance", datastore.K(v))
 			if t.Exists(vi) && !t.Exists(vi.Child("ipv4-family")) {
 				probs = append(probs, refuse(pe.Path.Child("vpn-instance"), "The IPv4 address family of VPN instance %s must be enabled before OSPF process %d runs in it", v, id))

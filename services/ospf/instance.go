@@ -356,8 +356,9 @@ func (in *Instance) sortedIfs(st *state) []Interface {
 // interfaces.
 func (in *Instance) sync(st *state) {
 	if !st.routerID.IsValid() {
-		// No router ID yet: wait for an address.
-		if id := DefaultRouterID(in.sortedIfs(st)); id.IsValid() && !st.cfg.RouterID.IsValid() {
+		// No router ID yet: the process starts with the first one that
+		// comes (configured, or an address).
+		if st.cfg.RouterID.IsValid() || DefaultRouterID(in.sortedIfs(st)).IsValid() {
 			in.restart(st)
 		}
 		return

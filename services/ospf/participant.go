@@ -63,6 +63,11 @@ func (p *Participant) Apply(ctx context.Context, c *datastore.Change) {
 // Abort implements datastore.Participant.
 func (p *Participant) Abort(ctx context.Context, c *datastore.Change) {}
 
+// Follow hands the service the configuration of a change of nodes OSPF
+// reads but does not own: `router id` (system.Owner.OnRouterID). A
+// running process keeps its router ID until `reset ospf PROCESS process`.
+func (p *Participant) Follow(ctx context.Context, c *datastore.Change) { p.Load(c.New) }
+
 // Load hands the service the configuration of a running tree (a restarted
 // service starts from it).
 func (p *Participant) Load(t *datastore.Tree) {

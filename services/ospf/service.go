@@ -477,7 +477,7 @@ func (s *Service) Snapshots(ctx context.Context, process uint32) ([]Snapshot, er
 // start again and a new router ID takes effect.
 func (s *Service) Reset(ctx context.Context, process uint32) error {
 	s.mu.Lock()
-	_, configured := s.set.Process(process)
+	c, configured := s.set.Process(process)
 	p := s.procs[process]
 	s.mu.Unlock()
 	if !configured {
@@ -485,6 +485,12 @@ func (s *Service) Reset(ctx context.Context, process uint32) error {
 	}
 	if p == nil {
 		return nil // not running: it starts afresh anyway
+	}
+	// The process takes the configuration last handed to Configure (a
+	// system router ID that just changed) even when the loop has not
+	// passed it on yet; the loop's own SetConfig then changes nothing.
+	if err := p.inst.SetConfig(ctx, c); err != nil && !errors.Is(err, ErrConfig) {
+		return err
 	}
 	return p.inst.Reset(ctx)
 }

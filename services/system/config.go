@@ -68,6 +68,9 @@ func Validate(c *datastore.Change) []*datastore.RuleError {
 	if _, secs := t.Get(pathVTY.Child("idle-timeout-seconds")); secs && !mins {
 		errs = append(errs, datastore.Refuse(pathVTY.Child("idle-timeout-seconds"), "The idle-timeout seconds need the idle-timeout minutes"))
 	}
+	if v, ok := t.Get(pathRouterID); ok && v == "0.0.0.0" {
+		errs = append(errs, datastore.Refuse(pathRouterID, "The router ID 0.0.0.0 is not valid"))
+	}
 	return errs
 }
 

@@ -75,3 +75,23 @@ func TestOwnerOnRouterID(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateRouterID(t *testing.T) {
+	for _, tc := range []struct {
+		id   string
+		want string
+	}{
+		{"10.255.0.1", ""},
+		{"0.0.0.0", "The router ID 0.0.0.0 is not valid"},
+	} {
+		n := datastore.NewTree()
+		n.Set(pathRouterID, tc.id)
+		errs := Validate(&datastore.Change{Old: datastore.NewTree(), New: n})
+		switch {
+		case tc.want == "" && len(errs) != 0:
+			t.Errorf("%s: %v", tc.id, errs)
+		case tc.want != "" && (len(errs) != 1 || errs[0].Msg != tc.want || !errs[0].Path.Equal(pathRouterID)):
+			t.Errorf("%s: got %v, want %q", tc.id, errs, tc.want)
+		}
+	}
+}
