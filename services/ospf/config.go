@@ -368,9 +368,11 @@ func (c Config) coreAreas() []core.AreaConfig {
 	return out
 }
 
-// DefaultRouterID picks a router ID when none is configured, as VRP does
-// without `router id`: the highest loopback address, else the highest
-// interface address (invalid when there is none).
+// DefaultRouterID picks a router ID from the interfaces of a process's
+// instance when its configuration brings none (a VPN-instance process
+// without router-id, or a public one while the system has no router ID):
+// the highest loopback address, else the highest interface address
+// (invalid when there is none).
 func DefaultRouterID(ifs []Interface) netip.Addr {
 	var lo, any netip.Addr
 	for _, i := range ifs {
