@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"vpnos/cli/proto"
+	"vpnos/yang/datastore"
 )
 
 // SSH sessions get VTY lines (freed when they close), show their client's
@@ -52,5 +53,34 @@ func TestUserLines(t *testing.T) {
 	}
 	if out := run(b, "display configuration commit list verbose 1"); !regexp.MustCompile(`(?m)^  User-Intf: VTY 1$`).MatchString(out) {
 		t.Fatalf("commit list:\n%s", out)
+	}
+}
+
+// The verbose commit list names the front end that made each commit in
+// VRP's Type field: CLI for the CLI's sessions, NETCONF for a NETCONF
+// session's (which has no terminal line).
+func TestCommitListType(t *testing.T) {
+	e := testEngine(t, "two-stage")
+	ctx := context.Background()
+	s, _ := e.Open(ctx, proto.Request{User: "admin", Source: "ssh", Remote: "192.0.2.9"})
+	for _, l := range []string{"system-view", "sysname A", "commit"} {
+		if r := s.Handle(ctx, proto.Request{Op: proto.OpExec, Line: l}); r.Failed {
+			t.Fatalf("%s: %s", l, r.Output)
+		}
+	}
+	c := e.Store().NewCandidate()
+	c.Tree().Set(datastore.P("system", "sysname"), "B")
+	nctx := datastore.WithOrigin(ctx, datastore.Origin{Session: 5, User: "netops", Interface: "netconf"})
+	if _, err := c.Commit(nctx, "netops", ""); err != nil {
+		t.Fatal(err)
+	}
+	out := s.Handle(ctx, proto.Request{Op: proto.OpExec, Line: "display configuration commit list verbose 2"}).Output
+	for _, want := range []string{
+		`(?m)^1\) CommitId: \d+\n +Label: -\n +User: netops\n +User-Intf: -\n +Type: NETCONF$`,
+		`(?m)^2\) CommitId: \d+\n +Label: -\n +User: admin\n +User-Intf: VTY 0\n +Type: CLI$`,
+	} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("commit list lacks %s:\n%s", want, out)
+		}
 	}
 }
