@@ -7,7 +7,7 @@ LAB       ?= lab/l3vpn/l3vpn.clab.yml
 # Packages whose tests need root, network namespaces or Docker run with a longer timeout.
 TESTFLAGS ?= -count=1 -timeout 25m
 
-.PHONY: build test image lab lab-down bench clean setup-test setup-lab fuzz
+.PHONY: build test image lab lab-down bench clean setup-test setup-lab fuzz generate
 
 build: bin/vpnos
 
@@ -61,6 +61,10 @@ bench: setup-test build image
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count=1 ./image/ ./os/... ./lab/...
 	$(GO) test -run '^$$' -bench ForwardVsKernel -benchtime 1x -count=1 ./services/forwarding/
 	$(GO) test -run '^$$' -bench . -skip ForwardVsKernel -count=1 ./services/... ./cli/... ./yang/...
+
+# The compiled form of the YANG modules (yang/schema/compiled.go), after a module changed.
+generate:
+	$(GO) generate ./yang/schema
 
 clean:
 	rm -rf bin

@@ -35,10 +35,17 @@ import (
 const (
 	// initTimeout bounds session initialization (FRR uses the same 15 s).
 	initTimeout = 15 * time.Second
-	// The backoff of an active LSR whose session attempts fail
+	// The backoff of an active LSR whose session initialization fails
 	// (RFC 5036 section 2.5.3: no less than 15 s, growing to at least 2 min).
 	backoffInitial = 15 * time.Second
 	backoffMax     = 120 * time.Second
+	// The retry of a TCP connection that could not be opened (refused,
+	// unreachable, timed out): no Initialization was NAK'd, so the RFC's
+	// throttle does not apply; it starts at 1 s and doubles up to 15 s.
+	// A change of the route to the peer's transport address retries at
+	// once.
+	connectRetryInitial = time.Second
+	connectRetryMax     = 15 * time.Second
 	// defaultPeerHelloHold is what a Hello hold time of 0 means for link
 	// Hellos.
 	defaultPeerHelloHold = 15 * time.Second
@@ -128,11 +135,17 @@ type peer struct {
 	adjs      map[string]*adjacency
 	active    bool
 
-	state        State
-	conn         *conn
-	dialing      bool
+	state   State
+	conn    *conn
+	dialing bool
+	// nextAttempt is when the session may be tried again; backoff is the
+	// initialization backoff (RFC 5036 section 2.5.3), connBackoff the
+	// retry of failed TCP connections. awaitRoute: the wait is for a TCP
+	// connection that failed, so a route to the transport address ends it.
 	nextAttempt  time.Time
 	backoff      time.Duration
+	connBackoff  time.Duration
+	awaitRoute   bool
 	attempts     uint64
 	initDeadline time.Time
 

@@ -124,8 +124,62 @@ func (c *Core) maybeDial(p *peer) {
 		return
 	}
 	p.dialing = true
+	p.awaitRoute = false
 	p.attempts++
-	c.emit(Dial{Peer: p.id, Local: c.cfg.LSRID, Remote: p.transport})
+	c.emit(Dial{Peer: p.id, Local: c.cfg.LSRID, Remote: p.transport, Attempt: p.attempts})
+}
+
+// routeToPeers retries at once, when the route to its transport address
+// appeared or changed (touched holds the changed prefixes), the session of
+// an active peer whose TCP connection failed or is still being opened: the
+// usual case is an IGP that converges a moment after the Hellos are heard,
+// so the first SYN had no route. A session whose initialization failed
+// keeps its backoff (RFC 5036 section 2.5.3).
+func (c *Core) routeToPeers(touched map[netip.Prefix]bool) {
+	if len(touched) == 0 {
+		return
+	}
+	for _, p := range c.sortedPeers() {
+		if !p.active || p.state != NonExistent || len(p.adjs) == 0 || !(p.dialing || p.awaitRoute) {
+			continue
+		}
+		if !coveredBy(p.transport, touched) {
+			continue
+		}
+		if _, ok := c.routeTo(p.transport); !ok {
+			continue
+		}
+		// A pending connection is superseded (its SYN may have gone out
+		// before the route and wait for a retransmission).
+		p.dialing = false
+		p.connBackoff = 0
+		p.nextAttempt = c.now
+		c.maybeDial(p)
+	}
+}
+
+// coveredBy reports whether some prefix of set contains a.
+func coveredBy(a netip.Addr, set map[netip.Prefix]bool) bool {
+	for bits := a.BitLen(); bits >= 0; bits-- {
+		if pfx, err := a.Prefix(bits); err == nil && set[pfx] {
+			return true
+		}
+	}
+	return false
+}
+
+// routeTo is the longest-match route to a in the routing table.
+func (c *Core) routeTo(a netip.Addr) (Route, bool) {
+	for bits := a.BitLen(); bits >= 0; bits-- {
+		pfx, err := a.Prefix(bits)
+		if err != nil {
+			break
+		}
+		if r, ok := c.routes[pfx]; ok {
+			return r, true
+		}
+	}
+	return Route{}, false
 }
 
 // removePeer ends the session with a peer (Notification with code) and

@@ -20,6 +20,9 @@ type InterfacesChanged struct{ Interfaces []Interface }
 
 // RoutesChanged updates the routing table: with Full, Set is the whole
 // table; otherwise Set adds or replaces routes and Delete removes them.
+// Besides the FECs, the table tells when a peer's transport address
+// becomes reachable: a change of the route to it retries at once a session
+// whose TCP connection could not be opened.
 type RoutesChanged struct {
 	Full   bool
 	Set    []Route
@@ -46,18 +49,23 @@ type ConnAccepted struct {
 	Remote netip.AddrPort
 }
 
-// ConnUp answers a Dial action: the connection to Peer is open.
+// ConnUp answers a Dial action: the connection to Peer is open. Attempt
+// is the Dial's; the answer to an attempt that a later Dial superseded is
+// ignored (and its connection closed).
 type ConnUp struct {
-	Conn   ConnID
-	Peer   netip.Addr
-	Local  netip.AddrPort
-	Remote netip.AddrPort
+	Conn    ConnID
+	Peer    netip.Addr
+	Attempt uint64
+	Local   netip.AddrPort
+	Remote  netip.AddrPort
 }
 
-// ConnFailed answers a Dial action that could not connect.
+// ConnFailed answers a Dial action that could not connect (Attempt is the
+// Dial's).
 type ConnFailed struct {
-	Peer netip.Addr
-	Err  error
+	Peer    netip.Addr
+	Attempt uint64
+	Err     error
 }
 
 // PDUReceived is one PDU read from a connection (framed by the PDU length;
@@ -101,11 +109,16 @@ type SendHello struct {
 }
 
 // Dial opens a TCP connection from Local to Remote:646 for the session
-// with Peer (answered with ConnUp or ConnFailed).
+// with Peer (answered with ConnUp or ConnFailed carrying Attempt). A Dial
+// for a peer whose earlier Dial is still unanswered supersedes it: the
+// network abandons the earlier attempt (a SYN that went out before the
+// route to Remote existed may otherwise wait seconds for its
+// retransmission).
 type Dial struct {
-	Peer   netip.Addr
-	Local  netip.Addr
-	Remote netip.Addr
+	Peer    netip.Addr
+	Local   netip.Addr
+	Remote  netip.Addr
+	Attempt uint64
 }
 
 // Send writes PDUs to a connection.

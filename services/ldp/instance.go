@@ -113,7 +113,7 @@ func (i *Instance) step(ev Event) {
 		case SendHello:
 			i.net.SendHello(i.device(a.Interface), a.Src, a.Data)
 		case Dial:
-			i.net.Dial(a.Peer, a.Local, a.Remote)
+			i.net.Dial(a.Peer, a.Local, a.Remote, a.Attempt)
 		case Send:
 			i.net.Send(a.Conn, a.PDUs)
 		case Close:

@@ -36,7 +36,7 @@ func (f *fakeNet) SendHello(iface string, _ netip.Addr, _ []byte) {
 	defer f.mu.Unlock()
 	f.hellos = append(f.hellos, iface)
 }
-func (f *fakeNet) Dial(peer, local, remote netip.Addr) {}
+func (f *fakeNet) Dial(peer, local, remote netip.Addr, attempt uint64) {}
 func (f *fakeNet) Send(c ConnID, pdus [][]byte) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -65,6 +65,7 @@ func (c *Core) routesChanged(e RoutesChanged) {
 	for _, pfx := range sortedPrefixes(maps.Keys(touched)) {
 		c.recompute(pfx)
 	}
+	c.routeToPeers(touched)
 }
 
 // recomputeAll reconsiders every FEC (configuration or interface change).

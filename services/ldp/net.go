@@ -27,8 +27,9 @@ type Network interface {
 	SetInterfaces(names []string)
 	SendHello(iface string, src netip.Addr, data []byte)
 	// Dial connects from local to remote:646 in the background and reports
-	// ConnUp or ConnFailed.
-	Dial(peer, local, remote netip.Addr)
+	// ConnUp or ConnFailed with attempt. A Dial for a peer whose earlier
+	// one is still connecting abandons the earlier one.
+	Dial(peer, local, remote netip.Addr, attempt uint64)
 	Send(conn ConnID, pdus [][]byte)
 	// Close closes a connection after what was sent before is written.
 	Close(conn ConnID)
@@ -56,6 +57,13 @@ type Net struct {
 	conns  map[ConnID]*tcpConn
 	nextID ConnID
 	ln     *net.TCPListener
+	// dials are the connections being opened, by peer.
+	dials map[netip.Addr]pendingDial
+}
+
+type pendingDial struct {
+	attempt uint64
+	cancel  context.CancelFunc
 }
 
 type helloSock struct {
@@ -88,7 +96,7 @@ func OpenNet(ctx context.Context, log *slog.Logger, enter func(func() error) err
 		log = slog.Default()
 	}
 	n := &Net{log: log, enter: enter, events: make(chan Event, 1024),
-		hellos: map[string]*helloSock{}, conns: map[ConnID]*tcpConn{}}
+		hellos: map[string]*helloSock{}, conns: map[ConnID]*tcpConn{}, dials: map[netip.Addr]pendingDial{}}
 	n.ctx, n.cancel = context.WithCancel(ctx)
 	err := enter(func() error {
 		lc := net.ListenConfig{}
@@ -258,27 +266,41 @@ func (n *Net) Close(id ConnID) {
 	}
 }
 
-// Dial implements Network.
-func (n *Net) Dial(peer, local, remote netip.Addr) {
+// Dial implements Network. An earlier Dial to the same peer that is still
+// connecting is cancelled (it reports ConnFailed with its own attempt).
+func (n *Net) Dial(peer, local, remote netip.Addr, attempt uint64) {
+	ctx, cancel := context.WithCancel(n.ctx)
+	n.mu.Lock()
+	if old, ok := n.dials[peer]; ok {
+		old.cancel()
+	}
+	n.dials[peer] = pendingDial{attempt: attempt, cancel: cancel}
+	n.mu.Unlock()
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
+		defer cancel()
 		var c *net.TCPConn
 		err := n.enter(func() error {
 			d := net.Dialer{Timeout: dialTimeout, LocalAddr: &net.TCPAddr{IP: local.AsSlice()}}
-			cc, err := d.DialContext(n.ctx, "tcp4", netip.AddrPortFrom(remote, packet.Port).String())
+			cc, err := d.DialContext(ctx, "tcp4", netip.AddrPortFrom(remote, packet.Port).String())
 			if err != nil {
 				return err
 			}
 			c = cc.(*net.TCPConn)
 			return nil
 		})
+		n.mu.Lock()
+		if d, ok := n.dials[peer]; ok && d.attempt == attempt {
+			delete(n.dials, peer)
+		}
+		n.mu.Unlock()
 		if err != nil {
-			n.post(ConnFailed{Peer: peer, Err: err})
+			n.post(ConnFailed{Peer: peer, Attempt: attempt, Err: err})
 			return
 		}
 		tc := n.register(c)
-		n.post(ConnUp{Conn: tc.id, Peer: peer, Local: addrPort(c.LocalAddr()), Remote: addrPort(c.RemoteAddr())})
+		n.post(ConnUp{Conn: tc.id, Peer: peer, Attempt: attempt, Local: addrPort(c.LocalAddr()), Remote: addrPort(c.RemoteAddr())})
 		n.start(tc)
 	}()
 }

@@ -23,11 +23,12 @@ func (c *Core) connAccepted(e ConnAccepted) {
 
 func (c *Core) connUp(e ConnUp) {
 	p := c.peers[e.Peer]
-	if p == nil || !p.dialing || p.state != NonExistent {
+	if p == nil || !p.dialing || p.state != NonExistent || e.Attempt != p.attempts {
 		c.emit(Close{Conn: e.Conn})
 		return
 	}
 	p.dialing = false
+	p.connBackoff = 0
 	cn := &conn{id: e.Conn, peer: p, local: e.Local, remote: e.Remote}
 	c.conns[e.Conn] = cn
 	p.conn = cn
@@ -40,11 +41,11 @@ func (c *Core) connUp(e ConnUp) {
 
 func (c *Core) connFailed(e ConnFailed) {
 	p := c.peers[e.Peer]
-	if p == nil || !p.dialing {
+	if p == nil || !p.dialing || e.Attempt != p.attempts {
 		return
 	}
 	p.dialing = false
-	c.backOff(p)
+	c.connectBackOff(p)
 }
 
 func (c *Core) connClosed(e ConnClosed) {
@@ -63,7 +64,8 @@ func (c *Core) connClosed(e ConnClosed) {
 	}
 }
 
-// backOff delays the next attempt of an active LSR after a failure.
+// backOff delays the next attempt of an active LSR whose session
+// initialization failed (RFC 5036 section 2.5.3).
 func (c *Core) backOff(p *peer) {
 	if p.backoff == 0 {
 		p.backoff = backoffInitial
@@ -71,6 +73,20 @@ func (c *Core) backOff(p *peer) {
 		p.backoff = min(2*p.backoff, backoffMax)
 	}
 	p.nextAttempt = c.now.Add(p.backoff)
+	p.awaitRoute = false
+}
+
+// connectBackOff delays the next attempt of an active LSR whose TCP
+// connection could not be opened; a change of the route to the peer's
+// transport address ends the wait (routeToPeers).
+func (c *Core) connectBackOff(p *peer) {
+	if p.connBackoff == 0 {
+		p.connBackoff = connectRetryInitial
+	} else {
+		p.connBackoff = min(2*p.connBackoff, connectRetryMax)
+	}
+	p.nextAttempt = c.now.Add(p.connBackoff)
+	p.awaitRoute = true
 }
 
 func (c *Core) setState(p *peer, s State, reason string) {
@@ -181,6 +197,7 @@ func (c *Core) closeSession(p *peer, st *packet.Status, reason string) {
 			// A session that worked is tried again at once.
 			p.backoff = 0
 			p.nextAttempt = c.now
+			p.awaitRoute = false
 		} else {
 			c.backOff(p)
 		}

@@ -255,7 +255,7 @@ func TestActivePassive(t *testing.T) {
 		t.Fatalf("passive side dialled %+v", d)
 	}
 	acts = r.step(HelloReceived{Interface: "eth1", Src: addr("10.0.12.3"), Data: helloPDU("10.255.0.1", 15, "10.255.0.1")})
-	want := []Dial{{Peer: addr("10.255.0.1"), Local: addr("10.255.0.5"), Remote: addr("10.255.0.1")}}
+	want := []Dial{{Peer: addr("10.255.0.1"), Local: addr("10.255.0.5"), Remote: addr("10.255.0.1"), Attempt: 1}}
 	if d := dials(acts); !reflect.DeepEqual(d, want) {
 		t.Fatalf("dials %+v", d)
 	}
@@ -346,7 +346,7 @@ func zeroID(m packet.Message) {
 func TestActiveSession(t *testing.T) {
 	r := newRig(t, nil)
 	r.step(HelloReceived{Interface: "eth1", Src: addr("10.0.12.2"), Data: helloPDU("10.255.0.1", 15, "10.255.0.1")})
-	acts := r.step(ConnUp{Conn: 3, Peer: addr("10.255.0.1")})
+	acts := r.step(ConnUp{Conn: 3, Peer: addr("10.255.0.1"), Attempt: 1})
 	msgs := sentTo(t, acts, 3)
 	if len(msgs) != 1 || msgs[0].(*packet.Init).Params.Receiver != (packet.LDPID{LSRID: addr("10.255.0.1")}) {
 		t.Fatalf("sent %+v", msgs)
@@ -387,8 +387,8 @@ func TestSessionRejectedBackoff(t *testing.T) {
 	}
 	hello()
 	conn := ConnID(10)
-	for _, wait := range []time.Duration{15, 30, 60, 120, 120} {
-		r.step(ConnUp{Conn: conn, Peer: addr("10.255.0.1")})
+	for k, wait := range []time.Duration{15, 30, 60, 120, 120} {
+		r.step(ConnUp{Conn: conn, Peer: addr("10.255.0.1"), Attempt: uint64(k + 1)})
 		rej := &packet.Notification{MsgID: 1, Status: packet.Status{Code: packet.StatusRejectedAdvMode, MsgID: 1, MsgType: packet.MsgInit}}
 		acts := r.step(PDUReceived{Conn: conn, Data: pduFrom("10.255.0.1", rej)})
 		if !closes(acts, conn) || len(sentTo(t, acts, conn)) != 0 {
@@ -406,10 +406,25 @@ func TestSessionRejectedBackoff(t *testing.T) {
 		now += wait * time.Second
 		conn++
 	}
-	// A failed connection backs off too.
-	r.step(ConnFailed{Peer: addr("10.255.0.1")})
+	// A connection that could not be opened is retried after 1 s: no
+	// Initialization was refused. The initialization backoff stays: the
+	// next refusal waits 120 s again.
+	r.step(ConnFailed{Peer: addr("10.255.0.1"), Attempt: 6})
+	if d := dials(r.tick(now + time.Second - time.Millisecond)); len(d) != 0 {
+		t.Fatal("retry of a failed connection before 1 s")
+	}
+	now += time.Second
+	if d := dials(r.tick(now)); len(d) != 1 || d[0].Attempt != 7 {
+		t.Fatalf("retry of a failed connection after 1 s: %+v", d)
+	}
+	r.step(ConnUp{Conn: conn, Peer: addr("10.255.0.1"), Attempt: 7})
+	rej := &packet.Notification{MsgID: 1, Status: packet.Status{Code: packet.StatusRejectedAdvMode, MsgID: 1, MsgType: packet.MsgInit}}
+	r.step(PDUReceived{Conn: conn, Data: pduFrom("10.255.0.1", rej)})
 	if d := dials(r.tick(now + 119*time.Second)); len(d) != 0 {
-		t.Fatal("retry before the backoff")
+		t.Fatal("retry before the initialization backoff")
+	}
+	if d := dials(r.tick(now + 120*time.Second)); len(d) != 1 {
+		t.Fatal("no retry after the initialization backoff")
 	}
 }
 

@@ -194,7 +194,7 @@ func (s *sim) route(n *simNode, a Action) {
 	case Dial:
 		o := s.owner(a.Remote)
 		if o == nil || o == n {
-			s.queue = append(s.queue, delivery{n, ConnFailed{Peer: a.Peer, Err: errors.New("connection refused")}})
+			s.queue = append(s.queue, delivery{n, ConnFailed{Peer: a.Peer, Attempt: a.Attempt, Err: errors.New("connection refused")}})
 			return
 		}
 		ca, cb := s.nextID+1, s.nextID+2
@@ -204,7 +204,7 @@ func (s *sim) route(n *simNode, a Action) {
 		la, lb := netip.AddrPortFrom(a.Local, 40000+uint16(ca)), netip.AddrPortFrom(a.Remote, packet.Port)
 		s.queue = append(s.queue,
 			delivery{o, ConnAccepted{Conn: cb, Local: lb, Remote: la}},
-			delivery{n, ConnUp{Conn: ca, Peer: a.Peer, Local: la, Remote: lb}})
+			delivery{n, ConnUp{Conn: ca, Peer: a.Peer, Attempt: a.Attempt, Local: la, Remote: lb}})
 	case Send:
 		c := s.conns[a.Conn]
 		if c == nil || c.closed || s.dropTCP {
