@@ -153,6 +153,40 @@ func TestVPNLoopbackPing(t *testing.T) {
 	}
 }
 
+// TestVPNLoopbackOnlyInstance (lab/l3vpn): a VPN instance whose only
+// interfaces are LoopBacks (green, RT 65000:300, import-route direct) on
+// both PEs. Each PE pings the other's green LoopBack from its own and its
+// own LoopBack, and a tracert reaches it: the instance has a host stack
+// although no port is bound to it. The same LoopBack addresses in red stay
+// apart (VPN isolation), as another instance.
+func TestVPNLoopbackOnlyInstance(t *testing.T) {
+	l := vpUp(t, "l3vpn", "l3vpn.clab.yml", "vp-lbo", "PE1", "PE2")
+	t.Cleanup(func() { vpnLoopbackDiag(t, l, "PE1", "PE2") })
+	lb := map[string]string{"PE1": "172.31.0.1", "PE2": "172.31.0.3"}
+	rd := map[string]string{"PE1": "10.255.0.1:3", "PE2": "10.255.0.3:3"}
+	for pe, addr := range lb {
+		configure(t, l, pe, "ip vpn-instance green", "ipv4-family", "route-distinguisher "+rd[pe], "apply-label per-instance",
+			"vpn-target 65000:300 export-extcommunity", "vpn-target 65000:300 import-extcommunity")
+		configure(t, l, pe, "interface LoopBack1", "ip binding vpn-instance green", "ip address "+addr+" 32")
+		configure(t, l, pe, "bgp 65000", "ipv4-family vpn-instance green", "import-route direct")
+	}
+	peers := map[string]string{"PE1": "PE2", "PE2": "PE1"}
+	for pe, other := range peers {
+		l.WaitCLI(t, pe, "display ip routing-table vpn-instance green", labtest.All(
+			vpnRoute(lb[pe]+"/32", "Direct", "LoopBack1"),
+			vpnRoute(lb[other]+"/32", "IBGP", "GigabitEthernet0/3/0")), 60*time.Second)
+	}
+	for pe, other := range peers {
+		pingOK(t, l, pe, "ping -vpn-instance green -c 3 -a "+lb[pe]+" "+lb[other], lb[other])
+		pingOK(t, l, pe, "ping -vpn-instance green -c 3 "+lb[other], lb[other])
+		pingOK(t, l, pe, "ping -vpn-instance green -c 3 "+lb[pe], lb[pe])
+	}
+	tracertHops(t, l, "PE1", "tracert -vpn-instance green -a "+lb["PE1"]+" "+lb["PE2"], "198.51.100.2", lb["PE2"])
+	// red knows neither LoopBack.
+	pingFails(t, l, "PE1", "ping -vpn-instance red -c 1 -t 300 "+lb["PE2"])
+	pingFails(t, l, "CE-A", "ping -c 1 -t 300 "+lb["PE2"])
+}
+
 // checkVPNLoopbackPing: each PE's red LoopBack (lb) in the other's red
 // table through the core port, and the pings of TestVPNLoopbackPing.
 func checkVPNLoopbackPing(t *testing.T, l *labtest.Lab, lb map[string]string, core, ce string, redIf map[string]string) {
