@@ -96,7 +96,8 @@ func vpUpEdited(t *testing.T, folder, file, lab string, edit func(node, cfg stri
 }
 
 // TestVPNLoopbackPing: on each lab, a LoopBack bound to red on each PE,
-// advertised by import-route direct (added where the lab lacks it). Each PE
+// advertised by import-route direct (added where the lab lacks it), from
+// the startup file on lab/rr and configured live on the others. Each PE
 // pings the other's red LoopBack from its own, over the VPN label and the
 // LDP LSP, as a VRP PE does with ping -vpn-instance red -a. Both LoopBacks'
 // /32 are in the other PE's red table (IBGP, through the core port); the
@@ -106,13 +107,13 @@ func vpUpEdited(t *testing.T, folder, file, lab string, edit func(node, cfg stri
 func TestVPNLoopbackPing(t *testing.T) {
 	for _, c := range []struct {
 		folder, core, ce string
-		cePE             string // the CE's PE
+		startup          bool // the LoopBacks in the startup files, else configured live
 		redIf            map[string]string
 		bgp              map[string][]string // extra commands under bgp 65000
 	}{
 		{folder: "l3vpn", core: "GigabitEthernet0/3/0", ce: "CE-A",
 			redIf: map[string]string{"PE1": "192.0.2.1", "PE2": "203.0.113.1"}},
-		{folder: "rr", core: "GigabitEthernet0/3/0", ce: "CE1",
+		{folder: "rr", core: "GigabitEthernet0/3/0", ce: "CE1", startup: true,
 			redIf: map[string]string{"PE1": "192.0.2.1", "PE2": "203.0.113.1"}},
 		{folder: "rr-hier", core: "GigabitEthernet0/3/0", ce: "CE1",
 			redIf: map[string]string{"PE1": "192.0.2.1", "PE2": "203.0.113.1"},
@@ -122,7 +123,19 @@ func TestVPNLoopbackPing(t *testing.T) {
 			}},
 	} {
 		lb := map[string]string{"PE1": "172.31.0.1", "PE2": "172.31.0.3"}
-		t.Run(c.folder+"/startup", func(t *testing.T) {
+		t.Run(c.folder, func(t *testing.T) {
+			if !c.startup {
+				l := vpUp(t, c.folder, c.folder+".clab.yml", "vp-lb-"+c.folder, "PE1", "PE2")
+				t.Cleanup(func() { vpnLoopbackDiag(t, l, "PE1", "PE2") })
+				for pe, addr := range lb {
+					configure(t, l, pe, "interface LoopBack1", "ip binding vpn-instance red", "ip address "+addr+" 32")
+					if cmds := c.bgp[pe]; cmds != nil {
+						configure(t, l, pe, append([]string{"bgp 65000"}, cmds...)...)
+					}
+				}
+				checkVPNLoopbackPing(t, l, lb, c.core, c.ce, c.redIf)
+				return
+			}
 			l := vpUpEdited(t, c.folder, c.folder+".clab.yml", "vp-lbs-"+c.folder, func(node, cfg string) string {
 				if lb[node] == "" {
 					return cfg
@@ -136,17 +149,6 @@ func TestVPNLoopbackPing(t *testing.T) {
 			t.Cleanup(func() { vpnLoopbackDiag(t, l, "PE1", "PE2") })
 			for pe := range lb {
 				l.WaitCLI(t, pe, "display current-configuration interface LoopBack1", labtest.Contains("ip binding vpn-instance red"), 20*time.Second)
-			}
-			checkVPNLoopbackPing(t, l, lb, c.core, c.ce, c.redIf)
-		})
-		t.Run(c.folder, func(t *testing.T) {
-			l := vpUp(t, c.folder, c.folder+".clab.yml", "vp-lb-"+c.folder, "PE1", "PE2")
-			t.Cleanup(func() { vpnLoopbackDiag(t, l, "PE1", "PE2") })
-			for pe, addr := range lb {
-				configure(t, l, pe, "interface LoopBack1", "ip binding vpn-instance red", "ip address "+addr+" 32")
-				if cmds := c.bgp[pe]; cmds != nil {
-					configure(t, l, pe, append([]string{"bgp 65000"}, cmds...)...)
-				}
 			}
 			checkVPNLoopbackPing(t, l, lb, c.core, c.ce, c.redIf)
 		})
