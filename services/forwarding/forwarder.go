@@ -101,6 +101,7 @@ type port struct {
 	instance   string
 	ns         netns.NsHandle // the instance namespace, held open while attached
 	instTap    bool           // an instance's forwarding tap, not a physical port
+	mac        packet.MAC     // an instance tap's own MAC (frames punted into it carry it)
 	carrier    bool           // last carrier mirrored onto the tap
 	carrierSet bool
 	ring       *ring
@@ -589,6 +590,7 @@ func (f *Forwarder) AddInstance(ctx context.Context, instance, instanceNS string
 		if err != nil {
 			return err
 		}
+		copy(p.mac[:], l.Attrs().HardwareAddr)
 		if err := netlink.LinkSetARPOff(l); err != nil {
 			return fmt.Errorf("%s noarp: %w", InstanceTap, err)
 		}
@@ -1148,6 +1150,20 @@ func (f *Forwarder) Punt(id int, vnet, frame []byte) {
 	}
 	if _, err := unix.Writev(p.tap, [][]byte{vnet, frame}); err != nil {
 		f.logErr("tap write", p.name, err)
+	}
+}
+
+// PuntInstance implements dataplane.Sink: the frame goes into the instance's
+// own tap (InstanceTap), addressed to its MAC, for an instance whose
+// interfaces are LoopBacks only. Called by the loop with f.mu held.
+func (f *Forwarder) PuntInstance(instance string, frame []byte) {
+	p := f.insts[instance]
+	if p == nil || len(frame) < packet.EthernetLen {
+		return
+	}
+	copy(frame[:6], p.mac[:])
+	if _, err := unix.Writev(p.tap, [][]byte{zeroVnet[:], frame}); err != nil {
+		f.logErr("tap write", instance+"/"+p.name, err)
 	}
 }
 

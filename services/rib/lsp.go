@@ -596,7 +596,10 @@ func matchOut(outs []LSPOut, given netip.Addr, h Hop) (LSPOut, bool) {
 }
 
 // connectedPort is the up interface whose subnet route covers a in an
-// instance (the longest match must be a direct subnet route).
+// instance: the longest direct subnet route that matches. Routes of other
+// protocols more specific than the subnet are passed over (a host route to
+// the neighbour, as ip route-static 10.0.1.2 32 10.0.1.2, keeps it directly
+// connected); an address of the router's own is not a next hop.
 func (r *RIB) connectedPort(inst string, a netip.Addr) *Port {
 	in := r.instances[inst]
 	if in == nil || in.deleted {
@@ -611,7 +614,10 @@ func (r *RIB) connectedPort(inst string, a netip.Addr) *Port {
 			continue
 		}
 		b := d.best[0]
-		if b.direct == nil || b.direct.local {
+		if b.direct == nil {
+			continue
+		}
+		if b.direct.local {
 			return nil
 		}
 		if p := r.ports[b.direct.port]; p != nil && p.Up {

@@ -501,3 +501,50 @@ func TestUpdateLSPsRefusesTwoIngressPerFEC(t *testing.T) {
 		t.Errorf("LSPs %+v", got)
 	}
 }
+
+// TestTunnelToConnectedNeighbourHostRoute: a host route to a directly
+// connected neighbour through itself (ip route-static 198.51.100.2 32
+// 198.51.100.2) resolves over the connected subnet, is the FEC of an ingress
+// LSP (static or LDP, out-label 3 or a real one), and gives a VPN route with
+// that next hop its tunnel.
+func TestTunnelToConnectedNeighbourHostRoute(t *testing.T) {
+	nb := "198.51.100.2"
+	nbRoute := func(prefix string) Route {
+		r := vpnRoute(prefix)
+		r.NextHops[0].Gateway = ip(nb)
+		return r
+	}
+	tests := []struct {
+		name  string
+		owner string
+		lsp   LSP
+		want  string
+	}{
+		{"static, implicit null", OwnerStatic, ingress("to-nb", nb+"/32", nb, 3), "fwd eth3>198.51.100.2[48130]"},
+		{"static, label", OwnerStatic, ingress("to-nb", nb+"/32", nb, 100), "fwd eth3>198.51.100.2[100,48130]"},
+		{"ldp, implicit null", OwnerLDP, LSP{Name: nb + "/32", Role: Ingress, Instance: pub, FEC: pfx(nb + "/32"),
+			Out: []LSPOut{{Gateway: ip(nb), Label: 3}}}, "fwd eth3>198.51.100.2[48130]"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := pe1(t)
+			e.must(e.r.AddRoute(pub, static(nb+"/32", nb, 0)))
+			e.must(e.r.AddRoute("red", nbRoute("172.16.3.0/24")))
+			e.flush()
+			if got := e.fib.get(fibapi.Public, nb+"/32"); got != "fwd eth3>198.51.100.2" {
+				t.Fatalf("host route through itself: %q", got)
+			}
+			if got := e.fib.get("red", "172.16.3.0/24"); got != "" {
+				t.Fatalf("VPN route without an LSP: %q", got)
+			}
+			e.must(e.r.SetLSPs(tc.owner, []LSP{tc.lsp}))
+			e.flush()
+			if st, ok := e.r.TunnelTo(pub, ip(nb)); !ok || st.Owner != tc.owner {
+				t.Fatalf("TunnelTo = %+v, %v", st, ok)
+			}
+			if got := e.fib.get("red", "172.16.3.0/24"); got != tc.want {
+				t.Errorf("VPN route: %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -15,6 +15,7 @@ type nullSink struct{ n int }
 
 func (s *nullSink) Transmit(int, []byte, []byte) { s.n++ }
 func (s *nullSink) Punt(int, []byte, []byte)     { s.n++ }
+func (s *nullSink) PuntInstance(string, []byte)  { s.n++ }
 
 // benchDataplane has a public instance with a million random routes, all
 // pointing at eth2 with two labels, and a swap entry for label 100.

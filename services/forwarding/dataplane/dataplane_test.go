@@ -952,3 +952,72 @@ func FuzzProcess(f *testing.F) {
 		rec.take()
 	})
 }
+
+// TestLoopbackOnlyInstance: an instance whose interfaces are LoopBacks only
+// (no port) still has a host stack, reached through its own tap: a packet
+// popped into it for its LoopBack, the router's own packet to that address,
+// and "fragmentation needed" for its own too-big packet go there; the
+// router's own packet from the LoopBack to a remote one leaves labelled.
+func TestLoopbackOnlyInstance(t *testing.T) {
+	const vpnB = "B"
+	f := newFixture(t)
+	f.program(fibapi.Batch{
+		Routes: []fibapi.Route{
+			{Instance: vpnB, Prefix: p("172.31.0.3/32"), Kind: fibapi.Local},
+			{Instance: vpnB, Prefix: p("172.31.0.1/32"),
+				NextHops: []fibapi.NextHop{{Port: "eth2", Gateway: a("10.2.0.2"), Labels: []uint32{1000, 41}}}},
+		},
+		Labels: []fibapi.LabelEntry{{InLabel: 301, Op: fibapi.PopLookup, Instance: vpnB}},
+	})
+	from := func(frame []byte) (bool, []emitted) {
+		buf := append(make([]byte, Headroom), frame...)
+		ok := f.d.FromInstance(f.now, vpnB, buf, Headroom, f.rec)
+		return ok, f.rec.take()
+	}
+	intoB := func(what string, out []emitted, src, dst string) parsed {
+		t.Helper()
+		if len(out) != 1 || !out[0].punt || out[0].port != -1 || out[0].inst != vpnB {
+			t.Fatalf("%s: want a punt into %s's own tap, got %+v", what, vpnB, out)
+		}
+		r := parseOut(t, out[0].frame)
+		if r.eth.Dst != (packet.MAC{}) || r.eth.EtherType != packet.EtherTypeIPv4 || r.ip.Src != a(src) || r.ip.Dst != a(dst) {
+			t.Fatalf("%s: %+v %+v", what, r.eth, r.ip)
+		}
+		return r
+	}
+
+	// From the core: the VPN label is popped, the LoopBack is the router's.
+	out := f.in(f.eth2, ethFrame(mac2, hostB, packet.EtherTypeMPLS, labels(le(301, 60, true)), udp("172.31.0.1", "172.31.0.3", 64, 4)))
+	if r := intoB("popped", out, "172.31.0.1", "172.31.0.3"); r.ip.TTL != 60 || r.eth.Src != hostB {
+		t.Fatalf("popped: ttl %d, src %v", r.ip.TTL, r.eth.Src)
+	}
+	if _, c, _ := f.d.PortByName("eth2"); c.Punted != 1 || c.Drops != 0 {
+		t.Fatalf("eth2 counters %+v", c)
+	}
+	// The router's own ping to its LoopBack in B.
+	ok, out := from(ethFrame(packet.MAC{}, mac1, packet.EtherTypeIPv4, udp("172.31.0.3", "172.31.0.3", 64, 4)))
+	if !ok {
+		t.Fatal("own packet to own LoopBack refused")
+	}
+	intoB("own", out, "172.31.0.3", "172.31.0.3")
+	// From the LoopBack to the remote one: labelled out of eth2.
+	ok, out = from(ethFrame(packet.MAC{}, mac1, packet.EtherTypeIPv4, udp("172.31.0.3", "172.31.0.1", 64, 4)))
+	if !ok || len(out) != 1 || out[0].punt || out[0].port != f.eth2 {
+		t.Fatalf("to the remote LoopBack: %v %+v", ok, out)
+	}
+	if r := parseOut(t, out[0].frame); len(r.labels) != 2 || r.labels[1] != le(41, 64, true) || r.ip.Src != a("172.31.0.3") {
+		t.Fatalf("to the remote LoopBack: %+v %+v", r.labels, r.ip)
+	}
+	// Too big for the labels, with DF: the error comes back into B.
+	big := udp("172.31.0.3", "172.31.0.1", 64, 1500-28)
+	big[6] = 0x40
+	packet.SetIPv4Checksum(big)
+	ok, out = from(ethFrame(packet.MAC{}, mac1, packet.EtherTypeIPv4, big))
+	if !ok {
+		t.Fatal("too big: refused")
+	}
+	r := intoB("too big", out, "10.2.0.2", "172.31.0.3")
+	if r.ip.Protocol != packet.ProtoICMP {
+		t.Fatalf("too big: %+v", r.ip)
+	}
+}

@@ -112,10 +112,7 @@ func (d *Dataplane) FromInstance(now time.Time, instance string, buf []byte, off
 	}
 	buf = buf[:off+packet.EthernetLen+tl]
 	if d.isLocal(in, be32(frame[packet.EthernetLen+16:])) {
-		if len(in.ports) == 0 {
-			return false
-		}
-		d.puntLocal(in, in.ports[0], packet.MAC(frame[6:12]), buf[off:], out)
+		d.puntLocal(in, nil, packet.MAC(frame[6:12]), buf[off:], out)
 		return true
 	}
 	d.ipForward(now, in, nil, buf, off, nil, true, out)
@@ -356,23 +353,18 @@ func (d *Dataplane) drop(p *Port) {
 
 // puntTo hands an IPv4 frame addressed to the router in instance in to a
 // host stack of that instance: the receiving port's when it belongs to the
-// instance, else the instance's first port. The Ethernet header is rewritten
-// for that port.
+// instance, else as puntLocal does (the instance's first port, or its own
+// tap when it has none), with the Ethernet header rewritten.
 func (d *Dataplane) puntTo(in *instance, inPort *Port, frame []byte, out Sink) {
-	p := inPort
-	if p == nil || p.inst != in {
-		if len(in.ports) == 0 {
-			d.drop(inPort)
-			return
-		}
-		p = in.ports[0]
-		src := packet.MAC{}
-		if inPort != nil {
-			src = inPort.MAC
-		}
-		packet.PutEthernet(frame, p.MAC, src, packet.EtherTypeIPv4)
+	if inPort != nil && inPort.inst == in {
+		d.punt(inPort, nil, frame, out)
+		return
 	}
-	d.punt(p, nil, frame, out)
+	src := packet.MAC{}
+	if inPort != nil {
+		src = inPort.MAC
+	}
+	d.puntLocal(in, inPort, src, frame, out)
 }
 
 // send writes the Ethernet header of frame (which starts with room for it)

@@ -13,7 +13,8 @@ import (
 
 type emitted struct {
 	punt  bool
-	port  int
+	port  int    // -1: punted into the instance's own tap
+	inst  string // the instance of a frame punted into its own tap
 	vnet  []byte
 	frame []byte
 }
@@ -26,6 +27,10 @@ func (r *recorder) Transmit(port int, vnet, frame []byte) {
 
 func (r *recorder) Punt(port int, vnet, frame []byte) {
 	r.out = append(r.out, emitted{punt: true, port: port, vnet: bytes.Clone(vnet), frame: bytes.Clone(frame)})
+}
+
+func (r *recorder) PuntInstance(instance string, frame []byte) {
+	r.out = append(r.out, emitted{punt: true, port: -1, inst: instance, frame: bytes.Clone(frame)})
 }
 
 func (r *recorder) take() []emitted { o := r.out; r.out = nil; return o }

@@ -111,7 +111,7 @@ func usableSource(in *instance, a netip.Addr) bool {
 // path MTU (and TCP its segment size) for the destination.
 func (d *Dataplane) fragNeededToHost(now time.Time, in *instance, ip []byte, gw netip.Addr, mtu uint16, out Sink) {
 	tl := int(binary.BigEndian.Uint16(ip[2:4]))
-	if len(in.ports) == 0 || tl > len(ip) || tl < packet.IPv4Len || !d.errorAllowed(now, ip[:tl]) {
+	if tl > len(ip) || tl < packet.IPv4Len || !d.errorAllowed(now, ip[:tl]) {
 		return
 	}
 	msg := packet.BuildICMPError(packet.ICMPDestUnreachable, packet.ICMPFragNeeded, mtu, ip[:tl], nil)
@@ -119,7 +119,7 @@ func (d *Dataplane) fragNeededToHost(now time.Time, in *instance, ip []byte, gw 
 	pkt := packet.BuildIPv4(gw, addrOf(be32(ip[12:16])), packet.ProtoICMP, 64, d.ipID, msg)
 	frame := make([]byte, packet.EthernetLen+len(pkt))
 	copy(frame[packet.EthernetLen:], pkt)
-	p := in.ports[0]
+	var p *Port // the port holding the source, else puntLocal's choice
 	for _, q := range in.ports {
 		for _, a := range q.Addrs {
 			if a.Addr() == addrOf(be32(ip[12:16])) {

@@ -88,12 +88,19 @@ func decodeStack(b []byte) []packet.LabelEntry {
 	return st
 }
 
-// puntLocal hands an IPv4 frame for the router to the host stack of inst.
+// puntLocal hands an IPv4 frame for the router to the host stack of inst:
+// through the tap of inPort when it is a port of inst, else of the
+// instance's first port, else (an instance of LoopBacks only) through the
+// instance's own tap. inPort may be nil (the router's own traffic).
 func (d *Dataplane) puntLocal(inst *instance, inPort *Port, src packet.MAC, frame []byte, out Sink) {
 	p := inPort
-	if p.inst != inst {
+	if p == nil || p.inst != inst {
 		if len(inst.ports) == 0 {
-			p.c.Drops++
+			if inPort != nil {
+				inPort.c.Punted++
+			}
+			packet.PutEthernet(frame, packet.MAC{}, src, packet.EtherTypeIPv4)
+			out.PuntInstance(inst.name, frame)
 			return
 		}
 		p = inst.ports[0]

@@ -37,6 +37,11 @@ type Sink interface {
 	Transmit(port int, vnet, frame []byte)
 	// Punt hands frame to the host stack (tap) of the port.
 	Punt(port int, vnet, frame []byte)
+	// PuntInstance hands an IPv4 frame for the router to the host stack of
+	// an instance that has no port (its interfaces are LoopBacks only),
+	// through the instance's own tap. The frame's destination MAC is zero:
+	// the sink puts the tap's in.
+	PuntInstance(instance string, frame []byte)
 }
 
 // Config tunes the dataplane; zero fields take the defaults.
