@@ -202,7 +202,7 @@ func (c *Core) refuseNoHello(cn *conn, m *packet.Init) {
 func (c *Core) holdInit(cn *conn, pdu *packet.PDU) bool {
 	src := cn.remote.Addr()
 	for _, id := range slices.Sorted(maps.Keys(c.conns)) {
-		if o := c.conns[id]; o.peer == nil && o.held != nil && o.remote.Addr() == src {
+		if o := c.conns[id]; o != nil && o.peer == nil && o.held != nil && o.remote.Addr() == src {
 			c.refuseNoHello(o, o.held.Messages[0].(*packet.Init))
 		}
 	}
