@@ -46,6 +46,23 @@ const (
 	// once.
 	connectRetryInitial = time.Second
 	connectRetryMax     = 15 * time.Second
+	// noHelloWait is how long an Initialization from an LSR without a
+	// Hello adjacency waits for its Hello before it is refused with "No
+	// Hello". A Hello overtaken by the connection comes within
+	// milliseconds; a lost one is made up for by the next, a Hello
+	// interval later: 5 s at the default 15 s hold time (VRP and FRR send
+	// every third of it). 7 s covers that interval with a margin for
+	// jitter and a loaded machine (exactly 5 s would race with the
+	// Hello), and leaves the refusal well inside the 15 s the active LSR
+	// waits for an answer to its Initialization.
+	noHelloWait = 7 * time.Second
+	// maxHeldInits bounds the Initializations waiting for a Hello, and
+	// maxUnboundConns the accepted connections without a session
+	// (waiting for their Initialization or holding one): beyond them an
+	// Initialization is refused at once and a connection closed at once,
+	// so that connections from unknown sources cannot grow without limit.
+	maxHeldInits    = 16
+	maxUnboundConns = 64
 	// defaultPeerHelloHold is what a Hello hold time of 0 means for link
 	// Hellos.
 	defaultPeerHelloHold = 15 * time.Second
@@ -89,6 +106,10 @@ type Stats struct {
 	HellosSent, HellosReceived, HellosDropped uint64
 	BadPDUs                                   uint64
 	NotificationsSent, NotificationsReceived  uint64
+	// InitsHeld counts the Initializations that arrived before the
+	// sender's Hello and waited for it; NoHelloSent the Initializations
+	// refused with "Session Rejected/No Hello".
+	InitsHeld, NoHelloSent uint64
 }
 
 type ifState struct {
@@ -111,7 +132,11 @@ type conn struct {
 	id            ConnID
 	peer          *peer // nil while a passive connection waits for its Init
 	local, remote netip.AddrPort
-	deadline      time.Time
+	// deadline is when a connection without a session is closed: 15 s
+	// for its Initialization, then noHelloWait while held is the
+	// Initialization waiting for the sender's Hello.
+	deadline time.Time
+	held     *packet.PDU
 }
 
 type fecLabel struct {
@@ -293,10 +318,15 @@ func (c *Core) tick() {
 			c.removePeer(p, packet.StatusHoldTimerExpired, "hello hold timer expired")
 		}
 	}
-	// Passive connections that never sent their Init.
+	// Passive connections that never sent their Init, or whose Init
+	// waited in vain for a Hello.
 	for _, id := range slices.Sorted(maps.Keys(c.conns)) {
 		cn := c.conns[id]
-		if cn.peer == nil && !now.Before(cn.deadline) {
+		switch {
+		case cn.peer != nil || now.Before(cn.deadline):
+		case cn.held != nil:
+			c.refuseNoHello(cn, cn.held.Messages[0].(*packet.Init))
+		default:
 			c.emit(Close{Conn: id})
 			delete(c.conns, id)
 		}

@@ -114,6 +114,9 @@ func (c *Core) helloReceived(e HelloReceived) {
 	a.src, a.transport, a.hold = e.Src, transport, hold
 	a.expires = c.now.Add(hold)
 	a.received++
+	if a.received == 1 {
+		c.releaseHeld(p)
+	}
 	c.maybeDial(p)
 }
 

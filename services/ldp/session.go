@@ -2,6 +2,8 @@ package ldp
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"vpnos/services/ldp/packet"
@@ -14,11 +16,24 @@ import (
 // OPENSENT (active) or OPENREC, then OPERATIONAL on the first KeepAlive.
 
 func (c *Core) connAccepted(e ConnAccepted) {
-	if !c.cfg.Enabled {
+	if !c.cfg.Enabled || c.unbound(nil) >= maxUnboundConns {
 		c.emit(Close{Conn: e.Conn})
 		return
 	}
 	c.conns[e.Conn] = &conn{id: e.Conn, local: e.Local, remote: e.Remote, deadline: c.now.Add(initTimeout)}
+}
+
+// unbound counts the accepted connections without a session (waiting for
+// their Initialization, or holding one until a Hello) that match f (nil:
+// all of them).
+func (c *Core) unbound(f func(*conn) bool) int {
+	n := 0
+	for _, cn := range c.conns {
+		if cn.peer == nil && (f == nil || f(cn)) {
+			n++
+		}
+	}
+	return n
 }
 
 func (c *Core) connUp(e ConnUp) {
@@ -168,6 +183,53 @@ func (c *Core) rejectConn(cn *conn, st packet.Status) {
 	delete(c.conns, cn.id)
 }
 
+// refuseNoHello refuses an Initialization from an LSR this router has no
+// Hello adjacency with (RFC 5036 section 3.5.3).
+func (c *Core) refuseNoHello(cn *conn, m *packet.Init) {
+	c.stats.NoHelloSent++
+	c.rejectConn(cn, packet.Status{Code: packet.StatusNoHello, MsgID: m.MsgID, MsgType: packet.MsgInit})
+}
+
+// holdInit keeps the Initialization of a connection from an LSR that has
+// no Hello adjacency yet, for noHelloWait: an active LSR sends its Hello
+// before it connects, but the Hello (UDP) and the connection (TCP) are
+// read apart, and a Hello may be lost, the next one coming a Hello
+// interval later. Refusing at once would make the peer wait out the RFC
+// 5036 section 2.5.3 backoff (15 s at least). At most maxHeldInits wait,
+// one per source address (a later connection from the same address
+// supersedes the earlier one, which the peer has given up). It reports
+// whether the Initialization waits.
+func (c *Core) holdInit(cn *conn, pdu *packet.PDU) bool {
+	src := cn.remote.Addr()
+	for _, id := range slices.Sorted(maps.Keys(c.conns)) {
+		if o := c.conns[id]; o != nil && o.peer == nil && o.held != nil && o.remote.Addr() == src {
+			c.refuseNoHello(o, o.held.Messages[0].(*packet.Init))
+		}
+	}
+	if c.unbound(func(o *conn) bool { return o.held != nil }) >= maxHeldInits {
+		return false
+	}
+	cn.held = pdu
+	cn.deadline = c.now.Add(noHelloWait)
+	c.stats.InitsHeld++
+	return true
+}
+
+// releaseHeld goes on with the Initializations held for p, now that p
+// has a Hello adjacency.
+func (c *Core) releaseHeld(p *peer) {
+	for _, id := range slices.Sorted(maps.Keys(c.conns)) {
+		cn := c.conns[id]
+		if cn == nil || cn.peer != nil || cn.held == nil || cn.held.ID.LSRID != p.id || cn.remote.Addr() != p.transport {
+			continue
+		}
+		pdu := cn.held
+		cn.held = nil
+		cn.deadline = c.now.Add(initTimeout)
+		c.firstPDU(cn, pdu)
+	}
+}
+
 // closeSession ends a session: an optional Notification, then the
 // connection closes; the peer's labels and addresses are forgotten. An
 // active LSR whose session never became operational backs off.
@@ -227,17 +289,39 @@ func (c *Core) pduReceived(e PDUReceived) {
 		c.closeSession(cn.peer, &st, pe.Error())
 		return
 	}
-	msgs := pdu.Messages
 	if cn.peer == nil {
-		if !c.passiveInit(cn, pdu) {
+		if cn.held != nil {
+			// The active LSR waits for this router's Initialization
+			// before it sends anything else.
+			st := packet.Status{Code: packet.StatusShutdown}
+			if len(pdu.Messages) > 0 {
+				st.MsgID, st.MsgType = pdu.Messages[0].ID(), pdu.Messages[0].Type()
+			}
+			c.rejectConn(cn, st)
 			return
 		}
-		msgs = msgs[1:]
-	} else if pdu.ID != cn.peer.ldpID() {
+		c.firstPDU(cn, pdu)
+		return
+	}
+	if pdu.ID != cn.peer.ldpID() {
 		c.closeSession(cn.peer, &packet.Status{Code: packet.StatusBadLDPID}, fmt.Sprintf("PDU from %v on the session with %v", pdu.ID, cn.peer.ldpID()))
 		return
 	}
-	p := cn.peer
+	c.sessionPDU(cn.peer, pdu, pdu.Messages)
+}
+
+// firstPDU handles the first PDU of an accepted connection: its
+// Initialization creates the session, and the messages after it belong to
+// the session.
+func (c *Core) firstPDU(cn *conn, pdu *packet.PDU) {
+	if c.passiveInit(cn, pdu) {
+		c.sessionPDU(cn.peer, pdu, pdu.Messages[1:])
+	}
+}
+
+// sessionPDU handles the messages msgs and the message errors of a PDU
+// received on p's session.
+func (c *Core) sessionPDU(p *peer, pdu *packet.PDU, msgs []packet.Message) {
 	if p.state == Operational {
 		p.kaExpire = c.now.Add(p.kaHold)
 	}
@@ -274,9 +358,16 @@ func (c *Core) passiveInit(cn *conn, pdu *packet.PDU) bool {
 	}
 	m := pdu.Messages[0].(*packet.Init)
 	p := c.peers[pdu.ID.LSRID]
-	noHello := packet.Status{Code: packet.StatusNoHello, MsgID: m.MsgID, MsgType: packet.MsgInit}
-	if pdu.ID.Space != 0 || p == nil || len(p.adjs) == 0 || p.transport != cn.remote.Addr() {
-		c.rejectConn(cn, noHello)
+	if pdu.ID.Space != 0 || (p != nil && len(p.adjs) > 0 && p.transport != cn.remote.Addr()) {
+		c.refuseNoHello(cn, m)
+		return false
+	}
+	if p == nil || len(p.adjs) == 0 {
+		// No Hello from this LSR yet: it may be on its way (UDP and TCP
+		// travel apart), so the Initialization waits for it.
+		if !c.holdInit(cn, pdu) {
+			c.refuseNoHello(cn, m)
+		}
 		return false
 	}
 	if p.active || p.state != NonExistent {

@@ -441,7 +441,6 @@ func TestInitRejected(t *testing.T) {
 			&packet.Init{MsgID: 100, Params: packet.SessionParams{Version: 2, KeepAlive: 45, Receiver: rigID}}, packet.StatusBadVersion},
 		{"other receiver", "10.255.0.9", "10.255.0.9:1",
 			&packet.Init{MsgID: 100, Params: packet.SessionParams{Version: 1, KeepAlive: 45, Receiver: packet.LDPID{LSRID: addr("10.255.0.6")}}}, packet.StatusNoHello},
-		{"no hello", "10.255.0.8", "10.255.0.8:1", initFrom("", 45), packet.StatusNoHello},
 		{"wrong source", "10.255.0.9", "10.0.12.2:1", initFrom("", 45), packet.StatusNoHello},
 	}
 	for _, tc := range tests {
