@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io/fs"
@@ -11,7 +10,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"testing/fstest"
@@ -76,28 +74,10 @@ func runTestDaemon(root string, extra bool) int {
 	return 0
 }
 
-// lockedBuffer collects a process's output while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startTestDaemon runs this test binary as a daemon on a fresh root, in a
 // network namespace of its own (nothing of it is left on the host when it
 // ends). It returns the process, its socket path and its output.
-func startTestDaemon(t *testing.T, extra bool) (*exec.Cmd, string, *lockedBuffer, chan error) {
+func startTestDaemon(t *testing.T, extra bool) (*exec.Cmd, string, *syncLog, chan error) {
 	t.Helper()
 	root := t.TempDir()
 	dir := filepath.Join(root, "etc", "vpnos")
@@ -112,7 +92,7 @@ func startTestDaemon(t *testing.T, extra bool) (*exec.Cmd, string, *lockedBuffer
 	if extra {
 		cmd.Env = append(cmd.Env, "VC_DAEMON_EXTRA=1")
 	}
-	out := &lockedBuffer{}
+	out := &syncLog{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

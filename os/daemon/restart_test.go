@@ -8,17 +8,12 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"vpnos/cli/proto"
 	"vpnos/lab/labtest"
-	"vpnos/os/settings"
 	"vpnos/services/ldp"
 	"vpnos/services/nsutil"
 )
@@ -50,28 +45,8 @@ func TestEveryServiceRestarts(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for network namespaces")
 	}
-	run := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
-		}
-	}
-	cleanup := func() {
-		for _, ns := range []string{restartNS, restartHostNS} {
-			_ = exec.Command("ip", "netns", "del", ns).Run()
-		}
-	}
-	cleanup()
-	t.Cleanup(cleanup)
-	run("ip", "netns", "add", restartNS)
-	run("ip", "netns", "add", restartHostNS)
-	run("ip", "link", "add", "eth1", "netns", restartNS, "type", "veth", "peer", "name", "vpr1", "netns", restartHostNS)
-	run("ip", "-n", restartHostNS, "addr", "add", "192.0.2.2/30", "dev", "vpr1")
-	run("ip", "-n", restartHostNS, "link", "set", "vpr1", "up")
-	run("ip", "-n", restartHostNS, "link", "set", "lo", "up")
+	run := nsPair(t, restartNS, restartHostNS, "vpr1")
 	run("ip", "-n", restartHostNS, "route", "add", "default", "via", "192.0.2.1")
-	run("ip", "-n", restartNS, "link", "set", "eth1", "up")
-	run("ip", "-n", restartNS, "link", "set", "lo", "up")
 	run("ip", "-n", restartHostNS, "addr", "add", "10.99.99.99/32", "dev", "lo")
 	labtest.StartFRR(t, restartHostNS, map[string]string{"ospfd": `hostname host
 interface vpr1
@@ -97,12 +72,7 @@ router bgp 64600
 `})
 	run("ip", "-n", restartHostNS, "addr", "add", restartPeerLSR+"/32", "dev", "lo")
 
-	cmd := exec.Command("ip", "netns", "exec", restartNS, os.Args[0], "-test.run=^TestEveryServiceRestarts$", "-test.v", "-test.timeout=4m")
-	cmd.Env = append(os.Environ(), restartHelper+"=1", "CLAB_INTFS=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "\n--- PASS: TestEveryServiceRestarts") {
-		t.Fatalf("the daemon in %s: %v\n%s", restartNS, err, out)
-	}
+	out := runInNS(t, restartNS, "TestEveryServiceRestarts", restartHelper, 4*time.Minute)
 	for _, l := range strings.Split(string(out), "\n") {
 		if strings.Contains(l, "restarted and serves again") {
 			t.Log(strings.TrimSpace(l))
@@ -155,64 +125,11 @@ return
 
 // restartHelperMain runs inside the daemon's namespace.
 func restartHelperMain(t *testing.T) {
-	root := t.TempDir()
-	cfgDir := filepath.Join(root, "etc", "vpnos")
-	if err := os.MkdirAll(cfgDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(cfgDir, "startup.cfg"), []byte(restartStartup), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	const sshPort = 2222
-	s, err := settings.Load(settings.Options{Root: root, Env: []string{
+	td := startDaemonHere(t, restartStartup, []string{
 		fmt.Sprintf("VPNOS_SSH_PORT=%d", sshPort), "VPNOS_NETCONF_PORT=0", "VPNOS_INTERFACE_WAIT=5",
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logBuf syncLog
-	log := slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	d, err := New(s, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Registry.MinBackoff = 10 * time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Error("the daemon did not stop")
-		}
-		if t.Failed() {
-			t.Logf("daemon log:\n%s", logBuf.String())
-		}
-	}()
-
-	cliRun := func(lines ...string) (string, error) {
-		cctx, c := context.WithTimeout(ctx, 20*time.Second)
-		defer c()
-		cl, _, err := proto.Dial(cctx, s.SocketPath(), proto.Request{User: "test", Source: "script"})
-		if err != nil {
-			return "", err
-		}
-		defer cl.Close()
-		var b strings.Builder
-		for _, l := range lines {
-			resp, err := cl.Do(proto.Request{Op: proto.OpExec, Line: l})
-			if err != nil {
-				return b.String(), err
-			}
-			b.WriteString(resp.Output)
-			if resp.Failed {
-				return b.String(), fmt.Errorf("%q failed: %s", l, resp.Output)
-			}
-		}
-		return b.String(), nil
-	}
+	}, func(d *Daemon) { d.Registry.MinBackoff = 10 * time.Millisecond })
+	d, logBuf, cliRun := td.d, td.log, td.cli
 	// waitFor polls until check passes on the CLI's output.
 	waitFor := func(what string, check func() error) {
 		t.Helper()
@@ -400,21 +317,3 @@ type allocFunc func() (uint32, error)
 
 func (f allocFunc) Allocate() (uint32, error) { return f() }
 func (f allocFunc) Free(uint32)               {}
-
-// syncLog is a log buffer written by many goroutines.
-type syncLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncLog) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncLog) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}

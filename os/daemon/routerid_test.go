@@ -1,20 +1,14 @@
 package daemon
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"vpnos/cli/proto"
 	"vpnos/lab/labtest"
-	"vpnos/os/settings"
 )
 
 // The namespaces of TestRouterIDFollowsSystem: the daemon's, and a host
@@ -40,27 +34,7 @@ func TestRouterIDFollowsSystem(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for network namespaces")
 	}
-	run := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
-		}
-	}
-	cleanup := func() {
-		for _, ns := range []string{routerIDNS, routerIDHostNS} {
-			_ = exec.Command("ip", "netns", "del", ns).Run()
-		}
-	}
-	cleanup()
-	t.Cleanup(cleanup)
-	run("ip", "netns", "add", routerIDNS)
-	run("ip", "netns", "add", routerIDHostNS)
-	run("ip", "link", "add", "eth1", "netns", routerIDNS, "type", "veth", "peer", "name", "ri-h1", "netns", routerIDHostNS)
-	run("ip", "-n", routerIDHostNS, "addr", "add", "192.0.2.2/30", "dev", "ri-h1")
-	run("ip", "-n", routerIDHostNS, "link", "set", "ri-h1", "up")
-	run("ip", "-n", routerIDHostNS, "link", "set", "lo", "up")
-	run("ip", "-n", routerIDNS, "link", "set", "eth1", "up")
-	run("ip", "-n", routerIDNS, "link", "set", "lo", "up")
+	nsPair(t, routerIDNS, routerIDHostNS, "ri-h1")
 	frr := labtest.StartFRR(t, routerIDHostNS, map[string]string{"ospfd": `hostname host
 interface ri-h1
  ip ospf network point-to-point
@@ -79,12 +53,7 @@ router bgp 64600
 !
 `})
 
-	cmd := exec.Command("ip", "netns", "exec", routerIDNS, os.Args[0], "-test.run=^TestRouterIDFollowsSystem$", "-test.v", "-test.timeout=3m")
-	cmd.Env = append(os.Environ(), routerIDHelper+"=1", routerIDFRR+"="+frr.Dir, "CLAB_INTFS=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "\n--- PASS: TestRouterIDFollowsSystem") {
-		t.Fatalf("the daemon in %s: %v\n%s", routerIDNS, err, out)
-	}
+	runInNS(t, routerIDNS, "TestRouterIDFollowsSystem", routerIDHelper, 3*time.Minute, routerIDFRR+"="+frr.Dir)
 }
 
 const routerIDStartup = `#
@@ -113,61 +82,15 @@ return
 
 // routerIDHelperMain runs inside the daemon's namespace.
 func routerIDHelperMain(t *testing.T) {
-	root := t.TempDir()
-	cfgDir := filepath.Join(root, "etc", "vpnos")
-	if err := os.MkdirAll(cfgDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(cfgDir, "startup.cfg"), []byte(routerIDStartup), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s, err := settings.Load(settings.Options{Root: root, Env: []string{"VPNOS_SSH_PORT=0", "VPNOS_NETCONF_PORT=0", "VPNOS_INTERFACE_WAIT=5"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	td := startDaemonHere(t, routerIDStartup, []string{"VPNOS_SSH_PORT=0", "VPNOS_NETCONF_PORT=0", "VPNOS_INTERFACE_WAIT=5"}, nil)
+	logBuf, cli := td.log, td.cli
 	frr := &labtest.FRR{NS: routerIDHostNS, Dir: os.Getenv(routerIDFRR)}
-	var logBuf syncLog
-	d, err := New(s, slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelInfo})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
 	var last string // the last output polled, for the failure message
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Error("the daemon did not stop")
-		}
+	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("last output:\n%s\ndaemon log:\n%s", last, logBuf.String())
+			t.Logf("last output:\n%s", last)
 		}
-	}()
-
-	cli := func(lines ...string) (string, error) {
-		cctx, c := context.WithTimeout(ctx, 20*time.Second)
-		defer c()
-		cl, _, err := proto.Dial(cctx, s.SocketPath(), proto.Request{User: "test", Source: "script"})
-		if err != nil {
-			return "", err
-		}
-		defer cl.Close()
-		var b strings.Builder
-		for _, l := range lines {
-			resp, err := cl.Do(proto.Request{Op: proto.OpExec, Line: l})
-			if err != nil {
-				return b.String(), err
-			}
-			b.WriteString(resp.Output)
-			if resp.Failed {
-				return b.String(), fmt.Errorf("%q failed: %s", l, resp.Output)
-			}
-		}
-		return b.String(), nil
-	}
+	})
 	// waitFor polls the CLI (or FRR) until every expression matches.
 	waitFor := func(what string, get func() (string, error), res ...string) {
 		t.Helper()
