@@ -63,15 +63,7 @@ func upCopy(t *testing.T, rt, folder, file, name string, nodes ...string) *labte
 	labtest.CleanStale(t, lab)
 	topo, dir := labCopy(t, folder, file, lab, image)
 	l := labtest.Up(t, topo, labtest.Options{Binary: bin, Runtime: rt})
-	for _, n := range nodes {
-		cfg, err := os.ReadFile(filepath.Join(dir, n, "startup.cfg"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		l.WaitCLI(t, n, "display current-configuration", labtest.MatchFunc(func(out string) error {
-			return sameConfig(string(cfg), out)
-		}), 20*time.Second)
-	}
+	waitStartupLoaded(t, l, dir, 20*time.Second, nodes...)
 	return l
 }
 

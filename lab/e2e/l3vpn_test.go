@@ -72,13 +72,7 @@ func testL3VPN(t *testing.T, rt string) {
 			want = append(want, labtest.Row{"Interface": "GigabitEthernet0/" + strings.TrimPrefix(ifc, "eth") + "/0", "PHY": "up"})
 		}
 		l.WaitCLI(t, n.Name, "display interface brief", labtest.Rows("Interface", want...), 10*time.Second)
-		cfg, err := os.ReadFile(filepath.Join(dir, n.Name, "startup.cfg"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		l.WaitCLI(t, n.Name, "display current-configuration", labtest.MatchFunc(func(out string) error {
-			return sameConfig(string(cfg), out)
-		}), 10*time.Second)
+		waitStartupLoaded(t, l, dir, 10*time.Second, n.Name)
 
 	}
 	if rt == runner.RuntimeDocker {
@@ -131,6 +125,22 @@ func checkMgmtIsolated(t *testing.T, l *labtest.Lab) {
 	// management address answers, so the pings above had a path to take.
 	if out, err := l.HostCmd("PE1", 10*time.Second, "ping", "-c", "1", "-W", "2", pMgmt); err != nil {
 		t.Errorf("control ping over the management network failed: %v\n%s", err, out)
+	}
+}
+
+// waitStartupLoaded waits until each node shows the startup file of
+// dir/NODE as its current configuration (it is loaded, and nothing in it
+// was refused).
+func waitStartupLoaded(t testing.TB, l *labtest.Lab, dir string, within time.Duration, nodes ...string) {
+	t.Helper()
+	for _, n := range nodes {
+		cfg, err := os.ReadFile(filepath.Join(dir, n, "startup.cfg"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.WaitCLI(t, n, "display current-configuration", labtest.MatchFunc(func(out string) error {
+			return sameConfig(string(cfg), out)
+		}), within)
 	}
 }
 

@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -81,15 +79,7 @@ func upLDPLab(t *testing.T) *labtest.Lab {
 	labtest.CleanStale(t, name)
 	topo, dir := labCopy(t, "ldp", "ldp.clab.yml", name, "")
 	l := labtest.Up(t, topo, labtest.Options{Binary: bin, Runtime: runner.RuntimeNetns})
-	for _, n := range []string{"PE1", "P1", "P2", "PE2"} {
-		cfg, err := os.ReadFile(filepath.Join(dir, n, "startup.cfg"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		l.WaitCLI(t, n, "display current-configuration", labtest.MatchFunc(func(out string) error {
-			return sameConfig(string(cfg), out)
-		}), 20*time.Second)
-	}
+	waitStartupLoaded(t, l, dir, 20*time.Second, "PE1", "P1", "P2", "PE2")
 	return l
 }
 

@@ -50,15 +50,7 @@ func sameStartup(t testing.TB, l *labtest.Lab, folder string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range nodes {
-		cfg, err := os.ReadFile(filepath.Join(root, "lab", folder, n, "startup.cfg"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		l.WaitCLI(t, n, "display current-configuration", labtest.MatchFunc(func(out string) error {
-			return sameConfig(string(cfg), out)
-		}), 10*time.Second)
-	}
+	waitStartupLoaded(t, l, filepath.Join(root, "lab", folder), 10*time.Second, nodes...)
 }
 
 // bgpPeerStates reads the peer rows of display bgp [vpnv4 all] peer

@@ -43,15 +43,7 @@ func vpUp(t *testing.T, folder, file, lab string, nodes ...string) *labtest.Lab 
 	labtest.CleanStale(t, lab)
 	topo, dir := labCopy(t, folder, file, lab, "")
 	l := labtest.Up(t, topo, labtest.Options{Binary: bin, Runtime: runner.RuntimeNetns})
-	for _, n := range nodes {
-		cfg, err := os.ReadFile(filepath.Join(dir, n, "startup.cfg"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		l.WaitCLI(t, n, "display current-configuration", labtest.MatchFunc(func(out string) error {
-			return sameConfig(string(cfg), out)
-		}), 20*time.Second)
-	}
+	waitStartupLoaded(t, l, dir, 20*time.Second, nodes...)
 	return l
 }
 
