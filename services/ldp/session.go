@@ -82,11 +82,7 @@ func (c *Core) connClosed(e ConnClosed) {
 // backOff delays the next attempt of an active LSR whose session
 // initialization failed (RFC 5036 section 2.5.3).
 func (c *Core) backOff(p *peer) {
-	if p.backoff == 0 {
-		p.backoff = backoffInitial
-	} else {
-		p.backoff = min(2*p.backoff, backoffMax)
-	}
+	p.backoff = doubled(p.backoff, backoffInitial, backoffMax)
 	p.nextAttempt = c.now.Add(p.backoff)
 	p.awaitRoute = false
 }
@@ -95,13 +91,18 @@ func (c *Core) backOff(p *peer) {
 // connection could not be opened; a change of the route to the peer's
 // transport address ends the wait (routeToPeers).
 func (c *Core) connectBackOff(p *peer) {
-	if p.connBackoff == 0 {
-		p.connBackoff = connectRetryInitial
-	} else {
-		p.connBackoff = min(2*p.connBackoff, connectRetryMax)
-	}
+	p.connBackoff = doubled(p.connBackoff, connectRetryInitial, connectRetryMax)
 	p.nextAttempt = c.now.Add(p.connBackoff)
 	p.awaitRoute = true
+}
+
+// doubled is the next wait of an exponential backoff: initial first, then
+// twice the last, up to limit.
+func doubled(last, initial, limit time.Duration) time.Duration {
+	if last == 0 {
+		return initial
+	}
+	return min(2*last, limit)
 }
 
 func (c *Core) setState(p *peer, s State, reason string) {
