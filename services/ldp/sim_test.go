@@ -1,6 +1,7 @@
 package ldp
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -329,7 +330,7 @@ func (s *sim) computeRoutes() map[*simNode][]Route {
 		if c := x.node.lsrID.Compare(y.node.lsrID); c != 0 {
 			return c
 		}
-		return cmpString(x.iface, y.iface)
+		return cmp.Compare(x.iface, y.iface)
 	}) {
 		for _, o := range s.links[e] {
 			if !e.node.ifaces[e.iface].Up || !o.node.ifaces[o.iface].Up {
@@ -420,16 +421,6 @@ func (s *sim) subnets() []*simSubnet {
 	out := slices.Collect(maps.Values(by))
 	slices.SortFunc(out, func(a, b *simSubnet) int { return comparePrefix(a.prefix, b.prefix) })
 	return out
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func bfs(dst *simNode, nbrs map[*simNode][]simAdj) map[*simNode]int {

@@ -1,6 +1,7 @@
 package ospf
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -676,7 +677,7 @@ func FromTree(t *datastore.Tree) (Settings, []*datastore.RuleError) {
 		}
 		set.Processes = append(set.Processes, c)
 	}
-	slices.SortFunc(set.Processes, func(a, b Config) int { return cmpUint32(a.Process, b.Process) })
+	slices.SortFunc(set.Processes, func(a, b Config) int { return cmp.Compare(a.Process, b.Process) })
 	// ospf enable names a process of the interface's own instance.
 	for _, ti := range ifs {
 		if ti.enable == nil {
@@ -736,14 +737,4 @@ func transitions(old, new *datastore.Tree) []*datastore.RuleError {
 		}
 	}
 	return probs
-}
-
-func cmpUint32(a, b uint32) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"cmp"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -239,31 +240,21 @@ func FromTree(t *datastore.Tree) (Config, []*datastore.RuleError) {
 		}
 	}
 	for _, l := range c.PrefixLists {
-		slices.SortFunc(l, func(a, b PrefixEntry) int { return cmpU32(a.Index, b.Index) })
+		slices.SortFunc(l, func(a, b PrefixEntry) int { return cmp.Compare(a.Index, b.Index) })
 	}
 	for _, l := range c.CommunityFilters {
-		slices.SortFunc(l, func(a, b CommunityEntry) int { return cmpU32(a.Index, b.Index) })
+		slices.SortFunc(l, func(a, b CommunityEntry) int { return cmp.Compare(a.Index, b.Index) })
 	}
 	for _, l := range c.ExtCommunityFilters {
-		slices.SortFunc(l, func(a, b ExtCommunityEntry) int { return cmpU32(a.Index, b.Index) })
+		slices.SortFunc(l, func(a, b ExtCommunityEntry) int { return cmp.Compare(a.Index, b.Index) })
 	}
 	for _, l := range c.ASPathFilters {
-		slices.SortFunc(l, func(a, b ASPathEntry) int { return cmpU32(a.Index, b.Index) })
+		slices.SortFunc(l, func(a, b ASPathEntry) int { return cmp.Compare(a.Index, b.Index) })
 	}
 	for _, l := range c.Policies {
-		slices.SortFunc(l, func(a, b Node) int { return cmpU32(a.Seq, b.Seq) })
+		slices.SortFunc(l, func(a, b Node) int { return cmp.Compare(a.Seq, b.Seq) })
 	}
 	return c, r.problems
-}
-
-func cmpU32(a, b uint32) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func (r *reader) prefixEntry(it *datastore.Item) (PrefixEntry, bool) {

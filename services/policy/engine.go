@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"cmp"
 	"math/bits"
 	"net/netip"
 	"regexp"
@@ -247,7 +248,7 @@ func Compile(c Config, prev *Set) *Set {
 			}
 			p.nodes = append(p.nodes, cn)
 		}
-		slices.SortFunc(p.nodes, func(a, b node) int { return cmpU32(a.seq, b.seq) })
+		slices.SortFunc(p.nodes, func(a, b node) int { return cmp.Compare(a.seq, b.seq) })
 		p.buildIndex()
 		s.policies[name] = p
 	}

@@ -1,6 +1,7 @@
 package rib
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -204,7 +205,7 @@ func (m *opsModel) freshRIB(t testing.TB) *RIB {
 			if a.Protocol != b.Protocol {
 				return int(a.Protocol) - int(b.Protocol)
 			}
-			return cmpString(a.Key, b.Key)
+			return cmp.Compare(a.Key, b.Key)
 		})
 		for _, id := range ids {
 			if err := r.AddRoute(inst, m.routes[inst][id]); err != nil {
@@ -213,16 +214,6 @@ func (m *opsModel) freshRIB(t testing.TB) *RIB {
 		}
 	}
 	return r
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func fibDump(f *fakeFIB) []string {

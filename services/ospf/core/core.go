@@ -13,6 +13,7 @@
 package core
 
 import (
+	"cmp"
 	"net/netip"
 	"slices"
 	"time"
@@ -639,7 +640,7 @@ func (c *Core) activeAreas() []*area {
 			out = append(out, a)
 		}
 	}
-	slices.SortFunc(out, func(x, y *area) int { return cmpID(x.id, y.id) })
+	slices.SortFunc(out, func(x, y *area) int { return cmp.Compare(x.id, y.id) })
 	return out
 }
 
@@ -657,16 +658,6 @@ func (c *Core) isASBR() bool {
 		}
 	}
 	return false
-}
-
-func cmpID(a, b ID) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // area is one OSPF area.

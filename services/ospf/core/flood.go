@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"net/netip"
 	"slices"
 	"time"
@@ -132,7 +133,7 @@ func (c *Core) flood(a *area, e *lsaEntry, from *iface, fromNbr *neighbor) bool 
 		}
 	} else if a != nil {
 		outs = slices.Clone(a.ifaces)
-		slices.SortFunc(outs, func(x, y *iface) int { return cmpString(x.cfg.Name, y.cfg.Name) })
+		slices.SortFunc(outs, func(x, y *iface) int { return cmp.Compare(x.cfg.Name, y.cfg.Name) })
 	}
 	hdr := e.header(c.now)
 	back := false
@@ -183,16 +184,6 @@ func (c *Core) flood(a *area, e *lsaEntry, from *iface, fromNbr *neighbor) bool 
 	return back
 }
 
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 // floodDst is where flooded updates go on an interface.
 func floodDst(i *iface) netip.Addr {
 	if i.cfg.Type == Broadcast && i.state != IfDR && i.state != IfBackup {
@@ -210,7 +201,7 @@ func (c *Core) flushFloodQueue() {
 	for i := range c.floodQ {
 		ifs = append(ifs, i)
 	}
-	slices.SortFunc(ifs, func(x, y *iface) int { return cmpString(x.cfg.Name, y.cfg.Name) })
+	slices.SortFunc(ifs, func(x, y *iface) int { return cmp.Compare(x.cfg.Name, y.cfg.Name) })
 	for _, i := range ifs {
 		es := c.floodQ[i]
 		// The latest instance of each LSA only.

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"slices"
 	"time"
 
@@ -256,7 +257,7 @@ func (c *Core) sortedAreas() []*area {
 	for _, a := range c.areas {
 		out = append(out, a)
 	}
-	slices.SortFunc(out, func(x, y *area) int { return cmpID(x.id, y.id) })
+	slices.SortFunc(out, func(x, y *area) int { return cmp.Compare(x.id, y.id) })
 	return out
 }
 
@@ -273,8 +274,8 @@ func cmpKey(a, b lsaKey) int {
 	if a.Type != b.Type {
 		return int(a.Type) - int(b.Type)
 	}
-	if c := cmpID(a.ID, b.ID); c != 0 {
+	if c := cmp.Compare(a.ID, b.ID); c != 0 {
 		return c
 	}
-	return cmpID(a.AdvRouter, b.AdvRouter)
+	return cmp.Compare(a.AdvRouter, b.AdvRouter)
 }

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"net/netip"
 	"slices"
 
@@ -58,7 +59,7 @@ func (c *Core) desired() map[scopedKey]wantLSA {
 
 func (c *Core) sortedIfaces(a *area) []*iface {
 	out := slices.Clone(a.ifaces)
-	slices.SortFunc(out, func(x, y *iface) int { return cmpString(x.cfg.Name, y.cfg.Name) })
+	slices.SortFunc(out, func(x, y *iface) int { return cmp.Compare(x.cfg.Name, y.cfg.Name) })
 	return out
 }
 
@@ -257,7 +258,7 @@ func (c *Core) originate() {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(a, b scopedKey) int {
-		if c := cmpID(a.area, b.area); c != 0 {
+		if c := cmp.Compare(a.area, b.area); c != 0 {
 			return c
 		}
 		return cmpKey(a.key, b.key)

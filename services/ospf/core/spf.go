@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"container/heap"
 	"net/netip"
 	"slices"
@@ -222,7 +223,7 @@ func (c *Core) limitPaths(nhs []NextHop) []NextHop {
 
 func sortNextHops(nhs []NextHop) []NextHop {
 	slices.SortFunc(nhs, func(a, b NextHop) int {
-		if c := cmpString(a.Iface, b.Iface); c != 0 {
+		if c := cmp.Compare(a.Iface, b.Iface); c != 0 {
 			return c
 		}
 		return a.Gateway.Compare(b.Gateway)
