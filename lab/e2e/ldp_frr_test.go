@@ -126,23 +126,9 @@ ip route-static 10.255.0.7 255.255.255.255 198.51.100.18
 func TestLDPInteropFRR(t *testing.T) {
 	needRoot(t)
 	labtest.CleanStale(t, frrLab)
-	sh := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
-		}
-	}
-	_ = exec.Command("ip", "netns", "del", frrNS).Run()
 	l := labtest.Up(t, frrLabTopology(t), labtest.Options{Binary: bin})
-	sh("ip", "netns", "add", frrNS)
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", frrNS).Run() })
 	pNS := "clab-" + frrLab + "-P"
-	sh("ip", "link", "add", "eth3", "netns", pNS, "type", "veth", "peer", "name", "vlfr1", "netns", frrNS)
-	sh("ip", "-n", frrNS, "addr", "add", "198.51.100.18/30", "dev", "vlfr1")
-	sh("ip", "-n", frrNS, "addr", "add", frrLSR+"/32", "dev", "lo")
-	sh("ip", "-n", frrNS, "link", "set", "lo", "up")
-	sh("ip", "-n", frrNS, "link", "set", "vlfr1", "up")
-	sh("ip", "-n", pNS, "link", "set", "eth3", "up")
+	sh := hostBeside(t, pNS, frrNS, "vlfr1", "198.51.100.18/30", frrLSR+"/32")
 	for _, lo := range []string{"10.255.0.1/32", "10.255.0.2/32"} {
 		sh("ip", "-n", frrNS, "route", "add", lo, "via", "198.51.100.17")
 	}
@@ -207,4 +193,29 @@ func TestLDPInteropFRR(t *testing.T) {
 		st, out := f.LDPNeighborState("10.255.0.2")
 		return st != "OPERATIONAL", out
 	})
+}
+
+// hostBeside makes the namespace ns (removed when the test ends, and
+// before, if an earlier run left it) joined to a lab node's namespace
+// nodeNS by a veth: eth3 on the node, hostIf with addr in ns, whose lo
+// holds loopback; both ends are up. sh runs a command and fails the test
+// if it fails.
+func hostBeside(t *testing.T, nodeNS, ns, hostIf, addr, loopback string) (sh func(args ...string)) {
+	t.Helper()
+	sh = func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	_ = exec.Command("ip", "netns", "del", ns).Run()
+	sh("ip", "netns", "add", ns)
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	sh("ip", "link", "add", "eth3", "netns", nodeNS, "type", "veth", "peer", "name", hostIf, "netns", ns)
+	sh("ip", "-n", ns, "addr", "add", addr, "dev", hostIf)
+	sh("ip", "-n", ns, "addr", "add", loopback, "dev", "lo")
+	sh("ip", "-n", ns, "link", "set", "lo", "up")
+	sh("ip", "-n", ns, "link", "set", hostIf, "up")
+	sh("ip", "-n", nodeNS, "link", "set", "eth3", "up")
+	return sh
 }

@@ -278,23 +278,9 @@ func frrVPNPaths(f *labtest.FRR, rd, prefix string) ([]frrVPNPath, string) {
 func TestReflectionInteropFRR(t *testing.T) {
 	needRoot(t)
 	labtest.CleanStale(t, rrFRRLab)
-	sh := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
-		}
-	}
-	_ = exec.Command("ip", "netns", "del", rrFRRNS).Run()
 	l := labtest.Up(t, rrFRRTopology(t), labtest.Options{Binary: bin})
-	sh("ip", "netns", "add", rrFRRNS)
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", rrFRRNS).Run() })
 	rrNS := "clab-" + rrFRRLab + "-RR"
-	sh("ip", "link", "add", "eth3", "netns", rrNS, "type", "veth", "peer", "name", "rrfr1", "netns", rrFRRNS)
-	sh("ip", "-n", rrFRRNS, "addr", "add", "198.51.100.18/30", "dev", "rrfr1")
-	sh("ip", "-n", rrFRRNS, "addr", "add", rrFRRID+"/32", "dev", "lo")
-	sh("ip", "-n", rrFRRNS, "link", "set", "lo", "up")
-	sh("ip", "-n", rrFRRNS, "link", "set", "rrfr1", "up")
-	sh("ip", "-n", rrNS, "link", "set", "eth3", "up")
+	sh := hostBeside(t, rrNS, rrFRRNS, "rrfr1", "198.51.100.18/30", rrFRRID+"/32")
 	sh("ip", "-n", rrFRRNS, "route", "add", "10.255.0.0/24", "via", "198.51.100.17")
 	f := labtest.StartFRR(t, rrFRRNS, map[string]string{"bgpd": rrFRRConf})
 
