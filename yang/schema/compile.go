@@ -105,9 +105,6 @@ func fromTables(c *compiledSchema) (*Schema, error) {
 	}
 	root := &yang.Entry{Name: "", Kind: yang.DirectoryEntry, Dir: map[string]*yang.Entry{}}
 	s := &Schema{Root: root, Modules: c.Modules, order: map[*yang.Entry][]*yang.Entry{}, reCache: map[string]*regexp.Regexp{}}
-	for _, m := range c.Modules {
-		s.Names = append(s.Names, m.Name)
-	}
 	// A top-level entry's parent is its module's entry, as goyang makes it.
 	mods := make([]*yang.Entry, len(c.Modules))
 	for i, m := range c.Modules {
@@ -355,16 +352,18 @@ func yrange(r yang.YangRange) string {
 	return b.String()
 }
 
+// typeKindNames are the names of goyang's type kind constants.
+var typeKindNames = map[yang.TypeKind]string{
+	yang.Ynone: "Ynone", yang.Yint8: "Yint8", yang.Yint16: "Yint16", yang.Yint32: "Yint32", yang.Yint64: "Yint64",
+	yang.Yuint8: "Yuint8", yang.Yuint16: "Yuint16", yang.Yuint32: "Yuint32", yang.Yuint64: "Yuint64",
+	yang.Ybinary: "Ybinary", yang.Ybits: "Ybits", yang.Ybool: "Ybool", yang.Ydecimal64: "Ydecimal64",
+	yang.Yempty: "Yempty", yang.Yenum: "Yenum", yang.Yidentityref: "Yidentityref",
+	yang.YinstanceIdentifier: "YinstanceIdentifier", yang.Yleafref: "Yleafref", yang.Ystring: "Ystring", yang.Yunion: "Yunion",
+}
+
 // typeKindName is the name of goyang's constant for k.
 func typeKindName(k yang.TypeKind) string {
-	names := map[yang.TypeKind]string{
-		yang.Ynone: "Ynone", yang.Yint8: "Yint8", yang.Yint16: "Yint16", yang.Yint32: "Yint32", yang.Yint64: "Yint64",
-		yang.Yuint8: "Yuint8", yang.Yuint16: "Yuint16", yang.Yuint32: "Yuint32", yang.Yuint64: "Yuint64",
-		yang.Ybinary: "Ybinary", yang.Ybits: "Ybits", yang.Ybool: "Ybool", yang.Ydecimal64: "Ydecimal64",
-		yang.Yempty: "Yempty", yang.Yenum: "Yenum", yang.Yidentityref: "Yidentityref",
-		yang.YinstanceIdentifier: "YinstanceIdentifier", yang.Yleafref: "Yleafref", yang.Ystring: "Ystring", yang.Yunion: "Yunion",
-	}
-	if n, ok := names[k]; ok {
+	if n, ok := typeKindNames[k]; ok {
 		return n
 	}
 	return "TypeKind(" + strconv.Itoa(int(k)) + ")"

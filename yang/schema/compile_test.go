@@ -17,7 +17,7 @@ import (
 // schemas compare as text.
 func dump(s *Schema) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "names %v\nmodules %+v\nfree-text %s\n", s.Names, s.Modules, dumpType(s.freeText))
+	fmt.Fprintf(&b, "modules %+v\nfree-text %s\n", s.Modules, dumpType(s.freeText))
 	var walk func(e *yang.Entry, depth int)
 	walk = func(e *yang.Entry, depth int) {
 		for _, c := range s.Children(e) {

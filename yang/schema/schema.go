@@ -33,9 +33,7 @@ type Schema struct {
 	// Root is a synthetic container whose children are the top-level data
 	// nodes of every module.
 	Root *yang.Entry
-	// Names lists the loaded module names.
-	Names []string
-	// Modules describes the loaded modules, in the order of Names.
+	// Modules describes the loaded modules, in the order of their names.
 	Modules []Module
 
 	order    map[*yang.Entry][]*yang.Entry
@@ -93,7 +91,7 @@ func LoadFS(fsys fs.FS) (*Schema, error) {
 		return nil, fmt.Errorf("schema: %v", errs)
 	}
 	root := &yang.Entry{Name: "", Kind: yang.DirectoryEntry, Dir: map[string]*yang.Entry{}}
-	s := &Schema{Root: root, Names: names, order: map[*yang.Entry][]*yang.Entry{}, reCache: map[string]*regexp.Regexp{}}
+	s := &Schema{Root: root, order: map[*yang.Entry][]*yang.Entry{}, reCache: map[string]*regexp.Regexp{}}
 	for _, n := range names {
 		m, errs := ms.GetModule(n)
 		if len(errs) > 0 {
@@ -325,14 +323,14 @@ func (s *Schema) sourceOrder(e *yang.Entry) []*yang.Entry {
 func (s *Schema) moduleRank(e *yang.Entry) int {
 	m := yang.RootNode(e.Node)
 	if m == nil {
-		return len(s.Names)
+		return len(s.Modules)
 	}
-	for i, n := range s.Names {
-		if n == m.Name {
+	for i, md := range s.Modules {
+		if md.Name == m.Name {
 			return i
 		}
 	}
-	return len(s.Names)
+	return len(s.Modules)
 }
 
 func (s *Schema) regexp(p string) (*regexp.Regexp, error) {
