@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+
+	"vpnos/yang/datastore/dstest"
 )
 
 // A public process without router-id takes the system router ID (`router
@@ -31,7 +33,7 @@ func TestFromTreeRouterID(t *testing.T) {
 			map[uint32]string{1: "1.1.1.1", 2: "2.2.2.2"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			set, probs := FromTree(mkTree(t, tc.lines...))
+			set, probs := FromTree(dstest.Tree(tc.lines...))
 			if len(probs) > 0 {
 				t.Fatalf("refused: %v", probs)
 			}

@@ -2,57 +2,11 @@ package ospf
 
 import (
 	"reflect"
-	"strings"
 	"testing"
 
-	"vpnos/yang/datastore"
+	"vpnos/yang/datastore/dstest"
 	"vpnos/yang/schema"
 )
-
-// mkTree builds a tree from lines "a/b[k1,k2]/c = value" (presence nodes
-// without "= ...").
-func mkTree(t *testing.T, lines ...string) *datastore.Tree {
-	t.Helper()
-	tr := datastore.NewTree()
-	for _, l := range lines {
-		path, val, hasVal := strings.Cut(l, "=")
-		var p datastore.Path
-		for _, el := range splitPath(strings.TrimSpace(path)) {
-			name, keys, ok := strings.Cut(el, "[")
-			if ok {
-				p = p.Child(name, strings.Split(strings.TrimSuffix(keys, "]"), ",")...)
-			} else {
-				p = p.Child(name)
-			}
-		}
-		if hasVal {
-			tr.Set(p, strings.TrimSpace(val))
-		} else {
-			tr.SetPresence(p)
-		}
-	}
-	return tr
-}
-
-// splitPath splits at the slashes outside brackets.
-func splitPath(s string) []string {
-	var out []string
-	depth, start := 0, 0
-	for i, c := range s {
-		switch c {
-		case '[':
-			depth++
-		case ']':
-			depth--
-		case '/':
-			if depth == 0 {
-				out = append(out, s[start:i])
-				start = i + 1
-			}
-		}
-	}
-	return append(out, s[start:])
-}
 
 // base is PE1 of the reference lab with OSPF in the core and towards CE-A.
 var base = []string{
@@ -84,7 +38,7 @@ var base = []string{
 }
 
 func TestFromTree(t *testing.T) {
-	set, probs := FromTree(mkTree(t, base...))
+	set, probs := FromTree(dstest.Tree(base...))
 	if len(probs) > 0 {
 		t.Fatalf("refused: %v", probs)
 	}
@@ -117,7 +71,7 @@ func TestFromTree(t *testing.T) {
 }
 
 func TestFromTreeEnableAndCipher(t *testing.T) {
-	tr := mkTree(t, append(base,
+	tr := dstest.Tree(append(base,
 		"interfaces/interface[GigabitEthernet0/2/0]/ipv4/address[10.9.0.1]/mask = 255.255.255.0",
 		"interfaces/interface[GigabitEthernet0/2/0]/ospf/enable/process = 1",
 		"interfaces/interface[GigabitEthernet0/2/0]/ospf/enable/area = 0.0.0.9",
@@ -170,7 +124,7 @@ func TestFromTreeRefusals(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, probs := FromTree(mkTree(t, append(append([]string{}, base...), tc.lines...)...))
+			_, probs := FromTree(dstest.Tree(append(append([]string{}, base...), tc.lines...)...))
 			if len(probs) != 1 || probs[0].Msg != tc.msg || probs[0].Path.String() != tc.path {
 				for _, p := range probs {
 					t.Logf("%s: %s", p.Path, p.Msg)
@@ -182,8 +136,8 @@ func TestFromTreeRefusals(t *testing.T) {
 }
 
 func TestTransitions(t *testing.T) {
-	old := mkTree(t, base...)
-	moved := mkTree(t, append(append([]string{}, base...), "ospf/process[2]/vpn-instance = blue", "vpn-instances/vpn-instance[blue]/ipv4-family")...)
+	old := dstest.Tree(base...)
+	moved := dstest.Tree(append(append([]string{}, base...), "ospf/process[2]/vpn-instance = blue", "vpn-instances/vpn-instance[blue]/ipv4-family")...)
 	probs := transitions(old, moved)
 	if len(probs) != 1 || probs[0].Msg != "The VPN instance of OSPF process 2 cannot be changed; undo ospf 2 first" {
 		t.Fatalf("got %v", probs)

@@ -12,6 +12,7 @@ import (
 	"vpnos/services/label"
 	"vpnos/services/rib"
 	"vpnos/yang/datastore"
+	"vpnos/yang/datastore/dstest"
 )
 
 func tree(sets map[string]string) *datastore.Tree {
@@ -22,18 +23,7 @@ func tree(sets map[string]string) *datastore.Tree {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		// "a/b[x,y]/c" paths in a tiny notation: elements split by '/',
-		// keys in brackets separated by ','.
-		var p datastore.Path
-		for _, e := range splitOutsideBrackets(k) {
-			name, rest, ok := strings.Cut(e, "[")
-			el := datastore.Elem{Name: name}
-			if ok {
-				el.Keys = strings.Split(strings.TrimSuffix(rest, "]"), ",")
-			}
-			p = append(p, el)
-		}
-		t.Set(p, sets[k])
+		t.Set(dstest.Path(k), sets[k])
 	}
 	return t
 }
@@ -243,23 +233,4 @@ func TestPrepareReservesLabels(t *testing.T) {
 	if got := owners(); got != "" {
 		t.Fatalf("labels after a refused commit: %s", got)
 	}
-}
-
-func splitOutsideBrackets(s string) []string {
-	var out []string
-	depth, start := 0, 0
-	for i, c := range s {
-		switch c {
-		case '[':
-			depth++
-		case ']':
-			depth--
-		case '/':
-			if depth == 0 {
-				out = append(out, s[start:i])
-				start = i + 1
-			}
-		}
-	}
-	return append(out, s[start:])
 }
