@@ -3,6 +3,7 @@ package netconf
 import (
 	"bytes"
 	"context"
+	"errors"
 	"testing"
 )
 
@@ -90,4 +91,21 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("not stable:\n%s\n%s", s1, s2)
 		}
 	})
+}
+
+// TestParseRefusesBadLocalNames: a prefixed name whose local part is no XML
+// name (p:0) is refused, as the same name without its prefix is.
+func TestParseRefusesBadLocalNames(t *testing.T) {
+	for _, doc := range []string{
+		`<a xmlns:p="urn:p"><p:0/></a>`,
+		`<a xmlns:p="urn:p" p:1x="v"/>`,
+		`<0/>`,
+	} {
+		if _, err := Parse([]byte(doc)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v, want malformed XML", doc, err)
+		}
+	}
+	if _, err := Parse([]byte(`<a xmlns:p="urn:p" p:_x="v"><p:b-1/></a>`)); err != nil {
+		t.Errorf("valid names refused: %v", err)
+	}
 }

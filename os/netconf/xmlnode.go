@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Node is one XML element with its namespace resolved. NETCONF messages are
@@ -46,6 +48,13 @@ const (
 // ErrMalformed wraps every parse error of a message.
 var ErrMalformed = errors.New("malformed XML")
 
+// nameStart reports whether a local name begins as an XML name must (a
+// letter or '_').
+func nameStart(local string) bool {
+	r, _ := utf8.DecodeRuneInString(local)
+	return r == '_' || unicode.IsLetter(r)
+}
+
 // Parse reads one XML document: exactly one root element, no DTD.
 func Parse(b []byte) (*Node, error) {
 	d := xml.NewDecoder(bytes.NewReader(b))
@@ -76,6 +85,17 @@ func Parse(b []byte) (*Node, error) {
 			}
 			if count++; count > maxElements {
 				return nil, bad("more than %d elements", maxElements)
+			}
+			// The decoder checks a prefixed name as a whole (p:0), so a
+			// local part that is no name of its own gets through; written
+			// back without its prefix it would not parse.
+			if !nameStart(t.Name.Local) {
+				return nil, bad("invalid element name %q", t.Name.Local)
+			}
+			for _, a := range t.Attr {
+				if !nameStart(a.Name.Local) {
+					return nil, bad("invalid attribute name %q", a.Name.Local)
+				}
 			}
 			n := &Node{}
 			if len(stack) > 0 {
